@@ -1,0 +1,39 @@
+# Two commands for a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test install browser eval bench index clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/python app.py
+
+# Debian's chromium for the browser test (Playwright cannot download browsers here).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium is missing: install Debian's chromium (sudo apt-get install chromium) for the browser test"; fi; }
+
+test: $(STAMP) browser
+	$(BIN)/python -m pytest -q
+
+eval: $(STAMP)
+	$(BIN)/kzru-rag eval tests/data/dev.jsonl --compare
+
+bench: $(STAMP)
+	$(BIN)/python bench/retrieval.py
+
+index: $(STAMP)
+	$(BIN)/kzru-rag index build
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,308 @@
+"""The on-disk index: FAISS vectors, chunk records, documents and `manifest.json`.
+
+A build writes a complete index into a temporary folder beside the target and then
+swaps it in with one rename, so a failed or interrupted build never leaves a
+half-written index: readers see the old index or the new one.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import warnings
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Protocol
+
+import faiss
+import numpy as np
+
+from .chunking import Chunk, Chunker
+from .documents import Document, collect_documents, read_source_text, sha256_text
+from .errors import IndexBuildError, IndexLoadError, KzruRagError
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+VECTORS = "vectors.faiss"
+CHUNKS = "chunks.jsonl"
+DOCUMENTS = "documents.jsonl"
+INDEX_FILES = (MANIFEST, VECTORS, CHUNKS, DOCUMENTS)
+REBUILD_HINT = "run `kzru-rag index build` to rebuild it"
+
+Progress = Callable[[int, int], None]
+
+
+class PassageEncoder(Protocol):
+    """What a build needs from an embedding model (see `kzru_rag.embedding.Embedder`)."""
+
+    model_id: str
+    dim: int
+
+    def encode_passages(self, texts: list[str], batch_size: int = 32, show_progress_bar: bool = False) -> np.ndarray: ...
+
+
+class StaleIndexWarning(UserWarning):
+    """A source document changed after the index was built."""
+
+
+@dataclass(frozen=True)
+class SourceRecord:
+    """A source document as it was when the index was built."""
+
+    doc_id: str
+    source: str
+    sha256: str
+    chars: int
+
+
+@dataclass(frozen=True)
+class IndexManifest:
+    """What an index was built from and how; stored as `manifest.json`."""
+
+    model_id: str
+    dim: int
+    chunker: dict[str, Any]
+    documents: list[SourceRecord]
+    chunk_count: int
+    built_at: str
+    retrieval: dict[str, Any] = field(default_factory=dict)
+    format_version: int = FORMAT_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "IndexManifest":
+        documents = [SourceRecord(**record) for record in data["documents"]]
+        return cls(**{**data, "documents": documents})
+
+    def stale_sources(self) -> list[str]:
+        """Sources whose text changed (or vanished) since the build."""
+        stale = []
+        for record in self.documents:
+            try:
+                current = sha256_text(read_source_text(record.source))
+            except (OSError, UnicodeDecodeError):
+                current = None
+            if current != record.sha256:
+                stale.append(record.source)
+        return stale
+
+
+@dataclass
+class LoadedIndex:
+    """An index read from disk and checked."""
+
+    path: Path
+    manifest: IndexManifest
+    vectors: faiss.Index
+    chunks: list[Chunk]
+    documents: dict[str, Document]
+    stale: list[str] = field(default_factory=list)
+
+
+def default_index_path() -> Path:
+    """`$KZRU_RAG_INDEX`, else the project's `index/` (the one committed for the bundled document)."""
+    if env := os.environ.get("KZRU_RAG_INDEX"):
+        return Path(env)
+    project = Path(__file__).resolve().parents[2]
+    if (project / "pyproject.toml").is_file():
+        return project / "index"
+    return Path.cwd() / "index"
+
+
+def build_index(
+    sources: list[str | Path] | None,
+    embedder: PassageEncoder,
+    path: str | Path | None = None,
+    chunker: Chunker | None = None,
+    retrieval: dict[str, Any] | None = None,
+    progress: Progress | None = None,
+) -> IndexManifest:
+    """Chunk, embed and write an index for `sources` (None: the bundled document), atomically.
+
+    Vectors of chunks whose text is already in the existing index (same model) are
+    reused, so adding a document re-embeds only the new chunks.
+    """
+    path = Path(path) if path else default_index_path()
+    chunker = chunker or Chunker()
+    try:
+        documents = collect_documents(sources)
+    except KzruRagError as exc:
+        raise IndexBuildError(f"{exc}; the existing index was left as it was") from exc
+    chunks = [chunk for document in documents for chunk in chunker.run(document)]
+    if not chunks:
+        raise IndexBuildError("the sources contain no text to index; the existing index was left as it was")
+    vectors = _embed(chunks, embedder, _reusable_vectors(path, embedder.model_id), progress)
+    manifest = IndexManifest(
+        model_id=embedder.model_id,
+        dim=int(vectors.shape[1]),
+        chunker=chunker.to_dict(),
+        documents=[SourceRecord(d.doc_id, d.source, d.sha256, len(d.text)) for d in documents],
+        chunk_count=len(chunks),
+        built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        retrieval=dict(retrieval or {}),
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.build-", dir=path.parent))
+    try:
+        _write(staging, manifest, vectors, chunks, documents)
+        _swap_in(staging, path)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    log.info("indexed %d chunks from %d documents into %s", len(chunks), len(documents), path)
+    return manifest
+
+
+def _embed(
+    chunks: list[Chunk], embedder: PassageEncoder, known: dict[str, np.ndarray], progress: Progress | None
+) -> np.ndarray:
+    keys = [_content_key(chunk.text) for chunk in chunks]
+    first_seen: dict[str, int] = {}
+    for i, key in enumerate(keys):
+        if key not in known:
+            first_seen.setdefault(key, i)
+    missing = list(first_seen.values())
+    total, batch = len(missing), 32
+    if progress:
+        progress(0, total)
+    for first in range(0, total, batch):
+        ids = missing[first : first + batch]
+        encoded = embedder.encode_passages([chunks[i].text for i in ids], batch_size=batch)
+        known.update({keys[i]: vector for i, vector in zip(ids, encoded)})
+        if progress:
+            progress(min(first + batch, total), total)
+    return np.ascontiguousarray(np.stack([known[key] for key in keys]), dtype=np.float32)
+
+
+def _content_key(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _reusable_vectors(path: Path, model_id: str) -> dict[str, np.ndarray]:
+    """Vectors of the current index at `path`, by chunk content, when built with `model_id`."""
+    try:
+        old = load_index(path, check_sources=False)
+    except IndexLoadError:
+        return {}
+    if old.manifest.model_id != model_id:
+        return {}
+    stored = old.vectors.reconstruct_n(0, old.vectors.ntotal)
+    return {_content_key(chunk.text): vector for chunk, vector in zip(old.chunks, stored)}
+
+
+def _write(
+    folder: Path, manifest: IndexManifest, vectors: np.ndarray, chunks: list[Chunk], documents: list[Document]
+) -> None:
+    index = faiss.IndexFlatIP(vectors.shape[1])
+    index.add(vectors)
+    faiss.write_index(index, str(folder / VECTORS))
+    _write_jsonl(folder / CHUNKS, (chunk.to_dict() for chunk in chunks))
+    _write_jsonl(folder / DOCUMENTS, (document.to_dict() for document in documents))
+    (folder / MANIFEST).write_text(json.dumps(manifest.to_dict(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    for name in INDEX_FILES:
+        with open(folder / name, "rb") as handle:
+            os.fsync(handle.fileno())
+
+
+def _write_jsonl(path: Path, records: Any) -> None:
+    with open(path, "w", encoding="utf-8") as handle:
+        for record in records:
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def _swap_in(staging: Path, path: Path) -> None:
+    """Make `staging` the index at `path` in one step; the old index goes away after."""
+    if not path.exists():
+        os.rename(staging, path)
+        return
+    if not path.is_dir():
+        raise IndexBuildError(f"{path} exists and is not a folder; move it away or pass another --index path")
+    if _exchange(staging, path):
+        return
+    retired = path.with_name(f".{path.name}.old-{os.getpid()}")
+    os.rename(path, retired)
+    os.rename(staging, path)
+    shutil.rmtree(retired, ignore_errors=True)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two folders (Linux renameat2 RENAME_EXCHANGE); False where unsupported."""
+    libc_name = ctypes.util.find_library("c")
+    if not libc_name:
+        return False
+    renameat2 = getattr(ctypes.CDLL(libc_name, use_errno=True), "renameat2", None)
+    if renameat2 is None:
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    result = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange)
+    return result == 0
+
+
+def load_index(path: str | Path | None = None, check_sources: bool = True) -> LoadedIndex:
+    """Read and validate an index; raise IndexLoadError naming the broken file and the fix."""
+    path = Path(path) if path else default_index_path()
+    if not path.is_dir():
+        raise IndexLoadError(f"no index at {path}: {REBUILD_HINT}")
+    for name in INDEX_FILES:
+        if not (path / name).is_file():
+            raise IndexLoadError(f"index file {path / name} is missing: {REBUILD_HINT}")
+    manifest = _read_manifest(path / MANIFEST)
+    try:
+        vectors = faiss.read_index(str(path / VECTORS))
+    except RuntimeError as exc:
+        raise IndexLoadError(f"index file {path / VECTORS} is corrupt ({_first_line(exc)}): {REBUILD_HINT}") from exc
+    chunks = _read_records(path / CHUNKS, Chunk.from_dict)
+    documents = {d.doc_id: d for d in _read_records(path / DOCUMENTS, Document.from_dict)}
+    if not (vectors.ntotal == len(chunks) == manifest.chunk_count) or vectors.d != manifest.dim:
+        raise IndexLoadError(
+            f"index at {path} is inconsistent ({vectors.ntotal} vectors of dimension {vectors.d}, "
+            f"{len(chunks)} chunks, manifest says {manifest.chunk_count} of dimension {manifest.dim}): {REBUILD_HINT}"
+        )
+    if missing := {chunk.doc_id for chunk in chunks} - documents.keys():
+        raise IndexLoadError(f"index file {path / DOCUMENTS} lacks documents {sorted(missing)}: {REBUILD_HINT}")
+    stale = manifest.stale_sources() if check_sources else []
+    if stale:
+        warnings.warn(
+            f"index at {path} is stale: {', '.join(stale)} changed since it was built; "
+            "`kzru-rag index build` refreshes it",
+            StaleIndexWarning,
+            stacklevel=2,
+        )
+    return LoadedIndex(path, manifest, vectors, chunks, documents, stale)
+
+
+def _read_manifest(file: Path) -> IndexManifest:
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+        manifest = IndexManifest.from_dict(data)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, TypeError, KeyError) as exc:
+        raise IndexLoadError(f"index file {file} is corrupt ({_first_line(exc)}): {REBUILD_HINT}") from exc
+    if manifest.format_version != FORMAT_VERSION:
+        raise IndexLoadError(
+            f"index at {file.parent} has format {manifest.format_version}, this kzru-rag reads {FORMAT_VERSION}: "
+            f"{REBUILD_HINT}"
+        )
+    return manifest
+
+
+def _read_records(file: Path, parse: Callable[[dict[str, Any]], Any]) -> list[Any]:
+    try:
+        with open(file, encoding="utf-8") as handle:
+            return [parse(json.loads(line)) for line in handle if line.strip()]
+    except (OSError, UnicodeDecodeError, ValueError, TypeError, KeyError) as exc:
+        raise IndexLoadError(f"index file {file} is corrupt ({_first_line(exc)}): {REBUILD_HINT}") from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
