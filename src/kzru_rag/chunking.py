@@ -59,12 +59,22 @@ def _stripped(text: str, start: int, end: int) -> Iterator[Span]:
 
 
 def sentences(text: str, span: Span, max_chars: int = LONG_SENTENCE_CHARS) -> list[Span]:
-    """Sentence spans of a paragraph (razdel); sentences over max_chars are cut at spaces."""
+    """Sentence spans of a paragraph (razdel); a split inside «…» is undone; over-long ones are cut at spaces."""
     base = span[0]
-    spans: list[Span] = []
+    merged: list[Span] = []
     for sentence in sentenize(text[span[0] : span[1]]):
-        spans.extend(_cut(text, base + sentence.start, base + sentence.stop, max_chars))
-    return spans
+        start, end = base + sentence.start, base + sentence.stop
+        if merged and _inside_quote(text, *merged[-1]) and end - merged[-1][0] <= max_chars:
+            merged[-1] = (merged[-1][0], end)
+        else:
+            merged.append((start, end))
+    return [piece for start, end in merged for piece in _cut(text, start, end, max_chars)]
+
+
+def _inside_quote(text: str, start: int, end: int) -> bool:
+    """True when text[start:end] opens more «…» quotes than it closes."""
+    part = text[start:end]
+    return part.count("«") > part.count("»")
 
 
 def _cut(text: str, start: int, end: int, max_chars: int) -> Iterator[Span]:

@@ -134,15 +134,36 @@ def build_index(
     reused, so adding a document re-embeds only the new chunks.
     """
     path = Path(path) if path else default_index_path()
-    chunker = chunker or Chunker()
     try:
         documents = collect_documents(sources)
     except KzruRagError as exc:
         raise IndexBuildError(f"{exc}; the existing index was left as it was") from exc
+    built = index_documents(documents, embedder, chunker, retrieval, progress, _reusable_vectors(path, embedder.model_id))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.build-", dir=path.parent))
+    try:
+        _write(staging, built)
+        _swap_in(staging, path)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    log.info("indexed %d chunks from %d documents into %s", len(built.chunks), len(documents), path)
+    return built.manifest
+
+
+def index_documents(
+    documents: list[Document],
+    embedder: PassageEncoder,
+    chunker: Chunker | None = None,
+    retrieval: dict[str, Any] | None = None,
+    progress: Progress | None = None,
+    known_vectors: dict[str, np.ndarray] | None = None,
+) -> LoadedIndex:
+    """An index held in memory (nothing written): chunks, vectors and manifest."""
+    chunker = chunker or Chunker()
     chunks = [chunk for document in documents for chunk in chunker.run(document)]
     if not chunks:
         raise IndexBuildError("the sources contain no text to index; the existing index was left as it was")
-    vectors = _embed(chunks, embedder, _reusable_vectors(path, embedder.model_id), progress)
+    vectors = _embed(chunks, embedder, dict(known_vectors or {}), progress)
     manifest = IndexManifest(
         model_id=embedder.model_id,
         dim=int(vectors.shape[1]),
@@ -152,15 +173,9 @@ def build_index(
         built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         retrieval=dict(retrieval or {}),
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.build-", dir=path.parent))
-    try:
-        _write(staging, manifest, vectors, chunks, documents)
-        _swap_in(staging, path)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    log.info("indexed %d chunks from %d documents into %s", len(chunks), len(documents), path)
-    return manifest
+    flat = faiss.IndexFlatIP(vectors.shape[1])
+    flat.add(vectors)
+    return LoadedIndex(Path("<memory>"), manifest, flat, chunks, {d.doc_id: d for d in documents})
 
 
 def _embed(
@@ -200,15 +215,12 @@ def _reusable_vectors(path: Path, model_id: str) -> dict[str, np.ndarray]:
     return {_content_key(chunk.text): vector for chunk, vector in zip(old.chunks, stored)}
 
 
-def _write(
-    folder: Path, manifest: IndexManifest, vectors: np.ndarray, chunks: list[Chunk], documents: list[Document]
-) -> None:
-    index = faiss.IndexFlatIP(vectors.shape[1])
-    index.add(vectors)
-    faiss.write_index(index, str(folder / VECTORS))
-    _write_jsonl(folder / CHUNKS, (chunk.to_dict() for chunk in chunks))
-    _write_jsonl(folder / DOCUMENTS, (document.to_dict() for document in documents))
-    (folder / MANIFEST).write_text(json.dumps(manifest.to_dict(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+def _write(folder: Path, built: LoadedIndex) -> None:
+    faiss.write_index(built.vectors, str(folder / VECTORS))
+    _write_jsonl(folder / CHUNKS, (chunk.to_dict() for chunk in built.chunks))
+    _write_jsonl(folder / DOCUMENTS, (document.to_dict() for document in built.documents.values()))
+    manifest = json.dumps(built.manifest.to_dict(), ensure_ascii=False, indent=2) + "\n"
+    (folder / MANIFEST).write_text(manifest, encoding="utf-8")
     for name in INDEX_FILES:
         with open(folder / name, "rb") as handle:
             os.fsync(handle.fileno())

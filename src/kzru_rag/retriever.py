@@ -6,7 +6,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .chunking import Chunk
 from .embedding import Embedder, load_embedder
 from .errors import ModelError
 from .index import LoadedIndex, load_index
@@ -34,11 +33,7 @@ class Retriever:
     """Dense retrieval over a loaded index with the model it was built with."""
 
     def __init__(self, index: LoadedIndex, embedder: Embedder) -> None:
-        if embedder.model_id != index.manifest.model_id:
-            raise ModelError(
-                f"index at {index.path} was built with model {index.manifest.model_id!r}, not {embedder.model_id!r}: "
-                f"query it with that model, or rebuild it with `kzru-rag index build --model {embedder.model_id}`"
-            )
+        _check_model(index, embedder.model_id)
         self.index = index
         self.embedder = embedder
 
@@ -46,7 +41,8 @@ class Retriever:
     def load(cls, path: str | Path | None = None, model: str | None = None) -> "Retriever":
         """Load the index at `path` (default: the project's `index/`) and the model it was built with."""
         index = load_index(path)
-        return cls(index, load_embedder(model or index.manifest.model_id))
+        _check_model(index, model or index.manifest.model_id)
+        return cls(index, load_embedder(index.manifest.model_id))
 
     def search(self, query: str, k: int = 5) -> list[Hit]:
         """The k passages most relevant to `query`, best first."""
@@ -55,12 +51,23 @@ class Retriever:
             raise ValueError("k must be at least 1")
         vector = self.embedder.encode_queries([query])
         scores, ids = self.index.vectors.search(vector, min(k, self.index.vectors.ntotal))
-        return [self._hit(self.index.chunks[i], float(s)) for s, i in zip(scores[0], ids[0]) if i >= 0]
+        return [make_hit(self.index, int(i), float(s)) for s, i in zip(scores[0], ids[0]) if i >= 0]
 
-    def _hit(self, chunk: Chunk, score: float) -> Hit:
-        document = self.index.documents[chunk.doc_id]
-        metadata = {**document.metadata, "paragraph": chunk.paragraph, "source": document.source}
-        return Hit(chunk.text, score, chunk.doc_id, chunk.start, chunk.end, chunk.chunk_id, metadata)
+
+def make_hit(index: LoadedIndex, position: int, score: float) -> Hit:
+    """The Hit for the chunk at `position` of `index`, with its document's metadata."""
+    chunk = index.chunks[position]
+    document = index.documents[chunk.doc_id]
+    metadata = {**document.metadata, "paragraph": chunk.paragraph, "source": document.source}
+    return Hit(chunk.text, score, chunk.doc_id, chunk.start, chunk.end, chunk.chunk_id, metadata)
+
+
+def _check_model(index: LoadedIndex, model_id: str) -> None:
+    if model_id != index.manifest.model_id:
+        raise ModelError(
+            f"index at {index.path} was built with model {index.manifest.model_id!r}, not {model_id!r}: "
+            f"query it with that model, or rebuild it with `kzru-rag index build --model {model_id}`"
+        )
 
 
 def validate_query(query: str) -> str:

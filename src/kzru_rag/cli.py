@@ -1,0 +1,150 @@
+"""`kzru-rag`: the command line, a thin layer over the Python API."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import warnings
+from typing import Any, Callable
+
+from .errors import KzruRagError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
+    warnings.simplefilter("default")
+    warnings.formatwarning = lambda message, category, *rest: f"warning: {message}\n"
+    try:
+        return args.run(args)
+    except (KzruRagError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; the existing index was left as it was", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kzru-rag", description="Cited answers about the KZ–RU state visit document.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    index = commands.add_parser("index", help="build or inspect the index").add_subparsers(dest="action", required=True)
+    build = index.add_parser("build", help="chunk, embed and write the index (atomically)")
+    build.add_argument("--source", nargs="+", metavar="PATH", help=".txt/.md files or folders (default: the bundled document)")
+    build.add_argument("--model", help="sentence-transformers model name or path (default: bundled multilingual-e5-small)")
+    build.add_argument("--max-chars", type=int, help="largest chunk in characters")
+    build.add_argument("--overlap", type=int, help="sentences shared by consecutive chunks")
+    _index_option(build)
+    build.set_defaults(run=_index_build)
+    status = index.add_parser("status", help="what is indexed, and whether it is fresh")
+    _index_option(status)
+    status.add_argument("--json", action="store_true", help="print JSON")
+    status.set_defaults(run=_index_status)
+
+    search = commands.add_parser("search", help="print the passages that best match a question")
+    search.add_argument("query")
+    search.add_argument("-k", type=int, default=5, help="number of passages (default 5)")
+    search.add_argument("--json", action="store_true", help="print JSON")
+    _index_option(search)
+    search.set_defaults(run=_search)
+
+    evaluate = commands.add_parser("eval", help="hit@k and MRR on a JSONL question set")
+    evaluate.add_argument("file")
+    evaluate.add_argument("-k", type=int, default=5, help="passages retrieved per question (default 5)")
+    evaluate.add_argument("--json", action="store_true", help="print JSON")
+    evaluate.add_argument("--baselines", action="store_true", help="also score dense-only and BM25 paragraph baselines")
+    _index_option(evaluate)
+    evaluate.set_defaults(run=_eval)
+    return parser
+
+
+def _index_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--index", metavar="DIR", help="index folder (default: $KZRU_RAG_INDEX or the project's index/)")
+
+
+def _index_build(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from .chunking import Chunker
+    from .embedding import load_embedder
+    from .index import build_index
+
+    defaults = Chunker()
+    chunker = Chunker(
+        max_chars=args.max_chars if args.max_chars is not None else defaults.max_chars,
+        overlap=args.overlap if args.overlap is not None else defaults.overlap,
+    )
+    embedder = load_embedder(args.model)
+    with tqdm(unit="chunk", desc="embedding", file=sys.stderr) as bar:
+        manifest = build_index(args.source, embedder, args.index, chunker, progress=_tqdm_progress(bar))
+    print(f"indexed {manifest.chunk_count} chunks from {len(manifest.documents)} documents with {manifest.model_id}")
+    return 0
+
+
+def _tqdm_progress(bar: Any) -> Callable[[int, int], None]:
+    def update(done: int, total: int) -> None:
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    return update
+
+
+def _index_status(args: argparse.Namespace) -> int:
+    from .index import load_index
+
+    loaded = load_index(args.index)
+    manifest = loaded.manifest
+    if args.json:
+        print(json.dumps({**manifest.to_dict(), "path": str(loaded.path), "stale": loaded.stale}, ensure_ascii=False, indent=2))
+        return 0
+    print(f"index:     {loaded.path}")
+    print(f"model:     {manifest.model_id} ({manifest.dim} dimensions)")
+    print(f"built:     {manifest.built_at}")
+    print(f"chunks:    {manifest.chunk_count} (chunker {manifest.chunker})")
+    for record in manifest.documents:
+        state = "STALE" if record.source in loaded.stale else "fresh"
+        print(f"document:  {record.doc_id} [{state}] {record.source}")
+    return 0
+
+
+def _search(args: argparse.Namespace) -> int:
+    from .retriever import Retriever
+
+    hits = Retriever.load(args.index).search(args.query, k=args.k)
+    if args.json:
+        print(json.dumps([hit.to_dict() for hit in hits], ensure_ascii=False, indent=2))
+        return 0
+    for number, hit in enumerate(hits, start=1):
+        place = f"{hit.doc_id}, paragraph {hit.metadata.get('paragraph')}, chars {hit.start}–{hit.end}"
+        print(f"[{number}] score {hit.score:.3f} · {place}\n    {hit.text}\n")
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from .evaluation import baselines, evaluate, format_reports, load_questions
+    from .retriever import Retriever
+
+    questions = load_questions(args.file)
+    retriever = Retriever.load(args.index)
+    searchers = {"kzru-rag (this index)": retriever}
+    if args.baselines:
+        searchers.update(baselines(retriever))
+    reports = [evaluate(searcher, questions, k=args.k, name=name) for name, searcher in searchers.items()]
+    if args.json:
+        print(json.dumps([report.to_dict() for report in reports], ensure_ascii=False, indent=2))
+        return 0
+    print(format_reports(reports))
+    for report in reports:
+        for miss in report.misses:
+            print(f"{report.name}: {miss['id']} ({miss['lang']}) rank {miss['rank']}: {miss['question']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
