@@ -7,7 +7,7 @@ import json
 import logging
 import sys
 import warnings
-from typing import Any, Callable
+from typing import Any
 
 from .errors import KzruRagError
 
@@ -68,8 +68,6 @@ def _index_option(parser: argparse.ArgumentParser) -> None:
 
 
 def _index_build(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from .chunking import Chunker
     from .embedding import load_embedder
     from .index import build_index
@@ -80,19 +78,32 @@ def _index_build(args: argparse.Namespace) -> int:
         overlap=args.overlap if args.overlap is not None else defaults.overlap,
     )
     embedder = load_embedder(args.model)
-    with tqdm(unit="chunk", desc="embedding", file=sys.stderr) as bar:
-        manifest = build_index(args.source, embedder, args.index, chunker, progress=_tqdm_progress(bar))
+    bar = _ProgressBar()
+    try:
+        manifest = build_index(args.source, embedder, args.index, chunker, progress=bar)
+    finally:
+        bar.close()
     print(f"indexed {manifest.chunk_count} chunks from {len(manifest.documents)} documents with {manifest.model_id}")
     return 0
 
 
-def _tqdm_progress(bar: Any) -> Callable[[int, int], None]:
-    def update(done: int, total: int) -> None:
-        bar.total = total
-        bar.n = done
-        bar.refresh()
+class _ProgressBar:
+    """A tqdm bar on stderr, opened at the first report (so early errors print alone)."""
 
-    return update
+    def __init__(self) -> None:
+        self._bar: Any = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self._bar is None:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total, unit="chunk", desc="embedding", file=sys.stderr)
+        self._bar.n = done
+        self._bar.refresh()
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
 
 
 def _index_status(args: argparse.Namespace) -> int:

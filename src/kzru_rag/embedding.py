@@ -115,7 +115,9 @@ def load_embedder(model_id: str | None = None) -> Embedder:
 
 def _load_model(model_id: str) -> SentenceTransformer:
     from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as transformers_logging
 
+    transformers_logging.disable_progress_bar()
     if model_id == DEFAULT_MODEL:
         return SentenceTransformer(str(bundled_model_path()), local_files_only=True, model_kwargs=_NO_POOLER)
     try:

@@ -141,6 +141,9 @@ def build_index(
     built = index_documents(documents, embedder, chunker, retrieval, progress, _reusable_vectors(path, embedder.model_id))
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.build-", dir=path.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(staging, 0o777 & ~umask)
     try:
         _write(staging, built)
         _swap_in(staging, path)

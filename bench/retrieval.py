@@ -1,0 +1,80 @@
+"""Retrieval benchmark: what the pipeline adds over the bare model, measured in one run.
+
+Prints query latency p50/p90 of `Retriever.search` and of a bare `SentenceTransformer.encode`
+of the same queries (with the same prompt), their ratio (target <= 1.15), index build
+throughput against bare batch encoding of the same chunks (target >= 0.9), and peak RSS.
+
+    .venv/bin/python bench/retrieval.py [--rounds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from kzru_rag.chunking import Chunker
+from kzru_rag.documents import bundled_document
+from kzru_rag.index import build_index
+from kzru_rag.retriever import Retriever
+
+DEV_SET = Path(__file__).resolve().parents[1] / "tests" / "data" / "dev.jsonl"
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5, help="passes over the dev questions (default 5)")
+    args = parser.parse_args()
+
+    retriever = Retriever.load()
+    model = retriever.embedder.model
+    questions = [json.loads(line)["question"] for line in DEV_SET.read_text(encoding="utf-8").splitlines() if line]
+    retriever.search(questions[0])
+    model.encode_query(questions[:1])
+
+    pipeline, bare = [], []
+    for _ in range(args.rounds):
+        for question in questions:
+            start = time.perf_counter()
+            retriever.search(question, k=5)
+            pipeline.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            model.encode_query([question])
+            bare.append(time.perf_counter() - start)
+
+    chunks = [c.text for c in Chunker().run(bundled_document())]
+    model.encode_document(chunks[:4])
+    build_rates, bare_rates = [], []
+    with tempfile.TemporaryDirectory() as folder:
+        for round_ in range(args.rounds):
+            start = time.perf_counter()
+            model.encode_document(chunks, batch_size=32)
+            bare_rates.append(len(chunks) / (time.perf_counter() - start))
+            start = time.perf_counter()
+            manifest = build_index(None, retriever.embedder, Path(folder) / f"index{round_}")
+            build_rates.append(manifest.chunk_count / (time.perf_counter() - start))
+    build_rate, bare_rate = statistics.median(build_rates), statistics.median(bare_rates)
+
+    p50, p90 = percentile(pipeline, 0.5) * 1e3, percentile(pipeline, 0.9) * 1e3
+    b50, b90 = percentile(bare, 0.5) * 1e3, percentile(bare, 0.9) * 1e3
+    print(f"queries: {len(pipeline)} ({len(questions)} dev questions x {args.rounds} rounds), retrieval settings {retriever.index.manifest.retrieval or 'dense only'}")
+    print(f"Retriever.search        p50 {p50:7.1f} ms   p90 {p90:7.1f} ms")
+    print(f"bare encode_query       p50 {b50:7.1f} ms   p90 {b90:7.1f} ms")
+    print(f"ratio search/encode     p50 {p50 / b50:7.2f}      p90 {p90 / b90:7.2f}      (target <= 1.15)")
+    print(f"index build             {build_rate:7.1f} chunks/s (median of {args.rounds}, {len(chunks)} chunks, incl. chunking and writing)")
+    print(f"bare encode_document    {bare_rate:7.1f} chunks/s")
+    print(f"ratio build/encode      {build_rate / bare_rate:7.2f}      (target >= 0.9)")
+    print(f"peak RSS                {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:7.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,81 @@
+"""The `kzru-rag` command: thin over the API, clear errors, JSON output."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from kzru_rag.cli import main
+
+from conftest import DEV_SET
+
+
+def test_search_json(capsys):
+    assert main(["search", "Где открыт филиал МГИМО?", "-k", "3", "--json"]) == 0
+    hits = json.loads(capsys.readouterr().out)
+    assert len(hits) == 3
+    assert "МГИМО" in hits[0]["text"]
+    assert {"text", "score", "doc_id", "start", "end", "chunk_id", "metadata"} <= hits[0].keys()
+
+
+def test_search_text_shows_place_in_document(capsys):
+    assert main(["search", "Какую электростанцию планируют модернизировать?", "-k", "1"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("[1] score") and "paragraph" in out and "ГРЭС-2" in out
+
+
+def test_eval_prints_metrics_and_languages(capsys):
+    assert main(["eval", str(DEV_SET), "--baselines"]) == 0
+    out = capsys.readouterr().out
+    for word in ("hit@1", "hit@3", "hit@5", "MRR", "top chars", "dense, paragraphs", "BM25, paragraphs"):
+        assert word in out
+    for lang in (" ru ", " en ", " kk "):
+        assert lang in out
+    assert "2 questions with empty gold excluded" in out
+
+
+def test_eval_json(capsys):
+    assert main(["eval", str(DEV_SET), "--json"]) == 0
+    (report,) = json.loads(capsys.readouterr().out)
+    assert report["overall"]["questions"] == 28
+    assert set(report["by_lang"]) == {"ru", "en", "kk"}
+    assert 0 < report["overall"]["mrr"] <= 1
+
+
+def test_index_build_and_status(tmp_path, capsys):
+    source = tmp_path / "note.md"
+    source.write_text("# Заметка\n\nФорум пройдёт в Уральске.", encoding="utf-8")
+    index = tmp_path / "index"
+    assert main(["index", "build", "--source", str(source), "--index", str(index), "--max-chars", "300"]) == 0
+    assert "indexed 2 chunks from 1 documents" in capsys.readouterr().out
+    assert main(["index", "status", "--index", str(index), "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["chunker"] == {"max_chars": 300, "overlap": 0} and status["stale"] == []
+    assert main(["search", "Где форум?", "--index", str(index), "-k", "1", "--json"]) == 0
+    assert "Уральске" in json.loads(capsys.readouterr().out)[0]["text"]
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["search", "   "], "the question is empty"),
+        (["search", "форум", "-k", "0"], "k must be at least 1"),
+        (["search", "форум", "--index", "/nonexistent/index"], "no index at /nonexistent/index"),
+        (["eval", "/nonexistent.jsonl"], "cannot read question file"),
+        (["index", "build", "--source", "/nonexistent.txt", "--index", "/tmp/kzru-never"], "no such file or folder"),
+    ],
+)
+def test_errors_are_one_clear_line(capsys, argv, message):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err
+    assert "Traceback" not in err
+
+
+def test_the_installed_command_runs():
+    done = subprocess.run(
+        [sys.executable, "-m", "kzru_rag.cli", "search", "", "--json"], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 2
+    assert "error: the question is empty" in done.stderr and "Traceback" not in done.stderr

@@ -1,0 +1,155 @@
+"""The on-disk index: build, atomic replacement, validation, staleness, incremental rebuilds."""
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from kzru_rag.chunking import Chunker
+from kzru_rag.documents import bundled_document
+from kzru_rag.embedding import DEFAULT_MODEL
+from kzru_rag.errors import IndexBuildError, IndexLoadError
+from kzru_rag.index import INDEX_FILES, StaleIndexWarning, build_index, default_index_path, load_index
+
+RU = "Первый абзац о сотрудничестве Казахстана и России в энергетике.\n\nВторой абзац о форуме в Уральске."
+EXTRA = "Третий документ: филиалы вузов открываются в Астане и Омске.\n\nЕщё один абзац о кадрах."
+
+
+def fingerprint(path: Path) -> dict[str, str]:
+    return {name: hashlib.sha256((path / name).read_bytes()).hexdigest() for name in INDEX_FILES}
+
+
+@pytest.fixture()
+def corpus(tmp_path):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "a.txt").write_text(RU, encoding="utf-8")
+    return folder
+
+
+@pytest.fixture()
+def built(tmp_path, corpus, embedder):
+    path = tmp_path / "index"
+    build_index([corpus], embedder, path)
+    return path
+
+
+def test_build_writes_a_complete_manifest(built, embedder):
+    manifest = json.loads((built / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["model_id"] == embedder.model_id
+    assert manifest["dim"] == 384
+    assert manifest["chunker"] == Chunker().to_dict()
+    assert manifest["chunk_count"] == 2
+    assert manifest["documents"][0]["sha256"] == hashlib.sha256(RU.encode()).hexdigest()
+    assert manifest["built_at"] and manifest["format_version"] == 1
+    loaded = load_index(built)
+    assert [c.text for c in loaded.chunks] == RU.split("\n\n")
+    assert loaded.vectors.ntotal == 2 and not loaded.stale
+
+
+def test_the_committed_index_is_fresh():
+    loaded = load_index(default_index_path())
+    document = bundled_document()
+    assert loaded.manifest.model_id == DEFAULT_MODEL
+    assert not loaded.stale
+    assert [r.sha256 for r in loaded.manifest.documents] == [document.sha256]
+    chunker = Chunker.from_dict(loaded.manifest.chunker)
+    assert chunker == Chunker(), "the committed index must use the default chunker"
+    assert [c.text for c in loaded.chunks] == [c.text for c in chunker.run(document)]
+    for chunk in loaded.chunks:
+        assert document.text[chunk.start : chunk.end] == chunk.text
+
+
+def test_an_interrupted_build_leaves_the_old_index(built, corpus, embedder):
+    before = fingerprint(built)
+    (corpus / "b.txt").write_text(EXTRA, encoding="utf-8")
+
+    def interrupt(done, total):
+        if done > 0:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        build_index([corpus], embedder, built, progress=interrupt)
+    assert fingerprint(built) == before
+    assert len(load_index(built, check_sources=False).chunks) == 2
+    assert sorted(p.name for p in built.parent.iterdir()) == ["docs", "index"], "no staging folder left behind"
+
+
+@pytest.mark.parametrize(
+    "name,content,message",
+    [
+        ("report.pdf", b"%PDF-1.4", "unsupported file type"),
+        ("latin1.txt", "Привет".encode("cp1251"), "not valid UTF-8"),
+        ("empty.txt", b"  \n", "empty"),
+        ("binary.txt", b"\x00\x01\x02", "binary"),
+    ],
+)
+def test_a_bad_source_is_refused_and_the_old_index_kept(built, tmp_path, embedder, name, content, message):
+    before = fingerprint(built)
+    bad = tmp_path / name
+    bad.write_bytes(content)
+    with pytest.raises(IndexBuildError, match=message):
+        build_index([bad], embedder, built)
+    assert fingerprint(built) == before
+
+
+def test_a_missing_source_is_a_clear_error(built, tmp_path, embedder):
+    with pytest.raises(IndexBuildError, match="no such file or folder"):
+        build_index([tmp_path / "nope.txt"], embedder, built)
+
+
+@pytest.mark.parametrize("name", INDEX_FILES)
+def test_a_missing_file_names_the_file_and_the_fix(built, name):
+    (built / name).unlink()
+    with pytest.raises(IndexLoadError, match=rf"{name}.*kzru-rag index build"):
+        load_index(built)
+
+
+@pytest.mark.parametrize("name", INDEX_FILES)
+def test_a_truncated_file_is_reported(built, name):
+    data = (built / name).read_bytes()
+    (built / name).write_bytes(data[: len(data) // 2])
+    with pytest.raises(IndexLoadError, match="kzru-rag index build"):
+        load_index(built)
+
+
+def test_garbage_files_are_reported(built):
+    (built / "vectors.faiss").write_bytes(b"not a faiss index at all")
+    with pytest.raises(IndexLoadError, match="vectors.faiss.*corrupt"):
+        load_index(built)
+
+
+def test_no_index_at_all(tmp_path):
+    with pytest.raises(IndexLoadError, match="no index at .*kzru-rag index build"):
+        load_index(tmp_path / "nothing")
+
+
+def test_a_changed_source_makes_a_stale_warning(built, corpus):
+    (corpus / "a.txt").write_text(RU + "\n\nНовый абзац.", encoding="utf-8")
+    with pytest.warns(StaleIndexWarning, match="kzru-rag index build"):
+        loaded = load_index(built)
+    assert loaded.stale == [str((corpus / "a.txt").resolve())]
+
+
+def test_adding_a_document_embeds_only_its_chunks(built, corpus, embedder):
+    (corpus / "b.txt").write_text(EXTRA, encoding="utf-8")
+    totals = []
+    manifest = build_index([corpus], embedder, built, progress=lambda done, total: totals.append(total))
+    assert manifest.chunk_count == 4
+    assert set(totals) == {2}, "only the two new chunks are embedded"
+    fresh = load_index(built)
+    reference = embedder.encode_passages([c.text for c in fresh.chunks])
+    stored = fresh.vectors.reconstruct_n(0, fresh.vectors.ntotal)
+    assert abs(stored - reference).max() < 1e-4
+
+
+def test_rebuilding_replaces_the_index_folder(built, corpus, embedder):
+    shutil.rmtree(corpus)
+    corpus.mkdir()
+    (corpus / "b.md").write_text(EXTRA, encoding="utf-8")
+    build_index([corpus], embedder, built)
+    loaded = load_index(built)
+    assert [d.doc_id for d in loaded.manifest.documents] == ["b"]
+    assert sorted(p.name for p in built.iterdir()) == sorted(INDEX_FILES)
