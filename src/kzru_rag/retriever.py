@@ -24,6 +24,8 @@ class Hit:
     end: int
     chunk_id: str
     metadata: dict[str, Any] = field(default_factory=dict)
+    highlight: tuple[int, int] | None = None
+    """Document span of the sentence that best answers the query (None: the whole passage)."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -52,6 +54,10 @@ class Retriever:
         vector = self.embedder.encode_queries([query])
         scores, ids = self.index.vectors.search(vector, min(k, self.index.vectors.ntotal))
         return [make_hit(self.index, int(i), float(s)) for s, i in zip(scores[0], ids[0]) if i >= 0]
+
+    def abstains(self, query: str, hits: list[Hit]) -> bool:
+        """True when the hits are unlikely to answer the query (the document has no answer)."""
+        return not hits or hits[0].score < float(self.index.manifest.retrieval.get("abstain_below", 0.0))
 
 
 def make_hit(index: LoadedIndex, position: int, score: float) -> Hit:
