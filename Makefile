@@ -27,7 +27,7 @@ test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
 
 eval: $(STAMP)
-	$(BIN)/kzru-rag eval tests/data/dev.jsonl --compare
+	$(BIN)/kzru-rag eval tests/data/dev.jsonl --baselines
 
 bench: $(STAMP)
 	$(BIN)/python bench/retrieval.py
