@@ -37,6 +37,9 @@ CHUNKS = "chunks.jsonl"
 DOCUMENTS = "documents.jsonl"
 INDEX_FILES = (MANIFEST, VECTORS, CHUNKS, DOCUMENTS)
 REBUILD_HINT = "run `kzru-rag index build` to rebuild it"
+VECTOR_INDEXES = ("flat", "hnsw")
+"""FAISS index kinds: exact inner-product search, or an HNSW graph (approximate, for 100k+ passages)."""
+HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 32, 200, 256  # recall@10 >= 0.98 vs flat at 100k (bench/scale.py)
 
 Progress = Callable[[int, int], None]
 
@@ -75,6 +78,7 @@ class IndexManifest:
     chunk_count: int
     built_at: str
     retrieval: dict[str, Any] = field(default_factory=dict)
+    vector_index: str = "flat"
     format_version: int = FORMAT_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -127,18 +131,23 @@ def build_index(
     chunker: Chunker | None = None,
     retrieval: dict[str, Any] | None = None,
     progress: Progress | None = None,
+    vector_index: str | None = None,
 ) -> IndexManifest:
     """Chunk, embed and write an index for `sources` (None: the bundled document), atomically.
 
     Vectors of chunks whose text is already in the existing index (same model) are
-    reused, so adding a document re-embeds only the new chunks.
+    reused, so adding a document re-embeds only the new chunks. `vector_index` (one of
+    VECTOR_INDEXES) defaults to the existing index's kind, else "flat".
     """
     path = Path(path) if path else default_index_path()
     try:
         documents = collect_documents(sources)
     except KzruRagError as exc:
         raise IndexBuildError(f"{exc}; the existing index was left as it was") from exc
-    built = index_documents(documents, embedder, chunker, retrieval, progress, _reusable_vectors(path, embedder.model_id))
+    old = _current_index(path)
+    known = _reusable_vectors(old, embedder.model_id)
+    kind = vector_index or (old.manifest.vector_index if old else "flat")
+    built = index_documents(documents, embedder, chunker, retrieval, progress, known, kind)
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.build-", dir=path.parent))
     umask = os.umask(0)
@@ -160,8 +169,11 @@ def index_documents(
     retrieval: dict[str, Any] | None = None,
     progress: Progress | None = None,
     known_vectors: dict[str, np.ndarray] | None = None,
+    vector_index: str = "flat",
 ) -> LoadedIndex:
     """An index held in memory (nothing written): chunks, vectors and manifest."""
+    if vector_index not in VECTOR_INDEXES:
+        raise ValueError(f"vector_index must be one of {', '.join(VECTOR_INDEXES)}, not {vector_index!r}")
     chunker = chunker or Chunker()
     chunks = [chunk for document in documents for chunk in chunker.run(document)]
     if not chunks:
@@ -175,10 +187,26 @@ def index_documents(
         chunk_count=len(chunks),
         built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         retrieval=dict(retrieval or {}),
+        vector_index=vector_index,
     )
-    flat = faiss.IndexFlatIP(vectors.shape[1])
-    flat.add(vectors)
-    return LoadedIndex(Path("<memory>"), manifest, flat, chunks, {d.doc_id: d for d in documents})
+    searchable = _faiss_index(vectors, vector_index)
+    return LoadedIndex(Path("<memory>"), manifest, searchable, chunks, {d.doc_id: d for d in documents})
+
+
+def _faiss_index(vectors: np.ndarray, kind: str) -> faiss.Index:
+    """An inner-product FAISS index of `kind` holding the unit `vectors`."""
+    if kind == "hnsw":
+        index = faiss.IndexHNSWFlat(vectors.shape[1], HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        index.hnsw.efSearch = HNSW_EF_SEARCH
+    else:
+        index = faiss.IndexFlatIP(vectors.shape[1])
+    index.add(vectors)
+    return index
+
+
+def _kind(index: faiss.Index) -> str:
+    return "hnsw" if isinstance(index, faiss.IndexHNSW) else "flat"
 
 
 def _embed(
@@ -206,13 +234,17 @@ def _content_key(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _reusable_vectors(path: Path, model_id: str) -> dict[str, np.ndarray]:
-    """Vectors of the current index at `path`, by chunk content, when built with `model_id`."""
+def _current_index(path: Path) -> LoadedIndex | None:
+    """The index now at `path`, None when there is none or it cannot be read (a build replaces it)."""
     try:
-        old = load_index(path, check_sources=False)
+        return load_index(path, check_sources=False)
     except IndexLoadError:
-        return {}
-    if old.manifest.model_id != model_id:
+        return None
+
+
+def _reusable_vectors(old: LoadedIndex | None, model_id: str) -> dict[str, np.ndarray]:
+    """Vectors of the current index, by chunk content, when built with `model_id`."""
+    if old is None or old.manifest.model_id != model_id:
         return {}
     stored = old.vectors.reconstruct_n(0, old.vectors.ntotal)
     return {_content_key(chunk.text): vector for chunk, vector in zip(old.chunks, stored)}
@@ -278,10 +310,15 @@ def load_index(path: str | Path | None = None, check_sources: bool = True) -> Lo
         raise IndexLoadError(f"index file {path / VECTORS} is corrupt ({_first_line(exc)}): {REBUILD_HINT}") from exc
     chunks = _read_records(path / CHUNKS, Chunk.from_dict)
     documents = {d.doc_id: d for d in _read_records(path / DOCUMENTS, Document.from_dict)}
-    if not (vectors.ntotal == len(chunks) == manifest.chunk_count) or vectors.d != manifest.dim:
+    if (
+        not (vectors.ntotal == len(chunks) == manifest.chunk_count)
+        or vectors.d != manifest.dim
+        or _kind(vectors) != manifest.vector_index
+    ):
         raise IndexLoadError(
-            f"index at {path} is inconsistent ({vectors.ntotal} vectors of dimension {vectors.d}, "
-            f"{len(chunks)} chunks, manifest says {manifest.chunk_count} of dimension {manifest.dim}): {REBUILD_HINT}"
+            f"index at {path} is inconsistent ({vectors.ntotal} {_kind(vectors)} vectors of dimension {vectors.d}, "
+            f"{len(chunks)} chunks, manifest says {manifest.chunk_count} {manifest.vector_index} of dimension "
+            f"{manifest.dim}): {REBUILD_HINT}"
         )
     if missing := {chunk.doc_id for chunk in chunks} - documents.keys():
         raise IndexLoadError(f"index file {path / DOCUMENTS} lacks documents {sorted(missing)}: {REBUILD_HINT}")
