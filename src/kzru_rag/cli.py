@@ -39,6 +39,11 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--model", help="sentence-transformers model name or path (default: bundled multilingual-e5-small)")
     build.add_argument("--max-chars", type=int, help="largest chunk in characters")
     build.add_argument("--overlap", type=int, help="sentences shared by consecutive chunks")
+    build.add_argument(
+        "--ann",
+        choices=("flat", "hnsw"),
+        help="vector index: exact 'flat', or approximate 'hnsw' for 100k+ passages (default: keep the current kind, else flat)",
+    )
     _index_option(build)
     build.set_defaults(run=_index_build)
     status = index.add_parser("status", help="what is indexed, and whether it is fresh")
@@ -80,10 +85,13 @@ def _index_build(args: argparse.Namespace) -> int:
     embedder = load_embedder(args.model)
     bar = _ProgressBar()
     try:
-        manifest = build_index(args.source, embedder, args.index, chunker, progress=bar)
+        manifest = build_index(args.source, embedder, args.index, chunker, progress=bar, vector_index=args.ann)
     finally:
         bar.close()
-    print(f"indexed {manifest.chunk_count} chunks from {len(manifest.documents)} documents with {manifest.model_id}")
+    print(
+        f"indexed {manifest.chunk_count} chunks from {len(manifest.documents)} documents with {manifest.model_id} "
+        f"({manifest.vector_index} vector index)"
+    )
     return 0
 
 
@@ -117,7 +125,7 @@ def _index_status(args: argparse.Namespace) -> int:
     print(f"index:     {loaded.path}")
     print(f"model:     {manifest.model_id} ({manifest.dim} dimensions)")
     print(f"built:     {manifest.built_at}")
-    print(f"chunks:    {manifest.chunk_count} (chunker {manifest.chunker})")
+    print(f"chunks:    {manifest.chunk_count} (chunker {manifest.chunker}, {manifest.vector_index} vector index)")
     for record in manifest.documents:
         state = "STALE" if record.source in loaded.stale else "fresh"
         print(f"document:  {record.doc_id} [{state}] {record.source}")
