@@ -36,8 +36,10 @@ def test_k_must_be_positive(retriever, k):
         retriever.search("форум", k=k)
 
 
-def test_k_larger_than_the_index(retriever):
-    assert len(retriever.search("форум", k=10_000)) == len(retriever.index.chunks)
+def test_k_larger_than_the_index_returns_every_sentence_once(retriever):
+    hits = retriever.search("форум", k=10_000)
+    covered = sorted((a, b) for hit in hits for a, b in retriever.index.sentences.spans if hit.start <= a and b <= hit.end)
+    assert covered == sorted(map(tuple, retriever.index.sentences.spans.tolist()))
 
 
 def test_a_huge_question_is_truncated_not_fatal(retriever):

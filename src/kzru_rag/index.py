@@ -1,4 +1,4 @@
-"""The on-disk index: FAISS vectors, chunk records, documents and `manifest.json`.
+"""The on-disk index: FAISS vectors, chunk records, documents, sentence vectors and terms, and `manifest.json`.
 
 A build writes a complete index into a temporary folder beside the target and then
 swaps it in with one rename, so a failed or interrupted build never leaves a
@@ -27,6 +27,7 @@ import numpy as np
 from .chunking import Chunk, Chunker
 from .documents import Document, collect_documents, read_source_text, sha256_text
 from .errors import IndexBuildError, IndexLoadError, KzruRagError
+from .lexical import TermIndex
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,9 @@ MANIFEST = "manifest.json"
 VECTORS = "vectors.faiss"
 CHUNKS = "chunks.jsonl"
 DOCUMENTS = "documents.jsonl"
-INDEX_FILES = (MANIFEST, VECTORS, CHUNKS, DOCUMENTS)
+SENTENCE_VECTORS = "sentence_vectors.npy"
+SENTENCE_TERMS = "sentence_terms.npz"
+INDEX_FILES = (MANIFEST, VECTORS, CHUNKS, DOCUMENTS, SENTENCE_VECTORS, SENTENCE_TERMS)
 REBUILD_HINT = "run `kzru-rag index build` to rebuild it"
 VECTOR_INDEXES = ("flat", "hnsw")
 """FAISS index kinds: exact inner-product search, or an HNSW graph (approximate, for 100k+ passages)."""
@@ -102,6 +105,84 @@ class IndexManifest:
         return stale
 
 
+@dataclass(frozen=True)
+class RetrievalSettings:
+    """How the retriever scores and cuts passages; stored in the manifest's `retrieval` dict.
+
+    Each sentence of the candidate passages is scored
+    `sentence_weight * cos(query, sentence) + passage_weight * cos(query, passage)
+    + lexical_weight * (IDF-weighted share of the query's words the passage contains)`;
+    a hit is the best sentence grown by its best-scoring neighbours up to `window_chars`.
+    `candidates` passages are taken from the vector index. `abstain_below`: the document is
+    taken to have no answer when no hit's sentence or passage reaches this cosine similarity.
+    """
+
+    sentence_weight: float = 0.35
+    passage_weight: float = 0.65
+    lexical_weight: float = 0.1
+    window_chars: int = 400
+    candidates: int = 100
+    abstain_below: float = 0.775
+
+    def __post_init__(self) -> None:
+        if min(self.sentence_weight, self.passage_weight, self.lexical_weight) < 0:
+            raise ValueError("retrieval weights must be 0 or more")
+        if self.sentence_weight + self.passage_weight <= 0:
+            raise ValueError("sentence_weight + passage_weight must be greater than 0")
+        if self.window_chars < 0:
+            raise ValueError("window_chars must be 0 or more")
+        if self.candidates < 1:
+            raise ValueError("candidates must be at least 1")
+        if not -1 <= self.abstain_below <= 1:
+            raise ValueError("abstain_below is a cosine similarity: between -1 and 1")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "method": "weighted sum of sentence and passage cosine and lexical coverage; sentence window",
+            "weights": {"sentence": self.sentence_weight, "passage": self.passage_weight, "lexical": self.lexical_weight},
+            "lexical": "pymorphy3 readings, IDF-weighted share of query words in the passage",
+            "window_chars": self.window_chars,
+            "candidates": self.candidates,
+            "abstain_below": self.abstain_below,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "RetrievalSettings":
+        weights = data["weights"]
+        return cls(
+            sentence_weight=float(weights["sentence"]),
+            passage_weight=float(weights["passage"]),
+            lexical_weight=float(weights["lexical"]),
+            window_chars=int(data["window_chars"]),
+            candidates=int(data["candidates"]),
+            abstain_below=float(data["abstain_below"]),
+        )
+
+
+@dataclass(frozen=True)
+class SentenceIndex:
+    """The sentences of every chunk as search units, in chunk order.
+
+    Units of chunk c are `first[c]:first[c + 1]`; unit u spans document text `spans[u]` of
+    chunk `chunk_of[u]`. `vectors` holds their embeddings, `terms` their words.
+    """
+
+    spans: np.ndarray
+    chunk_of: np.ndarray
+    first: np.ndarray
+    vectors: np.ndarray
+    terms: TermIndex
+
+    @staticmethod
+    def units(chunks: list[Chunk]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(spans, chunk_of, first) of the chunks' sentences; a chunk without sentence spans is one unit."""
+        spans = [span for chunk in chunks for span in (chunk.sentences or ((chunk.start, chunk.end),))]
+        counts = np.fromiter((len(chunk.sentences) or 1 for chunk in chunks), dtype=np.int64, count=len(chunks))
+        first = np.concatenate([np.zeros(1, dtype=np.int64), np.cumsum(counts)])
+        chunk_of = np.repeat(np.arange(len(chunks), dtype=np.int32), counts)
+        return np.array(spans, dtype=np.int64).reshape(-1, 2), chunk_of, first
+
+
 @dataclass
 class LoadedIndex:
     """An index read from disk and checked."""
@@ -112,6 +193,7 @@ class LoadedIndex:
     chunks: list[Chunk]
     documents: dict[str, Document]
     stale: list[str] = field(default_factory=list)
+    sentences: SentenceIndex | None = None
 
 
 def default_index_path() -> Path:
@@ -171,14 +253,22 @@ def index_documents(
     known_vectors: dict[str, np.ndarray] | None = None,
     vector_index: str = "flat",
 ) -> LoadedIndex:
-    """An index held in memory (nothing written): chunks, vectors and manifest."""
+    """An index held in memory (nothing written): chunks, vectors, sentences and manifest.
+
+    `retrieval` defaults to `RetrievalSettings()` as a dict.
+    """
     if vector_index not in VECTOR_INDEXES:
         raise ValueError(f"vector_index must be one of {', '.join(VECTOR_INDEXES)}, not {vector_index!r}")
     chunker = chunker or Chunker()
     chunks = [chunk for document in documents for chunk in chunker.run(document)]
     if not chunks:
         raise IndexBuildError("the sources contain no text to index; the existing index was left as it was")
-    vectors = _embed(chunks, embedder, dict(known_vectors or {}), progress)
+    texts = {d.doc_id: d.text for d in documents}
+    spans, chunk_of, first = SentenceIndex.units(chunks)
+    sentence_texts = [texts[chunks[c].doc_id][a:b] for (a, b), c in zip(spans, chunk_of)]
+    embedded = _embed([c.text for c in chunks] + sentence_texts, embedder, dict(known_vectors or {}), progress)
+    vectors, sentence_vectors = embedded[: len(chunks)], embedded[len(chunks) :]
+    sentences = SentenceIndex(spans, chunk_of, first, sentence_vectors, TermIndex.build(sentence_texts))
     manifest = IndexManifest(
         model_id=embedder.model_id,
         dim=int(vectors.shape[1]),
@@ -186,11 +276,11 @@ def index_documents(
         documents=[SourceRecord(d.doc_id, d.source, d.sha256, len(d.text)) for d in documents],
         chunk_count=len(chunks),
         built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        retrieval=dict(retrieval or {}),
+        retrieval=dict(retrieval) if retrieval is not None else RetrievalSettings().to_dict(),
         vector_index=vector_index,
     )
     searchable = _faiss_index(vectors, vector_index)
-    return LoadedIndex(Path("<memory>"), manifest, searchable, chunks, {d.doc_id: d for d in documents})
+    return LoadedIndex(Path("<memory>"), manifest, searchable, chunks, {d.doc_id: d for d in documents}, [], sentences)
 
 
 def _faiss_index(vectors: np.ndarray, kind: str) -> faiss.Index:
@@ -210,9 +300,10 @@ def _kind(index: faiss.Index) -> str:
 
 
 def _embed(
-    chunks: list[Chunk], embedder: PassageEncoder, known: dict[str, np.ndarray], progress: Progress | None
+    texts: list[str], embedder: PassageEncoder, known: dict[str, np.ndarray], progress: Progress | None
 ) -> np.ndarray:
-    keys = [_content_key(chunk.text) for chunk in chunks]
+    """Vectors of `texts`, each distinct text not in `known` embedded once."""
+    keys = [_content_key(text) for text in texts]
     first_seen: dict[str, int] = {}
     for i, key in enumerate(keys):
         if key not in known:
@@ -223,7 +314,7 @@ def _embed(
         progress(0, total)
     for first in range(0, total, batch):
         ids = missing[first : first + batch]
-        encoded = embedder.encode_passages([chunks[i].text for i in ids], batch_size=batch)
+        encoded = embedder.encode_passages([texts[i] for i in ids], batch_size=batch)
         known.update({keys[i]: vector for i, vector in zip(ids, encoded)})
         if progress:
             progress(min(first + batch, total), total)
@@ -243,17 +334,25 @@ def _current_index(path: Path) -> LoadedIndex | None:
 
 
 def _reusable_vectors(old: LoadedIndex | None, model_id: str) -> dict[str, np.ndarray]:
-    """Vectors of the current index, by chunk content, when built with `model_id`."""
-    if old is None or old.manifest.model_id != model_id:
+    """Vectors of the current index, by chunk and sentence content, when built with `model_id`."""
+    if old is None or old.manifest.model_id != model_id or old.sentences is None:
         return {}
     stored = old.vectors.reconstruct_n(0, old.vectors.ntotal)
-    return {_content_key(chunk.text): vector for chunk, vector in zip(old.chunks, stored)}
+    known = {_content_key(chunk.text): vector for chunk, vector in zip(old.chunks, stored)}
+    units = old.sentences
+    for (a, b), c, vector in zip(units.spans, units.chunk_of, units.vectors):
+        known.setdefault(_content_key(old.documents[old.chunks[c].doc_id].text[a:b]), np.array(vector))
+    return known
 
 
 def _write(folder: Path, built: LoadedIndex) -> None:
     faiss.write_index(built.vectors, str(folder / VECTORS))
     _write_jsonl(folder / CHUNKS, (chunk.to_dict() for chunk in built.chunks))
     _write_jsonl(folder / DOCUMENTS, (document.to_dict() for document in built.documents.values()))
+    if built.sentences is None:
+        raise IndexBuildError("the index has no sentence units to write")
+    np.save(folder / SENTENCE_VECTORS, built.sentences.vectors)
+    built.sentences.terms.save(folder / SENTENCE_TERMS)
     manifest = json.dumps(built.manifest.to_dict(), ensure_ascii=False, indent=2) + "\n"
     (folder / MANIFEST).write_text(manifest, encoding="utf-8")
     for name in INDEX_FILES:
@@ -322,6 +421,7 @@ def load_index(path: str | Path | None = None, check_sources: bool = True) -> Lo
         )
     if missing := {chunk.doc_id for chunk in chunks} - documents.keys():
         raise IndexLoadError(f"index file {path / DOCUMENTS} lacks documents {sorted(missing)}: {REBUILD_HINT}")
+    sentences = _read_sentences(path, chunks, manifest.dim)
     stale = manifest.stale_sources() if check_sources else []
     if stale:
         warnings.warn(
@@ -330,7 +430,30 @@ def load_index(path: str | Path | None = None, check_sources: bool = True) -> Lo
             StaleIndexWarning,
             stacklevel=2,
         )
-    return LoadedIndex(path, manifest, vectors, chunks, documents, stale)
+    return LoadedIndex(path, manifest, vectors, chunks, documents, stale, sentences)
+
+
+def _read_sentences(path: Path, chunks: list[Chunk], dim: int) -> SentenceIndex:
+    """The sentence vectors (memory-mapped, so big indexes load fast) and terms, checked against the chunks."""
+    spans, chunk_of, first = SentenceIndex.units(chunks)
+    try:
+        vectors = np.load(path / SENTENCE_VECTORS, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
+        raise IndexLoadError(f"index file {path / SENTENCE_VECTORS} is corrupt ({_first_line(exc)}): {REBUILD_HINT}") from exc
+    if vectors.shape != (len(spans), dim) or vectors.dtype != np.float32:
+        raise IndexLoadError(
+            f"index file {path / SENTENCE_VECTORS} holds {vectors.shape} {vectors.dtype} vectors, "
+            f"the chunks have {len(spans)} sentences of dimension {dim}: {REBUILD_HINT}"
+        )
+    try:
+        terms = TermIndex.load(path / SENTENCE_TERMS)
+    except (OSError, ValueError) as exc:
+        raise IndexLoadError(f"index file {path / SENTENCE_TERMS} is corrupt ({_first_line(exc)}): {REBUILD_HINT}") from exc
+    if terms.size != len(spans):
+        raise IndexLoadError(
+            f"index file {path / SENTENCE_TERMS} covers {terms.size} sentences, the chunks have {len(spans)}: {REBUILD_HINT}"
+        )
+    return SentenceIndex(spans, chunk_of, first, vectors, terms)
 
 
 def _read_manifest(file: Path) -> IndexManifest:

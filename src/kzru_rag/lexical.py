@@ -1,17 +1,32 @@
-"""Lexical search: BM25 over word forms, optionally reduced to lemmas with Russian morphology."""
+"""Lexical matching with Russian morphology: words, their readings (lemmas), BM25 and term coverage.
+
+A word's *readings* are the forms under which it can match: its lower-cased surface form and every
+lemma `pymorphy3` proposes (so «вузов» matches «вуз», and «Токаев» matches «Токаева» although
+pymorphy3 reads the first as a form of «токай»). Abbreviations (МИФИ, КИСИ) and words with digits
+or Latin letters (ГРЭС-2, 2025, XXI) stay as written; a hyphenated word also matches its parts
+(«ГРЭС-2» → «грэс», «аль-Фараби» → «фараби»). Kazakh-only letters are folded to their Russian
+look-alikes (қ → к, ә → а …) so Kazakh spellings of shared names meet the Russian ones.
+"""
 
 from __future__ import annotations
 
-import math
 import re
+import zipfile
 from collections import Counter
 from functools import lru_cache
+from pathlib import Path
 from typing import Iterable
 
 import numpy as np
 
 _WORD = re.compile(r"\w+(?:[-‐‑]\w+)*")
+_HYPHENS = re.compile(r"[-‐‑]")
 _FUNCTION_WORDS = frozenset({"PREP", "CONJ", "PRCL", "INTJ"})
+# Grammemes of words that carry no topic: pronouns, pronominal adjectives (какой, этот), question adverbs.
+_NON_CONTENT = frozenset({"NPRO", "Apro", "Ques"})
+_FOLD = str.maketrans("ёәғқңөұүһі", "еагкноуухи")
+
+Readings = frozenset[str]
 
 
 @lru_cache(maxsize=1)
@@ -50,6 +65,132 @@ def _is_cyrillic_word(word: str) -> bool:
     return all("а" <= ch <= "я" or ch in "ё-" for ch in word)
 
 
+def content_words(text: str) -> list[Readings]:
+    """The readings of each content word of `text`, in order (function words and pronouns left out)."""
+    return [readings for match in _WORD.finditer(text) if (readings := word_readings(match.group()))]
+
+
+@lru_cache(maxsize=200_000)
+def word_readings(word: str) -> Readings:
+    """Every form under which `word` can match (empty for function words and pronouns)."""
+    folded = word.lower().translate(_FOLD)
+    parts = [part for part in _HYPHENS.split(folded) if len(part) > 1 or part.isdigit()]
+    if (len(word) > 1 and word.isupper()) or not _is_cyrillic_word(folded):
+        return frozenset({folded, *parts})
+    parses = _morph().parse(folded)
+    tag = parses[0].tag
+    if tag.POS in _FUNCTION_WORDS or _NON_CONTENT & tag.grammemes:
+        return frozenset()
+    readings = {folded, *(parse.normal_form.replace("ё", "е") for parse in parses)}
+    if len(parts) > 1:
+        readings.update(reading for part in parts for reading in word_readings(part))
+    return frozenset(readings)
+
+
+def idf(df: int | np.ndarray, size: int) -> float | np.ndarray:
+    """BM25's inverse document frequency of a term found in `df` of `size` units."""
+    return np.log1p((size - df + 0.5) / (df + 0.5))
+
+
+def query_words(text: str) -> list[Readings]:
+    """The distinct content words of a query."""
+    return list(dict.fromkeys(content_words(text)))
+
+
+def specifics(text: str) -> list[Readings]:
+    """Words naming exact facts that paraphrase cannot replace: numbers (2024, ГРЭС-2) and Russian
+    abbreviations (АЭС, МИФИ). Dense embeddings barely tell 2024 from 2025; a lexical check can."""
+    out = []
+    for match in _WORD.finditer(text):
+        word = match.group()
+        abbreviation = len(word) > 1 and word.isupper() and _is_cyrillic_word(word.lower())
+        if abbreviation or any(ch.isdigit() for ch in word):
+            out.append(word_readings(word))
+    return list(dict.fromkeys(out))
+
+
+class TermIndex:
+    """An inverted index from word readings to the units (e.g. sentences) containing them.
+
+    Held as a vocabulary plus CSR arrays, so it is saved and loaded without re-analysing the corpus.
+    """
+
+    def __init__(self, vocabulary: list[str], indptr: np.ndarray, unit_ids: np.ndarray, size: int) -> None:
+        indptr = np.asarray(indptr, dtype=np.int64)
+        unit_ids = np.asarray(unit_ids, dtype=np.int32)
+        if len(indptr) != len(vocabulary) + 1 or indptr[0] != 0 or indptr[-1] != len(unit_ids):
+            raise ValueError("term index arrays do not match its vocabulary")
+        if len(unit_ids) and (unit_ids.min() < 0 or unit_ids.max() >= size):
+            raise ValueError(f"term index refers to units outside 0..{size - 1}")
+        self.vocabulary = vocabulary
+        self.indptr = indptr
+        self.unit_ids = unit_ids
+        self.size = int(size)
+        self._row = {term: row for row, term in enumerate(vocabulary)}
+
+    @classmethod
+    def build(cls, texts: Iterable[str]) -> "TermIndex":
+        """Index the content words of `texts`; unit i is texts[i]."""
+        postings: dict[str, list[int]] = {}
+        size = 0
+        for unit, text in enumerate(texts):
+            size += 1
+            for reading in set().union(*content_words(text)):
+                postings.setdefault(reading, []).append(unit)
+        vocabulary = sorted(postings)
+        lengths = np.fromiter((len(postings[term]) for term in vocabulary), dtype=np.int64, count=len(vocabulary))
+        indptr = np.concatenate([np.zeros(1, dtype=np.int64), np.cumsum(lengths)])
+        ids = np.fromiter((u for term in vocabulary for u in postings[term]), dtype=np.int32, count=int(indptr[-1]))
+        return cls(vocabulary, indptr, ids, size)
+
+    def save(self, file: Path) -> None:
+        """Write the index as one `.npz` file (the vocabulary as UTF-8, one term a line)."""
+        vocabulary = np.frombuffer("\n".join(self.vocabulary).encode("utf-8"), dtype=np.uint8)
+        with open(file, "wb") as handle:
+            np.savez(handle, vocabulary=vocabulary, indptr=self.indptr, unit_ids=self.unit_ids, size=self.size)
+
+    @classmethod
+    def load(cls, file: Path) -> "TermIndex":
+        """Read a file written by `save`; ValueError (or OSError) when it is damaged."""
+        try:
+            with np.load(file, allow_pickle=False) as data:
+                text = data["vocabulary"].tobytes().decode("utf-8")
+                return cls(text.split("\n") if text else [], data["indptr"], data["unit_ids"], int(data["size"]))
+        except (KeyError, EOFError, zipfile.BadZipFile, UnicodeDecodeError) as exc:
+            raise ValueError(f"damaged term index ({exc})") from exc
+
+    def _postings(self, readings: Readings) -> np.ndarray:
+        rows = [self._row[r] for r in readings if r in self._row]
+        lists = [self.unit_ids[self.indptr[row] : self.indptr[row + 1]] for row in rows]
+        if len(lists) <= 1:
+            return lists[0] if lists else self.unit_ids[:0]
+        return np.unique(np.concatenate(lists))
+
+    def absent(self, words: list[Readings]) -> list[Readings]:
+        """The words no unit contains."""
+        return [readings for readings in words if not any(r in self._row for r in readings)]
+
+    def coverage(self, words: list[Readings], units: np.ndarray, groups: np.ndarray, group_count: int) -> np.ndarray:
+        """For each group, the IDF-weighted share of `words` that its units contain (0–1).
+
+        `units` are unit ids and `groups[i]` the group (0..group_count-1) of units[i]; a group
+        contains a word when any of its units does. IDF is counted over all units; a word found
+        nowhere gets the largest IDF, so it counts fully against every group.
+        """
+        share = np.zeros(group_count, dtype=np.float64)
+        total = 0.0
+        for readings in words:
+            postings = self._postings(readings)
+            weight = float(idf(len(postings), self.size))
+            total += weight
+            if len(postings):
+                place = np.minimum(np.searchsorted(postings, units), len(postings) - 1)
+                found = np.zeros(group_count, dtype=bool)
+                found[groups[postings[place] == units]] = True
+                share[found] += weight
+        return share / total if total else share
+
+
 class BM25:
     """Okapi BM25 over a fixed list of texts, with an inverted index."""
 
@@ -69,8 +210,8 @@ class BM25:
         for term, entries in postings.items():
             ids = np.array([i for i, _ in entries], dtype=np.int64)
             tf = np.array([f for _, f in entries], dtype=np.float64)
-            idf = math.log(1 + (self.size - len(ids) + 0.5) / (len(ids) + 0.5))
-            self._postings[term] = (ids, idf * tf * (k1 + 1) / (tf + norm[ids]))
+            weight = idf(len(ids), self.size)
+            self._postings[term] = (ids, weight * tf * (k1 + 1) / (tf + norm[ids]))
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every text for `query` (0 where no term matches)."""

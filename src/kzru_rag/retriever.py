@@ -1,4 +1,11 @@
-"""Search an index: a question in, ranked cited passages (`Hit`) out."""
+"""Search an index: a question in, ranked cited passages (`Hit`) out.
+
+Hybrid, sentence-level search: the vector index proposes candidate passages (chunks); every
+sentence of a candidate is scored by its own similarity to the question, its passage's
+similarity, and how much of the question's content (Russian lemmas, names, numbers) the
+passage contains (see `RetrievalSettings`). A hit is the best sentence with the neighbouring
+sentences of its paragraph that fit in a short window: a precise, readable citation.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +13,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from .chunking import Chunk
 from .embedding import Embedder, load_embedder
-from .errors import ModelError
-from .index import LoadedIndex, load_index
+from .errors import IndexLoadError, ModelError
+from .index import REBUILD_HINT, LoadedIndex, RetrievalSettings, SentenceIndex, load_index
+from .lexical import query_words, specifics
 
 MAX_QUERY_CHARS = 4000
 
@@ -26,18 +37,25 @@ class Hit:
     metadata: dict[str, Any] = field(default_factory=dict)
     highlight: tuple[int, int] | None = None
     """Document span of the sentence that best answers the query (None: the whole passage)."""
+    signals: dict[str, float] = field(default_factory=dict)
+    """The parts of `score`: cosine of the `sentence` and of its `passage`, and `lexical` coverage (0–1)."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
 class Retriever:
-    """Dense retrieval over a loaded index with the model it was built with."""
+    """Hybrid sentence-window retrieval over a loaded index with the model it was built with."""
 
-    def __init__(self, index: LoadedIndex, embedder: Embedder) -> None:
+    def __init__(self, index: LoadedIndex, embedder: Embedder, settings: RetrievalSettings | None = None) -> None:
         _check_model(index, embedder.model_id)
+        if index.sentences is None:
+            raise IndexLoadError(f"index at {index.path} has no sentence vectors: {REBUILD_HINT}")
         self.index = index
         self.embedder = embedder
+        self.settings = settings or _settings_of(index)
+        self._sentences: SentenceIndex = index.sentences
+        self._canonical, self._previous, self._next = _paragraph_order(index)
 
     @classmethod
     def load(cls, path: str | Path | None = None, model: str | None = None) -> "Retriever":
@@ -47,25 +65,127 @@ class Retriever:
         return cls(index, load_embedder(index.manifest.model_id))
 
     def search(self, query: str, k: int = 5) -> list[Hit]:
-        """The k passages most relevant to `query`, best first."""
+        """The k passages most relevant to `query`, best first (fewer when the index holds fewer)."""
         query = validate_query(query)
         if k < 1:
             raise ValueError("k must be at least 1")
-        vector = self.embedder.encode_queries([query])
-        scores, ids = self.index.vectors.search(vector, min(k, self.index.vectors.ntotal))
-        return [make_hit(self.index, int(i), float(s)) for s, i in zip(scores[0], ids[0]) if i >= 0]
+        vector = self.embedder.encode_queries([query])[0]
+        units, scores, signals = self._score(query, vector, k)
+        hits: list[Hit] = []
+        covered: set[int] = set()
+        for i in np.argsort(-scores, kind="stable"):
+            unit = int(self._canonical[units[i]])
+            if unit in covered:
+                continue
+            first, last = self._window(unit, vector, covered)
+            covered.update(self._chain(first, last))
+            parts = {name: float(values[i]) for name, values in signals.items()}
+            hits.append(self._hit(unit, first, last, float(scores[i]), parts))
+            if len(hits) == k:
+                break
+        return hits
 
     def abstains(self, query: str, hits: list[Hit]) -> bool:
-        """True when the hits are unlikely to answer the query (the document has no answer)."""
-        return not hits or hits[0].score < float(self.index.manifest.retrieval.get("abstain_below", 0.0))
+        """True when the hits are unlikely to answer the query (the document has no answer).
+
+        Either nothing retrieved is close in meaning (no hit's sentence or passage reaches the
+        `abstain_below` cosine), or the question names a number or abbreviation the indexed
+        documents never mention (a question about 2024 when they only speak of 2025).
+        """
+        if not hits:
+            return True
+        closest = max(max(hit.signals.get("sentence", hit.score), hit.signals.get("passage", hit.score)) for hit in hits)
+        if closest < self.settings.abstain_below:
+            return True
+        return bool(self._sentences.terms.absent(specifics(validate_query(query))))
+
+    def _score(self, query: str, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        """Candidate sentence units, their scores and the parts of their scores."""
+        settings, sentences = self.settings, self._sentences
+        wanted = min(self.index.vectors.ntotal, max(settings.candidates, k))
+        passage_scores, chunk_ids = self.index.vectors.search(vector[None, :], wanted)
+        keep = chunk_ids[0] >= 0
+        chunk_ids, passage_scores = chunk_ids[0][keep], passage_scores[0][keep]
+        counts = sentences.first[chunk_ids + 1] - sentences.first[chunk_ids]
+        groups = np.repeat(np.arange(len(chunk_ids)), counts)
+        units = sentences.first[chunk_ids][groups] + (np.arange(len(groups)) - np.repeat(np.cumsum(counts) - counts, counts))
+        sentence = np.asarray(sentences.vectors[units]) @ vector
+        passage = passage_scores[groups]
+        lexical = np.zeros(len(units))
+        if settings.lexical_weight:
+            lexical = sentences.terms.coverage(query_words(query), units, groups, len(chunk_ids))[groups]
+        scores = settings.sentence_weight * sentence + settings.passage_weight * passage + settings.lexical_weight * lexical
+        return units, scores, {"sentence": sentence, "passage": passage, "lexical": lexical}
+
+    def _window(self, unit: int, vector: np.ndarray, taken: set[int]) -> tuple[int, int]:
+        """The first and last unit of the window around `unit`: neighbours of its paragraph not `taken`
+        by an earlier hit are added, the one more similar to the query first, while the window fits
+        in `window_chars`."""
+        spans, limit = self._sentences.spans, self.settings.window_chars
+        first = last = unit
+        while True:
+            options = [u for u in (int(self._previous[first]), int(self._next[last])) if u >= 0 and u not in taken]
+            options = [u for u in options if max(spans[last][1], spans[u][1]) - min(spans[first][0], spans[u][0]) <= limit]
+            if not options:
+                return first, last
+            best = max(options, key=lambda u: float(np.dot(self._sentences.vectors[u], vector)))
+            first, last = (best, last) if best == self._previous[first] else (first, best)
+
+    def _chain(self, first: int, last: int) -> list[int]:
+        units = [first]
+        while units[-1] != last:
+            units.append(int(self._next[units[-1]]))
+        return units
+
+    def _hit(self, unit: int, first: int, last: int, score: float, signals: dict[str, float]) -> Hit:
+        spans = self._sentences.spans
+        chunk = self.index.chunks[int(self._sentences.chunk_of[unit])]
+        start, end = int(spans[first][0]), int(spans[last][1])
+        text = self.index.documents[chunk.doc_id].text[start:end]
+        highlight = (int(spans[unit][0]), int(spans[unit][1]))
+        return Hit(text, score, chunk.doc_id, start, end, chunk.chunk_id, _metadata(self.index, chunk), highlight, signals)
+
+
+def _settings_of(index: LoadedIndex) -> RetrievalSettings:
+    try:
+        return RetrievalSettings.from_dict(index.manifest.retrieval)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise IndexLoadError(f"index at {index.path} has no valid retrieval settings ({exc}): {REBUILD_HINT}") from exc
+
+
+def _paragraph_order(index: LoadedIndex) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each sentence unit: its canonical unit (overlapping chunks repeat sentences), and the
+    canonical units before and after it in its paragraph (-1 at the paragraph's ends)."""
+    sentences = index.sentences
+    assert sentences is not None
+    keys = [(chunk.doc_id, chunk.paragraph) for chunk in index.chunks]
+    paragraph_of_chunk = np.cumsum([i == 0 or keys[i] != keys[i - 1] for i in range(len(keys))])
+    paragraph = paragraph_of_chunk[sentences.chunk_of]
+    starts = sentences.spans[:, 0]
+    order = np.lexsort((starts, paragraph))
+    fresh = np.ones(len(order), dtype=bool)
+    fresh[1:] = (paragraph[order][1:] != paragraph[order][:-1]) | (starts[order][1:] != starts[order][:-1])
+    canonical = np.empty(len(order), dtype=np.int64)
+    canonical[order] = order[fresh][np.cumsum(fresh) - 1]
+    unique = order[fresh]
+    previous = np.full(len(order), -1, dtype=np.int64)
+    following = np.full(len(order), -1, dtype=np.int64)
+    same = paragraph[unique][1:] == paragraph[unique][:-1]
+    previous[unique[1:][same]] = unique[:-1][same]
+    following[unique[:-1][same]] = unique[1:][same]
+    return canonical, previous, following
+
+
+def _metadata(index: LoadedIndex, chunk: Chunk) -> dict[str, Any]:
+    """Document metadata plus the chunk's paragraph number and the document's source."""
+    document = index.documents[chunk.doc_id]
+    return {**document.metadata, "paragraph": chunk.paragraph, "source": document.source}
 
 
 def make_hit(index: LoadedIndex, position: int, score: float) -> Hit:
-    """The Hit for the chunk at `position` of `index`, with its document's metadata."""
+    """The Hit for the whole chunk at `position` of `index`, with its document's metadata."""
     chunk = index.chunks[position]
-    document = index.documents[chunk.doc_id]
-    metadata = {**document.metadata, "paragraph": chunk.paragraph, "source": document.source}
-    return Hit(chunk.text, score, chunk.doc_id, chunk.start, chunk.end, chunk.chunk_id, metadata)
+    return Hit(chunk.text, score, chunk.doc_id, chunk.start, chunk.end, chunk.chunk_id, _metadata(index, chunk))
 
 
 def _check_model(index: LoadedIndex, model_id: str) -> None:
