@@ -62,7 +62,8 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("file")
     evaluate.add_argument("-k", type=int, default=5, help="passages retrieved per question (default 5)")
     evaluate.add_argument("--json", action="store_true", help="print JSON")
-    evaluate.add_argument("--baselines", action="store_true", help="also score dense-only and BM25 paragraph baselines")
+    evaluate.add_argument("--baselines", action="store_true", help="also score dense-only and BM25-only baselines")
+    evaluate.add_argument("--ablation", action="store_true", help="also score the retriever with parts of its scoring off")
     _index_option(evaluate)
     evaluate.set_defaults(run=_eval)
     return parser
@@ -146,14 +147,16 @@ def _search(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from .evaluation import baselines, evaluate, format_reports, load_questions
+    from .evaluation import ablations, baselines, evaluate, format_reports, load_questions
     from .retriever import Retriever
 
     questions = load_questions(args.file)
     retriever = Retriever.load(args.index)
-    searchers = {"kzru-rag (this index)": retriever}
+    searchers = {"kzru-rag hybrid (this index)": retriever}
     if args.baselines:
         searchers.update(baselines(retriever))
+    if args.ablation:
+        searchers.update(ablations(retriever))
     reports = [evaluate(searcher, questions, k=args.k, name=name) for name, searcher in searchers.items()]
     if args.json:
         print(json.dumps([report.to_dict() for report in reports], ensure_ascii=False, indent=2))

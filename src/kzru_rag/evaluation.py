@@ -1,15 +1,16 @@
-"""Retrieval quality on a question set: hit@k, MRR, passage length, per language."""
+"""Retrieval quality on a question set: hit@k, MRR, passage length and abstention, per language."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
 import numpy as np
 
 from .chunking import Chunker
+from .embedding import Embedder
 from .errors import KzruRagError
 from .index import LoadedIndex, index_documents
 from .lexical import BM25
@@ -43,8 +44,20 @@ class Scores:
 
 
 @dataclass
+class Abstention:
+    """How a searcher's `abstains` judged the questions: ids abstained on, by kind."""
+
+    unanswerable: int
+    answerable: int
+    abstained: list[str] = field(default_factory=list)
+    """Unanswerable questions rightly abstained on."""
+    false: list[str] = field(default_factory=list)
+    """Answerable questions wrongly abstained on."""
+
+
+@dataclass
 class Report:
-    """Evaluation of one searcher: overall, per language, and the misses at rank 1."""
+    """Evaluation of one searcher: overall, per language, the misses at rank 1, and abstention."""
 
     name: str
     k: int
@@ -52,6 +65,7 @@ class Report:
     by_lang: dict[str, Scores]
     unanswerable: int
     misses: list[dict[str, Any]]
+    abstention: Abstention | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -83,15 +97,21 @@ def load_questions(path: str | Path) -> list[Question]:
 
 
 def evaluate(searcher: Searcher, questions: list[Question], k: int = 5, name: str = "") -> Report:
-    """Search every answerable question and score the ranks of the first answering passage."""
+    """Search every question: score the ranks of the first answering passage, and, when the
+    searcher can abstain, whether it abstains on the unanswerable questions and only on them."""
     if k < max(CUTOFFS):
         raise ValueError(f"k must be at least {max(CUTOFFS)} to report hit@{max(CUTOFFS)}")
     answerable = [q for q in questions if q.gold]
     ranks: dict[str, int | None] = {}
     top_chars: dict[str, int] = {}
     misses = []
-    for question in answerable:
+    abstention = Abstention(len(questions) - len(answerable), len(answerable)) if hasattr(searcher, "abstains") else None
+    for question in questions:
         hits = searcher.search(question.question, k=k)
+        if abstention is not None and searcher.abstains(question.question, hits):  # type: ignore[attr-defined]
+            (abstention.false if question.gold else abstention.abstained).append(question.id)
+        if not question.gold:
+            continue
         rank = next((i for i, hit in enumerate(hits, 1) if any(g in hit.text for g in question.gold)), None)
         ranks[question.id] = rank
         top_chars[question.id] = len(hits[0].text) if hits else 0
@@ -105,6 +125,7 @@ def evaluate(searcher: Searcher, questions: list[Question], k: int = 5, name: st
         by_lang={lang: _scores([q for q in answerable if q.lang == lang], ranks, top_chars) for lang in languages},
         unanswerable=len(questions) - len(answerable),
         misses=misses,
+        abstention=abstention,
     )
 
 
@@ -122,7 +143,7 @@ def _scores(questions: list[Question], ranks: dict[str, int | None], top_chars: 
 
 
 class BM25Searcher:
-    """Baseline: plain BM25 (no morphology) over the index's passages."""
+    """Baseline: BM25 over the index's passages, on word forms or (`lemmas`) on lemmas."""
 
     def __init__(self, index: LoadedIndex, lemmas: bool = False) -> None:
         self.index = index
@@ -134,15 +155,44 @@ class BM25Searcher:
         return [make_hit(self.index, int(i), float(scores[i])) for i in order]
 
 
+class DenseSearcher:
+    """Baseline: the passages (chunks) nearest to the query vector, whole; no sentences, no lexical part."""
+
+    def __init__(self, index: LoadedIndex, embedder: Embedder) -> None:
+        self.index = index
+        self.embedder = embedder
+
+    def search(self, query: str, k: int = 5) -> list[Hit]:
+        vector = self.embedder.encode_queries([validate_query(query)])
+        scores, ids = self.index.vectors.search(vector, min(k, self.index.vectors.ntotal))
+        return [make_hit(self.index, int(i), float(s)) for s, i in zip(scores[0], ids[0]) if i >= 0]
+
+
 def baselines(retriever: Retriever) -> dict[str, Searcher]:
-    """Whole-paragraph baselines over the retriever's documents: dense only, and plain BM25."""
+    """Single-signal baselines over the retriever's documents: dense on its chunks and on whole
+    paragraphs, and BM25 on paragraphs (word forms, and lemmas)."""
     paragraphs = index_documents(
         list(retriever.index.documents.values()), retriever.embedder, Chunker(max_chars=1_000_000)
     )
     return {
-        "dense, paragraphs": Retriever(paragraphs, retriever.embedder),
+        "dense, chunks": DenseSearcher(retriever.index, retriever.embedder),
+        "dense, paragraphs": DenseSearcher(paragraphs, retriever.embedder),
         "BM25, paragraphs": BM25Searcher(paragraphs),
+        "BM25+lemmas, paragraphs": BM25Searcher(paragraphs, lemmas=True),
     }
+
+
+def ablations(retriever: Retriever) -> dict[str, Searcher]:
+    """The retriever with parts of its scoring switched off, one step at a time (same index)."""
+    settings = retriever.settings
+    steps = {
+        "sentence cosine only": replace(settings, passage_weight=0.0, lexical_weight=0.0),
+        "+ passage cosine": replace(settings, lexical_weight=0.0),
+        "+ lexical (= hybrid)": settings,
+        "hybrid, no window": replace(settings, window_chars=0),
+        "hybrid, no sentence cosine": replace(settings, sentence_weight=0.0),
+    }
+    return {name: Retriever(retriever.index, retriever.embedder, step) for name, step in steps.items()}
 
 
 def format_reports(reports: list[Report]) -> str:
@@ -160,4 +210,11 @@ def format_reports(reports: list[Report]) -> str:
             rows.append(row)
     unanswerable = reports[0].unanswerable if reports else 0
     rows.append(f"({unanswerable} questions with empty gold excluded from hit@k and MRR)")
+    for report in reports:
+        if (abstention := report.abstention) is not None:
+            rows.append(
+                f"{report.name}: abstained on {len(abstention.abstained)}/{abstention.unanswerable} unanswerable, "
+                f"falsely on {len(abstention.false)}/{abstention.answerable} answerable"
+                + (f" ({', '.join(abstention.false)})" if abstention.false else "")
+            )
     return "\n".join(rows)

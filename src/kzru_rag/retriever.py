@@ -89,8 +89,8 @@ class Retriever:
         """True when the hits are unlikely to answer the query (the document has no answer).
 
         Either nothing retrieved is close in meaning (no hit's sentence or passage reaches the
-        `abstain_below` cosine), or the question names a number or abbreviation the indexed
-        documents never mention (a question about 2024 when they only speak of 2025).
+        `abstain_below` cosine), or the question names a number the indexed documents never
+        mention (a question about 2024 when they only speak of 2025).
         """
         if not hits:
             return True
