@@ -200,7 +200,8 @@ def validate_query(query: str) -> str:
     """The query, stripped and cut to MAX_QUERY_CHARS; ValueError when there is nothing to search."""
     if not isinstance(query, str):
         raise ValueError("the question must be text")
-    query = query.strip()
+    # JSON from a browser can carry UTF-16 surrogates, which the tokenizer rejects: pair them, replace lone ones.
+    query = query.encode("utf-16", "surrogatepass").decode("utf-16", "replace").strip()
     if not query:
         raise ValueError("the question is empty: type a question about the document")
     return query[:MAX_QUERY_CHARS]
