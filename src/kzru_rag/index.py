@@ -15,8 +15,9 @@ import logging
 import os
 import shutil
 import tempfile
+import time
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Protocol
@@ -40,6 +41,7 @@ SENTENCE_VECTORS = "sentence_vectors.npy"
 SENTENCE_TERMS = "sentence_terms.npz"
 INDEX_FILES = (MANIFEST, VECTORS, CHUNKS, DOCUMENTS, SENTENCE_VECTORS, SENTENCE_TERMS)
 REBUILD_HINT = "run `kzru-rag index build` to rebuild it"
+_STALE_STAGING_SECONDS = 3600  # a build's staging folder older than this was left by a killed build
 VECTOR_INDEXES = ("flat", "hnsw")
 """FAISS index kinds: exact inner-product search, or an HNSW graph (approximate, for 100k+ passages)."""
 HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 32, 200, 256  # recall@10 >= 0.98 vs flat at 100k (bench/scale.py)
@@ -82,6 +84,8 @@ class IndexManifest:
     built_at: str
     retrieval: dict[str, Any] = field(default_factory=dict)
     vector_index: str = "flat"
+    files: dict[str, str] = field(default_factory=dict)
+    """sha256 of each data file, checked on load (empty in indexes built before checksums were recorded)."""
     format_version: int = FORMAT_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -231,17 +235,25 @@ def build_index(
     kind = vector_index or (old.manifest.vector_index if old else "flat")
     built = index_documents(documents, embedder, chunker, retrieval, progress, known, kind)
     path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_staging(path)
     staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.build-", dir=path.parent))
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(staging, 0o777 & ~umask)
     try:
-        _write(staging, built)
+        manifest = _write(staging, built)
         _swap_in(staging, path)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     log.info("indexed %d chunks from %d documents into %s", len(built.chunks), len(documents), path)
-    return built.manifest
+    return manifest
+
+
+def _remove_stale_staging(path: Path) -> None:
+    """Delete folders that builds killed while writing left beside `path` (older than an hour)."""
+    for leftover in [*path.parent.glob(f".{path.name}.build-*"), *path.parent.glob(f".{path.name}.old-*")]:
+        if time.time() - leftover.stat().st_mtime > _STALE_STAGING_SECONDS:
+            shutil.rmtree(leftover, ignore_errors=True)
 
 
 def index_documents(
@@ -345,7 +357,8 @@ def _reusable_vectors(old: LoadedIndex | None, model_id: str) -> dict[str, np.nd
     return known
 
 
-def _write(folder: Path, built: LoadedIndex) -> None:
+def _write(folder: Path, built: LoadedIndex) -> IndexManifest:
+    """Write the index files and then the manifest with their checksums; return that manifest."""
     faiss.write_index(built.vectors, str(folder / VECTORS))
     _write_jsonl(folder / CHUNKS, (chunk.to_dict() for chunk in built.chunks))
     _write_jsonl(folder / DOCUMENTS, (document.to_dict() for document in built.documents.values()))
@@ -353,11 +366,21 @@ def _write(folder: Path, built: LoadedIndex) -> None:
         raise IndexBuildError("the index has no sentence units to write")
     np.save(folder / SENTENCE_VECTORS, built.sentences.vectors)
     built.sentences.terms.save(folder / SENTENCE_TERMS)
-    manifest = json.dumps(built.manifest.to_dict(), ensure_ascii=False, indent=2) + "\n"
-    (folder / MANIFEST).write_text(manifest, encoding="utf-8")
+    checksums = {name: _sha256_file(folder / name) for name in INDEX_FILES if name != MANIFEST}
+    manifest = replace(built.manifest, files=checksums)
+    (folder / MANIFEST).write_text(json.dumps(manifest.to_dict(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     for name in INDEX_FILES:
         with open(folder / name, "rb") as handle:
             os.fsync(handle.fileno())
+    return manifest
+
+
+def _sha256_file(file: Path) -> str:
+    digest = hashlib.sha256()
+    with open(file, "rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _write_jsonl(path: Path, records: Any) -> None:
@@ -403,6 +426,11 @@ def load_index(path: str | Path | None = None, check_sources: bool = True) -> Lo
         if not (path / name).is_file():
             raise IndexLoadError(f"index file {path / name} is missing: {REBUILD_HINT}")
     manifest = _read_manifest(path / MANIFEST)
+    for name in INDEX_FILES:
+        if name in manifest.files and _sha256_file(path / name) != manifest.files[name]:
+            raise IndexLoadError(
+                f"index file {path / name} is corrupt (its checksum does not match the manifest): {REBUILD_HINT}"
+            )
     try:
         vectors = faiss.read_index(str(path / VECTORS))
     except RuntimeError as exc:
