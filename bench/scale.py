@@ -1,0 +1,280 @@
+"""Scale benchmark: query latency, memory and recall at 1k, 10k and 100k passages, flat vs HNSW, in one run.
+
+Texts are synthetic news items recombined from the bundled document's sentences (1-3 sentences each, numbered so
+every item is unique). Embedding 100k passages would take about 20 minutes here, so for the search part the
+vectors are synthetic as well, derived from real ones: an item's vector is the normalised sum of the real
+embeddings of its sentences plus Gaussian noise. Only 47 distinct sentences make a dense, tie-rich corpus, which
+is a hard case for approximate search. The index folders are written by the product's own `build_index`, with
+`SyntheticEncoder` standing in for the model during the build only. Queries are the dev-set questions, encoded by
+the real model and answered by the product's `Retriever.search`, each index measured in a fresh process.
+
+Prints embedding throughput on real text, per size and vector index: build time, size on disk, RSS, query
+p50/p95 and recall@5/@10 against flat; the ratio of the 100k p50 to the one-document index's p50 (target <= 2x,
+recall >= 0.98); and an incremental rebuild (one document added to 50) against a full rebuild, real embeddings.
+
+    .venv/bin/python bench/scale.py [--sizes 1000,10000,100000] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import random
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+import psutil
+
+from kzru_rag.chunking import paragraphs, sentences
+from kzru_rag.documents import bundled_document
+from kzru_rag.embedding import Embedder, load_embedder
+from kzru_rag.index import build_index, default_index_path, load_index
+from kzru_rag.retriever import Retriever
+
+DEV_SET = Path(__file__).resolve().parents[1] / "tests" / "data" / "dev.jsonl"
+ITEMS_PER_DOCUMENT = 25
+MAX_ITEM_CHARS = 480  # one chunk per item with the default chunker (500)
+NOISE = 0.3  # norm of the noise added to a unit vector
+HELD_OUT = 200  # synthetic query vectors (not in the index) for recall, besides the dev questions
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def document_sentences() -> list[str]:
+    document = bundled_document()
+    text = document.text
+    return [text[a:b] for span in paragraphs(text, document.body_start) for a, b in sentences(text, span)]
+
+
+def synthetic_items(pool: list[str], count: int, seed: int, first_number: int = 1) -> list[str]:
+    """`count` numbered news items of 1-3 sentences from `pool`, each at most MAX_ITEM_CHARS."""
+    rng = random.Random(seed)
+    items = []
+    for number in range(first_number, first_number + count):
+        chosen = [rng.choice(pool)]
+        for _ in range(rng.randint(0, 2)):
+            extra = rng.choice(pool)
+            if len(" ".join([*chosen, extra])) + 8 <= MAX_ITEM_CHARS:
+                chosen.append(extra)
+        items.append(f"{number}. " + " ".join(chosen))
+    return items
+
+
+def write_corpus(folder: Path, items: list[str], prefix: str = "doc") -> None:
+    """Items grouped ITEMS_PER_DOCUMENT to a .txt document, one paragraph each."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for first in range(0, len(items), ITEMS_PER_DOCUMENT):
+        name = f"{prefix}{first // ITEMS_PER_DOCUMENT:05d}.txt"
+        (folder / name).write_text("\n\n".join(items[first : first + ITEMS_PER_DOCUMENT]) + "\n", encoding="utf-8")
+
+
+class SyntheticEncoder:
+    """Passage vectors without the model: the sum of the real vectors of the known sentences in a text, plus
+    noise seeded by the text (so a text always gets the same vector), normalised."""
+
+    def __init__(self, model_id: str, pool: list[str], pool_vectors: np.ndarray) -> None:
+        self.model_id = model_id
+        self.dim = int(pool_vectors.shape[1])
+        self._pool = list(zip(pool, pool_vectors))
+        self.encoded = 0
+
+    def encode_passages(self, texts: list[str], batch_size: int = 32, show_progress_bar: bool = False) -> np.ndarray:
+        self.encoded += len(texts)
+        return np.stack([self.vector(text) for text in texts])
+
+    def vector(self, text: str) -> np.ndarray:
+        seed = int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "little")
+        rng = np.random.default_rng(seed)
+        parts = [vector for sentence, vector in self._pool if sentence in text]
+        base = np.sum(parts, axis=0) if parts else self._pool[seed % len(self._pool)][1]
+        base = base / np.linalg.norm(base)
+        noisy = base + NOISE * rng.standard_normal(self.dim).astype(np.float32) / np.sqrt(self.dim)
+        return (noisy / np.linalg.norm(noisy)).astype(np.float32)
+
+
+def dev_questions() -> list[str]:
+    return [json.loads(line)["question"] for line in DEV_SET.read_text(encoding="utf-8").splitlines() if line]
+
+
+def measure(path: Path, rounds: int) -> dict[str, Any]:
+    """In this (fresh) process: load the index and the model, then time Retriever.search over the dev questions,
+    alternating with the one-document index so both figures see the same machine load."""
+    process = psutil.Process()
+    reference = Retriever.load(default_index_path())
+    rss_before = process.memory_info().rss
+    start = time.perf_counter()
+    retriever = Retriever.load(path)
+    load_seconds = time.perf_counter() - start
+    rss_index = process.memory_info().rss - rss_before
+    questions = dev_questions()
+    retriever.search(questions[0])
+    times: dict[str, list[float]] = {"search": [], "reference": [], "encode": []}
+    calls = {
+        "search": lambda q: retriever.search(q, k=5),
+        "reference": lambda q: reference.search(q, k=5),
+        "encode": lambda q: retriever.embedder.encode_queries([q]),
+    }
+    for _ in range(rounds):
+        for question in questions:
+            for name, call in calls.items():
+                start = time.perf_counter()
+                call(question)
+                times[name].append(time.perf_counter() - start)
+    return {
+        "load_s": load_seconds,
+        **{f"{name}_p50_ms": percentile(values, 0.5) * 1e3 for name, values in times.items()},
+        **{f"{name}_p95_ms": percentile(values, 0.95) * 1e3 for name, values in times.items()},
+        "index_rss_mib": rss_index / 2**20,
+        "rss_mib": process.memory_info().rss / 2**20,
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "queries": len(times["search"]),
+        "hits": [[hit.score for hit in retriever.search(q, k=5)] for q in questions],
+    }
+
+
+def measure_in_subprocess(path: Path, rounds: int) -> dict[str, Any]:
+    command = [sys.executable, __file__, "--measure", str(path), "--rounds", str(rounds)]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise SystemExit(f"measuring {path} failed:\n{result.stderr}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def recall(flat: faiss.Index, approximate: faiss.Index, queries: np.ndarray, k: int) -> float:
+    _, exact = flat.search(queries, k)
+    _, found = approximate.search(queries, k)
+    return float(np.mean([len(set(a) & set(b)) / k for a, b in zip(exact, found)]))
+
+
+def folder_mib(path: Path) -> float:
+    return sum(f.stat().st_size for f in path.iterdir()) / 2**20
+
+
+def embedding_throughput(embedder: Embedder, rounds: int) -> None:
+    chunks = [chunk.text for chunk in load_index(default_index_path()).chunks]
+    embedder.encode_passages(chunks[:4])
+    rates = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        embedder.encode_passages(chunks)
+        rates.append(len(chunks) / (time.perf_counter() - start))
+    rate = statistics.median(rates)
+    chars = sum(map(len, chunks)) / len(chunks)
+    print(f"embedding (real text): {rate:.1f} passages/s on the document's {len(chunks)} chunks (mean {chars:.0f} chars), "
+          f"median of {rounds}; 100k passages would take {100_000 / rate / 60:.0f} min")
+
+
+def same_hits(a: list[list[float]], b: list[list[float]]) -> float:
+    """Share of top-5 hits with the same score under both indexes (passages sharing a sentence tie)."""
+    return float(np.mean([np.mean(np.isclose(x, y, atol=1e-5)) if len(x) == len(y) else 0.0 for x, y in zip(a, b)]))
+
+
+def scale(embedder: Embedder, sizes: list[int], rounds: int, work: Path) -> None:
+    pool = document_sentences()
+    pool_vectors = embedder.encode_passages(pool)
+    query_vectors = embedder.encode_queries(dev_questions())
+    candidates = int(load_index(default_index_path()).manifest.retrieval.get("candidates", 10))
+    depths = sorted({5, 10, candidates})
+    rows = []
+    for size in sizes:
+        corpus = work / f"corpus-{size}"
+        write_corpus(corpus, synthetic_items(pool, size, seed=size))
+        encoder = SyntheticEncoder(embedder.model_id, pool, pool_vectors)
+        held_out = np.stack([encoder.vector(item) for item in synthetic_items(pool, HELD_OUT, seed=size + 1, first_number=10**7)])
+        queries = np.vstack([query_vectors, held_out])
+        found: dict[str, Any] = {}
+        for kind in ("flat", "hnsw"):
+            path = work / f"index-{size}-{kind}"
+            start = time.perf_counter()
+            build_index([corpus], encoder, path, vector_index=kind)
+            build_seconds = time.perf_counter() - start
+            vectors = load_index(path, check_sources=False).vectors
+            figures = measure_in_subprocess(path, rounds)
+            found[kind] = (vectors, figures["hits"])
+            recalls = None
+            if kind == "hnsw":
+                flat, flat_hits = found["flat"]
+                recalls = {k: recall(flat, vectors, queries, min(k, size)) for k in depths}
+                recalls["hits"] = same_hits(flat_hits, figures["hits"])
+                shutil.rmtree(work / f"index-{size}-flat")
+            rows.append((size, vectors.ntotal, kind, build_seconds, folder_mib(path), figures, recalls))
+        shutil.rmtree(corpus)
+
+    print(f"\nqueries: {rows[0][5]['queries']} per index ({len(query_vectors)} dev questions x {rounds} rounds), "
+          f"Retriever.search k=5, each index in a fresh process alternating with the 1-document index; "
+          f"faiss threads {faiss.omp_get_max_threads()}")
+    print(f"{'passages':>9} {'chunks':>7} {'index':>5} {'build s':>7} {'disk MiB':>8} {'load s':>6} {'index RSS':>9} "
+          f"{'RSS MiB':>7} {'p50 ms':>6} {'p95 ms':>6} {'1-doc p50':>9} {'ratio':>5} "
+          + " ".join(f"{'R@' + str(k):>5}" for k in depths) + f" {'hits':>5}")
+    for size, chunks, kind, build_seconds, disk, f, recalls in rows:
+        ratio = f["search_p50_ms"] / f["reference_p50_ms"]
+        quality = " ".join(f"{recalls[k]:5.3f}" for k in depths) + f" {recalls['hits']:5.3f}" if recalls else " ".join(f"{'exact':>5}" for _ in [*depths, 0])
+        print(f"{size:9,d} {chunks:7d} {kind:>5} {build_seconds:7.1f} {disk:8.1f} {f['load_s']:6.1f} {f['index_rss_mib']:9.0f} "
+              f"{f['rss_mib']:7.0f} {f['search_p50_ms']:6.1f} {f['search_p95_ms']:6.1f} {f['reference_p50_ms']:9.1f} {ratio:5.2f} {quality}")
+    print(f"query encoding alone: p50 {statistics.median(r[5]['encode_p50_ms'] for r in rows):.1f} ms (median over runs)")
+    for size, _, kind, _, _, f, recalls in rows:
+        if size == max(sizes):
+            extra = f", recall@10 {recalls[10]:.3f} (target >= 0.98)" if recalls else ""
+            print(f"{size:,} passages, {kind}: p50 {f['search_p50_ms'] / f['reference_p50_ms']:.2f}x the 1-document p50 "
+                  f"(target <= 2x){extra}")
+    print(f"R@k: recall of the HNSW index's top k against flat over {len(queries)} query vectors ({len(query_vectors)} dev "
+          f"questions, {HELD_OUT} held-out items); {candidates} = the retriever's candidate passages; hits: share of "
+          f"Retriever.search top-5 hits scored as with flat. build s: chunking, synthetic vectors, term index, FAISS, writing. "
+          f"index RSS: memory the loaded index adds.")
+
+
+def incremental(embedder: Embedder, work: Path) -> None:
+    pool = document_sentences()
+    corpus, index = work / "news", work / "news-index"
+    items = synthetic_items(pool, 50 * ITEMS_PER_DOCUMENT, seed=50)
+    write_corpus(corpus, items)
+    embedded: list[int] = []
+
+    def note(done: int, total: int) -> None:
+        embedded[:] = [total]
+
+    start = time.perf_counter()
+    full = build_index([corpus], embedder, index, progress=note)
+    full_seconds, full_embedded = time.perf_counter() - start, embedded[0]
+    write_corpus(corpus, synthetic_items(pool, ITEMS_PER_DOCUMENT, seed=51, first_number=len(items) + 1), prefix="new")
+    start = time.perf_counter()
+    grown = build_index([corpus], embedder, index, progress=note)
+    incremental_seconds, incremental_embedded = time.perf_counter() - start, embedded[0]
+    print(f"\nincremental rebuild (real embeddings): 50 documents, {full.chunk_count} chunks")
+    print(f"full build              {full_seconds:7.1f} s   embedded {full_embedded} chunks")
+    print(f"add 1 document, rebuild {incremental_seconds:7.1f} s   embedded {incremental_embedded} chunks "
+          f"(index now {grown.chunk_count} chunks)")
+    print(f"ratio incremental/full  {incremental_seconds / full_seconds:7.2f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1000,10000,100000", help="corpus sizes in passages (default 1000,10000,100000)")
+    parser.add_argument("--rounds", type=int, default=3, help="passes over the dev questions per index (default 3)")
+    parser.add_argument("--measure", metavar="INDEX", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.measure:
+        print(json.dumps(measure(Path(args.measure), args.rounds)))
+        return
+    embedder = load_embedder()
+    embedding_throughput(embedder, args.rounds)
+    with tempfile.TemporaryDirectory(prefix="kzru-scale-") as folder:
+        scale(embedder, [int(s) for s in args.sizes.split(",")], args.rounds, Path(folder))
+        incremental(embedder, Path(folder))
+
+
+if __name__ == "__main__":
+    main()

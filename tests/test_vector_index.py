@@ -1,0 +1,50 @@
+"""The approximate (HNSW) vector index option: built, recorded, kept by rebuilds, same answers as flat."""
+
+import shutil
+
+import faiss
+import pytest
+
+from kzru_rag.index import HNSW_EF_SEARCH, build_index, load_index
+from kzru_rag.retriever import Retriever
+
+QUESTIONS = ["Где проходит форум межрегионального сотрудничества?", "Who met in Moscow?", "Қандай келісімдерге қол қойылды?"]
+
+
+@pytest.fixture(scope="module")
+def indexes(tmp_path_factory, embedder):
+    folder = tmp_path_factory.mktemp("vector-index")
+    build_index(None, embedder, folder / "flat")
+    build_index(None, embedder, folder / "hnsw", vector_index="hnsw")
+    return folder / "flat", folder / "hnsw"
+
+
+def test_hnsw_is_recorded_in_the_manifest_and_loaded_as_a_graph(indexes):
+    loaded = load_index(indexes[1])
+    assert loaded.manifest.vector_index == "hnsw"
+    assert isinstance(loaded.vectors, faiss.IndexHNSWFlat)
+    assert loaded.vectors.hnsw.efSearch == HNSW_EF_SEARCH
+    assert load_index(indexes[0]).manifest.vector_index == "flat"
+
+
+def test_hnsw_answers_like_flat_on_a_small_index(indexes, embedder):
+    flat, hnsw = (Retriever(load_index(path), embedder) for path in indexes)
+    for question in QUESTIONS:
+        assert [h.chunk_id for h in hnsw.search(question)] == [h.chunk_id for h in flat.search(question)]
+
+
+def test_a_rebuild_keeps_hnsw_and_reuses_every_vector(indexes, embedder, tmp_path):
+    copy = tmp_path / "index"
+    shutil.copytree(indexes[1], copy)
+    totals = []
+    manifest = build_index(None, embedder, copy, progress=lambda done, total: totals.append(total))
+    assert manifest.vector_index == "hnsw"
+    assert set(totals) == {0}, "nothing is embedded again"
+    assert build_index(None, embedder, copy, vector_index="flat").vector_index == "flat"
+    assert isinstance(load_index(copy).vectors, faiss.IndexFlatIP)
+
+
+def test_an_unknown_vector_index_is_refused(embedder, tmp_path):
+    with pytest.raises(ValueError, match="vector_index must be one of flat, hnsw"):
+        build_index(None, embedder, tmp_path / "index", vector_index="ivf")
+    assert not (tmp_path / "index").exists()
