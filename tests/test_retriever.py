@@ -1,11 +1,16 @@
-"""The Python API: Retriever.load / search on the committed index."""
+"""The Python API: Retriever.load / search / abstains on the committed index and on small in-memory ones."""
+
+import json
+from dataclasses import replace
 
 import pytest
 
 from kzru_rag import Hit, Retriever
-from kzru_rag.documents import bundled_document
-from kzru_rag.errors import ModelError
-from kzru_rag.evaluation import evaluate, load_questions
+from kzru_rag.chunking import Chunker
+from kzru_rag.documents import bundled_document, parse_document
+from kzru_rag.errors import IndexLoadError, ModelError
+from kzru_rag.evaluation import load_questions
+from kzru_rag.index import RetrievalSettings, build_index, index_documents, load_index
 
 from conftest import DEV_SET
 
@@ -52,7 +57,169 @@ def test_querying_with_another_model_is_an_error():
         Retriever.load(model="intfloat/multilingual-e5-base")
 
 
-def test_dev_set_quality_floor(retriever):
-    report = evaluate(retriever, load_questions(DEV_SET), k=5)
-    assert report.overall.hit[5] == 1.0
-    assert report.overall.hit[1] >= 0.80
+def sentence_texts(retriever):
+    text = bundled_document().text
+    return {text[a:b] for a, b in retriever.index.sentences.spans.tolist()}
+
+
+@pytest.mark.parametrize("question", [q.question for q in load_questions(DEV_SET)])
+def test_hits_are_short_windows_with_a_sentence_highlighted(retriever, question):
+    text = bundled_document().text
+    sentences = sentence_texts(retriever)
+    hits = retriever.search(question, k=5)
+    assert len(hits) == 5
+    for hit in hits:
+        a, b = hit.highlight
+        assert hit.start <= a < b <= hit.end and text[a:b] in sentences
+        assert len(hit.text) <= retriever.settings.window_chars or hit.highlight == (hit.start, hit.end)
+        assert set(hit.signals) == {"sentence", "passage", "lexical"}
+        expected = (
+            retriever.settings.sentence_weight * hit.signals["sentence"]
+            + retriever.settings.passage_weight * hit.signals["passage"]
+            + retriever.settings.lexical_weight * hit.signals["lexical"]
+        )
+        assert hit.score == pytest.approx(expected, abs=1e-5)
+    spans = sorted((hit.start, hit.end) for hit in hits)
+    assert all(b1 <= a2 for (_, b1), (a2, _) in zip(spans, spans[1:])), "hits never overlap"
+
+
+def test_the_highlight_is_the_answering_sentence(retriever):
+    hit = retriever.search("Какую электростанцию планируют модернизировать?", k=1)[0]
+    assert "Экибастузской ГРЭС-2" in bundled_document().text[hit.highlight[0] : hit.highlight[1]]
+
+
+@pytest.mark.parametrize("question", [q.question for q in load_questions(DEV_SET) if q.lang == "en"])
+def test_lexical_fusion_leaves_english_questions_to_the_dense_signal(retriever, question):
+    without = Retriever(retriever.index, retriever.embedder, replace(retriever.settings, lexical_weight=0.0))
+    hits = retriever.search(question, k=5)
+    assert all(hit.signals["lexical"] == 0 for hit in hits)
+    assert [(h.start, h.end) for h in hits] == [(h.start, h.end) for h in without.search(question, k=5)]
+
+
+@pytest.fixture(scope="module")
+def two_experts(embedder):
+    text = (
+        "Эксперт Жанар Тулиндинова отметила рост торговли между странами.\n\n"
+        "Аналитики считают, что взаимная торговля двух стран будет расти и дальше."
+    )
+    return index_documents([parse_document(text, doc_id="experts", source="experts.txt")], embedder)
+
+
+def test_lexical_weight_lifts_the_passage_that_names_what_the_question_names(two_experts, embedder):
+    question = "Что сказала Тулиндинова о торговле?"
+    lexical = Retriever(two_experts, embedder, RetrievalSettings(lexical_weight=1.0))
+    top = lexical.search(question, k=2)
+    assert "Тулиндинова" in top[0].text and top[0].signals["lexical"] > top[1].signals["lexical"]
+    assert top[0].score - top[1].score > 0.5 * (top[0].signals["lexical"] - top[1].signals["lexical"])
+
+
+def test_overlapping_chunks_give_each_sentence_once(embedder):
+    document = bundled_document()
+    index = index_documents([document], embedder, Chunker(max_chars=300, overlap=1))
+    retriever = Retriever(index, embedder)
+    hits = retriever.search("форум межрегионального сотрудничества", k=1000)
+    covered = [(a, b) for hit in hits for a, b in set(map(tuple, index.sentences.spans.tolist())) if hit.start <= a and b <= hit.end]
+    assert len(covered) == len(set(covered)) == len(set(map(tuple, index.sentences.spans.tolist())))
+    for hit in hits:
+        assert document.text[hit.start : hit.end] == hit.text
+
+
+@pytest.mark.parametrize("question", [q.question for q in load_questions(DEV_SET) if not q.gold])
+def test_abstains_on_the_unanswerable_dev_questions(retriever, question):
+    assert retriever.abstains(question, retriever.search(question))
+
+
+@pytest.mark.parametrize("question", [q.question for q in load_questions(DEV_SET) if q.gold])
+def test_does_not_abstain_on_answerable_dev_questions(retriever, question):
+    assert not retriever.abstains(question, retriever.search(question))
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Who won the football World Cup?",
+        "What is the speed of light?",
+        "Как приготовить борщ?",
+        "Какая погода будет завтра в Москве?",
+        "Кто будет новым президентом США?",
+        "Что произошло на переговорах в 1999 году?",
+        "Какой товарооборот планируется к 2030 году?",
+    ],
+)
+def test_abstains_on_clearly_unanswerable_questions(retriever, question):
+    assert retriever.abstains(question, retriever.search(question))
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Где откроется филиал МГИМО?",
+        "Какую роль играет Росатом?",
+        "Кто отвечает за медиапроекты в КИСИ?",
+        "Что обсудят Токаев и Путин 11–12 ноября?",
+        "Where is the MGIMO branch?",
+        "What is Rosatom's role?",
+        "Форум қай қалада өтеді?",
+    ],
+)
+def test_does_not_abstain_on_plainly_answerable_questions(retriever, question):
+    assert not retriever.abstains(question, retriever.search(question))
+
+
+def test_the_abstention_floor_rises_with_the_share_of_russian_words(retriever):
+    assert retriever.russian_share("Где откроется филиал МГИМО?") == 1.0
+    assert retriever.russian_share("Where is the MGIMO branch?") == 0.0
+    assert 0 < retriever.russian_share("Тоқаев Мәскеуге қашан барады?") < 1
+    hits = retriever.search("Where is the MGIMO branch?")
+    floor = retriever.settings.abstain_below_russian
+    assert hits[0].score < floor, "an English question scoring below the Russian floor is still answered"
+    assert not retriever.abstains("Where is the MGIMO branch?", hits)
+
+
+def test_no_hits_means_abstaining(retriever):
+    assert retriever.abstains("форум", [])
+
+
+def test_the_manifest_records_the_method_and_weights(tmp_path, embedder):
+    source = tmp_path / "note.md"
+    source.write_text("Форум пройдёт в Уральске.", encoding="utf-8")
+    build_index([source], embedder, tmp_path / "index")
+    retrieval = json.loads((tmp_path / "index" / "manifest.json").read_text(encoding="utf-8"))["retrieval"]
+    assert retrieval == RetrievalSettings().to_dict()
+    assert set(retrieval["weights"]) == {"sentence", "passage", "lexical"} and "method" in retrieval
+    assert Retriever(load_index(tmp_path / "index"), embedder).settings == RetrievalSettings()
+
+
+def test_the_committed_index_uses_the_current_settings(retriever):
+    assert retriever.index.manifest.retrieval == RetrievalSettings().to_dict()
+
+
+def test_settings_from_the_manifest_are_used(tmp_path, embedder):
+    source = tmp_path / "note.md"
+    source.write_text("Форум пройдёт в Уральске. Там обсудят кадры.", encoding="utf-8")
+    settings = RetrievalSettings(lexical_weight=0.0, window_chars=0)
+    build_index([source], embedder, tmp_path / "index", retrieval=settings.to_dict())
+    assert Retriever(load_index(tmp_path / "index"), embedder).settings == settings
+
+
+def test_broken_settings_in_the_manifest_are_a_clear_error(tmp_path, embedder):
+    source = tmp_path / "note.md"
+    source.write_text("Форум пройдёт в Уральске.", encoding="utf-8")
+    build_index([source], embedder, tmp_path / "index", retrieval={"weights": {}})
+    with pytest.raises(IndexLoadError, match="no valid retrieval settings.*kzru-rag index build"):
+        Retriever(load_index(tmp_path / "index"), embedder)
+
+
+@pytest.mark.parametrize(
+    "changes,message",
+    [
+        ({"lexical_weight": -0.1}, "0 or more"),
+        ({"sentence_weight": 0.0, "passage_weight": 0.0}, "greater than 0"),
+        ({"window_chars": -1}, "window_chars"),
+        ({"candidates": 0}, "candidates must be at least 1"),
+        ({"abstain_below_russian": 3.0}, "between -2 and 2"),
+    ],
+)
+def test_settings_are_validated(changes, message):
+    with pytest.raises(ValueError, match=message):
+        RetrievalSettings(**changes)

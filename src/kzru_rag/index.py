@@ -117,8 +117,12 @@ class RetrievalSettings:
     `sentence_weight * cos(query, sentence) + passage_weight * cos(query, passage)
     + lexical_weight * (IDF-weighted share of the query's words the passage contains)`;
     a hit is the best sentence grown by its best-scoring neighbours up to `window_chars`.
-    `candidates` passages are taken from the vector index. `abstain_below`: the document is
-    taken to have no answer when no hit's sentence or passage reaches this cosine similarity.
+    `candidates` passages are taken from the vector index.
+
+    The document is taken to have no answer when the best hit scores below a floor that rises
+    from `abstain_below_other` to `abstain_below_russian` with the share of the question's words
+    that are Russian (the documents' language): a question in the documents' own language meets
+    them with higher similarity and lexical overlap, so it must clear a higher bar.
     """
 
     sentence_weight: float = 0.35
@@ -126,7 +130,8 @@ class RetrievalSettings:
     lexical_weight: float = 0.1
     window_chars: int = 400
     candidates: int = 100
-    abstain_below: float = 0.775
+    abstain_below_russian: float = 0.84
+    abstain_below_other: float = 0.76
 
     def __post_init__(self) -> None:
         if min(self.sentence_weight, self.passage_weight, self.lexical_weight) < 0:
@@ -137,8 +142,8 @@ class RetrievalSettings:
             raise ValueError("window_chars must be 0 or more")
         if self.candidates < 1:
             raise ValueError("candidates must be at least 1")
-        if not -1 <= self.abstain_below <= 1:
-            raise ValueError("abstain_below is a cosine similarity: between -1 and 1")
+        if not (-2 <= self.abstain_below_other <= 2 and -2 <= self.abstain_below_russian <= 2):
+            raise ValueError("abstain_below_* are scores on the scale of a cosine similarity: between -2 and 2")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -147,7 +152,7 @@ class RetrievalSettings:
             "lexical": "pymorphy3 readings, IDF-weighted share of query words in the passage",
             "window_chars": self.window_chars,
             "candidates": self.candidates,
-            "abstain_below": self.abstain_below,
+            "abstain_below": {"russian": self.abstain_below_russian, "other": self.abstain_below_other},
         }
 
     @classmethod
@@ -159,7 +164,8 @@ class RetrievalSettings:
             lexical_weight=float(weights["lexical"]),
             window_chars=int(data["window_chars"]),
             candidates=int(data["candidates"]),
-            abstain_below=float(data["abstain_below"]),
+            abstain_below_russian=float(data["abstain_below"]["russian"]),
+            abstain_below_other=float(data["abstain_below"]["other"]),
         )
 
 

@@ -93,14 +93,28 @@ def idf(df: int | np.ndarray, size: int) -> float | np.ndarray:
 
 
 def query_words(text: str) -> list[Readings]:
-    """The distinct content words of a query."""
-    return list(dict.fromkeys(content_words(text)))
+    """The distinct content words of a query: forms of one word («форум», «форума») count once."""
+    words: list[Readings] = []
+    for readings in content_words(text):
+        same = [i for i, known in enumerate(words) if known & readings]
+        if same:
+            words[same[0]] |= readings
+        else:
+            words.append(readings)
+    return words
+
+
+def in_dictionary(readings: Readings) -> bool:
+    """True when pymorphy3's Russian dictionary knows one of the readings (a Russian word)."""
+    return any(_morph().word_is_known(reading) for reading in readings)
 
 
 def specifics(text: str) -> list[Readings]:
-    """The numbers of `text` (2024, 11–12, ГРЭС-2): exact facts that no paraphrase replaces and that
-    dense embeddings barely tell apart (2024 ≈ 2025), so a lexical check must."""
-    return list(dict.fromkeys(word_readings(m.group()) for m in _WORD.finditer(text) if any(c.isdigit() for c in m.group())))
+    """The numbers of `text` (2024, 11–12, ГРЭС-2), by their readings with digits: exact facts that
+    no paraphrase replaces and that dense embeddings barely tell apart (2024 ≈ 2025), so a lexical
+    check must."""
+    numbers = (word_readings(m.group()) for m in _WORD.finditer(text) if any(c.isdigit() for c in m.group()))
+    return list(dict.fromkeys(frozenset(r for r in readings if any(c.isdigit() for c in r)) for readings in numbers))
 
 
 class TermIndex:

@@ -19,7 +19,7 @@ from .chunking import Chunk
 from .embedding import Embedder, load_embedder
 from .errors import IndexLoadError, ModelError
 from .index import REBUILD_HINT, LoadedIndex, RetrievalSettings, SentenceIndex, load_index
-from .lexical import query_words, specifics
+from .lexical import in_dictionary, query_words, specifics
 
 MAX_QUERY_CHARS = 4000
 
@@ -88,16 +88,28 @@ class Retriever:
     def abstains(self, query: str, hits: list[Hit]) -> bool:
         """True when the hits are unlikely to answer the query (the document has no answer).
 
-        Either nothing retrieved is close in meaning (no hit's sentence or passage reaches the
-        `abstain_below` cosine), or the question names a number the indexed documents never
+        Either the best hit scores below the floor for the query's language (see
+        `RetrievalSettings`), or the question names a number the indexed documents never
         mention (a question about 2024 when they only speak of 2025).
         """
         if not hits:
             return True
-        closest = max(max(hit.signals.get("sentence", hit.score), hit.signals.get("passage", hit.score)) for hit in hits)
-        if closest < self.settings.abstain_below:
+        query = validate_query(query)
+        settings = self.settings
+        share = self.russian_share(query)
+        floor = settings.abstain_below_other + (settings.abstain_below_russian - settings.abstain_below_other) * share
+        if max(hit.score for hit in hits) < floor:
             return True
-        return bool(self._sentences.terms.absent(specifics(validate_query(query))))
+        return bool(self._sentences.terms.absent(specifics(query)))
+
+    def russian_share(self, query: str) -> float:
+        """The share of the query's words (numbers aside) that are Russian: in pymorphy3's dictionary or
+        in the indexed documents; 1 when it has no such words."""
+        terms = self._sentences.terms
+        words = [w for w in query_words(query) if not any(c.isdigit() for reading in w for c in reading)]
+        if not words:
+            return 1.0
+        return sum(1 for w in words if in_dictionary(w) or not terms.absent([w])) / len(words)
 
     def _score(self, query: str, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
         """Candidate sentence units, their scores and the parts of their scores."""

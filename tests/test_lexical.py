@@ -1,0 +1,135 @@
+"""Lexical matching: Russian morphology, names, numbers, abbreviations, Kazakh spellings; the term index."""
+
+import numpy as np
+import pytest
+
+from kzru_rag.lexical import BM25, TermIndex, content_words, query_words, specifics, tokens, word_readings
+
+
+def matches(query_word: str, text: str) -> bool:
+    """True when `query_word` matches some word of `text` (their readings meet)."""
+    (readings,) = content_words(query_word)
+    return any(readings & other for other in content_words(text))
+
+
+@pytest.mark.parametrize(
+    "query_word,text",
+    [
+        ("вуз", "открыты филиалы девяти ведущих вузов РФ"),
+        ("вузов", "каждый вуз открыл филиал"),
+        ("ГРЭС-2", "модернизацию Экибастузской ГРЭС-2"),
+        ("ГРЭС", "модернизацию Экибастузской ГРЭС-2"),
+        ("Экибастузская", "модернизацию Экибастузской ГРЭС-2"),
+        ("МИФИ", "Московского инженерно-физического института (МИФИ)"),
+        ("Токаев", "визит Касым-Жомарта Токаева в Москву"),
+        ("Тоқаев", "визит Касым-Жомарта Токаева в Москву"),
+        ("Тулиндинова", "по мнению Жанар Тулиндиновой"),
+        ("Фараби", "университета им. аль-Фараби"),
+        ("2025", "2025-й, как известно, проходит под знаком Года рабочих профессий"),
+        ("электростанцию", "строить атомные электростанции"),
+    ],
+)
+def test_inflected_forms_names_and_numbers_match(query_word, text):
+    assert matches(query_word, text)
+
+
+@pytest.mark.parametrize(
+    "query_word,text",
+    [
+        ("2024", "2025-й, как известно"),
+        ("МГУ", "филиала МГИМО в Астане"),
+        ("футбол", "форумы межрегионального сотрудничества"),
+    ],
+)
+def test_different_words_do_not_match(query_word, text):
+    assert not matches(query_word, text)
+
+
+def test_function_words_and_pronouns_carry_no_content():
+    assert content_words("Кто такая она и где это было?") == [word_readings("было")]
+    assert word_readings("в") == word_readings("какой") == word_readings("почему") == frozenset()
+
+
+def test_abbreviations_and_numbers_are_kept_as_written():
+    assert word_readings("МИФИ") == {"мифи"}
+    assert word_readings("ГРЭС-2") == {"грэс-2", "грэс", "2"}
+    assert tokens("Филиал МИФИ и ГРЭС-2 в 2025 году") == ["филиал", "МИФИ".lower(), "грэс-2", "2025", "год"]
+
+
+def test_query_words_are_distinct():
+    assert query_words("форум, форума, форумы о форуме") == [frozenset({"форум", "форума", "форумы", "форуме"})]
+
+
+def test_specifics_are_the_numbers():
+    assert specifics("Какой товарооборот между РК и РФ в 2024 году?") == [frozenset({"2024"})]
+    assert specifics("ГРЭС-2 и 2025-й") == [frozenset({"грэс-2", "2"}), frozenset({"2025-й", "2025"})]
+    assert specifics("Что такое АЭС?") == []
+
+
+@pytest.fixture()
+def term_index():
+    return TermIndex.build(
+        [
+            "Открыты филиалы девяти ведущих вузов РФ, включая МИФИ.",
+            "Сохраняется фокус на модернизацию Экибастузской ГРЭС-2.",
+            "Форум проходит в Уральске.",
+            "Форум станет площадкой для обсуждения.",
+        ]
+    )
+
+
+def test_coverage_is_the_idf_weighted_share_of_query_words(term_index):
+    units = np.arange(term_index.size)
+    share = term_index.coverage(query_words("Филиалы каких вузов открыты?"), units, units, term_index.size)
+    assert share[0] == pytest.approx(1.0)
+    assert (share[1:] == 0).all()
+    share = term_index.coverage(query_words("Где проходит форум?"), units, units, term_index.size)
+    assert share[2] == pytest.approx(1.0), "«форум» and «проходит» are both in unit 2"
+    assert 0 < share[3] < share[2], "unit 3 has «форум» only"
+
+
+def test_a_word_the_corpus_lacks_counts_against_every_unit(term_index):
+    units = np.arange(term_index.size)
+    share = term_index.coverage(query_words("Где проходит форум хоккеистов?"), units, units, term_index.size)
+    assert 0 < share[2] < 0.7
+
+
+def test_coverage_of_groups_counts_a_word_once_per_group(term_index):
+    units = np.array([2, 3])
+    share = term_index.coverage(query_words("Где проходит форум и чем он станет?"), units, np.array([0, 0]), 1)
+    assert share[0] == pytest.approx(1.0), "together units 2 and 3 hold every word"
+
+
+def test_numbers_the_corpus_lacks(term_index):
+    assert term_index.absent(specifics("ГРЭС-2 в 2024 году")) == [frozenset({"2024"})]
+    assert term_index.absent(specifics("Когда модернизируют ГРЭС-3?")) == [frozenset({"грэс-3", "3"})]
+
+
+def test_the_term_index_survives_saving(term_index, tmp_path):
+    term_index.save(tmp_path / "terms.npz")
+    loaded = TermIndex.load(tmp_path / "terms.npz")
+    units = np.arange(term_index.size)
+    for query in ("вузов", "ГРЭС-2 Экибастуз", "форум"):
+        words = query_words(query)
+        assert (loaded.coverage(words, units, units, 4) == term_index.coverage(words, units, units, 4)).all()
+
+
+def test_a_damaged_term_index_is_a_value_error(term_index, tmp_path):
+    file = tmp_path / "terms.npz"
+    term_index.save(file)
+    file.write_bytes(file.read_bytes()[:100])
+    with pytest.raises(ValueError, match="damaged term index"):
+        TermIndex.load(file)
+
+
+def test_inconsistent_arrays_are_refused():
+    with pytest.raises(ValueError, match="do not match"):
+        TermIndex(["а", "б"], np.array([0, 1]), np.array([0]), 1)
+    with pytest.raises(ValueError, match="outside"):
+        TermIndex(["а"], np.array([0, 1]), np.array([5]), 2)
+
+
+def test_bm25_with_lemmas_matches_inflected_forms():
+    texts = ["Открыты филиалы девяти ведущих вузов.", "Форум пройдёт в Уральске."]
+    assert BM25(texts, lemmas=True).scores("вуз")[0] > 0
+    assert BM25(texts, lemmas=False).scores("вуз")[0] == 0
