@@ -468,10 +468,14 @@ def load_index(path: str | Path | None = None, check_sources: bool = True) -> Lo
 
 
 def _read_sentences(path: Path, chunks: list[Chunk], dim: int) -> SentenceIndex:
-    """The sentence vectors (memory-mapped, so big indexes load fast) and terms, checked against the chunks."""
+    """The sentence vectors and terms, checked against the chunks.
+
+    The vectors are read into memory, not memory-mapped: a file truncated under a mapping kills the
+    process with SIGBUS at the next search, and a running app must survive damage to its index folder.
+    """
     spans, chunk_of, first = SentenceIndex.units(chunks)
     try:
-        vectors = np.load(path / SENTENCE_VECTORS, mmap_mode="r", allow_pickle=False)
+        vectors = np.load(path / SENTENCE_VECTORS, allow_pickle=False)
     except (OSError, ValueError, EOFError) as exc:
         raise IndexLoadError(f"index file {path / SENTENCE_VECTORS} is corrupt ({_first_line(exc)}): {REBUILD_HINT}") from exc
     if vectors.shape != (len(spans), dim) or vectors.dtype != np.float32:
