@@ -260,6 +260,34 @@ def test_a_corrupted_index_file_is_a_clear_error(working_index, name, where):
         load_index(working_index)
 
 
+SURVIVOR = """
+import sys
+from pathlib import Path
+from kzru_rag.retriever import Retriever
+index = Path(sys.argv[1])
+retriever = Retriever.load(index)
+before = [hit.chunk_id for hit in retriever.search("Где проходит форум?")]
+for number, file in enumerate(sorted(index.iterdir())):
+    if number % 2:
+        file.unlink()
+    else:
+        with open(file, "r+b") as handle:
+            handle.truncate(7)
+after = [hit.chunk_id for hit in retriever.search("Где проходит форум?")]
+print("same" if after == before else f"different: {before} -> {after}")
+"""
+
+
+def test_a_loaded_retriever_survives_its_files_being_truncated_or_deleted(working_index):
+    child = subprocess.run(
+        [sys.executable, "-c", SURVIVOR, str(working_index)], capture_output=True, text=True, timeout=HANG_GUARD_SECONDS
+    )
+    assert child.returncode == 0, f"the process died ({child.returncode}): {child.stderr[-2000:]}"
+    assert child.stdout.strip() == "same"
+    with pytest.raises(IndexLoadError, match="kzru-rag index build"):
+        load_index(working_index)
+
+
 def test_a_damaged_index_is_rebuilt_in_place(working_index, embedder):
     (working_index / "vectors.faiss").write_bytes(b"garbage")
     with pytest.raises(IndexLoadError):
