@@ -21,22 +21,12 @@ from kzru_rag.evaluation import evaluate, load_questions
 from kzru_rag.index import RetrievalSettings
 from kzru_rag.lexical import specifics
 from kzru_rag.retriever import Retriever
+from retrieval import PrecomputedQueries  # bench/retrieval.py, beside this script
 
 DEV_SET = Path(__file__).resolve().parents[1] / "tests" / "data" / "dev.jsonl"
 RATIOS = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0)
 LEXICAL = (0.0, 0.033, 0.067, 0.1, 0.167, 0.25)
 WINDOWS = (0, 250, 300, 350, 400, 450, 500, 600)
-
-
-class PrecomputedQueries:
-    """Stands in for the embedder with the query vectors computed once, so a grid costs no model time."""
-
-    def __init__(self, retriever: Retriever, questions: list[str]) -> None:
-        self.model_id = retriever.embedder.model_id
-        self._vectors = dict(zip(questions, retriever.embedder.encode_queries(questions)))
-
-    def encode_queries(self, texts: list[str]) -> np.ndarray:
-        return np.stack([self._vectors[text] for text in texts])
 
 
 def reciprocal_ranks(retriever: Retriever, settings: RetrievalSettings, questions) -> np.ndarray:

@@ -167,12 +167,10 @@ class TermIndex:
         except (KeyError, EOFError, zipfile.BadZipFile, UnicodeDecodeError) as exc:
             raise ValueError(f"damaged term index ({exc})") from exc
 
-    def _postings(self, readings: Readings) -> np.ndarray:
-        rows = [self._row[r] for r in readings if r in self._row]
-        lists = [self.unit_ids[self.indptr[row] : self.indptr[row + 1]] for row in rows]
-        if len(lists) <= 1:
-            return lists[0] if lists else self.unit_ids[:0]
-        return np.unique(np.concatenate(lists))
+    def _rows(self, readings: Readings) -> list[np.ndarray]:
+        """The sorted unit ids of each of `readings` that the index knows."""
+        rows = (self._row[r] for r in readings if r in self._row)
+        return [self.unit_ids[self.indptr[row] : self.indptr[row + 1]] for row in rows]
 
     def absent(self, words: list[Readings]) -> list[Readings]:
         """The words no unit contains."""
@@ -182,20 +180,24 @@ class TermIndex:
         """For each group, the IDF-weighted share of `words` that its units contain (0–1).
 
         `units` are unit ids and `groups[i]` the group (0..group_count-1) of units[i]; a group
-        contains a word when any of its units does. IDF is counted over all units; a word found
-        nowhere gets the largest IDF, so it counts fully against every group.
+        contains a word when any of its units does. A word's IDF is counted over all units from its
+        most frequent reading (its lemma, as a rule, whose units include those of its other forms);
+        a word found nowhere gets the largest IDF, so it counts fully against every group. The cost
+        grows with the number of `units`, not with the corpus.
         """
         share = np.zeros(group_count, dtype=np.float64)
         total = 0.0
         for readings in words:
-            postings = self._postings(readings)
-            weight = float(idf(len(postings), self.size))
+            rows = self._rows(readings)
+            weight = float(idf(max((len(row) for row in rows), default=0), self.size))
             total += weight
-            if len(postings):
-                place = np.minimum(np.searchsorted(postings, units), len(postings) - 1)
-                found = np.zeros(group_count, dtype=bool)
-                found[groups[postings[place] == units]] = True
-                share[found] += weight
+            found = np.zeros(len(units), dtype=bool)
+            for row in rows:
+                place = np.minimum(np.searchsorted(row, units), len(row) - 1)
+                found |= row[place] == units
+            hit = np.zeros(group_count, dtype=bool)
+            hit[groups[found]] = True
+            share[hit] += weight
         return share / total if total else share
 
 

@@ -55,7 +55,7 @@ class Retriever:
         self.embedder = embedder
         self.settings = settings or _settings_of(index)
         self._sentences: SentenceIndex = index.sentences
-        self._canonical, self._previous, self._next = _paragraph_order(index)
+        self._canonical, self._previous, self._next = _paragraph_order(index.chunks, index.sentences)
 
     @classmethod
     def load(cls, path: str | Path | None = None, model: str | None = None) -> "Retriever":
@@ -118,9 +118,11 @@ class Retriever:
         passage_scores, chunk_ids = self.index.vectors.search(vector[None, :], wanted)
         keep = chunk_ids[0] >= 0
         chunk_ids, passage_scores = chunk_ids[0][keep], passage_scores[0][keep]
-        counts = sentences.first[chunk_ids + 1] - sentences.first[chunk_ids]
-        groups = np.repeat(np.arange(len(chunk_ids)), counts)
-        units = sentences.first[chunk_ids][groups] + (np.arange(len(groups)) - np.repeat(np.cumsum(counts) - counts, counts))
+        starts = sentences.first[chunk_ids]
+        counts = sentences.first[chunk_ids + 1] - starts
+        groups = np.repeat(np.arange(len(chunk_ids)), counts)  # the candidate passage of each unit
+        places = np.arange(len(groups)) - np.repeat(np.cumsum(counts) - counts, counts)  # its place in the passage
+        units = starts[groups] + places
         sentence = np.asarray(sentences.vectors[units]) @ vector
         passage = passage_scores[groups]
         lexical = np.zeros(len(units))
@@ -165,12 +167,10 @@ def _settings_of(index: LoadedIndex) -> RetrievalSettings:
         raise IndexLoadError(f"index at {index.path} has no valid retrieval settings ({exc}): {REBUILD_HINT}") from exc
 
 
-def _paragraph_order(index: LoadedIndex) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _paragraph_order(chunks: list[Chunk], sentences: SentenceIndex) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For each sentence unit: its canonical unit (overlapping chunks repeat sentences), and the
     canonical units before and after it in its paragraph (-1 at the paragraph's ends)."""
-    sentences = index.sentences
-    assert sentences is not None
-    keys = [(chunk.doc_id, chunk.paragraph) for chunk in index.chunks]
+    keys = [(chunk.doc_id, chunk.paragraph) for chunk in chunks]
     paragraph_of_chunk = np.cumsum([i == 0 or keys[i] != keys[i - 1] for i in range(len(keys))])
     paragraph = paragraph_of_chunk[sentences.chunk_of]
     starts = sentences.spans[:, 0]
