@@ -1,0 +1,471 @@
+"""Answers with citations: retrieve passages, then quote them (extractive) or let an LLM answer from them.
+
+`Assistant.ask` returns an `Answer`; `Assistant.stream` yields the answer text in pieces and the
+`Answer` last. Citation markers [1], [2], … in `Answer.text` number `Answer.citations` in order.
+
+- Extractive mode (no LLM): the answer is the best-matching sentences of the retrieved passages,
+  quoted word for word, each followed by its marker. Nothing is invented.
+- LLM mode: the model answers from the numbered passages (prompts/system.ru.md). Markers that
+  point at no passage are removed and the answer is flagged; the remaining ones are renumbered
+  in order of first use, so the sources shown are exactly the passages cited. When the model
+  fails (unreachable, timeout, HTTP error, garbage), the extractive answer is given with a notice.
+- Abstention: when the retriever says the document has no answer, the answer says so plainly in
+  the question's language and cites the closest passages.
+- Follow-ups: a question that leans on the conversation («А где он пройдёт?») is made
+  self-contained — by the LLM with prompts/condense.ru.md, or without one by searching with
+  the earlier questions it refers to appended.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Generator, Iterator, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Literal, NamedTuple
+
+import numpy as np
+
+from .errors import KzruRagError
+from .lexical import _morph, tokens
+from .llm import LLM, Message, render_prompt
+from .retriever import Hit, Retriever, validate_query
+
+log = logging.getLogger(__name__)
+
+Language = Literal["ru", "en", "kk"]
+Span = tuple[int, int]
+
+NO_ANSWER: dict[str, str] = {
+    "ru": "В документе нет ответа на этот вопрос.",
+    "en": "The document does not answer this question.",
+    "kk": "Құжатта бұл сұраққа жауап жоқ.",
+}
+CLOSEST: dict[str, str] = {
+    "ru": "Ближайшие по смыслу фрагменты",
+    "en": "The closest passages",
+    "kk": "Мағынасы жағынан ең жақын үзінділер",
+}
+FOUND: dict[str, str] = {"ru": "Найденные фрагменты", "en": "Passages found", "kk": "Табылған үзінділер"}
+_NO_ANSWER_PATTERN = re.compile(r"нет ответа|не отвечает|does not answer|no answer|not answer|жауап жоқ", re.IGNORECASE)
+_KAZAKH_LETTERS = frozenset("әғқңөұүһіӘҒҚҢӨҰҮҺІ")
+
+# Words that point back into the conversation: a question holding one is a follow-up.
+ANAPHORS = frozenset(
+    "он она оно они его её ее их ему ей им нему ней ним нём нем них там туда оттуда тогда "
+    "этот эта это эти этого этой этом этих этим тот та те того той "
+    "it its they them their there he she him his her this that these those "
+    "ол оның оны оған онда одан олар олардың оларды сол соның сонда осы бұл мұнда".split()
+)
+SHORT_QUESTION_WORDS = 2  # a question with this few content words is read as a follow-up
+
+_MARKER = re.compile(r"(\s*)\[(\s*\d+(?:\s*[,;]\s*\d+)*\s*)\]")
+_MARKER_PREFIX = re.compile(r"\s*(\[[\d\s,;]*)?$")
+_MAX_MARKER_CHARS = 24
+_PASSAGE_TAG = re.compile(r"</?\s*passages\s*>", re.IGNORECASE)
+
+# The kind of phrase a question word asks for; a sentence holding such a phrase (not taken from
+# the question itself) is more likely the answer: «Где…?» → «в Уральске», «Когда…?» → «11–12 ноября».
+QUESTION_WORDS: dict[str, str] = {
+    **dict.fromkeys("где куда where қайда қайдан".split(), "place"),
+    **dict.fromkeys("когда when қашан".split(), "time"),
+    **dict.fromkeys("кто кого кому кем ком who whom кім кімді кімге кіммен".split(), "person"),
+    **dict.fromkeys("сколько қанша".split(), "number"),
+}
+_DATE = re.compile(
+    r"\b\d{1,2}(?:\s*[–-]\s*\d{1,2})?\s+(?:январ|феврал|март|апрел|ма[йя]|июн|июл|август|сентябр|октябр|ноябр|декабр)\w*"
+    r"|\b(?:1[89]|20)\d{2}\b",
+    re.IGNORECASE,
+)
+_WORD = re.compile(r"\w+(?:[-‐‑]\w+)*")
+_PLACE_PREPOSITIONS = frozenset({"в", "во", "на"})
+ANSWER_TYPE_WEIGHT = 0.05
+"""Bonus for a sentence holding the kind of phrase the question asks for (a place for «где»…)."""
+LEXICAL_WEIGHT = 0.1
+"""Weight of the share of question words found in a sentence, added to its cosine similarity."""
+RANK_WEIGHT = 0.02
+"""Bonus RANK_WEIGHT / rank for sentences of the retriever's higher-ranked passages."""
+QUOTE_MARGIN = 0.03
+"""Further sentences are quoted when they score within this margin of the best one."""
+CONDENSE_HISTORY_TURNS = 6
+CONDENSE_ANSWER_CHARS = 600
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An answer and the passages it cites: marker [n] in `text` is `citations[n - 1]`.
+
+    `hits` are all passages retrieved for `query_used`; each citation carries the document
+    span of the sentence it is cited for as `highlight`.
+    """
+
+    text: str
+    citations: list[Hit]
+    abstained: bool
+    query_used: str
+    hits: list[Hit] = field(default_factory=list)
+    mode: Literal["extractive", "llm"] = "extractive"
+    language: Language = "ru"
+    notice: str | None = None
+    """A message for the user (in Russian): why the LLM answer was replaced or corrected."""
+    flagged: bool = False
+    """True when the LLM's citations had to be corrected (markers without a passage, or none at all)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def question_language(text: str) -> Language:
+    """Kazakh when Kazakh-only letters occur, English when Latin letters outnumber Cyrillic, else Russian."""
+    if any(ch in _KAZAKH_LETTERS for ch in text):
+        return "kk"
+    latin = sum(1 for ch in text if "a" <= ch.lower() <= "z")
+    cyrillic = sum(1 for ch in text if "а" <= ch.lower() <= "я" or ch in "ёЁ")
+    return "en" if latin > cyrillic else "ru"
+
+
+def is_follow_up(question: str) -> bool:
+    """True when the question refers back (a pronoun such as «он», «там», "it") or is too short to stand alone."""
+    words = set(tokens(question, lemmas=False))
+    return bool(words & ANAPHORS) or len(tokens(question)) <= SHORT_QUESTION_WORDS
+
+
+def contextual_query(question: str, history: Sequence[Message]) -> str:
+    """The question with the earlier questions it leans on appended (none when it stands alone).
+
+    Walks back through the user's questions and stops at the first one that stands alone, so
+    a chain of follow-ups keeps the topic that started it.
+    """
+    if not is_follow_up(question):
+        return question
+    context: list[str] = []
+    for turn in reversed(history):
+        if turn["role"] != "user":
+            continue
+        context.append(turn["content"].strip())
+        if not is_follow_up(turn["content"]) or len(context) == 3:
+            break
+    return " ".join([question, *context])
+
+
+def expected_answer(question: str) -> str | None:
+    """The kind of phrase the question asks for ("place", "time", "person", "number"), from its first question word."""
+    words = tokens(question, lemmas=False)
+    for word, after in zip(words, [*words[1:], ""]):
+        if word == "how" and after in ("many", "much", "long"):
+            return "number"
+        if word in QUESTION_WORDS:
+            return QUESTION_WORDS[word]
+    return None
+
+
+def holds_answer(sentence: str, kind: str, question: str) -> bool:
+    """True when `sentence` contains a phrase of `kind` that the question does not already contain."""
+    if kind == "time":
+        return any(match.group() not in question for match in _DATE.finditer(sentence))
+    known = set(tokens(question))
+    words = [match.group() for match in _WORD.finditer(sentence)]
+    for before, word in zip(["", *words], words):
+        parse = _morph().parse(word.lower())[0]
+        if parse.normal_form in known:
+            continue
+        if kind == "number" and (word.isdigit() or parse.tag.POS == "NUMR"):
+            return True
+        if kind == "person" and word[:1].isupper() and ({"Name", "Surn"} & parse.tag.grammemes):
+            return True
+        if kind == "place" and word[:1].isupper() and "Geox" in parse.tag and before.lower() in _PLACE_PREPOSITIONS:
+            return True
+    return False
+
+
+def check_history(history: Sequence[Message] | None) -> list[Message]:
+    """The conversation as a list of role/content dicts; ValueError when a turn is malformed."""
+    turns = list(history or [])
+    for turn in turns:
+        if not (isinstance(turn, dict) and turn.get("role") in ("user", "assistant") and isinstance(turn.get("content"), str)):
+            raise ValueError(f"history turns must be {{'role': 'user'|'assistant', 'content': str}}, got {turn!r}")
+    return turns
+
+
+class Assistant:
+    """Answers questions about the indexed documents with cited passages."""
+
+    def __init__(
+        self,
+        retriever: Retriever,
+        llm: LLM | None = None,
+        k: int = 5,
+        max_quotes: int = 3,
+        llm_timeout: float | None = None,
+    ) -> None:
+        if k < 1:
+            raise ValueError("k (passages per answer) must be at least 1")
+        if max_quotes < 1:
+            raise ValueError("max_quotes must be at least 1")
+        if llm_timeout is not None and not llm_timeout > 0:
+            raise ValueError("llm_timeout must be a positive number of seconds")
+        self.retriever = retriever
+        self.llm = llm
+        self.k = k
+        self.max_quotes = max_quotes
+        self.llm_timeout = llm_timeout
+        self._vectors: dict[tuple[str, int, int], np.ndarray] = {}
+
+    def ask(self, question: str, history: Sequence[Message] | None = None, *, k: int | None = None, use_llm: bool = True) -> Answer:
+        """The whole answer to `question`, given the conversation so far."""
+        answer = None
+        for item in self.stream(question, history, k=k, use_llm=use_llm):
+            if isinstance(item, Answer):
+                answer = item
+        assert answer is not None
+        return answer
+
+    def stream(
+        self, question: str, history: Sequence[Message] | None = None, *, k: int | None = None, use_llm: bool = True
+    ) -> Iterator[str | Answer]:
+        """Yield the answer text in pieces, then the `Answer`.
+
+        The `Answer` is authoritative: when the LLM fails part-way, its text (the extractive
+        answer) replaces the pieces streamed so far.
+        """
+        question = validate_query(question)
+        turns = check_history(history)
+        k = self.k if k is None else k
+        if k < 1:
+            raise ValueError("k (passages per answer) must be at least 1")
+        llm = self.llm if use_llm else None
+        notice = None
+        query = question
+        if turns:
+            query, notice = self._standalone(question, turns, llm)
+            if notice:
+                llm = None
+        hits = self.retriever.search(query, k=k)
+        language = question_language(question)
+        base = Answer("", [], False, query, hits, language=language)
+        if self.retriever.abstains(query, hits):
+            answer = self._abstain(base)
+        elif llm is None:
+            said = [t["content"] for t in turns if t["role"] == "assistant"] if query != question else []
+            answer = self._extract(base, query, said)
+        else:
+            answer = yield from self._generate(base, query, llm)
+        if notice and not answer.notice:
+            answer = replace(answer, notice=notice)
+        if answer.mode == "extractive":
+            yield answer.text
+        yield answer
+
+    def _standalone(self, question: str, turns: list[Message], llm: LLM | None) -> tuple[str, str | None]:
+        """The question rewritten to stand alone, and a notice when the LLM could not do it."""
+        if llm is None:
+            return contextual_query(question, turns), None
+        recent = turns[-CONDENSE_HISTORY_TURNS:]
+        lines = [
+            f"{'Пользователь' if t['role'] == 'user' else 'Ассистент'}: {_one_line(t['content'])[:CONDENSE_ANSWER_CHARS]}"
+            for t in recent
+        ]
+        messages: list[Message] = [
+            {"role": "system", "content": render_prompt("condense.ru")},
+            {"role": "user", "content": render_prompt("condense.ru#user", history="\n".join(lines), question=question)},
+        ]
+        try:
+            rewritten = _one_line(self._complete(llm, messages)).strip(" «»\"'")
+        except KzruRagError as err:
+            return contextual_query(question, turns), _failure_notice(err)
+        if not rewritten or len(rewritten) > 4 * len(question) + 300:
+            log.warning("LLM condensed %r to an unusable question %r; using the conversation instead", question, rewritten)
+            return contextual_query(question, turns), None
+        return rewritten, None
+
+    def _complete(self, llm: LLM, messages: list[Message]) -> str:
+        """The LLM's whole reply; any failure is raised as KzruRagError."""
+        try:
+            return llm.complete(messages, timeout=self.llm_timeout)
+        except KzruRagError:
+            raise
+        except Exception as err:  # a plugin backend broke its contract: report it, keep the user's answer
+            log.warning("LLM backend %s failed", type(llm).__name__, exc_info=True)
+            raise KzruRagError(f"LLM backend {type(llm).__name__} failed: {type(err).__name__}: {err}") from err
+
+    def _abstain(self, base: Answer) -> Answer:
+        """Say plainly that the document does not answer, and cite the closest passages."""
+        closest = base.hits[: self.max_quotes]
+        markers = ", ".join(f"[{n}]" for n in range(1, len(closest) + 1))
+        text = NO_ANSWER[base.language] + (f" {CLOSEST[base.language]}: {markers}." if closest else "")
+        return replace(base, text=text, citations=closest, abstained=True)
+
+    def _extract(self, base: Answer, query: str, said: Sequence[str] = ()) -> Answer:
+        """Quote the best sentences of the hits, each with its citation marker.
+
+        A follow-up asks for something new: sentences already quoted in the earlier answers
+        (`said`) are passed over while others remain, unless they hold the kind of phrase asked
+        for (a date for «А когда?»).
+        """
+        scored = self._scored_sentences(query, base.hits)
+        fresh = [s for s in scored if s.typed or not any(self._quote(base.hits[s.hit], s.span) in text for text in said)]
+        scored = fresh or scored
+        if not scored:
+            return self._abstain(base)
+        chosen: list[_Sentence] = []
+        for sentence in scored:
+            if sentence.score < scored[0].score - QUOTE_MARGIN or len(chosen) == self.max_quotes:
+                break
+            if not any(_overlaps(sentence.span, other.span) for other in chosen):
+                chosen.append(sentence)
+        lines = [f"{self._quote(base.hits[s.hit], s.span)} [{n}]" for n, s in enumerate(chosen, start=1)]
+        return replace(base, text="\n\n".join(lines), citations=[base.hits[s.hit] for s in chosen])
+
+    def _generate(self, base: Answer, query: str, llm: LLM) -> Generator[str, None, Answer]:
+        """Stream the LLM's answer with its markers checked; the extractive answer when it fails."""
+        passages = "\n\n".join(self._passage_line(n, hit) for n, hit in enumerate(base.hits, start=1))
+        messages: list[Message] = [
+            {"role": "system", "content": render_prompt("system.ru")},
+            {"role": "user", "content": render_prompt("system.ru#user", passages=passages, question=query)},
+        ]
+        checker = CitationChecker(len(base.hits))
+        try:
+            for piece in llm.stream(messages, timeout=self.llm_timeout):
+                if shown := checker.feed(piece):
+                    yield shown
+            if tail := checker.finish():
+                yield tail
+        except Exception as err:
+            if not isinstance(err, KzruRagError):
+                log.warning("LLM backend %s failed", type(llm).__name__, exc_info=True)
+            answer = self._extract(base, query)
+            return replace(answer, notice=_failure_notice(err))
+        text = checker.text.strip()
+        cited = [base.hits[i] for i in checker.cited]
+        notices = []
+        if checker.dropped:
+            wrong = ", ".join(f"[{n}]" for n in checker.dropped)
+            notices.append(f"Модель сослалась на несуществующие фрагменты ({wrong}); эти ссылки удалены.")
+        abstained = not cited and bool(_NO_ANSWER_PATTERN.search(text))
+        if not cited and not abstained:
+            notices.append("Модель не сослалась ни на один фрагмент: сверьте ответ с найденными фрагментами.")
+        if not cited:
+            cited = base.hits[: self.max_quotes]
+            markers = ", ".join(f"[{n}]" for n in range(1, len(cited) + 1))
+            label = (CLOSEST if abstained else FOUND)[base.language]
+            tail = f"\n\n{label}: {markers}." if cited else ""
+            text += tail
+            yield tail
+        return replace(
+            base,
+            text=text,
+            citations=cited,
+            abstained=abstained,
+            mode="llm",
+            notice=" ".join(notices) or None,
+            flagged=bool(checker.dropped) or not checker.cited,
+        )
+
+    def _passage_line(self, number: int, hit: Hit) -> str:
+        place = f"абзац {hit.metadata.get('paragraph', '?')}"
+        if len(self.retriever.index.documents) > 1:
+            place = f"«{hit.metadata.get('title', hit.doc_id)}», {place}"
+        return f"[{number}] ({place}) {_PASSAGE_TAG.sub(' ', hit.text)}"
+
+    def _quote(self, hit: Hit, span: Span) -> str:
+        """The sentence at `span`, without a leading dash of direct speech."""
+        return hit.text[span[0] - hit.start : span[1] - hit.start].strip().lstrip("–—- ").strip()
+
+    def _scored_sentences(self, query: str, hits: list[Hit]) -> list[_Sentence]:
+        """The answering sentence of each hit (its highlight; the whole passage when unset), scored, best first.
+
+        Score: cosine similarity of the question and the sentence, plus LEXICAL_WEIGHT times the
+        share of the question's words (lemmas) that the sentence contains, plus RANK_WEIGHT / rank
+        of its passage (the retriever's view of the whole passage), plus ANSWER_TYPE_WEIGHT when it
+        holds the kind of phrase the question asks for.
+        """
+        spans = [hit.highlight or (hit.start, hit.end) for hit in hits]
+        texts = [hit.text[a - hit.start : b - hit.start] for hit, (a, b) in zip(hits, spans)]
+        keys = [(hit.doc_id, *span) for hit, span in zip(hits, spans)]
+        missing = {key: text for key, text in zip(keys, texts) if key not in self._vectors}
+        embedder = self.retriever.embedder
+        if missing:
+            self._vectors.update(zip(missing, embedder.encode_passages(list(missing.values()))))
+        question_vector = embedder.encode_queries([query])[0]
+        question_words = set(tokens(query))
+        kind = expected_answer(query)
+        scored = []
+        for i, (key, span, text) in enumerate(zip(keys, spans, texts)):
+            similarity = float(np.dot(question_vector, self._vectors[key]))
+            overlap = len(question_words & set(tokens(text))) / len(question_words) if question_words else 0.0
+            typed = bool(kind) and holds_answer(text, kind, query)
+            score = similarity + LEXICAL_WEIGHT * overlap + RANK_WEIGHT / (i + 1) + ANSWER_TYPE_WEIGHT * typed
+            scored.append(_Sentence(score, i, span, typed))
+        scored.sort(key=lambda sentence: -sentence.score)
+        return scored
+
+
+class _Sentence(NamedTuple):
+    """A quotable sentence of hit number `hit` at document `span`; `typed`: it holds the kind of phrase asked for."""
+
+    score: float
+    hit: int
+    span: Span
+    typed: bool
+
+
+class CitationChecker:
+    """Filters streamed LLM text: checks [n] markers against the passages and renumbers them.
+
+    A marker naming passages 1..`passages` is rewritten with numbers given in order of first
+    use; numbers that name no passage are dropped (recorded in `dropped`). A possible marker
+    cut between two pieces is held back until it is complete.
+    """
+
+    def __init__(self, passages: int) -> None:
+        if passages < 0:
+            raise ValueError("passages must be 0 or more")
+        self.passages = passages
+        self.cited: list[int] = []
+        """Passage indexes (0-based) in the order they were first cited."""
+        self.dropped: list[int] = []
+        self.text = ""
+        self._pending = ""
+
+    def feed(self, piece: str) -> str:
+        """The part of the text so far that can be shown; a trailing partial marker is held back."""
+        self._pending += piece
+        held = _MARKER_PREFIX.search(self._pending)
+        cut = held.start() if held and len(self._pending) - held.start() <= _MAX_MARKER_CHARS else len(self._pending)
+        ready, self._pending = self._pending[:cut], self._pending[cut:]
+        return self._emit(ready)
+
+    def finish(self) -> str:
+        """Whatever was held back."""
+        ready, self._pending = self._pending, ""
+        return self._emit(ready)
+
+    def _emit(self, text: str) -> str:
+        checked = _MARKER.sub(self._renumber, text)
+        self.text += checked
+        return checked
+
+    def _renumber(self, match: re.Match[str]) -> str:
+        markers = []
+        for number in (int(n) for n in re.findall(r"\d+", match.group(2))):
+            if not 1 <= number <= self.passages:
+                self.dropped.append(number)
+                continue
+            if number - 1 not in self.cited:
+                self.cited.append(number - 1)
+            marker = f"[{self.cited.index(number - 1) + 1}]"
+            if marker not in markers:
+                markers.append(marker)
+        return match.group(1) + "".join(markers) if markers else ""
+
+
+def _overlaps(a: Span, b: Span) -> bool:
+    return a[0] < b[1] and b[0] < a[1]
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _failure_notice(err: BaseException) -> str:
+    return f"Языковая модель не ответила ({err}); показан ответ из цитат документа."

@@ -1,0 +1,421 @@
+"""The Assistant: extractive answers, abstention, follow-ups, and LLM answers against a real local OpenAI-compatible server."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterator
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from openai_stub import (  # noqa: F401  (openai_stub_fixture provides the openai_stub fixture)
+    Garbage,
+    HTTPError,
+    OpenAIStub,
+    Stall,
+    Truncated,
+    openai_stub_fixture,
+    unused_base_url,
+)
+
+from conftest import DEV_SET
+from kzru_rag import Answer, Assistant
+from kzru_rag.assistant import (
+    NO_ANSWER,
+    CitationChecker,
+    contextual_query,
+    expected_answer,
+    holds_answer,
+    is_follow_up,
+    question_language,
+)
+from kzru_rag.llm import LLM, Message, OpenAICompatibleLLM, load_prompt
+
+THEME = "Какова тема форума межрегионального сотрудничества?"
+FOLLOW_UP = "А где он пройдёт?"
+HANG_GUARD = 10.0
+
+
+@pytest.fixture(scope="module")
+def assistant(retriever) -> Assistant:
+    return Assistant(retriever)
+
+
+def _llm(stub: OpenAIStub | None, timeout: float = 10.0) -> OpenAICompatibleLLM:
+    return OpenAICompatibleLLM("stub-model", base_url=stub.base_url if stub else unused_base_url(), timeout=timeout)
+
+
+def _document(assistant: Assistant, hit) -> str:
+    return assistant.retriever.index.documents[hit.doc_id].text
+
+
+def _markers(text: str) -> list[int]:
+    return [int(n) for n in re.findall(r"\[(\d+)\]", text)]
+
+
+# ---------------------------------------------------------------- extractive answers
+
+
+def test_extractive_answer_quotes_the_document_with_numbered_citations(assistant: Assistant) -> None:
+    answer = assistant.ask("Где открыт филиал МГИМО?")
+
+    assert not answer.abstained and answer.mode == "extractive" and answer.notice is None
+    assert "Астане" in answer.text.split("\n\n")[0]
+    assert sorted(set(_markers(answer.text))) == list(range(1, len(answer.citations) + 1))
+    for line in answer.text.split("\n\n"):
+        quote, number = re.fullmatch(r"(.+) \[(\d+)\]", line, re.DOTALL).groups()
+        hit = answer.citations[int(number) - 1]
+        start, end = hit.highlight
+        assert quote in _document(assistant, hit)[start:end], "a quote must be the cited sentence, word for word"
+
+
+@pytest.mark.parametrize(
+    "question, expected",
+    [
+        ("Когда состоится государственный визит Токаева в Москву?", "11–12 ноября"),
+        ("Какую электростанцию планируют модернизировать?", "ГРЭС-2"),
+        ("Which university opened a branch in Omsk?", "аль-Фараби"),
+        ("Тоқаев Мәскеуге қашан барады?", "11–12 ноября"),
+    ],
+)
+def test_extractive_answers_in_three_languages(assistant: Assistant, question: str, expected: str) -> None:
+    answer = assistant.ask(question)
+
+    assert expected in answer.text
+    assert all(f"[{n}]" in answer.text for n in range(1, len(answer.citations) + 1))
+
+
+def test_every_dev_answer_is_made_of_cited_document_sentences(assistant: Assistant) -> None:
+    questions = [json.loads(line) for line in DEV_SET.read_text(encoding="utf-8").splitlines() if line.strip()]
+    for row in questions:
+        answer = assistant.ask(row["question"])
+        assert answer.citations, row["id"]
+        if answer.abstained:
+            continue
+        for line in answer.text.split("\n\n"):
+            quote = re.sub(r" \[\d+\]$", "", line)
+            assert any(quote in hit.text for hit in answer.citations), (row["id"], quote)
+
+
+def test_stream_yields_text_then_the_answer(assistant: Assistant) -> None:
+    items = list(assistant.stream("Где открыт филиал МГИМО?"))
+
+    assert isinstance(items[-1], Answer)
+    assert "".join(item for item in items[:-1]) == items[-1].text
+
+
+def test_k_limits_the_passages(assistant: Assistant) -> None:
+    assert len(assistant.ask("Где открыт филиал МГИМО?", k=2).hits) == 2
+    assert len(assistant.ask("Где открыт филиал МГИМО?", k=7).hits) == 7
+
+
+def test_bad_arguments_are_rejected_clearly(retriever, assistant: Assistant) -> None:
+    with pytest.raises(ValueError, match="k .* at least 1"):
+        Assistant(retriever, k=0)
+    with pytest.raises(ValueError, match="question is empty"):
+        assistant.ask("   ")
+    with pytest.raises(ValueError, match="history turns"):
+        assistant.ask("Где открыт филиал МГИМО?", history=[{"role": "robot", "content": "?"}])
+    with pytest.raises(ValueError, match="at least 1"):
+        assistant.ask("Где открыт филиал МГИМО?", k=0)
+
+
+# ---------------------------------------------------------------- abstention
+
+
+@pytest.mark.parametrize(
+    "question, language",
+    [
+        ("Кто выиграл чемпионат мира по футболу?", "ru"),
+        ("Who won the football world cup in 2018?", "en"),
+        ("Футболдан әлем чемпионатын кім жеңді?", "kk"),
+    ],
+)
+def test_abstains_plainly_in_the_questions_language_and_lists_the_closest(
+    assistant: Assistant, question: str, language: str
+) -> None:
+    answer = assistant.ask(question)
+
+    assert answer.abstained
+    assert answer.language == language
+    assert answer.text.startswith(NO_ANSWER[language])
+    assert answer.citations and _markers(answer.text) == list(range(1, len(answer.citations) + 1))
+
+
+def test_abstention_follows_the_retrievers_signal_on_the_dev_set(assistant: Assistant) -> None:
+    retriever = assistant.retriever
+    for line in DEV_SET.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        answer = assistant.ask(row["question"])
+        assert answer.abstained == retriever.abstains(answer.query_used, answer.hits), row["id"]
+        if not row["gold"]:
+            assert answer.abstained, f"{row['id']} has no answer in the document"
+
+
+# ---------------------------------------------------------------- follow-ups
+
+
+def test_a_follow_up_is_resolved_from_the_conversation(assistant: Assistant) -> None:
+    first = assistant.ask(THEME)
+    history: list[Message] = [{"role": "user", "content": THEME}, {"role": "assistant", "content": first.text}]
+
+    answer = assistant.ask(FOLLOW_UP, history=history)
+
+    assert THEME in answer.query_used
+    assert any("в Уральске" in hit.text for hit in answer.hits)
+    assert "в Уральске" in answer.text
+    assert not answer.abstained
+
+
+def test_a_chain_of_follow_ups_keeps_the_topic(assistant: Assistant) -> None:
+    history: list[Message] = [
+        {"role": "user", "content": THEME},
+        {"role": "assistant", "content": "…"},
+        {"role": "user", "content": FOLLOW_UP},
+        {"role": "assistant", "content": "…"},
+    ]
+    answer = assistant.ask("А когда?", history=history)
+
+    assert THEME in answer.query_used and FOLLOW_UP in answer.query_used
+    assert "11–12 ноября" in answer.text
+
+
+def test_a_question_that_stands_alone_ignores_the_conversation(assistant: Assistant) -> None:
+    history: list[Message] = [{"role": "user", "content": THEME}, {"role": "assistant", "content": "…"}]
+
+    answer = assistant.ask("Какую электростанцию планируют модернизировать?", history=history)
+
+    assert answer.query_used == "Какую электростанцию планируют модернизировать?"
+    assert "ГРЭС-2" in answer.text
+
+
+@pytest.mark.parametrize(
+    "question, follow_up",
+    [
+        ("А где он пройдёт?", True),
+        ("Когда она откроется?", True),
+        ("Почему?", True),
+        ("Where is it held?", True),
+        ("Ол қашан өтеді?", True),
+        ("Где открыт филиал МГИМО?", False),
+        ("Какую электростанцию планируют модернизировать?", False),
+        ("Which side events are planned at the forum?", False),
+    ],
+)
+def test_follow_up_detection(question: str, follow_up: bool) -> None:
+    assert is_follow_up(question) is follow_up
+
+
+def test_contextual_query_walks_back_to_the_question_that_stands_alone() -> None:
+    history: list[Message] = [
+        {"role": "user", "content": "Где открыт филиал МГИМО?"},
+        {"role": "assistant", "content": "В Астане [1]"},
+        {"role": "user", "content": THEME},
+        {"role": "assistant", "content": "…"},
+        {"role": "user", "content": FOLLOW_UP},
+        {"role": "assistant", "content": "…"},
+    ]
+    assert contextual_query("А когда?", history) == f"А когда? {FOLLOW_UP} {THEME}"
+    assert contextual_query("Где открыт филиал МГИМО?", history) == "Где открыт филиал МГИМО?"
+
+
+@pytest.mark.parametrize(
+    "text, language",
+    [("Где проходит форум?", "ru"), ("Where is the forum?", "en"), ("Форум қайда өтеді?", "kk"), ("XXI форум где?", "ru")],
+)
+def test_question_language(text: str, language: str) -> None:
+    assert question_language(text) == language
+
+
+def test_answer_types_spot_the_kind_of_phrase_asked_for() -> None:
+    assert expected_answer("А где он пройдёт?") == "place"
+    assert expected_answer("How long have relations been developing?") == "number"
+    assert expected_answer("Какова тема форума?") is None
+    uralsk = "XXI форум, который проходит 11–12 ноября в Уральске, продолжает традицию."
+    assert holds_answer(uralsk, "place", "Где проходит форум?")
+    assert holds_answer(uralsk, "time", "Когда проходит форум?")
+    assert not holds_answer(uralsk, "place", "Что проходит в Уральске?"), "a place named in the question is no answer"
+    assert not holds_answer("Форум продолжает традицию.", "place", "Где проходит форум?")
+
+
+# ---------------------------------------------------------------- the citation check
+
+
+def test_citation_check_renumbers_by_first_use_and_drops_unknown_markers() -> None:
+    checker = CitationChecker(passages=3)
+
+    shown = checker.feed("Форум в Уральске [3]. Тема [1, 3] и [7]. Ещё [2][9].") + checker.finish()
+
+    assert shown == "Форум в Уральске [1]. Тема [2][1] и. Ещё [3]."
+    assert checker.cited == [2, 0, 1]
+    assert checker.dropped == [7, 9]
+
+
+@given(st.lists(st.integers(min_value=1, max_value=40), max_size=8), st.data())
+def test_citation_check_does_not_depend_on_how_the_stream_is_cut(cuts: list[int], data: st.DataObject) -> None:
+    text = data.draw(st.sampled_from(["Ответ [1] и [2, 5] [12] конец [3].", "[4][1]  [ 2 ] текст [x] [] [", "Без ссылок."]))
+    whole = CitationChecker(4)
+    expected = whole.feed(text) + whole.finish()
+    pieces, position = [], 0
+    for cut in sorted(cuts):
+        pieces.append(text[position:cut])
+        position = max(position, cut)
+    pieces.append(text[position:])
+    split = CitationChecker(4)
+    assert "".join(split.feed(piece) for piece in pieces) + split.finish() == expected
+    assert (split.cited, split.dropped) == (whole.cited, whole.dropped)
+
+
+# ---------------------------------------------------------------- with an LLM (real local OpenAI-compatible server)
+
+
+def test_llm_answer_streams_with_renumbered_citations_and_the_server_gets_numbered_passages(
+    retriever, openai_stub: OpenAIStub
+) -> None:
+    question = "Где проходит XXI форум межрегионального сотрудничества?"
+    openai_stub.queue(["Форум проходит ", "в Уральске [", "5], его тема — рабочие ", "профессии [5][2]."])
+    assistant = Assistant(retriever, llm=_llm(openai_stub))
+
+    items = list(assistant.stream(question))
+    answer = items[-1]
+
+    assert isinstance(answer, Answer) and answer.mode == "llm"
+    assert len(items) > 2, "the answer arrives in pieces"
+    assert "".join(items[:-1]) == answer.text == "Форум проходит в Уральске [1], его тема — рабочие профессии [1][2]."
+    assert answer.citations == [answer.hits[4], answer.hits[1]]
+    assert not answer.flagged and answer.notice is None
+    (request,) = openai_stub.requests
+    system, user = request["messages"]
+    assert system == {"role": "system", "content": load_prompt("system.ru")}
+    assert f"Вопрос: {question}" in user["content"]
+    for number, hit in enumerate(answer.hits, start=1):
+        assert f"[{number}] (абзац {hit.metadata['paragraph']}) {hit.text}" in user["content"]
+
+
+def test_llm_markers_pointing_at_no_passage_are_removed_and_flagged(retriever, openai_stub: OpenAIStub) -> None:
+    openai_stub.queue("Филиал МГИМО открыт в Астане [1][9]. Это решение [12] принято в этом году.")
+    answer = Assistant(retriever, llm=_llm(openai_stub)).ask("Где открыт филиал МГИМО?")
+
+    assert answer.text == "Филиал МГИМО открыт в Астане [1]. Это решение принято в этом году."
+    assert answer.flagged
+    assert "[9], [12]" in answer.notice
+    assert answer.citations == [answer.hits[0]]
+
+
+def test_an_llm_answer_without_citations_is_flagged_and_shows_the_passages(retriever, openai_stub: OpenAIStub) -> None:
+    openai_stub.queue("Филиал МГИМО открыт в Астане.")
+    answer = Assistant(retriever, llm=_llm(openai_stub), max_quotes=2).ask("Где открыт филиал МГИМО?")
+
+    assert answer.flagged and "не сослалась" in answer.notice
+    assert answer.text == "Филиал МГИМО открыт в Астане.\n\nНайденные фрагменты: [1], [2]."
+    assert answer.citations == answer.hits[:2]
+
+
+def test_an_llm_that_finds_no_answer_abstains(retriever, openai_stub: OpenAIStub) -> None:
+    openai_stub.queue("В документе нет ответа на этот вопрос.")
+    answer = Assistant(retriever, llm=_llm(openai_stub)).ask("Где открыт филиал МГИМО?")
+
+    assert answer.abstained and answer.mode == "llm"
+    assert answer.text.startswith("В документе нет ответа на этот вопрос.")
+
+
+def test_when_the_retriever_abstains_the_llm_is_not_asked(retriever, openai_stub: OpenAIStub) -> None:
+    answer = Assistant(retriever, llm=_llm(openai_stub)).ask("Кто выиграл чемпионат мира по футболу?")
+
+    assert answer.abstained and openai_stub.requests == []
+
+
+def test_llm_can_be_switched_off_per_question(retriever, openai_stub: OpenAIStub) -> None:
+    answer = Assistant(retriever, llm=_llm(openai_stub)).ask("Где открыт филиал МГИМО?", use_llm=False)
+
+    assert answer.mode == "extractive" and openai_stub.requests == []
+
+
+@pytest.mark.parametrize(
+    "reply, detail",
+    [
+        (HTTPError(503, "model is loading"), "HTTP 503"),
+        (Garbage(), "not a valid chat-completions stream"),
+        (Truncated(("Филиал ", "МГИМО [1]")), "closed the stream"),
+        (Stall(60.0, ("Филиал ",)), "did not answer within 1 s"),
+    ],
+    ids=["http-error", "garbage", "truncated", "timeout"],
+)
+def test_llm_failure_gives_the_extractive_answer_with_a_notice(
+    retriever, assistant: Assistant, openai_stub: OpenAIStub, reply: object, detail: str
+) -> None:
+    openai_stub.queue(reply)
+    question = "Где открыт филиал МГИМО?"
+    started = time.monotonic()
+
+    answer = Assistant(retriever, llm=_llm(openai_stub, timeout=1.0)).ask(question)
+
+    assert time.monotonic() - started < 1.0 + HANG_GUARD
+    assert answer.mode == "extractive"
+    assert answer.text == assistant.ask(question).text
+    assert answer.notice.startswith("Языковая модель не ответила") and detail in answer.notice
+    assert len(openai_stub.requests) == 1
+
+
+def test_an_unreachable_llm_gives_the_extractive_answer_with_a_notice(retriever, assistant: Assistant) -> None:
+    answer = Assistant(retriever, llm=_llm(None)).ask("Где открыт филиал МГИМО?")
+
+    assert answer.mode == "extractive" and "could not be reached" in answer.notice
+    assert answer.text == assistant.ask("Где открыт филиал МГИМО?").text
+
+
+class _BrokenBackend(LLM):
+    """A plugin backend that breaks the contract: it raises something other than LLMError mid-stream."""
+
+    name = "broken"
+
+    def stream(self, messages: list[Message], *, timeout: float | None = None) -> Iterator[str]:
+        yield "Начало ответа"
+        raise RuntimeError("backend bug")
+
+
+def test_a_broken_plugin_backend_gives_the_extractive_answer(retriever) -> None:
+    answer = Assistant(retriever, llm=_BrokenBackend()).ask("Где открыт филиал МГИМО?")
+
+    assert answer.mode == "extractive" and "backend bug" in answer.notice
+
+
+def test_with_an_llm_a_follow_up_is_condensed_with_the_prompt(retriever, openai_stub: OpenAIStub) -> None:
+    standalone = "Где пройдёт форум межрегионального сотрудничества?"
+    openai_stub.queue(f"«{standalone}»\n", "Форум пройдёт в Уральске [1].")
+    history: list[Message] = [{"role": "user", "content": THEME}, {"role": "assistant", "content": "Тема — рабочие профессии [1]."}]
+
+    answer = Assistant(retriever, llm=_llm(openai_stub)).ask(FOLLOW_UP, history=history)
+
+    condense, generate = openai_stub.requests
+    assert condense["messages"][0] == {"role": "system", "content": load_prompt("condense.ru")}
+    assert f"Пользователь: {THEME}" in condense["messages"][1]["content"]
+    assert f"Новый вопрос: {FOLLOW_UP}" in condense["messages"][1]["content"]
+    assert answer.query_used == standalone
+    assert f"Вопрос: {standalone}" in generate["messages"][1]["content"]
+    assert any("в Уральске" in hit.text for hit in answer.hits)
+
+
+def test_when_condensing_fails_the_conversation_is_used_and_the_llm_not_asked_again(
+    retriever, assistant: Assistant, openai_stub: OpenAIStub
+) -> None:
+    openai_stub.queue(HTTPError(500, "boom"))
+    history: list[Message] = [{"role": "user", "content": THEME}, {"role": "assistant", "content": assistant.ask(THEME).text}]
+
+    answer = Assistant(retriever, llm=_llm(openai_stub)).ask(FOLLOW_UP, history=history)
+
+    assert len(openai_stub.requests) == 1
+    assert answer.mode == "extractive" and "HTTP 500" in answer.notice
+    assert THEME in answer.query_used and "в Уральске" in answer.text
+
+
+def test_llm_errors_never_show_the_api_key(retriever, openai_stub: OpenAIStub) -> None:
+    secret = "sk-test-SECRET-1234"
+    openai_stub.queue(HTTPError(401, f"bad key {secret}"))
+    llm = OpenAICompatibleLLM("stub-model", base_url=openai_stub.base_url, api_key=secret, timeout=5)
+
+    answer = Assistant(retriever, llm=llm).ask("Где открыт филиал МГИМО?")
+
+    assert secret not in answer.notice and "HTTP 401" in answer.notice
