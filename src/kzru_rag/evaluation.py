@@ -41,6 +41,8 @@ class Scores:
     hit: dict[int, float] = field(default_factory=dict)
     mrr: float = 0.0
     mean_top_chars: float = 0.0
+    sentence_hit1: float = 0.0
+    """Share of questions whose top hit's highlighted sentence (the whole hit when none) answers them."""
 
 
 @dataclass
@@ -104,6 +106,7 @@ def evaluate(searcher: Searcher, questions: list[Question], k: int = 5, name: st
     answerable = [q for q in questions if q.gold]
     ranks: dict[str, int | None] = {}
     top_chars: dict[str, int] = {}
+    top_sentence: dict[str, bool] = {}
     misses = []
     abstention = Abstention(len(questions) - len(answerable), len(answerable)) if hasattr(searcher, "abstains") else None
     for question in questions:
@@ -115,21 +118,33 @@ def evaluate(searcher: Searcher, questions: list[Question], k: int = 5, name: st
         rank = next((i for i, hit in enumerate(hits, 1) if any(g in hit.text for g in question.gold)), None)
         ranks[question.id] = rank
         top_chars[question.id] = len(hits[0].text) if hits else 0
+        top_sentence[question.id] = bool(hits) and any(g in _highlighted(hits[0]) for g in question.gold)
         if rank != 1:
             misses.append({"id": question.id, "lang": question.lang, "question": question.question, "rank": rank})
     languages = sorted({q.lang for q in answerable})
     return Report(
         name=name,
         k=k,
-        overall=_scores(answerable, ranks, top_chars),
-        by_lang={lang: _scores([q for q in answerable if q.lang == lang], ranks, top_chars) for lang in languages},
+        overall=_scores(answerable, ranks, top_chars, top_sentence),
+        by_lang={
+            lang: _scores([q for q in answerable if q.lang == lang], ranks, top_chars, top_sentence) for lang in languages
+        },
         unanswerable=len(questions) - len(answerable),
         misses=misses,
         abstention=abstention,
     )
 
 
-def _scores(questions: list[Question], ranks: dict[str, int | None], top_chars: dict[str, int]) -> Scores:
+def _highlighted(hit: Hit) -> str:
+    if hit.highlight is None:
+        return hit.text
+    start, end = hit.highlight
+    return hit.text[start - hit.start : end - hit.start]
+
+
+def _scores(
+    questions: list[Question], ranks: dict[str, int | None], top_chars: dict[str, int], top_sentence: dict[str, bool]
+) -> Scores:
     found = [ranks[q.id] for q in questions]
     n = len(found)
     if not n:
@@ -139,6 +154,7 @@ def _scores(questions: list[Question], ranks: dict[str, int | None], top_chars: 
         hit={c: sum(1 for r in found if r is not None and r <= c) / n for c in CUTOFFS},
         mrr=sum(1 / r for r in found if r is not None) / n,
         mean_top_chars=float(np.mean([top_chars[q.id] for q in questions])),
+        sentence_hit1=sum(top_sentence[q.id] for q in questions) / n,
     )
 
 
@@ -185,12 +201,13 @@ def baselines(retriever: Retriever) -> dict[str, Searcher]:
 def ablations(retriever: Retriever) -> dict[str, Searcher]:
     """The retriever with parts of its scoring switched off, one step at a time (same index)."""
     settings = retriever.settings
+    dense = settings.sentence_weight + settings.passage_weight  # kept, so scores stay on one scale
     steps = {
-        "sentence cosine only": replace(settings, passage_weight=0.0, lexical_weight=0.0),
+        "sentence cosine only": replace(settings, sentence_weight=dense, passage_weight=0.0, lexical_weight=0.0),
         "+ passage cosine": replace(settings, lexical_weight=0.0),
         "+ lexical (= hybrid)": settings,
         "hybrid, no window": replace(settings, window_chars=0),
-        "hybrid, no sentence cosine": replace(settings, sentence_weight=0.0),
+        "hybrid, no sentence cosine": replace(settings, sentence_weight=0.0, passage_weight=dense),
     }
     return {name: Retriever(retriever.index, retriever.embedder, step) for name, step in steps.items()}
 
@@ -198,7 +215,7 @@ def ablations(retriever: Retriever) -> dict[str, Searcher]:
 def format_reports(reports: list[Report]) -> str:
     """A plain-text table: one row per searcher, then per-language rows."""
     header = f"{'retriever':<28}{'lang':>6}{'n':>4}" + "".join(f"{f'hit@{c}':>8}" for c in CUTOFFS)
-    header += f"{'MRR':>8}{'top chars':>11}"
+    header += f"{'MRR':>8}{'top chars':>11}{'sent@1':>8}"
     rows = [header, "-" * len(header)]
     for report in reports:
         groups = [("all", report.overall), *report.by_lang.items()]
@@ -206,10 +223,13 @@ def format_reports(reports: list[Report]) -> str:
             name = report.name if lang == "all" else ""
             row = f"{name:<28}{lang:>6}{scores.questions:>4}"
             row += "".join(f"{scores.hit.get(c, 0.0):>8.3f}" for c in CUTOFFS)
-            row += f"{scores.mrr:>8.3f}{scores.mean_top_chars:>11.0f}"
+            row += f"{scores.mrr:>8.3f}{scores.mean_top_chars:>11.0f}{scores.sentence_hit1:>8.3f}"
             rows.append(row)
     unanswerable = reports[0].unanswerable if reports else 0
-    rows.append(f"({unanswerable} questions with empty gold excluded from hit@k and MRR)")
+    rows.append(
+        f"({unanswerable} questions with empty gold excluded from hit@k and MRR; "
+        "sent@1: the top hit's highlighted sentence holds the answer)"
+    )
     for report in reports:
         if (abstention := report.abstention) is not None:
             rows.append(
