@@ -38,6 +38,12 @@ FOLLOW_UP = "А где он пройдёт?"
 HANG_GUARD = 10.0
 
 
+@pytest.fixture(autouse=True)
+def _no_llm_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("BACKEND", "BASE_URL", "MODEL", "API_KEY", "TIMEOUT"):
+        monkeypatch.delenv(f"KZRU_RAG_LLM_{name}", raising=False)
+
+
 @pytest.fixture(scope="module")
 def assistant(retriever) -> Assistant:
     return Assistant(retriever)
@@ -419,3 +425,43 @@ def test_llm_errors_never_show_the_api_key(retriever, openai_stub: OpenAIStub) -
     answer = Assistant(retriever, llm=llm).ask("Где открыт филиал МГИМО?")
 
     assert secret not in answer.notice and "HTTP 401" in answer.notice
+
+
+# ---------------------------------------------------------------- `kzru-rag ask`
+
+
+def test_cli_ask_prints_the_answer_and_its_sources(capsys: pytest.CaptureFixture[str]) -> None:
+    from kzru_rag.cli import main
+
+    assert main(["ask", "Где открыт филиал МГИМО?", "--no-llm"]) == 0
+    out = capsys.readouterr().out
+    answer, sources = out.split("\n\n", 1)
+    assert "Астане" in answer and answer.endswith("[1]")
+    assert sources.startswith("[1] kz-ru-state-visit-2025-11 · paragraph ") and "2025-11-11" in sources
+
+
+def test_cli_ask_json_is_the_answer(capsys: pytest.CaptureFixture[str]) -> None:
+    from kzru_rag.cli import main
+
+    assert main(["ask", "Кто выиграл чемпионат мира по футболу?", "--json", "-k", "2"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["abstained"] is True
+    assert answer["text"].startswith(NO_ANSWER["ru"])
+    assert len(answer["hits"]) == 2 and answer["citations"][0]["highlight"]
+
+
+def test_cli_ask_with_an_llm_streams_it_and_reports_a_failure_as_a_note(
+    capsys: pytest.CaptureFixture[str], openai_stub: OpenAIStub
+) -> None:
+    from kzru_rag.cli import main
+
+    llm = ["--llm-base-url", openai_stub.base_url, "--llm-model", "stub-model"]
+    openai_stub.queue("Филиал МГИМО открыт в Астане [1].", HTTPError(502, "bad gateway"))
+
+    assert main(["ask", "Где открыт филиал МГИМО?", *llm]) == 0
+    first = capsys.readouterr()
+    assert first.out.startswith("Филиал МГИМО открыт в Астане [1].\n\n[1] ")
+    assert main(["ask", "Где открыт филиал МГИМО?", *llm]) == 0
+    second = capsys.readouterr()
+    assert "note: Языковая модель не ответила" in second.err and "HTTP 502" in second.err
+    assert "Астане. [1]" in second.out

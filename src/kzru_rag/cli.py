@@ -58,6 +58,17 @@ def _parser() -> argparse.ArgumentParser:
     _index_option(search)
     search.set_defaults(run=_search)
 
+    ask = commands.add_parser("ask", help="answer a question with cited passages (quotes, or an LLM's answer)")
+    ask.add_argument("question")
+    ask.add_argument("-k", type=int, default=5, help="passages per answer (default 5)")
+    ask.add_argument("--json", action="store_true", help="print the answer as JSON")
+    ask.add_argument("--llm-base-url", metavar="URL", help="OpenAI-compatible server (default: $KZRU_RAG_LLM_BASE_URL)")
+    ask.add_argument("--llm-model", metavar="NAME", help="LLM model; without one the answer is quoted (default: $KZRU_RAG_LLM_MODEL)")
+    ask.add_argument("--llm-api-key", metavar="KEY", help="LLM API key (default: $KZRU_RAG_LLM_API_KEY)")
+    ask.add_argument("--no-llm", action="store_true", help="quote the document even when an LLM is configured")
+    _index_option(ask)
+    ask.set_defaults(run=_ask)
+
     evaluate = commands.add_parser("eval", help="hit@k and MRR on a JSONL question set")
     evaluate.add_argument("file")
     evaluate.add_argument("-k", type=int, default=5, help="passages retrieved per question (default 5)")
@@ -143,6 +154,39 @@ def _search(args: argparse.Namespace) -> int:
     for number, hit in enumerate(hits, start=1):
         place = f"{hit.doc_id}, paragraph {hit.metadata.get('paragraph')}, chars {hit.start}–{hit.end}"
         print(f"[{number}] score {hit.score:.3f} · {place}\n    {hit.text}\n")
+    return 0
+
+
+def _ask(args: argparse.Namespace) -> int:
+    from .assistant import Answer, Assistant
+    from .llm import llm_from_config
+    from .retriever import Retriever
+
+    llm = None if args.no_llm else llm_from_config(base_url=args.llm_base_url, model=args.llm_model, api_key=args.llm_api_key)
+    assistant = Assistant(Retriever.load(args.index), llm=llm, k=args.k)
+    if args.json:
+        print(json.dumps(assistant.ask(args.question).to_dict(), ensure_ascii=False, indent=2))
+        return 0
+    streamed = ""
+    for item in assistant.stream(args.question):
+        if isinstance(item, Answer):
+            answer = item
+        else:
+            streamed += item
+            print(item, end="", flush=True)
+    if answer.notice:
+        print(f"\nnote: {answer.notice}", file=sys.stderr, flush=True)
+    if answer.text != streamed:  # the LLM failed part-way: the quoted answer replaces what was shown
+        print(f"\n\n{answer.text}", end="")
+    print("\n")
+    bold = ("\033[1m", "\033[0m") if sys.stdout.isatty() else ("", "")
+    for number, hit in enumerate(answer.citations, start=1):
+        place = [hit.doc_id, f"paragraph {hit.metadata.get('paragraph')}", f"chars {hit.start}–{hit.end}"]
+        if hit.metadata.get("date"):
+            place.append(str(hit.metadata["date"]))
+        start, end = hit.highlight or (hit.start, hit.end)
+        a, b = start - hit.start, end - hit.start
+        print(f"[{number}] {' · '.join(place)}\n    {hit.text[:a]}{bold[0]}{hit.text[a:b]}{bold[1]}{hit.text[b:]}\n")
     return 0
 
 
