@@ -1,0 +1,42 @@
+"""The web app served in this test process on a free 127.0.0.1 port, over a copy of the committed index.
+
+The embedding model is the session's (loaded once per process), so starting an app costs about a second.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from kzru_rag.index import default_index_path, load_index
+from kzru_rag.llm import LLM
+from kzru_rag.retriever import Retriever
+from kzru_rag.ui import Library, build_app, launch_app
+
+
+def copy_index(folder: Path) -> Path:
+    """A private copy of the committed index inside `folder` (its uploads go to `folder/documents`)."""
+    target = folder / "index"
+    shutil.copytree(default_index_path(), target)
+    return target
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def serve(index: Path, embedder, llm: LLM | None = None, auth: tuple[str, str] | None = None) -> Iterator[tuple[str, Library]]:
+    """(URL, Library) of the app over `index`, stopped on exit."""
+    library = Library(Retriever(load_index(index), embedder), llm=llm)
+    demo = build_app(library)
+    url = launch_app(demo, port=free_port(), auth=auth, prevent_thread_lock=True, quiet=True)
+    try:
+        yield url, library
+    finally:
+        demo.close()

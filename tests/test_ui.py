@@ -1,0 +1,249 @@
+"""The UI's parts without a browser: escaping and rendering, uploads, rebuilding and swapping the index, app.py options."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+from html import unescape
+import re
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from app_server import copy_index
+from openai_stub import unused_base_url
+from kzru_rag.assistant import Answer
+from kzru_rag.documents import BUNDLED_SOURCE
+from kzru_rag.errors import KzruRagError
+from kzru_rag.index import load_index
+from kzru_rag.llm import OpenAICompatibleLLM
+from kzru_rag.retriever import Retriever
+from kzru_rag.ui import (
+    MAX_UPLOAD_BYTES,
+    Library,
+    build_app,
+    escape_html,
+    escape_markdown,
+    render_answer,
+    render_document,
+    render_sources,
+    render_status,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+XSS = "<img src=x onerror=alert(1)>"
+NOTE = "# Заметка\n\nВ Павлодаре построят завод по выпуску аккумуляторов для электробусов.\n"
+
+
+@pytest.fixture
+def library(tmp_path: Path, embedder) -> Library:
+    """A Library over a private copy of the committed index; uploads go to tmp_path/documents."""
+    return Library(Retriever(load_index(copy_index(tmp_path)), embedder))
+
+
+def _file(folder: Path, name: str, data: bytes | str) -> Path:
+    path = folder / name
+    path.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
+    return path
+
+
+def _digest(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+
+
+# ---------------------------------------------------------------- escaping and rendering
+
+
+def test_escaping_leaves_no_markup() -> None:
+    assert escape_html(XSS) == "&lt;img src=x onerror=alert(1)&gt;"
+    escaped = escape_markdown(f"{XSS} *жирный* [ссылка](javascript:alert(1)) `код` $$x$$ # заголовок\n1. пункт\n- пункт")
+    assert not re.search(r"[<>*\[\]()`$#]", re.sub(r"&#\d+;", "", escaped))
+    assert "&#60;img src=x onerror=alert&#40;1&#41;&#62;" in escaped
+    assert "\n1&#46; пункт\n&#45; пункт" in escaped, "no list markup at line starts"
+    assert unescape(escaped) == f"{XSS} *жирный* [ссылка](javascript:alert(1)) `код` $$x$$ # заголовок\n1. пункт\n- пункт"
+
+
+def test_render_answer_escapes_the_text_and_styles_only_real_markers(retriever) -> None:
+    hit = retriever.search("Где открыт филиал МГИМО?", k=1)[0]
+    answer = Answer(f"Текст {XSS} [1]", [hit], False, "Где открыт филиал?", [hit], notice=f"сбой {XSS}")
+
+    html = render_answer(answer, "Где открыт филиал?")
+
+    assert "<img" not in html
+    assert html.count('<sup class="kz-cite">[1]</sup>') == 1
+    assert 'class="kz-notice"' in html and "Вопрос понят как" not in html
+    assert "Вопрос понят как: А где" in render_answer(replace(answer, query_used="А где он? Где филиал?"), "А где он?")
+
+
+def test_render_sources_quote_the_passage_with_the_answering_sentence_marked(retriever) -> None:
+    hit = retriever.search("Где открыт филиал МГИМО?", k=1)[0]
+    start, end = hit.highlight
+    answer = Answer("…", [hit], False, "q", [hit])
+
+    html = render_sources(answer)
+
+    assert html.startswith('<div class="kz-source">') and '<span class="kz-num">[1]</span>' in html
+    assert f"абзац {hit.metadata['paragraph']} · символы {hit.start}–{hit.end} · 11.11.2025" in unescape(html)
+    marked = re.search(r'<mark class="kz-answer">(.*?)</mark>', html).group(1)
+    assert marked == escape_markdown(hit.text[start - hit.start : end - hit.start])
+
+
+def test_render_document_highlights_the_passage_and_escapes_everything(retriever) -> None:
+    hit = retriever.search("Где открыт филиал МГИМО?", k=1)[0]
+    document = retriever.index.documents[hit.doc_id]
+    evil = replace(document, text=document.text + f"\n\n{XSS}")
+
+    html = render_document(evil, hit)
+
+    assert html.count('<mark class="kz-passage" id="kz-cited">') == 1
+    assert "<img" not in html and escape_html(XSS) in html
+    assert "11.11.2025 · фото с сайта gov.kz" in html
+    assert "date 2025-11-11" not in html, "the metadata line is shown as metadata, not as text"
+    assert "Здесь появится документ" in render_document(None, None)
+
+
+def test_the_llm_switch_is_shown_only_when_an_llm_is_configured(library: Library) -> None:
+    def switch(app) -> dict:
+        (checkbox,) = [c for c in app.get_config_file()["components"] if c["type"] == "checkbox"]
+        return checkbox["props"]
+
+    assert switch(build_app(library))["visible"] is False
+    library.llm = OpenAICompatibleLLM("stub-model", base_url=unused_base_url())
+    props = switch(build_app(library))
+    assert props["visible"] is True and props["label"] == "Ответ языковой модели (stub-model)"
+
+
+# ---------------------------------------------------------------- uploads
+
+
+@pytest.mark.parametrize(
+    "name, data, complaint",
+    [
+        ("report.pdf", "%PDF-1.4", "только текстовые файлы .txt и .md"),
+        ("binary.txt", b"abc\x00def", "двоичный файл"),
+        ("cp1251.txt", "Привет".encode("cp1251"), "не в кодировке UTF-8"),
+        ("empty.md", " \n\n ", "файл пустой"),
+        ("kz-ru-state-visit-2025-11.md", "Другой текст", "уже есть; переименуйте"),
+    ],
+)
+def test_bad_uploads_are_refused_with_a_clear_message(library: Library, tmp_path: Path, name: str, data, complaint: str) -> None:
+    result = library.add_upload(_file(tmp_path, name, data))
+
+    assert not result.accepted and complaint in result.message and f"«{name}»" in result.message
+    assert library.uploads() == []
+
+
+def test_an_upload_over_the_size_limit_is_refused(library: Library, tmp_path: Path) -> None:
+    big = _file(tmp_path, "big.txt", "а" * (MAX_UPLOAD_BYTES // 2 + 1))
+
+    result = library.add_upload(big)
+
+    assert not result.accepted and "больше 10 МБ" in result.message
+
+
+def test_an_upload_is_kept_in_the_documents_folder_next_to_the_index(library: Library, tmp_path: Path) -> None:
+    result = library.add_upload(_file(tmp_path, "note.md", NOTE))
+
+    assert result.accepted and "Перестроить индекс" in result.message
+    assert library.documents_dir == (tmp_path / "documents").resolve()
+    assert [p.name for p in library.uploads()] == ["note.md"]
+    assert library.pending_uploads() == library.uploads()
+    assert "ждёт перестройки" in render_status(library)
+    assert library.add_upload(_file(tmp_path, "note.md", NOTE + "ещё")).message.startswith("«note.md» заменён")
+    assert not library.add_upload(_file(tmp_path, "note.txt", NOTE)).accepted, "note.txt would clash with note.md"
+
+
+# ---------------------------------------------------------------- rebuilding
+
+
+def test_rebuild_indexes_the_uploads_and_swaps_in_the_new_index(library: Library, tmp_path: Path) -> None:
+    before = library.assistant
+    library.add_upload(_file(tmp_path, "note.md", NOTE))
+    reports: list[tuple[int, int]] = []
+
+    message = library.rebuild(lambda done, total: reports.append((done, total)))
+
+    assert message.startswith("Индекс перестроен: 2 док.")
+    assert library.assistant is not before
+    assert library.retriever.embedder is before.retriever.embedder, "the model is not loaded again"
+    assert reports and reports[-1][0] == reports[-1][1], "progress reaches the end"
+    assert reports[-1][1] < library.retriever.index.manifest.chunk_count, "only the new chunks are embedded"
+    answer = library.assistant.ask("Какой завод построят в Павлодаре?")
+    assert "аккумуляторов" in answer.text and answer.citations[0].doc_id == "note"
+    assert library.pending_uploads() == []
+    status = render_status(library)
+    assert "актуален" in status and "загружен" in status and "встроенный документ" in status
+    assert library.retriever.index.manifest.retrieval == before.retriever.index.manifest.retrieval
+
+    assert "удалён" in library.remove_upload("note.md")
+    library.rebuild()
+    assert [r.source for r in library.retriever.index.manifest.documents] == [BUNDLED_SOURCE]
+
+
+def test_a_failed_rebuild_leaves_the_working_index_in_place(library: Library) -> None:
+    before, files = library.assistant, _digest(library.index_path)
+    library.documents_dir.mkdir()
+    _file(library.documents_dir, "broken.txt", "Привет".encode("cp1251"))  # put there by hand, not uploaded
+
+    with pytest.raises(KzruRagError, match="not valid UTF-8"):
+        library.rebuild()
+
+    assert library.assistant is before
+    assert _digest(library.index_path) == files
+    assert "Астане" in library.assistant.ask("Где открыт филиал МГИМО?").text
+
+
+def test_only_one_rebuild_runs_at_a_time(library: Library) -> None:
+    inner: list[str] = []
+
+    def progress(done: int, total: int) -> None:
+        if not inner:
+            with pytest.raises(KzruRagError, match="уже перестраивается") as refused:
+                library.rebuild()
+            inner.append(str(refused.value))
+
+    library.documents_dir.mkdir()
+    _file(library.documents_dir, "note.md", NOTE)
+    library.rebuild(progress)
+
+    assert inner
+
+
+def test_library_rejects_a_bad_k(library: Library) -> None:
+    with pytest.raises(ValueError, match="between 1 and 10"):
+        Library(library.retriever, k=0)
+
+
+# ---------------------------------------------------------------- app.py
+
+
+def _app_module():
+    spec = importlib.util.spec_from_file_location("kzru_rag_app", ROOT / "app.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_app_options_default_to_this_machine_only() -> None:
+    args = _app_module().parse_args([])
+
+    assert (args.host, args.port, args.index, args.k) == ("127.0.0.1", 7860, None, 5)
+    assert _app_module().parse_args(["--host", "0.0.0.0", "--port", "8080", "--index", "x"]).port == 8080
+
+
+def test_app_login_comes_from_kzru_rag_auth(monkeypatch: pytest.MonkeyPatch) -> None:
+    app = _app_module()
+    monkeypatch.delenv("KZRU_RAG_AUTH", raising=False)
+    assert app.auth_from_env() is None
+    monkeypatch.setenv("KZRU_RAG_AUTH", "анна:секрет:с-двоеточием")
+    assert app.auth_from_env() == ("анна", "секрет:с-двоеточием")
+    monkeypatch.setenv("KZRU_RAG_AUTH", "no-password")
+    with pytest.raises(KzruRagError, match="user:password"):
+        app.auth_from_env()
+
+
+def test_app_reports_a_missing_index_without_a_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _app_module().main(["--index", str(tmp_path / "nowhere")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: no index at") and "Traceback" not in err
