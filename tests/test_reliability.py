@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -23,12 +24,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from kzru_rag.assistant import Answer, Assistant
 from kzru_rag.documents import MAX_SOURCE_BYTES, bundled_document
 from kzru_rag.errors import IndexBuildError, IndexLoadError
 from kzru_rag.index import INDEX_FILES, build_index, load_index
+from kzru_rag.llm import OpenAICompatibleLLM
 from kzru_rag.retriever import Hit, Retriever
 
 from killed_build import HashEncoder
+from openai_stub import OpenAIStub
 
 HANG_GUARD_SECONDS = 120
 KILLED_BUILD = Path(__file__).with_name("killed_build.py")
@@ -359,3 +363,57 @@ def test_a_build_killed_while_writing_leaves_a_loadable_index_and_the_next_build
     rebuilt = load_index(working_index, check_sources=False)
     assert rebuilt.manifest.model_id == HashEncoder.model_id and rebuilt.vectors.ntotal == len(rebuilt.chunks) >= 3000
     assert sorted(p.name for p in tmp_path.iterdir()) == ["index", "news"], f"{leftovers} were not cleaned up"
+
+
+# --- the assistant ---------------------------------------------------------------------------------------
+
+MARKER = re.compile(r"\[(\d+)\]")
+turn = st.fixed_dictionaries({"role": st.sampled_from(["user", "assistant"]), "content": QUESTIONS})
+bad_turn = st.one_of(
+    st.none(),
+    st.text(max_size=20),
+    st.fixed_dictionaries({"role": st.sampled_from(["system", "tool", "", "USER"]), "content": st.text(max_size=20)}),
+    st.fixed_dictionaries({"role": st.just("user"), "content": st.one_of(st.none(), st.integers(), st.lists(st.text()))}),
+)
+HISTORIES = st.one_of(st.just([]), st.lists(turn, max_size=4), st.lists(st.one_of(turn, bad_turn), min_size=1, max_size=3))
+
+
+@pytest.fixture(scope="module")
+def stub_llm():
+    """An OpenAI-compatible LLM served by the stub; it answers every request with one cited sentence."""
+    with OpenAIStub() as stub:
+        stub.queue(*["Форум проходит в Уральске [1]."] * 1000)
+        yield OpenAICompatibleLLM(stub.model, base_url=stub.base_url, timeout=10)
+
+
+def _check_answer(answer: Answer) -> None:
+    assert isinstance(answer, Answer) and answer.text.strip()
+    assert all(isinstance(hit, Hit) for hit in answer.citations)
+    assert {int(n) for n in MARKER.findall(answer.text)} <= set(range(1, len(answer.citations) + 1))
+    assert isinstance(answer.abstained, bool)
+
+
+@PROPERTY
+@given(question=QUESTIONS, history=HISTORIES)
+def test_the_assistant_answers_any_question_or_says_what_is_wrong(retriever, question, history):
+    assistant = Assistant(retriever, llm=None, k=5)
+    try:
+        answer = within(HANG_GUARD_SECONDS, lambda: assistant.ask(question, history=history))
+    except ValueError as exc:
+        assert re.search("question|history", str(exc)), f"unclear message: {exc}"
+        return
+    _check_answer(answer)
+
+
+@PROPERTY
+@given(question=QUESTIONS)
+def test_the_assistant_with_an_llm_streams_any_question_or_says_what_is_wrong(retriever, stub_llm, question):
+    assistant = Assistant(retriever, llm=stub_llm, k=5)
+    try:
+        items = within(HANG_GUARD_SECONDS, lambda: list(assistant.stream(question, history=[])))
+    except ValueError as exc:
+        assert "question" in str(exc), f"unclear message: {exc}"
+        return
+    *pieces, answer = items
+    assert all(isinstance(piece, str) for piece in pieces)
+    _check_answer(answer)
