@@ -204,6 +204,20 @@ class LoadedIndex:
     documents: dict[str, Document]
     stale: list[str] = field(default_factory=list)
     sentences: SentenceIndex | None = None
+    files: dict[str, tuple[int, int, int] | None] = field(default_factory=dict)
+    """(inode, size, mtime) of each index file when it was read."""
+
+    def changed_on_disk(self) -> list[str]:
+        """Index files that were deleted, rewritten or replaced since this index was read from them."""
+        return [name for name, seen in self.files.items() if _file_signature(self.path / name) != seen]
+
+
+def _file_signature(file: Path) -> tuple[int, int, int] | None:
+    try:
+        status = file.stat()
+    except OSError:
+        return None
+    return status.st_ino, status.st_size, status.st_mtime_ns
 
 
 def default_index_path() -> Path:
@@ -431,6 +445,7 @@ def load_index(path: str | Path | None = None, check_sources: bool = True) -> Lo
     for name in INDEX_FILES:
         if not (path / name).is_file():
             raise IndexLoadError(f"index file {path / name} is missing: {REBUILD_HINT}")
+    files = {name: _file_signature(path / name) for name in INDEX_FILES}
     manifest = _read_manifest(path / MANIFEST)
     for name in INDEX_FILES:
         if name in manifest.files and _sha256_file(path / name) != manifest.files[name]:
@@ -464,7 +479,7 @@ def load_index(path: str | Path | None = None, check_sources: bool = True) -> Lo
             StaleIndexWarning,
             stacklevel=2,
         )
-    return LoadedIndex(path, manifest, vectors, chunks, documents, stale, sentences)
+    return LoadedIndex(path, manifest, vectors, chunks, documents, stale, sentences, files)
 
 
 def _read_sentences(path: Path, chunks: list[Chunk], dim: int) -> SentenceIndex:
