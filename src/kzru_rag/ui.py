@@ -29,8 +29,8 @@ import gradio as gr
 from .assistant import Answer, Assistant
 from .chunking import Chunker
 from .documents import BUNDLED_SOURCE, SUPPORTED_SUFFIXES, Document, sha256_text
-from .errors import KzruRagError
-from .index import build_index, default_index_path
+from .errors import IndexLoadError, KzruRagError
+from .index import LoadedIndex, build_index, default_index_path, load_index
 from .llm import LLM, Message
 from .retriever import Hit, Retriever
 
@@ -287,7 +287,8 @@ def render_status(library: Library) -> str:
     manifest = index.manifest
     pending = library.pending_uploads()
     removed = [r for r in manifest.documents if r.source != BUNDLED_SOURCE and not Path(r.source).is_file()]
-    fresh = not index.stale and not pending and not removed
+    on_disk = _on_disk_problem(index)
+    fresh = not index.stale and not pending and not removed and not on_disk
     state = (
         '<span class="kz-fresh">актуален</span>'
         if fresh
@@ -315,13 +316,28 @@ def render_status(library: Library) -> str:
             f"<tr><td>{escape_html(path.stem)}</td><td>загружен</td><td>{path.stat().st_size:,} байт</td>".replace(",", " ")
             + '<td><span class="kz-stale">ждёт перестройки</span></td></tr>'
         )
+    warning = f'<p class="kz-notice">⚠ {escape_html(on_disk)}</p>' if on_disk else ""
     return (
-        f'<div class="kz-status"><p>Индекс: <b>{state}</b> · фрагментов: <b>{manifest.chunk_count}</b> · '
+        f'<div class="kz-status">{warning}<p>Индекс: <b>{state}</b> · фрагментов: <b>{manifest.chunk_count}</b> · '
         f"модель: <code>{escape_html(manifest.model_id)}</code> · собран: {escape_html(_built(manifest.built_at))}</p>"
         '<table class="kz-table"><thead><tr><th>Документ</th><th>Источник</th><th>Символов</th><th>Состояние</th></tr></thead>'
         f"<tbody>{''.join(rows)}</tbody></table>"
         f'<p class="kz-hint">Загруженные документы хранятся в <code>{escape_html(str(library.documents_dir))}</code>.</p></div>'
     )
+
+
+def _on_disk_problem(index: LoadedIndex) -> str | None:
+    """Why the index folder no longer matches the index in memory (damaged or rebuilt elsewhere); None if it does."""
+    changed = index.changed_on_disk()
+    if not changed:
+        return None
+    try:
+        load_index(index.path, check_sources=False)
+    except IndexLoadError as err:
+        what = f"Файлы индекса на диске повреждены ({err})"
+    else:
+        what = f"Индекс на диске изменён после запуска ({', '.join(changed)})"
+    return f"{what}. Ответы идут из копии в памяти; нажмите «Перестроить индекс», чтобы собрать его заново."
 
 
 def _mark(ok: bool) -> str:
