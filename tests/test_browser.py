@@ -165,3 +165,36 @@ def test_uploading_rebuilding_and_escaping_in_the_browser(browser, tmp_path: Pat
         assert page.locator("#kz-chat img, #kz-document img").count() == 0
         assert dialogs == [], "no script from the document or the question ran"
         page.close()
+
+
+def test_with_an_llm_the_answer_streams_and_a_failure_shows_a_notice(browser, tmp_path: Path, embedder) -> None:
+    from openai_stub import HTTPError, OpenAIStub
+
+    from kzru_rag.llm import OpenAICompatibleLLM
+
+    with OpenAIStub() as stub, serve(copy_index(tmp_path), embedder, llm=OpenAICompatibleLLM("stub-model", base_url=stub.base_url, timeout=10)) as (url, _):
+        stub.queue(["Форум проходит ", "в Уральске [", "5", "] 11–12 ноября [9]."], HTTPError(503, "model is loading"))
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(WAIT_MS)
+        page.goto(url)
+        page.click("text=Настройки")
+        switch = page.get_by_label("Ответ языковой модели (stub-model)")
+        assert switch.is_checked()
+
+        ask(page, "Где проходит XXI форум межрегионального сотрудничества?")
+        bot = page.locator("#kz-chat [data-testid=bot]").first
+        assert "Форум проходит в Уральске [1] 11–12 ноября." in bot.inner_text()
+        assert "несуществующие фрагменты ([9])" in bot.locator(".kz-notice").inner_text()
+        assert page.locator("#kz-chat .kz-source").count() == 1
+        assert f"Вопрос: Где проходит XXI форум" in stub.requests[0]["messages"][1]["content"]
+
+        ask(page, "Где открыт филиал МГИМО?")
+        notice = page.locator("#kz-chat .kz-notice").last.inner_text()
+        assert "Языковая модель не ответила" in notice and "HTTP 503" in notice
+        assert "Астане" in page.locator("#kz-chat .message-row").last.inner_text()
+        screenshot(page, "llm-notice.png")
+
+        switch.uncheck()
+        ask(page, "Какую электростанцию планируют модернизировать?")
+        assert len(stub.requests) == 2, "with the switch off the LLM is not asked"
+        page.close()

@@ -356,12 +356,12 @@ def _built(stamp: str) -> str:
 
 CSS = """
 .kz-cite { color: var(--color-accent); font-weight: 600; font-size: 0.75em; margin-left: 1px; }
-.kz-notice { background: #fff4e5; color: #7c2d12; border-left: 4px solid #f59e0b; padding: 6px 10px; border-radius: 4px; }
+.kz-notice { background: #fff4e5; color: #7c2d12; border-left: 4px solid #f59e0b; padding: 6px 10px; border-radius: 4px; font-size: 0.88em; }
 .kz-query { color: var(--body-text-color-subdued); font-size: 0.88em; }
 .kz-source { border-left: 3px solid var(--color-accent); padding: 2px 10px; margin: 4px 0 10px; }
 .kz-source-head { font-size: 0.85em; color: var(--body-text-color-subdued); margin-bottom: 2px; }
 .kz-num { font-weight: 700; color: var(--color-accent); }
-.kz-quote { line-height: 1.5; }
+.kz-quote { line-height: 1.5; color: var(--body-text-color); font-size: 0.95em; }
 mark.kz-answer { background: #fde68a; color: #1f2937; padding: 0 2px; border-radius: 3px; }
 mark.kz-passage { background: #dbeafe; color: #1f2937; border-radius: 3px; }
 .kz-doc { white-space: pre-wrap; max-height: 620px; overflow-y: auto; position: relative; line-height: 1.6;
