@@ -541,7 +541,9 @@ def build_app(library: Library) -> gr.Blocks:
             trigger(reset, None, [chatbot, turns, cited, pick, document], api_visibility="private")
         upload.upload(add_files, upload, [upload_log, status, uploaded, upload], api_visibility="private")
         remove.click(remove_file, uploaded, [upload_log, status, uploaded], api_visibility="private")
-        rebuild.click(rebuild_index, None, [rebuild_log, status, uploaded], api_visibility="private", concurrency_limit=1)
+        rebuild.click(
+            rebuild_index, None, [rebuild_log, status, uploaded], api_visibility="private", concurrency_limit=1, show_progress_on=status
+        )
         demo.load(lambda: (render_status(library), upload_choices()), None, [status, uploaded], api_visibility="private")
 
         def ask_api(question: str, k: int = library.k, history: list[dict[str, str]] | None = None) -> dict[str, Any]:
