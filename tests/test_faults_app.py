@@ -42,6 +42,7 @@ class RunningApp:
     """`app.py` in a subprocess on a free loopback port; stopped by `stop()`."""
 
     def __init__(self, index: Path, log: Path, env: dict[str, str]) -> None:
+        self.index = index
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         command = [sys.executable, str(ROOT / "app.py"), "--host", "127.0.0.1", "--port", str(self.port), "--index", str(index)]
@@ -142,3 +143,82 @@ def test_a_refused_connection_gives_the_extractive_answer_with_a_notice(llm_app,
     _assert_extractive_with_notice(llm_app.ask())
     assert "could not be reached" in llm_app.ask()["notice"]
     assert llm_app.alive()
+
+
+# --- the index folder damaged under the running app ------------------------------------------------------
+
+
+def _delete(file: Path) -> None:
+    file.unlink()
+
+
+def _truncate(file: Path) -> None:
+    with open(file, "r+b") as handle:  # in place, as `cp` over an existing file or a full disk would
+        handle.truncate(file.stat().st_size // 2)
+
+
+def _corrupt(file: Path) -> None:
+    data = bytearray(file.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 16] = bytes(b ^ 0x5A for b in data[middle : middle + 16])
+    file.write_bytes(bytes(data))
+
+
+DAMAGE = [(_delete, "sentence_vectors.npy"), (_truncate, "vectors.faiss"), (_corrupt, "chunks.jsonl"), (_truncate, "sentence_vectors.npy")]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    from test_browser import CHROMIUM, CHROMIUM_ARGS
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail("chromium is missing: run `make browser` (installs Debian's chromium)")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def plain_app(tmp_path_factory) -> Iterator[RunningApp]:
+    folder = tmp_path_factory.mktemp("plain")
+    shutil.copytree(ROOT / "index", folder / "index")
+    app = RunningApp(folder / "index", folder / "app.log", {})
+    yield app
+    app.stop()
+
+
+@pytest.mark.parametrize("damage,name", DAMAGE, ids=[f"{d.__name__[1:]}-{n}" for d, n in DAMAGE])
+def test_a_damaged_index_is_reported_served_from_memory_and_rebuilt_in_the_app(plain_app, browser, damage, name):
+    before = plain_app.ask()
+    damage(plain_app.index / name)
+
+    assert plain_app.ask() == before, "answers keep coming from the index in memory"
+    page = browser.new_page()
+    page.set_default_timeout(ANSWER_GUARD_SECONDS * 1000)
+    page.goto(plain_app.url)
+    page.get_by_role("tab", name="Индекс").click()
+    status = page.locator("#kz-status")
+    status.locator("table").wait_for()
+    warning = status.locator(".kz-notice").inner_text()
+    assert "Файлы индекса на диске повреждены" in warning and name in warning and "Перестроить индекс" in warning
+    assert "требует перестройки" in status.inner_text()
+
+    page.click("#kz-rebuild")
+    page.wait_for_selector("#kz-rebuild-log :text('Индекс перестроен')")
+    assert status.locator(".kz-notice").count() == 0 and "актуален" in status.inner_text()
+    page.close()
+    assert plain_app.ask()["text"] == before["text"]
+    assert plain_app.alive()
+
+
+def test_starting_over_a_damaged_index_is_a_clear_error(tmp_path):
+    shutil.copytree(ROOT / "index", tmp_path / "index")
+    _truncate(tmp_path / "index" / "vectors.faiss")
+    command = [sys.executable, str(ROOT / "app.py"), "--port", str(free_port()), "--index", str(tmp_path / "index")]
+    started = subprocess.run(command, capture_output=True, text=True, timeout=STARTUP_GUARD_SECONDS, cwd=ROOT)
+    assert started.returncode == 2
+    assert "error: index file" in started.stderr and "vectors.faiss" in started.stderr
+    assert "kzru-rag index build" in started.stderr and "Traceback" not in started.stderr
