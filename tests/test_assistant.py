@@ -6,6 +6,7 @@ import json
 import re
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 from hypothesis import given
@@ -103,6 +104,19 @@ def test_every_dev_answer_is_made_of_cited_document_sentences(assistant: Assista
         for line in answer.text.split("\n\n"):
             quote = re.sub(r" \[\d+\]$", "", line)
             assert any(quote in hit.text for hit in answer.citations), (row["id"], quote)
+
+
+def test_without_the_retrievers_signals_sentences_are_embedded_here_with_the_same_result(assistant: Assistant) -> None:
+    question = "Где открыт филиал МГИМО?"
+    hits = assistant.retriever.search(question, k=4)
+    spans = [hit.highlight for hit in hits]
+    texts = [hit.text[a - hit.start : b - hit.start] for hit, (a, b) in zip(hits, spans)]
+
+    embedded = assistant._similarities(question, [replace(hit, signals={}) for hit in hits], spans, texts)
+
+    assert embedded == pytest.approx([hit.signals["sentence"] for hit in hits], abs=1e-4)
+    whole = assistant._scored_sentences(question, [replace(hit, highlight=None, signals={}) for hit in hits])
+    assert sorted(s.span for s in whole) == sorted((hit.start, hit.end) for hit in hits), "no highlight: the whole passage"
 
 
 def test_stream_yields_text_then_the_answer(assistant: Assistant) -> None:
@@ -298,6 +312,23 @@ def test_llm_answer_streams_with_renumbered_citations_and_the_server_gets_number
     assert f"Вопрос: {question}" in user["content"]
     for number, hit in enumerate(answer.hits, start=1):
         assert f"[{number}] (абзац {hit.metadata['paragraph']}) {hit.text}" in user["content"]
+
+
+def test_with_several_documents_the_llm_sees_which_document_a_passage_is_from(
+    tmp_path, embedder, openai_stub: OpenAIStub
+) -> None:
+    from kzru_rag.index import build_index, load_index
+    from kzru_rag.retriever import Retriever
+
+    (tmp_path / "pavlodar.md").write_text("# Павлодар\n\nВ Павлодаре построят завод аккумуляторов.\n", encoding="utf-8")
+    (tmp_path / "omsk.md").write_text("# Омск\n\nВ Омске откроют новый мост через Иртыш.\n", encoding="utf-8")
+    build_index([tmp_path / "pavlodar.md", tmp_path / "omsk.md"], embedder, tmp_path / "index")
+    openai_stub.queue("Завод аккумуляторов [1].")
+
+    answer = Assistant(Retriever(load_index(tmp_path / "index"), embedder), llm=_llm(openai_stub)).ask("Что построят в Павлодаре?")
+
+    assert answer.citations[0].doc_id == "pavlodar"
+    assert "[1] («pavlodar», абзац 2) В Павлодаре построят завод аккумуляторов." in openai_stub.requests[0]["messages"][1]["content"]
 
 
 def test_llm_markers_pointing_at_no_passage_are_removed_and_flagged(retriever, openai_stub: OpenAIStub) -> None:

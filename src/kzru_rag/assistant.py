@@ -381,23 +381,31 @@ class Assistant:
         """
         spans = [hit.highlight or (hit.start, hit.end) for hit in hits]
         texts = [hit.text[a - hit.start : b - hit.start] for hit, (a, b) in zip(hits, spans)]
-        keys = [(hit.doc_id, *span) for hit, span in zip(hits, spans)]
-        missing = {key: text for key, text in zip(keys, texts) if key not in self._vectors}
-        embedder = self.retriever.embedder
-        if missing:
-            self._vectors.update(zip(missing, embedder.encode_passages(list(missing.values()))))
-        question_vector = embedder.encode_queries([query])[0]
+        similarities = self._similarities(query, hits, spans, texts)
         question_words = set(tokens(query))
         kind = expected_answer(query)
         scored = []
-        for i, (key, span, text) in enumerate(zip(keys, spans, texts)):
-            similarity = float(np.dot(question_vector, self._vectors[key]))
+        for i, (similarity, span, text) in enumerate(zip(similarities, spans, texts)):
             overlap = len(question_words & set(tokens(text))) / len(question_words) if question_words else 0.0
             typed = bool(kind) and holds_answer(text, kind, query)
             score = similarity + LEXICAL_WEIGHT * overlap + RANK_WEIGHT / (i + 1) + ANSWER_TYPE_WEIGHT * typed
             scored.append(_Sentence(score, i, span, typed))
         scored.sort(key=lambda sentence: -sentence.score)
         return scored
+
+    def _similarities(self, query: str, hits: list[Hit], spans: list[Span], texts: list[str]) -> list[float]:
+        """Cosine similarity of the query and each hit's sentence: the retriever's own when it scored
+        the highlighted sentence (`signals["sentence"]`), else embedded here (and cached)."""
+        known = [hit.signals.get("sentence") if hit.highlight else None for hit in hits]
+        if all(value is not None for value in known):
+            return [float(value) for value in known]
+        embedder = self.retriever.embedder
+        keys = [(hit.doc_id, *span) for hit, span in zip(hits, spans)]
+        missing = {key: text for key, text, value in zip(keys, texts, known) if value is None and key not in self._vectors}
+        if missing:
+            self._vectors.update(zip(missing, embedder.encode_passages(list(missing.values()))))
+        question = embedder.encode_queries([query])[0]
+        return [float(value) if value is not None else float(np.dot(question, self._vectors[key])) for key, value in zip(keys, known)]
 
 
 class _Sentence(NamedTuple):
