@@ -38,7 +38,7 @@ import psutil
 from kzru_rag.chunking import paragraphs, sentences
 from kzru_rag.documents import bundled_document
 from kzru_rag.embedding import Embedder, load_embedder
-from kzru_rag.index import build_index, default_index_path, load_index
+from kzru_rag.index import HNSW_EF_SEARCH, build_index, default_index_path, load_index
 from kzru_rag.retriever import Retriever
 
 DEV_SET = Path(__file__).resolve().parents[1] / "tests" / "data" / "dev.jsonl"
@@ -159,6 +159,21 @@ def recall(flat: faiss.Index, approximate: faiss.Index, queries: np.ndarray, k: 
     return float(np.mean([len(set(a) & set(b)) / k for a, b in zip(exact, found)]))
 
 
+def ef_sweep(flat: faiss.Index, hnsw: faiss.Index, queries: np.ndarray, depths: list[int]) -> list[tuple]:
+    """(efSearch, recall at each depth, p50 ms of one query) for a few efSearch values; the index is left as it was."""
+    chosen, rows = hnsw.hnsw.efSearch, []
+    for ef in (32, 64, 128, 256, 512):
+        hnsw.hnsw.efSearch = ef
+        times = []
+        for query in queries:
+            start = time.perf_counter()
+            hnsw.search(query[None], 10)
+            times.append(time.perf_counter() - start)
+        rows.append((ef, [recall(flat, hnsw, queries, k) for k in depths], percentile(times, 0.5) * 1e3))
+    hnsw.hnsw.efSearch = chosen
+    return rows
+
+
 def folder_mib(path: Path) -> float:
     return sum(f.stat().st_size for f in path.iterdir()) / 2**20
 
@@ -209,6 +224,8 @@ def scale(embedder: Embedder, sizes: list[int], rounds: int, work: Path) -> None
                 flat, flat_hits = found["flat"]
                 recalls = {k: recall(flat, vectors, queries, min(k, size)) for k in depths}
                 recalls["hits"] = same_hits(flat_hits, figures["hits"])
+                if size == max(sizes):
+                    sweep = ef_sweep(flat, vectors, queries, depths)
                 shutil.rmtree(work / f"index-{size}-flat")
             rows.append((size, vectors.ntotal, kind, build_seconds, folder_mib(path), figures, recalls))
         shutil.rmtree(corpus)
@@ -230,6 +247,9 @@ def scale(embedder: Embedder, sizes: list[int], rounds: int, work: Path) -> None
             extra = f", recall@10 {recalls[10]:.3f} (target >= 0.98)" if recalls else ""
             print(f"{size:,} passages, {kind}: p50 {f['search_p50_ms'] / f['reference_p50_ms']:.2f}x the 1-document p50 "
                   f"(target <= 2x){extra}")
+    print(f"\nefSearch sweep at {max(sizes):,} passages (FAISS alone, one query at a time; the index uses {HNSW_EF_SEARCH}):")
+    for ef, recalls_at, p50 in sweep:
+        print(f"  efSearch {ef:4d}: " + "  ".join(f"R@{k} {r:.3f}" for k, r in zip(depths, recalls_at)) + f"  p50 {p50:.2f} ms")
     print(f"R@k: recall of the HNSW index's top k against flat over {len(queries)} query vectors ({len(query_vectors)} dev "
           f"questions, {HELD_OUT} held-out items); {candidates} = the retriever's candidate passages; hits: share of "
           f"Retriever.search top-5 hits scored as with flat. build s: chunking, synthetic vectors, term index, FAISS, writing. "
