@@ -168,12 +168,12 @@ def test_uploading_rebuilding_and_escaping_in_the_browser(browser, tmp_path: Pat
 
 
 def test_with_an_llm_the_answer_streams_and_a_failure_shows_a_notice(browser, tmp_path: Path, embedder) -> None:
-    from openai_stub import HTTPError, OpenAIStub
+    from openai_stub import HTTPError, OpenAIStub, Stall
 
     from kzru_rag.llm import OpenAICompatibleLLM
 
     with OpenAIStub() as stub, serve(copy_index(tmp_path), embedder, llm=OpenAICompatibleLLM("stub-model", base_url=stub.base_url, timeout=10)) as (url, _):
-        stub.queue(["Форум проходит ", "в Уральске [", "5", "] 11–12 ноября [9]."], HTTPError(503, "model is loading"))
+        stub.queue(["Форум проходит ", "в Уральске [", "5", "] 11–12 ноября [9]."])
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.set_default_timeout(WAIT_MS)
         page.goto(url)
@@ -188,13 +188,23 @@ def test_with_an_llm_the_answer_streams_and_a_failure_shows_a_notice(browser, tm
         assert page.locator("#kz-chat .kz-source").count() == 1
         assert f"Вопрос: Где проходит XXI форум" in stub.requests[0]["messages"][1]["content"]
 
+        stub.queue("Где открыт филиал МГИМО?", HTTPError(503, "model is loading"))  # condensed, then answered
         ask(page, "Где открыт филиал МГИМО?")
         notice = page.locator("#kz-chat .kz-notice").last.inner_text()
         assert "Языковая модель не ответила" in notice and "HTTP 503" in notice
         assert "Астане" in page.locator("#kz-chat .message-row").last.inner_text()
         screenshot(page, "llm-notice.png")
 
+        stub.queue("Какую электростанцию планируют модернизировать?", Stall(5.0, ("Электростанция: ", "Экибастузская ГРЭС-2 [1]")))
+        page.fill("#kz-question textarea", "Какую электростанцию планируют модернизировать?")
+        page.click("#kz-ask")
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('#kz-chat [data-testid=bot]')].some(m => m.innerText.includes('Экибастузская ГРЭС-2 [1] ▍'))"
+        )  # the unfinished answer is on screen while the model is still writing
+        page.locator("#kz-chat .kz-source").nth(2).wait_for()
+        assert "▍" not in page.locator("#kz-chat .message-row").last.inner_text()
+
         switch.uncheck()
         ask(page, "Какую электростанцию планируют модернизировать?")
-        assert len(stub.requests) == 2, "with the switch off the LLM is not asked"
+        assert len(stub.requests) == 5, "with the switch off the LLM is not asked"
         page.close()
