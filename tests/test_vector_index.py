@@ -48,3 +48,12 @@ def test_an_unknown_vector_index_is_refused(embedder, tmp_path):
     with pytest.raises(ValueError, match="vector_index must be one of flat, hnsw"):
         build_index(None, embedder, tmp_path / "index", vector_index="ivf")
     assert not (tmp_path / "index").exists()
+
+
+def test_the_cli_builds_hnsw_and_shows_it(tmp_path, embedder, capsys):
+    from kzru_rag.cli import main
+
+    assert main(["index", "build", "--ann", "hnsw", "--index", str(tmp_path / "index")]) == 0
+    assert "(hnsw vector index)" in capsys.readouterr().out
+    assert main(["index", "status", "--index", str(tmp_path / "index")]) == 0
+    assert "hnsw vector index" in capsys.readouterr().out
