@@ -27,7 +27,7 @@ test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
 
 eval: $(STAMP)
-	$(BIN)/kzru-rag eval tests/data/dev.jsonl --baselines
+	$(BIN)/kzru-rag eval tests/data/dev.jsonl --baselines --ablation
 
 bench: $(STAMP)
 	$(BIN)/python bench/retrieval.py
