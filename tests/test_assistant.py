@@ -177,9 +177,10 @@ def test_abstention_follows_the_retrievers_signal_on_the_dev_set(assistant: Assi
 # ---------------------------------------------------------------- follow-ups
 
 
-def test_a_follow_up_is_resolved_from_the_conversation(assistant: Assistant) -> None:
-    first = assistant.ask(THEME)
-    history: list[Message] = [{"role": "user", "content": THEME}, {"role": "assistant", "content": first.text}]
+@pytest.mark.parametrize("earlier_answer", ["quoted", "paraphrased"])
+def test_a_follow_up_is_resolved_from_the_conversation(assistant: Assistant, earlier_answer: str) -> None:
+    first = assistant.ask(THEME).text if earlier_answer == "quoted" else "Тема форума — рабочие профессии."
+    history: list[Message] = [{"role": "user", "content": THEME}, {"role": "assistant", "content": first}]
 
     answer = assistant.ask(FOLLOW_UP, history=history)
 

@@ -27,7 +27,7 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 
 from .errors import KzruRagError
-from .lexical import _morph, tokens
+from .lexical import _morph, content_words, query_words, tokens
 from .llm import LLM, Message, render_prompt
 from .retriever import Hit, Retriever, validate_query
 
@@ -79,7 +79,7 @@ _DATE = re.compile(
 )
 _WORD = re.compile(r"\w+(?:[-‐‑]\w+)*")
 _PLACE_PREPOSITIONS = frozenset({"в", "во", "на"})
-ANSWER_TYPE_WEIGHT = 0.05
+ANSWER_TYPE_WEIGHT = 0.08
 """Bonus for a sentence holding the kind of phrase the question asks for (a place for «где»…)."""
 LEXICAL_WEIGHT = 0.1
 """Weight of the share of question words found in a sentence, added to its cosine similarity."""
@@ -95,8 +95,8 @@ CONDENSE_ANSWER_CHARS = 600
 class Answer:
     """An answer and the passages it cites: marker [n] in `text` is `citations[n - 1]`.
 
-    `hits` are all passages retrieved for `query_used`; each citation carries the document
-    span of the sentence it is cited for as `highlight`.
+    `hits` are all passages retrieved for `query_used`, best first; a citation's `highlight` is
+    the document span of its answering sentence (None: the whole passage).
     """
 
     text: str
@@ -247,7 +247,7 @@ class Assistant:
             answer = self._abstain(base)
         elif llm is None:
             said = [t["content"] for t in turns if t["role"] == "assistant"] if query != question else []
-            answer = self._extract(base, query, said)
+            answer = self._extract(base, query, focus=question, said=said)
         else:
             answer = yield from self._generate(base, query, llm)
         if notice and not answer.notice:
@@ -295,14 +295,15 @@ class Assistant:
         text = NO_ANSWER[base.language] + (f" {CLOSEST[base.language]}: {markers}." if closest else "")
         return replace(base, text=text, citations=closest, abstained=True)
 
-    def _extract(self, base: Answer, query: str, said: Sequence[str] = ()) -> Answer:
+    def _extract(self, base: Answer, query: str, focus: str | None = None, said: Sequence[str] = ()) -> Answer:
         """Quote the best sentences of the hits, each with its citation marker.
 
-        A follow-up asks for something new: sentences already quoted in the earlier answers
+        `focus` is the question as asked when `query` adds the conversation to it: its own words
+        and question word («где») decide which sentence answers. A follow-up asks for something new: sentences already quoted in the earlier answers
         (`said`) are passed over while others remain, unless they hold the kind of phrase asked
         for (a date for «А когда?»).
         """
-        scored = self._scored_sentences(query, base.hits)
+        scored = self._scored_sentences(query, base.hits, focus)
         fresh = [s for s in scored if s.typed or not any(self._quote(base.hits[s.hit], s.span) in text for text in said)]
         scored = fresh or scored
         if not scored:
@@ -371,23 +372,27 @@ class Assistant:
         """The sentence at `span`, without a leading dash of direct speech."""
         return hit.text[span[0] - hit.start : span[1] - hit.start].strip().lstrip("–—- ").strip()
 
-    def _scored_sentences(self, query: str, hits: list[Hit]) -> list[_Sentence]:
+    def _scored_sentences(self, query: str, hits: list[Hit], focus: str | None = None) -> list[_Sentence]:
         """The answering sentence of each hit (its highlight; the whole passage when unset), scored, best first.
 
-        Score: cosine similarity of the question and the sentence, plus LEXICAL_WEIGHT times the
-        share of the question's words (lemmas) that the sentence contains, plus RANK_WEIGHT / rank
+        `query` is what was searched; `focus` (default: the query) is the question as asked.
+
+        Score: cosine similarity of the query and the sentence, plus LEXICAL_WEIGHT times the
+        share of the focus's content words that the sentence contains (in any form), plus RANK_WEIGHT / rank
         of its passage (the retriever's view of the whole passage), plus ANSWER_TYPE_WEIGHT when it
-        holds the kind of phrase the question asks for.
+        holds the kind of phrase the focus asks for.
         """
         spans = [hit.highlight or (hit.start, hit.end) for hit in hits]
         texts = [hit.text[a - hit.start : b - hit.start] for hit, (a, b) in zip(hits, spans)]
         similarities = self._similarities(query, hits, spans, texts)
-        question_words = set(tokens(query))
-        kind = expected_answer(query)
+        focus = focus or query
+        question_words = query_words(focus)
+        kind = expected_answer(focus)
         scored = []
         for i, (similarity, span, text) in enumerate(zip(similarities, spans, texts)):
-            overlap = len(question_words & set(tokens(text))) / len(question_words) if question_words else 0.0
-            typed = bool(kind) and holds_answer(text, kind, query)
+            readings = frozenset().union(*content_words(text))
+            overlap = sum(bool(word & readings) for word in question_words) / len(question_words) if question_words else 0.0
+            typed = bool(kind) and holds_answer(text, kind, focus)
             score = similarity + LEXICAL_WEIGHT * overlap + RANK_WEIGHT / (i + 1) + ANSWER_TYPE_WEIGHT * typed
             scored.append(_Sentence(score, i, span, typed))
         scored.sort(key=lambda sentence: -sentence.score)
