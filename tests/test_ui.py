@@ -152,6 +152,9 @@ def test_an_upload_is_kept_in_the_documents_folder_next_to_the_index(library: Li
     assert "ждёт перестройки" in render_status(library)
     assert library.add_upload(_file(tmp_path, "note.md", NOTE + "ещё")).message.startswith("«note.md» заменён")
     assert not library.add_upload(_file(tmp_path, "note.txt", NOTE)).accepted, "note.txt would clash with note.md"
+    assert library.add_upload(_file(tmp_path, "итоги, <b>.txt", NOTE)).accepted
+    status = render_status(library)
+    assert "<td>итоги, &lt;b&gt;</td>" in status and "<td>8\u00a0408</td>" in status
 
 
 # ---------------------------------------------------------------- rebuilding

@@ -308,14 +308,9 @@ def render_status(library: Library) -> str:
             record_state = '<span class="kz-stale">изменился после сборки</span>'
         else:
             record_state = '<span class="kz-fresh">в индексе</span>'
-        rows.append(
-            f"<tr><td>{escape_html(record.doc_id)}</td><td>{origin}</td><td>{record.chars:,}</td><td>{record_state}</td></tr>".replace(",", " ")
-        )
+        rows.append(_row(record.doc_id, origin, _count(record.chars), record_state))
     for path in pending:
-        rows.append(
-            f"<tr><td>{escape_html(path.stem)}</td><td>загружен</td><td>{path.stat().st_size:,} байт</td>".replace(",", " ")
-            + '<td><span class="kz-stale">ждёт перестройки</span></td></tr>'
-        )
+        rows.append(_row(path.stem, "загружен", f"{_count(path.stat().st_size)} байт", '<span class="kz-stale">ждёт перестройки</span>'))
     warning = f'<p class="kz-notice">⚠ {escape_html(on_disk)}</p>' if on_disk else ""
     return (
         f'<div class="kz-status">{warning}<p>Индекс: <b>{state}</b> · фрагментов: <b>{manifest.chunk_count}</b> · '
@@ -324,6 +319,16 @@ def render_status(library: Library) -> str:
         f"<tbody>{''.join(rows)}</tbody></table>"
         f'<p class="kz-hint">Загруженные документы хранятся в <code>{escape_html(str(library.documents_dir))}</code>.</p></div>'
     )
+
+
+def _row(name: str, origin: str, size: str, state: str) -> str:
+    """A row of the documents table; `name` is escaped here, the other cells are HTML already."""
+    return f"<tr><td>{escape_html(name)}</td><td>{origin}</td><td>{size}</td><td>{state}</td></tr>"
+
+
+def _count(number: int) -> str:
+    """12345 as «12 345»."""
+    return f"{number:,}".replace(",", "\u00a0")
 
 
 def _on_disk_problem(index: LoadedIndex) -> str | None:
