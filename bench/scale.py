@@ -40,6 +40,7 @@ from kzru_rag.documents import bundled_document
 from kzru_rag.embedding import Embedder, load_embedder
 from kzru_rag.index import HNSW_EF_SEARCH, build_index, default_index_path, load_index
 from kzru_rag.retriever import Retriever
+from retrieval import PrecomputedQueries  # bench/retrieval.py
 
 DEV_SET = Path(__file__).resolve().parents[1] / "tests" / "data" / "dev.jsonl"
 ITEMS_PER_DOCUMENT = 25
@@ -121,12 +122,17 @@ def measure(path: Path, rounds: int) -> dict[str, Any]:
     rss_index = process.memory_info().rss - rss_before
     questions = dev_questions()
     retriever.search(questions[0])
-    times: dict[str, list[float]] = {"search": [], "reference": [], "encode": []}
+    precomputed = PrecomputedQueries(retriever, questions)
+    without_model = Retriever(retriever.index, precomputed)  # type: ignore[arg-type]
+    reference_without_model = Retriever(reference.index, precomputed)  # type: ignore[arg-type]
     calls = {
         "search": lambda q: retriever.search(q, k=5),
         "reference": lambda q: reference.search(q, k=5),
         "encode": lambda q: retriever.embedder.encode_queries([q]),
+        "search_only": lambda q: without_model.search(q, k=5),
+        "reference_only": lambda q: reference_without_model.search(q, k=5),
     }
+    times: dict[str, list[float]] = {name: [] for name in calls}
     for _ in range(rounds):
         for question in questions:
             for name, call in calls.items():
@@ -234,26 +240,29 @@ def scale(embedder: Embedder, sizes: list[int], rounds: int, work: Path) -> None
           f"Retriever.search k=5, each index in a fresh process alternating with the 1-document index; "
           f"faiss threads {faiss.omp_get_max_threads()}")
     print(f"{'passages':>9} {'chunks':>7} {'index':>5} {'build s':>7} {'disk MiB':>8} {'load s':>6} {'index RSS':>9} "
-          f"{'RSS MiB':>7} {'p50 ms':>6} {'p95 ms':>6} {'1-doc p50':>9} {'ratio':>5} "
+          f"{'RSS MiB':>7} {'p50 ms':>6} {'p95 ms':>6} {'1-doc p50':>9} {'ratio':>5} {'no-enc p50':>10} {'1-doc':>5} "
           + " ".join(f"{'R@' + str(k):>5}" for k in depths) + f" {'hits':>5}")
     for size, chunks, kind, build_seconds, disk, f, recalls in rows:
         ratio = f["search_p50_ms"] / f["reference_p50_ms"]
         quality = " ".join(f"{recalls[k]:5.3f}" for k in depths) + f" {recalls['hits']:5.3f}" if recalls else " ".join(f"{'exact':>5}" for _ in [*depths, 0])
         print(f"{size:9,d} {chunks:7d} {kind:>5} {build_seconds:7.1f} {disk:8.1f} {f['load_s']:6.1f} {f['index_rss_mib']:9.0f} "
-              f"{f['rss_mib']:7.0f} {f['search_p50_ms']:6.1f} {f['search_p95_ms']:6.1f} {f['reference_p50_ms']:9.1f} {ratio:5.2f} {quality}")
+              f"{f['rss_mib']:7.0f} {f['search_p50_ms']:6.1f} {f['search_p95_ms']:6.1f} {f['reference_p50_ms']:9.1f} {ratio:5.2f} "
+              f"{f['search_only_p50_ms']:10.1f} {f['reference_only_p50_ms']:5.1f} {quality}")
     print(f"query encoding alone: p50 {statistics.median(r[5]['encode_p50_ms'] for r in rows):.1f} ms (median over runs)")
     for size, _, kind, _, _, f, recalls in rows:
         if size == max(sizes):
             extra = f", recall@10 {recalls[10]:.3f} (target >= 0.98)" if recalls else ""
             print(f"{size:,} passages, {kind}: p50 {f['search_p50_ms'] / f['reference_p50_ms']:.2f}x the 1-document p50 "
-                  f"(target <= 2x){extra}")
+                  f"(target <= 2x){extra}; without encoding {f['search_only_p50_ms']:.1f} ms vs "
+                  f"{f['reference_only_p50_ms']:.1f} ms, encoding {f['encode_p50_ms']:.1f} ms")
     print(f"\nefSearch sweep at {max(sizes):,} passages (FAISS alone, one query at a time; the index uses {HNSW_EF_SEARCH}):")
     for ef, recalls_at, p50 in sweep:
         print(f"  efSearch {ef:4d}: " + "  ".join(f"R@{k} {r:.3f}" for k, r in zip(depths, recalls_at)) + f"  p50 {p50:.2f} ms")
     print(f"R@k: recall of the HNSW index's top k against flat over {len(queries)} query vectors ({len(query_vectors)} dev "
           f"questions, {HELD_OUT} held-out items); {candidates} = the retriever's candidate passages; hits: share of "
           f"Retriever.search top-5 hits scored as with flat. build s: chunking, synthetic vectors, term index, FAISS, writing. "
-          f"index RSS: memory the loaded index adds.")
+          f"index RSS: memory the loaded index adds. no-enc: Retriever.search with the question's vector computed "
+          f"beforehand (what the corpus size changes), and the same for the 1-document index.")
 
 
 def incremental(embedder: Embedder, work: Path) -> None:
