@@ -6,7 +6,7 @@ questions (in rotation) through the app's `/ask` API, all at once. Prints how ma
 latency p50/p95/max, throughput, the app's peak RSS and CPU, and its queue settings. Every request has a timeout
 and the run a deadline, so it stops by itself; the app is stopped at the end.
 
-    .venv/bin/python bench/load.py [--clients 20] [--questions 10] [--url http://127.0.0.1:PORT/]
+    .venv/bin/python bench/load.py [--clients 20] [--questions 10] [--threads N] [--url http://127.0.0.1:PORT/]
 """
 
 from __future__ import annotations
@@ -140,6 +140,7 @@ def main() -> None:
     parser.add_argument("--questions", type=int, default=10, help="questions per client (default 10)")
     parser.add_argument("--deadline", type=float, default=900.0, help="seconds after which no new question is asked")
     parser.add_argument("--url", help="an app already running (default: start one)")
+    parser.add_argument("--threads", type=int, help="OMP_NUM_THREADS for the app (torch and FAISS threads; default: all cores)")
     args = parser.parse_args()
     questions = [json.loads(line)["question"] for line in DEV_SET.read_text(encoding="utf-8").splitlines() if line]
 
@@ -153,6 +154,8 @@ def main() -> None:
             port = free_port()
             url = f"http://127.0.0.1:{port}/"
             env = {k: v for k, v in os.environ.items() if not k.startswith("KZRU_RAG_LLM_")}
+            if args.threads:
+                env["OMP_NUM_THREADS"] = str(args.threads)
             command = [sys.executable, str(ROOT / "app.py"), "--host", "127.0.0.1", "--port", str(port), "--index", str(work / "index")]
             app = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=open(work / "app.log", "wb"))
             started = time.perf_counter()
@@ -180,7 +183,8 @@ def main() -> None:
     latencies = results["latencies"]
     asked = args.clients * args.questions
     print(f"clients {args.clients} x {args.questions} questions = {asked}, all at once, through gradio_client /ask")
-    print(f"app queue: {queue_settings()} (requests beyond that wait in Gradio's queue); extractive answers, no LLM")
+    threads = f"OMP_NUM_THREADS={args.threads}" if args.threads else f"default threads ({os.cpu_count()} per pool)"
+    print(f"app queue: {queue_settings()} (requests beyond that wait in Gradio's queue); extractive answers, no LLM; {threads}")
     print(f"answered {len(latencies)} / {asked}, errors {len(results['errors'])}, not asked (deadline) {len(results['unanswered'])}")
     if latencies:
         print(f"latency   p50 {percentile(latencies, 0.5):6.2f} s   p95 {percentile(latencies, 0.95):6.2f} s   "
