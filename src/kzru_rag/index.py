@@ -340,7 +340,8 @@ def _embed(
     for i, key in enumerate(keys):
         if key not in known:
             first_seen.setdefault(key, i)
-    missing = list(first_seen.values())
+    # Longest first, so each batch holds texts of similar length and little padding.
+    missing = sorted(first_seen.values(), key=lambda i: len(texts[i]), reverse=True)
     total, batch = len(missing), 32
     if progress:
         progress(0, total)
