@@ -5,6 +5,7 @@ import shutil
 import faiss
 import pytest
 
+from kzru_rag import index as index_module
 from kzru_rag.index import HNSW_EF_SEARCH, build_index, load_index
 from kzru_rag.retriever import Retriever
 
@@ -45,7 +46,7 @@ def test_a_rebuild_keeps_hnsw_and_reuses_every_vector(indexes, embedder, tmp_pat
 
 
 def test_an_unknown_vector_index_is_refused(embedder, tmp_path):
-    with pytest.raises(ValueError, match="vector_index must be one of flat, hnsw"):
+    with pytest.raises(ValueError, match="vector_index must be one of flat, hnsw or auto"):
         build_index(None, embedder, tmp_path / "index", vector_index="ivf")
     assert not (tmp_path / "index").exists()
 
@@ -57,3 +58,14 @@ def test_the_cli_builds_hnsw_and_shows_it(tmp_path, embedder, capsys):
     assert "(hnsw vector index)" in capsys.readouterr().out
     assert main(["index", "status", "--index", str(tmp_path / "index")]) == 0
     assert "hnsw vector index" in capsys.readouterr().out
+
+
+def test_auto_switches_a_growing_corpus_to_hnsw(indexes, embedder, tmp_path, monkeypatch):
+    copy = tmp_path / "index"
+    shutil.copytree(indexes[0], copy)
+    chunks = load_index(copy).manifest.chunk_count
+    monkeypatch.setattr(index_module, "HNSW_FROM_PASSAGES", chunks + 1)
+    assert build_index(None, embedder, copy).vector_index == "flat", "below the threshold a flat index stays flat"
+    monkeypatch.setattr(index_module, "HNSW_FROM_PASSAGES", chunks)
+    assert build_index(None, embedder, copy).vector_index == "hnsw"
+    assert isinstance(load_index(copy).vectors, faiss.IndexHNSWFlat)

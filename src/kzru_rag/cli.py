@@ -41,8 +41,9 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--overlap", type=int, help="sentences shared by consecutive chunks")
     build.add_argument(
         "--ann",
-        choices=("flat", "hnsw"),
-        help="vector index: exact 'flat', or approximate 'hnsw' for 100k+ passages (default: keep the current kind, else flat)",
+        choices=("flat", "hnsw", "auto"),
+        help="vector index: exact 'flat', approximate 'hnsw', or 'auto' (hnsw from 50 000 chunks on; "
+        "default: an hnsw index stays hnsw, else auto)",
     )
     _index_option(build)
     build.set_defaults(run=_index_build)

@@ -44,6 +44,9 @@ REBUILD_HINT = "run `kzru-rag index build` to rebuild it"
 _STALE_STAGING_SECONDS = 3600  # a build's staging folder older than this was left by a killed build
 VECTOR_INDEXES = ("flat", "hnsw")
 """FAISS index kinds: exact inner-product search, or an HNSW graph (approximate, for 100k+ passages)."""
+HNSW_FROM_PASSAGES = 50_000
+"""Where "auto" switches from flat to HNSW: flat search time grows with the corpus (bench/scale.py: 2.1x the
+one-document query time at 100k passages, HNSW 1.2x with recall@10 1.0)."""
 # efSearch covers the retriever's 100 candidate passages: recall@100 0.999 vs flat at 100k passages (bench/scale.py)
 HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 32, 200, 512
 
@@ -243,8 +246,9 @@ def build_index(
     """Chunk, embed and write an index for `sources` (None: the bundled document), atomically.
 
     Vectors of chunks whose text is already in the existing index (same model) are
-    reused, so adding a document re-embeds only the new chunks. `vector_index` (one of
-    VECTOR_INDEXES) defaults to the existing index's kind, else "flat".
+    reused, so adding a document re-embeds only the new chunks. `vector_index` is one of
+    VECTOR_INDEXES or "auto" (HNSW from HNSW_FROM_PASSAGES chunks on); by default an HNSW index stays
+    HNSW and anything else is "auto".
     """
     path = Path(path) if path else default_index_path()
     try:
@@ -253,7 +257,7 @@ def build_index(
         raise IndexBuildError(f"{exc}; the existing index was left as it was") from exc
     old = _current_index(path)
     known = _reusable_vectors(old, embedder.model_id)
-    kind = vector_index or (old.manifest.vector_index if old else "flat")
+    kind = vector_index or ("hnsw" if old and old.manifest.vector_index == "hnsw" else "auto")
     built = index_documents(documents, embedder, chunker, retrieval, progress, known, kind)
     path.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_staging(path)
@@ -284,18 +288,21 @@ def index_documents(
     retrieval: dict[str, Any] | None = None,
     progress: Progress | None = None,
     known_vectors: dict[str, np.ndarray] | None = None,
-    vector_index: str = "flat",
+    vector_index: str = "auto",
 ) -> LoadedIndex:
     """An index held in memory (nothing written): chunks, vectors, sentences and manifest.
 
-    `retrieval` defaults to `RetrievalSettings()` as a dict.
+    `retrieval` defaults to `RetrievalSettings()` as a dict; `vector_index` "auto" picks HNSW for
+    HNSW_FROM_PASSAGES chunks or more, else flat.
     """
-    if vector_index not in VECTOR_INDEXES:
-        raise ValueError(f"vector_index must be one of {', '.join(VECTOR_INDEXES)}, not {vector_index!r}")
+    if vector_index not in (*VECTOR_INDEXES, "auto"):
+        raise ValueError(f"vector_index must be one of {', '.join(VECTOR_INDEXES)} or auto, not {vector_index!r}")
     chunker = chunker or Chunker()
     chunks = [chunk for document in documents for chunk in chunker.run(document)]
     if not chunks:
         raise IndexBuildError("the sources contain no text to index; the existing index was left as it was")
+    if vector_index == "auto":
+        vector_index = "hnsw" if len(chunks) >= HNSW_FROM_PASSAGES else "flat"
     texts = {d.doc_id: d.text for d in documents}
     spans, chunk_of, first = SentenceIndex.units(chunks)
     sentence_texts = [texts[chunks[c].doc_id][a:b] for (a, b), c in zip(spans, chunk_of)]
