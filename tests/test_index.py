@@ -153,3 +153,14 @@ def test_rebuilding_replaces_the_index_folder(built, corpus, embedder):
     loaded = load_index(built)
     assert [d.doc_id for d in loaded.manifest.documents] == ["b"]
     assert sorted(p.name for p in built.iterdir()) == sorted(INDEX_FILES)
+
+
+def test_a_utf8_bom_keeps_the_header_as_metadata_and_the_index_fresh(tmp_path, embedder):
+    source = tmp_path / "bom.txt"
+    source.write_bytes("\ufeffdate 2025-11-11 фото с сайта gov.kz\n\nАбзац о форуме.".encode("utf-8"))
+    path = tmp_path / "index"
+    build_index([source], embedder, path)
+    loaded = load_index(path)
+    document = loaded.documents["bom"]
+    assert document.metadata["date"] == "2025-11-11" and not loaded.stale
+    assert [c.text for c in loaded.chunks] == ["Абзац о форуме."]

@@ -66,7 +66,7 @@ def read_source_text(source: str) -> str:
     """Current text of a source as recorded in a manifest (bundled or a file path)."""
     if source == BUNDLED_SOURCE:
         return bundled_document().text
-    return Path(source).read_text(encoding="utf-8")
+    return Path(source).read_text(encoding="utf-8-sig")
 
 
 def read_document(path: Path) -> Document:
@@ -77,10 +77,12 @@ def read_document(path: Path) -> Document:
     if size > MAX_SOURCE_BYTES:
         raise SourceError(f"{path}: {size / 1e6:.0f} MB is larger than the {MAX_SOURCE_BYTES // 2**20} MB limit; split it into smaller files")
     data = path.read_bytes()
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        raise SourceError(f"{path}: UTF-16 text; re-save the file as UTF-8")
     if b"\x00" in data:
         raise SourceError(f"{path}: looks like a binary file, not text; index .txt or .md files only")
     try:
-        text = data.decode("utf-8")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise SourceError(f"{path}: not valid UTF-8 (byte {exc.start}); re-save the file as UTF-8") from exc
     if not text.strip():

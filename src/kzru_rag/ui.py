@@ -28,7 +28,7 @@ import gradio as gr
 
 from .assistant import Answer, Assistant
 from .chunking import Chunker
-from .documents import BUNDLED_SOURCE, SUPPORTED_SUFFIXES, Document, sha256_text
+from .documents import BUNDLED_SOURCE, SUPPORTED_SUFFIXES, Document, read_source_text, sha256_text
 from .errors import IndexLoadError, KzruRagError
 from .index import LoadedIndex, build_index, default_index_path, load_index
 from .llm import LLM, Message
@@ -132,7 +132,7 @@ class Library:
         if b"\x00" in data:
             return "это двоичный файл, а не текст; сохраните документ как .txt или .md"
         try:
-            text = data.decode("utf-8")
+            text = data.decode("utf-8-sig")
         except UnicodeDecodeError as err:
             return f"текст не в кодировке UTF-8 (байт {err.start}); пересохраните файл в UTF-8"
         if not text.strip():
@@ -187,7 +187,7 @@ class Library:
         pending = []
         for path in self.uploads():
             try:
-                current = sha256_text(path.read_text(encoding="utf-8"))
+                current = sha256_text(read_source_text(str(path)))
             except (OSError, UnicodeDecodeError):
                 current = None
             if indexed.get(str(path.resolve())) != current:
