@@ -122,7 +122,8 @@ def test_the_llm_switch_is_shown_only_when_an_llm_is_configured(library: Library
     [
         ("report.pdf", "%PDF-1.4", "только текстовые файлы .txt и .md"),
         ("binary.txt", b"abc\x00def", "двоичный файл"),
-        ("cp1251.txt", "Привет".encode("cp1251"), "не в кодировке UTF-8"),
+        ("cp1251.txt", "Привет".encode("cp1251"), "не в кодировке UTF-8 (байт 0)"),
+        ("utf16.txt", "Привет".encode("utf-16"), "в кодировке UTF-16; пересохраните"),
         ("empty.md", " \n\n ", "файл пустой"),
         ("kz-ru-state-visit-2025-11.md", "Другой текст", "уже есть; переименуйте"),
     ],

@@ -76,18 +76,24 @@ def read_document(path: Path) -> Document:
     size = path.stat().st_size
     if size > MAX_SOURCE_BYTES:
         raise SourceError(f"{path}: {size / 1e6:.0f} MB is larger than the {MAX_SOURCE_BYTES // 2**20} MB limit; split it into smaller files")
-    data = path.read_bytes()
+    text = decode_source(path.read_bytes(), str(path))
+    return parse_document(text, doc_id=path.stem, source=str(path.resolve()))
+
+
+def decode_source(data: bytes, name: str) -> str:
+    """The text of a source file's bytes (UTF-8, a byte-order mark dropped), or SourceError with a `reason`."""
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        raise SourceError(f"{path}: UTF-16 text; re-save the file as UTF-8")
+        raise SourceError(f"{name}: UTF-16 text; re-save the file as UTF-8", "utf16")
     if b"\x00" in data:
-        raise SourceError(f"{path}: looks like a binary file, not text; index .txt or .md files only")
+        raise SourceError(f"{name}: looks like a binary file, not text; index .txt or .md files only", "binary")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise SourceError(f"{path}: not valid UTF-8 (byte {exc.start}); re-save the file as UTF-8") from exc
+        message = f"{name}: not valid UTF-8 (byte {exc.start}); re-save the file as UTF-8"
+        raise SourceError(message, "encoding", byte=exc.start) from exc
     if not text.strip():
-        raise SourceError(f"{path}: the file is empty; remove it or add text")
-    return parse_document(text, doc_id=path.stem, source=str(path.resolve()))
+        raise SourceError(f"{name}: the file is empty; remove it or add text", "empty")
+    return text
 
 
 def collect_documents(sources: list[str | Path] | None) -> list[Document]:

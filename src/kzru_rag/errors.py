@@ -16,7 +16,15 @@ class IndexBuildError(KzruRagError):
 
 
 class SourceError(KzruRagError):
-    """A source document cannot be read (wrong type, not UTF-8, empty, too large)."""
+    """A source document cannot be read (wrong type, not UTF-8, empty, too large).
+
+    `reason` names the problem ("utf16", "binary", "encoding", "empty", …) so a UI can word it in its own language.
+    """
+
+    def __init__(self, message: str, reason: str = "", **details: object) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.details = details
 
 
 class ModelError(KzruRagError):

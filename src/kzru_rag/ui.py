@@ -28,8 +28,8 @@ import gradio as gr
 
 from .assistant import Answer, Assistant
 from .chunking import Chunker
-from .documents import BUNDLED_SOURCE, SUPPORTED_SUFFIXES, Document, read_source_text, sha256_text
-from .errors import IndexLoadError, KzruRagError
+from .documents import BUNDLED_SOURCE, SUPPORTED_SUFFIXES, Document, decode_source, read_source_text, sha256_text
+from .errors import IndexLoadError, KzruRagError, SourceError
 from .index import LoadedIndex, build_index, default_index_path, load_index
 from .llm import LLM, Message
 from .retriever import Hit, Retriever
@@ -37,6 +37,12 @@ from .retriever import Hit, Retriever
 log = logging.getLogger(__name__)
 
 MAX_UPLOAD_BYTES = 10 * 2**20
+_SOURCE_PROBLEMS = {
+    "utf16": "текст в кодировке UTF-16; пересохраните файл в UTF-8",
+    "binary": "это двоичный файл, а не текст; сохраните документ как .txt или .md",
+    "encoding": "текст не в кодировке UTF-8 (байт {byte}); пересохраните файл в UTF-8",
+    "empty": "файл пустой",
+}
 MAX_PASSAGES = 10
 EXAMPLES = [
     "Когда состоится государственный визит Токаева в Москву?",
@@ -128,15 +134,10 @@ class Library:
         size = path.stat().st_size
         if size > MAX_UPLOAD_BYTES:
             return f"файл больше {MAX_UPLOAD_BYTES // 2**20} МБ ({size / 2**20:.1f} МБ); разделите его на части"
-        data = path.read_bytes()
-        if b"\x00" in data:
-            return "это двоичный файл, а не текст; сохраните документ как .txt или .md"
         try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError as err:
-            return f"текст не в кодировке UTF-8 (байт {err.start}); пересохраните файл в UTF-8"
-        if not text.strip():
-            return "файл пустой"
+            decode_source(path.read_bytes(), name)
+        except SourceError as err:
+            return _SOURCE_PROBLEMS[err.reason].format(**err.details)
         stem = Path(name).stem
         taken = [r.source for r in self.retriever.index.manifest.documents if r.doc_id == stem]
         taken += [str(p) for p in self.uploads() if p.stem == stem]
