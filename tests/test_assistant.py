@@ -27,10 +27,7 @@ from kzru_rag.assistant import (
     NO_ANSWER,
     CitationChecker,
     contextual_query,
-    expected_answer,
-    holds_answer,
     is_follow_up,
-    question_language,
 )
 from kzru_rag.llm import LLM, Message, OpenAICompatibleLLM, load_prompt
 
@@ -240,25 +237,6 @@ def test_contextual_query_walks_back_to_the_question_that_stands_alone() -> None
     ]
     assert contextual_query("А когда?", history) == f"А когда? {FOLLOW_UP} {THEME}"
     assert contextual_query("Где открыт филиал МГИМО?", history) == "Где открыт филиал МГИМО?"
-
-
-@pytest.mark.parametrize(
-    "text, language",
-    [("Где проходит форум?", "ru"), ("Where is the forum?", "en"), ("Форум қайда өтеді?", "kk"), ("XXI форум где?", "ru")],
-)
-def test_question_language(text: str, language: str) -> None:
-    assert question_language(text) == language
-
-
-def test_answer_types_spot_the_kind_of_phrase_asked_for() -> None:
-    assert expected_answer("А где он пройдёт?") == "place"
-    assert expected_answer("How long have relations been developing?") == "number"
-    assert expected_answer("Какова тема форума?") is None
-    uralsk = "XXI форум, который проходит 11–12 ноября в Уральске, продолжает традицию."
-    assert holds_answer(uralsk, "place", "Где проходит форум?")
-    assert holds_answer(uralsk, "time", "Когда проходит форум?")
-    assert not holds_answer(uralsk, "place", "Что проходит в Уральске?"), "a place named in the question is no answer"
-    assert not holds_answer("Форум продолжает традицию.", "place", "Где проходит форум?")
 
 
 # ---------------------------------------------------------------- the citation check

@@ -27,13 +27,13 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 
 from .errors import KzruRagError
-from .lexical import _morph, content_words, query_words, tokens
+from .lexical import content_words, query_words, tokens
 from .llm import LLM, Message, render_prompt
+from .questions import Language, expected_answer, holds_answer, question_language
 from .retriever import Hit, Retriever, validate_query
 
 log = logging.getLogger(__name__)
 
-Language = Literal["ru", "en", "kk"]
 Span = tuple[int, int]
 
 NO_ANSWER: dict[str, str] = {
@@ -48,7 +48,6 @@ CLOSEST: dict[str, str] = {
 }
 FOUND: dict[str, str] = {"ru": "Найденные фрагменты", "en": "Passages found", "kk": "Табылған үзінділер"}
 _NO_ANSWER_PATTERN = re.compile(r"нет ответа|не отвечает|does not answer|no answer|not answer|жауап жоқ", re.IGNORECASE)
-_KAZAKH_LETTERS = frozenset("әғқңөұүһіӘҒҚҢӨҰҮҺІ")
 
 # Words that point back into the conversation: a question holding one is a follow-up.
 ANAPHORS = frozenset(
@@ -64,21 +63,6 @@ _MARKER_PREFIX = re.compile(r"\s*(\[[\d\s,;]*)?$")
 _MAX_MARKER_CHARS = 24
 _PASSAGE_TAG = re.compile(r"</?\s*passages\s*>", re.IGNORECASE)
 
-# The kind of phrase a question word asks for; a sentence holding such a phrase (not taken from
-# the question itself) is more likely the answer: «Где…?» → «в Уральске», «Когда…?» → «11–12 ноября».
-QUESTION_WORDS: dict[str, str] = {
-    **dict.fromkeys("где куда where қайда қайдан".split(), "place"),
-    **dict.fromkeys("когда when қашан".split(), "time"),
-    **dict.fromkeys("кто кого кому кем ком who whom кім кімді кімге кіммен".split(), "person"),
-    **dict.fromkeys("сколько қанша".split(), "number"),
-}
-_DATE = re.compile(
-    r"\b\d{1,2}(?:\s*[–-]\s*\d{1,2})?\s+(?:январ|феврал|март|апрел|ма[йя]|июн|июл|август|сентябр|октябр|ноябр|декабр)\w*"
-    r"|\b(?:1[89]|20)\d{2}\b",
-    re.IGNORECASE,
-)
-_WORD = re.compile(r"\w+(?:[-‐‑]\w+)*")
-_PLACE_PREPOSITIONS = frozenset({"в", "во", "на"})
 ANSWER_TYPE_WEIGHT = 0.08
 """Bonus for a sentence holding the kind of phrase the question asks for (a place for «где»…)."""
 LEXICAL_WEIGHT = 0.1
@@ -115,15 +99,6 @@ class Answer:
         return asdict(self)
 
 
-def question_language(text: str) -> Language:
-    """Kazakh when Kazakh-only letters occur, English when Latin letters outnumber Cyrillic, else Russian."""
-    if any(ch in _KAZAKH_LETTERS for ch in text):
-        return "kk"
-    latin = sum(1 for ch in text if "a" <= ch.lower() <= "z")
-    cyrillic = sum(1 for ch in text if "а" <= ch.lower() <= "я" or ch in "ёЁ")
-    return "en" if latin > cyrillic else "ru"
-
-
 def is_follow_up(question: str) -> bool:
     """True when the question refers back (a pronoun such as «он», «там», "it") or is too short to stand alone."""
     words = set(tokens(question, lemmas=False))
@@ -146,36 +121,6 @@ def contextual_query(question: str, history: Sequence[Message]) -> str:
         if not is_follow_up(turn["content"]) or len(context) == 3:
             break
     return " ".join([question, *context])
-
-
-def expected_answer(question: str) -> str | None:
-    """The kind of phrase the question asks for ("place", "time", "person", "number"), from its first question word."""
-    words = tokens(question, lemmas=False)
-    for word, after in zip(words, [*words[1:], ""]):
-        if word == "how" and after in ("many", "much", "long"):
-            return "number"
-        if word in QUESTION_WORDS:
-            return QUESTION_WORDS[word]
-    return None
-
-
-def holds_answer(sentence: str, kind: str, question: str) -> bool:
-    """True when `sentence` contains a phrase of `kind` that the question does not already contain."""
-    if kind == "time":
-        return any(match.group() not in question for match in _DATE.finditer(sentence))
-    known = set(tokens(question))
-    words = [match.group() for match in _WORD.finditer(sentence)]
-    for before, word in zip(["", *words], words):
-        parse = _morph().parse(word.lower())[0]
-        if parse.normal_form in known:
-            continue
-        if kind == "number" and (word.isdigit() or parse.tag.POS == "NUMR"):
-            return True
-        if kind == "person" and word[:1].isupper() and ({"Name", "Surn"} & parse.tag.grammemes):
-            return True
-        if kind == "place" and word[:1].isupper() and "Geox" in parse.tag and before.lower() in _PLACE_PREPOSITIONS:
-            return True
-    return False
 
 
 def check_history(history: Sequence[Message] | None) -> list[Message]:

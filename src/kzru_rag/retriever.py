@@ -20,8 +20,11 @@ from .embedding import Embedder, load_embedder
 from .errors import IndexLoadError, ModelError
 from .index import REBUILD_HINT, LoadedIndex, RetrievalSettings, SentenceIndex, load_index
 from .lexical import in_dictionary, query_words, specifics
+from .questions import expected_answer, holds_answer
 
 MAX_QUERY_CHARS = 4000
+QUANTITY_HITS = 3
+"""A question asking for a quantity is unanswered when none of this many top hits holds one."""
 
 
 @dataclass(frozen=True)
@@ -90,7 +93,10 @@ class Retriever:
 
         Either the best hit scores below the floor for the query's language (see
         `RetrievalSettings`), or the question names a number the indexed documents never
-        mention (a question about 2024 when they only speak of 2025).
+        mention (a question about 2024 when they only speak of 2025), or it asks for a quantity
+        («Сколько…?», "How many…?", «Қанша…?») and none of the top `QUANTITY_HITS` hits holds a
+        number or numeral besides dates and the question's own: passages that match the topic
+        but cannot answer it.
         """
         if not hits:
             return True
@@ -100,7 +106,11 @@ class Retriever:
         floor = settings.abstain_below_other + (settings.abstain_below_russian - settings.abstain_below_other) * share
         if max(hit.score for hit in hits) < floor:
             return True
-        return bool(self._sentences.terms.absent(specifics(query)))
+        if self._sentences.terms.absent(specifics(query)):
+            return True
+        return expected_answer(query) == "number" and not any(
+            holds_answer(hit.text, "number", query) for hit in hits[:QUANTITY_HITS]
+        )
 
     def russian_share(self, query: str) -> float:
         """The share of the query's words (numbers aside) that are Russian: in pymorphy3's dictionary or

@@ -1,0 +1,79 @@
+"""Question analysis: the language of a question, the kind of phrase it asks for, and whether a text holds one;
+and the retriever's use of it: a quantity question whose top passages hold no quantity is unanswered."""
+
+import pytest
+
+from kzru_rag.questions import expected_answer, holds_answer, question_language
+
+URALSK = "XXI форум, который проходит 11–12 ноября в Уральске, продолжает традицию."
+
+
+@pytest.mark.parametrize(
+    "text, language",
+    [("Где проходит форум?", "ru"), ("Where is the forum?", "en"), ("Форум қайда өтеді?", "kk"), ("XXI форум где?", "ru")],
+)
+def test_question_language(text: str, language: str) -> None:
+    assert question_language(text) == language
+
+
+@pytest.mark.parametrize(
+    "question, kind",
+    [
+        ("А где он пройдёт?", "place"),
+        ("Когда состоится визит?", "time"),
+        ("Кто такая Жанар Тулиндинова?", "person"),
+        ("Сколько вузов открыли филиалы?", "number"),
+        ("How many universities opened branches?", "number"),
+        ("How much grain is exported?", "number"),
+        ("Форумға қанша адам келеді?", "number"),
+        ("How long have relations been developing?", "duration"),
+        ("Какова тема форума?", None),
+        ("How are the forums organised?", None),
+    ],
+)
+def test_the_first_question_word_tells_the_kind_of_answer(question: str, kind: str | None) -> None:
+    assert expected_answer(question) == kind
+
+
+def test_holds_answer_finds_a_phrase_of_the_kind_the_question_lacks() -> None:
+    assert holds_answer(URALSK, "place", "Где проходит форум?")
+    assert holds_answer(URALSK, "time", "Когда проходит форум?")
+    assert not holds_answer(URALSK, "place", "Что проходит в Уральске?"), "a place named in the question is no answer"
+    assert not holds_answer("Форум продолжает традицию.", "place", "Где проходит форум?")
+
+
+def test_a_quantity_is_a_number_or_numeral_but_not_a_date() -> None:
+    nine = "В нашей стране открыты филиалы девяти ведущих вузов РФ."
+    assert holds_answer(nine, "number", "Сколько вузов открыли филиалы?")
+    assert holds_answer("Работает 12 филиалов.", "number", "Сколько филиалов?")
+    assert not holds_answer(URALSK, "number", "Сколько человек приедет на форум?"), "11–12 ноября is a date"
+    assert not holds_answer("Визит пройдет в 2025 году.", "number", "Сколько соглашений подпишут?")
+    assert not holds_answer("Это выгодно обеим странам.", "number", "Сколько стран участвует?"), "«обеим» is no count"
+    assert not holds_answer("Открыто 12 филиалов.", "number", "Правда ли, что открыто 12 филиалов?")
+    assert holds_answer(URALSK, "duration", "How long does the forum last?"), "a date range can answer «how long»"
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Сколько стоит модернизация Экибастузской ГРЭС-2?",
+        "Сколько зерна Казахстан и Россия производят вместе?",
+        "How many people work at the Kazakhstan Institute for Strategic Studies?",
+        "Экибастуз ГРЭС-2 жаңғыртуына қанша қаражат жұмсалады?",
+    ],
+)
+def test_abstains_when_a_quantity_is_asked_and_the_passages_hold_none(retriever, question: str) -> None:
+    hits = retriever.search(question)
+    assert retriever.abstains(question, hits)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Сколько ведущих российских вузов открыли филиалы в Казахстане?",
+        "How many Russian universities have branches in Kazakhstan?",
+        "Сколько десятилетий развиваются отношения двух стран?",
+    ],
+)
+def test_answers_a_quantity_question_when_a_top_passage_holds_the_quantity(retriever, question: str) -> None:
+    assert not retriever.abstains(question, retriever.search(question))
