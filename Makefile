@@ -26,8 +26,10 @@ browser:
 test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
 
+# dev: the shared dev set; holdout: questions written blind, never used to choose the method.
 eval: $(STAMP)
 	$(BIN)/kzru-rag eval tests/data/dev.jsonl --baselines --ablation
+	$(BIN)/kzru-rag eval tests/data/holdout.jsonl --baselines --ablation
 
 bench: $(STAMP)
 	$(BIN)/python bench/retrieval.py
