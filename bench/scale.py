@@ -96,6 +96,10 @@ class SyntheticEncoder:
         self.encoded += len(texts)
         return np.stack([self.vector(text) for text in texts])
 
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        """Word vectors for the cross-lingual bridge, made like passage vectors."""
+        return self.encode_passages(texts)
+
     def vector(self, text: str) -> np.ndarray:
         seed = int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "little")
         rng = np.random.default_rng(seed)

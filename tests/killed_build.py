@@ -14,7 +14,7 @@ import numpy as np
 
 
 class HashEncoder:
-    """A real passage encoder without a model: a unit vector seeded by the text's hash."""
+    """A real encoder without a model: a unit vector seeded by the text's hash (queries and passages alike)."""
 
     model_id = "test/hash-encoder"
 
@@ -28,6 +28,9 @@ class HashEncoder:
             row = np.random.default_rng(seed).standard_normal(self.dim).astype(np.float32)
             rows.append(row / np.linalg.norm(row))
         return np.stack(rows)
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        return self.encode_passages(texts)
 
 
 def main(source: str, index: str, pause: bool) -> None:

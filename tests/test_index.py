@@ -12,6 +12,7 @@ from kzru_rag.documents import bundled_document
 from kzru_rag.embedding import DEFAULT_MODEL
 from kzru_rag.errors import IndexBuildError, IndexLoadError
 from kzru_rag.index import INDEX_FILES, StaleIndexWarning, build_index, default_index_path, load_index
+from kzru_rag.lexical import bridge_words
 
 RU = "Первый абзац о сотрудничестве Казахстана и России в энергетике.\n\nВторой абзац о форуме в Уральске."
 EXTRA = "Третий документ: филиалы вузов открываются в Астане и Омске.\n\nЕщё один абзац о кадрах."
@@ -134,12 +135,14 @@ def test_a_changed_source_makes_a_stale_warning(built, corpus):
 
 
 def test_adding_a_document_embeds_only_its_chunks(built, corpus, embedder):
+    known_words = set(bridge_words(load_index(built).sentences.terms.vocabulary))
     (corpus / "b.txt").write_text(EXTRA, encoding="utf-8")
     totals = []
     manifest = build_index([corpus], embedder, built, progress=lambda done, total: totals.append(total))
     assert manifest.chunk_count == 4
-    assert set(totals) == {2}, "only the two new chunks are embedded"
     fresh = load_index(built)
+    new_words = set(bridge_words(fresh.sentences.terms.vocabulary)) - known_words
+    assert new_words and set(totals) == {2 + len(new_words)}, "only the two new chunks and their new words are embedded"
     reference = embedder.encode_passages([c.text for c in fresh.chunks])
     stored = fresh.vectors.reconstruct_n(0, fresh.vectors.ntotal)
     assert abs(stored - reference).max() < 1e-4

@@ -50,6 +50,12 @@ def test_function_words_and_pronouns_carry_no_content():
     assert word_readings("в") == word_readings("какой") == word_readings("почему") == frozenset()
 
 
+def test_english_and_kazakh_function_words_carry_no_content():
+    assert [sorted(w) for w in content_words("Which forums are planned in the region?")] == [["forums"], ["planned"], ["region"]]
+    assert content_words("Форум қашан және қайда өтеді?") == [word_readings("Форум"), word_readings("өтеді")]
+    assert word_readings("бар") != frozenset(), "a Russian word that is also a Kazakh function word keeps its content"
+
+
 def test_abbreviations_and_numbers_are_kept_as_written():
     assert word_readings("МИФИ") == {"мифи"}
     assert word_readings("ГРЭС-2") == {"грэс-2", "грэс", "2"}

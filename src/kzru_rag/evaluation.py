@@ -205,7 +205,8 @@ def ablations(retriever: Retriever) -> dict[str, Searcher]:
     steps = {
         "sentence cosine only": replace(settings, sentence_weight=dense, passage_weight=0.0, lexical_weight=0.0),
         "+ passage cosine": replace(settings, lexical_weight=0.0),
-        "+ lexical (= hybrid)": settings,
+        "+ lexical, no word bridge": replace(settings, bridge_words=0),
+        "+ word bridge (= hybrid)": settings,
         "hybrid, no window": replace(settings, window_chars=0),
         "hybrid, no sentence cosine": replace(settings, sentence_weight=0.0, passage_weight=dense),
     }

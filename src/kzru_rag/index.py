@@ -28,7 +28,7 @@ import numpy as np
 from .chunking import Chunk, Chunker
 from .documents import Document, collect_documents, read_source_text, sha256_text
 from .errors import IndexBuildError, IndexLoadError, KzruRagError
-from .lexical import TermIndex
+from .lexical import TermIndex, bridge_words
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,8 @@ CHUNKS = "chunks.jsonl"
 DOCUMENTS = "documents.jsonl"
 SENTENCE_VECTORS = "sentence_vectors.npy"
 SENTENCE_TERMS = "sentence_terms.npz"
-INDEX_FILES = (MANIFEST, VECTORS, CHUNKS, DOCUMENTS, SENTENCE_VECTORS, SENTENCE_TERMS)
+WORD_VECTORS = "word_vectors.npy"
+INDEX_FILES = (MANIFEST, VECTORS, CHUNKS, DOCUMENTS, SENTENCE_VECTORS, SENTENCE_TERMS, WORD_VECTORS)
 REBUILD_HINT = "run `kzru-rag index build` to rebuild it"
 _STALE_STAGING_SECONDS = 3600  # a build's staging folder older than this was left by a killed build
 VECTOR_INDEXES = ("flat", "hnsw")
@@ -60,6 +61,8 @@ class PassageEncoder(Protocol):
     dim: int
 
     def encode_passages(self, texts: list[str], batch_size: int = 32, show_progress_bar: bool = False) -> np.ndarray: ...
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray: ...
 
 
 class StaleIndexWarning(UserWarning):
@@ -121,7 +124,9 @@ class RetrievalSettings:
     `sentence_weight * cos(query, sentence) + passage_weight * cos(query, passage)
     + lexical_weight * (IDF-weighted share of the query's words the passage contains)`;
     a hit is the best sentence grown by its best-scoring neighbours up to `window_chars`.
-    `candidates` passages are taken from the vector index.
+    `candidates` passages are taken from the vector index. A query word that is neither Russian
+    nor in the documents (English, Kazakh) also matches its `bridge_words` nearest indexed words
+    whose similarity to it reaches `bridge_similarity` (see `lexical.WordBridge`; 0 words: off).
 
     The document is taken to have no answer when the best hit scores below a floor that rises
     from `abstain_below_other` to `abstain_below_russian` with the share of the question's words
@@ -136,6 +141,8 @@ class RetrievalSettings:
     candidates: int = 100
     abstain_below_russian: float = 0.84
     abstain_below_other: float = 0.76
+    bridge_words: int = 2
+    bridge_similarity: float = 0.9
 
     def __post_init__(self) -> None:
         if min(self.sentence_weight, self.passage_weight, self.lexical_weight) < 0:
@@ -146,6 +153,10 @@ class RetrievalSettings:
             raise ValueError("window_chars must be 0 or more")
         if self.candidates < 1:
             raise ValueError("candidates must be at least 1")
+        if self.bridge_words < 0:
+            raise ValueError("bridge_words must be 0 or more")
+        if not -1 <= self.bridge_similarity <= 1:
+            raise ValueError("bridge_similarity is a cosine similarity: between -1 and 1")
         if not (-2 <= self.abstain_below_other <= 2 and -2 <= self.abstain_below_russian <= 2):
             raise ValueError("abstain_below_* are scores on the scale of a cosine similarity: between -2 and 2")
 
@@ -157,6 +168,7 @@ class RetrievalSettings:
             "window_chars": self.window_chars,
             "candidates": self.candidates,
             "abstain_below": {"russian": self.abstain_below_russian, "other": self.abstain_below_other},
+            "bridge": {"words": self.bridge_words, "min_similarity": self.bridge_similarity},
         }
 
     @classmethod
@@ -170,6 +182,8 @@ class RetrievalSettings:
             candidates=int(data["candidates"]),
             abstain_below_russian=float(data["abstain_below"]["russian"]),
             abstain_below_other=float(data["abstain_below"]["other"]),
+            bridge_words=int(data["bridge"]["words"]),
+            bridge_similarity=float(data["bridge"]["min_similarity"]),
         )
 
 
@@ -178,7 +192,8 @@ class SentenceIndex:
     """The sentences of every chunk as search units, in chunk order.
 
     Units of chunk c are `first[c]:first[c + 1]`; unit u spans document text `spans[u]` of
-    chunk `chunk_of[u]`. `vectors` holds their embeddings, `terms` their words.
+    chunk `chunk_of[u]`. `vectors` holds their embeddings, `terms` their words, and
+    `word_vectors` the query embeddings of `bridge_words(terms.vocabulary)` (see `lexical.WordBridge`).
     """
 
     spans: np.ndarray
@@ -186,6 +201,7 @@ class SentenceIndex:
     first: np.ndarray
     vectors: np.ndarray
     terms: TermIndex
+    word_vectors: np.ndarray
 
     @staticmethod
     def units(chunks: list[Chunk]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -306,9 +322,11 @@ def index_documents(
     texts = {d.doc_id: d.text for d in documents}
     spans, chunk_of, first = SentenceIndex.units(chunks)
     sentence_texts = [texts[chunks[c].doc_id][a:b] for (a, b), c in zip(spans, chunk_of)]
-    embedded = _embed([c.text for c in chunks] + sentence_texts, embedder, dict(known_vectors or {}), progress)
-    vectors, sentence_vectors = embedded[: len(chunks)], embedded[len(chunks) :]
-    sentences = SentenceIndex(spans, chunk_of, first, sentence_vectors, TermIndex.build(sentence_texts))
+    terms = TermIndex.build(sentence_texts)
+    words = bridge_words(terms.vocabulary)
+    passages, word_vectors = _embed([c.text for c in chunks] + sentence_texts, words, embedder, dict(known_vectors or {}), progress)
+    vectors, sentence_vectors = passages[: len(chunks)], passages[len(chunks) :]
+    sentences = SentenceIndex(spans, chunk_of, first, sentence_vectors, terms, word_vectors)
     manifest = IndexManifest(
         model_id=embedder.model_id,
         dim=int(vectors.shape[1]),
@@ -340,26 +358,43 @@ def _kind(index: faiss.Index) -> str:
 
 
 def _embed(
-    texts: list[str], embedder: PassageEncoder, known: dict[str, np.ndarray], progress: Progress | None
-) -> np.ndarray:
-    """Vectors of `texts`, each distinct text not in `known` embedded once."""
-    keys = [_content_key(text) for text in texts]
+    passages: list[str], words: list[str], embedder: PassageEncoder, known: dict[str, np.ndarray], progress: Progress | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Passage vectors of `passages` and query vectors of `words`, each distinct text not in `known` embedded once."""
+    texts = passages + words
+    keys = [_content_key(text) for text in passages] + [_word_key(word) for word in words]
     first_seen: dict[str, int] = {}
     for i, key in enumerate(keys):
         if key not in known:
             first_seen.setdefault(key, i)
-    # Longest first, so each batch holds texts of similar length and little padding.
-    missing = sorted(first_seen.values(), key=lambda i: len(texts[i]), reverse=True)
+    # Longest first, so each batch holds texts of similar length and little padding; passages and words apart.
+    missing = sorted(first_seen.values(), key=lambda i: -len(texts[i]))
     total, batch = len(missing), 32
     if progress:
         progress(0, total)
-    for first in range(0, total, batch):
-        ids = missing[first : first + batch]
-        encoded = embedder.encode_passages([texts[i] for i in ids], batch_size=batch)
-        known.update({keys[i]: vector for i, vector in zip(ids, encoded)})
-        if progress:
-            progress(min(first + batch, total), total)
-    return np.ascontiguousarray(np.stack([known[key] for key in keys]), dtype=np.float32)
+    done = 0
+    for kind in (False, True):
+        todo = [i for i in missing if (i >= len(passages)) == kind]
+        for first in range(0, len(todo), batch):
+            ids = todo[first : first + batch]
+            chunk = [texts[i] for i in ids]
+            encoded = embedder.encode_queries(chunk) if kind else embedder.encode_passages(chunk, batch_size=batch)
+            known.update({keys[i]: vector for i, vector in zip(ids, encoded)})
+            done += len(ids)
+            if progress:
+                progress(done, total)
+    vectors = [known[key] for key in keys]
+    return _stack(vectors[: len(passages)], embedder.dim), _stack(vectors[len(passages) :], embedder.dim)
+
+
+def _stack(rows: list[np.ndarray], dim: int) -> np.ndarray:
+    """The rows as one contiguous float32 (len(rows), dim) array."""
+    return np.ascontiguousarray(np.stack(rows) if rows else np.empty((0, dim)), dtype=np.float32)
+
+
+def _word_key(word: str) -> str:
+    """The `known` key of a word's query vector (a passage vector of the same text differs)."""
+    return _content_key("query\x00" + word)
 
 
 def _content_key(text: str) -> str:
@@ -383,6 +418,8 @@ def _reusable_vectors(old: LoadedIndex | None, model_id: str) -> dict[str, np.nd
     units = old.sentences
     for (a, b), c, vector in zip(units.spans, units.chunk_of, units.vectors):
         known.setdefault(_content_key(old.documents[old.chunks[c].doc_id].text[a:b]), np.array(vector))
+    for word, vector in zip(bridge_words(units.terms.vocabulary), units.word_vectors):
+        known[_word_key(word)] = np.array(vector)
     return known
 
 
@@ -395,6 +432,7 @@ def _write(folder: Path, built: LoadedIndex) -> IndexManifest:
         raise IndexBuildError("the index has no sentence units to write")
     np.save(folder / SENTENCE_VECTORS, built.sentences.vectors)
     built.sentences.terms.save(folder / SENTENCE_TERMS)
+    np.save(folder / WORD_VECTORS, built.sentences.word_vectors)
     checksums = {name: _sha256_file(folder / name) for name in INDEX_FILES if name != MANIFEST}
     manifest = replace(built.manifest, files=checksums)
     (folder / MANIFEST).write_text(json.dumps(manifest.to_dict(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
@@ -515,7 +553,17 @@ def _read_sentences(path: Path, chunks: list[Chunk], dim: int) -> SentenceIndex:
         raise IndexLoadError(
             f"index file {path / SENTENCE_TERMS} covers {terms.size} sentences, the chunks have {len(spans)}: {REBUILD_HINT}"
         )
-    return SentenceIndex(spans, chunk_of, first, vectors, terms)
+    try:
+        words = np.load(path / WORD_VECTORS, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
+        raise IndexLoadError(f"index file {path / WORD_VECTORS} is corrupt ({_first_line(exc)}): {REBUILD_HINT}") from exc
+    expected = (len(bridge_words(terms.vocabulary)), dim)
+    if words.shape != expected or words.dtype != np.float32:
+        raise IndexLoadError(
+            f"index file {path / WORD_VECTORS} holds {words.shape} {words.dtype} vectors, "
+            f"the term index has {expected[0]} words of dimension {dim}: {REBUILD_HINT}"
+        )
+    return SentenceIndex(spans, chunk_of, first, vectors, terms, words)
 
 
 def _read_manifest(file: Path) -> IndexManifest:

@@ -25,6 +25,24 @@ _FUNCTION_WORDS = frozenset({"PREP", "CONJ", "PRCL", "INTJ"})
 # Grammemes of words that carry no topic: pronouns, pronominal adjectives (какой, этот), question adverbs.
 _NON_CONTENT = frozenset({"NPRO", "Apro", "Ques"})
 _FOLD = str.maketrans("ёәғқңөұүһі", "еагкноуухи")
+KAZAKH_LETTERS = frozenset("әғқңөұүһі")
+"""Letters Kazakh Cyrillic has and Russian lacks."""
+# English and Kazakh function and question words (Kazakh folded as above): like Russian ones, they carry no topic,
+# so they neither count as a question's words nor go through the word bridge.
+_FOREIGN_FUNCTION_WORDS = frozenset(
+    (
+        "a an the and or but nor not no yes of to in on at by for from with within without about as into onto over "
+        "under between among through during before after above below up down out off than then so such too very "
+        "is are was were be been being am do does did done doing have has had having will would shall should can "
+        "could may might must what which who whom whose when where why how whether if that this these those there "
+        "here it its they them their theirs he she him his her hers we our ours us you your yours i me my mine "
+        "all any some each every both either neither other another more most few own same just also only "
+        "ал әлде және мен пен бен да де та те ма ме ба бе па пе ғой қой ше шы ші не кім кімнің кімге кімді қандай "
+        "қай қайда қайдан қашан қалай қанша неше неге нешінші бұл осы сол ол олар оның оны мұнда сонда"
+    )
+    .translate(_FOLD)
+    .split()
+)
 
 Readings = frozenset[str]
 
@@ -74,6 +92,8 @@ def content_words(text: str) -> list[Readings]:
 def word_readings(word: str) -> Readings:
     """Every form under which `word` can match (empty for function words and pronouns)."""
     folded = word.lower().translate(_FOLD)
+    if folded in _FOREIGN_FUNCTION_WORDS and (KAZAKH_LETTERS & set(word.lower()) or not _morph().word_is_known(folded)):
+        return frozenset()
     parts = [part for part in _HYPHENS.split(folded) if len(part) > 1 or part.isdigit()]
     if (len(word) > 1 and word.isupper()) or not _is_cyrillic_word(folded):
         return frozenset({folded, *parts})
@@ -199,6 +219,58 @@ class TermIndex:
             hit[groups[found]] = True
             share[hit] += weight
         return share / total if total else share
+
+
+def bridge_words(vocabulary: list[str]) -> list[str]:
+    """The terms of a vocabulary a foreign word can be bridged to: Cyrillic words of three letters or more."""
+    return [term for term in vocabulary if len(term) > 2 and _is_cyrillic_word(term)]
+
+
+class WordBridge:
+    """Lexical matching across languages through the embedding model.
+
+    A query word that is neither Russian nor in the indexed documents ("forums", «ынтымақтастық»)
+    also reads as the `neighbours` indexed words nearest to it (query-to-query cosine similarity
+    of the words alone) that reach `min_similarity`: "forums" → «форумы», «форума»; "university" →
+    «университет». So English and Kazakh questions get a lexical signal too. `vectors` are the
+    embeddings of `bridge_words(terms.vocabulary)`, made at build time.
+    """
+
+    def __init__(self, terms: TermIndex, vectors: np.ndarray, min_similarity: float, neighbours: int) -> None:
+        self.words = bridge_words(terms.vocabulary)
+        if len(vectors) != len(self.words):
+            raise ValueError(f"{len(vectors)} word vectors for {len(self.words)} bridge words")
+        if neighbours < 0:
+            raise ValueError("neighbours must be 0 or more")
+        self.terms = terms
+        self.vectors = vectors
+        self.min_similarity = min_similarity
+        self.neighbours = neighbours
+
+    def foreign(self, query: str, words: list[Readings]) -> list[tuple[int, str]]:
+        """(position in `words`, the word as written in `query`) of each word to bridge."""
+        if not self.neighbours or not self.words:
+            return []
+        written = [(match.group(), word_readings(match.group())) for match in _WORD.finditer(query)]
+        found = []
+        for i, readings in enumerate(words):
+            if in_dictionary(readings) or not self.terms.absent([readings]):
+                continue
+            surface = next((text for text, known in written if known & readings), None)
+            if surface is not None:
+                found.append((i, surface))
+        return found
+
+    def translate(self, words: list[Readings], foreign: list[tuple[int, str]], vectors: np.ndarray) -> list[Readings]:
+        """`words` with each foreign one (vectors[j] embeds foreign[j]) extended by its neighbours' readings."""
+        out = list(words)
+        for (i, _), vector in zip(foreign, vectors):
+            similarity = self.vectors @ vector
+            count = min(self.neighbours, len(similarity))
+            nearest = np.argpartition(-similarity, count - 1)[:count]
+            for j in nearest[similarity[nearest] >= self.min_similarity]:
+                out[i] = out[i] | word_readings(self.words[j])
+        return out
 
 
 class BM25:

@@ -11,12 +11,11 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from .lexical import _morph, tokens
+from .lexical import KAZAKH_LETTERS, _morph, tokens
 
 Language = Literal["ru", "en", "kk"]
 Kind = Literal["place", "time", "person", "number", "duration"]
 
-_KAZAKH_LETTERS = frozenset("әғқңөұүһіӘҒҚҢӨҰҮҺІ")
 QUESTION_WORDS: dict[str, Kind] = {
     **dict.fromkeys("где куда where қайда қайдан".split(), "place"),
     **dict.fromkeys("когда when қашан".split(), "time"),
@@ -36,7 +35,7 @@ _NOT_QUANTITIES = frozenset({"оба"})  # pymorphy3 reads «оба», «обе�
 
 def question_language(text: str) -> Language:
     """Kazakh when Kazakh-only letters occur, English when Latin letters outnumber Cyrillic, else Russian."""
-    if any(ch in _KAZAKH_LETTERS for ch in text):
+    if KAZAKH_LETTERS & set(text.lower()):
         return "kk"
     latin = sum(1 for ch in text if "a" <= ch.lower() <= "z")
     cyrillic = sum(1 for ch in text if "а" <= ch.lower() <= "я" or ch in "ёЁ")

@@ -3,7 +3,8 @@
 Hybrid, sentence-level search: the vector index proposes candidate passages (chunks); every
 sentence of a candidate is scored by its own similarity to the question, its passage's
 similarity, and how much of the question's content (Russian lemmas, names, numbers) the
-passage contains (see `RetrievalSettings`). A hit is the best sentence with the neighbouring
+passage contains (see `RetrievalSettings`); English and Kazakh words reach the Russian ones
+through their nearest indexed words in the embedding space (`lexical.WordBridge`). A hit is the best sentence with the neighbouring
 sentences of its paragraph that fit in a short window: a precise, readable citation.
 """
 
@@ -19,7 +20,7 @@ from .chunking import Chunk
 from .embedding import Embedder, load_embedder
 from .errors import IndexLoadError, ModelError
 from .index import REBUILD_HINT, LoadedIndex, RetrievalSettings, SentenceIndex, load_index
-from .lexical import in_dictionary, query_words, specifics
+from .lexical import Readings, WordBridge, in_dictionary, query_words, specifics
 from .questions import expected_answer, holds_answer
 
 MAX_QUERY_CHARS = 4000
@@ -58,6 +59,9 @@ class Retriever:
         self.embedder = embedder
         self.settings = settings or _settings_of(index)
         self._sentences: SentenceIndex = index.sentences
+        self._bridge = WordBridge(
+            index.sentences.terms, index.sentences.word_vectors, self.settings.bridge_similarity, self.settings.bridge_words
+        )
         self._canonical, self._previous, self._next = _paragraph_order(index.chunks, index.sentences)
 
     @classmethod
@@ -72,8 +76,11 @@ class Retriever:
         query = validate_query(query)
         if k < 1:
             raise ValueError("k must be at least 1")
-        vector = self.embedder.encode_queries([query])[0]
-        units, scores, signals = self._score(query, vector, k)
+        words = query_words(query)
+        foreign = self._bridge.foreign(query, words) if self.settings.lexical_weight else []
+        vectors = self.embedder.encode_queries([query, *(surface for _, surface in foreign)])
+        vector = vectors[0]
+        units, scores, signals = self._score(self._bridge.translate(words, foreign, vectors[1:]), vector, k)
         hits: list[Hit] = []
         covered: set[int] = set()
         for i in np.argsort(-scores, kind="stable"):
@@ -121,8 +128,10 @@ class Retriever:
             return 1.0
         return sum(1 for w in words if in_dictionary(w) or not terms.absent([w])) / len(words)
 
-    def _score(self, query: str, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
-        """Candidate sentence units, their scores and the parts of their scores."""
+    def _score(
+        self, words: list[Readings], vector: np.ndarray, k: int
+    ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        """Candidate sentence units for the query's `words` and `vector`, their scores and the parts of their scores."""
         settings, sentences = self.settings, self._sentences
         wanted = min(self.index.vectors.ntotal, max(settings.candidates, k))
         passage_scores, chunk_ids = self.index.vectors.search(vector[None, :], wanted)
@@ -137,7 +146,7 @@ class Retriever:
         passage = passage_scores[groups]
         lexical = np.zeros(len(units))
         if settings.lexical_weight:
-            lexical = sentences.terms.coverage(query_words(query), units, groups, len(chunk_ids))[groups]
+            lexical = sentences.terms.coverage(words, units, groups, len(chunk_ids))[groups]
         scores = settings.sentence_weight * sentence + settings.passage_weight * passage + settings.lexical_weight * lexical
         return units, scores, {"sentence": sentence, "passage": passage, "lexical": lexical}
 
