@@ -4,8 +4,9 @@ Hybrid, sentence-level search: the vector index proposes candidate passages (chu
 sentence of a candidate is scored by its own similarity to the question, its passage's
 similarity, and how much of the question's content (Russian lemmas, names, numbers) the
 passage contains (see `RetrievalSettings`); English and Kazakh words reach the Russian ones
-through their nearest indexed words in the embedding space (`lexical.WordBridge`). A hit is the best sentence with the neighbouring
-sentences of its paragraph that fit in a short window: a precise, readable citation.
+through their nearest indexed words in the embedding space (`lexical.WordBridge`). A hit is
+the best sentence with the neighbouring sentences of its paragraph that fit in a short window:
+a precise, readable citation.
 """
 
 from __future__ import annotations
