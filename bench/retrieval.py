@@ -116,7 +116,7 @@ def main() -> None:
     for name, russian_only in (("Russian", True), ("English/Kazakh", False)):
         mine = [i for i, flag in enumerate(is_russian) if flag == russian_only]
         ratio = percentile([pipeline[i] for i in mine], 0.5) / percentile([bare[i] for i in mine], 0.5)
-        print(f"  {name + ' questions':22s}p50 ratio {ratio:5.2f} ({len(mine)} queries)")
+        print(f"  {name + ' questions':26s}p50 ratio {ratio:5.2f} ({len(mine)} queries)")
     print(f"search without encode   p50 {percentile(scoring, 0.5) * 1e3:7.2f} ms   p90 {percentile(scoring, 0.9) * 1e3:7.2f} ms")
     print(f"abstains                p50 {percentile(abstaining, 0.5) * 1e3:7.2f} ms   p90 {percentile(abstaining, 0.9) * 1e3:7.2f} ms")
     print(
