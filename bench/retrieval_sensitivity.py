@@ -3,8 +3,8 @@
 Prints hit@1 and MRR over a grid of fusion weights (passage : sentence ratio x lexical weight)
 around the settings of the committed index, a leave-one-out estimate (for each question, the
 grid point best on the other questions, scored on the held-out one), a sweep of the window
-size (quality against citation length), and the abstention margin of every question: its best
-score against the floor for its language.
+size (quality against citation length), and the abstention margin of every question (its best
+score against the floor for its language) with the reasons the retriever gives to abstain.
 
     .venv/bin/python bench/retrieval_sensitivity.py [--questions tests/data/dev.jsonl]
 """
@@ -19,7 +19,6 @@ import numpy as np
 
 from kzru_rag.evaluation import evaluate, load_questions
 from kzru_rag.index import RetrievalSettings
-from kzru_rag.lexical import specifics
 from kzru_rag.retriever import Retriever
 from retrieval import PrecomputedQueries  # bench/retrieval.py, beside this script
 
@@ -71,17 +70,17 @@ def main() -> None:
         report = evaluate(Retriever(retriever.index, retriever.embedder, replace(base, window_chars=window)), questions, k=5)
         print(f"{window:>5}  {report.overall.hit[1]:.3f}  {report.overall.mrr:.3f}  {report.overall.mean_top_chars:6.0f}")
 
-    print("abstention: best score against the floor for the question's share of Russian words, and numbers the documents lack")
+    print("abstention: best score against the floor for the question's share of Russian words, and the reasons to abstain")
     rows = []
     for q in questions:
         hits = retriever.search(q.question, k=5)
         share = retriever.russian_share(q.question)
         floor = base.abstain_below_other + (base.abstain_below_russian - base.abstain_below_other) * share
-        missing = retriever.index.sentences.terms.absent(specifics(q.question))
-        rows.append((hits[0].score - floor, hits[0].score, floor, q.id, q.lang, q.gold, missing, retriever.abstains(q.question, hits)))
-    for margin, score, floor, qid, lang, gold, missing, abstains in sorted(rows):
-        numbers = ("missing " + ", ".join(sorted(min(m) for m in missing))) if missing else ""
-        print(f"  {margin:+.3f} (score {score:.3f}, floor {floor:.3f}) {qid} {lang} {'answerable' if gold else 'UNANSWERABLE':<12} {numbers:<14} {'abstains' if abstains else ''}")
+        reasons = retriever.abstention_reasons(q.question, hits)
+        rows.append((hits[0].score - floor, hits[0].score, floor, q.id, q.lang, q.gold, reasons))
+    for margin, score, floor, qid, lang, gold, reasons in sorted(rows):
+        print(f"  {margin:+.3f} (score {score:.3f}, floor {floor:.3f}) {qid} {lang} {'answerable' if gold else 'UNANSWERABLE':<12} {'; '.join(reasons)}")
+
 
 if __name__ == "__main__":
     main()

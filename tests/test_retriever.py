@@ -253,3 +253,14 @@ def test_the_bridge_gives_english_questions_a_lexical_signal_and_can_be_switched
     assert any("народной дипломатии" in hit.text for hit in hits[:2])
     off = Retriever(retriever.index, retriever.embedder, replace(retriever.settings, bridge_words=0))
     assert all(hit.signals["lexical"] == 0 for hit in off.search(ENGLISH))
+
+
+def test_abstention_reasons_say_why(retriever):
+    def reasons(question):
+        return retriever.abstention_reasons(question, retriever.search(question))
+
+    assert reasons("Где открыт филиал МГИМО?") == []
+    assert any("never mention 1999" in r for r in reasons("Что произошло на переговорах в 1999 году?"))
+    assert any("asks for a quantity" in r for r in reasons("Сколько стоит модернизация Экибастузской ГРЭС-2?"))
+    assert any("below the floor" in r for r in reasons("Как приготовить борщ?"))
+    assert retriever.abstention_reasons("форум", []) == ["no passages were found"]

@@ -97,28 +97,33 @@ class Retriever:
         return hits
 
     def abstains(self, query: str, hits: list[Hit]) -> bool:
-        """True when the hits are unlikely to answer the query (the document has no answer).
+        """True when the hits are unlikely to answer the query (the document has no answer); see `abstention_reasons`."""
+        return bool(self.abstention_reasons(query, hits))
 
-        Either the best hit scores below the floor for the query's language (see
-        `RetrievalSettings`), or the question names a number the indexed documents never
-        mention (a question about 2024 when they only speak of 2025), or it asks for a quantity
-        («Сколько…?», "How many…?", «Қанша…?») and none of the top `QUANTITY_HITS` hits holds a
-        number or numeral besides dates and the question's own: passages that match the topic
-        but cannot answer it.
+    def abstention_reasons(self, query: str, hits: list[Hit]) -> list[str]:
+        """Why the hits are unlikely to answer the query; empty when they may answer it.
+
+        The best hit scores below the floor for the query's language (see `RetrievalSettings`);
+        the question names a number the indexed documents never mention (a question about 2024
+        when they only speak of 2025); or it asks for a quantity («Сколько…?», "How many…?",
+        «Қанша…?») and none of the top `QUANTITY_HITS` hits holds a number or numeral besides
+        dates and the question's own: passages that match the topic but cannot answer it.
         """
         if not hits:
-            return True
+            return ["no passages were found"]
         query = validate_query(query)
         settings = self.settings
         share = self.russian_share(query)
         floor = settings.abstain_below_other + (settings.abstain_below_russian - settings.abstain_below_other) * share
-        if max(hit.score for hit in hits) < floor:
-            return True
-        if self._sentences.terms.absent(specifics(query)):
-            return True
-        return expected_answer(query) == "number" and not any(
-            holds_answer(hit.text, "number", query) for hit in hits[:QUANTITY_HITS]
-        )
+        reasons = []
+        best = max(hit.score for hit in hits)
+        if best < floor:
+            reasons.append(f"the best passage scores {best:.3f}, below the floor {floor:.3f} for the question's language")
+        if missing := self._sentences.terms.absent(specifics(query)):
+            reasons.append("the documents never mention " + ", ".join(sorted(min(m) for m in missing)))
+        if expected_answer(query) == "number" and not any(holds_answer(h.text, "number", query) for h in hits[:QUANTITY_HITS]):
+            reasons.append(f"it asks for a quantity and none of the top {QUANTITY_HITS} passages holds one")
+        return reasons
 
     def russian_share(self, query: str) -> float:
         """The share of the query's words (numbers aside) that are Russian: in pymorphy3's dictionary or
