@@ -118,7 +118,7 @@ class _ProgressBar:
         if self._bar is None:
             from tqdm import tqdm
 
-            self._bar = tqdm(total=total, unit="chunk", desc="embedding", file=sys.stderr)
+            self._bar = tqdm(total=total, unit="text", desc="embedding", file=sys.stderr)
         self._bar.n = done
         self._bar.refresh()
 

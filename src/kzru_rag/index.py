@@ -369,17 +369,17 @@ def _embed(
             first_seen.setdefault(key, i)
     # Longest first, so each batch holds texts of similar length and little padding; passages and words apart.
     missing = sorted(first_seen.values(), key=lambda i: -len(texts[i]))
-    total, batch = len(missing), 32
+    jobs = (
+        ([i for i in missing if i < len(passages)], embedder.encode_passages),
+        ([i for i in missing if i >= len(passages)], embedder.encode_queries),
+    )
+    total, done, batch = len(missing), 0, 32
     if progress:
         progress(0, total)
-    done = 0
-    for kind in (False, True):
-        todo = [i for i in missing if (i >= len(passages)) == kind]
+    for todo, encode in jobs:
         for first in range(0, len(todo), batch):
             ids = todo[first : first + batch]
-            chunk = [texts[i] for i in ids]
-            encoded = embedder.encode_queries(chunk) if kind else embedder.encode_passages(chunk, batch_size=batch)
-            known.update({keys[i]: vector for i, vector in zip(ids, encoded)})
+            known.update({keys[i]: vector for i, vector in zip(ids, encode([texts[i] for i in ids]))})
             done += len(ids)
             if progress:
                 progress(done, total)

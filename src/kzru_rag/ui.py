@@ -529,7 +529,7 @@ def build_app(library: Library) -> gr.Blocks:
 
             def report(done: int, total: int) -> None:
                 if total:
-                    progress((done, total), desc="Векторизация фрагментов", unit="фрагм.")
+                    progress((done, total), desc="Векторизация фрагментов и словаря", unit="текст.")
 
             try:
                 message = f"{_mark(True)} {escape_markdown(library.rebuild(report))}"
