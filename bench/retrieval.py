@@ -38,13 +38,15 @@ def percentile(values: list[float], q: float) -> float:
 
 
 class PrecomputedQueries:
-    """Stands in for the embedder with the query vectors computed beforehand, to time search without the model."""
+    """Stands in for the embedder with the query vectors computed beforehand, to time search without the model:
+    the questions' and the words each of `retrievers` bridges for them (their indexes' vocabularies differ)."""
 
-    def __init__(self, retriever: Retriever, questions: list[str]) -> None:
-        self.model_id = retriever.embedder.model_id
-        words = [surface for q in questions for _, surface in retriever._bridge.foreign(q, query_words(q))]
+    def __init__(self, retrievers: list[Retriever], questions: list[str]) -> None:
+        embedder = retrievers[0].embedder
+        self.model_id = embedder.model_id
+        words = [surface for r in retrievers for q in questions for _, surface in r._bridge.foreign(q, query_words(q))]
         texts = list(dict.fromkeys(questions + words))
-        self._vectors = dict(zip(texts, retriever.embedder.encode_queries(texts)))
+        self._vectors = dict(zip(texts, embedder.encode_queries(texts)))
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         return np.stack([self._vectors[text] for text in texts])
@@ -74,7 +76,7 @@ def main() -> None:
     retriever.search(questions[0])
     model.encode_query(questions[:1])
 
-    no_model = Retriever(retriever.index, PrecomputedQueries(retriever, questions))  # type: ignore[arg-type]
+    no_model = Retriever(retriever.index, PrecomputedQueries([retriever], questions))  # type: ignore[arg-type]
     pipeline, bare, scoring, abstaining, is_russian = [], [], [], [], []
     for _ in range(args.rounds):
         for question in questions:

@@ -47,7 +47,7 @@ def main() -> None:
     questions = load_questions(args.questions)
     loaded = Retriever.load()
     base = loaded.settings
-    retriever = Retriever(loaded.index, PrecomputedQueries(loaded, [q.question for q in questions]), base)  # type: ignore[arg-type]
+    retriever = Retriever(loaded.index, PrecomputedQueries([loaded], [q.question for q in questions]), base)  # type: ignore[arg-type]
 
     grid = {(r, x): reciprocal_ranks(retriever, weights(base, r, x), questions) for r in RATIOS for x in LEXICAL}
     print(f"settings: {base}")

@@ -126,7 +126,7 @@ def measure(path: Path, rounds: int) -> dict[str, Any]:
     rss_index = process.memory_info().rss - rss_before
     questions = dev_questions()
     retriever.search(questions[0])
-    precomputed = PrecomputedQueries(retriever, questions)
+    precomputed = PrecomputedQueries([retriever, reference], questions)
     without_model = Retriever(retriever.index, precomputed)  # type: ignore[arg-type]
     reference_without_model = Retriever(reference.index, precomputed)  # type: ignore[arg-type]
     calls = {

@@ -1,0 +1,29 @@
+"""The retrieval benchmarks still run against the current API and print their figures (one short round each)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+
+
+def run(script: str, *args: str) -> str:
+    result = subprocess.run([sys.executable, str(BENCH / script), *args], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout
+
+
+@pytest.mark.slow
+def test_the_retrieval_benchmark_prints_its_ratios():
+    out = run("retrieval.py", "--rounds", "1")
+    for line in ("ratio search/encode", "Russian questions", "English/Kazakh questions", "ratio build/encode", "peak RSS"):
+        assert line in out
+
+
+@pytest.mark.slow
+def test_the_sensitivity_benchmark_prints_the_grid_and_the_abstention_reasons():
+    out = run("retrieval_sensitivity.py", "--questions", str(Path(__file__).parent / "data" / "holdout.jsonl"))
+    assert "leave-one-out over the grid" in out
+    assert "it asks for a quantity" in out, "the holdout's quantity questions without an answer are abstained on"
