@@ -28,8 +28,8 @@ test: $(STAMP) browser
 
 # dev: the shared dev set; holdout: questions written blind, never used to choose the method.
 eval: $(STAMP)
-	$(BIN)/kzru-rag eval tests/data/dev.jsonl --baselines --ablation
-	$(BIN)/kzru-rag eval tests/data/holdout.jsonl --baselines --ablation
+	$(BIN)/kzru-rag eval tests/data/dev.jsonl --baselines --ablation --answers
+	$(BIN)/kzru-rag eval tests/data/holdout.jsonl --baselines --ablation --answers
 
 bench: $(STAMP)
 	$(BIN)/python bench/retrieval.py

@@ -29,6 +29,7 @@ from kzru_rag.assistant import (
     contextual_query,
     is_follow_up,
 )
+from kzru_rag.evaluation import evaluate_answers, load_questions
 from kzru_rag.llm import LLM, Message, OpenAICompatibleLLM, load_prompt
 
 THEME = "Какова тема форума межрегионального сотрудничества?"
@@ -112,8 +113,32 @@ def test_without_the_retrievers_signals_sentences_are_embedded_here_with_the_sam
     embedded = assistant._similarities(question, [replace(hit, signals={}) for hit in hits], spans, texts)
 
     assert embedded == pytest.approx([hit.signals["sentence"] for hit in hits], abs=1e-4)
-    whole = assistant._scored_sentences(question, [replace(hit, highlight=None, signals={}) for hit in hits])
+    whole = assistant._scored_sentences(question, [replace(hit, highlight=None, signals={}, sentences=()) for hit in hits])
     assert sorted(s.span for s in whole) == sorted((hit.start, hit.end) for hit in hits), "no highlight: the whole passage"
+
+
+def test_any_sentence_of_a_passage_can_be_quoted_and_is_then_its_highlight(assistant: Assistant) -> None:
+    """The answer may sit beside the retriever's best sentence in the passage («Молодежно-волонтерского форума»)."""
+    answer = assistant.ask("Which side events are planned at the forum?")
+    assert "Молодежно-волонтерского форума" in answer.text
+    first_quotes: dict[int, str] = {}
+    for line in answer.text.split("\n\n"):
+        quote, number = re.fullmatch(r"(.*) \[(\d+)\]", line, re.DOTALL).groups()
+        assert quote in answer.citations[int(number) - 1].text
+        first_quotes.setdefault(int(number), quote)
+    for number, quote in first_quotes.items():
+        cited = answer.citations[number - 1]
+        start, end = cited.highlight
+        assert quote in cited.text[start - cited.start : end - cited.start], "a passage's first quote is its highlight"
+    assert len({(c.start, c.end) for c in answer.citations}) == len(answer.citations), "one marker per passage"
+
+
+@pytest.mark.parametrize("name, floor", [("dev.jsonl", 0.85), ("holdout.jsonl", 0.79)])
+def test_extractive_answers_quote_the_answer(assistant: Assistant, name: str, floor: float) -> None:
+    """One question below what the committed settings reach: dev 25/28 (0.893), holdout 39/48 (0.812)."""
+    report = evaluate_answers(assistant, load_questions(DEV_SET.with_name(name)))
+    assert len(report.quoted) / report.answerable >= floor, report.missed
+    assert report.abstained == []
 
 
 def test_stream_yields_text_then_the_answer(assistant: Assistant) -> None:

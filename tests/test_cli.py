@@ -43,6 +43,16 @@ def test_eval_json(capsys):
     assert 0 < report["overall"]["mrr"] <= 1
 
 
+def test_eval_answers_scores_the_assistants_quotes(capsys):
+    assert main(["eval", str(DEV_SET), "--answers"]) == 0
+    assert "assistant, extractive answers: the quoted text holds the answer for " in capsys.readouterr().out
+    assert main(["eval", str(DEV_SET), "--answers", "--json"]) == 0
+    output = json.loads(capsys.readouterr().out)
+    answers = output["answers"]
+    assert answers["answerable"] == 28 == len(answers["quoted"]) + len(answers["missed"])
+    assert output["retrievers"][0]["overall"]["questions"] == 28
+
+
 def test_index_build_and_status(tmp_path, capsys):
     source = tmp_path / "note.md"
     source.write_text("# Заметка\n\nФорум пройдёт в Уральске.", encoding="utf-8")

@@ -264,3 +264,13 @@ def test_abstention_reasons_say_why(retriever):
     assert any("asks for a quantity" in r for r in reasons("Сколько стоит модернизация Экибастузской ГРЭС-2?"))
     assert any("below the floor" in r for r in reasons("Как приготовить борщ?"))
     assert retriever.abstention_reasons("форум", []) == ["no passages were found"]
+
+
+def test_a_hit_lists_its_sentences_with_their_similarity(retriever):
+    for hit in retriever.search("Где проходит XXI форум межрегионального сотрудничества?", k=5):
+        spans = [(a, b) for a, b, _ in hit.sentences]
+        assert spans[0][0] == hit.start and spans[-1][1] == hit.end
+        assert all(a < b <= c for (a, b), (c, _) in zip(spans, spans[1:])), "in order, not overlapping"
+        assert hit.highlight in spans
+        similarity = dict(((a, b), c) for a, b, c in hit.sentences)[hit.highlight]
+        assert similarity == pytest.approx(hit.signals["sentence"], abs=1e-5)

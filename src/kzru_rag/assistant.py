@@ -241,7 +241,7 @@ class Assistant:
         return replace(base, text=text, citations=closest, abstained=True)
 
     def _extract(self, base: Answer, query: str, focus: str | None = None, said: Sequence[str] = ()) -> Answer:
-        """Quote the best sentences of the hits, each with its citation marker.
+        """Quote the best sentences of the hits, each with its passage's citation marker.
 
         `focus` is the question as asked when `query` adds the conversation to it: its own words
         and question word («где») decide which sentence answers. A follow-up asks for something new: sentences already quoted in the earlier answers
@@ -259,8 +259,15 @@ class Assistant:
                 break
             if not any(_overlaps(sentence.span, other.span) for other in chosen):
                 chosen.append(sentence)
-        lines = [f"{self._quote(base.hits[s.hit], s.span)} [{n}]" for n, s in enumerate(chosen, start=1)]
-        return replace(base, text="\n\n".join(lines), citations=[base.hits[s.hit] for s in chosen])
+        # One marker per passage; its highlight becomes its best quoted sentence.
+        markers: dict[int, int] = {}
+        citations: list[Hit] = []
+        for sentence in chosen:
+            if sentence.hit not in markers:
+                markers[sentence.hit] = len(citations) + 1
+                citations.append(replace(base.hits[sentence.hit], highlight=sentence.span))
+        lines = [f"{self._quote(base.hits[s.hit], s.span)} [{markers[s.hit]}]" for s in chosen]
+        return replace(base, text="\n\n".join(lines), citations=citations)
 
     def _generate(self, base: Answer, query: str, llm: LLM) -> Generator[str, None, Answer]:
         """Stream the LLM's answer with its markers checked; the extractive answer when it fails."""
@@ -318,7 +325,8 @@ class Assistant:
         return hit.text[span[0] - hit.start : span[1] - hit.start].strip().lstrip("–—- ").strip()
 
     def _scored_sentences(self, query: str, hits: list[Hit], focus: str | None = None) -> list[_Sentence]:
-        """The answering sentence of each hit (its highlight; the whole passage when unset), scored, best first.
+        """Every sentence of the hits (`Hit.sentences`; without them, the highlight or else the whole
+        passage), scored, best first.
 
         `query` is what was searched; `focus` (default: the query) is the question as asked.
 
@@ -327,14 +335,20 @@ class Assistant:
         of its passage (the retriever's view of the whole passage), plus ANSWER_TYPE_WEIGHT when it
         holds the kind of phrase the focus asks for.
         """
-        spans = [hit.highlight or (hit.start, hit.end) for hit in hits]
-        texts = [hit.text[a - hit.start : b - hit.start] for hit, (a, b) in zip(hits, spans)]
-        similarities = self._similarities(query, hits, spans, texts)
+        places = [
+            (i, span)
+            for i, hit in enumerate(hits)
+            for span in ([(a, b) for a, b, _ in hit.sentences] or [hit.highlight or (hit.start, hit.end)])
+        ]
+        owners = [hits[i] for i, _ in places]
+        spans = [span for _, span in places]
+        texts = [hit.text[a - hit.start : b - hit.start] for hit, (a, b) in zip(owners, spans)]
+        similarities = self._similarities(query, owners, spans, texts)
         focus = focus or query
         question_words = query_words(focus)
         kind = expected_answer(focus)
         scored = []
-        for i, (similarity, span, text) in enumerate(zip(similarities, spans, texts)):
+        for (i, _), similarity, span, text in zip(places, similarities, spans, texts):
             readings = frozenset().union(*content_words(text))
             overlap = sum(bool(word & readings) for word in question_words) / len(question_words) if question_words else 0.0
             typed = bool(kind) and holds_answer(text, kind, focus)
@@ -344,9 +358,9 @@ class Assistant:
         return scored
 
     def _similarities(self, query: str, hits: list[Hit], spans: list[Span], texts: list[str]) -> list[float]:
-        """Cosine similarity of the query and each hit's sentence: the retriever's own when it scored
-        the highlighted sentence (`signals["sentence"]`), else embedded here (and cached)."""
-        known = [hit.signals.get("sentence") if hit.highlight else None for hit in hits]
+        """Cosine similarity of the query and `texts[i]` (document span `spans[i]` of `hits[i]`): the
+        retriever's own when it has it, else embedded here (and cached)."""
+        known = [_known_similarity(hit, span) for hit, span in zip(hits, spans)]
         if all(value is not None for value in known):
             return [float(value) for value in known]
         embedder = self.retriever.embedder
@@ -356,6 +370,14 @@ class Assistant:
             self._vectors.update(zip(missing, embedder.encode_passages(list(missing.values()))))
         question = embedder.encode_queries([query])[0]
         return [float(value) if value is not None else float(np.dot(question, self._vectors[key])) for key, value in zip(keys, known)]
+
+
+def _known_similarity(hit: Hit, span: Span) -> float | None:
+    """The retriever's cosine similarity of the query and the sentence at `span` of `hit`, if it has one."""
+    for start, end, similarity in hit.sentences:
+        if (start, end) == span:
+            return similarity
+    return hit.signals.get("sentence") if span == hit.highlight else None
 
 
 class _Sentence(NamedTuple):

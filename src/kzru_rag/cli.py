@@ -76,6 +76,9 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", action="store_true", help="print JSON")
     evaluate.add_argument("--baselines", action="store_true", help="also score dense-only and BM25-only baselines")
     evaluate.add_argument("--ablation", action="store_true", help="also score the retriever with parts of its scoring off")
+    evaluate.add_argument(
+        "--answers", action="store_true", help="also ask the assistant (no LLM): how often its quoted answer holds the gold"
+    )
     _index_option(evaluate)
     evaluate.set_defaults(run=_eval)
     return parser
@@ -192,7 +195,8 @@ def _ask(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from .evaluation import ablations, baselines, evaluate, format_reports, load_questions
+    from .assistant import Assistant
+    from .evaluation import ablations, baselines, evaluate, evaluate_answers, format_answers, format_reports, load_questions
     from .retriever import Retriever
 
     questions = load_questions(args.file)
@@ -203,10 +207,15 @@ def _eval(args: argparse.Namespace) -> int:
     if args.ablation:
         searchers.update(ablations(retriever))
     reports = [evaluate(searcher, questions, k=args.k, name=name) for name, searcher in searchers.items()]
+    answers = evaluate_answers(Assistant(retriever), questions) if args.answers else None
     if args.json:
-        print(json.dumps([report.to_dict() for report in reports], ensure_ascii=False, indent=2))
+        retrievers = [report.to_dict() for report in reports]
+        output: Any = retrievers if answers is None else {"retrievers": retrievers, "answers": answers.to_dict()}
+        print(json.dumps(output, ensure_ascii=False, indent=2))
         return 0
     print(format_reports(reports))
+    if answers is not None:
+        print(format_answers(answers))
     for report in reports:
         for miss in report.misses:
             print(f"{report.name}: {miss['id']} ({miss['lang']}) rank {miss['rank']}: {miss['question']}")

@@ -44,6 +44,8 @@ class Hit:
     """Document span of the sentence that best answers the query (None: the whole passage)."""
     signals: dict[str, float] = field(default_factory=dict)
     """The parts of `score`: cosine of the `sentence` and of its `passage`, and `lexical` coverage (0–1)."""
+    sentences: tuple[tuple[int, int, float], ...] = ()
+    """The passage's sentences: document start, end and cosine similarity to the query (empty: not known)."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -89,9 +91,10 @@ class Retriever:
             if unit in covered:
                 continue
             first, last = self._window(unit, vector, covered)
-            covered.update(self._chain(first, last))
+            window = self._chain(first, last)
+            covered.update(window)
             parts = {name: float(values[i]) for name, values in signals.items()}
-            hits.append(self._hit(unit, first, last, float(scores[i]), parts))
+            hits.append(self._hit(unit, window, vector, float(scores[i]), parts))
             if len(hits) == k:
                 break
         return hits
@@ -176,13 +179,16 @@ class Retriever:
             units.append(int(self._next[units[-1]]))
         return units
 
-    def _hit(self, unit: int, first: int, last: int, score: float, signals: dict[str, float]) -> Hit:
+    def _hit(self, unit: int, window: list[int], vector: np.ndarray, score: float, signals: dict[str, float]) -> Hit:
         spans = self._sentences.spans
         chunk = self.index.chunks[int(self._sentences.chunk_of[unit])]
-        start, end = int(spans[first][0]), int(spans[last][1])
+        start, end = int(spans[window[0]][0]), int(spans[window[-1]][1])
         text = self.index.documents[chunk.doc_id].text[start:end]
         highlight = (int(spans[unit][0]), int(spans[unit][1]))
-        return Hit(text, score, chunk.doc_id, start, end, chunk.chunk_id, _metadata(self.index, chunk), highlight, signals)
+        similarities = np.asarray(self._sentences.vectors[window]) @ vector
+        sentences = tuple((int(spans[u][0]), int(spans[u][1]), float(c)) for u, c in zip(window, similarities))
+        metadata = _metadata(self.index, chunk)
+        return Hit(text, score, chunk.doc_id, start, end, chunk.chunk_id, metadata, highlight, signals, sentences)
 
 
 def _settings_of(index: LoadedIndex) -> RetrievalSettings:
