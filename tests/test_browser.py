@@ -208,3 +208,15 @@ def test_with_an_llm_the_answer_streams_and_a_failure_shows_a_notice(browser, tm
         ask(page, "Какую электростанцию планируют модернизировать?")
         assert len(stub.requests) == 5, "with the switch off the LLM is not asked"
         page.close()
+
+
+def test_an_english_question_quotes_the_answering_sentences_under_one_marker(page) -> None:
+    ask(page, "Which side events are planned at the forum?")
+
+    bot = page.locator("#kz-chat [data-testid=bot]").first
+    assert "Молодежно-волонтерского форума" in bot.inner_text()
+    markers = bot.locator("sup.kz-cite").all_inner_texts()
+    sources = page.locator("#kz-chat .kz-source")
+    assert sources.count() == len(set(markers)), "a passage quoted twice is listed once"
+    assert sources.first.locator("mark.kz-answer").inner_text().strip().lstrip("–— ") in bot.inner_text()
+    screenshot(page, "english.png")
