@@ -2,10 +2,10 @@
 languages, abstention.
 
 The floors sit one question below what the committed settings reach, so a change that costs a
-question fails here. Dev: hit@1 0.857, MRR 0.908, hit@5 1.0, answering sentence highlighted in the
-top hit 0.786, mean top passage 301 chars, 2/2 unanswerable abstained, 0/28 false abstentions.
-Holdout (tests/data/holdout.jsonl, written without running the retriever): hit@1 0.812, MRR 0.884,
-hit@5 0.979, 298 chars, Kazakh hit@1 1.0, 3/6 unanswerable abstained, 0/48 false.
+question fails here. Dev: hit@1 0.857, MRR 0.914, hit@5 1.0, answering sentence highlighted in the
+top hit 0.786, mean top passage 300 chars, 2/2 unanswerable abstained, 0/28 false abstentions.
+Holdout (tests/data/holdout.jsonl, written without running the retriever): hit@1 0.833, MRR 0.894,
+hit@5 0.979, 300 chars, English hit@3 0.889, Kazakh hit@1 1.0, 3/6 unanswerable abstained, 0/48 false.
 """
 
 import pytest
@@ -63,8 +63,8 @@ def test_hybrid_beats_dense_only_in_the_same_run(retriever, report):
 
 def test_the_method_holds_on_questions_it_was_not_chosen_on(holdout):
     assert holdout.overall.questions == 48
-    assert holdout.overall.hit[1] >= 0.79
-    assert holdout.overall.mrr >= 0.86
+    assert holdout.overall.hit[1] >= 0.81
+    assert holdout.overall.mrr >= 0.87
     assert holdout.overall.hit[5] >= 0.95
     assert holdout.overall.mean_top_chars <= 400
     assert holdout.by_lang["kk"].hit[3] == 1.0

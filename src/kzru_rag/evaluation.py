@@ -237,11 +237,13 @@ def ablations(retriever: Retriever) -> dict[str, Searcher]:
     """The retriever with parts of its scoring switched off, one step at a time (same index)."""
     settings = retriever.settings
     dense = settings.sentence_weight + settings.passage_weight  # kept, so scores stay on one scale
+    untyped = replace(settings, answer_type_weight=0.0)
     steps = {
-        "sentence cosine only": replace(settings, sentence_weight=dense, passage_weight=0.0, lexical_weight=0.0),
-        "+ passage cosine": replace(settings, lexical_weight=0.0),
-        "+ lexical, no word bridge": replace(settings, bridge_words=0),
-        "+ word bridge (= hybrid)": settings,
+        "sentence cosine only": replace(untyped, sentence_weight=dense, passage_weight=0.0, lexical_weight=0.0),
+        "+ passage cosine": replace(untyped, lexical_weight=0.0),
+        "+ lexical, no word bridge": replace(untyped, bridge_words=0),
+        "+ word bridge": untyped,
+        "+ answer type (= hybrid)": settings,
         "hybrid, no window": replace(settings, window_chars=0),
         "hybrid, no sentence cosine": replace(settings, sentence_weight=0.0, passage_weight=dense),
     }

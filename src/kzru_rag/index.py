@@ -42,6 +42,11 @@ SENTENCE_TERMS = "sentence_terms.npz"
 WORD_VECTORS = "word_vectors.npy"
 INDEX_FILES = (MANIFEST, VECTORS, CHUNKS, DOCUMENTS, SENTENCE_VECTORS, SENTENCE_TERMS, WORD_VECTORS)
 REBUILD_HINT = "run `kzru-rag index build` to rebuild it"
+TYPED_KINDS = frozenset({"time", "place", "duration"})
+"""Answer kinds the retriever rewards. Not "person": a passage's names are rarely the person asked for. Not
+"number": a quantity question whose best passages hold no number is one the documents cannot answer (see
+`Retriever.abstention_reasons`), so those passages must not be re-ranked towards numbers first."""
+ANSWER_TYPE_POOL = 10
 _STALE_STAGING_SECONDS = 3600  # a build's staging folder older than this was left by a killed build
 VECTOR_INDEXES = ("flat", "hnsw")
 """FAISS index kinds: exact inner-product search, or an HNSW graph (approximate, for 100k+ passages)."""
@@ -127,6 +132,9 @@ class RetrievalSettings:
     `candidates` passages are taken from the vector index. A query word that is neither Russian
     nor in the documents (English, Kazakh) also matches its `bridge_words` nearest indexed words
     whose similarity to it reaches `bridge_similarity` (see `lexical.WordBridge`; 0 words: off).
+    A passage holding the kind of phrase the question asks for (a date for «Когда…?», a place
+    for «Где…?», a number or date for "How long…?"; see `TYPED_KINDS`) gains
+    `answer_type_weight`; the best `ANSWER_TYPE_POOL` passages are re-ranked with it.
 
     The document is taken to have no answer when the best hit scores below a floor that rises
     from `abstain_below_other` to `abstain_below_russian` with the share of the question's words
@@ -143,9 +151,10 @@ class RetrievalSettings:
     abstain_below_other: float = 0.76
     bridge_words: int = 2
     bridge_similarity: float = 0.9
+    answer_type_weight: float = 0.02
 
     def __post_init__(self) -> None:
-        if min(self.sentence_weight, self.passage_weight, self.lexical_weight) < 0:
+        if min(self.sentence_weight, self.passage_weight, self.lexical_weight, self.answer_type_weight) < 0:
             raise ValueError("retrieval weights must be 0 or more")
         if self.sentence_weight + self.passage_weight <= 0:
             raise ValueError("sentence_weight + passage_weight must be greater than 0")
@@ -169,6 +178,7 @@ class RetrievalSettings:
             "candidates": self.candidates,
             "abstain_below": {"russian": self.abstain_below_russian, "other": self.abstain_below_other},
             "bridge": {"words": self.bridge_words, "min_similarity": self.bridge_similarity},
+            "answer_type": {"weight": self.answer_type_weight, "kinds": sorted(TYPED_KINDS)},
         }
 
     @classmethod
@@ -184,6 +194,7 @@ class RetrievalSettings:
             abstain_below_other=float(data["abstain_below"]["other"]),
             bridge_words=int(data["bridge"]["words"]),
             bridge_similarity=float(data["bridge"]["min_similarity"]),
+            answer_type_weight=float(data["answer_type"]["weight"]),
         )
 
 

@@ -55,6 +55,13 @@ def _morph():
 
 
 @lru_cache(maxsize=200_000)
+def best_parse(word: str) -> tuple[str, str | None, frozenset[str]]:
+    """pymorphy3's likeliest reading of a lower-cased word: (normal form, part of speech, grammemes)."""
+    parse = _morph().parse(word)[0]
+    return parse.normal_form, parse.tag.POS, frozenset(parse.tag.grammemes)
+
+
+@lru_cache(maxsize=200_000)
 def _lemma(word: str) -> str | None:
     """Lemma of a lower-cased Cyrillic word; None for function words (prepositions, conjunctions…)."""
     parse = _morph().parse(word)[0]

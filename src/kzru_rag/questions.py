@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from .lexical import KAZAKH_LETTERS, _morph, tokens
+from .lexical import KAZAKH_LETTERS, best_parse, tokens
 
 Language = Literal["ru", "en", "kk"]
 Kind = Literal["place", "time", "person", "number", "duration"]
@@ -68,13 +68,13 @@ def holds_answer(sentence: str, kind: Kind, question: str) -> bool:
     known = set(tokens(question))
     words = [match.group() for match in _WORD.finditer(sentence)]
     for before, word in zip(["", *words], words):
-        parse = _morph().parse(word.lower())[0]
-        if parse.normal_form in known:
+        normal, pos, grammemes = best_parse(word.lower())
+        if normal in known:
             continue
-        if kind == "number" and (word.isdigit() or (parse.tag.POS == "NUMR" and parse.normal_form not in _NOT_QUANTITIES)):
+        if kind == "number" and (word.isdigit() or (pos == "NUMR" and normal not in _NOT_QUANTITIES)):
             return True
-        if kind == "person" and word[:1].isupper() and ({"Name", "Surn"} & parse.tag.grammemes):
+        if kind == "person" and word[:1].isupper() and ({"Name", "Surn"} & grammemes):
             return True
-        if kind == "place" and word[:1].isupper() and "Geox" in parse.tag and before.lower() in _PLACE_PREPOSITIONS:
+        if kind == "place" and word[:1].isupper() and "Geox" in grammemes and before.lower() in _PLACE_PREPOSITIONS:
             return True
     return False

@@ -11,7 +11,7 @@ a precise, readable citation.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ import numpy as np
 from .chunking import Chunk
 from .embedding import Embedder, load_embedder
 from .errors import IndexLoadError, ModelError
-from .index import REBUILD_HINT, LoadedIndex, RetrievalSettings, SentenceIndex, load_index
+from .index import ANSWER_TYPE_POOL, REBUILD_HINT, TYPED_KINDS, LoadedIndex, RetrievalSettings, SentenceIndex, load_index
 from .lexical import Readings, WordBridge, in_dictionary, query_words, specifics
 from .questions import expected_answer, holds_answer
 
@@ -43,7 +43,8 @@ class Hit:
     highlight: tuple[int, int] | None = None
     """Document span of the sentence that best answers the query (None: the whole passage)."""
     signals: dict[str, float] = field(default_factory=dict)
-    """The parts of `score`: cosine of the `sentence` and of its `passage`, and `lexical` coverage (0–1)."""
+    """The parts of `score`: cosine of the `sentence` and of its `passage`, `lexical` coverage (0–1), and
+    `answer_type` (1 when the passage holds the kind of phrase the question asks for; only for such questions)."""
     sentences: tuple[tuple[int, int, float], ...] = ()
     """The passage's sentences: document start, end and cosine similarity to the query (empty: not known)."""
 
@@ -84,6 +85,9 @@ class Retriever:
         vectors = self.embedder.encode_queries([query, *(surface for _, surface in foreign)])
         vector = vectors[0]
         units, scores, signals = self._score(self._bridge.translate(words, foreign, vectors[1:]), vector, k)
+        kind = expected_answer(query) if self.settings.answer_type_weight else None
+        typed = kind in TYPED_KINDS
+        pool = max(k, ANSWER_TYPE_POOL) if typed else k
         hits: list[Hit] = []
         covered: set[int] = set()
         for i in np.argsort(-scores, kind="stable"):
@@ -95,9 +99,17 @@ class Retriever:
             covered.update(window)
             parts = {name: float(values[i]) for name, values in signals.items()}
             hits.append(self._hit(unit, window, vector, float(scores[i]), parts))
-            if len(hits) == k:
+            if len(hits) == pool:
                 break
-        return hits
+        if typed:
+            hits = sorted((self._typed(hit, kind, query) for hit in hits), key=lambda hit: -hit.score)
+        return hits[:k]
+
+    def _typed(self, hit: Hit, kind: str, query: str) -> Hit:
+        """`hit` with `answer_type_weight` added to its score when it holds the kind of phrase asked for."""
+        holds = holds_answer(hit.text, kind, query)  # type: ignore[arg-type]
+        bonus = self.settings.answer_type_weight * holds
+        return replace(hit, score=hit.score + bonus, signals={**hit.signals, "answer_type": float(holds)})
 
     def abstains(self, query: str, hits: list[Hit]) -> bool:
         """True when the hits are unlikely to answer the query (the document has no answer); see `abstention_reasons`."""
