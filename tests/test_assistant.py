@@ -186,6 +186,25 @@ def test_abstains_plainly_in_the_questions_language_and_lists_the_closest(
     assert answer.citations and _markers(answer.text) == list(range(1, len(answer.citations) + 1))
 
 
+@pytest.mark.parametrize(
+    "question, language, reason",
+    [
+        ("Что произошло на переговорах в 1999 году?", "ru", "В документе не упоминается: 1999."),
+        ("How much will the modernisation of the Ekibastuz power plant cost?", "en", "The question asks for a quantity"),
+        ("Кто выиграл чемпионат мира по футболу?", "ru", "Ни один фрагмент не близок к вопросу по смыслу."),
+        ("Экибастуз ГРЭС-2 жаңғыртуына қанша қаражат жұмсалады?", "kk", "Сұрақ санды сұрайды"),
+    ],
+)
+def test_an_abstention_says_why_in_the_questions_language(
+    assistant: Assistant, question: str, language: str, reason: str
+) -> None:
+    answer = assistant.ask(question)
+    assert answer.abstained and answer.reasons
+    assert answer.text.startswith(NO_ANSWER[language]) and reason in answer.text
+    assert answer.to_dict()["reasons"][0]["kind"] == answer.reasons[0].kind
+    assert assistant.ask("Где открыт филиал МГИМО?").reasons == []
+
+
 def test_abstention_follows_the_retrievers_signal_on_the_dev_set(assistant: Assistant) -> None:
     retriever = assistant.retriever
     for line in DEV_SET.read_text(encoding="utf-8").splitlines():

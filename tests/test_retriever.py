@@ -260,10 +260,12 @@ def test_abstention_reasons_say_why(retriever):
         return retriever.abstention_reasons(question, retriever.search(question))
 
     assert reasons("Где открыт филиал МГИМО?") == []
-    assert any("never mention 1999" in r for r in reasons("Что произошло на переговорах в 1999 году?"))
-    assert any("asks for a quantity" in r for r in reasons("Сколько стоит модернизация Экибастузской ГРЭС-2?"))
-    assert any("below the floor" in r for r in reasons("Как приготовить борщ?"))
-    assert retriever.abstention_reasons("форум", []) == ["no passages were found"]
+    in_1999 = reasons("Что произошло на переговорах в 1999 году?")
+    assert ("unknown_numbers", "1999") in [(r.kind, r.detail) for r in in_1999]
+    assert any("never mention 1999" in str(r) for r in in_1999)
+    assert [r.kind for r in reasons("Сколько стоит модернизация Экибастузской ГРЭС-2?")] == ["no_quantity"]
+    assert "below the floor" in str(reasons("Как приготовить борщ?")[0])
+    assert [r.kind for r in retriever.abstention_reasons("форум", [])] == ["no_passages"]
 
 
 def test_a_hit_lists_its_sentences_with_their_similarity(retriever):

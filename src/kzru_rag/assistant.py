@@ -30,7 +30,7 @@ from .errors import KzruRagError
 from .lexical import content_words, query_words, tokens
 from .llm import LLM, Message, render_prompt
 from .questions import Language, expected_answer, holds_answer, question_language
-from .retriever import Hit, Retriever, validate_query
+from .retriever import AbstentionReason, Hit, Retriever, validate_query
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,25 @@ CLOSEST: dict[str, str] = {
     "ru": "Ближайшие по смыслу фрагменты",
     "en": "The closest passages",
     "kk": "Мағынасы жағынан ең жақын үзінділер",
+}
+# Why there is no answer, by `AbstentionReason.kind`, in the question's language ({detail}: the reason's detail).
+REASONS: dict[str, dict[str, str]] = {
+    "no_passages": {"ru": "Ничего не найдено.", "en": "Nothing was found.", "kk": "Ештеңе табылмады."},
+    "low_score": {
+        "ru": "Ни один фрагмент не близок к вопросу по смыслу.",
+        "en": "No passage is close to the question.",
+        "kk": "Сұраққа мағынасы жақын үзінді жоқ.",
+    },
+    "unknown_numbers": {
+        "ru": "В документе не упоминается: {detail}.",
+        "en": "The document never mentions {detail}.",
+        "kk": "Құжатта мыналар айтылмайды: {detail}.",
+    },
+    "no_quantity": {
+        "ru": "Вопрос о количестве, а в найденных фрагментах нет чисел.",
+        "en": "The question asks for a quantity, and the passages found hold none.",
+        "kk": "Сұрақ санды сұрайды, ал табылған үзінділерде сан жоқ.",
+    },
 }
 FOUND: dict[str, str] = {"ru": "Найденные фрагменты", "en": "Passages found", "kk": "Табылған үзінділер"}
 _NO_ANSWER_PATTERN = re.compile(r"нет ответа|не отвечает|does not answer|no answer|not answer|жауап жоқ", re.IGNORECASE)
@@ -94,6 +113,8 @@ class Answer:
     """A message for the user (in Russian): why the LLM answer was replaced or corrected."""
     flagged: bool = False
     """True when the LLM's citations had to be corrected (markers without a passage, or none at all)."""
+    reasons: list[AbstentionReason] = field(default_factory=list)
+    """Why the retriever took the documents to have no answer (empty when it did not)."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -188,8 +209,8 @@ class Assistant:
         hits = self.retriever.search(query, k=k)
         language = question_language(question)
         base = Answer("", [], False, query, hits, language=language)
-        if self.retriever.abstains(query, hits):
-            answer = self._abstain(base)
+        if reasons := self.retriever.abstention_reasons(query, hits):
+            answer = self._abstain(base, reasons)
         elif llm is None:
             said = [t["content"] for t in turns if t["role"] == "assistant"] if query != question else []
             answer = self._extract(base, query, focus=question, said=said)
@@ -233,12 +254,13 @@ class Assistant:
             log.warning("LLM backend %s failed", type(llm).__name__, exc_info=True)
             raise KzruRagError(f"LLM backend {type(llm).__name__} failed: {type(err).__name__}: {err}") from err
 
-    def _abstain(self, base: Answer) -> Answer:
-        """Say plainly that the document does not answer, and cite the closest passages."""
+    def _abstain(self, base: Answer, reasons: Sequence[AbstentionReason] = ()) -> Answer:
+        """Say plainly that the document does not answer, and why, and cite the closest passages."""
         closest = base.hits[: self.max_quotes]
         markers = ", ".join(f"[{n}]" for n in range(1, len(closest) + 1))
-        text = NO_ANSWER[base.language] + (f" {CLOSEST[base.language]}: {markers}." if closest else "")
-        return replace(base, text=text, citations=closest, abstained=True)
+        why = [REASONS[reason.kind][base.language].format(detail=reason.detail) for reason in reasons]
+        text = " ".join([NO_ANSWER[base.language], *why]) + (f" {CLOSEST[base.language]}: {markers}." if closest else "")
+        return replace(base, text=text, citations=closest, abstained=True, reasons=list(reasons))
 
     def _extract(self, base: Answer, query: str, focus: str | None = None, said: Sequence[str] = ()) -> Answer:
         """Quote the best sentences of the hits, each with its passage's citation marker.

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -50,6 +50,27 @@ class Hit:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class AbstentionReason:
+    """Why the retriever takes a question to have no answer in the documents.
+
+    `kind`: "no_passages"; "low_score" (`detail`: best score and floor); "unknown_numbers" (`detail`:
+    the numbers the documents never mention); "no_quantity" (a quantity question whose top passages
+    hold none).
+    """
+
+    kind: Literal["no_passages", "low_score", "unknown_numbers", "no_quantity"]
+    detail: str = ""
+
+    def __str__(self) -> str:
+        return {
+            "no_passages": "no passages were found",
+            "low_score": f"the best passage scores below the floor for the question's language ({self.detail})",
+            "unknown_numbers": f"the documents never mention {self.detail}",
+            "no_quantity": f"it asks for a quantity and none of the top {QUANTITY_HITS} passages holds one",
+        }[self.kind]
 
 
 class Retriever:
@@ -115,7 +136,7 @@ class Retriever:
         """True when the hits are unlikely to answer the query (the document has no answer); see `abstention_reasons`."""
         return bool(self.abstention_reasons(query, hits))
 
-    def abstention_reasons(self, query: str, hits: list[Hit]) -> list[str]:
+    def abstention_reasons(self, query: str, hits: list[Hit]) -> list[AbstentionReason]:
         """Why the hits are unlikely to answer the query; empty when they may answer it.
 
         The best hit scores below the floor for the query's language (see `RetrievalSettings`);
@@ -125,7 +146,7 @@ class Retriever:
         dates and the question's own: passages that match the topic but cannot answer it.
         """
         if not hits:
-            return ["no passages were found"]
+            return [AbstentionReason("no_passages")]
         query = validate_query(query)
         settings = self.settings
         share = self.russian_share(query)
@@ -133,11 +154,11 @@ class Retriever:
         reasons = []
         best = max(hit.score for hit in hits)
         if best < floor:
-            reasons.append(f"the best passage scores {best:.3f}, below the floor {floor:.3f} for the question's language")
+            reasons.append(AbstentionReason("low_score", f"{best:.3f} < {floor:.3f}"))
         if missing := self._sentences.terms.absent(specifics(query)):
-            reasons.append("the documents never mention " + ", ".join(sorted(min(m) for m in missing)))
+            reasons.append(AbstentionReason("unknown_numbers", ", ".join(sorted(min(m) for m in missing))))
         if expected_answer(query) == "number" and not any(holds_answer(h.text, "number", query) for h in hits[:QUANTITY_HITS]):
-            reasons.append(f"it asks for a quantity and none of the top {QUANTITY_HITS} passages holds one")
+            reasons.append(AbstentionReason("no_quantity"))
         return reasons
 
     def russian_share(self, query: str) -> float:
