@@ -26,10 +26,11 @@ browser:
 test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
 
-# dev: the shared dev set; holdout: questions written blind, never used to choose the method.
+# dev: the shared dev set; holdout, holdout2: questions written blind (see README, Retrieval quality).
 eval: $(STAMP)
 	$(BIN)/kzru-rag eval tests/data/dev.jsonl --baselines --ablation --answers
 	$(BIN)/kzru-rag eval tests/data/holdout.jsonl --baselines --ablation --answers
+	$(BIN)/kzru-rag eval tests/data/holdout2.jsonl --baselines --ablation --answers
 
 bench: $(STAMP)
 	$(BIN)/python bench/retrieval.py

@@ -133,12 +133,13 @@ def test_any_sentence_of_a_passage_can_be_quoted_and_is_then_its_highlight(assis
     assert len({(c.start, c.end) for c in answer.citations}) == len(answer.citations), "one marker per passage"
 
 
-@pytest.mark.parametrize("name, floor", [("dev.jsonl", 0.85), ("holdout.jsonl", 0.79)])
+@pytest.mark.parametrize("name, floor", [("dev.jsonl", 0.85), ("holdout.jsonl", 0.79), ("holdout2.jsonl", 0.80)])
 def test_extractive_answers_quote_the_answer(assistant: Assistant, name: str, floor: float) -> None:
-    """One question below what the committed settings reach: dev 25/28 (0.893), holdout 39/48 (0.812)."""
+    """One question below what the committed settings reach: dev 25/28 (0.893), holdout 39/48 (0.812),
+    holdout2 33/40 (0.825)."""
     report = evaluate_answers(assistant, load_questions(DEV_SET.with_name(name)))
     assert len(report.quoted) / report.answerable >= floor, report.missed
-    assert report.abstained == []
+    assert set(report.abstained) <= {"hb26"}, "hb26's answer is in the document's header (metadata), no passage holds it"
 
 
 def test_stream_yields_text_then_the_answer(assistant: Assistant) -> None:

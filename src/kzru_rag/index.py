@@ -130,8 +130,9 @@ class RetrievalSettings:
     + lexical_weight * (IDF-weighted share of the query's words the passage contains)`;
     a hit is the best sentence grown by its best-scoring neighbours up to `window_chars`.
     `candidates` passages are taken from the vector index. A query word that is neither Russian
-    nor in the documents (English, Kazakh) also matches its `bridge_words` nearest indexed words
-    whose similarity to it reaches `bridge_similarity` (see `lexical.WordBridge`; 0 words: off).
+    nor in the documents (Kazakh; English too with `bridge_latin`) also matches its `bridge_words`
+    nearest indexed words whose similarity to it reaches `bridge_similarity` (see
+    `lexical.WordBridge`; 0 words: off).
     A passage holding the kind of phrase the question asks for (a date for «Когда…?», a place
     for «Где…?», a number or date for "How long…?"; see `TYPED_KINDS`) gains
     `answer_type_weight`; the best `ANSWER_TYPE_POOL` passages are re-ranked with it.
@@ -151,6 +152,7 @@ class RetrievalSettings:
     abstain_below_other: float = 0.76
     bridge_words: int = 2
     bridge_similarity: float = 0.9
+    bridge_latin: bool = False
     answer_type_weight: float = 0.02
 
     def __post_init__(self) -> None:
@@ -177,7 +179,7 @@ class RetrievalSettings:
             "window_chars": self.window_chars,
             "candidates": self.candidates,
             "abstain_below": {"russian": self.abstain_below_russian, "other": self.abstain_below_other},
-            "bridge": {"words": self.bridge_words, "min_similarity": self.bridge_similarity},
+            "bridge": {"words": self.bridge_words, "min_similarity": self.bridge_similarity, "latin": self.bridge_latin},
             "answer_type": {"weight": self.answer_type_weight, "kinds": sorted(TYPED_KINDS)},
         }
 
@@ -194,6 +196,7 @@ class RetrievalSettings:
             abstain_below_other=float(data["abstain_below"]["other"]),
             bridge_words=int(data["bridge"]["words"]),
             bridge_similarity=float(data["bridge"]["min_similarity"]),
+            bridge_latin=bool(data["bridge"]["latin"]),
             answer_type_weight=float(data["answer_type"]["weight"]),
         )
 

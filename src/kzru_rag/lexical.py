@@ -21,6 +21,7 @@ import numpy as np
 
 _WORD = re.compile(r"\w+(?:[-‐‑]\w+)*")
 _HYPHENS = re.compile(r"[-‐‑]")
+_LATIN = re.compile(r"[A-Za-z]")
 _FUNCTION_WORDS = frozenset({"PREP", "CONJ", "PRCL", "INTJ"})
 # Grammemes of words that carry no topic: pronouns, pronominal adjectives (какой, этот), question adverbs.
 _NON_CONTENT = frozenset({"NPRO", "Apro", "Ques"})
@@ -236,14 +237,21 @@ def bridge_words(vocabulary: list[str]) -> list[str]:
 class WordBridge:
     """Lexical matching across languages through the embedding model.
 
-    A query word that is neither Russian nor in the indexed documents ("forums", «ынтымақтастық»)
+    A query word that is neither Russian nor in the indexed documents («форумға», «ынтымақтастық»)
     also reads as the `neighbours` indexed words nearest to it (query-to-query cosine similarity
-    of the words alone) that reach `min_similarity`: "forums" → «форумы», «форума»; "university" →
-    «университет». So English and Kazakh questions get a lexical signal too. `vectors` are the
-    embeddings of `bridge_words(terms.vocabulary)`, made at build time.
+    of the words alone) that reach `min_similarity`: «форумға» → «форум»; «университеттің» →
+    «университет». So Kazakh questions get a lexical signal too. `vectors` are the embeddings of
+    `bridge_words(terms.vocabulary)`, made at build time.
+
+    Words in Latin script are bridged only with `latin`: with the bundled e5 model, English words
+    that reach the threshold are mostly the frequent ones ("Kazakhstan" → «Казахстан», "expert" →
+    «эксперт») while the distinctive ones rarely do ("allies", "quoted"), which pulled English
+    questions towards generic passages (see README, Retrieval quality).
     """
 
-    def __init__(self, terms: TermIndex, vectors: np.ndarray, min_similarity: float, neighbours: int) -> None:
+    def __init__(
+        self, terms: TermIndex, vectors: np.ndarray, min_similarity: float, neighbours: int, latin: bool = False
+    ) -> None:
         self.words = bridge_words(terms.vocabulary)
         if len(vectors) != len(self.words):
             raise ValueError(f"{len(vectors)} word vectors for {len(self.words)} bridge words")
@@ -253,6 +261,7 @@ class WordBridge:
         self.vectors = vectors
         self.min_similarity = min_similarity
         self.neighbours = neighbours
+        self.latin = latin
 
     def foreign(self, query: str, words: list[Readings]) -> list[tuple[int, str]]:
         """(position in `words`, the word as written in `query`) of each word to bridge."""
@@ -264,7 +273,7 @@ class WordBridge:
             if in_dictionary(readings) or not self.terms.absent([readings]):
                 continue
             surface = next((text for text, known in written if known & readings), None)
-            if surface is not None:
+            if surface is not None and (self.latin or not _LATIN.search(surface)):
                 found.append((i, surface))
         return found
 

@@ -3,8 +3,8 @@
 Hybrid, sentence-level search: the vector index proposes candidate passages (chunks); every
 sentence of a candidate is scored by its own similarity to the question, its passage's
 similarity, and how much of the question's content (Russian lemmas, names, numbers) the
-passage contains (see `RetrievalSettings`); English and Kazakh words reach the Russian ones
-through their nearest indexed words in the embedding space (`lexical.WordBridge`). A hit is
+passage contains (see `RetrievalSettings`); Kazakh words reach the Russian ones through their
+nearest indexed words in the embedding space (`lexical.WordBridge`). A hit is
 the best sentence with the neighbouring sentences of its paragraph that fit in a short window:
 a precise, readable citation.
 """
@@ -84,8 +84,9 @@ class Retriever:
         self.embedder = embedder
         self.settings = settings or _settings_of(index)
         self._sentences: SentenceIndex = index.sentences
+        settings = self.settings
         self._bridge = WordBridge(
-            index.sentences.terms, index.sentences.word_vectors, self.settings.bridge_similarity, self.settings.bridge_words
+            index.sentences.terms, index.sentences.word_vectors, settings.bridge_similarity, settings.bridge_words, settings.bridge_latin
         )
         self._canonical, self._previous, self._next = _paragraph_order(index.chunks, index.sentences)
 
