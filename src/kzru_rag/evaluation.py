@@ -244,6 +244,7 @@ def ablations(retriever: Retriever) -> dict[str, Searcher]:
         "+ lexical, no word bridge": replace(untyped, bridge_words=0),
         "+ word bridge": untyped,
         "+ answer type (= hybrid)": settings,
+        "hybrid, English bridged too": replace(settings, bridge_latin=True),
         "hybrid, no window": replace(settings, window_chars=0),
         "hybrid, no sentence cosine": replace(settings, sentence_weight=0.0, passage_weight=dense),
     }
