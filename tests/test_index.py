@@ -135,13 +135,13 @@ def test_a_changed_source_makes_a_stale_warning(built, corpus):
 
 
 def test_adding_a_document_embeds_only_its_chunks(built, corpus, embedder):
-    known_words = set(bridge_words(load_index(built).sentences.terms.vocabulary))
+    known_words = set(bridge_words(load_index(built).sentences.terms))
     (corpus / "b.txt").write_text(EXTRA, encoding="utf-8")
     totals = []
     manifest = build_index([corpus], embedder, built, progress=lambda done, total: totals.append(total))
     assert manifest.chunk_count == 4
     fresh = load_index(built)
-    new_words = set(bridge_words(fresh.sentences.terms.vocabulary)) - known_words
+    new_words = set(bridge_words(fresh.sentences.terms)) - known_words
     assert new_words and set(totals) == {2 + len(new_words)}, "only the two new chunks and their new words are embedded"
     reference = embedder.encode_passages([c.text for c in fresh.chunks])
     stored = fresh.vectors.reconstruct_n(0, fresh.vectors.ntotal)

