@@ -23,12 +23,8 @@ from openai_stub import (  # noqa: F401  (openai_stub_fixture provides the opena
 
 from conftest import DEV_SET
 from kzru_rag import Answer, Assistant
-from kzru_rag.assistant import (
-    NO_ANSWER,
-    CitationChecker,
-    contextual_query,
-    is_follow_up,
-)
+from kzru_rag.assistant import NO_ANSWER, CitationChecker
+from kzru_rag.dialogue import contextual_query, is_follow_up
 from kzru_rag.evaluation import evaluate_answers, load_questions
 from kzru_rag.llm import LLM, Message, OpenAICompatibleLLM, load_prompt
 
