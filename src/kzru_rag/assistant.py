@@ -8,7 +8,8 @@
 - LLM mode: the model answers from the numbered passages (prompts/system.ru.md). Markers that
   point at no passage are removed and the answer is flagged; the remaining ones are renumbered
   in order of first use, so the sources shown are exactly the passages cited. When the model
-  fails (unreachable, timeout, HTTP error, garbage), the extractive answer is given with a notice.
+  fails (unreachable, timeout, HTTP error, garbage) or its reply says nothing (empty, only
+  markers such as «[1]», a word or less), the extractive answer is given with a notice.
 - Abstention: when the retriever says the document has no answer, the answer says so plainly in
   the question's language and cites the closest passages.
 - Follow-ups: a question that leans on the conversation («А где она работает?») is made
@@ -83,6 +84,9 @@ RANK_WEIGHT = 0.02
 """Bonus RANK_WEIGHT / rank for sentences of the retriever's higher-ranked passages."""
 QUOTE_MARGIN = 0.03
 """Further sentences are quoted when they score within this margin of the best one."""
+MIN_REPLY_WORDS = 2
+"""An LLM reply with fewer words than this besides its markers says nothing («[1]», «Да.»); «В Астане [1]» is kept."""
+_REPLY_WORD = re.compile(r"\w+")
 CONDENSE_HISTORY_TURNS = 6
 CONDENSE_ANSWER_CHARS = 600
 
@@ -211,7 +215,7 @@ class Assistant:
             rewritten = _one_line(self._complete(llm, messages)).strip(" «»\"'")
         except KzruRagError as err:
             return contextual_query(question, turns, self._terms), _failure_notice(err)
-        if not rewritten or len(rewritten) > 4 * len(question) + 300:
+        if says_nothing(rewritten) or len(rewritten) > 4 * len(question) + 300:
             log.warning("LLM condensed %r to an unusable question %r; using the conversation instead", question, rewritten)
             return contextual_query(question, turns, self._terms), None
         return rewritten, None
@@ -283,6 +287,10 @@ class Assistant:
                 log.warning("LLM backend %s failed", type(llm).__name__, exc_info=True)
             answer = self._extract(base, query)
             return replace(answer, notice=_failure_notice(err))
+        if says_nothing(checker.text):
+            log.warning("LLM reply %r says nothing; giving the extractive answer", checker.text)
+            answer = self._extract(base, query)
+            return replace(answer, notice=_empty_reply_notice(checker.text))
         text = checker.text.strip()
         cited = [base.hits[i] for i in checker.cited]
         notices = []
@@ -434,12 +442,23 @@ class CitationChecker:
         return match.group(1) + "".join(markers) if markers else ""
 
 
+def says_nothing(reply: str) -> bool:
+    """True when an LLM reply is empty, holds only citation markers («[1]») or has fewer than
+    MIN_REPLY_WORDS words besides them: it is treated like a failed call."""
+    return len(_REPLY_WORD.findall(_MARKER.sub(" ", reply))) < MIN_REPLY_WORDS
+
+
 def _overlaps(a: Span, b: Span) -> bool:
     return a[0] < b[1] and b[0] < a[1]
 
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())
+
+
+def _empty_reply_notice(reply: str) -> str:
+    shown = _one_line(reply)[:40] or "пустой ответ"
+    return f"Языковая модель не дала содержательного ответа («{shown}»); показан ответ из цитат документа."
 
 
 def _failure_notice(err: BaseException) -> str:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
 
-from .lexical import TermIndex, content_words, tokens
+from .lexical import TermIndex, best_parse, content_words, tokens
 from .llm import Message
 from .questions import Kind, expected_answer
 
@@ -74,6 +74,9 @@ own noun and are left to the earlier questions."""
 
 ATTRIBUTE_KINDS: frozenset[Kind] = frozenset({"place", "time", "number", "duration"})
 """Kinds of questions whose answer describes the question's subject rather than naming a new one."""
+WHICH = frozenset("какой какая какое какие какого какую каком каких каков какова каково каковы который которая которое которые чей чья чьё чье чьи".split())
+"""Words that ask for the noun that follows them: that noun is what the question asks for, not its topic."""
+_WORD = re.compile(r"\w+(?:[-‐‑]\w+)*")
 _NER_KINDS: dict[str, EntityKind] = {"PER": "person", "LOC": "place", "ORG": "organisation"}
 _GENDERS: dict[str, Gender] = {"Masc": "masc", "Fem": "femn", "Neut": "neut"}
 QUOTE_HEAD_TOKENS = 3
@@ -137,6 +140,8 @@ def referent(question: str, history: Sequence[Message], terms: TermIndex | None 
       проходит?») keeps that question's referent.
     - When the previous question asked for a place, time or quantity, its answer is an attribute
       of what the question was about, so only «там» / "there" takes an entity from it.
+    - When a Russian noun of the previous question agrees with the pronoun and is not the one it
+      asked for («Какова тема форума?» → «А где он пройдёт?»), the pronoun continues that question.
     - Otherwise the entities of the previous answer that agree with the pronoun are ranked: those
       the previous question did not name first (what the answer added), then the most specific
       (the rarest in the indexed sentences, by `terms`), then in the answer's order.
@@ -152,7 +157,10 @@ def referent(question: str, history: Sequence[Message], terms: TermIndex | None 
     asked = "" if asked_at is None else turns[asked_at]["content"]
     if asked_at is not None and pronoun_of(asked) == pronoun:
         return referent(asked, turns[:asked_at], terms)
-    if expected_answer(asked) in ATTRIBUTE_KINDS and pronoun.kinds != _PLACE:
+    kind = expected_answer(asked)
+    if kind in ATTRIBUTE_KINDS and pronoun.kinds != _PLACE:
+        return None
+    if kind != "person" and _subject_agrees(asked, pronoun):
         return None
     named = frozenset().union(*content_words(asked))
     candidates = [entity for entity in entities(turns[last]["content"]) if entity.agrees_with(pronoun)]
@@ -185,6 +193,31 @@ def contextual_query(question: str, history: Sequence[Message], terms: TermIndex
         if not is_follow_up(turn["content"]) or len(context) == EARLIER_QUESTIONS:
             break
     return " ".join([question, *context])
+
+
+def _subject_agrees(question: str, pronoun: Pronoun) -> bool:
+    """True when a Russian noun of `question`, other than the head of its «какой…» phrase (what it
+    asks for), agrees with the pronoun in gender and number."""
+    if pronoun.kinds == _PLACE:
+        return False
+    words = [match.group().lower() for match in _WORD.finditer(question)]
+    head_taken = False
+    after_which = False
+    for word in words:
+        _, pos, grammemes = best_parse(word)
+        if word in WHICH:
+            after_which = True
+            continue
+        if pos != "NOUN":
+            continue
+        if after_which and not head_taken:
+            head_taken = True
+            continue
+        genders = grammemes & {"masc", "femn", "neut"}
+        plural = "plur" in grammemes
+        if (pronoun.genders is None or genders & pronoun.genders) and pronoun.plural in (None, plural):
+            return True
+    return False
 
 
 def first_claim(answer: str) -> str:
