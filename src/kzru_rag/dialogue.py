@@ -74,14 +74,17 @@ own noun and are left to the earlier questions."""
 
 ATTRIBUTE_KINDS: frozenset[Kind] = frozenset({"place", "time", "number", "duration"})
 """Kinds of questions whose answer describes the question's subject rather than naming a new one."""
-WHICH = frozenset("какой какая какое какие какого какую каком каких каков какова каково каковы который которая которое которые чей чья чьё чье чьи".split())
+WHICH = frozenset(
+    "какой какая какое какие какого какую каком каких каков какова каково каковы "
+    "который которая которое которые чей чья чьё чье чьи".split()
+)
 """Words that ask for the noun that follows them: that noun is what the question asks for, not its topic."""
 _WORD = re.compile(r"\w+(?:[-‐‑]\w+)*")
 _NER_KINDS: dict[str, EntityKind] = {"PER": "person", "LOC": "place", "ORG": "organisation"}
 _GENDERS: dict[str, Gender] = {"Masc": "masc", "Fem": "femn", "Neut": "neut"}
 QUOTE_HEAD_TOKENS = 3
 """A «quoted» name takes the gender of a noun among the tokens just before it («коридора «Север – Юг»»)."""
-_QUOTED = re.compile(r"«([^«»]{2,80})»")
+_QUOTED = re.compile(r"«[^«»]{2,80}»")
 _MARKER = re.compile(r"\[\d+\]")
 
 
@@ -123,7 +126,9 @@ def entities(text: str) -> list[Entity]:
     doc.segment(segmenter)
     doc.tag_ner(ner)
     doc.tag_morph(morph)
-    found = [(span.start, _entity(span.text, _NER_KINDS[span.type], span.tokens)) for span in doc.spans if span.type in _NER_KINDS]
+    found = [
+        (span.start, _entity(span.text, _NER_KINDS[span.type], span.tokens)) for span in doc.spans if span.type in _NER_KINDS
+    ]
     taken = [(span.start, span.stop) for span in doc.spans]
     for match in _QUOTED.finditer(doc.text):
         if not any(start < match.end() and match.start() < stop for start, stop in taken):
