@@ -20,11 +20,13 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from .lexical import TermIndex, best_parse, content_words, tokens
-from .llm import Message
 from .questions import Kind, expected_answer
+
+if TYPE_CHECKING:
+    from .llm import Message
 
 EntityKind = Literal["person", "place", "organisation", "name"]
 Gender = Literal["masc", "femn", "neut"]
