@@ -26,11 +26,14 @@ browser:
 test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
 
-# dev: the shared dev set; holdout, holdout2: questions written blind (see README, Retrieval quality).
+# dev: the shared dev set; holdout, holdout2: questions written blind (see README, Retrieval quality);
+# dialogues: the shared follow-up conversations, dialogues_blind: ones written blind, scored turn by turn (docs/dialogue.md).
 eval: $(STAMP)
 	$(BIN)/kzru-rag eval tests/data/dev.jsonl --baselines --ablation --answers
 	$(BIN)/kzru-rag eval tests/data/holdout.jsonl --baselines --ablation --answers
 	$(BIN)/kzru-rag eval tests/data/holdout2.jsonl --baselines --ablation --answers
+	$(BIN)/kzru-rag eval --dialogues tests/data/dialogues.jsonl
+	$(BIN)/kzru-rag eval --dialogues tests/data/dialogues_blind.jsonl
 
 bench: $(STAMP)
 	$(BIN)/python bench/retrieval.py

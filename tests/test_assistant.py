@@ -23,12 +23,8 @@ from openai_stub import (  # noqa: F401  (openai_stub_fixture provides the opena
 
 from conftest import DEV_SET
 from kzru_rag import Answer, Assistant
-from kzru_rag.assistant import (
-    NO_ANSWER,
-    CitationChecker,
-    contextual_query,
-    is_follow_up,
-)
+from kzru_rag.assistant import NO_ANSWER, CitationChecker
+from kzru_rag.dialogue import contextual_query, is_follow_up
 from kzru_rag.evaluation import evaluate_answers, load_questions
 from kzru_rag.llm import LLM, Message, OpenAICompatibleLLM, load_prompt
 
@@ -420,6 +416,28 @@ def test_llm_failure_gives_the_extractive_answer_with_a_notice(
     assert len(openai_stub.requests) == 1
 
 
+@pytest.mark.parametrize("reply", ["", "[1]", " [1][2]. ", "Да [1]."], ids=["empty", "marker", "markers", "one-word"])
+def test_an_llm_reply_that_says_nothing_gives_the_extractive_answer_with_a_notice(
+    retriever, assistant: Assistant, openai_stub: OpenAIStub, reply: str
+) -> None:
+    openai_stub.queue(reply)
+    question = "Где открыт филиал МГИМО?"
+
+    answer = Assistant(retriever, llm=_llm(openai_stub)).ask(question)
+
+    assert answer.mode == "extractive" and not answer.abstained
+    assert answer.text == assistant.ask(question).text
+    assert answer.notice.startswith("Языковая модель не дала содержательного ответа")
+
+
+def test_a_short_llm_answer_with_words_is_kept(retriever, openai_stub: OpenAIStub) -> None:
+    openai_stub.queue("В Астане [1].")
+
+    answer = Assistant(retriever, llm=_llm(openai_stub)).ask("Где открыт филиал МГИМО?")
+
+    assert answer.mode == "llm" and answer.text == "В Астане [1]." and answer.notice is None
+
+
 def test_an_unreachable_llm_gives_the_extractive_answer_with_a_notice(retriever, assistant: Assistant) -> None:
     answer = Assistant(retriever, llm=_llm(None)).ask("Где открыт филиал МГИМО?")
 
@@ -457,6 +475,28 @@ def test_with_an_llm_a_follow_up_is_condensed_with_the_prompt(retriever, openai_
     assert answer.query_used == standalone
     assert f"Вопрос: {standalone}" in generate["messages"][1]["content"]
     assert any("в Уральске" in hit.text for hit in answer.hits)
+
+
+def test_the_condense_prompt_is_told_the_person_the_previous_answer_named(retriever, openai_stub: OpenAIStub) -> None:
+    openai_stub.queue("Где работает Жанар Тулиндинова?", "В институте [1].")
+    history: list[Message] = [
+        {"role": "user", "content": "Кто говорит о ядре евразийской логистики?"},
+        {"role": "assistant", "content": "Об этом рассказала Жанар Тулиндинова. [1]"},
+    ]
+
+    Assistant(retriever, llm=_llm(openai_stub)).ask("А где она работает?", history=history)
+
+    condense = openai_stub.requests[0]["messages"][1]["content"]
+    assert condense.endswith(load_prompt("condense.ru#referent").replace("$referent", "Жанар Тулиндинова"))
+
+
+def test_a_condensed_question_that_says_nothing_is_replaced_by_the_conversation(retriever, openai_stub: OpenAIStub) -> None:
+    openai_stub.queue("[1]", "Форум пройдёт в Уральске [1].")
+    history: list[Message] = [{"role": "user", "content": THEME}, {"role": "assistant", "content": "Тема — рабочие профессии."}]
+
+    answer = Assistant(retriever, llm=_llm(openai_stub)).ask(FOLLOW_UP, history=history)
+
+    assert THEME in answer.query_used and answer.mode == "llm"
 
 
 def test_when_condensing_fails_the_conversation_is_used_and_the_llm_not_asked_again(

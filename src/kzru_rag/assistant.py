@@ -8,12 +8,14 @@
 - LLM mode: the model answers from the numbered passages (prompts/system.ru.md). Markers that
   point at no passage are removed and the answer is flagged; the remaining ones are renumbered
   in order of first use, so the sources shown are exactly the passages cited. When the model
-  fails (unreachable, timeout, HTTP error, garbage), the extractive answer is given with a notice.
+  fails (unreachable, timeout, HTTP error, garbage) or its reply says nothing (empty, only
+  markers such as «[1]», a word or less), the extractive answer is given with a notice.
 - Abstention: when the retriever says the document has no answer, the answer says so plainly in
   the question's language and cites the closest passages.
-- Follow-ups: a question that leans on the conversation («А где он пройдёт?») is made
-  self-contained — by the LLM with prompts/condense.ru.md, or without one by searching with
-  the earlier questions it refers to appended.
+- Follow-ups: a question that leans on the conversation («А где она работает?») is made
+  self-contained (dialogue.py): its pronoun's referent in the previous answer («Жанар
+  Тулиндинова») is searched with it, or else the earlier questions it leans on; with an LLM,
+  prompts/condense.ru.md rewrites it and is told the same referent.
 """
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
+from .dialogue import contextual_query, first_claim, referent
 from .errors import KzruRagError
-from .lexical import content_words, query_words, tokens
+from .lexical import content_words, query_words
 from .llm import LLM, Message, render_prompt
 from .questions import Language, expected_answer, holds_answer, question_language
 from .retriever import AbstentionReason, Hit, Retriever, validate_query
@@ -68,15 +71,6 @@ REASONS: dict[str, dict[str, str]] = {
 FOUND: dict[str, str] = {"ru": "Найденные фрагменты", "en": "Passages found", "kk": "Табылған үзінділер"}
 _NO_ANSWER_PATTERN = re.compile(r"нет ответа|не отвечает|does not answer|no answer|not answer|жауап жоқ", re.IGNORECASE)
 
-# Words that point back into the conversation: a question holding one is a follow-up.
-ANAPHORS = frozenset(
-    "он она оно они его её ее их ему ей им нему ней ним нём нем них там туда оттуда тогда "
-    "этот эта это эти этого этой этом этих этим тот та те того той "
-    "it its they them their there he she him his her this that these those "
-    "ол оның оны оған онда одан олар олардың оларды сол соның сонда осы бұл мұнда".split()
-)
-SHORT_QUESTION_WORDS = 2  # a question with this few content words is read as a follow-up
-
 _MARKER = re.compile(r"(\s*)\[(\s*\d+(?:\s*[,;]\s*\d+)*\s*)\]")
 _MARKER_PREFIX = re.compile(r"\s*(\[[\d\s,;]*)?$")
 _MAX_MARKER_CHARS = 24
@@ -90,6 +84,9 @@ RANK_WEIGHT = 0.02
 """Bonus RANK_WEIGHT / rank for sentences of the retriever's higher-ranked passages."""
 QUOTE_MARGIN = 0.03
 """Further sentences are quoted when they score within this margin of the best one."""
+MIN_REPLY_WORDS = 2
+"""An LLM reply with fewer words than this besides its markers says nothing («[1]», «Да.»); «В Астане [1]» is kept."""
+_REPLY_WORD = re.compile(r"\w+")
 CONDENSE_HISTORY_TURNS = 6
 CONDENSE_ANSWER_CHARS = 600
 
@@ -118,30 +115,6 @@ class Answer:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def is_follow_up(question: str) -> bool:
-    """True when the question refers back (a pronoun such as «он», «там», "it") or is too short to stand alone."""
-    words = set(tokens(question, lemmas=False))
-    return bool(words & ANAPHORS) or len(tokens(question)) <= SHORT_QUESTION_WORDS
-
-
-def contextual_query(question: str, history: Sequence[Message]) -> str:
-    """The question with the earlier questions it leans on appended (none when it stands alone).
-
-    Walks back through the user's questions and stops at the first one that stands alone, so
-    a chain of follow-ups keeps the topic that started it.
-    """
-    if not is_follow_up(question):
-        return question
-    context: list[str] = []
-    for turn in reversed(history):
-        if turn["role"] != "user":
-            continue
-        context.append(turn["content"].strip())
-        if not is_follow_up(turn["content"]) or len(context) == 3:
-            break
-    return " ".join([question, *context])
 
 
 def check_history(history: Sequence[Message] | None) -> list[Message]:
@@ -176,6 +149,7 @@ class Assistant:
         self.max_quotes = max_quotes
         self.llm_timeout = llm_timeout
         self._vectors: dict[tuple[str, int, int], np.ndarray] = {}
+        self._terms = retriever.index.sentences.terms if retriever.index.sentences else None
 
     def ask(self, question: str, history: Sequence[Message] | None = None, *, k: int | None = None, use_llm: bool = True) -> Answer:
         """The whole answer to `question`, given the conversation so far."""
@@ -212,7 +186,7 @@ class Assistant:
         if reasons := self.retriever.abstention_reasons(query, hits):
             answer = self._abstain(base, reasons)
         elif llm is None:
-            said = [t["content"] for t in turns if t["role"] == "assistant"] if query != question else []
+            said = [first_claim(t["content"]) for t in turns if t["role"] == "assistant"] if query != question else []
             answer = self._extract(base, query, focus=question, said=said)
         else:
             answer = yield from self._generate(base, query, llm)
@@ -225,7 +199,7 @@ class Assistant:
     def _standalone(self, question: str, turns: list[Message], llm: LLM | None) -> tuple[str, str | None]:
         """The question rewritten to stand alone, and a notice when the LLM could not do it."""
         if llm is None:
-            return contextual_query(question, turns), None
+            return contextual_query(question, turns, self._terms), None
         recent = turns[-CONDENSE_HISTORY_TURNS:]
         lines = [
             f"{'Пользователь' if t['role'] == 'user' else 'Ассистент'}: {_one_line(t['content'])[:CONDENSE_ANSWER_CHARS]}"
@@ -235,13 +209,15 @@ class Assistant:
             {"role": "system", "content": render_prompt("condense.ru")},
             {"role": "user", "content": render_prompt("condense.ru#user", history="\n".join(lines), question=question)},
         ]
+        if carried := referent(question, turns, self._terms):
+            messages[1]["content"] += "\n\n" + render_prompt("condense.ru#referent", referent=carried.text)
         try:
             rewritten = _one_line(self._complete(llm, messages)).strip(" «»\"'")
         except KzruRagError as err:
-            return contextual_query(question, turns), _failure_notice(err)
-        if not rewritten or len(rewritten) > 4 * len(question) + 300:
+            return contextual_query(question, turns, self._terms), _failure_notice(err)
+        if says_nothing(rewritten) or len(rewritten) > 4 * len(question) + 300:
             log.warning("LLM condensed %r to an unusable question %r; using the conversation instead", question, rewritten)
-            return contextual_query(question, turns), None
+            return contextual_query(question, turns, self._terms), None
         return rewritten, None
 
     def _complete(self, llm: LLM, messages: list[Message]) -> str:
@@ -266,9 +242,10 @@ class Assistant:
         """Quote the best sentences of the hits, each with its passage's citation marker.
 
         `focus` is the question as asked when `query` adds the conversation to it: its own words
-        and question word («где») decide which sentence answers. A follow-up asks for something new: sentences already quoted in the earlier answers
-        (`said`) are passed over while others remain, unless they hold the kind of phrase asked
-        for (a date for «А когда?»).
+        and question word («где») decide which sentence answers. A follow-up asks for something new:
+        sentences that already answered earlier questions (`said`: their answers' first claims) are
+        passed over while others remain, unless they hold the kind of phrase asked for (a date for
+        «А когда?»).
         """
         scored = self._scored_sentences(query, base.hits, focus)
         fresh = [s for s in scored if s.typed or not any(self._quote(base.hits[s.hit], s.span) in text for text in said)]
@@ -310,6 +287,10 @@ class Assistant:
                 log.warning("LLM backend %s failed", type(llm).__name__, exc_info=True)
             answer = self._extract(base, query)
             return replace(answer, notice=_failure_notice(err))
+        if says_nothing(checker.text):
+            log.warning("LLM reply %r says nothing; giving the extractive answer", checker.text)
+            answer = self._extract(base, query)
+            return replace(answer, notice=_empty_reply_notice(checker.text))
         text = checker.text.strip()
         cited = [base.hits[i] for i in checker.cited]
         notices = []
@@ -461,12 +442,23 @@ class CitationChecker:
         return match.group(1) + "".join(markers) if markers else ""
 
 
+def says_nothing(reply: str) -> bool:
+    """True when an LLM reply is empty, holds only citation markers («[1]») or has fewer than
+    MIN_REPLY_WORDS words besides them: it is treated like a failed call."""
+    return len(_REPLY_WORD.findall(_MARKER.sub(" ", reply))) < MIN_REPLY_WORDS
+
+
 def _overlaps(a: Span, b: Span) -> bool:
     return a[0] < b[1] and b[0] < a[1]
 
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())
+
+
+def _empty_reply_notice(reply: str) -> str:
+    shown = _one_line(reply)[:40] or "пустой ответ"
+    return f"Языковая модель не дала содержательного ответа («{shown}»); показан ответ из цитат документа."
 
 
 def _failure_notice(err: BaseException) -> str:

@@ -7,9 +7,12 @@ import json
 import logging
 import sys
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import KzruRagError
+
+if TYPE_CHECKING:
+    from .retriever import Retriever
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -70,8 +73,13 @@ def _parser() -> argparse.ArgumentParser:
     _index_option(ask)
     ask.set_defaults(run=_ask)
 
-    evaluate = commands.add_parser("eval", help="hit@k and MRR on a JSONL question set")
-    evaluate.add_argument("file")
+    evaluate = commands.add_parser("eval", help="hit@k and MRR on a JSONL question set; turns right on a dialogue set")
+    evaluate.add_argument("file", nargs="?", help="question set (JSONL: id, question, lang, gold)")
+    evaluate.add_argument(
+        "--dialogues",
+        metavar="FILE",
+        help="dialogue set (JSONL: id, turns [{question, gold}]): ask each turn with the assistant's earlier answers",
+    )
     evaluate.add_argument("-k", type=int, default=5, help="passages retrieved per question (default 5)")
     evaluate.add_argument("--json", action="store_true", help="print JSON")
     evaluate.add_argument("--baselines", action="store_true", help="also score dense-only and BM25-only baselines")
@@ -196,11 +204,27 @@ def _ask(args: argparse.Namespace) -> int:
 
 def _eval(args: argparse.Namespace) -> int:
     from .assistant import Assistant
-    from .evaluation import ablations, baselines, evaluate, evaluate_answers, format_answers, format_reports, load_questions
+    from .evaluation import evaluate_dialogues, format_dialogues, load_dialogues
     from .retriever import Retriever
 
-    questions = load_questions(args.file)
+    if args.file is None and args.dialogues is None:
+        raise KzruRagError("give a question set FILE, --dialogues FILE, or both")
+    dialogues = load_dialogues(args.dialogues) if args.dialogues else None
     retriever = Retriever.load(args.index)
+    if args.file is not None:
+        _eval_questions(args, retriever)
+    if dialogues is not None:
+        report = evaluate_dialogues(Assistant(retriever, k=args.k), dialogues)
+        print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) if args.json else format_dialogues(report))
+    return 0
+
+
+def _eval_questions(args: argparse.Namespace, retriever: Retriever) -> None:
+    """Print the question set's retrieval (and, with --answers, answer) scores."""
+    from .assistant import Assistant
+    from .evaluation import ablations, baselines, evaluate, evaluate_answers, format_answers, format_reports, load_questions
+
+    questions = load_questions(args.file)
     searchers = {"kzru-rag hybrid (this index)": retriever}
     if args.baselines:
         searchers.update(baselines(retriever))
@@ -212,14 +236,13 @@ def _eval(args: argparse.Namespace) -> int:
         retrievers = [report.to_dict() for report in reports]
         output: Any = retrievers if answers is None else {"retrievers": retrievers, "answers": answers.to_dict()}
         print(json.dumps(output, ensure_ascii=False, indent=2))
-        return 0
+        return
     print(format_reports(reports))
     if answers is not None:
         print(format_answers(answers))
     for report in reports:
         for miss in report.misses:
             print(f"{report.name}: {miss['id']} ({miss['lang']}) rank {miss['rank']}: {miss['question']}")
-    return 0
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Retrieval quality on a question set: hit@k, MRR, passage length and abstention, per language."""
+"""Retrieval quality on a question set: hit@k, MRR, passage length and abstention, per language;
+dialogue sets scored turn by turn."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from .assistant import Assistant
+from .assistant import Answer, Assistant
 from .chunking import Chunker
 from .embedding import TextEncoder
 from .errors import KzruRagError
@@ -276,4 +277,107 @@ def format_reports(reports: list[Report]) -> str:
                 f"falsely on {len(abstention.false)}/{abstention.answerable} answerable"
                 + (f" ({', '.join(abstention.false)})" if abstention.false else "")
             )
+    return "\n".join(rows)
+
+
+# ---------------------------------------------------------------- dialogues
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One turn of an evaluation dialogue; empty `gold`: the document does not answer it."""
+
+    question: str
+    gold: list[str]
+
+
+@dataclass(frozen=True)
+class Dialogue:
+    id: str
+    turns: list[Turn]
+
+
+@dataclass
+class TurnResult:
+    """How the assistant did on one turn: `right` when it presents an answer holding a gold string
+    (with empty gold: when it presents none)."""
+
+    dialogue: str
+    turn: int
+    question: str
+    query_used: str
+    right: bool
+    text: str
+
+
+@dataclass
+class DialogueReport:
+    """Turns right over all turns of a dialogue set, and every turn."""
+
+    turns: list[TurnResult]
+
+    @property
+    def right(self) -> int:
+        return sum(result.right for result in self.turns)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"right": self.right, "total": len(self.turns), "turns": [asdict(result) for result in self.turns]}
+
+
+def presents_answer(answer: Answer) -> bool:
+    """True when the assistant presents `answer` as the answer (not an abstention)."""
+    return not answer.abstained
+
+
+def load_dialogues(path: str | Path) -> list[Dialogue]:
+    """Read a JSONL dialogue file (`{"id", "turns": [{"question", "gold"}]}` a line)."""
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise KzruRagError(f"cannot read dialogue file {path}: {exc}") from exc
+    dialogues = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            turns = [Turn(str(turn["question"]), list(turn["gold"])) for turn in record["turns"]]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise KzruRagError(
+                f'{path}:{number}: expected a JSON object with id and turns [{{"question", "gold"}}] ({exc})'
+            ) from exc
+        if not turns:
+            raise KzruRagError(f"{path}:{number}: dialogue {record.get('id')!r} has no turns")
+        dialogues.append(Dialogue(str(record["id"]), turns))
+    if not dialogues:
+        raise KzruRagError(f"{path}: no dialogues in the file")
+    return dialogues
+
+
+def evaluate_dialogues(assistant: Assistant, dialogues: list[Dialogue]) -> DialogueReport:
+    """Ask every dialogue's turns in order without an LLM, each with the assistant's own earlier
+    answers as history, and score each turn."""
+    results = []
+    for dialogue in dialogues:
+        history: list[dict[str, str]] = []
+        for number, turn in enumerate(dialogue.turns, start=1):
+            answer = assistant.ask(turn.question, history, use_llm=False)
+            presented = presents_answer(answer)
+            right = presented and any(g in answer.text for g in turn.gold) if turn.gold else not presented
+            results.append(TurnResult(dialogue.id, number, turn.question, answer.query_used, right, answer.text))
+            history += [{"role": "user", "content": turn.question}, {"role": "assistant", "content": answer.text}]
+    return DialogueReport(results)
+
+
+def format_dialogues(report: DialogueReport) -> str:
+    """A line per turn (right or wrong, the question, what was searched), then the turns right over all."""
+    rows = [
+        f"{result.dialogue} turn {result.turn}: {'right' if result.right else 'WRONG'}  {result.question}"
+        + ("" if result.query_used == result.question else f"  (searched: {result.query_used})")
+        for result in report.turns
+    ]
+    total = len(report.turns)
+    share = report.right / total if total else 0.0
+    rows.append(f"dialogue turns right: {report.right}/{total} ({share:.3f})")
     return "\n".join(rows)

@@ -208,6 +208,10 @@ class TermIndex:
         rows = (self._row[r] for r in readings if r in self._row)
         return [self.unit_ids[self.indptr[row] : self.indptr[row + 1]] for row in rows]
 
+    def frequency(self, readings: Readings) -> int:
+        """How many units contain the word (its most frequent reading)."""
+        return max((len(row) for row in self._rows(readings)), default=0)
+
     def absent(self, words: list[Readings]) -> list[Readings]:
         """The words no unit contains."""
         return [readings for readings in words if not any(r in self._row for r in readings)]

@@ -1,0 +1,144 @@
+"""Follow-ups: what a pronoun refers to in the previous answer, carried into the search, and dialogue sets scored."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from kzru_rag import Assistant
+from kzru_rag.cli import main
+from kzru_rag.dialogue import contextual_query, entities, first_claim, referent
+from kzru_rag.evaluation import Dialogue, Turn, evaluate_dialogues, format_dialogues, load_dialogues
+from kzru_rag.llm import Message
+
+WHO = "Кто говорит о ядре евразийской логистики?"
+# Constructed answers: a woman and a man named in one quote, each agreeing with one pronoun only.
+TWO_PEOPLE = "Об этом говорила Жанар Тулиндинова на встрече с Владимиром Путиным. [1]"
+ONE_WOMAN = "Об этом рассказала Жанар Тулиндинова. [1]"
+
+
+def _history(question: str, answer: str) -> list[Message]:
+    return [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
+
+
+@pytest.fixture(scope="module")
+def assistant(retriever) -> Assistant:
+    return Assistant(retriever)
+
+
+def test_entities_are_found_with_their_gender_and_quoted_names_with_their_nouns() -> None:
+    found = {entity.text: entity for entity in entities("Казахстан развивает коридор «Север – Юг», – подчеркивает Жанар Тулиндинова.")}
+
+    assert found["Жанар Тулиндинова"].kind == "person" and found["Жанар Тулиндинова"].gender == "femn"
+    assert found["Казахстан"].kind == "place"
+    assert found["«Север – Юг»"].kind == "name" and found["«Север – Юг»"].gender == "masc"
+
+
+@pytest.mark.parametrize(
+    "question, expected",
+    [("А где она работает?", "Жанар Тулиндинова"), ("А где он работает?", "Владимиром Путиным"), ("Where does she work?", "Жанар Тулиндинова")],
+)
+def test_the_pronoun_takes_the_entity_that_agrees_with_it(question: str, expected: str) -> None:
+    carried = referent(question, _history(WHO, TWO_PEOPLE))
+
+    assert carried is not None and carried.text == expected
+
+
+def test_a_pronoun_of_the_wrong_gender_does_not_take_the_entity() -> None:
+    assert referent("А где он работает?", _history(WHO, ONE_WOMAN)) is None
+    assert contextual_query("А где он работает?", _history(WHO, ONE_WOMAN)) == f"А где он работает? {WHO}"
+
+
+def test_there_takes_a_place_and_what_the_question_named_comes_last() -> None:
+    answer = "В Уральске пройдёт форум, а в Омске откроют филиал. [1]"
+
+    assert referent("А что ещё там будет?", _history("Что откроют в Омске?", answer)).text == "Уральске"
+
+
+def test_after_a_question_for_a_place_the_pronoun_keeps_the_questions_subject() -> None:
+    history = _history("Где проходит форум межрегионального сотрудничества?", "Форум проходит в Уральске. [1]")
+
+    assert referent("А какая у него тема?", history) is None
+    assert referent("А что там ещё будет?", history).text == "Уральске"
+
+
+def test_a_repeated_pronoun_keeps_its_referent() -> None:
+    history = [*_history(WHO, ONE_WOMAN), *_history("А где она работает?", "В Москве находится институт. [1]")]
+
+    assert referent("А кем она работает?", history).text == "Жанар Тулиндинова"
+
+
+def test_only_an_answers_first_claim_counts_as_what_it_said() -> None:
+    assert first_claim("Первая цитата. [1]\n\nВторая цитата. [2]") == "Первая цитата."
+    assert first_claim("Ответ без ссылок.") == "Ответ без ссылок."
+
+
+def test_a_follow_up_carries_the_person_of_the_previous_answer(assistant: Assistant) -> None:
+    answer = assistant.ask("А где она работает?", history=_history(WHO, ONE_WOMAN))
+
+    assert "Жанар Тулиндинова" in answer.query_used
+    assert "Казахстанского института стратегических исследований" in answer.text
+
+
+def test_natasha_is_loaded_only_for_a_pronoun() -> None:
+    code = textwrap.dedent(
+        """
+        import sys
+        from kzru_rag.dialogue import contextual_query
+        history = [{"role": "user", "content": "Кто выступит?"}, {"role": "assistant", "content": "Жанар Тулиндинова [1]"}]
+        contextual_query("А когда?", history)
+        print("natasha" in sys.modules)
+        contextual_query("А где она работает?", history)
+        print("natasha" in sys.modules)
+        """
+    )
+    source = Path(__file__).parents[1] / "src"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={"PYTHONPATH": str(source)}, check=True)
+
+    assert result.stdout.split() == ["False", "True"]
+
+
+# ---------------------------------------------------------------- dialogue sets
+
+TINY_SET = [
+    Dialogue("who", [Turn(WHO, ["Тулиндинова"]), Turn("А где она работает?", ["Казахстанского института"])]),
+    Dialogue("none", [Turn("Кто выиграл чемпионат мира по футболу?", [])]),
+]
+
+
+def test_dialogue_turns_are_asked_with_the_assistants_own_answers(assistant: Assistant) -> None:
+    report = evaluate_dialogues(assistant, TINY_SET)
+
+    assert [(r.dialogue, r.turn, r.right) for r in report.turns] == [("who", 1, True), ("who", 2, True), ("none", 1, True)]
+    assert "Тулиндинова" in report.turns[1].query_used
+    assert format_dialogues(report).endswith("dialogue turns right: 3/3 (1.000)")
+
+
+def test_a_wrong_turn_is_counted_wrong(assistant: Assistant) -> None:
+    report = evaluate_dialogues(assistant, [Dialogue("bad", [Turn("Где открыт филиал МГИМО?", ["в Омске"]), Turn("Кто выиграл чемпионат мира по футболу?", ["Аргентина"])])])
+
+    assert [r.right for r in report.turns] == [False, False] and report.right == 0
+
+
+def test_cli_eval_dialogues_reports_turns_right(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "dialogues.jsonl"
+    lines = [{"id": d.id, "turns": [{"question": t.question, "gold": t.gold} for t in d.turns]} for d in TINY_SET]
+    path.write_text("\n".join(json.dumps(line, ensure_ascii=False) for line in lines), encoding="utf-8")
+
+    assert load_dialogues(path) == TINY_SET
+    assert main(["eval", "--dialogues", str(path), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["right"], report["total"]) == (3, 3)
+
+
+def test_a_malformed_dialogue_file_is_reported_plainly(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"id": "x", "turns": [{"question": "Где?"}]}\n', encoding="utf-8")
+
+    assert main(["eval", "--dialogues", str(path)]) == 2
+    assert "bad.jsonl:1: expected a JSON object with id and turns" in capsys.readouterr().err
