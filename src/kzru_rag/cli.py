@@ -35,7 +35,9 @@ def _parser() -> argparse.ArgumentParser:
 
     index = commands.add_parser("index", help="build or inspect the index").add_subparsers(dest="action", required=True)
     build = index.add_parser("build", help="chunk, embed and write the index (atomically)")
-    build.add_argument("--source", nargs="+", metavar="PATH", help=".txt/.md files or folders (default: the bundled document)")
+    build.add_argument(
+        "--source", nargs="+", metavar="PATH", help=".txt/.md/.pdf/.docx/.html files or folders (default: the bundled document)"
+    )
     build.add_argument("--model", help="sentence-transformers model name or path (default: bundled multilingual-e5-small)")
     build.add_argument("--max-chars", type=int, help="largest chunk in characters")
     build.add_argument("--overlap", type=int, help="sentences shared by consecutive chunks")
@@ -156,8 +158,7 @@ def _search(args: argparse.Namespace) -> int:
         print(json.dumps([hit.to_dict() for hit in hits], ensure_ascii=False, indent=2))
         return 0
     for number, hit in enumerate(hits, start=1):
-        place = f"{hit.doc_id}, paragraph {hit.metadata.get('paragraph')}, chars {hit.start}–{hit.end}"
-        print(f"[{number}] score {hit.score:.3f} · {place}\n    {hit.text}\n")
+        print(f"[{number}] score {hit.score:.3f} · {', '.join(_place(hit))}\n    {hit.text}\n")
     return 0
 
 
@@ -185,13 +186,19 @@ def _ask(args: argparse.Namespace) -> int:
     print("\n")
     bold = ("\033[1m", "\033[0m") if sys.stdout.isatty() else ("", "")
     for number, hit in enumerate(answer.citations, start=1):
-        place = [hit.doc_id, f"paragraph {hit.metadata.get('paragraph')}", f"chars {hit.start}–{hit.end}"]
+        place = _place(hit)
         if hit.metadata.get("date"):
             place.append(str(hit.metadata["date"]))
         start, end = hit.highlight or (hit.start, hit.end)
         a, b = start - hit.start, end - hit.start
         print(f"[{number}] {' · '.join(place)}\n    {hit.text[:a]}{bold[0]}{hit.text[a:b]}{bold[1]}{hit.text[b:]}\n")
     return 0
+
+
+def _place(hit: Any) -> list[str]:
+    """Where a hit is: document, page of a PDF («стр. N», as the citations in the UI), paragraph, characters."""
+    page = [f"стр. {hit.metadata['page']}"] if hit.metadata.get("page") else []
+    return [hit.doc_id, *page, f"paragraph {hit.metadata.get('paragraph')}", f"chars {hit.start}–{hit.end}"]
 
 
 def _eval(args: argparse.Namespace) -> int:

@@ -222,8 +222,10 @@ def render_streaming(text: str) -> str:
 
 
 def _place(hit: Hit) -> str:
-    """Where a passage is: paragraph, characters (offsets in the document text), date."""
+    """Where a passage is: page (PDF), paragraph, characters (offsets in the document text), date."""
     parts = [f"абзац {hit.metadata.get('paragraph', '?')}", f"символы {hit.start}–{hit.end}"]
+    if page := hit.metadata.get("page"):
+        parts.insert(0, f"стр. {page}")
     if date := hit.metadata.get("date"):
         parts.append(_date(str(date)))
     return " · ".join(parts)
