@@ -54,6 +54,22 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="print JSON")
     status.set_defaults(run=_index_status)
 
+    documents = commands.add_parser("documents", help="list, add or remove the indexed documents").add_subparsers(
+        dest="action", required=True
+    )
+    listing = documents.add_parser("list", help="the indexed documents and the added ones waiting for a rebuild")
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    add = documents.add_parser("add", help="add .txt/.md/.pdf/.docx/.html files to the documents folder and rebuild the index")
+    add.add_argument("paths", nargs="+", metavar="PATH")
+    remove = documents.add_parser("remove", help="remove added documents (by file or document name) and rebuild")
+    remove.add_argument("names", nargs="+", metavar="NAME")
+    for command in (listing, add, remove):
+        _index_option(command)
+        command.add_argument(
+            "--documents", metavar="DIR", help="folder of added documents (default: documents/ beside the index folder)"
+        )
+        command.set_defaults(run=_documents)
+
     search = commands.add_parser("search", help="print the passages that best match a question")
     search.add_argument("query")
     search.add_argument("-k", type=int, default=5, help="number of passages (default 5)")
@@ -148,6 +164,47 @@ def _index_status(args: argparse.Namespace) -> int:
         state = "STALE" if record.source in loaded.stale else "fresh"
         print(f"document:  {record.doc_id} [{state}] {record.source}")
     return 0
+
+
+def _documents(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from .collection import Collection, documents_folder, entries
+    from .errors import SourceError
+    from .index import default_index_path, load_index
+
+    if args.action == "list":
+        index = load_index(args.index)
+        folder = documents_folder(index.path, args.documents)
+        rows = entries(index, folder)
+        if args.json:
+            print(json.dumps([asdict(entry) for entry in rows], ensure_ascii=False, indent=2))
+            return 0
+        for entry in rows:
+            unit = "bytes" if entry.state == "pending" else "chars"
+            print(f"{entry.name} [{entry.state}] {entry.origin}, {entry.size} {unit}: {entry.source}")
+        print(f"added documents are kept in {folder}")
+        return 0
+    collection = Collection.open(args.index or default_index_path(), documents_dir=args.documents)
+    failed = False
+    for item in args.paths if args.action == "add" else args.names:
+        try:
+            if args.action == "add":
+                added = collection.add(item)
+                blank = f" (pages without text, left out: {', '.join(map(str, added.empty_pages))})" if added.empty_pages else ""
+                print(f"{'replaced' if added.replaced else 'added'} {added.path}{blank}")
+            else:
+                print(f"removed {collection.remove(item)}")
+        except SourceError as err:
+            print(f"error: {err}", file=sys.stderr)
+            failed = True
+    bar = _ProgressBar()
+    try:
+        manifest = collection.rebuild(bar)
+    finally:
+        bar.close()
+    print(f"indexed {manifest.chunk_count} chunks from {len(manifest.documents)} documents")
+    return 2 if failed else 0
 
 
 def _search(args: argparse.Namespace) -> int:

@@ -85,6 +85,12 @@ class SourceRecord:
     chars: int
     file_sha256: str = ""
 
+    def changed(self) -> bool:
+        """True when the source file changed or vanished since the build."""
+        if self.file_sha256:
+            return source_sha256(self.source) != self.file_sha256
+        return source_sha256(self.source, of_text=True) != self.sha256
+
 
 @dataclass(frozen=True)
 class IndexManifest:
@@ -112,15 +118,7 @@ class IndexManifest:
 
     def stale_sources(self) -> list[str]:
         """Sources whose file changed (or vanished) since the build."""
-        stale = []
-        for record in self.documents:
-            if record.file_sha256:
-                changed = source_sha256(record.source) != record.file_sha256
-            else:
-                changed = source_sha256(record.source, of_text=True) != record.sha256
-            if changed:
-                stale.append(record.source)
-        return stale
+        return [record.source for record in self.documents if record.changed()]
 
 
 @dataclass(frozen=True)

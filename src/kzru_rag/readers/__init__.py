@@ -34,9 +34,10 @@ def format_of(path: str | Path) -> str | None:
     return FORMATS.get(Path(path).suffix.lower())
 
 
-def read_file(path: Path) -> Extracted:
-    """The text of one supported file, or SourceError (with a `reason`) saying what is wrong."""
-    kind = format_of(path)
+def read_file(path: Path, kind: str | None = None) -> Extracted:
+    """The text of one supported file (of format `kind`, default: by its name), or SourceError (with a
+    `reason`) saying what is wrong."""
+    kind = kind or format_of(path)
     if kind == "text":
         from .text import read_text
 
