@@ -1,8 +1,9 @@
-"""Saved web pages (`.html`/`.htm`), read with the standard library's HTML parser (chosen by
-bench/readers.py over trafilatura, see docs/readers.md).
+"""Saved web pages (`.html`/`.htm`): the main content found by trafilatura (chosen by bench/readers.py
+over a plain block parser, see docs/readers.md), each of its blocks a paragraph.
 
-Block elements (paragraphs, headings, list items, table rows, divs…) become paragraphs; scripts,
-styles, navigation, page headers and footers, sidebars, forms and hidden elements are left out.
+Scripts, styles, navigation, page headers and footers, sidebars, comments and hidden elements are
+not indexed. When trafilatura finds no main content (a very short page), the page's visible blocks
+as the standard library's HTML parser sees them (the elements above left out) are the text.
 The `<title>` (else the first heading) is the document's title.
 """
 
@@ -30,7 +31,7 @@ _CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w-]+)""", re.IGNOR
 
 
 class _Blocks(HTMLParser):
-    """Collects the visible text of a page as blocks, and its title and first heading."""
+    """Collects the visible text of a page as blocks (without the SKIPPED elements), its title and first heading."""
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -109,11 +110,16 @@ def decode_html(data: bytes, name: str) -> str:
 
 
 def read_html(path: Path, name: str) -> Extracted:
-    """The visible main text of a saved page, blocks separated by blank lines; SourceError "empty" when none."""
+    """The main text of a saved page, blocks separated by blank lines; SourceError "empty" when none."""
+    import trafilatura
+
+    page = decode_html(path.read_bytes(), name)
     parser = _Blocks()
-    parser.feed(decode_html(path.read_bytes(), name))
+    parser.feed(page)
     parser.close()
-    text = "\n\n".join(parser.blocks)
+    main = trafilatura.extract(page, include_comments=False, include_tables=True, favor_recall=True, deduplicate=False)
+    blocks = [" ".join(line.split()) for line in main.splitlines()] if main else parser.blocks
+    text = "\n\n".join(block for block in blocks if block)
     if not text:
         raise SourceError(f"{name}: the page holds no text outside scripts, menus, headers and footers", "empty")
     title = " ".join(parser.title.split()) or " ".join(parser.heading.split()) or None
