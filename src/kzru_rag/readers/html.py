@@ -117,7 +117,7 @@ def read_html(path: Path, name: str) -> Extracted:
     parser = _Blocks()
     parser.feed(page)
     parser.close()
-    main = trafilatura.extract(page, include_comments=False, include_tables=True, favor_recall=True, deduplicate=False)
+    main = trafilatura.extract(page, include_comments=False, include_tables=True, deduplicate=False)
     blocks = [" ".join(line.split()) for line in main.splitlines()] if main else parser.blocks
     text = "\n\n".join(block for block in blocks if block)
     if not text:
