@@ -2,8 +2,9 @@
 over a plain block parser, see docs/readers.md), each of its blocks a paragraph.
 
 Scripts, styles, navigation, page headers and footers, sidebars, comments and hidden elements are
-not indexed. When trafilatura finds no main content (a very short page), the page's visible blocks
-as the standard library's HTML parser sees them (the elements above left out) are the text.
+not indexed. The standard library's HTML parser first finds the page's visible blocks (the elements
+above left out): a page without any is refused, and when trafilatura finds no main content (a very
+short page) those blocks are the text.
 The `<title>` (else the first heading) is the document's title.
 """
 
@@ -117,7 +118,7 @@ def read_html(path: Path, name: str) -> Extracted:
     parser = _Blocks()
     parser.feed(page)
     parser.close()
-    main = trafilatura.extract(page, include_comments=False, include_tables=True, deduplicate=False)
+    main = trafilatura.extract(page, include_comments=False, include_tables=True, deduplicate=False) if parser.blocks else None
     blocks = [" ".join(line.split()) for line in main.splitlines()] if main else parser.blocks
     text = "\n\n".join(block for block in blocks if block)
     if not text:
