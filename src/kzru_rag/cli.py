@@ -171,7 +171,7 @@ def _documents(args: argparse.Namespace) -> int:
 
     from .collection import Collection, documents_folder, entries
     from .errors import SourceError
-    from .index import default_index_path, load_index
+    from .index import load_index
 
     if args.action == "list":
         index = load_index(args.index)
@@ -185,7 +185,7 @@ def _documents(args: argparse.Namespace) -> int:
             print(f"{entry.name} [{entry.state}] {entry.origin}, {entry.size} {unit}: {entry.source}")
         print(f"added documents are kept in {folder}")
         return 0
-    collection = Collection.open(args.index or default_index_path(), documents_dir=args.documents)
+    collection = Collection.open(args.index, documents_dir=args.documents)
     failed = False
     for item in args.paths if args.action == "add" else args.names:
         try:

@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from .assistant import Assistant
 from .chunking import Chunker
-from .documents import BUNDLED_SOURCE, SUPPORTED_SUFFIXES, format_of
+from .documents import BUNDLED_SOURCE, check_file, format_of
 from .errors import KzruRagError, SourceError
 from .index import IndexManifest, LoadedIndex, build_index, default_index_path
 from .llm import LLM
@@ -96,9 +96,9 @@ class Collection:
         folder, indexed at the next rebuild; SourceError (with a `reason`) says why it cannot be added."""
         path = Path(path)
         name = Path(name or path.name).name
-        if name.startswith(".") or format_of(name) is None:
-            raise SourceError(f"{name}: unsupported file type; {', '.join(SUPPORTED_SUFFIXES)} files can be added", "unsupported")
-        self._check_size(path, name)
+        if name.startswith("."):
+            raise SourceError(f"{name}: a hidden file; rename it", "unsupported")
+        check_file(path, self.max_bytes, name)
         extracted = read_file(path, format_of(name))
         stem = Path(name).stem
         taken = [r.source for r in self.retriever.index.manifest.documents if r.doc_id == stem]
@@ -112,16 +112,6 @@ class Collection:
         shutil.copyfile(path, partial)
         os.replace(partial, target)  # a rebuild reading the folder sees the old file or the new one, never half
         return Added(target, replaced, extracted.empty_pages)
-
-    def _check_size(self, path: Path, name: str) -> None:
-        size = path.stat().st_size
-        if size > self.max_bytes:
-            raise SourceError(
-                f"{name}: {size / 2**20:.1f} MB is larger than the {self.max_bytes // 2**20} MB limit; split it into smaller files",
-                "too_large",
-                size=size,
-                limit=self.max_bytes,
-            )
 
     def remove(self, name: str) -> Path:
         """Delete an added document by file name or document name (it leaves the index at the next rebuild);

@@ -90,17 +90,19 @@ def source_sha256(source: str, *, of_text: bool = False) -> str | None:
         return None
 
 
-def check_file(path: Path, max_bytes: int = MAX_SOURCE_BYTES) -> None:
-    """SourceError "unsupported" or "too_large" when `path` cannot be indexed for its type or size."""
-    if format_of(path) is None:
+def check_file(path: Path, max_bytes: int = MAX_SOURCE_BYTES, name: str | None = None) -> None:
+    """SourceError "unsupported" or "too_large" when file `path` (called `name`, default its own) cannot be
+    indexed for its type or size."""
+    name = name or str(path)
+    if format_of(name) is None:
         raise SourceError(
-            f"{path}: unsupported file type {path.suffix or '(none)'}; {', '.join(SUPPORTED_SUFFIXES)} files are indexed",
+            f"{name}: unsupported file type {Path(name).suffix or '(none)'}; {', '.join(SUPPORTED_SUFFIXES)} files are indexed",
             "unsupported",
         )
     size = path.stat().st_size
     if size > max_bytes:
         raise SourceError(
-            f"{path}: {size / 2**20:.1f} MB is larger than the {max_bytes // 2**20} MB limit; split it into smaller files",
+            f"{name}: {size / 2**20:.1f} MB is larger than the {max_bytes // 2**20} MB limit; split it into smaller files",
             "too_large",
             size=size,
             limit=max_bytes,

@@ -17,7 +17,7 @@ from typing import Any
 
 import gradio as gr
 
-from .assistant import Answer, Assistant
+from .assistant import Answer
 from .collection import MAX_PASSAGES, MAX_UPLOAD_BYTES, Collection
 from .documents import SUPPORTED_SUFFIXES, Document
 from .errors import IndexLoadError, KzruRagError, SourceError
