@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install browser eval bench index clean
+.PHONY: run test install browser fonts eval bench index clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,7 +23,13 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium is missing: install Debian's chromium (sudo apt-get install chromium) for the browser test"; fi; }
 
-test: $(STAMP) browser
+# DejaVu Sans (Cyrillic) for the PDFs the reader tests draw with reportlab.
+fonts:
+	@test -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-dejavu-core >/dev/null; \
+	  else echo "DejaVu Sans is missing: install Debian's fonts-dejavu-core (sudo apt-get install fonts-dejavu-core) for the reader tests"; fi; }
+
+test: $(STAMP) browser fonts
 	$(BIN)/python -m pytest -q
 
 # dev: the shared dev set; holdout, holdout2: questions written blind (see README, Retrieval quality);
@@ -37,6 +43,7 @@ eval: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/retrieval.py
+	$(BIN)/python bench/readers.py
 
 index: $(STAMP)
 	$(BIN)/kzru-rag index build

@@ -54,11 +54,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         auth = auth_from_env()
         from kzru_rag.llm import llm_from_config
-        from kzru_rag.ui import Library, build_app, launch_app
+        from kzru_rag.collection import Collection
+        from kzru_rag.ui import build_app, launch_app
 
         llm = llm_from_config()
         log.info("loading the index and the embedding model…")
-        library = Library.open(args.index, llm=llm, k=args.k, documents_dir=args.documents)
+        library = Collection.open(args.index, llm=llm, k=args.k, documents_dir=args.documents)
     except (KzruRagError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -27,3 +27,10 @@ def test_the_sensitivity_benchmark_prints_the_grid_and_the_abstention_reasons():
     out = run("retrieval_sensitivity.py", "--questions", str(Path(__file__).parent / "data" / "holdout.jsonl"))
     assert "leave-one-out over the grid" in out
     assert "it asks for a quantity" in out, "the holdout's quantity questions without an answer are abstained on"
+
+
+@pytest.mark.slow
+def test_the_readers_benchmark_prints_both_comparisons():
+    out = run("readers.py")
+    for line in ("1 column, hyphenated   pypdfium2", "2 columns              pypdf ", "pavlodar-old-cms.html    trafilatura"):
+        assert line in out

@@ -120,11 +120,12 @@ NO_TORCH = textwrap.dedent(
     from kzru_rag.assistant import Assistant
     from kzru_rag.cli import main
     from kzru_rag.retriever import Retriever
-    from kzru_rag.ui import Library, build_app
+    from kzru_rag.collection import Collection
+    from kzru_rag.ui import build_app
 
     answer = Assistant(Retriever.load()).ask("Где проходит XXI форум межрегионального сотрудничества?")
     assert "Уральск" in answer.text, answer.text
-    library = Library.open()
+    library = Collection.open()
     build_app(library)
     assert library.assistant.ask("Кто такая Жанар Тулиндинова?").citations
     with contextlib.redirect_stdout(io.StringIO()):

@@ -171,7 +171,8 @@ BAD_SOURCES = [
     ("latin1.md", "Café, Qazaqstan".encode("latin-1"), "not valid UTF-8"),
     ("utf16.txt", "Форум".encode("utf-16"), "UTF-16 text; re-save the file as UTF-8"),
     ("utf16-ascii.txt", "Forum".encode("utf-16"), "UTF-16 text; re-save the file as UTF-8"),
-    ("page.html", b"<html><body>text</body></html>", "unsupported file type"),
+    ("page.rtf", rb"{\rtf1 text}", "unsupported file type"),
+    ("menu.html", b"<html><head><script>x()</script></head><body><nav>menu</nav></body></html>", "no text outside scripts"),
     ("script.js", b"alert(1)", "unsupported file type"),
     ("header-only.txt", "date 2025-11-11 Редакция\n".encode(), "no text to index"),
 ]

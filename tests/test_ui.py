@@ -19,9 +19,9 @@ from kzru_rag.errors import KzruRagError
 from kzru_rag.index import load_index
 from kzru_rag.llm import OpenAICompatibleLLM
 from kzru_rag.retriever import Retriever
+from kzru_rag.collection import MAX_UPLOAD_BYTES, Collection
 from kzru_rag.ui import (
-    MAX_UPLOAD_BYTES,
-    Library,
+    add_report,
     build_app,
     escape_html,
     escape_markdown,
@@ -37,9 +37,9 @@ NOTE = "# Заметка\n\nВ Павлодаре построят завод п
 
 
 @pytest.fixture
-def library(tmp_path: Path, embedder) -> Library:
-    """A Library over a private copy of the committed index; uploads go to tmp_path/documents."""
-    return Library(Retriever(load_index(copy_index(tmp_path)), embedder))
+def library(tmp_path: Path, embedder) -> Collection:
+    """A Collection over a private copy of the committed index; uploads go to tmp_path/documents."""
+    return Collection(Retriever(load_index(copy_index(tmp_path)), embedder))
 
 
 def _file(folder: Path, name: str, data: bytes | str) -> Path:
@@ -103,7 +103,7 @@ def test_render_document_highlights_the_passage_and_escapes_everything(retriever
     assert "Здесь появится документ" in render_document(None, None)
 
 
-def test_the_llm_switch_is_shown_only_when_an_llm_is_configured(library: Library) -> None:
+def test_the_llm_switch_is_shown_only_when_an_llm_is_configured(library: Collection) -> None:
     def switch(app) -> dict:
         (checkbox,) = [c for c in app.get_config_file()["components"] if c["type"] == "checkbox"]
         return checkbox["props"]
@@ -120,40 +120,41 @@ def test_the_llm_switch_is_shown_only_when_an_llm_is_configured(library: Library
 @pytest.mark.parametrize(
     "name, data, complaint",
     [
-        ("report.pdf", "%PDF-1.4", "только текстовые файлы .txt и .md"),
+        ("report.rtf", "{\\rtf1 Привет}", "только файлы .txt, .md, .pdf, .docx, .html и .htm"),
+        ("report.pdf", "%PDF-1.4", "файл повреждён"),
         ("binary.txt", b"abc\x00def", "двоичный файл"),
         ("cp1251.txt", "Привет".encode("cp1251"), "не в кодировке UTF-8 (байт 0)"),
         ("utf16.txt", "Привет".encode("utf-16"), "в кодировке UTF-16; пересохраните"),
-        ("empty.md", " \n\n ", "файл пустой"),
+        ("empty.md", " \n\n ", "в файле нет текста"),
         ("kz-ru-state-visit-2025-11.md", "Другой текст", "уже есть; переименуйте"),
     ],
 )
-def test_bad_uploads_are_refused_with_a_clear_message(library: Library, tmp_path: Path, name: str, data, complaint: str) -> None:
-    result = library.add_upload(_file(tmp_path, name, data))
+def test_bad_uploads_are_refused_with_a_clear_message(library: Collection, tmp_path: Path, name: str, data, complaint: str) -> None:
+    accepted, message = add_report(library, _file(tmp_path, name, data))
 
-    assert not result.accepted and complaint in result.message and f"«{name}»" in result.message
+    assert not accepted and complaint in message and f"«{name}»" in message
     assert library.uploads() == []
 
 
-def test_an_upload_over_the_size_limit_is_refused(library: Library, tmp_path: Path) -> None:
+def test_an_upload_over_the_size_limit_is_refused(library: Collection, tmp_path: Path) -> None:
     big = _file(tmp_path, "big.txt", "а" * (MAX_UPLOAD_BYTES // 2 + 1))
 
-    result = library.add_upload(big)
+    accepted, message = add_report(library, big)
 
-    assert not result.accepted and "больше 10 МБ" in result.message
+    assert not accepted and "больше 10 МБ" in message
 
 
-def test_an_upload_is_kept_in_the_documents_folder_next_to_the_index(library: Library, tmp_path: Path) -> None:
-    result = library.add_upload(_file(tmp_path, "note.md", NOTE))
+def test_an_upload_is_kept_in_the_documents_folder_next_to_the_index(library: Collection, tmp_path: Path) -> None:
+    accepted, message = add_report(library, _file(tmp_path, "note.md", NOTE))
 
-    assert result.accepted and "Перестроить индекс" in result.message
+    assert accepted and "Перестроить индекс" in message
     assert library.documents_dir == (tmp_path / "documents").resolve()
     assert [p.name for p in library.uploads()] == ["note.md"]
-    assert library.pending_uploads() == library.uploads()
+    assert library.pending() == library.uploads()
     assert "ждёт перестройки" in render_status(library)
-    assert library.add_upload(_file(tmp_path, "note.md", NOTE + "ещё")).message.startswith("«note.md» заменён")
-    assert not library.add_upload(_file(tmp_path, "note.txt", NOTE)).accepted, "note.txt would clash with note.md"
-    assert library.add_upload(_file(tmp_path, "итоги, <b>.txt", NOTE)).accepted
+    assert add_report(library, _file(tmp_path, "note.md", NOTE + "ещё"))[1].startswith("«note.md» заменён")
+    assert not add_report(library, _file(tmp_path, "note.txt", NOTE))[0], "note.txt would clash with note.md"
+    assert add_report(library, _file(tmp_path, "итоги, <b>.txt", NOTE))[0]
     status = render_status(library)
     assert "<td>итоги, &lt;b&gt;</td>" in status and "<td>8\u00a0408</td>" in status
 
@@ -161,31 +162,31 @@ def test_an_upload_is_kept_in_the_documents_folder_next_to_the_index(library: Li
 # ---------------------------------------------------------------- rebuilding
 
 
-def test_rebuild_indexes_the_uploads_and_swaps_in_the_new_index(library: Library, tmp_path: Path) -> None:
+def test_rebuild_indexes_the_uploads_and_swaps_in_the_new_index(library: Collection, tmp_path: Path) -> None:
     before = library.assistant
-    library.add_upload(_file(tmp_path, "note.md", NOTE))
+    library.add(_file(tmp_path, "note.md", NOTE))
     reports: list[tuple[int, int]] = []
 
-    message = library.rebuild(lambda done, total: reports.append((done, total)))
+    manifest = library.rebuild(lambda done, total: reports.append((done, total)))
 
-    assert message.startswith("Индекс перестроен: 2 док.")
+    assert len(manifest.documents) == 2
     assert library.assistant is not before
     assert library.retriever.embedder is before.retriever.embedder, "the model is not loaded again"
     assert reports and reports[-1][0] == reports[-1][1], "progress reaches the end"
     assert reports[-1][1] < library.retriever.index.manifest.chunk_count, "only the new chunks are embedded"
     answer = library.assistant.ask("Какой завод построят в Павлодаре?")
     assert "аккумуляторов" in answer.text and answer.citations[0].doc_id == "note"
-    assert library.pending_uploads() == []
+    assert library.pending() == []
     status = render_status(library)
     assert "актуален" in status and "загружен" in status and "встроенный документ" in status
     assert library.retriever.index.manifest.retrieval == before.retriever.index.manifest.retrieval
 
-    assert "удалён" in library.remove_upload("note.md")
+    assert library.remove("note.md") == library.documents_dir / "note.md"
     library.rebuild()
     assert [r.source for r in library.retriever.index.manifest.documents] == [BUNDLED_SOURCE]
 
 
-def test_a_failed_rebuild_leaves_the_working_index_in_place(library: Library) -> None:
+def test_a_failed_rebuild_leaves_the_working_index_in_place(library: Collection) -> None:
     before, files = library.assistant, _digest(library.index_path)
     library.documents_dir.mkdir()
     _file(library.documents_dir, "broken.txt", "Привет".encode("cp1251"))  # put there by hand, not uploaded
@@ -198,12 +199,13 @@ def test_a_failed_rebuild_leaves_the_working_index_in_place(library: Library) ->
     assert "Астане" in library.assistant.ask("Где открыт филиал МГИМО?").text
 
 
-def test_only_one_rebuild_runs_at_a_time(library: Library) -> None:
+def test_only_one_rebuild_runs_at_a_time(library: Collection) -> None:
     inner: list[str] = []
 
     def progress(done: int, total: int) -> None:
         if not inner:
-            with pytest.raises(KzruRagError, match="уже перестраивается") as refused:
+            assert library.rebuilding
+            with pytest.raises(KzruRagError, match="already being rebuilt") as refused:
                 library.rebuild()
             inner.append(str(refused.value))
 
@@ -214,9 +216,9 @@ def test_only_one_rebuild_runs_at_a_time(library: Library) -> None:
     assert inner
 
 
-def test_library_rejects_a_bad_k(library: Library) -> None:
+def test_library_rejects_a_bad_k(library: Collection) -> None:
     with pytest.raises(ValueError, match="between 1 and 10"):
-        Library(library.retriever, k=0)
+        Collection(library.retriever, k=0)
 
 
 # ---------------------------------------------------------------- app.py

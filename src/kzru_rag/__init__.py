@@ -9,6 +9,8 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "Document": "documents",
+    "Collection": "collection",
+    "DocumentEntry": "collection",
     "Chunk": "chunking",
     "Chunker": "chunking",
     "Embedder": "embedding",

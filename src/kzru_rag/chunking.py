@@ -18,7 +18,8 @@ Span = tuple[int, int]
 
 @dataclass(frozen=True)
 class Chunk:
-    """A passage of one document: `document.text[start:end] == text`."""
+    """A passage of one document: `document.text[start:end] == text`; `metadata["page"]` is its 1-based
+    page in a PDF (pages are separated by paragraph breaks, so a chunk lies on one page)."""
 
     chunk_id: str
     doc_id: str
@@ -128,6 +129,7 @@ class Chunker:
                         end=end,
                         paragraph=number,
                         sentences=tuple(group),
+                        metadata={"page": document.page_at(start)} if document.pages else {},
                     )
                 )
         return chunks

@@ -38,7 +38,9 @@ def _parser() -> argparse.ArgumentParser:
 
     index = commands.add_parser("index", help="build or inspect the index").add_subparsers(dest="action", required=True)
     build = index.add_parser("build", help="chunk, embed and write the index (atomically)")
-    build.add_argument("--source", nargs="+", metavar="PATH", help=".txt/.md files or folders (default: the bundled document)")
+    build.add_argument(
+        "--source", nargs="+", metavar="PATH", help=".txt/.md/.pdf/.docx/.html files or folders (default: the bundled document)"
+    )
     build.add_argument("--model", help="sentence-transformers model name or path (default: bundled multilingual-e5-small)")
     build.add_argument("--max-chars", type=int, help="largest chunk in characters")
     build.add_argument("--overlap", type=int, help="sentences shared by consecutive chunks")
@@ -54,6 +56,22 @@ def _parser() -> argparse.ArgumentParser:
     _index_option(status)
     status.add_argument("--json", action="store_true", help="print JSON")
     status.set_defaults(run=_index_status)
+
+    documents = commands.add_parser("documents", help="list, add or remove the indexed documents").add_subparsers(
+        dest="action", required=True
+    )
+    listing = documents.add_parser("list", help="the indexed documents and the added ones waiting for a rebuild")
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    add = documents.add_parser("add", help="add .txt/.md/.pdf/.docx/.html files to the documents folder and rebuild the index")
+    add.add_argument("paths", nargs="+", metavar="PATH")
+    remove = documents.add_parser("remove", help="remove added documents (by file or document name) and rebuild")
+    remove.add_argument("names", nargs="+", metavar="NAME")
+    for command in (listing, add, remove):
+        _index_option(command)
+        command.add_argument(
+            "--documents", metavar="DIR", help="folder of added documents (default: documents/ beside the index folder)"
+        )
+        command.set_defaults(run=_documents)
 
     search = commands.add_parser("search", help="print the passages that best match a question")
     search.add_argument("query")
@@ -156,6 +174,47 @@ def _index_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _documents(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from .collection import Collection, documents_folder, entries
+    from .errors import SourceError
+    from .index import load_index
+
+    if args.action == "list":
+        index = load_index(args.index)
+        folder = documents_folder(index.path, args.documents)
+        rows = entries(index, folder)
+        if args.json:
+            print(json.dumps([asdict(entry) for entry in rows], ensure_ascii=False, indent=2))
+            return 0
+        for entry in rows:
+            unit = "bytes" if entry.state == "pending" else "chars"
+            print(f"{entry.name} [{entry.state}] {entry.origin}, {entry.size} {unit}: {entry.source}")
+        print(f"added documents are kept in {folder}")
+        return 0
+    collection = Collection.open(args.index, documents_dir=args.documents)
+    failed = False
+    for item in args.paths if args.action == "add" else args.names:
+        try:
+            if args.action == "add":
+                added = collection.add(item)
+                blank = f" (pages without text, left out: {', '.join(map(str, added.empty_pages))})" if added.empty_pages else ""
+                print(f"{'replaced' if added.replaced else 'added'} {added.path}{blank}")
+            else:
+                print(f"removed {collection.remove(item)}")
+        except SourceError as err:
+            print(f"error: {err}", file=sys.stderr)
+            failed = True
+    bar = _ProgressBar()
+    try:
+        manifest = collection.rebuild(bar)
+    finally:
+        bar.close()
+    print(f"indexed {manifest.chunk_count} chunks from {len(manifest.documents)} documents")
+    return 2 if failed else 0
+
+
 def _search(args: argparse.Namespace) -> int:
     from .retriever import Retriever
 
@@ -164,8 +223,7 @@ def _search(args: argparse.Namespace) -> int:
         print(json.dumps([hit.to_dict() for hit in hits], ensure_ascii=False, indent=2))
         return 0
     for number, hit in enumerate(hits, start=1):
-        place = f"{hit.doc_id}, paragraph {hit.metadata.get('paragraph')}, chars {hit.start}–{hit.end}"
-        print(f"[{number}] score {hit.score:.3f} · {place}\n    {hit.text}\n")
+        print(f"[{number}] score {hit.score:.3f} · {', '.join(_place(hit))}\n    {hit.text}\n")
     return 0
 
 
@@ -193,13 +251,19 @@ def _ask(args: argparse.Namespace) -> int:
     print("\n")
     bold = ("\033[1m", "\033[0m") if sys.stdout.isatty() else ("", "")
     for number, hit in enumerate(answer.citations, start=1):
-        place = [hit.doc_id, f"paragraph {hit.metadata.get('paragraph')}", f"chars {hit.start}–{hit.end}"]
+        place = _place(hit)
         if hit.metadata.get("date"):
             place.append(str(hit.metadata["date"]))
         start, end = hit.highlight or (hit.start, hit.end)
         a, b = start - hit.start, end - hit.start
         print(f"[{number}] {' · '.join(place)}\n    {hit.text[:a]}{bold[0]}{hit.text[a:b]}{bold[1]}{hit.text[b:]}\n")
     return 0
+
+
+def _place(hit: Any) -> list[str]:
+    """Where a hit is: document, page of a PDF («стр. N», as the citations in the UI), paragraph, characters."""
+    page = [f"стр. {hit.metadata['page']}"] if hit.metadata.get("page") else []
+    return [hit.doc_id, *page, f"paragraph {hit.metadata.get('paragraph')}", f"chars {hit.start}–{hit.end}"]
 
 
 def _eval(args: argparse.Namespace) -> int:

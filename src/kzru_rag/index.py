@@ -26,7 +26,7 @@ import faiss
 import numpy as np
 
 from .chunking import Chunk, Chunker
-from .documents import Document, collect_documents, read_source_text, sha256_text
+from .documents import Document, collect_documents, source_sha256
 from .errors import IndexBuildError, IndexLoadError, KzruRagError
 from .lexical import TermIndex, bridge_words
 
@@ -76,12 +76,20 @@ class StaleIndexWarning(UserWarning):
 
 @dataclass(frozen=True)
 class SourceRecord:
-    """A source document as it was when the index was built."""
+    """A source document as it was when the index was built: `sha256` of its text, `file_sha256` of its file
+    (empty in indexes built before files were checksummed)."""
 
     doc_id: str
     source: str
     sha256: str
     chars: int
+    file_sha256: str = ""
+
+    def changed(self) -> bool:
+        """True when the source file changed or vanished since the build."""
+        if self.file_sha256:
+            return source_sha256(self.source) != self.file_sha256
+        return source_sha256(self.source, of_text=True) != self.sha256
 
 
 @dataclass(frozen=True)
@@ -109,16 +117,8 @@ class IndexManifest:
         return cls(**{**data, "documents": documents})
 
     def stale_sources(self) -> list[str]:
-        """Sources whose text changed (or vanished) since the build."""
-        stale = []
-        for record in self.documents:
-            try:
-                current = sha256_text(read_source_text(record.source))
-            except (OSError, UnicodeDecodeError):
-                current = None
-            if current != record.sha256:
-                stale.append(record.source)
-        return stale
+        """Sources whose file changed (or vanished) since the build."""
+        return [record.source for record in self.documents if record.changed()]
 
 
 @dataclass(frozen=True)
@@ -281,11 +281,11 @@ def build_index(
     HNSW and anything else is "auto".
     """
     path = Path(path) if path else default_index_path()
+    old = _current_index(path)
     try:
-        documents = collect_documents(sources)
+        documents = collect_documents(sources, {d.source: d for d in old.documents.values()} if old else None)
     except KzruRagError as exc:
         raise IndexBuildError(f"{exc}; the existing index was left as it was") from exc
-    old = _current_index(path)
     known = _reusable_vectors(old, embedder.model_id)
     kind = vector_index or ("hnsw" if old and old.manifest.vector_index == "hnsw" else "auto")
     built = index_documents(documents, embedder, chunker, retrieval, progress, known, kind)
@@ -345,7 +345,7 @@ def index_documents(
         model_id=embedder.model_id,
         dim=int(vectors.shape[1]),
         chunker=chunker.to_dict(),
-        documents=[SourceRecord(d.doc_id, d.source, d.sha256, len(d.text)) for d in documents],
+        documents=[SourceRecord(d.doc_id, d.source, d.sha256, len(d.text), d.file_sha256) for d in documents],
         chunk_count=len(chunks),
         built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         retrieval=dict(retrieval) if retrieval is not None else RetrievalSettings().to_dict(),

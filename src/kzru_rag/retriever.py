@@ -113,6 +113,7 @@ class Retriever:
         pool = max(k, ANSWER_TYPE_POOL) if typed else k
         hits: list[Hit] = []
         covered: set[int] = set()
+        quoted: set[str] = set()  # best sentences already cited: the same text from another document is cited once
         for i in np.argsort(-scores, kind="stable"):
             unit = int(self._canonical[units[i]])
             if unit in covered:
@@ -121,7 +122,11 @@ class Retriever:
             window = self._chain(first, last)
             covered.update(window)
             parts = {name: float(values[i]) for name, values in signals.items()}
-            hits.append(self._hit(unit, window, vector, float(scores[i]), parts))
+            hit = self._hit(unit, window, vector, float(scores[i]), parts)
+            if (sentence := _sentence_key(hit)) in quoted:
+                continue
+            quoted.add(sentence)
+            hits.append(hit)
             if len(hits) == pool:
                 break
         if typed:
@@ -226,6 +231,12 @@ class Retriever:
         return Hit(text, score, chunk.doc_id, start, end, chunk.chunk_id, metadata, highlight, signals, sentences)
 
 
+def _sentence_key(hit: Hit) -> str:
+    """The hit's best sentence with its spacing normalised: equal keys are the same passage."""
+    start, end = hit.highlight or (hit.start, hit.end)
+    return " ".join(hit.text[start - hit.start : end - hit.start].split())
+
+
 def _settings_of(index: LoadedIndex) -> RetrievalSettings:
     try:
         return RetrievalSettings.from_dict(index.manifest.retrieval)
@@ -255,9 +266,9 @@ def _paragraph_order(chunks: list[Chunk], sentences: SentenceIndex) -> tuple[np.
 
 
 def _metadata(index: LoadedIndex, chunk: Chunk) -> dict[str, Any]:
-    """Document metadata plus the chunk's paragraph number and the document's source."""
+    """Document metadata plus the chunk's (its page in a PDF), its paragraph number and the document's source."""
     document = index.documents[chunk.doc_id]
-    return {**document.metadata, "paragraph": chunk.paragraph, "source": document.source}
+    return {**document.metadata, **chunk.metadata, "paragraph": chunk.paragraph, "source": document.source}
 
 
 def make_hit(index: LoadedIndex, position: int, score: float) -> Hit:

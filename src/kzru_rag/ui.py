@@ -1,12 +1,7 @@
 """The browser UI (Gradio, in Russian): chat with cited answers, the document view, index management.
 
-`Library` owns what the app serves: the working `Assistant` over the index, the folder of
-uploaded documents, and rebuilding the index from the indexed sources plus the uploads (the
-new index is swapped in without a restart; a failed rebuild leaves the working one in place).
-`build_app` lays out the interface over a `Library`; `launch_app` starts the server.
-
-Uploaded documents are kept in a `documents/` folder next to the index folder (for the
-project's `index/` that is `documents/` at the top of the checkout, which git ignores).
+`build_app` lays out the interface over a `collection.Collection` (the working assistant, the
+uploaded documents and rebuilding the index from them); `launch_app` starts the server.
 
 All document and user text is escaped before it is rendered (`escape_html`, `escape_markdown`).
 """
@@ -15,36 +10,40 @@ from __future__ import annotations
 
 import html
 import logging
-import os
 import re
-import shutil
-import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
-from .assistant import Answer, Assistant
-from .chunking import Chunker
-from .documents import BUNDLED_SOURCE, SUPPORTED_SUFFIXES, Document, decode_source, read_source_text, sha256_text
-from .embedding import load_embedder
+from .assistant import Answer
+from .collection import MAX_PASSAGES, MAX_UPLOAD_BYTES, Collection
+from .documents import SUPPORTED_SUFFIXES, Document
 from .errors import IndexLoadError, KzruRagError, SourceError
-from .index import LoadedIndex, build_index, default_index_path, load_index
-from .llm import LLM, Message
-from .retriever import Hit, Retriever
+from .index import LoadedIndex, load_index
+from .llm import Message
+from .retriever import Hit
 
 log = logging.getLogger(__name__)
 
-MAX_UPLOAD_BYTES = 10 * 2**20
 _SOURCE_PROBLEMS = {
+    "unsupported": "можно добавлять только файлы .txt, .md, .pdf, .docx, .html и .htm",
+    "too_large": "файл больше {limit} МБ ({size} МБ); разделите его на части",
+    "name_taken": "документ с именем «{stem}» уже есть; переименуйте файл",
     "utf16": "текст в кодировке UTF-16; пересохраните файл в UTF-8",
     "binary": "это двоичный файл, а не текст; сохраните документ как .txt или .md",
     "encoding": "текст не в кодировке UTF-8 (байт {byte}); пересохраните файл в UTF-8",
-    "empty": "файл пустой",
+    "empty": "в файле нет текста",
+    "encrypted": "PDF защищён паролем; сохраните копию без пароля",
+    "no_text": "в PDF нет текстового слоя — это скан; распознавание текста не поддерживается",
+    "corrupt": "файл повреждён и не читается; пересохраните его",
+    "not_docx": "это не документ Word .docx (возможно, старый .doc или файл с паролем); сохраните его как .docx",
+    "zip_bomb": "файл .docx распаковывается в слишком большой объём (похоже на zip-бомбу); он не открывался",
+    "timeout": "чтение файла заняло слишком много времени и было остановлено",
+    "memory": "чтение файла требует слишком много памяти",
+    "crashed": "не удалось прочитать файл: он повреждён или требует слишком много памяти",
 }
-MAX_PASSAGES = 10
 EXAMPLES = [
     "Когда состоится государственный визит Токаева в Москву?",
     "Где проходит XXI форум межрегионального сотрудничества?",
@@ -69,132 +68,36 @@ def escape_markdown(text: str) -> str:
     return _LIST_START.sub(lambda m: f"{m.group(1)}{m.group(2)[:-1]}&#{ord(m.group(2)[-1])};", escaped)
 
 
-@dataclass(frozen=True)
-class UploadResult:
-    """What happened to one uploaded file: accepted (saved) or rejected, with a message for the user."""
+def add_report(collection: Collection, path: str | Path, name: str | None = None) -> tuple[bool, str]:
+    """Add one uploaded file to the collection: (accepted, what happened, in Russian)."""
+    name = Path(name or path).name
+    try:
+        added = collection.add(path, name)
+    except SourceError as err:
+        return False, f"«{name}» не добавлен: {source_problem(err)}"
+    verb = "заменён" if added.replaced else "добавлен"
+    blank = f" Страницы без текста пропущены: {', '.join(map(str, added.empty_pages))}." if added.empty_pages else ""
+    return True, f"«{name}» {verb}; нажмите «Перестроить индекс», чтобы искать и по нему.{blank}"
 
-    name: str
-    accepted: bool
-    message: str
+
+def _remove(collection: Collection, name: str) -> str:
+    """Delete an uploaded document; what happened, in Russian."""
+    try:
+        collection.remove(name)
+    except SourceError:
+        return f"Документа «{name}» нет среди загруженных."
+    return f"«{name}» удалён; нажмите «Перестроить индекс», чтобы убрать его из поиска."
 
 
-class Library:
-    """The working assistant, the uploaded documents, and rebuilding the index they come from."""
-
-    def __init__(
-        self,
-        retriever: Retriever,
-        llm: LLM | None = None,
-        k: int = 5,
-        documents_dir: str | Path | None = None,
-    ) -> None:
-        if not 1 <= k <= MAX_PASSAGES:
-            raise ValueError(f"k (passages per answer) must be between 1 and {MAX_PASSAGES}")
-        self.index_path = Path(retriever.index.path)
-        self.documents_dir = (Path(documents_dir) if documents_dir else self.index_path.parent / "documents").resolve()
-        self.llm = llm
-        self.k = k
-        self.assistant = Assistant(retriever, llm=llm, k=k)
-        self._rebuilding = threading.Lock()
-
-    @classmethod
-    def open(cls, index: str | Path | None = None, llm: LLM | None = None, **options: Any) -> "Library":
-        """Load the index (default: $KZRU_RAG_INDEX or the project's index/) and its model, once."""
-        return cls(Retriever.load(index or default_index_path()), llm=llm, **options)
-
-    @property
-    def retriever(self) -> Retriever:
-        return self.assistant.retriever
-
-    def uploads(self) -> list[Path]:
-        """Uploaded documents, by name."""
-        if not self.documents_dir.is_dir():
-            return []
-        return sorted(p for p in self.documents_dir.iterdir() if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES)
-
-    def add_upload(self, path: str | Path, name: str | None = None) -> UploadResult:
-        """Check one uploaded file and keep it in the documents folder (indexed at the next rebuild)."""
-        path = Path(path)
-        name = Path(name or path.name).name
-        problem = self._upload_problem(path, name)
-        if problem:
-            return UploadResult(name, False, f"«{name}» не добавлен: {problem}")
-        self.documents_dir.mkdir(parents=True, exist_ok=True)
-        target = self.documents_dir / name
-        replaced = target.exists()
-        partial = self.documents_dir / f".{name}.part"
-        shutil.copyfile(path, partial)
-        os.replace(partial, target)  # a rebuild reading the folder sees the old file or the new one, never half
-        verb = "заменён" if replaced else "добавлен"
-        return UploadResult(name, True, f"«{name}» {verb}; нажмите «Перестроить индекс», чтобы искать и по нему.")
-
-    def _upload_problem(self, path: Path, name: str) -> str | None:
-        """Why an uploaded file cannot be indexed, in Russian; None when it can."""
-        if name.startswith(".") or Path(name).suffix.lower() not in SUPPORTED_SUFFIXES:
-            return "можно добавлять только текстовые файлы .txt и .md"
-        size = path.stat().st_size
-        if size > MAX_UPLOAD_BYTES:
-            return f"файл больше {MAX_UPLOAD_BYTES // 2**20} МБ ({size / 2**20:.1f} МБ); разделите его на части"
-        try:
-            decode_source(path.read_bytes(), name)
-        except SourceError as err:
-            return _SOURCE_PROBLEMS[err.reason].format(**err.details)
-        stem = Path(name).stem
-        taken = [r.source for r in self.retriever.index.manifest.documents if r.doc_id == stem]
-        taken += [str(p) for p in self.uploads() if p.stem == stem]
-        if any(Path(source) != self.documents_dir / name for source in taken):
-            return f"документ с именем «{stem}» уже есть; переименуйте файл"
-        return None
-
-    def remove_upload(self, name: str) -> str:
-        """Delete an uploaded document (it leaves the index at the next rebuild)."""
-        target = self.documents_dir / Path(name).name
-        if target not in self.uploads():
-            return f"Документа «{name}» нет среди загруженных."
-        target.unlink()
-        return f"«{name}» удалён; нажмите «Перестроить индекс», чтобы убрать его из поиска."
-
-    def sources(self) -> list[str]:
-        """What a rebuild indexes: the indexed sources that still exist, plus every upload."""
-        kept = [
-            record.source
-            for record in self.retriever.index.manifest.documents
-            if record.source == BUNDLED_SOURCE
-            or (Path(record.source).is_file() and Path(record.source).parent != self.documents_dir)
-        ]
-        return kept + [str(p.resolve()) for p in self.uploads()]
-
-    def rebuild(self, progress: Callable[[int, int], None] | None = None) -> str:
-        """Rebuild the index and swap in a new assistant; raise KzruRagError (index untouched) on failure."""
-        if not self._rebuilding.acquire(blocking=False):
-            raise KzruRagError("индекс уже перестраивается; дождитесь конца")
-        try:
-            current = self.retriever.index.manifest
-            manifest = build_index(
-                self.sources(),
-                load_embedder(current.model_id),
-                self.index_path,
-                Chunker.from_dict(current.chunker),
-                retrieval=current.retrieval,
-                progress=progress,
-            )
-            self.assistant = Assistant(Retriever.load(self.index_path), llm=self.llm, k=self.k)
-        finally:
-            self._rebuilding.release()
-        return f"Индекс перестроен: {len(manifest.documents)} док., {manifest.chunk_count} фрагментов."
-
-    def pending_uploads(self) -> list[Path]:
-        """Uploads that are not in the index as they are now (new or changed)."""
-        indexed = {record.source: record.sha256 for record in self.retriever.index.manifest.documents}
-        pending = []
-        for path in self.uploads():
-            try:
-                current = sha256_text(read_source_text(str(path)))
-            except (OSError, UnicodeDecodeError):
-                current = None
-            if indexed.get(str(path.resolve())) != current:
-                pending.append(path)
-        return pending
+def source_problem(err: SourceError) -> str:
+    """Why a file cannot be indexed, in Russian."""
+    problem = _SOURCE_PROBLEMS.get(err.reason)
+    if problem is None:
+        return str(err)
+    details = dict(err.details)
+    if err.reason == "too_large":
+        details.update(limit=f"{int(details['limit']) // 2**20}", size=f"{int(details['size']) / 2**20:.1f}")
+    return problem.format(**details)
 
 
 # ---------------------------------------------------------------- rendering
@@ -223,8 +126,10 @@ def render_streaming(text: str) -> str:
 
 
 def _place(hit: Hit) -> str:
-    """Where a passage is: paragraph, characters (offsets in the document text), date."""
+    """Where a passage is: page (PDF), paragraph, characters (offsets in the document text), date."""
     parts = [f"абзац {hit.metadata.get('paragraph', '?')}", f"символы {hit.start}–{hit.end}"]
+    if page := hit.metadata.get("page"):
+        parts.insert(0, f"стр. {page}")
     if date := hit.metadata.get("date"):
         parts.append(_date(str(date)))
     return " · ".join(parts)
@@ -283,43 +188,39 @@ def render_document(document: Document | None, hit: Hit | None) -> str:
     return f'<div class="kz-doc-meta">{" · ".join(meta)}</div><div class="kz-doc">{body}</div>'
 
 
-def render_status(library: Library) -> str:
+_ORIGINS = {"bundled": "встроенный документ", "added": "загружен"}
+_STATES = {
+    "indexed": '<span class="kz-fresh">в индексе</span>',
+    "changed": '<span class="kz-stale">изменился после сборки</span>',
+    "removed": '<span class="kz-stale">удалён — уйдёт при перестройке</span>',
+    "pending": '<span class="kz-stale">ждёт перестройки</span>',
+}
+
+
+def render_status(collection: Collection) -> str:
     """What is indexed: documents, chunks, model, build time, fresh or stale; uploads waiting for a rebuild."""
-    index = library.retriever.index
+    index = collection.retriever.index
     manifest = index.manifest
-    pending = library.pending_uploads()
-    removed = [r for r in manifest.documents if r.source != BUNDLED_SOURCE and not Path(r.source).is_file()]
+    entries = collection.entries()
     on_disk = _on_disk_problem(index)
-    fresh = not index.stale and not pending and not removed and not on_disk
+    fresh = all(entry.state == "indexed" for entry in entries) and not on_disk
     state = (
         '<span class="kz-fresh">актуален</span>'
         if fresh
         else '<span class="kz-stale">требует перестройки</span>'
     )
     rows = []
-    for record in manifest.documents:
-        if record.source == BUNDLED_SOURCE:
-            origin = "встроенный документ"
-        elif Path(record.source).parent == library.documents_dir:
-            origin = "загружен"
-        else:
-            origin = escape_html(record.source)
-        if record in removed:
-            record_state = '<span class="kz-stale">удалён — уйдёт при перестройке</span>'
-        elif record.source in index.stale:
-            record_state = '<span class="kz-stale">изменился после сборки</span>'
-        else:
-            record_state = '<span class="kz-fresh">в индексе</span>'
-        rows.append(_row(record.doc_id, origin, _count(record.chars), record_state))
-    for path in pending:
-        rows.append(_row(path.stem, "загружен", f"{_count(path.stat().st_size)} байт", '<span class="kz-stale">ждёт перестройки</span>'))
+    for entry in entries:
+        origin = _ORIGINS.get(entry.origin) or escape_html(entry.source)
+        size = f"{_count(entry.size)} байт" if entry.state == "pending" else _count(entry.size)
+        rows.append(_row(entry.name, origin, size, _STATES[entry.state]))
     warning = f'<p class="kz-notice">⚠ {escape_html(on_disk)}</p>' if on_disk else ""
     return (
         f'<div class="kz-status">{warning}<p>Индекс: <b>{state}</b> · фрагментов: <b>{manifest.chunk_count}</b> · '
         f"модель: <code>{escape_html(manifest.model_id)}</code> · собран: {escape_html(_built(manifest.built_at))}</p>"
         '<table class="kz-table"><thead><tr><th>Документ</th><th>Источник</th><th>Символов</th><th>Состояние</th></tr></thead>'
         f"<tbody>{''.join(rows)}</tbody></table>"
-        f'<p class="kz-hint">Загруженные документы хранятся в <code>{escape_html(str(library.documents_dir))}</code>.</p></div>'
+        f'<p class="kz-hint">Загруженные документы хранятся в <code>{escape_html(str(collection.documents_dir))}</code>.</p></div>'
     )
 
 
@@ -408,7 +309,7 @@ HEADER = (
 )
 
 
-def build_app(library: Library) -> gr.Blocks:
+def build_app(library: Collection) -> gr.Blocks:
     """The Gradio interface over `library`: the «Чат» and «Индекс» tabs and the `/ask` API."""
     llm_label = f"Ответ языковой модели ({getattr(library.llm, 'model', getattr(library.llm, 'name', 'LLM'))})"
     with gr.Blocks(title="kzru-rag — вопросы по документу", analytics_enabled=False) as demo:
@@ -453,7 +354,7 @@ def build_app(library: Library) -> gr.Blocks:
                 with gr.Row():
                     with gr.Column():
                         upload = gr.File(
-                            label=f"Добавить документы (.txt, .md в UTF-8, до {MAX_UPLOAD_BYTES // 2**20} МБ)",
+                            label=f"Добавить документы (.txt, .md, .pdf, .docx, .html, до {MAX_UPLOAD_BYTES // 2**20} МБ)",
                             file_count="multiple",
                             file_types=list(SUPPORTED_SUFFIXES),
                             elem_id="kz-upload",
@@ -517,12 +418,12 @@ def build_app(library: Library) -> gr.Blocks:
             return [], [], [], gr.update(choices=[], value=None), render_document(None, None)
 
         def add_files(files: list[str] | None) -> tuple[Any, ...]:
-            results = [library.add_upload(path) for path in files or []]
-            report = "\n".join(f"- {_mark(r.accepted)} {escape_markdown(r.message)}" for r in results)
+            results = [add_report(library, path) for path in files or []]
+            report = "\n".join(f"- {_mark(accepted)} {escape_markdown(message)}" for accepted, message in results)
             return report, render_status(library), upload_choices(), None
 
         def remove_file(name: str | None) -> tuple[Any, ...]:
-            message = library.remove_upload(name) if name else "Выберите загруженный документ."
+            message = _remove(library, name) if name else "Выберите загруженный документ."
             return escape_markdown(message), render_status(library), upload_choices()
 
         def rebuild_index(progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
@@ -532,8 +433,11 @@ def build_app(library: Library) -> gr.Blocks:
                 if total:
                     progress((done, total), desc="Векторизация фрагментов и словаря", unit="текст.")
 
+            if library.rebuilding:
+                return f"{_mark(False)} Индекс уже перестраивается; дождитесь конца.", render_status(library), upload_choices()
             try:
-                message = f"{_mark(True)} {escape_markdown(library.rebuild(report))}"
+                manifest = library.rebuild(report)
+                message = f"{_mark(True)} Индекс перестроен: {len(manifest.documents)} док., {manifest.chunk_count} фрагментов."
             except KzruRagError as err:
                 log.warning("index rebuild failed: %s", err)
                 message = f"{_mark(False)} Индекс не перестроен, работает прежний. Причина: {escape_markdown(str(err))}"

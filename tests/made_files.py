@@ -1,0 +1,140 @@
+"""PDF, Word and scanned files made by other tools than the product's readers, for the reader tests and bench/readers.py.
+
+PDFs are drawn with reportlab in DejaVu Sans (Debian's fonts-dejavu-core, installed by `make fonts`);
+a "scan" is a page holding only a picture of text (Pillow); a .docx is a ZIP package written here by
+hand with the standard library (the product reads it with python-docx).
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+PAGE_WIDTH_PT = 451  # A4 minus 72 pt margins
+
+
+def _canvas(path: Path, encrypt: str | None = None):
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+    from reportlab.pdfgen import canvas
+
+    if not FONT.is_file():
+        raise FileNotFoundError(f"{FONT} is missing: run `make fonts` (Debian package fonts-dejavu-core)")
+    pdfmetrics.registerFont(TTFont("DejaVuSans", str(FONT)))
+    return canvas.Canvas(str(path), pagesize=A4, encrypt=encrypt)
+
+
+def wrap(paragraph: str, width: float = PAGE_WIDTH_PT, size: int = 11, hyphenate: bool = False) -> list[str]:
+    """The lines of `paragraph` set in DejaVu Sans; with `hyphenate`, a word that does not fit is split
+    with a hyphen at the line end (as a typesetter would)."""
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    lines, line = [], ""
+    for word in paragraph.split():
+        candidate = f"{line} {word}".strip()
+        if stringWidth(candidate, "DejaVuSans", size) <= width:
+            line = candidate
+            continue
+        if hyphenate and len(word) >= 8:
+            head = word[: len(word) // 2]
+            if stringWidth(f"{line} {head}-", "DejaVuSans", size) <= width:
+                lines.append(f"{line} {head}-".strip())
+                line = word[len(word) // 2 :]
+                continue
+        lines.append(line)
+        line = word
+    if line:
+        lines.append(line)
+    return lines
+
+
+def pdf_file(
+    path: Path, pages: list[list[str]], *, encrypt: str | None = None, hyphenate: bool = False, columns: int = 1
+) -> Path:
+    """A PDF whose page i holds the paragraphs `pages[i]` (an empty list: a blank page), in 1 or 2 columns."""
+    canvas = _canvas(path, encrypt)
+    gap = 20
+    width = (PAGE_WIDTH_PT - gap * (columns - 1)) / columns
+    for paragraphs in pages:
+        canvas.setFont("DejaVuSans", 11)
+        column, y = 0, 770
+        for paragraph in paragraphs:
+            for line in wrap(paragraph, width, hyphenate=hyphenate):
+                if y < 72:
+                    column, y = column + 1, 770
+                canvas.drawString(72 + column * (width + gap), y, line)
+                y -= 14
+            y -= 8
+        canvas.showPage()
+    canvas.save()
+    return path
+
+
+def scanned_pdf(path: Path, text: str) -> Path:
+    """A PDF page holding only a picture of `text`: no text layer, as a scanner makes."""
+    from PIL import Image, ImageDraw, ImageFont
+    from reportlab.lib.utils import ImageReader
+
+    image = Image.new("L", (1200, 200), 255)
+    ImageDraw.Draw(image).text((20, 80), text, fill=0, font=ImageFont.truetype(str(FONT), 32))
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    canvas = _canvas(path)
+    canvas.drawImage(ImageReader(io.BytesIO(buffer.getvalue())), 72, 600, width=450, height=75)
+    canvas.showPage()
+    canvas.save()
+    return path
+
+
+_CONTENT_TYPES = """<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">
+<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>
+<Default Extension="xml" ContentType="application/xml"/>
+<Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/>
+<Override PartName="/docProps/core.xml" ContentType="application/vnd.openxmlformats-package.core-properties+xml"/>
+</Types>"""
+_RELS = """<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">
+<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="word/document.xml"/>
+<Relationship Id="rId2" Type="http://schemas.openxmlformats.org/package/2006/relationships/metadata/core-properties" Target="docProps/core.xml"/>
+</Relationships>"""
+_CORE = """<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<cp:coreProperties xmlns:cp="http://schemas.openxmlformats.org/package/2006/metadata/core-properties" xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:title>{title}</dc:title></cp:coreProperties>"""
+_W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+
+
+def _paragraph(text: str, style: str | None = None) -> str:
+    """A w:p; text split in two runs in the middle of a word, as Word does after an edit."""
+    head, tail = text[: len(text) // 2], text[len(text) // 2 :]
+    style_xml = f'<w:pPr><w:pStyle w:val="{style}"/></w:pPr>' if style else ""
+    runs = "".join(f'<w:r><w:t xml:space="preserve">{escape(part)}</w:t></w:r>' for part in (head, tail) if part)
+    return f"<w:p>{style_xml}{runs}</w:p>"
+
+
+def docx_file(path: Path, title: str, blocks: list[tuple[str, str]], table: list[list[str]] | None = None) -> Path:
+    """A .docx: `blocks` of (style, text) — style "Heading1" or "" for body text — then an optional table."""
+    body = "".join(_paragraph(text, style or None) for style, text in blocks)
+    if table:
+        rows = "".join(
+            "<w:tr>" + "".join(f"<w:tc>{_paragraph(cell)}</w:tc>" for cell in row) + "</w:tr>" for row in table
+        )
+        body += f"<w:tbl><w:tblGrid>{'<w:gridCol/>' * len(table[0])}</w:tblGrid>{rows}</w:tbl>"
+    document = f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><w:document xmlns:w="{_W}"><w:body>{body}</w:body></w:document>'
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as package:
+        package.writestr("[Content_Types].xml", _CONTENT_TYPES)
+        package.writestr("_rels/.rels", _RELS)
+        package.writestr("word/document.xml", document)
+        package.writestr("docProps/core.xml", _CORE.format(title=escape(title)))
+    return path
+
+
+def zip_bomb_docx(path: Path, unpacked_mb: int = 8) -> Path:
+    """A .docx whose document.xml unpacks from a few KB to `unpacked_mb` MB."""
+    docx_file(path, "bomb", [("", "текст")])
+    with zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED) as package:
+        package.writestr("word/media/padding.xml", b"\0" * (unpacked_mb * 2**20))
+    return path

@@ -1,0 +1,252 @@
+"""PDF, Word and web pages: extraction, page numbers in citations, bad input refused with the index untouched.
+
+Every file is made by another tool than the product's readers (tests/made_files.py: reportlab, Pillow,
+a hand-built .docx; tests/data/pages: saved web pages)."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import pytest
+from openai_stub import OpenAIStub, openai_stub_fixture  # noqa: F401  (provides the openai_stub fixture)
+
+from app_server import copy_index
+from made_files import docx_file, pdf_file, scanned_pdf, zip_bomb_docx
+from kzru_rag import cli
+from kzru_rag.assistant import Assistant
+from kzru_rag.chunking import Chunker
+from kzru_rag.collection import Collection
+from kzru_rag.documents import collect_documents, read_document
+from kzru_rag.errors import IndexBuildError, SourceError
+from kzru_rag.index import build_index, index_documents, load_index
+from kzru_rag.llm import OpenAICompatibleLLM
+from kzru_rag.readers import read_file
+from kzru_rag.readers.sandbox import extract
+from kzru_rag.retriever import Retriever
+from kzru_rag.ui import add_report, render_sources
+
+PAGES = Path(__file__).parent / "data" / "pages"
+PAGE_1 = [
+    "Государственный визит Президента Казахстана в Россию прошёл 11–12 ноября 2025 года. " * 3,
+    "Стороны обсудили торговлю, энергетику и транспортные коридоры.",
+]
+PAGE_2 = [
+    "Новый автомобильный мост через Иртыш в Семее построят к 2028 году; его длина составит 1,2 километра.",
+    "Строительство возьмёт на себя совместное предприятие двух стран.",
+]
+QUESTION = "Когда построят мост через Иртыш в Семее?"
+
+
+def fingerprint(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+
+
+@pytest.fixture(scope="module")
+def pdf_index(tmp_path_factory, embedder) -> Path:
+    """An index of a two-page PDF whose answer is on page 2."""
+    folder = tmp_path_factory.mktemp("pdf")
+    build_index([pdf_file(folder / "визит.pdf", [PAGE_1, PAGE_2], hyphenate=True)], embedder, folder / "index")
+    return folder / "index"
+
+
+# ---------------------------------------------------------------- extraction
+
+
+def test_a_pdf_is_read_page_by_page_with_hyphenated_words_joined(tmp_path: Path) -> None:
+    document = read_document(pdf_file(tmp_path / "визит.pdf", [PAGE_1, [], PAGE_2], hyphenate=True))
+
+    assert "Государственный визит Президента Казахстана" in document.text and "-\n" not in document.text
+    assert document.pages[0] == 0 and document.metadata["empty_pages"] == [2]
+    assert document.page_at(document.text.index("мост через Иртыш")) == 3
+    chunks = Chunker().run(document)
+    assert {chunk.metadata["page"] for chunk in chunks} == {1, 3}
+    for chunk in chunks:
+        page = chunk.metadata["page"]
+        assert document.page_at(chunk.end - 1) == page, "a chunk lies on one page"
+    assert document.file_sha256 == hashlib.sha256((tmp_path / "визит.pdf").read_bytes()).hexdigest()
+
+
+def test_word_headings_paragraphs_and_table_rows_become_paragraphs(tmp_path: Path) -> None:
+    path = docx_file(
+        tmp_path / "итоги.docx",
+        "Итоги визита",
+        [("Heading1", "Итоги визита"), ("", "Подписано более 80 документов."), ("", "Открыт филиал МГИМО в Астане.")],
+        table=[["Город", "Проект"], ["Павлодар", "Завод аккумуляторов"]],
+    )
+
+    document = read_document(path)
+
+    assert document.text.split("\n\n") == [
+        "Итоги визита",
+        "Подписано более 80 документов.",
+        "Открыт филиал МГИМО в Астане.",
+        "Город | Проект",
+        "Павлодар | Завод аккумуляторов",
+    ]
+    assert document.metadata["title"] == "Итоги визита"
+
+
+@pytest.mark.parametrize("page", ["omsk-forum.html", "pavlodar-old-cms.html"])
+def test_a_saved_web_page_gives_its_article_without_menus_scripts_and_footers(page: str) -> None:
+    document = read_document(PAGES / page)
+
+    assert document.metadata["title"].startswith(("Форум межрегионального", "Павлодар: завод"))
+    for kept in ("XXI форум", "около 400 человек"):
+        assert (kept in document.text) == (kept in (PAGES / page).read_bytes().decode("cp1251" if "old" in page else "utf-8"))
+    for boilerplate in ("Политика", "Поиск по сайту", "Читайте также", "Все права защищены", "cookie", "gtag", "Курсы валют",
+                        "Комментарии", "Перепечатка", "_gaq"):
+        assert boilerplate not in document.text
+    assert "\n\n" in document.text, "blocks are paragraphs"
+
+
+# ---------------------------------------------------------------- page numbers in citations
+
+
+def test_the_answer_on_page_2_is_cited_as_page_2_in_search_ask_and_the_ui(pdf_index: Path, embedder, capsys) -> None:
+    hit = Retriever(load_index(pdf_index), embedder).search(QUESTION, k=1)[0]
+    assert "мост через Иртыш" in hit.text and hit.metadata["page"] == 2
+
+    assert cli.main(["search", QUESTION, "-k", "1", "--index", str(pdf_index)]) == 0
+    assert "стр. 2" in capsys.readouterr().out
+    assert cli.main(["ask", QUESTION, "--no-llm", "--index", str(pdf_index)]) == 0
+    out = capsys.readouterr().out
+    assert "2028" in out and "стр. 2" in out
+    answer = Assistant(Retriever(load_index(pdf_index), embedder)).ask(QUESTION)
+    assert answer.citations[0].metadata["page"] == 2 and "стр. 2" in render_sources(answer)
+
+
+def test_the_llm_prompt_names_the_page_of_each_passage(pdf_index: Path, embedder, openai_stub: OpenAIStub) -> None:
+    openai_stub.queue("К 2028 году [1].")
+    llm = OpenAICompatibleLLM("stub-model", base_url=openai_stub.base_url, timeout=10)
+
+    answer = Assistant(Retriever(load_index(pdf_index), embedder), llm=llm).ask(QUESTION)
+
+    hit = answer.citations[0]
+    assert hit.metadata["page"] == 2
+    assert f"(стр. 2, абзац {hit.metadata['paragraph']}) {hit.text}" in openai_stub.requests[0]["messages"][1]["content"]
+
+
+# ---------------------------------------------------------------- duplicates, staleness
+
+
+def test_the_same_passage_in_two_documents_is_cited_once(tmp_path: Path, embedder) -> None:
+    text = "В Омске открыт филиал МГИМО.\n\nФорум прошёл в Уральске.\n"
+    (tmp_path / "заметка.md").write_text(text, encoding="utf-8")
+    (tmp_path / "копия заметки.txt").write_text(text, encoding="utf-8")
+    index = index_documents(collect_documents([tmp_path]), embedder)
+
+    hits = Retriever(index, embedder).search("Где открыт филиал МГИМО?", k=4)
+
+    assert [h.text for h in hits].count("В Омске открыт филиал МГИМО.") == 1
+    assert len({" ".join(h.text.split()) for h in hits}) == len(hits)
+
+
+def test_a_changed_pdf_makes_the_index_stale_and_an_unchanged_one_is_not_read_again(pdf_index: Path) -> None:
+    index = load_index(pdf_index)
+    (record,) = index.manifest.documents
+    assert record.file_sha256 and not index.stale
+    document = index.documents[record.doc_id]
+    assert read_document(Path(record.source), {record.source: document}) is document
+
+    source = Path(record.source)
+    original = source.read_bytes()
+    try:
+        pdf_file(source, [PAGE_2])
+        assert index.manifest.stale_sources() == [record.source]
+    finally:
+        source.write_bytes(original)
+    assert index.manifest.stale_sources() == []
+
+
+# ---------------------------------------------------------------- bad input
+
+
+def _bad_files(folder: Path) -> dict[str, tuple[Path, str]]:
+    """name → (file, the SourceError reason it must get)."""
+    corrupt = folder / "обрезанный.pdf"
+    corrupt.write_bytes(pdf_file(folder / "целый.pdf", [PAGE_1]).read_bytes()[:300])
+    not_docx = folder / "на-самом-деле-pdf.docx"
+    not_docx.write_bytes((folder / "целый.pdf").read_bytes())
+    plain_zip = folder / "архив.docx"
+    shutil.make_archive(str(folder / "архив"), "zip", folder, "целый.pdf")
+    (folder / "архив.zip").rename(plain_zip)
+    old_doc = folder / "старый.docx"
+    old_doc.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 512)
+    empty_page = folder / "пустая.html"
+    empty_page.write_text("<html><head><title>Пусто</title><script>x()</script></head><body><nav>Меню</nav></body></html>")
+    return {
+        "encrypted": (pdf_file(folder / "с-паролем.pdf", [PAGE_1], encrypt="пароль"), "encrypted"),
+        "scan": (scanned_pdf(folder / "скан.pdf", "Отсканированный текст"), "no_text"),
+        "corrupt": (corrupt, "corrupt"),
+        "not docx": (not_docx, "not_docx"),
+        "zip without a document": (plain_zip, "not_docx"),
+        "old .doc": (old_doc, "not_docx"),
+        "zip bomb": (zip_bomb_docx(folder / "бомба.docx"), "zip_bomb"),
+        "page without text": (empty_page, "empty"),
+    }
+
+
+def test_every_bad_file_gets_its_reason_and_leaves_the_working_index_untouched(tmp_path: Path, embedder) -> None:
+    working = copy_index(tmp_path)
+    before = fingerprint(working)
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    for case, (path, reason) in _bad_files(folder).items():
+        with pytest.raises(SourceError) as caught:
+            read_file(path)
+        assert caught.value.reason == reason, case
+        assert path.name in str(caught.value) and "Traceback" not in str(caught.value)
+        with pytest.raises(IndexBuildError, match="the existing index was left as it was"):
+            build_index([path], embedder, working)
+    assert fingerprint(working) == before
+
+
+def test_the_ui_says_in_russian_why_a_file_is_refused(tmp_path: Path, embedder) -> None:
+    collection = Collection(Retriever(load_index(copy_index(tmp_path)), embedder), max_bytes=2**20)
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    bad = _bad_files(folder)
+
+    accepted, message = add_report(collection, bad["scan"][0])
+    assert not accepted and "в PDF нет текстового слоя — это скан; распознавание текста не поддерживается" in message
+    assert "защищён паролем" in add_report(collection, bad["encrypted"][0])[1]
+    assert "zip-бомбу" in add_report(collection, bad["zip bomb"][0])[1]
+    big = folder / "большой.html"
+    big.write_bytes(b"<p>" + "текст ".encode() * 200_000 + b"</p>")
+    assert "файл больше 1 МБ" in add_report(collection, big)[1]
+    assert collection.uploads() == []
+
+    accepted, message = add_report(collection, pdf_file(folder / "с-пустой.pdf", [PAGE_1, [], PAGE_2]))
+    assert accepted and "Страницы без текста пропущены: 2" in message
+
+
+def test_extraction_is_bounded_in_time_and_memory(tmp_path: Path) -> None:
+    path = pdf_file(tmp_path / "визит.pdf", [PAGE_1])
+
+    with pytest.raises(SourceError) as slow:
+        extract(path, "pdf", seconds=0.01)
+    assert slow.value.reason == "timeout" and "was stopped" in str(slow.value)
+    with pytest.raises(SourceError) as hungry:
+        extract(path, "pdf", memory=8 * 2**20)
+    assert hungry.value.reason in ("memory", "crashed") and "memory" in str(hungry.value)
+
+
+# ---------------------------------------------------------------- the collection and its command
+
+
+def test_documents_add_list_remove_from_the_terminal(tmp_path: Path, embedder, capsys) -> None:
+    index = copy_index(tmp_path)
+    path = docx_file(tmp_path / "итоги.docx", "Итоги", [("", "В Семее построят мост через Иртыш к 2028 году.")])
+
+    assert cli.main(["documents", "add", str(path), "--index", str(index)]) == 0
+    assert "added" in capsys.readouterr().out
+    assert cli.main(["documents", "list", "--index", str(index)]) == 0
+    listing = capsys.readouterr().out
+    assert "итоги [indexed] added" in listing and "[indexed] bundled" in listing
+    assert cli.main(["documents", "remove", "итоги", "--index", str(index)]) == 0
+    assert cli.main(["documents", "list", "--index", str(index), "--json"]) == 0
+    assert '"origin": "added"' not in capsys.readouterr().out
+    assert cli.main(["documents", "remove", "нет-такого", "--index", str(index)]) == 2
+    assert "no such added document" in capsys.readouterr().err
