@@ -59,6 +59,11 @@ REASONS: dict[str, dict[str, str]] = {
         "en": "The document never mentions {detail}.",
         "kk": "Құжатта мыналар айтылмайды: {detail}.",
     },
+    "unknown_names": {
+        "ru": "В документе не упоминается: {detail}.",
+        "en": "The document never mentions {detail}.",
+        "kk": "Құжатта мыналар айтылмайды: {detail}.",
+    },
     "no_quantity": {
         "ru": "Вопрос о количестве, а в найденных фрагментах нет чисел.",
         "en": "The question asks for a quantity, and the passages found hold none.",
