@@ -11,6 +11,9 @@
   fails (unreachable, timeout, HTTP error, garbage), the extractive answer is given with a notice.
 - Abstention: when the retriever says the document has no answer, the answer says so plainly in
   the question's language and cites the closest passages.
+- Confidence: an extractive answer carries the calibrated probability that its first quote answers
+  the question (`confidence.ConfidenceModel`, from the index manifest); below the model's
+  `answer_from` it is presented as *uncertain*: the quoted passages are listed as leads.
 - Follow-ups: a question that leans on the conversation («А где он пройдёт?») is made
   self-contained — by the LLM with prompts/condense.ru.md, or without one by searching with
   the earlier questions it refers to appended.
@@ -26,6 +29,7 @@ from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
+from .confidence import ConfidenceModel, Status, measure
 from .errors import KzruRagError
 from .lexical import content_words, query_words, tokens
 from .llm import LLM, Message, render_prompt
@@ -69,6 +73,11 @@ REASONS: dict[str, dict[str, str]] = {
         "en": "The question asks for a quantity, and the passages found hold none.",
         "kk": "Сұрақ санды сұрайды, ал табылған үзінділерде сан жоқ.",
     },
+}
+UNCERTAIN: dict[str, str] = {
+    "ru": "Прямого ответа в документе может не быть. Ближайшие фрагменты: {markers}.",
+    "en": "The document may not answer this directly. The closest passages: {markers}.",
+    "kk": "Құжатта тікелей жауап болмауы мүмкін. Ең жақын үзінділер: {markers}.",
 }
 FOUND: dict[str, str] = {"ru": "Найденные фрагменты", "en": "Passages found", "kk": "Табылған үзінділер"}
 _NO_ANSWER_PATTERN = re.compile(r"нет ответа|не отвечает|does not answer|no answer|not answer|жауап жоқ", re.IGNORECASE)
@@ -120,6 +129,10 @@ class Answer:
     """True when the LLM's citations had to be corrected (markers without a passage, or none at all)."""
     reasons: list[AbstentionReason] = field(default_factory=list)
     """Why the retriever took the documents to have no answer (empty when it did not)."""
+    confidence: float | None = None
+    """Calibrated probability that the first quote answers the question (None: abstained, or no model)."""
+    status: Status = "answered"
+    """"answered" (presented as the answer), "uncertain" (passages given as leads) or "abstained"."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -180,6 +193,8 @@ class Assistant:
         self.k = k
         self.max_quotes = max_quotes
         self.llm_timeout = llm_timeout
+        model = retriever.index.manifest.confidence
+        self.confidence = ConfidenceModel.from_dict(model) if model else None
         self._vectors: dict[tuple[str, int, int], np.ndarray] = {}
 
     def ask(self, question: str, history: Sequence[Message] | None = None, *, k: int | None = None, use_llm: bool = True) -> Answer:
@@ -265,7 +280,7 @@ class Assistant:
         markers = ", ".join(f"[{n}]" for n in range(1, len(closest) + 1))
         why = [REASONS[reason.kind][base.language].format(detail=reason.detail) for reason in reasons]
         text = " ".join([NO_ANSWER[base.language], *why]) + (f" {CLOSEST[base.language]}: {markers}." if closest else "")
-        return replace(base, text=text, citations=closest, abstained=True, reasons=list(reasons))
+        return replace(base, text=text, citations=closest, abstained=True, reasons=list(reasons), status="abstained")
 
     def _extract(self, base: Answer, query: str, focus: str | None = None, said: Sequence[str] = ()) -> Answer:
         """Quote the best sentences of the hits, each with its passage's citation marker.
@@ -294,7 +309,20 @@ class Assistant:
                 markers[sentence.hit] = len(citations) + 1
                 citations.append(replace(base.hits[sentence.hit], highlight=sentence.span))
         lines = [f"{self._quote(base.hits[s.hit], s.span)} [{markers[s.hit]}]" for s in chosen]
-        return replace(base, text="\n\n".join(lines), citations=citations)
+        return self._judged(replace(base, text="\n\n".join(lines), citations=citations))
+
+    def _judged(self, answer: Answer) -> Answer:
+        """The extractive answer with its confidence; presented as uncertain (its passages as leads) below
+        the model's threshold."""
+        if self.confidence is None:
+            return answer
+        confidence = self.confidence.probability(measure(self.retriever, answer.query_used, answer.hits, answer.citations[0]))
+        status = self.confidence.status(confidence)
+        if status == "answered":
+            return replace(answer, confidence=confidence)
+        markers = ", ".join(f"[{n}]" for n in range(1, len(answer.citations) + 1))
+        text = UNCERTAIN[answer.language].format(markers=markers)
+        return replace(answer, text=text, confidence=confidence, status=status)
 
     def _generate(self, base: Answer, query: str, llm: LLM) -> Generator[str, None, Answer]:
         """Stream the LLM's answer with its markers checked; the extractive answer when it fails."""
@@ -336,6 +364,7 @@ class Assistant:
             text=text,
             citations=cited,
             abstained=abstained,
+            status="abstained" if abstained else "answered",
             mode="llm",
             notice=" ".join(notices) or None,
             flagged=bool(checker.dropped) or not checker.cited,
