@@ -188,6 +188,8 @@ def _ask(args: argparse.Namespace) -> int:
             print(item, end="", flush=True)
     if answer.notice:
         print(f"\nnote: {answer.notice}", file=sys.stderr, flush=True)
+    if answer.confidence is not None:
+        print(f"\n[{answer.status}; confidence {answer.confidence:.2f}]", end="")
     if answer.text != streamed:  # the LLM failed part-way: the quoted answer replaces what was shown
         print(f"\n\n{answer.text}", end="")
     print("\n")
