@@ -77,23 +77,29 @@ def test_answer_kind_by_ner_and_morphology():
     assert not holds_kind("Встреча прошла успешно.", "person", "Кто провёл встречу?")
 
 
-def test_a_key_noun_with_no_counterpart_lowers_the_match_and_makes_the_answer_uncertain(assistant, retriever):
-    """«бюджет» appears nowhere near the passages about the forum; «тема» does."""
+def test_a_key_noun_with_no_counterpart_lowers_the_match_and_the_confidence(assistant, retriever):
+    """«бюджет» is nowhere in the passages about the forum; «тема» is."""
     asked, missing = "Какова тема форума в Уральске?", "Каков бюджет форума в Уральске?"
     signals = {}
     for question in (asked, missing):
         hits = retriever.search(question)
         signals[question] = measure(retriever, question, hits, hits[0])
-    assert signals[asked].noun_match == 1.0 and signals[missing].noun_match < 0.9
-    answer = assistant.ask(missing)
+    assert signals[asked].noun_match == 1.0 > signals[missing].noun_match
+    assert assistant.ask(missing).confidence < assistant.ask(asked).confidence
+
+
+def test_a_question_whose_key_noun_the_passages_lack_is_presented_as_uncertain(assistant, retriever):
+    question = "Какая погода была в Москве во время визита?"
+    answer = assistant.ask(question)
+    assert measure(retriever, question, answer.hits, answer.citations[0]).noun_match < 1
     assert answer.status == "uncertain" and not answer.abstained
     assert answer.text.startswith("Прямого ответа в документе может не быть. Ближайшие фрагменты: [1]")
     assert answer.citations and answer.confidence < assistant.confidence.answer_from
 
 
 def test_a_direct_answer_is_answered_with_its_confidence(assistant):
-    answer = assistant.ask("Где пройдёт Форум межрегионального сотрудничества?")
-    assert answer.status == "answered" and "Уральск" in answer.text
+    answer = assistant.ask("Кто сказал, что Казахстан и Россия формируют ядро евразийской логистики?")
+    assert answer.status == "answered" and "Жанар Тулиндинова" in answer.text
     assert assistant.confidence.answer_from <= answer.confidence <= 1
 
 
@@ -134,7 +140,7 @@ def test_trust_metrics_on_constructed_outcomes():
 
 def test_evaluate_trust_on_a_small_set(assistant):
     questions = [
-        Question("a", "Где пройдёт Форум межрегионального сотрудничества?", "ru", ["Уральск"]),
+        Question("a", "Кто сказал, что Казахстан и Россия формируют ядро евразийской логистики?", "ru", ["Тулиндинова"]),
         Question("u", "Что сказал Назарбаев о визите?", "ru", []),
     ]
     report = evaluate_trust(assistant, questions)
