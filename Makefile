@@ -32,14 +32,18 @@ fonts:
 test: $(STAMP) browser fonts
 	$(BIN)/python -m pytest -q
 
-# dev: the shared dev set; holdout, holdout2: questions written blind (see README, Retrieval quality);
+# dev, dev2: the shared dev sets; holdout, holdout2, blind3: questions written blind (docs/retrieval.md);
 # dialogues: the shared follow-up conversations, dialogues_blind: ones written blind, scored turn by turn (docs/dialogue.md).
+# calibrate: the confidence model's leave-one-set-out figures (docs/trust.md).
+SETS := tests/data/dev.jsonl tests/data/dev2.jsonl tests/data/holdout.jsonl tests/data/holdout2.jsonl
 eval: $(STAMP)
 	$(BIN)/kzru-rag eval tests/data/dev.jsonl --baselines --ablation --answers
+	$(BIN)/kzru-rag eval tests/data/dev2.jsonl --answers
 	$(BIN)/kzru-rag eval tests/data/holdout.jsonl --baselines --ablation --answers
 	$(BIN)/kzru-rag eval tests/data/holdout2.jsonl --baselines --ablation --answers
 	$(BIN)/kzru-rag eval --dialogues tests/data/dialogues.jsonl
 	$(BIN)/kzru-rag eval --dialogues tests/data/dialogues_blind.jsonl
+	$(BIN)/kzru-rag calibrate $(SETS)
 
 bench: $(STAMP)
 	$(BIN)/python bench/retrieval.py

@@ -27,6 +27,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+DOCS_SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
 WAIT_MS = 120_000  # a generous guard for an answer on a busy 2-core machine
 XSS = "<img src=x onerror=alert(1)>"
 
@@ -220,3 +221,13 @@ def test_an_english_question_quotes_the_answering_sentences_under_one_marker(pag
     assert sources.count() == len(set(markers)), "a passage quoted twice is listed once"
     assert sources.first.locator("mark.kz-answer").inner_text().strip().lstrip("–— ") in bot.inner_text()
     screenshot(page, "english.png")
+
+
+def test_a_question_the_passages_may_not_answer_is_shown_as_uncertain_with_leads(page) -> None:
+    ask(page, "Каков бюджет форума в Уральске?")
+    chat = page.locator("#kz-chat")
+    assert "Прямого ответа в документе может не быть. Ближайшие фрагменты:" in chat.inner_text()
+    assert page.locator("#kz-chat .kz-confidence.kz-uncertain").count() == 1
+    screenshot(page, "uncertain.png")
+    DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.locator("#kz-chat").screenshot(path=str(DOCS_SCREENSHOTS / "uncertain.png"))

@@ -16,6 +16,9 @@
   self-contained (dialogue.py): its pronoun's referent in the previous answer («Жанар
   Тулиндинова») is searched with it, or else the earlier questions it leans on; with an LLM,
   prompts/condense.ru.md rewrites it and is told the same referent.
+- Confidence: an extractive answer carries the calibrated probability that its first quote answers
+  the question (`confidence.ConfidenceModel`, from the index manifest); below the model's
+  `answer_from` it is presented as *uncertain*: the quoted passages are listed as leads.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
+from .confidence import ConfidenceModel, Status, measure
 from .dialogue import contextual_query, first_claim, referent
 from .errors import KzruRagError
 from .lexical import content_words, query_words
@@ -62,11 +66,21 @@ REASONS: dict[str, dict[str, str]] = {
         "en": "The document never mentions {detail}.",
         "kk": "Құжатта мыналар айтылмайды: {detail}.",
     },
+    "unknown_names": {
+        "ru": "В документе не упоминается: {detail}.",
+        "en": "The document never mentions {detail}.",
+        "kk": "Құжатта мыналар айтылмайды: {detail}.",
+    },
     "no_quantity": {
         "ru": "Вопрос о количестве, а в найденных фрагментах нет чисел.",
         "en": "The question asks for a quantity, and the passages found hold none.",
         "kk": "Сұрақ санды сұрайды, ал табылған үзінділерде сан жоқ.",
     },
+}
+UNCERTAIN: dict[str, str] = {
+    "ru": "Прямого ответа в документе может не быть. Ближайшие фрагменты: {markers}.",
+    "en": "The document may not answer this directly. The closest passages: {markers}.",
+    "kk": "Құжатта тікелей жауап болмауы мүмкін. Ең жақын үзінділер: {markers}.",
 }
 FOUND: dict[str, str] = {"ru": "Найденные фрагменты", "en": "Passages found", "kk": "Табылған үзінділер"}
 _NO_ANSWER_PATTERN = re.compile(r"нет ответа|не отвечает|does not answer|no answer|not answer|жауап жоқ", re.IGNORECASE)
@@ -112,6 +126,10 @@ class Answer:
     """True when the LLM's citations had to be corrected (markers without a passage, or none at all)."""
     reasons: list[AbstentionReason] = field(default_factory=list)
     """Why the retriever took the documents to have no answer (empty when it did not)."""
+    confidence: float | None = None
+    """Calibrated probability that the first quote answers the question (None: abstained, or no model)."""
+    status: Status = "answered"
+    """"answered" (presented as the answer), "uncertain" (passages given as leads) or "abstained"."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -148,6 +166,8 @@ class Assistant:
         self.k = k
         self.max_quotes = max_quotes
         self.llm_timeout = llm_timeout
+        model = retriever.index.manifest.confidence
+        self.confidence = ConfidenceModel.from_dict(model) if model else None
         self._vectors: dict[tuple[str, int, int], np.ndarray] = {}
         self._terms = retriever.index.sentences.terms if retriever.index.sentences else None
 
@@ -236,7 +256,7 @@ class Assistant:
         markers = ", ".join(f"[{n}]" for n in range(1, len(closest) + 1))
         why = [REASONS[reason.kind][base.language].format(detail=reason.detail) for reason in reasons]
         text = " ".join([NO_ANSWER[base.language], *why]) + (f" {CLOSEST[base.language]}: {markers}." if closest else "")
-        return replace(base, text=text, citations=closest, abstained=True, reasons=list(reasons))
+        return replace(base, text=text, citations=closest, abstained=True, reasons=list(reasons), status="abstained")
 
     def _extract(self, base: Answer, query: str, focus: str | None = None, said: Sequence[str] = ()) -> Answer:
         """Quote the best sentences of the hits, each with its passage's citation marker.
@@ -266,7 +286,20 @@ class Assistant:
                 markers[sentence.hit] = len(citations) + 1
                 citations.append(replace(base.hits[sentence.hit], highlight=sentence.span))
         lines = [f"{self._quote(base.hits[s.hit], s.span)} [{markers[s.hit]}]" for s in chosen]
-        return replace(base, text="\n\n".join(lines), citations=citations)
+        return self._judged(replace(base, text="\n\n".join(lines), citations=citations))
+
+    def _judged(self, answer: Answer) -> Answer:
+        """The extractive answer with its confidence; presented as uncertain (its passages as leads) below
+        the model's threshold."""
+        if self.confidence is None:
+            return answer
+        confidence = self.confidence.probability(measure(self.retriever, answer.query_used, answer.hits, answer.citations[0]))
+        status = self.confidence.status(confidence)
+        if status == "answered":
+            return replace(answer, confidence=confidence)
+        markers = ", ".join(f"[{n}]" for n in range(1, len(answer.citations) + 1))
+        text = UNCERTAIN[answer.language].format(markers=markers)
+        return replace(answer, text=text, confidence=confidence, status=status)
 
     def _generate(self, base: Answer, query: str, llm: LLM) -> Generator[str, None, Answer]:
         """Stream the LLM's answer with its markers checked; the extractive answer when it fails."""
@@ -312,6 +345,7 @@ class Assistant:
             text=text,
             citations=cited,
             abstained=abstained,
+            status="abstained" if abstained else "answered",
             mode="llm",
             notice=" ".join(notices) or None,
             flagged=bool(checker.dropped) or not checker.cited,

@@ -107,6 +107,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     _index_option(evaluate)
     evaluate.set_defaults(run=_eval)
+
+    calibrate = commands.add_parser(
+        "calibrate", help="fit the answer-confidence model on question sets, with leave-one-set-out figures"
+    )
+    calibrate.add_argument("files", nargs="+", metavar="FILE", help="JSONL question sets (at least two)")
+    calibrate.add_argument("--write", action="store_true", help="store the fitted model in the index manifest")
+    _index_option(calibrate)
+    calibrate.set_defaults(run=_calibrate)
     return parser
 
 
@@ -246,6 +254,8 @@ def _ask(args: argparse.Namespace) -> int:
             print(item, end="", flush=True)
     if answer.notice:
         print(f"\nnote: {answer.notice}", file=sys.stderr, flush=True)
+    if answer.confidence is not None:
+        print(f"\n[{answer.status}; confidence {answer.confidence:.2f}]", end="")
     if answer.text != streamed:  # the LLM failed part-way: the quoted answer replaces what was shown
         print(f"\n\n{answer.text}", end="")
     print("\n")
@@ -286,7 +296,17 @@ def _eval(args: argparse.Namespace) -> int:
 def _eval_questions(args: argparse.Namespace, retriever: Retriever) -> None:
     """Print the question set's retrieval (and, with --answers, answer) scores."""
     from .assistant import Assistant
-    from .evaluation import ablations, baselines, evaluate, evaluate_answers, format_answers, format_reports, load_questions
+    from .evaluation import (
+        ablations,
+        baselines,
+        evaluate,
+        evaluate_answers,
+        evaluate_trust,
+        format_answers,
+        format_reports,
+        format_trust,
+        load_questions,
+    )
 
     questions = load_questions(args.file)
     searchers = {"kzru-rag hybrid (this index)": retriever}
@@ -295,18 +315,66 @@ def _eval_questions(args: argparse.Namespace, retriever: Retriever) -> None:
     if args.ablation:
         searchers.update(ablations(retriever))
     reports = [evaluate(searcher, questions, k=args.k, name=name) for name, searcher in searchers.items()]
-    answers = evaluate_answers(Assistant(retriever), questions) if args.answers else None
+    assistant = Assistant(retriever)
+    answers = evaluate_answers(assistant, questions) if args.answers else None
+    trust = evaluate_trust(assistant, questions) if args.answers else None
     if args.json:
         retrievers = [report.to_dict() for report in reports]
-        output: Any = retrievers if answers is None else {"retrievers": retrievers, "answers": answers.to_dict()}
+        output: Any = retrievers
+        if answers is not None and trust is not None:
+            output = {"retrievers": retrievers, "answers": answers.to_dict(), "presentation": trust.to_dict()}
         print(json.dumps(output, ensure_ascii=False, indent=2))
         return
     print(format_reports(reports))
-    if answers is not None:
+    if answers is not None and trust is not None:
         print(format_answers(answers))
+        print(format_trust(trust))
     for report in reports:
         for miss in report.misses:
             print(f"{report.name}: {miss['id']} ({miss['lang']}) rank {miss['rank']}: {miss['question']}")
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .assistant import Assistant
+    from .calibration import calibrate, collect
+    from .evaluation import calibration_table, format_calibration, format_risk_coverage, load_questions, risk_coverage, trust_report
+    from .index import write_confidence
+    from .retriever import Retriever
+
+    if len(args.files) < 2:
+        raise ValueError("calibrate needs at least two question sets (each is held out in turn)")
+    sets = {Path(file).name: load_questions(file) for file in args.files}
+    retriever = Retriever.load(args.index)
+    result = calibrate(collect(Assistant(retriever), sets))
+    model = result.model
+    print(f"presentation threshold (held-out misleading rate <= 0.10): confidence >= {model.answer_from:.2f}")
+    print("weights (standardised signals): " + ", ".join(f"{n} {w:+.2f}" for n, w in zip(model.names, model.weights)))
+    outcomes = result.outcomes()
+    print("held-out figures (each set scored by the model fitted on the others):")
+    for name in sets:
+        report = trust_report([o for s, o in zip(result.samples, outcomes) if s.set_name == name])
+        print(f"  {name}: " + _trust_line(report))
+    print(f"  all: {_trust_line(trust_report(outcomes))}")
+    judged = [(p, s.outcome.correct) for s, p in zip(result.samples, result.held_out) if p is not None]
+    print("calibration (held-out confidence of answers not abstained):")
+    print(format_calibration(calibration_table([p for p, _ in judged], [ok for _, ok in judged])))
+    print("risk–coverage (held-out, all sets):")
+    print(format_risk_coverage(risk_coverage(outcomes)))
+    if args.write:
+        write_confidence(retriever.index.path, model.to_dict())
+        print(f"wrote the confidence model to {retriever.index.path / 'manifest.json'}")
+    return 0
+
+
+def _trust_line(report: Any) -> str:
+    return (
+        f"answered {report.answered}, uncertain {report.uncertain}, abstained {report.abstained} of {report.questions}; "
+        f"misleading {report.misleading:.3f}; coverage {report.coverage:.3f}; unanswerable answered "
+        f"{len(report.unanswerable_answered)}/{report.questions - report.answerable}; answerable abstained "
+        f"{len(report.answerable_abstained)}/{report.answerable}"
+    )
 
 
 if __name__ == "__main__":

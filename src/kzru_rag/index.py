@@ -107,6 +107,9 @@ class IndexManifest:
     files: dict[str, str] = field(default_factory=dict)
     """sha256 of each data file, checked on load (empty in indexes built before checksums were recorded)."""
     format_version: int = FORMAT_VERSION
+    confidence: dict[str, Any] = field(default_factory=dict)
+    """The calibrated answer-confidence model (`confidence.ConfidenceModel.to_dict`; empty: none), set by
+    `kzru-rag calibrate --write` and kept by rebuilds with the same model."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -289,6 +292,8 @@ def build_index(
     known = _reusable_vectors(old, embedder.model_id)
     kind = vector_index or ("hnsw" if old and old.manifest.vector_index == "hnsw" else "auto")
     built = index_documents(documents, embedder, chunker, retrieval, progress, known, kind)
+    if old and old.manifest.model_id == embedder.model_id:
+        built.manifest = replace(built.manifest, confidence=old.manifest.confidence)
     path.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_staging(path)
     staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.build-", dir=path.parent))
@@ -600,6 +605,15 @@ def _read_records(file: Path, parse: Callable[[dict[str, Any]], Any]) -> list[An
             return [parse(json.loads(line)) for line in handle if line.strip()]
     except (OSError, UnicodeDecodeError, ValueError, TypeError, KeyError) as exc:
         raise IndexLoadError(f"index file {file} is corrupt ({_first_line(exc)}): {REBUILD_HINT}") from exc
+
+
+def write_confidence(path: str | Path | None, confidence: dict[str, Any]) -> None:
+    """Record a confidence model in the manifest of the index at `path`, replacing the file in one step."""
+    path = Path(path) if path else default_index_path()
+    manifest = replace(_read_manifest(path / MANIFEST), confidence=confidence)
+    staging = path / f".{MANIFEST}.new"
+    staging.write_text(json.dumps(manifest.to_dict(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    os.replace(staging, path / MANIFEST)
 
 
 def _first_line(exc: BaseException) -> str:

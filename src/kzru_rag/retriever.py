@@ -11,6 +11,8 @@ a precise, readable citation.
 
 from __future__ import annotations
 
+import bisect
+import re
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -19,14 +21,20 @@ import numpy as np
 
 from .chunking import Chunk
 from .embedding import Engine, TextEncoder, load_query_embedder
+from .entities import is_roman, kazakh_stem, named_specifics, spells
 from .errors import IndexLoadError, ModelError
 from .index import ANSWER_TYPE_POOL, REBUILD_HINT, TYPED_KINDS, LoadedIndex, RetrievalSettings, SentenceIndex, load_index
-from .lexical import Readings, WordBridge, in_dictionary, query_words, specifics
+from .lexical import Readings, WordBridge, content_words, in_dictionary, query_words, specifics
 from .questions import expected_answer, holds_answer
 
 MAX_QUERY_CHARS = 4000
+_WORDS = re.compile(r"\w+")
+_LATIN = re.compile(r"[A-Za-z]")
 QUANTITY_HITS = 3
 """A question asking for a quantity is unanswered when none of this many top hits holds one."""
+STEM_SHORTER_BY = 3
+"""A name matches an indexed word that starts with it minus this many final letters (at least 4 kept):
+«Тулиндиновой» meets «тулиндинова», «Уральска» meets «уральск»."""
 
 
 @dataclass(frozen=True)
@@ -57,11 +65,12 @@ class AbstentionReason:
     """Why the retriever takes a question to have no answer in the documents.
 
     `kind`: "no_passages"; "low_score" (`detail`: best score and floor); "unknown_numbers" (`detail`:
-    the numbers the documents never mention); "no_quantity" (a quantity question whose top passages
-    hold none).
+    the numbers the documents never mention); "unknown_names" (`detail`: names, places, organisations,
+    abbreviations or Roman numerals the documents never mention); "no_quantity" (a quantity question whose
+    top passages hold none).
     """
 
-    kind: Literal["no_passages", "low_score", "unknown_numbers", "no_quantity"]
+    kind: Literal["no_passages", "low_score", "unknown_numbers", "unknown_names", "no_quantity"]
     detail: str = ""
 
     def __str__(self) -> str:
@@ -69,6 +78,7 @@ class AbstentionReason:
             "no_passages": "no passages were found",
             "low_score": f"the best passage scores below the floor for the question's language ({self.detail})",
             "unknown_numbers": f"the documents never mention {self.detail}",
+            "unknown_names": f"the documents never mention {self.detail}",
             "no_quantity": f"it asks for a quantity and none of the top {QUANTITY_HITS} passages holds one",
         }[self.kind]
 
@@ -89,6 +99,8 @@ class Retriever:
             index.sentences.terms, index.sentences.word_vectors, settings.bridge_similarity, settings.bridge_words, settings.bridge_latin
         )
         self._canonical, self._previous, self._next = _paragraph_order(index.chunks, index.sentences)
+        self._word_rows = {word: row for row, word in enumerate(self._bridge.words)}
+        self._words: list[str] | None = None
 
     @classmethod
     def load(cls, path: str | Path | None = None, model: str | None = None, engine: Engine | None = None) -> "Retriever":
@@ -164,9 +176,68 @@ class Retriever:
             reasons.append(AbstentionReason("low_score", f"{best:.3f} < {floor:.3f}"))
         if missing := self._sentences.terms.absent(specifics(query)):
             reasons.append(AbstentionReason("unknown_numbers", ", ".join(sorted(min(m) for m in missing))))
+        if names := self.unknown_names(query):
+            reasons.append(AbstentionReason("unknown_names", ", ".join(names)))
         if expected_answer(query) == "number" and not any(holds_answer(h.text, "number", query) for h in hits[:QUANTITY_HITS]):
             reasons.append(AbstentionReason("no_quantity"))
         return reasons
+
+    def unknown_names(self, query: str) -> list[str]:
+        """The names the query gives (`entities.named_specifics`: people, places, organisations,
+        abbreviations, Roman numerals) that no indexed document mentions, as written in the query.
+
+        A name is mentioned when one of its readings is an indexed word, or an indexed word starts
+        with its stem (`STEM_SHORTER_BY`); an abbreviation also when consecutive words of the documents
+        spell it (`entities.spells`). A name that is still unmatched and is not Russian (Kazakh:
+        «Мәскеуде») is mentioned when its embedding, or that of its Kazakh stem, reaches the word
+        bridge's `bridge_similarity` to an indexed word. Names in Latin letters (Roman numerals aside) are left out: English
+        capitalises common words ("the North–South corridor", "the Gulf states"), which the documents'
+        Russian words do not match by spelling nor, reliably, by embedding.
+        """
+        unmatched = [
+            surface
+            for surface, readings in named_specifics(query)
+            if not (_LATIN.search(surface) and not is_roman(surface))
+            and not any(c.isdigit() for c in surface)
+            and not self._mentions(readings)
+            and not (surface.isupper() and spells(surface, self._document_words()))
+        ]
+        foreign = [s for s in unmatched if not in_dictionary(frozenset({s.lower()}))]
+        if foreign and len(self._bridge.vectors):
+            forms = [*foreign, *(kazakh_stem(s) for s in foreign)]
+            best = (self.embedder.encode_queries(forms) @ self._bridge.vectors.T).max(axis=1)
+            best = np.maximum(best[: len(foreign)], best[len(foreign) :])
+            known = {s for s, value in zip(foreign, best) if value >= self.settings.bridge_similarity}
+            unmatched = [s for s in unmatched if s not in known]
+        return unmatched
+
+    def _document_words(self) -> list[str]:
+        """The documents' words, lower-cased, in order (read once)."""
+        if self._words is None:
+            self._words = [w.lower() for d in self.index.documents.values() for w in _WORDS.findall(d.text)]
+        return self._words
+
+    def word_similarity(self, words: list[str], texts: list[str]) -> np.ndarray:
+        """For each of `words`, the highest cosine similarity of its embedding to an indexed word that
+        occurs in `texts` (in any form); -1 when none does. The word bridge's vectors: words of any
+        language meet the documents' Russian ones («ambassador» ≈ «посол»)."""
+        rows = sorted({self._word_rows[r] for text in texts for word in content_words(text) for r in word if r in self._word_rows})
+        if not words or not rows:
+            return np.full(len(words), -1.0)
+        return (self.embedder.encode_queries(words) @ self._bridge.vectors[rows].T).max(axis=1)
+
+    def _mentions(self, readings: frozenset[str]) -> bool:
+        """True when an indexed word is one of `readings` or starts with one's stem."""
+        terms = self._sentences.terms
+        if not terms.absent([readings]):
+            return True
+        vocabulary = terms.vocabulary
+        for reading in readings:
+            stem = reading[: max(4, len(reading) - STEM_SHORTER_BY)]
+            place = bisect.bisect_left(vocabulary, stem)
+            if place < len(vocabulary) and vocabulary[place].startswith(stem):
+                return True
+        return False
 
     def russian_share(self, query: str) -> float:
         """The share of the query's words (numbers aside) that are Russian: in pymorphy3's dictionary or

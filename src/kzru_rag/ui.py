@@ -104,11 +104,15 @@ def source_problem(err: SourceError) -> str:
 
 
 def render_answer(answer: Answer, question: str) -> str:
-    """The answer for the chat: its notice, escaped text with styled [n] markers, and the search query when rewritten."""
+    """The answer for the chat: its notice, escaped text with styled [n] markers, its status and confidence, and
+    the search query when rewritten."""
     parts = []
     if answer.notice:
         parts.append(f'<div class="kz-notice">⚠ {escape_markdown(answer.notice)}</div>')
     parts.append(_with_markers(answer.text))
+    if answer.confidence is not None:
+        label = "Ответ" if answer.status == "answered" else "Прямого ответа может не быть"
+        parts.append(f'<div class="kz-confidence kz-{answer.status}">{label} · уверенность {answer.confidence:.0%}</div>')
     if answer.query_used != question.strip():
         parts.append(f'<div class="kz-query">Вопрос понят как: {escape_markdown(answer.query_used)}</div>')
     return "\n\n".join(parts)
@@ -266,6 +270,8 @@ CSS = """
 .kz-cite { color: var(--color-accent); font-weight: 600; font-size: 0.75em; margin-left: 1px; }
 .kz-notice { background: #fff4e5; color: #7c2d12; border-left: 4px solid #f59e0b; padding: 6px 10px; border-radius: 4px; font-size: 0.88em; }
 .kz-query { color: var(--body-text-color-subdued); font-size: 0.88em; }
+.kz-confidence { font-size: 0.85em; color: var(--body-text-color-subdued); }
+.kz-uncertain { color: #92400e; }
 .kz-source { border-left: 3px solid var(--color-accent); padding: 2px 10px; margin: 4px 0 10px; }
 .kz-source-head { font-size: 0.85em; color: var(--body-text-color-subdued); margin-bottom: 2px; }
 .kz-num { font-weight: 700; color: var(--color-accent); }

@@ -1,0 +1,95 @@
+"""Fitting the confidence model on question sets, with figures cross-validated across the sets.
+
+`collect` asks every question of each set (no LLM) and keeps the signals of each answer that is
+not abstained, labelled by whether its quote holds a gold string (unanswerable questions: never).
+`calibrate` fits the combiner leaving one set out at a time, so every figure it reports comes
+from a model that never saw that set; the presentation threshold is the lowest confidence at
+which the pooled held-out misleading rate stays within `MAX_MISLEADING`; the final model is then
+fitted on all sets with that threshold. `kzru-rag calibrate` runs it and can store the model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from .assistant import Assistant
+from .confidence import ConfidenceModel, Signals, fit, measure
+from .evaluation import Outcome, Question, quoted_text
+
+MAX_MISLEADING = 0.10
+"""The highest misleading rate (issue 9) the presentation threshold may give on held-out sets."""
+THRESHOLDS = tuple(np.round(np.arange(0.05, 0.96, 0.01), 2))
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One asked question: its set, its outcome before thresholding, and its answer's signals (None: abstained)."""
+
+    set_name: str
+    outcome: Outcome
+    signals: Signals | None
+
+
+@dataclass
+class Calibration:
+    """A fitted model and its held-out figures: `held_out[i]` is the confidence of samples[i] from the model
+    that left its set out (None: abstained)."""
+
+    model: ConfidenceModel
+    samples: list[Sample]
+    held_out: list[float | None]
+
+    def outcomes(self, threshold: float | None = None) -> list[Outcome]:
+        """Each sample's outcome with its held-out confidence, presented at `threshold` (default: the model's)."""
+        threshold = self.model.answer_from if threshold is None else threshold
+        return [_presented(s.outcome, p, threshold) for s, p in zip(self.samples, self.held_out)]
+
+
+def collect(assistant: Assistant, sets: dict[str, list[Question]]) -> list[Sample]:
+    """Ask every question of every set (no LLM): its outcome as if answered, and its answer's signals."""
+    samples = []
+    for name, questions in sets.items():
+        for question in questions:
+            answer = assistant.ask(question.question, use_llm=False)
+            correct = bool(question.gold) and any(g in quoted_text(answer) for g in question.gold)
+            abstained = answer.status == "abstained"
+            status = "abstained" if abstained else "answered"
+            outcome = Outcome(question.id, bool(question.gold), status, None, correct)
+            signals = None if abstained else measure(assistant.retriever, answer.query_used, answer.hits, answer.citations[0])
+            samples.append(Sample(name, outcome, signals))
+    return samples
+
+
+def calibrate(samples: list[Sample], max_misleading: float = MAX_MISLEADING) -> Calibration:
+    """Leave-one-set-out confidences, the threshold they support, and the model fitted on every set."""
+    judged = [i for i, s in enumerate(samples) if s.signals is not None]
+    x = np.array([samples[i].signals.vector() for i in judged])  # type: ignore[union-attr]
+    y = np.array([samples[i].outcome.correct for i in judged], dtype=np.float64)
+    groups = np.array([samples[i].set_name for i in judged])
+    held_out: list[float | None] = [None] * len(samples)
+    for name in sorted(set(groups)):
+        train = groups != name
+        if len(set(y[train])) < 2:
+            raise ValueError(f"leaving out {name} leaves only one kind of label: add question sets")
+        probabilities = fit(x[train], y[train], 0.5).probabilities(x[~train])
+        for i, p in zip(np.array(judged)[~train], probabilities):
+            held_out[int(i)] = float(p)
+    threshold = _threshold(samples, held_out, max_misleading)
+    return Calibration(fit(x, y, threshold), samples, held_out)
+
+
+def _threshold(samples: list[Sample], held_out: list[float | None], max_misleading: float) -> float:
+    """The lowest threshold whose pooled held-out misleading rate is at most `max_misleading`."""
+    for threshold in THRESHOLDS:
+        shown = [_presented(s.outcome, p, threshold) for s, p in zip(samples, held_out)]
+        if sum(o.status == "answered" and not o.correct for o in shown) / len(shown) <= max_misleading:
+            return float(threshold)
+    return float(THRESHOLDS[-1])
+
+
+def _presented(outcome: Outcome, confidence: float | None, threshold: float) -> Outcome:
+    if outcome.status == "abstained" or confidence is None:
+        return outcome
+    return replace(outcome, confidence=confidence, status="answered" if confidence >= threshold else "uncertain")

@@ -1,0 +1,208 @@
+"""How sure an extractive answer is: signals of a quote against its question, and a calibrated combiner.
+
+`measure` computes `Signals` for the first quote of an answer; `ConfidenceModel` (logistic
+regression over them, parameters stored in the index manifest's `confidence`) turns them into
+the probability that the quote answers the question. An answer is presented as *answered* when
+that probability reaches `ConfidenceModel.answer_from`, else as *uncertain* (the passages are
+leads). `fit` trains a model on labelled signals; docs/trust.md gives each signal's effect.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, fields
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from .entities import entities
+from .lexical import best_parse, content_words, in_dictionary, query_words, tokens, word_readings
+from .questions import expected_answer, holds_answer
+
+if TYPE_CHECKING:
+    from .retriever import Hit, Retriever
+
+AnswerKind = Literal["person", "organisation", "place", "time", "number", "duration", "reason"]
+Status = Literal["answered", "uncertain", "abstained"]
+
+# Question words for kinds `questions.expected_answer` leaves out (it serves retrieval and quoting).
+_REASON_WORDS = frozenset("почему зачем why неге неліктен".split())
+_ORGANISATION_WORDS = frozenset(
+    "организация институт компания ведомство министерство вуз университет агентство банк фонд "
+    "organisation organization institute company agency ministry university bank fund ұйым институт".split()
+)
+# Russian markers of a reason or purpose in a sentence.
+_REASON_MARKERS = frozenset("чтобы для поскольку потому так благодаря связь цель целью направить призвать".split())
+_WORD = re.compile(r"\w+(?:[-‐‑]\w+)*")
+_NER_KINDS = {"person": "PER", "organisation": "ORG", "place": "LOC"}
+
+
+@dataclass(frozen=True)
+class Signals:
+    """What is known about an answer's first quote, each a number (the combiner's features).
+
+    - `score`: the best passage's retrieval score; `margin`: its lead over the second passage.
+    - `quote_cosine`: cosine similarity of the quoted sentence and the question.
+    - `agreement`: 1 when the quote comes from the best-scored passage, else 0.
+    - `quote_overlap`: share of the question's content words the quoted sentence contains.
+    - `noun_match`: how well the question's least-matched key noun meets a word of the passages:
+      1 for the same lemma, else the highest cosine of the word embeddings (0 when it has no nouns).
+    - `kind_missing`: 1 when the question asks for a kind of phrase (a person, an organisation, a date, a
+      reason…) and the quote holds none, else 0.
+    - `russian_share`: share of the question's words that are Russian (the documents' language).
+    """
+
+    score: float
+    margin: float
+    quote_cosine: float
+    agreement: float
+    quote_overlap: float
+    noun_match: float
+    kind_missing: float
+    russian_share: float
+
+    def vector(self) -> np.ndarray:
+        return np.array([getattr(self, f.name) for f in fields(self)], dtype=np.float64)
+
+    def to_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+
+SIGNAL_NAMES = tuple(f.name for f in fields(Signals))
+
+
+def answer_kind(question: str) -> AnswerKind | None:
+    """The kind of phrase the question asks for: `questions.expected_answer`, or an organisation
+    («Какой институт…?») or a reason («Почему…?», "Why…?")."""
+    if kind := expected_answer(question):
+        return kind
+    words = set(tokens(question, lemmas=False))
+    if words & _REASON_WORDS:
+        return "reason"
+    if set(tokens(question)) & _ORGANISATION_WORDS:
+        return "organisation"
+    return None
+
+
+def holds_kind(sentence: str, kind: AnswerKind, question: str) -> bool:
+    """True when `sentence` holds a phrase of `kind` that the question does not: a named entity of
+    that type by natasha's NER (people, organisations, places), else `questions.holds_answer`."""
+    if kind == "reason":
+        return bool(set(tokens(sentence, lemmas=False)) & _REASON_MARKERS)
+    if kind in _NER_KINDS:
+        asked = set(tokens(question))
+        found = any(t == _NER_KINDS[kind] and not set(tokens(text)) <= asked for t, text in entities(sentence))
+        return found or (kind != "organisation" and holds_answer(sentence, kind, question))  # type: ignore[arg-type]
+    return holds_answer(sentence, kind, question)
+
+
+def key_nouns(question: str) -> list[tuple[str, frozenset[str]]]:
+    """(word as written, readings) of the question's nouns: Russian nouns by pymorphy3, and every
+    content word of another language (no tagger for those)."""
+    nouns: dict[str, tuple[str, frozenset[str]]] = {}
+    for match in _WORD.finditer(question):
+        word = match.group()
+        if not (readings := word_readings(word)):
+            continue
+        if in_dictionary(frozenset({word.lower()})) and best_parse(word.lower())[1] != "NOUN":
+            continue
+        nouns.setdefault(min(readings), (word, readings))
+    return list(nouns.values())
+
+
+def measure(retriever: Retriever, question: str, hits: list[Hit], quote: Hit) -> Signals:
+    """The signals of `quote` (a hit whose `highlight` is the quoted sentence) as the answer to
+    `question`, given all `hits` retrieved for it."""
+    span = quote.highlight or (quote.start, quote.end)
+    sentence = quote.text[span[0] - quote.start : span[1] - quote.start]
+    cosine = next((c for a, b, c in quote.sentences if (a, b) == span), quote.signals.get("sentence", 0.0))
+    words = query_words(question)
+    readings = frozenset().union(*content_words(sentence))
+    overlap = sum(bool(w & readings) for w in words) / len(words) if words else 0.0
+    kind = answer_kind(question)
+    return Signals(
+        score=hits[0].score,
+        margin=hits[0].score - hits[1].score if len(hits) > 1 else 0.0,
+        quote_cosine=float(cosine),
+        agreement=float(quote.chunk_id == hits[0].chunk_id and quote.start == hits[0].start),
+        quote_overlap=overlap,
+        noun_match=_noun_match(retriever, question, hits),
+        kind_missing=float(kind is not None and not holds_kind(sentence, kind, question)),
+        russian_share=retriever.russian_share(question),
+    )
+
+
+def _noun_match(retriever: Retriever, question: str, hits: list[Hit]) -> float:
+    """The worst match of a key noun of `question` in the hits: 1 by lemma, else its best word cosine."""
+    nouns = key_nouns(question)
+    if not nouns:
+        return 0.0
+    passages = [hit.text for hit in hits]
+    found = frozenset().union(*(r for text in passages for r in content_words(text)))
+    unmatched = [word for word, readings in nouns if not readings & found]
+    if not unmatched:
+        return 1.0
+    return float(retriever.word_similarity(unmatched, passages).min())
+
+
+@dataclass(frozen=True)
+class ConfidenceModel:
+    """Logistic regression over standardised `Signals`: P(the first quote answers the question).
+
+    `answer_from`: the probability from which an answer is presented as answered (below: uncertain).
+    """
+
+    weights: tuple[float, ...]
+    bias: float
+    means: tuple[float, ...]
+    scales: tuple[float, ...]
+    answer_from: float
+    names: tuple[str, ...] = SIGNAL_NAMES
+
+    def probability(self, signals: Signals) -> float:
+        return float(self.probabilities(signals.vector()[None, :])[0])
+
+    def probabilities(self, x: np.ndarray) -> np.ndarray:
+        z = (x - np.array(self.means)) / np.array(self.scales)
+        return 1 / (1 + np.exp(-(z @ np.array(self.weights) + self.bias)))
+
+    def status(self, confidence: float) -> Status:
+        return "answered" if confidence >= self.answer_from else "uncertain"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "method": "logistic regression over standardised signals (kzru_rag.confidence)",
+            "signals": list(self.names),
+            "weights": list(self.weights),
+            "bias": self.bias,
+            "means": list(self.means),
+            "scales": list(self.scales),
+            "answer_from": self.answer_from,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ConfidenceModel":
+        names = tuple(data["signals"])
+        if names != SIGNAL_NAMES:
+            raise ValueError(f"confidence model has signals {names}, this kzru-rag computes {SIGNAL_NAMES}")
+        return cls(
+            tuple(map(float, data["weights"])),
+            float(data["bias"]),
+            tuple(map(float, data["means"])),
+            tuple(map(float, data["scales"])),
+            float(data["answer_from"]),
+        )
+
+
+def fit(x: np.ndarray, y: np.ndarray, answer_from: float, l2: float = 1.0, steps: int = 3000) -> ConfidenceModel:
+    """A `ConfidenceModel` fitted to signal rows `x` and labels `y` (1: the quote answers) by gradient
+    descent on the L2-penalised log loss."""
+    means = x.mean(axis=0)
+    scales = np.where(x.std(axis=0) > 1e-9, x.std(axis=0), 1.0)
+    z = (x - means) / scales
+    w, b = np.zeros(x.shape[1]), 0.0
+    for _ in range(steps):
+        p = 1 / (1 + np.exp(-(z @ w + b)))
+        w -= 0.5 * (z.T @ (p - y) / len(y) + l2 * w / len(y))
+        b -= 0.5 * float(np.mean(p - y))
+    return ConfidenceModel(tuple(map(float, w)), b, tuple(map(float, means)), tuple(map(float, scales)), answer_from)

@@ -1,0 +1,174 @@
+"""Knowing when the passages do not answer: named specifics, answer-kind and key-noun signals, the calibrated
+confidence, the three presentations, and the figures `kzru-rag eval` and `kzru-rag calibrate` report."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from kzru_rag.assistant import Assistant
+from kzru_rag.calibration import Sample, calibrate
+from kzru_rag.cli import main
+from kzru_rag.confidence import SIGNAL_NAMES, ConfidenceModel, Signals, answer_kind, fit, holds_kind, measure
+from kzru_rag.entities import kazakh_stem, named_specifics, spells
+from kzru_rag.evaluation import Outcome, Question, calibration_table, evaluate_trust, risk_coverage, trust_report
+
+
+@pytest.fixture(scope="module")
+def assistant(retriever) -> Assistant:
+    return Assistant(retriever)
+
+
+def test_the_committed_index_carries_a_calibrated_model(assistant):
+    model = assistant.confidence
+    assert model is not None and model.names == SIGNAL_NAMES
+    assert 0 < model.answer_from < 1
+
+
+@pytest.mark.parametrize(
+    "question, unknown",
+    [
+        ("Что сказал Назарбаев о коридоре «Север – Юг»?", "Назарбаев"),
+        ("Какова позиция Китая по коридору «Север – Юг»?", "Китая"),
+        ("Какую роль в визите сыграли США?", "США"),
+        ("Когда пройдёт XXV Форум межрегионального сотрудничества?", "XXV"),
+    ],
+)
+def test_a_question_naming_what_no_document_mentions_abstains_with_that_reason(assistant, question, unknown):
+    answer = assistant.ask(question)
+    assert answer.status == "abstained" and answer.abstained
+    assert ("unknown_names", unknown) in [(r.kind, r.detail) for r in answer.reasons]
+    assert f"не упоминается: {unknown}" in answer.text
+    assert answer.confidence is None
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Кто будет участвовать в строительстве первой АЭС в Казахстане?",  # «атомные электростанции» spell АЭС
+        "Где выступила Жанар Тулиндинова?",  # forms of a surname the document has
+        "Тоқаев Мәскеуде не айтты?",  # Kazakh «Мәскеуде» meets «Москва» through its stem's embedding
+        "Когда пройдёт XXI Форум межрегионального сотрудничества?",
+    ],
+)
+def test_names_the_documents_do_mention_in_other_forms_do_not_abstain(retriever, question):
+    assert retriever.unknown_names(question) == []
+
+
+def test_entity_helpers():
+    assert [w for w, _ in named_specifics("Что думают в Пекине и ООН о визите Путина в XXI веке?")] == [
+        "Пекине",
+        "ООН",
+        "Путина",
+        "XXI",
+    ]
+    assert spells("АПК", ["агропромышленный", "комплекс"]) and not spells("США", ["страны", "шли", "вперёд"])
+    assert kazakh_stem("Ресейдің") == "Ресей" and kazakh_stem("Мәскеуде") == "Мәскеу"
+
+
+def test_answer_kind_by_ner_and_morphology():
+    assert answer_kind("Какой институт представляет эксперт?") == "organisation"
+    assert answer_kind("Почему визит важен?") == "reason" and answer_kind("Кто выступил?") == "person"
+    sentence = "По словам Жанар Тулиндиновой из Казахстанского института стратегических исследований, встреча важна."
+    assert holds_kind(sentence, "person", "Кто сказал, что встреча важна?")
+    assert holds_kind(sentence, "organisation", "Какой институт?")
+    assert not holds_kind("Встреча прошла успешно.", "person", "Кто провёл встречу?")
+
+
+def test_a_key_noun_with_no_counterpart_lowers_the_match_and_the_confidence(assistant, retriever):
+    """«бюджет» is nowhere in the passages about the forum; «тема» is."""
+    asked, missing = "Какова тема форума в Уральске?", "Каков бюджет форума в Уральске?"
+    signals = {}
+    for question in (asked, missing):
+        hits = retriever.search(question)
+        signals[question] = measure(retriever, question, hits, hits[0])
+    assert signals[asked].noun_match == 1.0 > signals[missing].noun_match
+    assert assistant.ask(missing).confidence < assistant.ask(asked).confidence
+
+
+def test_a_question_whose_key_noun_the_passages_lack_is_presented_as_uncertain(assistant, retriever):
+    question = "Какая погода была в Москве во время визита?"
+    answer = assistant.ask(question)
+    assert measure(retriever, question, answer.hits, answer.citations[0]).noun_match < 1
+    assert answer.status == "uncertain" and not answer.abstained
+    assert answer.text.startswith("Прямого ответа в документе может не быть. Ближайшие фрагменты: [1]")
+    assert answer.citations and answer.confidence < assistant.confidence.answer_from
+
+
+def test_a_direct_answer_is_answered_with_its_confidence(assistant):
+    answer = assistant.ask("Кто сказал, что Казахстан и Россия формируют ядро евразийской логистики?")
+    assert answer.status == "answered" and "Жанар Тулиндинова" in answer.text
+    assert assistant.confidence.answer_from <= answer.confidence <= 1
+
+
+def test_the_uncertain_presentation_speaks_the_questions_language(assistant):
+    answer = assistant.ask("What budget was allocated to the forum in Uralsk?")
+    assert answer.status == "uncertain" and answer.text.startswith("The document may not answer this directly.")
+
+
+def test_ask_json_and_text_carry_status_and_confidence(capsys):
+    assert main(["ask", "Где пройдёт Форум межрегионального сотрудничества?", "--no-llm", "--json"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["status"] == "answered" and 0 < answer["confidence"] <= 1
+    assert main(["ask", "Что сказал Назарбаев о визите?", "--no-llm", "--json"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["status"] == "abstained" and answer["confidence"] is None
+    assert main(["ask", "Где пройдёт Форум межрегионального сотрудничества?", "--no-llm"]) == 0
+    assert "[answered; confidence 0." in capsys.readouterr().out
+
+
+def test_trust_metrics_on_constructed_outcomes():
+    outcomes = [
+        Outcome("right", True, "answered", 0.9, True),
+        Outcome("wrong", True, "answered", 0.8, False),
+        Outcome("lead", True, "uncertain", 0.3, True),
+        Outcome("shown", False, "answered", 0.7, False),
+        Outcome("held", False, "abstained", None, False),
+    ]
+    report = trust_report(outcomes)
+    assert (report.answered, report.uncertain, report.abstained) == (3, 1, 1)
+    assert report.misleading == pytest.approx(2 / 5) and report.coverage == pytest.approx(1 / 3)
+    assert report.unanswerable_answered == ["shown"] and report.misleading_ids == ["wrong", "shown"]
+    rows = {row["threshold"]: row for row in risk_coverage(outcomes, (0.0, 0.75, 0.95))}
+    assert rows[0.0]["coverage"] == pytest.approx(2 / 3) and rows[0.0]["misleading"] == pytest.approx(2 / 5)
+    assert rows[0.75]["risk"] == pytest.approx(1 / 2) and rows[0.95]["presented"] == 0
+    bands = calibration_table([0.1, 0.9, 0.95, 1.0], [False, True, False, True], (0.0, 0.5, 1.0))
+    assert [b["answers"] for b in bands] == [1, 3] and bands[1]["accuracy"] == pytest.approx(2 / 3)
+
+
+def test_evaluate_trust_on_a_small_set(assistant):
+    questions = [
+        Question("a", "Кто сказал, что Казахстан и Россия формируют ядро евразийской логистики?", "ru", ["Тулиндинова"]),
+        Question("u", "Что сказал Назарбаев о визите?", "ru", []),
+    ]
+    report = evaluate_trust(assistant, questions)
+    assert (report.answered, report.abstained, report.misleading, report.coverage) == (1, 1, 0.0, 1.0)
+
+
+def _signals(value: float) -> Signals:
+    return Signals(**{name: value for name in SIGNAL_NAMES})
+
+
+def test_calibration_cross_validates_across_sets_and_bounds_the_misleading_rate():
+    rng = np.random.default_rng(0)
+    samples = []
+    for set_name in ("one", "two", "three"):
+        for i in range(40):
+            good = i % 3 != 0
+            value = (1.0 if good else 0.0) + rng.normal(0, 0.6)
+            outcome = Outcome(f"{set_name}{i}", good, "answered", None, good)
+            samples.append(Sample(set_name, outcome, _signals(value)))
+    result = calibrate(samples, max_misleading=0.1)
+    assert all(p is not None for p in result.held_out)
+    outcomes = result.outcomes()
+    assert sum(o.status == "answered" and not o.correct for o in outcomes) / len(outcomes) <= 0.1
+    assert ConfidenceModel.from_dict(result.model.to_dict()) == result.model
+
+
+def test_a_model_for_other_signals_is_refused():
+    model = fit(np.array([[0.0] * len(SIGNAL_NAMES), [1.0] * len(SIGNAL_NAMES)]), np.array([0.0, 1.0]), 0.5)
+    data = {**model.to_dict(), "signals": ["score"]}
+    with pytest.raises(ValueError, match="signals"):
+        ConfidenceModel.from_dict(data)
