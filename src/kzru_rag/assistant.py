@@ -169,7 +169,7 @@ class Assistant:
         model = retriever.index.manifest.confidence
         self.confidence = ConfidenceModel.from_dict(model) if model else None
         self._vectors: dict[tuple[str, int, int], np.ndarray] = {}
-        self._terms = retriever.index.sentences.terms if retriever.index.sentences else None
+        self._terms = retriever.index.sentences.terms if retriever.index.sentences is not None else None
 
     def ask(self, question: str, history: Sequence[Message] | None = None, *, k: int | None = None, use_llm: bool = True) -> Answer:
         """The whole answer to `question`, given the conversation so far."""
