@@ -95,7 +95,8 @@ def test_every_dev_answer_is_made_of_cited_document_sentences(assistant: Assista
         assert answer.citations, row["id"]
         if answer.abstained:
             continue
-        for line in answer.text.split("\n\n"):
+        lines = answer.text.split("\n\n")
+        for line in lines[1:] if answer.status == "uncertain" else lines:  # an uncertain answer's quotes follow its warning
             quote = re.sub(r" \[\d+\]$", "", line)
             assert any(quote in hit.text for hit in answer.citations), (row["id"], quote)
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from kzru_rag.assistant import Assistant
-from kzru_rag.calibration import Sample, calibrate
+from kzru_rag.calibration import Sample, calibrate, signal_effects
 from kzru_rag.cli import main
 from kzru_rag.confidence import SIGNAL_NAMES, ConfidenceModel, Signals, answer_kind, fit, holds_kind, measure
 from kzru_rag.entities import kazakh_stem, named_specifics, spells
@@ -93,7 +93,9 @@ def test_a_question_whose_key_noun_the_passages_lack_is_presented_as_uncertain(a
     answer = assistant.ask(question)
     assert measure(retriever, question, answer.hits, answer.citations[0]).noun_match < 1
     assert answer.status == "uncertain" and not answer.abstained
-    assert answer.text.startswith("Прямого ответа в документе может не быть. Ближайшие фрагменты: [1]")
+    warning, *leads = answer.text.split("\n\n")
+    assert warning.startswith("Прямого ответа в документе может не быть. Ближайшие фрагменты: [1]")
+    assert leads and all(line.endswith("]") for line in leads)  # the quotes, given as leads
     assert answer.citations and answer.confidence < assistant.confidence.answer_from
 
 
@@ -165,6 +167,9 @@ def test_calibration_cross_validates_across_sets_and_bounds_the_misleading_rate(
     outcomes = result.outcomes()
     assert sum(o.status == "answered" and not o.correct for o in outcomes) / len(outcomes) <= 0.1
     assert ConfidenceModel.from_dict(result.model.to_dict()) == result.model
+    effects = signal_effects(samples, max_misleading=0.1)
+    assert {"all", "score alone", *(f"without {name}" for name in SIGNAL_NAMES)} == effects.keys()
+    assert effects["all"][0] > 0.8  # the signals carry the label: held-out ROC AUC
 
 
 def test_a_model_for_other_signals_is_refused():

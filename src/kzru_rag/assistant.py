@@ -18,7 +18,7 @@
   prompts/condense.ru.md rewrites it and is told the same referent.
 - Confidence: an extractive answer carries the calibrated probability that its first quote answers
   the question (`confidence.ConfidenceModel`, from the index manifest); below the model's
-  `answer_from` it is presented as *uncertain*: the quoted passages are listed as leads.
+  `answer_from` it is presented as *uncertain*: a warning first, the quotes below it as leads.
 """
 
 from __future__ import annotations
@@ -289,8 +289,8 @@ class Assistant:
         return self._judged(replace(base, text="\n\n".join(lines), citations=citations))
 
     def _judged(self, answer: Answer) -> Answer:
-        """The extractive answer with its confidence; presented as uncertain (its passages as leads) below
-        the model's threshold."""
+        """The extractive answer with its confidence; below the model's threshold it is presented as
+        uncertain: a warning that the document may not answer, then the quotes as leads."""
         if self.confidence is None:
             return answer
         confidence = self.confidence.probability(measure(self.retriever, answer.query_used, answer.hits, answer.citations[0]))
@@ -298,7 +298,7 @@ class Assistant:
         if status == "answered":
             return replace(answer, confidence=confidence)
         markers = ", ".join(f"[{n}]" for n in range(1, len(answer.citations) + 1))
-        text = UNCERTAIN[answer.language].format(markers=markers)
+        text = f"{UNCERTAIN[answer.language].format(markers=markers)}\n\n{answer.text}"
         return replace(answer, text=text, confidence=confidence, status=status)
 
     def _generate(self, base: Answer, query: str, llm: LLM) -> Generator[str, None, Answer]:

@@ -15,8 +15,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .assistant import Assistant
-from .confidence import ConfidenceModel, Signals, fit, measure
-from .evaluation import Outcome, Question, quoted_text
+from .confidence import SIGNAL_NAMES, ConfidenceModel, Signals, fit, measure
+from .evaluation import Outcome, Question
 
 MAX_MISLEADING = 0.10
 """The highest misleading rate (issue 9) the presentation threshold may give on held-out sets."""
@@ -53,7 +53,7 @@ def collect(assistant: Assistant, sets: dict[str, list[Question]]) -> list[Sampl
     for name, questions in sets.items():
         for question in questions:
             answer = assistant.ask(question.question, use_llm=False)
-            correct = bool(question.gold) and any(g in quoted_text(answer) for g in question.gold)
+            correct = bool(question.gold) and any(g in answer.text for g in question.gold)
             abstained = answer.status == "abstained"
             status = "abstained" if abstained else "answered"
             outcome = Outcome(question.id, bool(question.gold), status, None, correct)
@@ -64,8 +64,37 @@ def collect(assistant: Assistant, sets: dict[str, list[Question]]) -> list[Sampl
 
 def calibrate(samples: list[Sample], max_misleading: float = MAX_MISLEADING) -> Calibration:
     """Leave-one-set-out confidences, the threshold they support, and the model fitted on every set."""
+    held_out = _held_out(samples, list(range(len(SIGNAL_NAMES))))
     judged = [i for i, s in enumerate(samples) if s.signals is not None]
     x = np.array([samples[i].signals.vector() for i in judged])  # type: ignore[union-attr]
+    y = np.array([samples[i].outcome.correct for i in judged], dtype=np.float64)
+    threshold = _threshold(samples, held_out, max_misleading)
+    return Calibration(fit(x, y, threshold), samples, held_out)
+
+
+def signal_effects(samples: list[Sample], max_misleading: float = MAX_MISLEADING) -> dict[str, tuple[float, float, float]]:
+    """Each signal's effect, held out across sets: (ROC AUC, threshold, coverage at that threshold) with all
+    signals ("all"), with each one left out ("without NAME"), and with the retrieval score alone."""
+    width = len(SIGNAL_NAMES)
+    variants = {"all": list(range(width))}
+    variants |= {f"without {name}": [j for j in range(width) if j != i] for i, name in enumerate(SIGNAL_NAMES)}
+    variants["score alone"] = [SIGNAL_NAMES.index("score")]
+    effects = {}
+    for name, columns in variants.items():
+        held_out = _held_out(samples, columns)
+        threshold = _threshold(samples, held_out, max_misleading)
+        outcomes = [_presented(s.outcome, p, threshold) for s, p in zip(samples, held_out)]
+        answerable = sum(o.answerable for o in outcomes)
+        coverage = sum(o.status == "answered" and o.correct for o in outcomes) / answerable if answerable else 0.0
+        judged = [(p, s.outcome.correct) for s, p in zip(samples, held_out) if p is not None]
+        effects[name] = (_auc([p for p, _ in judged], [ok for _, ok in judged]), threshold, coverage)
+    return effects
+
+
+def _held_out(samples: list[Sample], columns: list[int]) -> list[float | None]:
+    """Leave-one-set-out confidences from the signals in `columns`."""
+    judged = [i for i, s in enumerate(samples) if s.signals is not None]
+    x = np.array([samples[i].signals.vector()[columns] for i in judged])  # type: ignore[union-attr]
     y = np.array([samples[i].outcome.correct for i in judged], dtype=np.float64)
     groups = np.array([samples[i].set_name for i in judged])
     held_out: list[float | None] = [None] * len(samples)
@@ -73,11 +102,18 @@ def calibrate(samples: list[Sample], max_misleading: float = MAX_MISLEADING) -> 
         train = groups != name
         if len(set(y[train])) < 2:
             raise ValueError(f"leaving out {name} leaves only one kind of label: add question sets")
-        probabilities = fit(x[train], y[train], 0.5).probabilities(x[~train])
-        for i, p in zip(np.array(judged)[~train], probabilities):
+        for i, p in zip(np.array(judged)[~train], fit(x[train], y[train], 0.5).probabilities(x[~train])):
             held_out[int(i)] = float(p)
-    threshold = _threshold(samples, held_out, max_misleading)
-    return Calibration(fit(x, y, threshold), samples, held_out)
+    return held_out
+
+
+def _auc(scores: list[float], labels: list[bool]) -> float:
+    """ROC AUC: the chance that a right answer scores above a wrong one (ties count half)."""
+    right = np.array([s for s, ok in zip(scores, labels) if ok])
+    wrong = np.array([s for s, ok in zip(scores, labels) if not ok])
+    if not len(right) or not len(wrong):
+        return 0.0
+    return float(np.mean((right[:, None] > wrong[None, :]) + 0.5 * (right[:, None] == wrong[None, :])))
 
 
 def _threshold(samples: list[Sample], held_out: list[float | None], max_misleading: float) -> float:

@@ -338,7 +338,7 @@ def _calibrate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from .assistant import Assistant
-    from .calibration import calibrate, collect
+    from .calibration import calibrate, collect, signal_effects
     from .evaluation import calibration_table, format_calibration, format_risk_coverage, load_questions, risk_coverage, trust_report
     from .index import write_confidence
     from .retriever import Retriever
@@ -347,7 +347,8 @@ def _calibrate(args: argparse.Namespace) -> int:
         raise ValueError("calibrate needs at least two question sets (each is held out in turn)")
     sets = {Path(file).name: load_questions(file) for file in args.files}
     retriever = Retriever.load(args.index)
-    result = calibrate(collect(Assistant(retriever), sets))
+    samples = collect(Assistant(retriever), sets)
+    result = calibrate(samples)
     model = result.model
     print(f"presentation threshold (held-out misleading rate <= 0.10): confidence >= {model.answer_from:.2f}")
     print("weights (standardised signals): " + ", ".join(f"{n} {w:+.2f}" for n, w in zip(model.names, model.weights)))
@@ -362,6 +363,9 @@ def _calibrate(args: argparse.Namespace) -> int:
     print(format_calibration(calibration_table([p for p, _ in judged], [ok for _, ok in judged])))
     print("risk–coverage (held-out, all sets):")
     print(format_risk_coverage(risk_coverage(outcomes)))
+    print("signal effects (held-out ROC AUC; threshold and coverage at misleading <= 0.10):")
+    for name, (auc, threshold, coverage) in signal_effects(samples).items():
+        print(f"  {name:<26}AUC {auc:.3f}  threshold {threshold:.2f}  coverage {coverage:.3f}")
     if args.write:
         write_confidence(retriever.index.path, model.to_dict())
         print(f"wrote the confidence model to {retriever.index.path / 'manifest.json'}")

@@ -422,19 +422,12 @@ RISK_THRESHOLDS = (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 CONFIDENCE_BANDS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 
 
-def quoted_text(answer: Any) -> str:
-    """What the answer puts forward: its text when answered, else the highlighted sentences it cites."""
-    if answer.status == "answered":
-        return answer.text
-    return "\n".join(_highlighted(hit) if hit.highlight else "" for hit in answer.citations)
-
-
 def evaluate_trust(assistant: Assistant, questions: list[Question]) -> TrustReport:
     """Ask every question without an LLM and score how the answers are presented."""
     outcomes = []
     for question in questions:
         answer = assistant.ask(question.question, use_llm=False)
-        correct = bool(question.gold) and any(g in quoted_text(answer) for g in question.gold)
+        correct = bool(question.gold) and any(g in answer.text for g in question.gold)
         outcomes.append(Outcome(question.id, bool(question.gold), answer.status, answer.confidence, correct))
     return trust_report(outcomes)
 
