@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import warnings
 from typing import Any
@@ -19,13 +20,24 @@ def main(argv: list[str] | None = None) -> int:
     warnings.simplefilter("default")
     warnings.formatwarning = lambda message, category, *rest: f"warning: {message}\n"
     try:
-        return args.run(args)
+        code = args.run(args)
+        sys.stdout.flush()  # inside the try: a closed pipe (`| head`) is reported here, not at exit
+        return code
+    except BrokenPipeError:
+        _silence_stdout()
+        return 0
     except (KzruRagError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted; the existing index was left as it was", file=sys.stderr)
         return 130
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null after its reader went away, so the exit flush does not fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -143,7 +155,7 @@ def _index_status(args: argparse.Namespace) -> int:
     print(f"built:     {manifest.built_at}")
     print(f"chunks:    {manifest.chunk_count} (chunker {manifest.chunker}, {manifest.vector_index} vector index)")
     for record in manifest.documents:
-        state = "STALE" if record.source in loaded.stale else "fresh"
+        state = "stale" if record.source in loaded.stale else "fresh"
         print(f"document:  {record.doc_id} [{state}] {record.source}")
     return 0
 
