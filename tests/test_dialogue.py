@@ -40,7 +40,7 @@ def test_the_chat_shows_each_answer_with_markers_that_open_its_own_sources(turns
     messages = chat_messages(turns, retriever.index.documents)
 
     answers = [m["content"] for m in messages if m["role"] == "assistant" and "metadata" not in m]
-    assert 'data-turn="0"' in answers[0] and 'data-turn="1"' in answers[1]
+    assert "kz-cite-0-1" in answers[0] and "kz-cite-1-1" in answers[1]
     assert [m["metadata"]["title"] for m in messages if "metadata" in m] == [
         f"Источники ({len(t.answer.citations)})" for t in turns
     ]

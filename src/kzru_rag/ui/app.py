@@ -268,12 +268,12 @@ def build_app(library: Library) -> gr.Blocks:
         chat_outputs = [chatbot, saved, question, cited, pick, document, download]
         for trigger in (question.submit, ask.click):
             trigger(respond, [question, saved, passages, use_llm], chat_outputs, **private)
-        opener.input(open_marker, [opener, saved], [cited, pick, document], **private)
+        opener.change(open_marker, [opener, saved], [cited, pick, document], **private)
         pick.input(show_source, [pick, cited], document, **private)
         for trigger in (clear.click, chatbot.clear):
             trigger(reset, None, [saved, chatbot, cited, pick, document, download], **private)
         use_llm.change(lambda on: answer_mode(model if on else None), use_llm, mode, **private)
-        refused.input(lambda value: "\n".join(refusals(value)), refused, upload_log, queue=False, **private)
+        refused.change(lambda value: "\n".join(refusals(value)), refused, upload_log, queue=False, **private)
         upload.upload(add_files, [upload, refused], [upload_log, status, uploaded, upload], **private)
         remove.click(ask_removal, uploaded, [upload_log, confirm, confirm_text], **private)
         confirm_no.click(lambda: gr.update(visible=False), None, confirm, **private)

@@ -19,12 +19,13 @@ THEME = gr.themes.Default(
 # Evidence is as readable as the answer: full opacity, text of at least 13 px, body-text colours
 # (contrast of 4.5:1 or more in the light and the dark theme; tests/test_browser.py checks it).
 CSS = """
-.kz-cite { color: var(--link-text-color); font-weight: 700; font-size: 0.8em; margin-left: 1px; cursor: pointer; }
+.kz-cite { color: var(--link-text-color); font-weight: 700; font-size: 0.85em; margin-left: 1px; cursor: pointer; }
 .kz-cite:hover, .kz-cite:focus { text-decoration: underline; }
 .kz-notice { background: #fff4e5; color: #7c2d12; border-left: 4px solid #f59e0b; padding: 6px 10px; border-radius: 4px; font-size: 14px; }
 .kz-query { color: var(--body-text-color); font-size: 14px; font-style: italic; }
 #kz-chat .message-row, #kz-chat .message-row * { opacity: 1 !important; }
-#kz-chat .thought-group, #kz-chat .message-content .title { font-size: 14px; color: var(--body-text-color) !important; }
+#kz-chat .thought-group .title, #kz-chat .thought-group .title * { font-size: 14px !important; color: var(--body-text-color) !important; }
+#kz-chat .kz-source span, #kz-chat .kz-source mark, .kz-doc mark { font-size: inherit !important; }
 .kz-source { border-left: 3px solid var(--link-text-color); padding: 2px 10px; margin: 4px 0 10px; font-size: 15px; }
 .kz-source-head { font-size: 14px; color: var(--body-text-color); margin-bottom: 2px; }
 .kz-num { font-weight: 700; color: var(--link-text-color); }
@@ -105,16 +106,25 @@ const send = (id, value) => {
   box.value = value;
   box.dispatchEvent(new Event('input', {bubbles: true}));
 };
-const openMarker = (marker) => {
-  send('kz-open', `${marker.dataset.turn}:${marker.dataset.n}:${Date.now()}`);
+const openMarker = (marker) => {  // class kz-cite-T-N: source N of answer T
+  const [turn, number] = [...marker.classList].find((c) => /^kz-cite-\\d+-\\d+$/.test(c)).split('-').slice(2);
+  send('kz-open', `${turn}:${number}:${Date.now()}`);
   document.getElementById('kz-document').scrollIntoView({block: 'nearest', behavior: 'smooth'});
 };
 document.addEventListener('click', (event) => {
-  const marker = event.target.closest('.kz-cite[data-turn]');
+  const marker = event.target.closest('.kz-cite[class*=kz-cite-]');
   if (marker) openMarker(marker);
 });
+// Gradio's copy button copies a message's HTML source; the answer is copied as the text the reader sees.
+document.addEventListener('click', (event) => {
+  const button = event.target.closest('#kz-chat .message-row button[aria-label]');
+  if (!button || !/опир|copy/i.test(button.getAttribute('aria-label'))) return;
+  const text = [...button.closest('.message-row').querySelectorAll('[data-testid=bot]')]
+    .map((message) => message.innerText.trim()).join('\\n\\n');
+  setTimeout(() => navigator.clipboard.writeText(text), 100);
+}, true);
 document.addEventListener('keydown', (event) => {
-  const marker = event.target.closest && event.target.closest('.kz-cite[data-turn]');
+  const marker = event.target.closest && event.target.closest('.kz-cite[class*=kz-cite-]');
   if (marker && (event.key === 'Enter' || event.key === ' ')) { event.preventDefault(); openMarker(marker); }
 });
 const split = (files) => {

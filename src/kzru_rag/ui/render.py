@@ -67,7 +67,7 @@ def _marker(number: str, turn: int | None) -> str:
     if turn is None:
         return f'<sup class="kz-cite">[{number}]</sup>'
     return (
-        f'<sup class="kz-cite" role="button" tabindex="0" data-turn="{turn}" data-n="{number}" '
+        f'<sup class="kz-cite kz-cite-{turn}-{number}" role="button" tabindex="0" '
         f'title="Открыть фрагмент {number} в документе">[{number}]</sup>'
     )
 
