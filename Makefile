@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install browser eval bench index clean
+.PHONY: run test install browser eval bench index screenshots clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,7 +26,7 @@ browser:
 test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
 
-# dev: the shared dev set; holdout, holdout2: questions written blind (see README, Retrieval quality).
+# dev: the shared dev set; holdout, holdout2: questions written blind (see docs/retrieval.md).
 eval: $(STAMP)
 	$(BIN)/kzru-rag eval tests/data/dev.jsonl --baselines --ablation --answers
 	$(BIN)/kzru-rag eval tests/data/holdout.jsonl --baselines --ablation --answers
@@ -34,6 +34,11 @@ eval: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/retrieval.py
+
+# The README's pictures, taken by the browser tests (small PNGs, committed).
+screenshots: $(STAMP) browser
+	KZRU_RAG_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -q tests/test_browser.py \
+	  -k "russian_question or markers_open or index_tab"
 
 index: $(STAMP)
 	$(BIN)/kzru-rag index build

@@ -117,9 +117,11 @@ document.addEventListener('click', (event) => {
 });
 // Gradio's copy button copies a message's HTML source; the answer is copied as the text the reader sees.
 document.addEventListener('click', (event) => {
-  const button = event.target.closest('#kz-chat .message-row button[aria-label]');
+  const button = event.target.closest('#kz-chat .message-buttons button[aria-label]');
   if (!button || !/опир|copy/i.test(button.getAttribute('aria-label'))) return;
-  const text = [...button.closest('.message-row').querySelectorAll('[data-testid=bot]')]
+  const row = button.closest('.message-buttons').previousElementSibling;
+  if (!row || !row.classList.contains('message-row')) return;
+  const text = [...row.querySelectorAll('[data-testid=bot]')]
     .map((message) => message.innerText.trim()).join('\\n\\n');
   setTimeout(() => navigator.clipboard.writeText(text), 100);
 }, true);
