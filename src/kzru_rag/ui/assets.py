@@ -122,7 +122,7 @@ document.addEventListener('click', (event) => {
   const row = button.closest('.message-buttons').previousElementSibling;
   if (!row || !row.classList.contains('message-row')) return;
   const text = [...row.querySelectorAll('[data-testid=bot]')]
-    .map((message) => message.innerText.trim()).join('\\n\\n');
+    .map((message) => message.innerText.replace(/^Показать в тексте документа$/gm, '').trim()).join('\\n\\n');
   setTimeout(() => navigator.clipboard.writeText(text), 100);
 }, true);
 document.addEventListener('keydown', (event) => {
