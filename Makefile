@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install browser fonts eval bench index clean
+.PHONY: run test install browser fonts eval bench index screenshots clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -48,6 +48,11 @@ eval: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/retrieval.py
 	$(BIN)/python bench/readers.py
+
+# The README's pictures, taken by the browser tests (small PNGs, committed).
+screenshots: $(STAMP) browser
+	KZRU_RAG_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -q tests/test_browser.py \
+	  -k "russian_question or markers_open or index_tab"
 
 index: $(STAMP)
 	$(BIN)/kzru-rag index build

@@ -1,11 +1,14 @@
 """The app in a real browser: Debian's chromium driven by Playwright (`make browser` installs it).
 
-Screenshots go to test-artifacts/ (git ignores it).
+Screenshots go to test-artifacts/ (git ignores it). With KZRU_RAG_SCREENSHOTS=DIR (`make screenshots`), the
+README's screenshots are written to DIR as small PNGs.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,7 +30,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
-DOCS_SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
 WAIT_MS = 120_000  # a generous guard for an answer on a busy 2-core machine
 XSS = "<img src=x onerror=alert(1)>"
 
@@ -82,6 +84,61 @@ def screenshot(page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / name), full_page=True)
 
 
+def readme_screenshot(page, name: str, element: str | None = None) -> None:
+    """A small PNG for the README (the viewport, or one element), when KZRU_RAG_SCREENSHOTS names a folder."""
+    folder = os.environ.get("KZRU_RAG_SCREENSHOTS")
+    if not folder:
+        return
+    from PIL import Image
+
+    path = Path(folder) / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    page.wait_for_timeout(800)  # let accordions and scrolling settle before the picture
+    (page.locator(element) if element else page).screenshot(path=str(path))
+    Image.open(path).convert("RGB").quantize(colors=128).save(path, optimize=True)
+
+
+# The text inside `scope` that a reader sees: each visible element with its own text, checked for size, opacity
+# (of it and every ancestor) and WCAG contrast against the first opaque background behind it.
+READABILITY_PROBLEMS = r"""
+scope => {
+  const channels = (color) => color.match(/[\d.]+/g).map(Number);
+  const luminance = (color) => {
+    const [r, g, b] = channels(color).slice(0, 3).map((v) => {
+      v /= 255;
+      return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+    });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  const background = (element) => {
+    for (let e = element; e; e = e.parentElement) {
+      const color = getComputedStyle(e).backgroundColor;
+      if (color !== 'transparent' && (channels(color)[3] ?? 1) > 0.5) return color;
+    }
+    return 'rgb(255, 255, 255)';
+  };
+  const problems = [], checked = [];
+  for (const element of document.querySelectorAll(scope)) {
+    for (const e of [element, ...element.querySelectorAll('*')]) {
+      const own = [...e.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+      if (!own || !e.getClientRects().length) continue;
+      const style = getComputedStyle(e);
+      let opacity = 1;
+      for (let a = e; a; a = a.parentElement) opacity *= parseFloat(getComputedStyle(a).opacity);
+      const [l1, l2] = [luminance(style.color), luminance(background(e))].sort((a, b) => b - a);
+      const contrast = (l1 + 0.05) / (l2 + 0.05);
+      const what = `${e.tagName.toLowerCase()}.${e.className} «${e.textContent.trim().slice(0, 20)}»`;
+      checked.push(what);
+      if (parseFloat(style.fontSize) < 13) problems.push(`${what}: ${style.fontSize}`);
+      if (opacity < 1) problems.push(`${what}: opacity ${opacity}`);
+      if (contrast < 4.5) problems.push(`${what}: contrast ${contrast.toFixed(2)}`);
+    }
+  }
+  return {problems, checked: checked.length};
+}
+"""
+
+
 def test_a_russian_question_gets_a_cited_answer_and_its_highlighted_source(page) -> None:
     ask(page, "Где проходит XXI форум межрегионального сотрудничества?")
 
@@ -92,12 +149,13 @@ def test_a_russian_question_gets_a_cited_answer_and_its_highlighted_source(page)
     assert source.locator(".kz-num").inner_text() == "[1]"
     assert "абзац 17" in source.locator(".kz-source-head").inner_text()
     assert "11.11.2025" in source.locator(".kz-source-head").inner_text()
-    assert "в Уральске" in source.locator("mark.kz-answer").inner_text()
+    assert "в Уральске" in source.locator(".kz-quote mark.kz-answer").inner_text()
     cited = page.locator("#kz-document mark#kz-cited")
     assert "в Уральске" in cited.locator("mark.kz-answer").inner_text()
     assert page.locator("#kz-document .kz-doc").evaluate("box => box.scrollTop") > 0, "the cited passage is scrolled into view"
     assert page.locator("#kz-pick input[type=radio]").first.is_checked()
     screenshot(page, "chat.png")
+    readme_screenshot(page, "chat.png")
 
 
 def test_a_follow_up_in_the_chat_uses_the_conversation(page) -> None:
@@ -219,7 +277,7 @@ def test_an_english_question_quotes_the_answering_sentences_under_one_marker(pag
     markers = bot.locator("sup.kz-cite").all_inner_texts()
     sources = page.locator("#kz-chat .kz-source")
     assert sources.count() == len(set(markers)), "a passage quoted twice is listed once"
-    assert sources.first.locator("mark.kz-answer").inner_text().strip().lstrip("–— ") in bot.inner_text()
+    assert sources.first.locator(".kz-quote mark.kz-answer").inner_text().strip().lstrip("–— ") in bot.inner_text()
     screenshot(page, "english.png")
 
 
@@ -229,5 +287,170 @@ def test_a_question_the_passages_may_not_answer_is_shown_as_uncertain_with_leads
     assert "Прямого ответа в документе может не быть. Ближайшие фрагменты:" in chat.inner_text()
     assert page.locator("#kz-chat .kz-confidence.kz-uncertain").count() == 1
     screenshot(page, "uncertain.png")
-    DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.locator("#kz-chat").screenshot(path=str(DOCS_SCREENSHOTS / "uncertain.png"))
+    readme_screenshot(page, "uncertain.png", "#kz-chat")
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_citations_are_as_readable_as_the_answer(browser, app_url: str, theme: str) -> None:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, color_scheme=theme)
+    page = context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    page.goto(app_url + ("?__theme=dark" if theme == "dark" else "?__theme=light"))
+    ask(page, "Где проходит XXI форум межрегионального сотрудничества?")
+    page.locator("#kz-chat .kz-context summary").first.click()
+
+    result = page.evaluate(READABILITY_PROBLEMS, "#kz-chat .message-row, #kz-document")
+
+    assert result["checked"] >= 8, "the answer, its markers, the sources and the document view were checked"
+    assert result["problems"] == []
+    context.close()
+
+
+def test_the_conversation_survives_a_reload_until_a_new_dialogue(page) -> None:
+    ask(page, "Где открыт филиал МГИМО?")
+    answer = page.locator("#kz-chat [data-testid=bot]").first.inner_text()
+
+    page.reload()
+    page.locator("#kz-chat .kz-source").first.wait_for()
+    assert page.locator("#kz-chat [data-testid=bot]").first.inner_text() == answer
+    assert "МГИМО" in page.locator("#kz-document mark#kz-cited").inner_text(), "the document view is back too"
+    ask(page, "А когда?")  # the restored conversation is the follow-up's context
+    assert "Вопрос понят как: А когда? Где открыт филиал МГИМО" in page.locator("#kz-chat .kz-query").last.inner_text()
+
+    page.click("text=Новый диалог")
+    page.wait_for_function("() => document.querySelectorAll('#kz-chat .kz-source').length === 0")
+    page.reload()
+    ask(page, "Где проходит XXI форум межрегионального сотрудничества?")
+    assert page.locator("#kz-chat [data-testid=user]").count() == 1, "the cleared conversation did not come back"
+
+
+def test_markers_open_their_source_and_the_dialogue_is_copied_and_downloaded(browser, app_url: str) -> None:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="en-US")
+    context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page = context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    page.goto(app_url)
+    assert "Ответы — цитаты из документа" in page.locator("#kz-mode").inner_text()
+    page.click("text=Настройки")
+    switch = page.locator("#kz-use-llm")
+    assert switch.locator("input").is_disabled() and "KZRU_RAG_LLM_MODEL" in switch.inner_text()
+    ask(page, "Какую электростанцию планируют модернизировать?")
+    ask(page, "Где открыт филиал МГИМО?")
+    first_answer = page.locator("#kz-chat .message-row").filter(has=page.locator("sup.kz-cite")).first
+    first_source = page.locator("#kz-chat .kz-source").first.locator(".kz-quote").inner_text()
+
+    first_answer.locator("sup.kz-cite").first.click()
+    page.wait_for_function(
+        "text => document.querySelector('#kz-document mark#kz-cited').innerText.trim() === text.trim()", arg=first_source
+    )
+    assert page.locator("#kz-pick input[type=radio]").first.is_checked()
+    readme_screenshot(page, "document.png", "#kz-document")
+
+    first_answer.locator("xpath=following-sibling::div[contains(@class, 'message-buttons')][1]").locator(
+        "button[aria-label='Копировать ответ']"
+    ).click()
+    page.wait_for_function("() => navigator.clipboard.readText().then(t => t.includes('ГРЭС') && !t.includes('<'))")
+    assert "[1]" in page.evaluate("navigator.clipboard.readText()"), "the text the reader sees, not HTML"
+
+    with page.expect_download() as download:
+        page.click("#kz-download")
+    text = Path(download.value.path()).read_text(encoding="utf-8")
+    assert text.count("## Вопрос ") == 2 and "Где открыт филиал МГИМО?" in text
+    assert f"> {first_source.strip()[:40]}" in text and "абзац" in text and "kz-ru-state-visit-2025-11" in text
+    context.close()
+
+
+def test_on_a_phone_the_cited_passage_opens_right_under_the_answer(browser, app_url: str) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    page.goto(app_url)
+    ask(page, "Где проходит XXI форум межрегионального сотрудничества?")
+
+    source = page.locator("#kz-chat .kz-source").first
+    source.locator(".kz-context summary").click()
+    passage = source.locator(".kz-context-text mark.kz-passage")
+    passage.wait_for(state="visible")
+
+    assert "в Уральске" in passage.inner_text()
+    assert passage.evaluate("mark => mark.closest('#kz-chat') !== null"), "inside the chat, under the answer"
+    passage.scroll_into_view_if_needed()
+    box = passage.bounding_box()
+    assert 0 <= box["y"] and box["y"] + min(box["height"], 100) <= 844, "on screen"
+    assert len(source.locator(".kz-context-text").inner_text()) > len(source.locator(".kz-quote").inner_text())
+    context.close()
+
+
+def test_a_question_over_the_length_limit_is_announced_not_cut(page) -> None:
+    from kzru_rag.ui import MAX_QUESTION_CHARS
+
+    question = "Где проходит форум? " * (MAX_QUESTION_CHARS // 20 + 5)
+    page.fill("#kz-question textarea", question)
+    page.click("#kz-ask")
+
+    page.locator(".toast-body", has_text="слишком длинный").wait_for()
+    assert page.locator("#kz-question textarea").input_value() == question, "the question is kept, whole"
+    assert page.locator("#kz-chat .message-row").count() == 0
+
+
+def test_the_index_tab_speaks_russian_asks_before_deleting_and_runs_one_rebuild(browser, tmp_path: Path, embedder) -> None:
+    from kzru_rag.ui import MAX_UPLOAD_BYTES
+
+    note = tmp_path / "note.md"
+    note.write_text("# Заметка\n\nВ Павлодаре построят завод по выпуску аккумуляторов.\n", encoding="utf-8")
+    report, big = tmp_path / "report.pdf", tmp_path / "big.txt"
+    report.write_bytes(b"%PDF-1.4")
+    big.write_bytes(b"a" * (MAX_UPLOAD_BYTES + 1))
+    with serve(copy_index(tmp_path / "app"), embedder) as (url, library):
+        context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="en-US")
+        page = context.new_page()
+        page.set_default_timeout(WAIT_MS)
+        page.goto(url)
+        page.get_by_role("tab", name="Индекс").click()
+        page.locator("#kz-status table").wait_for()
+        assert "Перетащите файлы сюда" in page.locator("#kz-upload").inner_text(), "Gradio's strings in Russian too"
+        assert "до 10 МБ" in page.locator("#kz-upload").inner_text()
+
+        page.set_input_files("#kz-upload input[type=file]", [str(note), str(report), str(big)])
+        page.wait_for_selector("#kz-upload-log li >> nth=2")
+        log = page.locator("#kz-upload-log").inner_text()
+        assert "«report.pdf» не добавлен: можно добавлять только" in log and "«big.txt» не добавлен: файл больше 10 МБ" in log
+        assert "«note.md» добавлен" in log
+        assert page.locator(".toast-body").count() == 0, "no English toast from Gradio"
+
+        page.set_input_files("#kz-upload input[type=file]", [str(note)])
+        page.wait_for_selector("#kz-upload-log :text('«note.md» заменён')")
+        assert page.locator("#kz-upload-log li").count() == 1, "the log shows this batch only"
+        assert page.locator("#kz-status td", has_text="note").count() == 1
+        readme_screenshot(page, "index.png")
+
+        page.locator("#kz-uploaded input").click()
+        page.locator("#kz-uploaded li", has_text="note.md").click()
+        page.click("#kz-remove")
+        assert "Удалить «note.md»?" in page.locator("#kz-confirm").first.inner_text()
+        page.click("#kz-remove-no")
+        page.locator("#kz-confirm").first.wait_for(state="hidden")
+        assert [p.name for p in library.uploads()] == ["note.md"], "nothing is deleted without a yes"
+
+        started, release = threading.Event(), threading.Event()
+
+        def hold(done: int, total: int) -> None:
+            started.set()
+            release.wait()
+
+        other_tab = threading.Thread(target=library.rebuild, args=(hold,))
+        other_tab.start()
+        try:
+            started.wait()
+            page.click("#kz-rebuild")
+            page.wait_for_selector("#kz-rebuild-log :text('Перестройка уже идёт')")
+            second = context.new_page()
+            second.goto(url)
+            second.get_by_role("tab", name="Индекс").click()
+            second.locator("#kz-status :text('перестраивается')").wait_for()
+            assert second.locator("#kz-rebuild").is_disabled()
+        finally:
+            release.set()
+            other_tab.join()
+        assert library.pending() == [], "the one rebuild ran"
+        context.close()

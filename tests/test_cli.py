@@ -89,3 +89,14 @@ def test_the_installed_command_runs():
     )
     assert done.returncode == 2
     assert "error: the question is empty" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("argv", [["index", "status", "--json"], ["search", "Где открыт филиал МГИМО?", "--json"]])
+def test_output_into_a_closed_pipe_ends_quietly(argv):
+    reader = subprocess.Popen(
+        [sys.executable, "-m", "kzru_rag.cli", *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    reader.stdout.close()  # like `| head` that has already read enough: every write fails
+    stderr = reader.stderr.read()
+    assert reader.wait(timeout=120) == 0
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr and "Exception ignored" not in stderr

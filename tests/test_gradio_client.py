@@ -63,10 +63,24 @@ def test_ask_abstains_when_the_document_has_no_answer(client: Client) -> None:
     assert answer["abstained"] is True and answer["text"].startswith("В документе нет ответа на этот вопрос")
 
 
-def test_a_bad_question_is_a_clear_error_not_a_traceback(client: Client) -> None:
-    with pytest.raises(Exception, match="the question is empty") as error:
-        client.predict("   ", api_name="/ask")
+@pytest.mark.parametrize(
+    "inputs, message",
+    [
+        (("   ",), "the question is empty"),
+        (("Где открыт филиал МГИМО?", 0), "must be at least 1"),
+        (("Где открыт филиал МГИМО?", 5, [{"role": "robot"}]), "history"),
+    ],
+)
+def test_bad_input_is_a_clear_error_and_one_log_line(client: Client, capfd, caplog, inputs, message: str) -> None:
+    capfd.readouterr()
+    with caplog.at_level("WARNING", logger="kzru_rag"):
+        with pytest.raises(Exception, match=message) as error:
+            client.predict(*inputs, api_name="/ask")
+
     assert "Traceback" not in str(error.value)
+    assert "Traceback" not in capfd.readouterr().err, "the server log holds no traceback"
+    logged = [r.getMessage() for r in caplog.records if r.name.startswith("kzru_rag")]
+    assert len(logged) == 1 and message in logged[0]
 
 
 def test_the_chat_endpoints_are_not_part_of_the_public_api(client: Client) -> None:

@@ -71,7 +71,8 @@ def test_render_answer_escapes_the_text_and_styles_only_real_markers(retriever) 
     html = render_answer(answer, "Где открыт филиал?")
 
     assert "<img" not in html
-    assert html.count('<sup class="kz-cite">[1]</sup>') == 1
+    assert len(re.findall(r'<sup class="kz-cite kz-cite-0-1"[^>]*>\[1\]</sup>', html)) == 1
+    assert "kz-cite-3-1" in render_answer(answer, "Где открыт филиал?", turn=3), "a marker knows its answer"
     assert 'class="kz-notice"' in html and "Вопрос понят как" not in html
     assert "Вопрос понят как: А где" in render_answer(replace(answer, query_used="А где он? Где филиал?"), "А где он?")
 
@@ -81,12 +82,17 @@ def test_render_sources_quote_the_passage_with_the_answering_sentence_marked(ret
     start, end = hit.highlight
     answer = Answer("…", [hit], False, "q", [hit])
 
-    html = render_sources(answer)
+    html = render_sources(answer, retriever.index.documents)
 
     assert html.startswith('<div class="kz-source">') and '<span class="kz-num">[1]</span>' in html
     assert f"абзац {hit.metadata['paragraph']} · символы {hit.start}–{hit.end} · 11.11.2025" in unescape(html)
     marked = re.search(r'<mark class="kz-answer">(.*?)</mark>', html).group(1)
     assert marked == escape_markdown(hit.text[start - hit.start : end - hit.start])
+    context = re.search(r'<details class="kz-context">.*?</details>', html).group()
+    assert "\n" not in context and '<mark class="kz-passage">' in context, "the passage, in its document, inline"
+    assert len(unescape(re.sub(r"<[^>]+>", "", context))) > len(hit.text), "with the text around it"
+    paged = replace(hit, metadata={**hit.metadata, "page": 3})
+    assert "стр. 3 · абзац" in unescape(render_sources(replace(answer, citations=[paged])))
 
 
 def test_render_document_highlights_the_passage_and_escapes_everything(retriever) -> None:
@@ -103,15 +109,19 @@ def test_render_document_highlights_the_passage_and_escapes_everything(retriever
     assert "Здесь появится документ" in render_document(None, None)
 
 
-def test_the_llm_switch_is_shown_only_when_an_llm_is_configured(library: Collection) -> None:
-    def switch(app) -> dict:
-        (checkbox,) = [c for c in app.get_config_file()["components"] if c["type"] == "checkbox"]
-        return checkbox["props"]
+def test_the_llm_switch_says_why_it_is_off_and_the_page_says_how_answers_are_made(library: Collection) -> None:
+    def props(app, kind: str) -> list[dict]:
+        return [c["props"] for c in app.get_config_file()["components"] if c["type"] == kind]
 
-    assert switch(build_app(library))["visible"] is False
+    app = build_app(library)
+    (switch,) = props(app, "checkbox")
+    assert switch["interactive"] is False and switch["value"] is False and "KZRU_RAG_LLM_MODEL" in switch["info"]
+    assert any("Ответы — цитаты из документа" in p["value"] for p in props(app, "markdown"))
     library.llm = OpenAICompatibleLLM("stub-model", base_url=unused_base_url())
-    props = switch(build_app(library))
-    assert props["visible"] is True and props["label"] == "Ответ языковой модели (stub-model)"
+    app = build_app(library)
+    (switch,) = props(app, "checkbox")
+    assert switch["interactive"] is True and switch["label"] == "Ответ языковой модели (stub-model)"
+    assert any("Отвечает модель stub-model" in p["value"] for p in props(app, "markdown"))
 
 
 # ---------------------------------------------------------------- uploads
@@ -123,7 +133,7 @@ def test_the_llm_switch_is_shown_only_when_an_llm_is_configured(library: Collect
         ("report.rtf", "{\\rtf1 Привет}", "только файлы .txt, .md, .pdf, .docx, .html и .htm"),
         ("report.pdf", "%PDF-1.4", "файл повреждён"),
         ("binary.txt", b"abc\x00def", "двоичный файл"),
-        ("cp1251.txt", "Привет".encode("cp1251"), "не в кодировке UTF-8 (байт 0)"),
+        ("cp1251.txt", "Привет".encode("cp1251"), "не в кодировке UTF-8 (например, в Windows-1251); откройте файл"),
         ("utf16.txt", "Привет".encode("utf-16"), "в кодировке UTF-16; пересохраните"),
         ("empty.md", " \n\n ", "в файле нет текста"),
         ("kz-ru-state-visit-2025-11.md", "Другой текст", "уже есть; переименуйте"),
@@ -157,6 +167,18 @@ def test_an_upload_is_kept_in_the_documents_folder_next_to_the_index(library: Co
     assert add_report(library, _file(tmp_path, "итоги, <b>.txt", NOTE))[0]
     status = render_status(library)
     assert "<td>итоги, &lt;b&gt;</td>" in status and "<td>8\u00a0408</td>" in status
+    assert f"<td>{len(NOTE)}</td>" in status, "characters, not bytes, for files waiting for a rebuild too"
+
+
+def test_a_replaced_upload_is_one_row_of_the_status_table(library: Collection, tmp_path: Path) -> None:
+    library.add(_file(tmp_path, "note.md", NOTE))
+    library.rebuild()
+    library.add(_file(tmp_path, "note.md", NOTE + "Ещё абзац.\n"))
+
+    status = render_status(library)
+
+    assert status.count("<td>note</td>") == 1
+    assert "заменён — ждёт перестройки" in status and f"<td>{len(NOTE) + 11}</td>" in status
 
 
 # ---------------------------------------------------------------- rebuilding
@@ -204,7 +226,7 @@ def test_only_one_rebuild_runs_at_a_time(library: Collection) -> None:
 
     def progress(done: int, total: int) -> None:
         if not inner:
-            assert library.rebuilding
+            assert library.rebuilding and "перестраивается" in render_status(library)
             with pytest.raises(KzruRagError, match="already being rebuilt") as refused:
                 library.rebuild()
             inner.append(str(refused.value))
@@ -213,7 +235,7 @@ def test_only_one_rebuild_runs_at_a_time(library: Collection) -> None:
     _file(library.documents_dir, "note.md", NOTE)
     library.rebuild(progress)
 
-    assert inner
+    assert inner and not library.rebuilding
 
 
 def test_library_rejects_a_bad_k(library: Collection) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import warnings
 from typing import TYPE_CHECKING, Any
@@ -22,13 +23,24 @@ def main(argv: list[str] | None = None) -> int:
     warnings.simplefilter("default")
     warnings.formatwarning = lambda message, category, *rest: f"warning: {message}\n"
     try:
-        return args.run(args)
+        code = args.run(args)
+        sys.stdout.flush()  # inside the try: a closed pipe (`| head`) is reported here, not at exit
+        return code
+    except BrokenPipeError:
+        _silence_stdout()
+        return 0
     except (KzruRagError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted; the existing index was left as it was", file=sys.stderr)
         return 130
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null after its reader went away, so the exit flush does not fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -177,7 +189,7 @@ def _index_status(args: argparse.Namespace) -> int:
     print(f"built:     {manifest.built_at}")
     print(f"chunks:    {manifest.chunk_count} (chunker {manifest.chunker}, {manifest.vector_index} vector index)")
     for record in manifest.documents:
-        state = "STALE" if record.source in loaded.stale else "fresh"
+        state = "stale" if record.source in loaded.stale else "fresh"
         print(f"document:  {record.doc_id} [{state}] {record.source}")
     return 0
 
@@ -197,8 +209,8 @@ def _documents(args: argparse.Namespace) -> int:
             print(json.dumps([asdict(entry) for entry in rows], ensure_ascii=False, indent=2))
             return 0
         for entry in rows:
-            unit = "bytes" if entry.state == "pending" else "chars"
-            print(f"{entry.name} [{entry.state}] {entry.origin}, {entry.size} {unit}: {entry.source}")
+            size = "unreadable" if entry.chars is None else f"{entry.chars} chars"
+            print(f"{entry.name} [{entry.state}] {entry.origin}, {size}: {entry.source}")
         print(f"added documents are kept in {folder}")
         return 0
     collection = Collection.open(args.index, documents_dir=args.documents)

@@ -10,6 +10,8 @@ restart. A failed rebuild leaves the working index and assistant in place. The U
 
 from __future__ import annotations
 
+import functools
+import logging
 import os
 import shutil
 import threading
@@ -27,6 +29,8 @@ from .index import IndexManifest, LoadedIndex, build_index, default_index_path
 from .llm import LLM
 from .readers import read_file
 from .retriever import Retriever
+
+log = logging.getLogger(__name__)
 
 MAX_UPLOAD_BYTES = 10 * 2**20
 MAX_PASSAGES = 10
@@ -47,15 +51,16 @@ class DocumentEntry:
     """One row of the collection: a document of the index, or an added one waiting for a rebuild.
 
     `origin`: "bundled", "added" (in the documents folder) or "file" (indexed from elsewhere);
-    `state`: "indexed", "changed" (its file changed since the build), "removed" (its file is gone)
-    or "pending" (added or replaced since the build); `size`: characters indexed, or bytes when pending.
+    `state`: "indexed", "changed" (its file changed since the build), "removed" (its file is gone),
+    "replaced" (added again since the build) or "pending" (added since the build); one row per document.
+    `chars`: characters of its text (indexed, or as the next rebuild will read it; None: unreadable).
     """
 
     name: str
     source: str
     origin: Literal["bundled", "added", "file"]
-    state: Literal["indexed", "changed", "removed", "pending"]
-    size: int
+    state: Literal["indexed", "changed", "removed", "replaced", "pending"]
+    chars: int | None
 
 
 class Collection:
@@ -187,17 +192,38 @@ def pending(index: LoadedIndex, documents_dir: Path) -> list[Path]:
 def entries(index: LoadedIndex, documents_dir: Path) -> list[DocumentEntry]:
     """The documents of `index` (with their state now) and then the added ones waiting for a rebuild
     (needs no embedding model, unlike a `Collection`)."""
+    waiting = {str(path.resolve()): path for path in pending(index, documents_dir)}
     rows = []
     for record in index.manifest.documents:
         if record.source == BUNDLED_SOURCE:
             origin: Literal["bundled", "added", "file"] = "bundled"
         else:
             origin = "added" if Path(record.source).parent == documents_dir else "file"
-        if record.source != BUNDLED_SOURCE and not Path(record.source).is_file():
-            state: Literal["indexed", "changed", "removed"] = "removed"
+        state: Literal["indexed", "changed", "removed", "replaced", "pending"]
+        chars: int | None = record.chars
+        if path := waiting.pop(record.source, None):
+            state, chars = "replaced", _chars(path)
+        elif record.source != BUNDLED_SOURCE and not Path(record.source).is_file():
+            state = "removed"
         else:
             state = "changed" if record.source in index.stale else "indexed"
-        rows.append(DocumentEntry(record.doc_id, record.source, origin, state, record.chars))
-    for path in pending(index, documents_dir):
-        rows.append(DocumentEntry(path.stem, str(path.resolve()), "added", "pending", path.stat().st_size))
+        rows.append(DocumentEntry(record.doc_id, record.source, origin, state, chars))
+    for source, path in waiting.items():
+        rows.append(DocumentEntry(path.stem, source, "added", "pending", _chars(path)))
     return rows
+
+
+def _chars(path: Path) -> int | None:
+    """Characters of the text a rebuild will read from `path` (None when it cannot be read)."""
+    stat = path.stat()
+    return _text_length(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=256)
+def _text_length(path: str, mtime_ns: int, size: int) -> int | None:
+    """`_chars`, read once per version of a file (PDF, Word and HTML are parsed in a child process)."""
+    try:
+        return len(read_file(Path(path)).text)
+    except (OSError, SourceError) as err:
+        log.info("cannot read %s to count its characters: %s", path, err)
+        return None
