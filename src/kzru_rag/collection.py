@@ -25,7 +25,7 @@ from .chunking import Chunker
 from .documents import BUNDLED_SOURCE, check_file, format_of
 from .embedding import load_embedder
 from .errors import KzruRagError, SourceError
-from .index import IndexManifest, LoadedIndex, build_index, default_index_path
+from .index import IndexManifest, LoadedIndex, build_index, default_index_path, load_index
 from .llm import LLM
 from .readers import read_file
 from .retriever import Retriever
@@ -152,7 +152,8 @@ class Collection:
                 retrieval=current.retrieval,
                 progress=progress,
             )
-            self.assistant = Assistant(Retriever.load(self.index_path), llm=self.llm, k=self.k)
+            # the same question encoder (engine) as before: the model is the same
+            self.assistant = Assistant(Retriever(load_index(self.index_path), self.retriever.embedder), llm=self.llm, k=self.k)
         finally:
             self._rebuilding.release()
         return manifest
