@@ -198,7 +198,10 @@ def _create(client: MilvusClient, collection: str, dim: int, kind: str, texts: d
         params.add_index("vector", index_type="HNSW", metric_type="IP", params={"M": HNSW_M, "efConstruction": HNSW_EF_CONSTRUCTION})
     else:
         params.add_index("vector", index_type="FLAT", metric_type="IP")
-    client.create_collection(collection, schema=schema, index_params=params, consistency_level="Strong")
+    client.create_collection(collection, schema=schema, consistency_level="Strong")
+    # sync=False: pymilvus waits for an index through a call Milvus Lite lacks; loading waits for it anyway.
+    client.create_index(collection, params, sync=False)
+    client.load_collection(collection)
 
 
 def _insert(client: MilvusClient, collection: str, rows: Any) -> None:
