@@ -315,6 +315,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,10000,100000", help="corpus sizes in passages (default 1000,10000,100000)")
     parser.add_argument("--rounds", type=int, default=3, help="passes over the dev questions per index (default 3)")
     parser.add_argument("--kinds", default="flat,hnsw,milvus", help="indexes to compare, flat first (default flat,hnsw,milvus)")
+    parser.add_argument("--no-incremental", action="store_true", help="skip the incremental rebuild (real embeddings, minutes)")
     parser.add_argument("--measure", metavar="INDEX", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
@@ -324,7 +325,8 @@ def main() -> None:
     embedding_throughput(embedder, args.rounds)
     with tempfile.TemporaryDirectory(prefix="kzru-scale-") as folder:
         scale(embedder, [int(s) for s in args.sizes.split(",")], args.rounds, Path(folder), args.kinds.split(","))
-        incremental(embedder, Path(folder))
+        if not args.no_incremental:
+            incremental(embedder, Path(folder))
 
 
 if __name__ == "__main__":

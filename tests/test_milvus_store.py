@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from kzru_rag.chunking import Chunker
@@ -27,14 +28,30 @@ FIRST = "Первый документ о сотрудничестве Каза�
 SECOND = "Второй документ: филиалы вузов открываются в Астане и Омске.\n\nЕщё один абзац о подготовке кадров."
 
 
+class RememberingEncoder:
+    """The session's model, each query text encoded once, so both stores are measured on the same vectors."""
+
+    def __init__(self, embedder) -> None:
+        self.embedder, self.model_id, self.dim = embedder, embedder.model_id, embedder.dim
+        self.seen: dict[str, np.ndarray] = {}
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        if missing := [text for text in dict.fromkeys(texts) if text not in self.seen]:
+            self.seen.update(zip(missing, self.embedder.encode_queries(missing)))
+        return np.stack([self.seen[text] for text in texts])
+
+
 @pytest.fixture(scope="module")
 def milvus_index(tmp_path_factory, embedder) -> Path:
-    """The bundled document's index in Milvus Lite, its vectors taken over from a copy of the committed index."""
+    """The bundled document's index moved into Milvus Lite by `kzru-rag index build` with $KZRU_RAG_STORE set
+    (its vectors are taken over from a copy of the committed index, so nothing is embedded)."""
+    from kzru_rag.cli import main
+
     folder = tmp_path_factory.mktemp("milvus")
     shutil.copytree(default_index_path(), folder / "index")
-    totals: list[int] = []
-    build_index(None, embedder, folder / "index", store=f"milvus:{folder / 'kzru.db'}", progress=lambda d, t: totals.append(t))
-    assert set(totals) == {0}, "every vector is taken over from the FAISS index"
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("KZRU_RAG_STORE", f"milvus:{folder / 'kzru.db'}")
+        assert main(["index", "build", "--index", str(folder / "index")]) == 0
     return folder / "index"
 
 
@@ -58,17 +75,33 @@ def test_the_folder_holds_only_the_manifest_which_records_the_store(milvus_index
 
 @pytest.mark.slow
 @pytest.mark.parametrize("questions", ["dev.jsonl", "holdout.jsonl", "holdout2.jsonl"])
-def test_eval_gives_the_same_figures_with_both_stores(milvus_index, retriever, embedder, questions):
-    in_milvus = Retriever(load_index(milvus_index), embedder)
+def test_eval_gives_the_same_figures_with_both_stores(milvus_index, embedder, questions):
+    encoder = RememberingEncoder(embedder)
+    in_faiss, in_milvus = (Retriever(load_index(path), encoder) for path in (default_index_path(), milvus_index))  # type: ignore[arg-type]
     loaded = load_questions(DATA / questions)
-    assert evaluate(in_milvus, loaded).to_dict() == evaluate(retriever, loaded).to_dict()
+    assert evaluate(in_milvus, loaded).to_dict() == evaluate(in_faiss, loaded).to_dict()
 
 
-def test_the_cli_searches_an_index_in_milvus(milvus_index, capsys):
+def test_the_cli_shows_and_searches_an_index_in_milvus(milvus_index, capsys):
     from kzru_rag.cli import main
 
     assert main(["index", "status", "--index", str(milvus_index)]) == 0
     assert f"store:     milvus:{milvus_index.parent / 'kzru.db'} (collections kzru_index)" in capsys.readouterr().out
+    assert main(["search", "Где проходит форум?", "-k", "1", "--json", "--index", str(milvus_index)]) == 0
+    assert "Уральске" in json.loads(capsys.readouterr().out)[0]["text"]
+
+
+def test_the_app_rebuilds_an_index_in_milvus_with_an_upload(tmp_path, embedder):
+    from kzru_rag.ui import Library
+
+    store, path = f"milvus:{tmp_path / 'kzru.db'}", tmp_path / "index"
+    build_index([corpus(tmp_path / "docs", FIRST)], embedder, path, store=store)
+    library = Library(Retriever(load_index(path, check_sources=False), embedder))
+    (tmp_path / "upload.txt").write_text(SECOND, encoding="utf-8")
+    assert library.add_upload(tmp_path / "upload.txt").accepted
+    assert library.rebuild().startswith("Индекс перестроен: 2 док.")
+    assert library.retriever.index.manifest.store == store and sorted(library.retriever.index.documents) == ["doc0", "upload"]
+    assert any("Омске" in hit.text for hit in library.assistant.ask("филиалы вузов в Омске").citations)
 
 
 def corpus(folder: Path, *texts: str) -> Path:

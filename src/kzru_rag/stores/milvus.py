@@ -83,6 +83,10 @@ def forget(spec: StoreSpec) -> None:
         client = _clients.pop(spec.uri, None)
     if client is not None:
         client.close()
+    if spec.lite:  # pymilvus leaves the embedded engine running, and holding the file's lock
+        from milvus_lite.server_manager import server_manager_instance
+
+        server_manager_instance.release_server(spec.uri)
 
 
 @contextmanager
