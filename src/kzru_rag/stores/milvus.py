@@ -44,6 +44,7 @@ MAX_VARCHAR = 65_535
 BATCH = 1_000
 CACHE_ROWS = 50_000
 """Sentence vectors kept in process between queries (about 75 MiB at 384 dimensions)."""
+NEIGHBOURS = 2
 CONNECT_TIMEOUT = 10.0
 _clients: dict[str, MilvusClient] = {}
 # pymilvus logs every failed call with a traceback; each is raised to us and reported as an error naming the URI.
@@ -357,7 +358,7 @@ class SentenceVectors:
         wanted = np.atleast_1d(np.asarray(ids, dtype=np.int64))
         with self._lock:
             known = {int(i): self._cache[int(i)] for i in wanted if int(i) in self._cache}
-        missing = sorted({int(i) for i in wanted} - known.keys())
+        missing = sorted(_with_neighbours({int(i) for i in wanted} - known.keys(), len(self)) - known.keys())
         for first in range(0, len(missing), BATCH):
             with self.store.calls():
                 rows = self.store.client.query(self.collection, ids=missing[first : first + BATCH], output_fields=["vector"])
@@ -377,6 +378,12 @@ class SentenceVectors:
         with self.store.calls():
             rows = _rows(self.store.client, self.collection, ["vector"])
         return iter(_stacked(rows, 0, len(self), self.shape[1]))
+
+
+def _with_neighbours(ids: set[int], count: int) -> set[int]:
+    """`ids` and the NEIGHBOURS ids on each side (below `count`): the sentences around a hit, which the retriever
+    reads next to grow its citation window, come in the same round trip."""
+    return {n for i in ids for n in range(max(i - NEIGHBOURS, 0), min(i + NEIGHBOURS + 1, count))}
 
 
 def _stacked(rows: list[dict[str, Any]], first: int, count: int, dim: int) -> np.ndarray:
