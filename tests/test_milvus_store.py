@@ -187,6 +187,9 @@ def test_an_unreachable_server_is_named_and_its_token_is_not(tmp_path, monkeypat
     assert f"cannot use the Milvus server at http://127.0.0.1:{port}" in str(error.value)
     assert "KZRU_RAG_MILVUS_TOKEN holds a token it accepts" in str(error.value)
     assert "s3cret" not in str(error.value)
+    with pytest.raises(IndexLoadError, match=f"cannot use the Milvus server at http://127.0.0.1:{port}"):
+        build_index([tmp_path / "docs"], HashEncoder(), path)  # a rebuild keeps the store, not falling back to FAISS
+    assert not (path / "vectors.faiss").exists()
 
 
 def test_a_milvus_gone_while_serving_gives_a_clear_error_and_the_app_keeps_running(tmp_path):

@@ -300,7 +300,7 @@ def build_index(
     old = _current_index(path)
     known = _reusable_vectors(old, embedder.model_id)
     kind = vector_index or ("hnsw" if old and old.manifest.vector_index == "hnsw" else "auto")
-    spec = _store_of(store, old)
+    spec = _store_of(store, path)
     built = index_documents(documents, embedder, chunker, retrieval, progress, known, kind)
     path.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_staging(path)
@@ -317,12 +317,18 @@ def build_index(
     return manifest
 
 
-def _store_of(store: str | StoreSpec | None, old: LoadedIndex | None) -> StoreSpec:
+def _store_of(store: str | StoreSpec | None, path: Path) -> StoreSpec:
+    """`store`, else `$KZRU_RAG_STORE`, else the store the manifest at `path` names (even when that store cannot be
+    read now), else faiss."""
     if isinstance(store, StoreSpec):
         return store
     if store:
         return parse_store(store)
-    return default_store() or parse_store(old.manifest.store if old else "faiss")
+    try:
+        current = _read_manifest(path / MANIFEST).store if (path / MANIFEST).is_file() else "faiss"
+    except IndexLoadError:
+        current = "faiss"
+    return default_store() or parse_store(current)
 
 
 def _write_milvus(folder: Path, built: LoadedIndex, spec: StoreSpec, path: Path) -> IndexManifest:
