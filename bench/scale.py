@@ -1,4 +1,4 @@
-"""Scale benchmark: query latency, memory and recall at 1k, 10k and 100k passages, flat vs HNSW, in one run.
+"""Scale benchmark: query latency, memory and recall at 1k, 10k and 100k passages, FAISS flat and HNSW and Milvus Lite.
 
 Texts are synthetic news items recombined from the bundled document's sentences (1-3 sentences each, numbered so
 every item is unique). Embedding 100k passages would take about 20 minutes here, so for the search part the
@@ -8,11 +8,12 @@ is a hard case for approximate search. The index folders are written by the prod
 `SyntheticEncoder` standing in for the model during the build only. Queries are the dev-set questions, encoded by
 the real model and answered by the product's `Retriever.search`, each index measured in a fresh process.
 
-Prints embedding throughput on real text, per size and vector index: build time, size on disk, RSS, query
-p50/p95 and recall@5/@10 against flat; the ratio of the 100k p50 to the one-document index's p50 (target <= 2x,
+Prints embedding throughput on real text, per size and vector index (FAISS flat, FAISS HNSW, and the index in
+Milvus Lite with its HNSW, `--store milvus:…`): build time, size on disk, RSS, query p50/p95 and recall@5/@10
+against flat; the ratio of the 100k p50 to the one-document index's p50 (target <= 2x,
 recall >= 0.98); and an incremental rebuild (one document added to 50) against a full rebuild, real embeddings.
 
-    .venv/bin/python bench/scale.py [--sizes 1000,10000,100000] [--rounds 3]
+    .venv/bin/python bench/scale.py [--sizes 1000,10000,100000] [--rounds 3] [--kinds flat,hnsw,milvus]
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from kzru_rag.documents import bundled_document
 from kzru_rag.embedding import Embedder, load_embedder
 from kzru_rag.index import HNSW_EF_SEARCH, build_index, default_index_path, load_index
 from kzru_rag.retriever import Retriever
+from kzru_rag.stores import milvus, parse_store
 from retrieval import PrecomputedQueries  # bench/retrieval.py
 
 DEV_SET = Path(__file__).resolve().parents[1] / "tests" / "data" / "dev.jsonl"
@@ -185,7 +187,21 @@ def ef_sweep(flat: faiss.Index, hnsw: faiss.Index, queries: np.ndarray, depths: 
 
 
 def folder_mib(path: Path) -> float:
-    return sum(f.stat().st_size for f in path.iterdir()) / 2**20
+    """Size of the files under `path` (for a Milvus Lite index: the manifest folder plus the Lite database)."""
+    lite = path.with_suffix(".db")
+    return sum(f.stat().st_size for root in (path, lite) if root.exists() for f in root.rglob("*") if f.is_file()) / 2**20
+
+
+def build(corpus: Path, encoder: "SyntheticEncoder", path: Path, kind: str) -> float:
+    """Build the index of `kind` (flat, hnsw, or milvus: HNSW in Milvus Lite beside `path`); its build seconds.
+    A Milvus Lite file serves one process, so this process lets go of it for the measuring one."""
+    store = f"milvus:{path.with_suffix('.db')}" if kind == "milvus" else "faiss"
+    start = time.perf_counter()
+    build_index([corpus], encoder, path, vector_index="flat" if kind == "flat" else "hnsw", store=store)
+    seconds = time.perf_counter() - start
+    if kind == "milvus":
+        milvus.forget(parse_store(store))
+    return seconds
 
 
 def embedding_throughput(embedder: Embedder, rounds: int) -> None:
@@ -207,7 +223,7 @@ def same_hits(a: list[list[float]], b: list[list[float]]) -> float:
     return float(np.mean([np.mean(np.isclose(x, y, atol=1e-5)) if len(x) == len(y) else 0.0 for x, y in zip(a, b)]))
 
 
-def scale(embedder: Embedder, sizes: list[int], rounds: int, work: Path) -> None:
+def scale(embedder: Embedder, sizes: list[int], rounds: int, work: Path, kinds: list[str]) -> None:
     pool = document_sentences()
     pool_vectors = embedder.encode_passages(pool)
     query_vectors = embedder.encode_queries(dev_questions())
@@ -221,35 +237,34 @@ def scale(embedder: Embedder, sizes: list[int], rounds: int, work: Path) -> None
         held_out = np.stack([encoder.vector(item) for item in synthetic_items(pool, HELD_OUT, seed=size + 1, first_number=10**7)])
         queries = np.vstack([query_vectors, held_out])
         found: dict[str, Any] = {}
-        for kind in ("flat", "hnsw"):
+        for kind in kinds:
             path = work / f"index-{size}-{kind}"
-            start = time.perf_counter()
-            build_index([corpus], encoder, path, vector_index=kind)
-            build_seconds = time.perf_counter() - start
-            vectors = load_index(path, check_sources=False).vectors
+            build_seconds = build(corpus, encoder, path, kind)
             figures = measure_in_subprocess(path, rounds)
+            vectors = load_index(path, check_sources=False).vectors
             found[kind] = (vectors, figures["hits"])
             recalls = None
-            if kind == "hnsw":
+            if kind != "flat":
                 flat, flat_hits = found["flat"]
                 recalls = {k: recall(flat, vectors, queries, min(k, size)) for k in depths}
                 recalls["hits"] = same_hits(flat_hits, figures["hits"])
-                if size == max(sizes):
+                if size == max(sizes) and kind == "hnsw":
                     sweep = ef_sweep(flat, vectors, queries, depths)
-                shutil.rmtree(work / f"index-{size}-flat")
             rows.append((size, vectors.ntotal, kind, build_seconds, folder_mib(path), figures, recalls))
+            if kind == "milvus":
+                milvus.forget(parse_store(f"milvus:{path.with_suffix('.db')}"))
         shutil.rmtree(corpus)
 
     print(f"\nqueries: {rows[0][5]['queries']} per index ({len(query_vectors)} dev questions x {rounds} rounds), "
           f"Retriever.search k=5, each index in a fresh process alternating with the 1-document index; "
           f"faiss threads {faiss.omp_get_max_threads()}")
-    print(f"{'passages':>9} {'chunks':>7} {'index':>5} {'build s':>7} {'disk MiB':>8} {'load s':>6} {'index RSS':>9} "
+    print(f"{'passages':>9} {'chunks':>7} {'index':>6} {'build s':>7} {'disk MiB':>8} {'load s':>6} {'index RSS':>9} "
           f"{'RSS MiB':>7} {'p50 ms':>6} {'p95 ms':>6} {'1-doc p50':>9} {'ratio':>5} {'no-enc p50':>10} {'1-doc':>5} "
           + " ".join(f"{'R@' + str(k):>5}" for k in depths) + f" {'hits':>5}")
     for size, chunks, kind, build_seconds, disk, f, recalls in rows:
         ratio = f["search_p50_ms"] / f["reference_p50_ms"]
         quality = " ".join(f"{recalls[k]:5.3f}" for k in depths) + f" {recalls['hits']:5.3f}" if recalls else " ".join(f"{'exact':>5}" for _ in [*depths, 0])
-        print(f"{size:9,d} {chunks:7d} {kind:>5} {build_seconds:7.1f} {disk:8.1f} {f['load_s']:6.1f} {f['index_rss_mib']:9.0f} "
+        print(f"{size:9,d} {chunks:7d} {kind:>6} {build_seconds:7.1f} {disk:8.1f} {f['load_s']:6.1f} {f['index_rss_mib']:9.0f} "
               f"{f['rss_mib']:7.0f} {f['search_p50_ms']:6.1f} {f['search_p95_ms']:6.1f} {f['reference_p50_ms']:9.1f} {ratio:5.2f} "
               f"{f['search_only_p50_ms']:10.1f} {f['reference_only_p50_ms']:5.1f} {quality}")
     print(f"query encoding alone: p50 {statistics.median(r[5]['encode_p50_ms'] for r in rows):.1f} ms (median over runs)")
@@ -259,14 +274,16 @@ def scale(embedder: Embedder, sizes: list[int], rounds: int, work: Path) -> None
             print(f"{size:,} passages, {kind}: p50 {f['search_p50_ms'] / f['reference_p50_ms']:.2f}x the 1-document p50 "
                   f"(target <= 2x){extra}; without encoding {f['search_only_p50_ms']:.1f} ms vs "
                   f"{f['reference_only_p50_ms']:.1f} ms, encoding {f['encode_p50_ms']:.1f} ms")
-    print(f"\nefSearch sweep at {max(sizes):,} passages (FAISS alone, one query at a time; the index uses {HNSW_EF_SEARCH}):")
-    for ef, recalls_at, p50 in sweep:
-        print(f"  efSearch {ef:4d}: " + "  ".join(f"R@{k} {r:.3f}" for k, r in zip(depths, recalls_at)) + f"  p50 {p50:.2f} ms")
-    print(f"R@k: recall of the HNSW index's top k against flat over {len(queries)} query vectors ({len(query_vectors)} dev "
-          f"questions, {HELD_OUT} held-out items); {candidates} = the retriever's candidate passages; hits: share of "
-          f"Retriever.search top-5 hits scored as with flat. build s: chunking, synthetic vectors, term index, FAISS, writing. "
-          f"index RSS: memory the loaded index adds. no-enc: Retriever.search with the question's vector computed "
-          f"beforehand (what the corpus size changes), and the same for the 1-document index.")
+    print(f"R@k: recall of an approximate index's top k against flat over {len(queries)} query vectors ({len(query_vectors)} "
+          f"dev questions, {HELD_OUT} held-out items); {candidates} = the retriever's candidate passages; hits: share of "
+          f"Retriever.search top-5 hits scored as with flat. build s: chunking, synthetic vectors, term index, FAISS or "
+          f"Milvus, writing. index RSS: memory the loaded index adds (Milvus Lite runs its engine inside the process). "
+          f"no-enc: Retriever.search with the question's vector computed beforehand (what the corpus size changes), and "
+          f"the same for the 1-document index.")
+    if "hnsw" in kinds:
+        print(f"\nefSearch sweep at {max(sizes):,} passages (FAISS alone, one query at a time; the index uses {HNSW_EF_SEARCH}):")
+        for ef, recalls_at, p50 in sweep:
+            print(f"  efSearch {ef:4d}: " + "  ".join(f"R@{k} {r:.3f}" for k, r in zip(depths, recalls_at)) + f"  p50 {p50:.2f} ms")
 
 
 def incremental(embedder: Embedder, work: Path) -> None:
@@ -297,6 +314,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000,10000,100000", help="corpus sizes in passages (default 1000,10000,100000)")
     parser.add_argument("--rounds", type=int, default=3, help="passes over the dev questions per index (default 3)")
+    parser.add_argument("--kinds", default="flat,hnsw,milvus", help="indexes to compare, flat first (default flat,hnsw,milvus)")
+    parser.add_argument("--no-incremental", action="store_true", help="skip the incremental rebuild (real embeddings, minutes)")
     parser.add_argument("--measure", metavar="INDEX", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
@@ -305,8 +324,9 @@ def main() -> None:
     embedder = load_embedder()
     embedding_throughput(embedder, args.rounds)
     with tempfile.TemporaryDirectory(prefix="kzru-scale-") as folder:
-        scale(embedder, [int(s) for s in args.sizes.split(",")], args.rounds, Path(folder))
-        incremental(embedder, Path(folder))
+        scale(embedder, [int(s) for s in args.sizes.split(",")], args.rounds, Path(folder), args.kinds.split(","))
+        if not args.no_incremental:
+            incremental(embedder, Path(folder))
 
 
 if __name__ == "__main__":

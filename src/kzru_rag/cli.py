@@ -62,6 +62,13 @@ def _parser() -> argparse.ArgumentParser:
         help="vector index: exact 'flat', approximate 'hnsw', or 'auto' (hnsw from 50 000 chunks on; "
         "default: an hnsw index stays hnsw, else auto)",
     )
+    build.add_argument(
+        "--store",
+        metavar="STORE",
+        help="where the index lives: faiss (files in the index folder), milvus:PATH.db (Milvus Lite), milvus://HOST:19530 "
+        "or https://… (a Milvus server; token from $KZRU_RAG_MILVUS_TOKEN) (default: $KZRU_RAG_STORE, else the "
+        "existing index's store, else faiss)",
+    )
     _index_option(build)
     build.set_defaults(run=_index_build)
     status = index.add_parser("status", help="what is indexed, and whether it is fresh")
@@ -147,12 +154,12 @@ def _index_build(args: argparse.Namespace) -> int:
     embedder = load_embedder(args.model)
     bar = _ProgressBar()
     try:
-        manifest = build_index(args.source, embedder, args.index, chunker, progress=bar, vector_index=args.ann)
+        manifest = build_index(args.source, embedder, args.index, chunker, progress=bar, vector_index=args.ann, store=args.store)
     finally:
         bar.close()
     print(
         f"indexed {manifest.chunk_count} chunks from {len(manifest.documents)} documents with {manifest.model_id} "
-        f"({manifest.vector_index} vector index)"
+        f"({manifest.vector_index} vector index) in store {manifest.store}"
     )
     return 0
 
@@ -188,6 +195,7 @@ def _index_status(args: argparse.Namespace) -> int:
     print(f"model:     {manifest.model_id} ({manifest.dim} dimensions)")
     print(f"built:     {manifest.built_at}")
     print(f"chunks:    {manifest.chunk_count} (chunker {manifest.chunker}, {manifest.vector_index} vector index)")
+    print(f"store:     {manifest.store}" + (f" (collections {manifest.collection})" if manifest.collection else ""))
     for record in manifest.documents:
         state = "stale" if record.source in loaded.stale else "fresh"
         print(f"document:  {record.doc_id} [{state}] {record.source}")

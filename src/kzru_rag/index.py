@@ -1,8 +1,10 @@
-"""The on-disk index: FAISS vectors, chunk records, documents, sentence vectors and terms, and `manifest.json`.
+"""The index: FAISS vectors, chunk records, documents, sentence vectors and terms, and `manifest.json`.
 
 A build writes a complete index into a temporary folder beside the target and then
 swaps it in with one rename, so a failed or interrupted build never leaves a
-half-written index: readers see the old index or the new one.
+half-written index: readers see the old index or the new one. With a Milvus store
+(`kzru_rag.stores`) the folder holds only the manifest and the data lives in Milvus
+collections, swapped in by an alias (`kzru_rag.stores.milvus`).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from .chunking import Chunk, Chunker
 from .documents import Document, collect_documents, source_sha256
 from .errors import IndexBuildError, IndexLoadError, KzruRagError
 from .lexical import TermIndex, bridge_words
+from .stores import StoreSpec, VectorSearch, default_store, parse_store
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +109,10 @@ class IndexManifest:
     vector_index: str = "flat"
     files: dict[str, str] = field(default_factory=dict)
     """sha256 of each data file, checked on load (empty in indexes built before checksums were recorded)."""
+    store: str = "faiss"
+    """Where the data lives: "faiss" (files beside the manifest) or a Milvus store spec (see `kzru_rag.stores`)."""
+    collection: str = ""
+    """With Milvus: the alias the index's collections are served under."""
     format_version: int = FORMAT_VERSION
     confidence: dict[str, Any] = field(default_factory=dict)
     """The calibrated answer-confidence model (`confidence.ConfidenceModel.to_dict`; empty: none), set by
@@ -232,21 +239,24 @@ class SentenceIndex:
 
 @dataclass
 class LoadedIndex:
-    """An index read from disk and checked."""
+    """An index read from disk (or Milvus) and checked."""
 
     path: Path
     manifest: IndexManifest
-    vectors: faiss.Index
+    vectors: VectorSearch
     chunks: list[Chunk]
     documents: dict[str, Document]
     stale: list[str] = field(default_factory=list)
     sentences: SentenceIndex | None = None
     files: dict[str, tuple[int, int, int] | None] = field(default_factory=dict)
     """(inode, size, mtime) of each index file when it was read."""
+    store: Any = None
+    """With Milvus: the `stores.milvus.MilvusIndex` the data is read from."""
 
     def changed_on_disk(self) -> list[str]:
-        """Index files that were deleted, rewritten or replaced since this index was read from them."""
-        return [name for name, seen in self.files.items() if _file_signature(self.path / name) != seen]
+        """Index files (or Milvus collections) deleted, rewritten or replaced since this index was read from them."""
+        changed = [name for name, seen in self.files.items() if _file_signature(self.path / name) != seen]
+        return changed + (self.store.changed() if self.store is not None else [])
 
 
 def _file_signature(file: Path) -> tuple[int, int, int] | None:
@@ -275,13 +285,15 @@ def build_index(
     retrieval: dict[str, Any] | None = None,
     progress: Progress | None = None,
     vector_index: str | None = None,
+    store: str | StoreSpec | None = None,
 ) -> IndexManifest:
     """Chunk, embed and write an index for `sources` (None: the bundled document), atomically.
 
     Vectors of chunks whose text is already in the existing index (same model) are
     reused, so adding a document re-embeds only the new chunks. `vector_index` is one of
     VECTOR_INDEXES or "auto" (HNSW from HNSW_FROM_PASSAGES chunks on); by default an HNSW index stays
-    HNSW and anything else is "auto".
+    HNSW and anything else is "auto". `store` (a spec, see `kzru_rag.stores`) defaults to
+    `$KZRU_RAG_STORE`, else the existing index's store, else "faiss".
     """
     path = Path(path) if path else default_index_path()
     old = _current_index(path)
@@ -291,6 +303,7 @@ def build_index(
         raise IndexBuildError(f"{exc}; the existing index was left as it was") from exc
     known = _reusable_vectors(old, embedder.model_id)
     kind = vector_index or ("hnsw" if old and old.manifest.vector_index == "hnsw" else "auto")
+    spec = _store_of(store, path)
     built = index_documents(documents, embedder, chunker, retrieval, progress, known, kind)
     if old and old.manifest.model_id == embedder.model_id:
         built.manifest = replace(built.manifest, confidence=old.manifest.confidence)
@@ -301,11 +314,35 @@ def build_index(
     os.umask(umask)
     os.chmod(staging, 0o777 & ~umask)
     try:
-        manifest = _write(staging, built)
+        manifest = _write(staging, built) if spec.kind == "faiss" else _write_milvus(staging, built, spec, path)
         _swap_in(staging, path)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     log.info("indexed %d chunks from %d documents into %s", len(built.chunks), len(documents), path)
+    return manifest
+
+
+def _store_of(store: str | StoreSpec | None, path: Path) -> StoreSpec:
+    """`store`, else `$KZRU_RAG_STORE`, else the store the manifest at `path` names (even when that store cannot be
+    read now), else faiss."""
+    if isinstance(store, StoreSpec):
+        return store
+    if store:
+        return parse_store(store)
+    try:
+        current = _read_manifest(path / MANIFEST).store if (path / MANIFEST).is_file() else "faiss"
+    except IndexLoadError:
+        current = "faiss"
+    return default_store() or parse_store(current)
+
+
+def _write_milvus(folder: Path, built: LoadedIndex, spec: StoreSpec, path: Path) -> IndexManifest:
+    """Write the index to Milvus, swap it in there, and write its manifest (the folder's only file)."""
+    from .stores import milvus
+
+    manifest = replace(built.manifest, store=str(spec), collection=milvus.collection_name(path))
+    milvus.write(spec, manifest.collection, built, manifest)
+    _write_manifest(folder, manifest)
     return manifest
 
 
@@ -454,11 +491,17 @@ def _write(folder: Path, built: LoadedIndex) -> IndexManifest:
     np.save(folder / WORD_VECTORS, built.sentences.word_vectors)
     checksums = {name: _sha256_file(folder / name) for name in INDEX_FILES if name != MANIFEST}
     manifest = replace(built.manifest, files=checksums)
-    (folder / MANIFEST).write_text(json.dumps(manifest.to_dict(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    _write_manifest(folder, manifest)
     for name in INDEX_FILES:
         with open(folder / name, "rb") as handle:
             os.fsync(handle.fileno())
     return manifest
+
+
+def _write_manifest(folder: Path, manifest: IndexManifest) -> None:
+    (folder / MANIFEST).write_text(json.dumps(manifest.to_dict(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    with open(folder / MANIFEST, "rb") as handle:
+        os.fsync(handle.fileno())
 
 
 def _sha256_file(file: Path) -> str:
@@ -508,11 +551,39 @@ def load_index(path: str | Path | None = None, check_sources: bool = True) -> Lo
     path = Path(path) if path else default_index_path()
     if not path.is_dir():
         raise IndexLoadError(f"no index at {path}: {REBUILD_HINT}")
+    if not (path / MANIFEST).is_file():
+        raise IndexLoadError(f"index file {path / MANIFEST} is missing: {REBUILD_HINT}")
+    manifest = _read_manifest(path / MANIFEST)
+    if manifest.store != "faiss":
+        loaded = _load_milvus(path, manifest)
+    else:
+        loaded = _load_files(path, manifest)
+    loaded.stale = loaded.manifest.stale_sources() if check_sources else []
+    if loaded.stale:
+        warnings.warn(
+            f"index at {path} is stale: {', '.join(loaded.stale)} changed since it was built; "
+            "`kzru-rag index build` refreshes it",
+            StaleIndexWarning,
+            stacklevel=2,
+        )
+    return loaded
+
+
+def _load_milvus(path: Path, manifest: IndexManifest) -> LoadedIndex:
+    from .stores import milvus
+
+    signature = _file_signature(path / MANIFEST)
+    loaded = milvus.read(parse_store(manifest.store), path, manifest.collection)
+    loaded.files = {MANIFEST: signature}
+    return loaded
+
+
+def _load_files(path: Path, manifest: IndexManifest) -> LoadedIndex:
+    """The FAISS index and data files beside `manifest`, checked."""
     for name in INDEX_FILES:
         if not (path / name).is_file():
             raise IndexLoadError(f"index file {path / name} is missing: {REBUILD_HINT}")
     files = {name: _file_signature(path / name) for name in INDEX_FILES}
-    manifest = _read_manifest(path / MANIFEST)
     for name in INDEX_FILES:
         if name in manifest.files and _sha256_file(path / name) != manifest.files[name]:
             raise IndexLoadError(
@@ -537,15 +608,7 @@ def load_index(path: str | Path | None = None, check_sources: bool = True) -> Lo
     if missing := {chunk.doc_id for chunk in chunks} - documents.keys():
         raise IndexLoadError(f"index file {path / DOCUMENTS} lacks documents {sorted(missing)}: {REBUILD_HINT}")
     sentences = _read_sentences(path, chunks, manifest.dim)
-    stale = manifest.stale_sources() if check_sources else []
-    if stale:
-        warnings.warn(
-            f"index at {path} is stale: {', '.join(stale)} changed since it was built; "
-            "`kzru-rag index build` refreshes it",
-            StaleIndexWarning,
-            stacklevel=2,
-        )
-    return LoadedIndex(path, manifest, vectors, chunks, documents, stale, sentences, files)
+    return LoadedIndex(path, manifest, vectors, chunks, documents, [], sentences, files)
 
 
 def _read_sentences(path: Path, chunks: list[Chunk], dim: int) -> SentenceIndex:

@@ -173,11 +173,16 @@ class TermIndex:
     @classmethod
     def build(cls, texts: Iterable[str]) -> "TermIndex":
         """Index the content words of `texts`; unit i is texts[i]."""
+        return cls.from_units(set().union(*content_words(text)) for text in texts)
+
+    @classmethod
+    def from_units(cls, units: Iterable[Iterable[str]]) -> "TermIndex":
+        """The index of units given by their words (readings); unit i is units[i]."""
         postings: dict[str, list[int]] = {}
         size = 0
-        for unit, text in enumerate(texts):
+        for unit, words in enumerate(units):
             size += 1
-            for reading in set().union(*content_words(text)):
+            for reading in set(words):
                 postings.setdefault(reading, []).append(unit)
         vocabulary = sorted(postings)
         lengths = np.fromiter((len(postings[term]) for term in vocabulary), dtype=np.int64, count=len(vocabulary))
@@ -202,6 +207,14 @@ class TermIndex:
                 return cls(text.split("\n") if text else [], data["indptr"], data["unit_ids"], int(data["size"]), lemmas)
         except (KeyError, EOFError, zipfile.BadZipFile, UnicodeDecodeError) as exc:
             raise ValueError(f"damaged term index ({exc})") from exc
+
+    def unit_terms(self) -> list[list[str]]:
+        """The words of each unit, in vocabulary order (`from_units` of them rebuilds this index)."""
+        units: list[list[str]] = [[] for _ in range(self.size)]
+        for row, term in enumerate(self.vocabulary):
+            for unit in self.unit_ids[self.indptr[row] : self.indptr[row + 1]]:
+                units[unit].append(term)
+        return units
 
     def _rows(self, readings: Readings) -> list[np.ndarray]:
         """The sorted unit ids of each of `readings` that the index knows."""

@@ -1,0 +1,205 @@
+"""The index in Milvus (Milvus Lite here): same answers as FAISS, alias swaps, incremental builds, faults."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kzru_rag.chunking import Chunker
+from kzru_rag.errors import IndexBuildError, IndexLoadError
+from kzru_rag.evaluation import evaluate, load_questions
+from kzru_rag.index import MANIFEST, build_index, default_index_path, load_index
+from kzru_rag.retriever import Retriever
+from kzru_rag.stores import StoreSpec, parse_store
+from kzru_rag.stores import milvus
+
+from killed_build import HashEncoder
+
+DATA = Path(__file__).parent / "data"
+FIRST = "Первый документ о сотрудничестве Казахстана и России в энергетике.\n\nВторой абзац о форуме в Уральске."
+SECOND = "Второй документ: филиалы вузов открываются в Астане и Омске.\n\nЕщё один абзац о подготовке кадров."
+
+
+class RememberingEncoder:
+    """The session's model, each query text encoded once, so both stores are measured on the same vectors."""
+
+    def __init__(self, embedder) -> None:
+        self.embedder, self.model_id, self.dim = embedder, embedder.model_id, embedder.dim
+        self.seen: dict[str, np.ndarray] = {}
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        if missing := [text for text in dict.fromkeys(texts) if text not in self.seen]:
+            self.seen.update(zip(missing, self.embedder.encode_queries(missing)))
+        return np.stack([self.seen[text] for text in texts])
+
+
+@pytest.fixture(scope="module")
+def milvus_index(tmp_path_factory, embedder) -> Path:
+    """The bundled document's index moved into Milvus Lite by `kzru-rag index build` with $KZRU_RAG_STORE set
+    (its vectors are taken over from a copy of the committed index, so nothing is embedded)."""
+    from kzru_rag.cli import main
+
+    folder = tmp_path_factory.mktemp("milvus")
+    shutil.copytree(default_index_path(), folder / "index")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("KZRU_RAG_STORE", f"milvus:{folder / 'kzru.db'}")
+        assert main(["index", "build", "--index", str(folder / "index")]) == 0
+    return folder / "index"
+
+
+def test_store_specs_parse_and_unknown_ones_are_refused(tmp_path):
+    assert parse_store("faiss") == StoreSpec("faiss")
+    assert parse_store(f"milvus:{tmp_path}/a.db") == StoreSpec("milvus", str(tmp_path / "a.db"))
+    assert parse_store("milvus://db.example:19530") == StoreSpec("milvus", "http://db.example:19530")
+    assert str(parse_store("https://cluster.example")) == "https://cluster.example"
+    with pytest.raises(ValueError, match="unknown store 'qdrant'"):
+        parse_store("qdrant")
+
+
+def test_the_folder_holds_only_the_manifest_which_records_the_store(milvus_index):
+    assert [p.name for p in milvus_index.iterdir()] == [MANIFEST]
+    manifest = json.loads((milvus_index / MANIFEST).read_text(encoding="utf-8"))
+    assert manifest["store"] == f"milvus:{milvus_index.parent / 'kzru.db'}"
+    assert manifest["collection"] == "kzru_index"
+    loaded = load_index(milvus_index)
+    assert isinstance(loaded.vectors, milvus.PassageVectors) and isinstance(loaded.sentences.vectors, milvus.SentenceVectors)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("questions", ["dev.jsonl", "holdout.jsonl", "holdout2.jsonl"])
+def test_eval_gives_the_same_figures_with_both_stores(milvus_index, embedder, questions):
+    encoder = RememberingEncoder(embedder)
+    in_faiss, in_milvus = (Retriever(load_index(path), encoder) for path in (default_index_path(), milvus_index))  # type: ignore[arg-type]
+    loaded = load_questions(DATA / questions)
+    assert evaluate(in_milvus, loaded).to_dict() == evaluate(in_faiss, loaded).to_dict()
+
+
+def test_the_cli_shows_and_searches_an_index_in_milvus(milvus_index, capsys):
+    from kzru_rag.cli import main
+
+    assert main(["index", "status", "--index", str(milvus_index)]) == 0
+    assert f"store:     milvus:{milvus_index.parent / 'kzru.db'} (collections kzru_index)" in capsys.readouterr().out
+    assert main(["search", "Где проходит форум?", "-k", "1", "--json", "--index", str(milvus_index)]) == 0
+    assert "Уральске" in json.loads(capsys.readouterr().out)[0]["text"]
+
+
+def test_the_app_rebuilds_an_index_in_milvus_with_an_upload(tmp_path, embedder):
+    from kzru_rag.ui import Library
+
+    store, path = f"milvus:{tmp_path / 'kzru.db'}", tmp_path / "index"
+    build_index([corpus(tmp_path / "docs", FIRST)], embedder, path, store=store)
+    library = Library(Retriever(load_index(path, check_sources=False), embedder))
+    (tmp_path / "upload.txt").write_text(SECOND, encoding="utf-8")
+    assert library.add_upload(tmp_path / "upload.txt").accepted
+    assert library.rebuild().startswith("Индекс перестроен: 2 док.")
+    assert library.retriever.index.manifest.store == store and sorted(library.retriever.index.documents) == ["doc0", "upload"]
+    assert any("Омске" in hit.text for hit in library.assistant.ask("филиалы вузов в Омске").citations)
+
+
+def corpus(folder: Path, *texts: str) -> Path:
+    folder.mkdir(exist_ok=True)
+    for old in folder.iterdir():
+        old.unlink()
+    for number, text in enumerate(texts):
+        (folder / f"doc{number}.txt").write_text(text, encoding="utf-8")
+    return folder
+
+
+def test_adding_and_removing_a_document_swaps_the_alias_and_reuses_vectors(tmp_path):
+    encoder, store = HashEncoder(), f"milvus:{tmp_path / 'kzru.db'}"
+    sources, path = corpus(tmp_path / "docs", FIRST), tmp_path / "index"
+    build_index([sources], encoder, path, store=store)
+    first = load_index(path, check_sources=False)
+    totals: list[int] = []
+    corpus(sources, FIRST, SECOND)
+    build_index([sources], encoder, path, progress=lambda done, total: totals.append(total))
+    build_index([sources], encoder, tmp_path / "fresh", store="faiss", progress=lambda done, total: totals.append(total))
+    grown = load_index(path, check_sources=False)
+    assert grown.manifest.store == store, "a rebuild keeps the index's store"
+    assert 0 < totals[0] < totals[-1], "only the new document's texts are embedded, not all a fresh build embeds"
+    assert sorted(grown.documents) == ["doc0", "doc1"]
+    assert f"Milvus index kzru_index at {tmp_path / 'kzru.db'} (rebuilt since)" in first.changed_on_disk()
+    assert first.vectors.search(encoder.encode_queries(["форум"]), 2)[1].tolist()[0] != [-1, -1], "the old generation still serves"
+    corpus(sources, SECOND)
+    build_index([sources], encoder, path)
+    shrunk = Retriever(load_index(path, check_sources=False), encoder)  # type: ignore[arg-type]
+    assert not any("Уральске" in hit.text for hit in shrunk.search("форум в Уральске", k=5))
+    assert sorted(shrunk.index.documents) == ["doc0"]
+    generations = {name.rsplit("_", 1)[0] for name in milvus.connect(parse_store(store)).list_collections()}
+    assert len(generations) == 2, "the serving generation and the one before it; older ones are dropped"
+
+
+def test_a_build_failing_midway_leaves_the_old_index_serving(tmp_path):
+    encoder, store = HashEncoder(), f"milvus:{tmp_path / 'kzru.db'}"
+    sources, path = corpus(tmp_path / "docs", FIRST), tmp_path / "index"
+    build_index([sources], encoder, path, store=store)
+    before = load_index(path, check_sources=False)
+    corpus(sources, FIRST, "Очень длинный абзац. " * 4000)
+    with pytest.raises(IndexBuildError, match="longer than Milvus stores in one field"):
+        build_index([sources], encoder, path, Chunker(max_chars=100_000))
+    after = load_index(path, check_sources=False)
+    assert after.manifest == before.manifest and not before.changed_on_disk()
+    build_index([sources], encoder, path)
+    names = milvus.connect(parse_store(store)).list_collections()
+    assert len({name.rsplit("_", 1)[0] for name in names}) == 2, "the next build drops what the failed one left"
+
+
+def test_a_deleted_milvus_lite_file_is_a_clear_error(tmp_path):
+    path = tmp_path / "index"
+    build_index([corpus(tmp_path / "docs", FIRST)], HashEncoder(), path, store=f"milvus:{tmp_path / 'gone.db'}")
+    milvus.forget(parse_store(f"milvus:{tmp_path / 'gone.db'}"))
+    shutil.rmtree(tmp_path / "gone.db")
+    with pytest.raises(IndexLoadError, match=r"Milvus Lite file .*gone\.db is missing: rebuild the index with `kzru-rag index build --store milvus:"):
+        load_index(path)
+
+
+def test_a_milvus_lite_file_locked_by_another_process_is_a_clear_error(milvus_index):
+    load_index(milvus_index)  # this process holds the file open
+    result = subprocess.run(
+        [sys.executable, "-m", "kzru_rag.cli", "index", "status", "--index", str(milvus_index)],
+        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}, timeout=120,
+    )
+    assert result.returncode == 2
+    assert f"cannot open the Milvus Lite file {milvus_index.parent / 'kzru.db'}" in result.stderr
+    assert "another process holds the lock" in result.stderr and "stop the other kzru-rag process" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_an_unreachable_server_is_named_and_its_token_is_not(tmp_path, monkeypatch):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    path = tmp_path / "index"
+    build_index([corpus(tmp_path / "docs", FIRST)], HashEncoder(), path, store=f"milvus:{tmp_path / 'kzru.db'}")
+    manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+    (path / MANIFEST).write_text(json.dumps({**manifest, "store": f"http://127.0.0.1:{port}"}), encoding="utf-8")
+    monkeypatch.setenv("KZRU_RAG_MILVUS_TOKEN", "root:s3cret-token")
+    with pytest.raises(IndexLoadError) as error:
+        load_index(path)
+    assert f"cannot use the Milvus server at http://127.0.0.1:{port}" in str(error.value)
+    assert "KZRU_RAG_MILVUS_TOKEN holds a token it accepts" in str(error.value)
+    assert "s3cret" not in str(error.value)
+    with pytest.raises(IndexLoadError, match=f"cannot use the Milvus server at http://127.0.0.1:{port}"):
+        build_index([tmp_path / "docs"], HashEncoder(), path)  # a rebuild keeps the store, not falling back to FAISS
+    assert not (path / "vectors.faiss").exists()
+
+
+def test_a_milvus_gone_while_serving_gives_a_clear_error_and_the_app_keeps_running(tmp_path):
+    from kzru_rag.assistant import Assistant
+
+    store = f"milvus:{tmp_path / 'kzru.db'}"
+    path = tmp_path / "index"
+    build_index([corpus(tmp_path / "docs", FIRST)], HashEncoder(), path, store=store)
+    assistant = Assistant(Retriever(load_index(path, check_sources=False), HashEncoder()))  # type: ignore[arg-type]
+    assert assistant.ask("форум в Уральске").citations
+    milvus.forget(parse_store(store))
+    with pytest.raises(IndexLoadError, match=f"Milvus Lite file {tmp_path / 'kzru.db'}"):
+        assistant.ask("форум в Уральске")
