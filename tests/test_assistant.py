@@ -532,7 +532,9 @@ def test_cli_ask_prints_the_answer_and_its_sources(capsys: pytest.CaptureFixture
     assert main(["ask", "Где открыт филиал МГИМО?", "--no-llm"]) == 0
     out = capsys.readouterr().out
     answer, sources = out.split("\n\n", 1)
-    assert "Астане" in answer and answer.endswith("[1]")
+    text, status = answer.rsplit("\n", 1)
+    assert "Астане" in text and text.endswith("[1]")
+    assert re.fullmatch(r"\[answered; confidence (0\.\d\d|1\.00)\]", status), status
     assert sources.startswith("[1] kz-ru-state-visit-2025-11 · paragraph ") and "2025-11-11" in sources
 
 
