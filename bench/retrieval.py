@@ -42,13 +42,17 @@ class PrecomputedQueries:
     the questions' and the words each of `retrievers` bridges for them (their indexes' vocabularies differ)."""
 
     def __init__(self, retrievers: list[Retriever], questions: list[str]) -> None:
-        embedder = retrievers[0].embedder
+        embedder = self._embedder = retrievers[0].embedder
         self.model_id = embedder.model_id
         words = [surface for r in retrievers for q in questions for _, surface in r._bridge.foreign(q, query_words(q))]
         texts = list(dict.fromkeys(questions + words))
         self._vectors = dict(zip(texts, embedder.encode_queries(texts)))
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
+        """The precomputed vectors; texts not known beforehand (the word forms the abstention rules look up) are
+        encoded and kept."""
+        if missing := [text for text in dict.fromkeys(texts) if text not in self._vectors]:
+            self._vectors.update(zip(missing, self._embedder.encode_queries(missing)))
         return np.stack([self._vectors[text] for text in texts])
 
 

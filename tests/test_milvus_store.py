@@ -92,14 +92,14 @@ def test_the_cli_shows_and_searches_an_index_in_milvus(milvus_index, capsys):
 
 
 def test_the_app_rebuilds_an_index_in_milvus_with_an_upload(tmp_path, embedder):
-    from kzru_rag.ui import Library
+    from kzru_rag.collection import Collection
 
     store, path = f"milvus:{tmp_path / 'kzru.db'}", tmp_path / "index"
     build_index([corpus(tmp_path / "docs", FIRST)], embedder, path, store=store)
-    library = Library(Retriever(load_index(path, check_sources=False), embedder))
+    library = Collection(Retriever(load_index(path, check_sources=False), embedder))
     (tmp_path / "upload.txt").write_text(SECOND, encoding="utf-8")
-    assert library.add_upload(tmp_path / "upload.txt").accepted
-    assert library.rebuild().startswith("Индекс перестроен: 2 док.")
+    assert not library.add(tmp_path / "upload.txt").replaced
+    assert len(library.rebuild().documents) == 2
     assert library.retriever.index.manifest.store == store and sorted(library.retriever.index.documents) == ["doc0", "upload"]
     assert any("Омске" in hit.text for hit in library.assistant.ask("филиалы вузов в Омске").citations)
 

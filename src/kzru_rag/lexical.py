@@ -149,17 +149,12 @@ class TermIndex:
     """An inverted index from word readings to the units (e.g. sentences) containing them.
 
     Held as a vocabulary plus CSR arrays, so it is saved and loaded without re-analysing the corpus.
-    `lemmas[i]` is True when vocabulary[i] is the dictionary form of its own likeliest reading («форум», not
-    «форума»); None (indexes saved before it was recorded): every term.
     """
 
-    def __init__(
-        self, vocabulary: list[str], indptr: np.ndarray, unit_ids: np.ndarray, size: int, lemmas: np.ndarray | None = None
-    ) -> None:
+    def __init__(self, vocabulary: list[str], indptr: np.ndarray, unit_ids: np.ndarray, size: int) -> None:
         indptr = np.asarray(indptr, dtype=np.int64)
         unit_ids = np.asarray(unit_ids, dtype=np.int32)
-        lemmas = np.ones(len(vocabulary), dtype=bool) if lemmas is None else np.asarray(lemmas, dtype=bool)
-        if len(indptr) != len(vocabulary) + 1 or indptr[0] != 0 or indptr[-1] != len(unit_ids) or len(lemmas) != len(vocabulary):
+        if len(indptr) != len(vocabulary) + 1 or indptr[0] != 0 or indptr[-1] != len(unit_ids):
             raise ValueError("term index arrays do not match its vocabulary")
         if len(unit_ids) and (unit_ids.min() < 0 or unit_ids.max() >= size):
             raise ValueError(f"term index refers to units outside 0..{size - 1}")
@@ -167,7 +162,6 @@ class TermIndex:
         self.indptr = indptr
         self.unit_ids = unit_ids
         self.size = int(size)
-        self.lemmas = lemmas
         self._row = {term: row for row, term in enumerate(vocabulary)}
 
     @classmethod
@@ -188,14 +182,13 @@ class TermIndex:
         lengths = np.fromiter((len(postings[term]) for term in vocabulary), dtype=np.int64, count=len(vocabulary))
         indptr = np.concatenate([np.zeros(1, dtype=np.int64), np.cumsum(lengths)])
         ids = np.fromiter((u for term in vocabulary for u in postings[term]), dtype=np.int32, count=int(indptr[-1]))
-        lemmas = np.fromiter((best_parse(term)[0].replace("ё", "е") == term for term in vocabulary), dtype=bool, count=len(vocabulary))
-        return cls(vocabulary, indptr, ids, size, lemmas)
+        return cls(vocabulary, indptr, ids, size)
 
     def save(self, file: Path) -> None:
         """Write the index as one `.npz` file (the vocabulary as UTF-8, one term a line)."""
         vocabulary = np.frombuffer("\n".join(self.vocabulary).encode("utf-8"), dtype=np.uint8)
         with open(file, "wb") as handle:
-            np.savez(handle, vocabulary=vocabulary, indptr=self.indptr, unit_ids=self.unit_ids, size=self.size, lemmas=self.lemmas)
+            np.savez(handle, vocabulary=vocabulary, indptr=self.indptr, unit_ids=self.unit_ids, size=self.size)
 
     @classmethod
     def load(cls, file: Path) -> "TermIndex":
@@ -203,8 +196,7 @@ class TermIndex:
         try:
             with np.load(file, allow_pickle=False) as data:
                 text = data["vocabulary"].tobytes().decode("utf-8")
-                lemmas = data["lemmas"] if "lemmas" in data.files else None
-                return cls(text.split("\n") if text else [], data["indptr"], data["unit_ids"], int(data["size"]), lemmas)
+                return cls(text.split("\n") if text else [], data["indptr"], data["unit_ids"], int(data["size"]))
         except (KeyError, EOFError, zipfile.BadZipFile, UnicodeDecodeError) as exc:
             raise ValueError(f"damaged term index ({exc})") from exc
 
@@ -255,13 +247,12 @@ class TermIndex:
 
 
 def bridge_words(terms: TermIndex) -> list[str]:
-    """The terms a foreign word can be bridged to: Cyrillic lemmas of three letters or more.
+    """The terms a foreign word can be bridged to: Cyrillic words of three letters or more.
 
-    Lemmas only: a lemma's readings reach every form of the word, and the inflected forms and the unlikely
-    readings' lemmas, half of a vocabulary, changed no ranking on the question sets (docs/startup.md) while
-    their embeddings took most of an index build.
+    Inflected forms too, not only lemmas: a Kazakh word is often nearer an inflected form («Аймақаралық» →
+    «межрегионального») than its lemma, and bridging to lemmas only lost such words (docs/startup.md).
     """
-    return [term for term, lemma in zip(terms.vocabulary, terms.lemmas) if lemma and len(term) > 2 and _is_cyrillic_word(term)]
+    return [term for term in terms.vocabulary if len(term) > 2 and _is_cyrillic_word(term)]
 
 
 class WordBridge:
@@ -325,7 +316,6 @@ class BM25:
     def __init__(self, texts: Iterable[str], lemmas: bool = True, k1: float = 1.2, b: float = 0.75) -> None:
         if k1 < 0 or not 0 <= b <= 1:
             raise ValueError("BM25 needs k1 >= 0 and 0 <= b <= 1")
-        self.lemmas = lemmas
         docs = [Counter(tokens(text, lemmas)) for text in texts]
         self.size = len(docs)
         lengths = np.array([sum(doc.values()) for doc in docs], dtype=np.float64)
