@@ -11,7 +11,7 @@ from kzru_rag.chunking import Chunker
 from kzru_rag.documents import bundled_document
 from kzru_rag.embedding import DEFAULT_MODEL
 from kzru_rag.errors import IndexBuildError, IndexLoadError
-from kzru_rag.index import INDEX_FILES, StaleIndexWarning, build_index, default_index_path, load_index
+from kzru_rag.index import INDEX_FILES, StaleIndexWarning, build_index, default_index_path, load_index, write_confidence
 from kzru_rag.lexical import bridge_words
 
 RU = "Первый абзац о сотрудничестве Казахстана и России в энергетике.\n\nВторой абзац о форуме в Уральске."
@@ -168,3 +168,15 @@ def test_a_utf8_bom_keeps_the_header_as_metadata_and_the_index_fresh(tmp_path, e
     document = loaded.documents["bom"]
     assert document.metadata["date"] == "2025-11-11" and not loaded.stale
     assert [c.text for c in loaded.chunks] == ["Абзац о форуме."]
+
+
+def test_a_rebuild_keeps_the_confidence_model_even_when_the_old_index_no_longer_loads(built, corpus, embedder):
+    model = {"method": "logistic", "signals": ["score"], "weights": [1.0], "bias": 0.0, "answer_from": 0.5}
+    write_confidence(built, model)
+    (built / "word_vectors.npy").write_bytes(b"damaged")
+    with pytest.raises(IndexLoadError):
+        load_index(built)
+
+    build_index([corpus], embedder, built)
+
+    assert load_index(built).manifest.confidence == model

@@ -305,8 +305,7 @@ def build_index(
     kind = vector_index or ("hnsw" if old and old.manifest.vector_index == "hnsw" else "auto")
     spec = _store_of(store, path)
     built = index_documents(documents, embedder, chunker, retrieval, progress, known, kind)
-    if old and old.manifest.model_id == embedder.model_id:
-        built.manifest = replace(built.manifest, confidence=old.manifest.confidence)
+    built.manifest = replace(built.manifest, confidence=_kept_confidence(path, embedder.model_id))
     path.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_staging(path)
     staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.build-", dir=path.parent))
@@ -463,6 +462,16 @@ def _current_index(path: Path) -> LoadedIndex | None:
         return load_index(path, check_sources=False)
     except IndexLoadError:
         return None
+
+
+def _kept_confidence(path: Path, model_id: str) -> dict[str, Any]:
+    """The confidence model of the index at `path` when it was built with `model_id`, read from its manifest alone
+    (an index whose other files no longer load keeps it too); empty when there is none."""
+    try:
+        manifest = _read_manifest(path / MANIFEST)
+    except IndexLoadError:
+        return {}
+    return manifest.confidence if manifest.model_id == model_id else {}
 
 
 def _reusable_vectors(old: LoadedIndex | None, model_id: str) -> dict[str, np.ndarray]:
