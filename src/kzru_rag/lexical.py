@@ -316,6 +316,7 @@ class BM25:
     def __init__(self, texts: Iterable[str], lemmas: bool = True, k1: float = 1.2, b: float = 0.75) -> None:
         if k1 < 0 or not 0 <= b <= 1:
             raise ValueError("BM25 needs k1 >= 0 and 0 <= b <= 1")
+        self.lemmas = lemmas
         docs = [Counter(tokens(text, lemmas)) for text in texts]
         self.size = len(docs)
         lengths = np.array([sum(doc.values()) for doc in docs], dtype=np.float64)
