@@ -4,9 +4,10 @@ dialogue sets scored turn by turn."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
@@ -17,6 +18,8 @@ from .errors import KzruRagError
 from .index import LoadedIndex, index_documents
 from .lexical import BM25
 from .retriever import Hit, Retriever, make_hit, validate_query
+
+T = TypeVar("T")
 
 CUTOFFS = (1, 3, 5)
 
@@ -92,27 +95,33 @@ class AnswerReport:
 
 def load_questions(path: str | Path) -> list[Question]:
     """Read a JSONL question file (`{"id","question","lang","gold"}` a line)."""
+    return _read_jsonl(
+        path,
+        "question",
+        "id, question, lang, gold",
+        lambda record: Question(str(record["id"]), str(record["question"]), str(record.get("lang", "?")), list(record["gold"])),
+    )
+
+
+def _read_jsonl(path: str | Path, kind: str, fields: str, parse: Callable[[dict[str, Any]], T]) -> list[T]:
+    """Each non-blank line of a JSONL file of `kind` records, parsed; KzruRagError names the file, the line and
+    the `fields` expected when one cannot be parsed, or when there are none."""
     path = Path(path)
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
-        raise KzruRagError(f"cannot read question file {path}: {exc}") from exc
-    questions = []
+        raise KzruRagError(f"cannot read {kind} file {path}: {exc}") from exc
+    records = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
-            questions.append(
-                Question(str(record["id"]), str(record["question"]), str(record.get("lang", "?")), list(record["gold"]))
-            )
+            records.append(parse(json.loads(line)))
         except (ValueError, KeyError, TypeError) as exc:
-            raise KzruRagError(
-                f"{path}:{number}: expected a JSON object with id, question, lang, gold ({exc})"
-            ) from exc
-    if not questions:
-        raise KzruRagError(f"{path}: no questions in the file")
-    return questions
+            raise KzruRagError(f"{path}:{number}: expected a JSON object with {fields} ({exc})") from exc
+    if not records:
+        raise KzruRagError(f"{path}: no {kind}s in the file")
+    return records
 
 
 def evaluate(searcher: Searcher, questions: list[Question], k: int = 5, name: str = "") -> Report:
@@ -331,28 +340,14 @@ def presents_answer(answer: Answer) -> bool:
 
 def load_dialogues(path: str | Path) -> list[Dialogue]:
     """Read a JSONL dialogue file (`{"id", "turns": [{"question", "gold"}]}` a line)."""
-    path = Path(path)
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise KzruRagError(f"cannot read dialogue file {path}: {exc}") from exc
-    dialogues = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-            turns = [Turn(str(turn["question"]), list(turn["gold"])) for turn in record["turns"]]
-        except (ValueError, KeyError, TypeError) as exc:
-            raise KzruRagError(
-                f'{path}:{number}: expected a JSON object with id and turns [{{"question", "gold"}}] ({exc})'
-            ) from exc
-        if not turns:
-            raise KzruRagError(f"{path}:{number}: dialogue {record.get('id')!r} has no turns")
-        dialogues.append(Dialogue(str(record["id"]), turns))
-    if not dialogues:
-        raise KzruRagError(f"{path}: no dialogues in the file")
-    return dialogues
+    return _read_jsonl(path, "dialogue", 'id and turns [{"question", "gold"}]', _dialogue)
+
+
+def _dialogue(record: dict[str, Any]) -> Dialogue:
+    turns = [Turn(str(turn["question"]), list(turn["gold"])) for turn in record["turns"]]
+    if not turns:
+        raise ValueError(f"dialogue {record.get('id')!r} has no turns")
+    return Dialogue(str(record["id"]), turns)
 
 
 def evaluate_dialogues(assistant: Assistant, dialogues: list[Dialogue]) -> DialogueReport:
