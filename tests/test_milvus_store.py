@@ -8,8 +8,11 @@ import shutil
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
+from concurrent import futures
 from pathlib import Path
 
+import grpc
 import numpy as np
 import pytest
 
@@ -173,23 +176,82 @@ def test_a_milvus_lite_file_locked_by_another_process_is_a_clear_error(milvus_in
     assert "Traceback" not in result.stderr
 
 
-def test_an_unreachable_server_is_named_and_its_token_is_not(tmp_path, monkeypatch):
+class Refusing(grpc.GenericRpcHandler):
+    """A gRPC server's every method, answered as a Milvus server answers a token it does not accept (`code`)."""
+
+    def __init__(self, code: grpc.StatusCode) -> None:
+        self.code = code
+
+    def service(self, handler_call_details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler:
+        def refuse(request: bytes, context: grpc.ServicerContext) -> bytes:
+            context.abort(self.code, "auth check failure, please check api key is correct")
+
+        return grpc.unary_unary_rpc_method_handler(refuse)
+
+
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(params=["unauthenticated", "permission_denied", "unreachable"])
+def server(request) -> Iterator[tuple[str, str]]:
+    """(kind, URI) of a Milvus "server" on 127.0.0.1 that refuses every token (UNAUTHENTICATED or PERMISSION_DENIED,
+    as Milvus does), or of a port nobody listens on."""
+    if request.param == "unreachable":
+        yield request.param, f"http://127.0.0.1:{free_port()}"
+        return
+    fake = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    fake.add_generic_rpc_handlers((Refusing(grpc.StatusCode[request.param.upper()]),))
+    port = fake.add_insecure_port("127.0.0.1:0")
+    fake.start()
+    yield request.param, f"http://127.0.0.1:{port}"
+    fake.stop(grace=None)
+
+
+def on_server(path: Path, uri: str) -> None:
+    """Point the manifest of the index at `path` at the Milvus server `uri`."""
+    manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+    (path / MANIFEST).write_text(json.dumps({**manifest, "store": uri}), encoding="utf-8")
+
+
+def test_a_server_refusing_the_token_or_unreachable_is_named_with_the_fix_and_the_token_never_shown(tmp_path, server):
+    kind, uri = server
     path = tmp_path / "index"
     build_index([corpus(tmp_path / "docs", FIRST)], HashEncoder(), path, store=f"milvus:{tmp_path / 'kzru.db'}")
-    manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
-    (path / MANIFEST).write_text(json.dumps({**manifest, "store": f"http://127.0.0.1:{port}"}), encoding="utf-8")
-    monkeypatch.setenv("KZRU_RAG_MILVUS_TOKEN", "root:s3cret-token")
-    with pytest.raises(IndexLoadError) as error:
-        load_index(path)
-    assert f"cannot use the Milvus server at http://127.0.0.1:{port}" in str(error.value)
-    assert "KZRU_RAG_MILVUS_TOKEN holds a token it accepts" in str(error.value)
-    assert "s3cret" not in str(error.value)
-    with pytest.raises(IndexLoadError, match=f"cannot use the Milvus server at http://127.0.0.1:{port}"):
-        build_index([tmp_path / "docs"], HashEncoder(), path)  # a rebuild keeps the store, not falling back to FAISS
-    assert not (path / "vectors.faiss").exists()
+    on_server(path, uri)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "KZRU_RAG_MILVUS_TOKEN": "secret-token"}
+    for command in (["index", "status"], ["search", "форум"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "kzru_rag.cli", *command, "--index", str(path)], capture_output=True, text=True, env=env, timeout=120
+        )
+        assert result.returncode == 2 and result.stdout == ""
+        if kind == "unreachable":
+            assert f"cannot use the Milvus server at {uri} (" in result.stderr
+            assert "check that it is running and reachable from here, and that $KZRU_RAG_MILVUS_TOKEN holds a token it accepts" in result.stderr
+        else:
+            assert f"the Milvus server at {uri} refused kzru-rag's token (auth check failure, please check api key is correct)" in result.stderr
+            assert "check the token in $KZRU_RAG_MILVUS_TOKEN" in result.stderr
+        assert "secret-token" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_rebuild_onto_a_refusing_server_fails_clearly_and_the_app_keeps_serving(tmp_path, embedder, server, monkeypatch):
+    from kzru_rag.collection import Collection
+
+    kind, uri = server
+    path = tmp_path / "index"
+    build_index([corpus(tmp_path / "docs", FIRST)], embedder, path, store=f"milvus:{tmp_path / 'kzru.db'}")
+    library = Collection(Retriever(load_index(path, check_sources=False), embedder))
+    before = library.assistant.ask("форум в Уральске")
+    monkeypatch.setenv("KZRU_RAG_MILVUS_TOKEN", "secret-token")
+    monkeypatch.setenv("KZRU_RAG_STORE", uri)
+    with pytest.raises(IndexLoadError, match=f"Milvus server at {uri}") as error:
+        library.rebuild()
+    assert "secret-token" not in str(error.value)
+    assert library.assistant.ask("форум в Уральске") == before, "the app answers from the index it has"
+    assert load_index(path, check_sources=False).manifest.store == f"milvus:{tmp_path / 'kzru.db'}", "and that index is kept"
+    assert not (path / "vectors.faiss").exists(), "a build for a server never falls back to FAISS"
 
 
 def test_a_milvus_gone_while_serving_gives_a_clear_error_and_the_app_keeps_running(tmp_path):

@@ -28,6 +28,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import grpc
 import numpy as np
 from pymilvus import DataType, MilvusClient, MilvusException
 
@@ -50,6 +51,8 @@ _clients: dict[str, MilvusClient] = {}
 # pymilvus logs every failed call with a traceback; each is raised to us and reported as an error naming the URI.
 logging.getLogger("pymilvus.decorators").setLevel(logging.CRITICAL)
 _connecting = threading.Lock()
+REFUSALS = (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED)
+"""How a Milvus server answers a token it does not accept, or a user without rights."""
 
 
 def collection_name(folder: Path) -> str:
@@ -72,8 +75,8 @@ def connect(spec: StoreSpec, create: bool = False) -> MilvusClient:
             try:
                 client = MilvusClient(spec.uri, token=token, timeout=CONNECT_TIMEOUT)
                 client.list_collections()
-            except MilvusException as exc:
-                raise _fault(spec, "; ".join(causes) or _first_line(exc, token)) from exc
+            except (MilvusException, grpc.RpcError) as exc:
+                raise (_fault(spec, "; ".join(causes)) if causes else _failure(spec, exc)) from exc
         _clients[spec.uri] = client
         return client
 
@@ -111,6 +114,30 @@ def _lite_startup_errors() -> Iterator[list[str]]:
         logger.propagate = propagate
 
 
+def _failure(spec: StoreSpec, exc: BaseException) -> IndexLoadError:
+    """The error for a failed Milvus call: a refused token says so; the token never appears in it."""
+    token = os.environ.get(TOKEN_ENV, "")
+    refusal = _refusal(exc)
+    if refusal is not None and not spec.lite:
+        return IndexLoadError(
+            f"the Milvus server at {spec.uri} refused kzru-rag's token ({_masked(refusal, token)}): check the token "
+            f"in ${TOKEN_ENV} (user:password, or an API key) and that its user has rights on the index's collections"
+        )
+    return _fault(spec, _first_line(exc, token))
+
+
+def _refusal(exc: BaseException) -> str | None:
+    """The server's words when `exc`, or an error behind it, is a refused token or a missing right; else None."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, grpc.RpcError) and cause.code() in REFUSALS:  # type: ignore[attr-defined]
+            return str(cause.details())  # type: ignore[attr-defined]
+        cause = cause.__cause__ or cause.__context__
+    return None
+
+
 def _fault(spec: StoreSpec, detail: str) -> IndexLoadError:
     if spec.lite:
         return IndexLoadError(
@@ -126,7 +153,10 @@ def _fault(spec: StoreSpec, detail: str) -> IndexLoadError:
 
 def _first_line(exc: BaseException | None, token: str) -> str:
     lines = str(exc).strip().splitlines()
-    text = lines[0] if lines else type(exc).__name__
+    return _masked(lines[0] if lines else type(exc).__name__, token)
+
+
+def _masked(text: str, token: str) -> str:
     return text.replace(token, "***") if token else text
 
 
@@ -135,9 +165,8 @@ def _calls(spec: StoreSpec, error: type[KzruRagError] = IndexLoadError) -> Itera
     """Turn a Milvus failure inside the block into `error` naming the URI and the fix."""
     try:
         yield
-    except MilvusException as exc:
-        fault = _fault(spec, _first_line(exc, os.environ.get(TOKEN_ENV, "")))
-        raise error(str(fault)) from exc
+    except (MilvusException, grpc.RpcError) as exc:  # pymilvus passes a refused call's RpcError on as it is
+        raise error(str(_failure(spec, exc))) from exc
 
 
 def write(spec: StoreSpec, name: str, built: LoadedIndex, manifest: IndexManifest) -> None:
