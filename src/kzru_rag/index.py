@@ -15,6 +15,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -30,7 +31,8 @@ import numpy as np
 from .chunking import Chunk, Chunker
 from .documents import Document, collect_documents, source_sha256
 from .errors import IndexBuildError, IndexLoadError, KzruRagError
-from .lexical import TermIndex, bridge_words
+from .entities import spells
+from .lexical import TermIndex, TermStatistics, WordVectors, WordVocabulary, bridge_words
 from .stores import StoreSpec, VectorSearch, default_store, parse_store
 
 log = logging.getLogger(__name__)
@@ -58,6 +60,7 @@ HNSW_FROM_PASSAGES = 50_000
 one-document query time at 100k passages, HNSW 1.2x with recall@10 1.0)."""
 # efSearch covers the retriever's 100 candidate passages: recall@100 0.999 vs flat at 100k passages (bench/scale.py)
 HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 32, 200, 512
+_WORDS = re.compile(r"\w+")
 
 Progress = Callable[[int, int], None]
 
@@ -217,15 +220,30 @@ class SentenceIndex:
 
     Units of chunk c are `first[c]:first[c + 1]`; unit u spans document text `spans[u]` of
     chunk `chunk_of[u]`. `vectors` holds their embeddings, `terms` their words, and
-    `word_vectors` the query embeddings of `bridge_words(terms)` (see `lexical.WordBridge`).
+    `words` the word bridge's vocabulary: the query embeddings of `bridge_words(terms)` (see `lexical.WordBridge`).
+    Overlapping chunks repeat sentences: `canonical[u]` is the unit that stands for u's sentence, and `previous[u]`
+    and `following[u]` the canonical units before and after it in its paragraph (-1 at the paragraph's ends).
+
+    In memory these are arrays, a `TermIndex` and `WordVectors`; an index in Milvus gives objects indexed the same
+    way that fetch what a query reads (`stores.milvus`).
     """
 
-    spans: np.ndarray
-    chunk_of: np.ndarray
-    first: np.ndarray
-    vectors: np.ndarray
-    terms: TermIndex
-    word_vectors: np.ndarray
+    spans: Any
+    chunk_of: Any
+    first: Any
+    vectors: Any
+    terms: TermStatistics
+    words: WordVocabulary
+    canonical: Any
+    previous: Any
+    following: Any
+
+    @classmethod
+    def in_memory(cls, chunks: list[Chunk], vectors: np.ndarray, terms: TermIndex, word_vectors: np.ndarray) -> "SentenceIndex":
+        """The units of `chunks` with their `vectors`, `terms` and the `word_vectors` of `bridge_words(terms)`."""
+        spans, chunk_of, first = cls.units(chunks)
+        order = paragraph_order(chunks, spans, chunk_of)
+        return cls(spans, chunk_of, first, vectors, terms, WordVectors(bridge_words(terms), word_vectors), *order)
 
     @staticmethod
     def units(chunks: list[Chunk]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -235,6 +253,27 @@ class SentenceIndex:
         first = np.concatenate([np.zeros(1, dtype=np.int64), np.cumsum(counts)])
         chunk_of = np.repeat(np.arange(len(chunks), dtype=np.int32), counts)
         return np.array(spans, dtype=np.int64).reshape(-1, 2), chunk_of, first
+
+
+def paragraph_order(chunks: list[Chunk], spans: np.ndarray, chunk_of: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each sentence unit: its canonical unit (overlapping chunks repeat sentences), and the
+    canonical units before and after it in its paragraph (-1 at the paragraph's ends)."""
+    keys = [(chunk.doc_id, chunk.paragraph) for chunk in chunks]
+    paragraph_of_chunk = np.cumsum([i == 0 or keys[i] != keys[i - 1] for i in range(len(keys))])
+    paragraph = paragraph_of_chunk[chunk_of]
+    starts = spans[:, 0]
+    order = np.lexsort((starts, paragraph))
+    fresh = np.ones(len(order), dtype=bool)
+    fresh[1:] = (paragraph[order][1:] != paragraph[order][:-1]) | (starts[order][1:] != starts[order][:-1])
+    canonical = np.empty(len(order), dtype=np.int64)
+    canonical[order] = order[fresh][np.cumsum(fresh) - 1]
+    unique = order[fresh]
+    previous = np.full(len(order), -1, dtype=np.int64)
+    following = np.full(len(order), -1, dtype=np.int64)
+    same = paragraph[unique][1:] == paragraph[unique][:-1]
+    previous[unique[1:][same]] = unique[:-1][same]
+    following[unique[:-1][same]] = unique[1:][same]
+    return canonical, previous, following
 
 
 @dataclass
@@ -252,6 +291,15 @@ class LoadedIndex:
     """(inode, size, mtime) of each index file when it was read."""
     store: Any = None
     """With Milvus: the `stores.milvus.MilvusIndex` the data is read from."""
+    _words: list[str] | None = field(default=None, repr=False, compare=False)
+
+    def spells(self, abbreviation: str) -> bool:
+        """True when consecutive words of the documents spell `abbreviation` (`entities.spells`)."""
+        if self.store is not None:
+            return self.store.spells(abbreviation)
+        if self._words is None:  # the documents' words, lower-cased, in order (read once)
+            self._words = [w.lower() for d in self.documents.values() for w in _WORDS.findall(d.text)]
+        return spells(abbreviation, self._words)
 
     def changed_on_disk(self) -> list[str]:
         """Index files (or Milvus collections) deleted, rewritten or replaced since this index was read from them."""
@@ -375,13 +423,13 @@ def index_documents(
     if vector_index == "auto":
         vector_index = "hnsw" if len(chunks) >= HNSW_FROM_PASSAGES else "flat"
     texts = {d.doc_id: d.text for d in documents}
-    spans, chunk_of, first = SentenceIndex.units(chunks)
+    spans, chunk_of, _ = SentenceIndex.units(chunks)
     sentence_texts = [texts[chunks[c].doc_id][a:b] for (a, b), c in zip(spans, chunk_of)]
     terms = TermIndex.build(sentence_texts)
     words = bridge_words(terms)
     passages, word_vectors = _embed([c.text for c in chunks] + sentence_texts, words, embedder, dict(known_vectors or {}), progress)
     vectors, sentence_vectors = passages[: len(chunks)], passages[len(chunks) :]
-    sentences = SentenceIndex(spans, chunk_of, first, sentence_vectors, terms, word_vectors)
+    sentences = SentenceIndex.in_memory(chunks, sentence_vectors, terms, word_vectors)
     manifest = IndexManifest(
         model_id=embedder.model_id,
         dim=int(vectors.shape[1]),
@@ -483,7 +531,7 @@ def _reusable_vectors(old: LoadedIndex | None, model_id: str) -> dict[str, np.nd
     units = old.sentences
     for (a, b), c, vector in zip(units.spans, units.chunk_of, units.vectors):
         known.setdefault(_content_key(old.documents[old.chunks[c].doc_id].text[a:b]), np.array(vector))
-    for word, vector in zip(bridge_words(units.terms), units.word_vectors):
+    for word, vector in zip(units.words.words, units.words.vectors):
         known[_word_key(word)] = np.array(vector)
     return known
 
@@ -497,7 +545,7 @@ def _write(folder: Path, built: LoadedIndex) -> IndexManifest:
         raise IndexBuildError("the index has no sentence units to write")
     np.save(folder / SENTENCE_VECTORS, built.sentences.vectors)
     built.sentences.terms.save(folder / SENTENCE_TERMS)
-    np.save(folder / WORD_VECTORS, built.sentences.word_vectors)
+    np.save(folder / WORD_VECTORS, built.sentences.words.vectors)
     checksums = {name: _sha256_file(folder / name) for name in INDEX_FILES if name != MANIFEST}
     manifest = replace(built.manifest, files=checksums)
     _write_manifest(folder, manifest)
@@ -626,7 +674,7 @@ def _read_sentences(path: Path, chunks: list[Chunk], dim: int) -> SentenceIndex:
     The vectors are read into memory, not memory-mapped: a file truncated under a mapping kills the
     process with SIGBUS at the next search, and a running app must survive damage to its index folder.
     """
-    spans, chunk_of, first = SentenceIndex.units(chunks)
+    spans = SentenceIndex.units(chunks)[0]
     try:
         vectors = np.load(path / SENTENCE_VECTORS, allow_pickle=False)
     except (OSError, ValueError, EOFError) as exc:
@@ -654,7 +702,7 @@ def _read_sentences(path: Path, chunks: list[Chunk], dim: int) -> SentenceIndex:
             f"index file {path / WORD_VECTORS} holds {words.shape} {words.dtype} vectors, "
             f"the term index has {expected[0]} words of dimension {dim}: {REBUILD_HINT}"
         )
-    return SentenceIndex(spans, chunk_of, first, vectors, terms, words)
+    return SentenceIndex.in_memory(chunks, vectors, terms, words)
 
 
 def _read_manifest(file: Path) -> IndexManifest:

@@ -10,12 +10,13 @@ look-alikes (қ → к, ә → а …) so Kazakh spellings of shared names meet 
 
 from __future__ import annotations
 
+import bisect
 import re
 import zipfile
 from collections import Counter
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Protocol
 
 import numpy as np
 
@@ -221,6 +222,11 @@ class TermIndex:
         """The words no unit contains."""
         return [readings for readings in words if not any(r in self._row for r in readings)]
 
+    def has_prefix(self, stem: str) -> bool:
+        """True when an indexed word starts with `stem`."""
+        place = bisect.bisect_left(self.vocabulary, stem)
+        return place < len(self.vocabulary) and self.vocabulary[place].startswith(stem)
+
     def coverage(self, words: list[Readings], units: np.ndarray, groups: np.ndarray, group_count: int) -> np.ndarray:
         """For each group, the IDF-weighted share of `words` that its units contain (0–1).
 
@@ -255,13 +261,68 @@ def bridge_words(terms: TermIndex) -> list[str]:
     return [term for term in terms.vocabulary if len(term) > 2 and _is_cyrillic_word(term)]
 
 
+class WordVectors:
+    """The word bridge's vocabulary held in memory: `words` (`bridge_words` of a term index) and their query
+    embeddings `vectors`, row for row."""
+
+    def __init__(self, words: list[str], vectors: np.ndarray) -> None:
+        if len(vectors) != len(words):
+            raise ValueError(f"{len(vectors)} word vectors for {len(words)} bridge words")
+        self.words = words
+        self.vectors = vectors
+        self._rows = {word: row for row, word in enumerate(words)}
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+    def nearest(self, vectors: np.ndarray, count: int) -> list[list[tuple[str, float]]]:
+        """For each of `vectors`, its `count` most similar words (inner product) with their similarity, in no
+        particular order."""
+        count = min(count, len(self.words))
+        found = []
+        for vector in vectors:
+            similarity = self.vectors @ vector
+            places = np.argpartition(-similarity, count - 1)[:count] if count else []
+            found.append([(self.words[j], float(similarity[j])) for j in places])
+        return found
+
+    def vectors_of(self, words: set[str]) -> np.ndarray:
+        """The vectors of those of `words` that are bridge words, one row each."""
+        rows = sorted(self._rows[word] for word in words if word in self._rows)
+        return self.vectors[rows]
+
+
+class WordVocabulary(Protocol):
+    """What the word bridge needs from its vocabulary (in memory: `WordVectors`; in Milvus: searched there)."""
+
+    def __len__(self) -> int: ...
+
+    def nearest(self, vectors: np.ndarray, count: int) -> list[list[tuple[str, float]]]: ...
+
+    def vectors_of(self, words: set[str]) -> np.ndarray: ...
+
+
+class TermStatistics(Protocol):
+    """What retrieval needs from the indexed words (in memory: `TermIndex`; in Milvus: queried there)."""
+
+    size: int
+
+    def frequency(self, readings: Readings) -> int: ...
+
+    def absent(self, words: list[Readings]) -> list[Readings]: ...
+
+    def has_prefix(self, stem: str) -> bool: ...
+
+    def coverage(self, words: list[Readings], units: np.ndarray, groups: np.ndarray, group_count: int) -> np.ndarray: ...
+
+
 class WordBridge:
     """Lexical matching across languages through the embedding model.
 
     A query word that is neither Russian nor in the indexed documents («форумға», «ынтымақтастық»)
     also reads as the `neighbours` indexed words nearest to it (query-to-query cosine similarity
     of the words alone) that reach `min_similarity`: «форумға» → «форум»; «университеттің» →
-    «университет». So Kazakh questions get a lexical signal too. `vectors` are the embeddings of
+    «университет». So Kazakh questions get a lexical signal too. `vocabulary` holds the embeddings of
     `bridge_words(terms)`, made at build time.
 
     Words in Latin script are bridged only with `latin`: with the bundled e5 model, English words
@@ -271,22 +332,19 @@ class WordBridge:
     """
 
     def __init__(
-        self, terms: TermIndex, vectors: np.ndarray, min_similarity: float, neighbours: int, latin: bool = False
+        self, terms: TermStatistics, vocabulary: WordVocabulary, min_similarity: float, neighbours: int, latin: bool = False
     ) -> None:
-        self.words = bridge_words(terms)
-        if len(vectors) != len(self.words):
-            raise ValueError(f"{len(vectors)} word vectors for {len(self.words)} bridge words")
         if neighbours < 0:
             raise ValueError("neighbours must be 0 or more")
         self.terms = terms
-        self.vectors = vectors
+        self.vocabulary = vocabulary
         self.min_similarity = min_similarity
         self.neighbours = neighbours
         self.latin = latin
 
     def foreign(self, query: str, words: list[Readings]) -> list[tuple[int, str]]:
         """(position in `words`, the word as written in `query`) of each word to bridge."""
-        if not self.neighbours or not self.words:
+        if not self.neighbours or not len(self.vocabulary):
             return []
         written = [(match.group(), word_readings(match.group())) for match in _WORD.finditer(query)]
         found = []
@@ -301,12 +359,12 @@ class WordBridge:
     def translate(self, words: list[Readings], foreign: list[tuple[int, str]], vectors: np.ndarray) -> list[Readings]:
         """`words` with each foreign one (vectors[j] embeds foreign[j]) extended by its neighbours' readings."""
         out = list(words)
-        for (i, _), vector in zip(foreign, vectors):
-            similarity = self.vectors @ vector
-            count = min(self.neighbours, len(similarity))
-            nearest = np.argpartition(-similarity, count - 1)[:count]
-            for j in nearest[similarity[nearest] >= self.min_similarity]:
-                out[i] = out[i] | word_readings(self.words[j])
+        if not foreign:
+            return out
+        for (i, _), nearest in zip(foreign, self.vocabulary.nearest(vectors, self.neighbours)):
+            for word, similarity in nearest:
+                if similarity >= self.min_similarity:
+                    out[i] = out[i] | word_readings(word)
         return out
 
 

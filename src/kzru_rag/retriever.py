@@ -11,7 +11,6 @@ a precise, readable citation.
 
 from __future__ import annotations
 
-import bisect
 import re
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -21,14 +20,13 @@ import numpy as np
 
 from .chunking import Chunk
 from .embedding import Engine, TextEncoder, load_query_embedder
-from .entities import is_roman, kazakh_stem, named_specifics, spells
+from .entities import is_roman, kazakh_stem, named_specifics
 from .errors import IndexLoadError, ModelError
 from .index import ANSWER_TYPE_POOL, REBUILD_HINT, TYPED_KINDS, LoadedIndex, RetrievalSettings, SentenceIndex, load_index
 from .lexical import Readings, WordBridge, content_words, in_dictionary, query_words, specifics
 from .questions import expected_answer, holds_answer
 
 MAX_QUERY_CHARS = 4000
-_WORDS = re.compile(r"\w+")
 _LATIN = re.compile(r"[A-Za-z]")
 QUANTITY_HITS = 3
 """A question asking for a quantity is unanswered when none of this many top hits holds one."""
@@ -96,11 +94,9 @@ class Retriever:
         self._sentences: SentenceIndex = index.sentences
         settings = self.settings
         self._bridge = WordBridge(
-            index.sentences.terms, index.sentences.word_vectors, settings.bridge_similarity, settings.bridge_words, settings.bridge_latin
+            index.sentences.terms, index.sentences.words, settings.bridge_similarity, settings.bridge_words, settings.bridge_latin
         )
-        self._canonical, self._previous, self._next = _paragraph_order(index.chunks, index.sentences)
-        self._word_rows = {word: row for row, word in enumerate(self._bridge.words)}
-        self._words: list[str] | None = None
+        self._canonical, self._previous, self._next = index.sentences.canonical, index.sentences.previous, index.sentences.following
 
     @classmethod
     def load(cls, path: str | Path | None = None, model: str | None = None, engine: Engine | None = None) -> "Retriever":
@@ -200,44 +196,30 @@ class Retriever:
             if not (_LATIN.search(surface) and not is_roman(surface))
             and not any(c.isdigit() for c in surface)
             and not self._mentions(readings)
-            and not (surface.isupper() and spells(surface, self._document_words()))
+            and not (surface.isupper() and self.index.spells(surface))
         ]
         foreign = [s for s in unmatched if not in_dictionary(frozenset({s.lower()}))]
-        if foreign and len(self._bridge.vectors):
+        if foreign and len(self._bridge.vocabulary):
             forms = [*foreign, *(kazakh_stem(s) for s in foreign)]
-            best = (self.embedder.encode_queries(forms) @ self._bridge.vectors.T).max(axis=1)
+            best = np.array([max(s for _, s in found) for found in self._bridge.vocabulary.nearest(self.embedder.encode_queries(forms), 1)])
             best = np.maximum(best[: len(foreign)], best[len(foreign) :])
             known = {s for s, value in zip(foreign, best) if value >= self.settings.bridge_similarity}
             unmatched = [s for s in unmatched if s not in known]
         return unmatched
 
-    def _document_words(self) -> list[str]:
-        """The documents' words, lower-cased, in order (read once)."""
-        if self._words is None:
-            self._words = [w.lower() for d in self.index.documents.values() for w in _WORDS.findall(d.text)]
-        return self._words
-
     def word_similarity(self, words: list[str], texts: list[str]) -> np.ndarray:
         """For each of `words`, the highest cosine similarity of its embedding to an indexed word that
         occurs in `texts` (in any form); -1 when none does. The word bridge's vectors: words of any
         language meet the documents' Russian ones («ambassador» ≈ «посол»)."""
-        rows = sorted({self._word_rows[r] for text in texts for word in content_words(text) for r in word if r in self._word_rows})
-        if not words or not rows:
+        known = self._bridge.vocabulary.vectors_of({r for text in texts for word in content_words(text) for r in word}) if words else []
+        if not len(known):
             return np.full(len(words), -1.0)
-        return (self.embedder.encode_queries(words) @ self._bridge.vectors[rows].T).max(axis=1)
+        return (self.embedder.encode_queries(words) @ known.T).max(axis=1)
 
     def _mentions(self, readings: frozenset[str]) -> bool:
         """True when an indexed word is one of `readings` or starts with one's stem."""
         terms = self._sentences.terms
-        if not terms.absent([readings]):
-            return True
-        vocabulary = terms.vocabulary
-        for reading in readings:
-            stem = reading[: max(4, len(reading) - STEM_SHORTER_BY)]
-            place = bisect.bisect_left(vocabulary, stem)
-            if place < len(vocabulary) and vocabulary[place].startswith(stem):
-                return True
-        return False
+        return not terms.absent([readings]) or any(terms.has_prefix(r[: max(4, len(r) - STEM_SHORTER_BY)]) for r in readings)
 
     def russian_share(self, query: str) -> float:
         """The share of the query's words (numbers aside) that are Russian: in pymorphy3's dictionary or
@@ -313,27 +295,6 @@ def _settings_of(index: LoadedIndex) -> RetrievalSettings:
         return RetrievalSettings.from_dict(index.manifest.retrieval)
     except (KeyError, TypeError, ValueError) as exc:
         raise IndexLoadError(f"index at {index.path} has no valid retrieval settings ({exc}): {REBUILD_HINT}") from exc
-
-
-def _paragraph_order(chunks: list[Chunk], sentences: SentenceIndex) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For each sentence unit: its canonical unit (overlapping chunks repeat sentences), and the
-    canonical units before and after it in its paragraph (-1 at the paragraph's ends)."""
-    keys = [(chunk.doc_id, chunk.paragraph) for chunk in chunks]
-    paragraph_of_chunk = np.cumsum([i == 0 or keys[i] != keys[i - 1] for i in range(len(keys))])
-    paragraph = paragraph_of_chunk[sentences.chunk_of]
-    starts = sentences.spans[:, 0]
-    order = np.lexsort((starts, paragraph))
-    fresh = np.ones(len(order), dtype=bool)
-    fresh[1:] = (paragraph[order][1:] != paragraph[order][:-1]) | (starts[order][1:] != starts[order][:-1])
-    canonical = np.empty(len(order), dtype=np.int64)
-    canonical[order] = order[fresh][np.cumsum(fresh) - 1]
-    unique = order[fresh]
-    previous = np.full(len(order), -1, dtype=np.int64)
-    following = np.full(len(order), -1, dtype=np.int64)
-    same = paragraph[unique][1:] == paragraph[unique][:-1]
-    previous[unique[1:][same]] = unique[:-1][same]
-    following[unique[:-1][same]] = unique[1:][same]
-    return canonical, previous, following
 
 
 def _metadata(index: LoadedIndex, chunk: Chunk) -> dict[str, Any]:
