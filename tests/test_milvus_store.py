@@ -73,7 +73,7 @@ def test_the_folder_holds_only_the_manifest_which_records_the_store(milvus_index
     assert manifest["store"] == f"milvus:{milvus_index.parent / 'kzru.db'}"
     assert manifest["collection"] == "kzru_index"
     loaded = load_index(milvus_index)
-    assert isinstance(loaded.vectors, milvus.PassageVectors) and isinstance(loaded.sentences.vectors, milvus.SentenceVectors)
+    assert isinstance(loaded.vectors, milvus.PassageVectors) and isinstance(loaded.sentences.vectors, milvus.Column)
 
 
 @pytest.mark.slow

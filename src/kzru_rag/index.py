@@ -507,7 +507,7 @@ def _content_key(text: str) -> str:
 def _current_index(path: Path) -> LoadedIndex | None:
     """The index now at `path`, None when there is none or it cannot be read (a build replaces it)."""
     try:
-        return load_index(path, check_sources=False)
+        return load_index(path, check_sources=False, whole=True)
     except IndexLoadError:
         return None
 
@@ -603,8 +603,11 @@ def _exchange(a: Path, b: Path) -> bool:
     return result == 0
 
 
-def load_index(path: str | Path | None = None, check_sources: bool = True) -> LoadedIndex:
-    """Read and validate an index; raise IndexLoadError naming the broken file and the fix."""
+def load_index(path: str | Path | None = None, check_sources: bool = True, whole: bool = False) -> LoadedIndex:
+    """Read and validate an index; raise IndexLoadError naming the broken file and the fix.
+
+    An index in Milvus is queried per request; `whole` reads all of it into the process instead (a rebuild reuses
+    its vectors). A FAISS index is always read whole."""
     path = Path(path) if path else default_index_path()
     if not path.is_dir():
         raise IndexLoadError(f"no index at {path}: {REBUILD_HINT}")
@@ -612,7 +615,7 @@ def load_index(path: str | Path | None = None, check_sources: bool = True) -> Lo
         raise IndexLoadError(f"index file {path / MANIFEST} is missing: {REBUILD_HINT}")
     manifest = _read_manifest(path / MANIFEST)
     if manifest.store != "faiss":
-        loaded = _load_milvus(path, manifest)
+        loaded = _load_milvus(path, manifest, whole)
     else:
         loaded = _load_files(path, manifest)
     loaded.stale = loaded.manifest.stale_sources() if check_sources else []
@@ -626,11 +629,11 @@ def load_index(path: str | Path | None = None, check_sources: bool = True) -> Lo
     return loaded
 
 
-def _load_milvus(path: Path, manifest: IndexManifest) -> LoadedIndex:
+def _load_milvus(path: Path, manifest: IndexManifest, whole: bool) -> LoadedIndex:
     from .stores import milvus
 
     signature = _file_signature(path / MANIFEST)
-    loaded = milvus.read(parse_store(manifest.store), path, manifest.collection)
+    loaded = milvus.read(parse_store(manifest.store), path, manifest.collection, whole)
     loaded.files = {MANIFEST: signature}
     return loaded
 
