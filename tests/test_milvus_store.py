@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from concurrent import futures
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from kzru_rag.chunking import Chunker
 from kzru_rag.errors import IndexBuildError, IndexLoadError
 from kzru_rag.evaluation import evaluate, load_questions
 from kzru_rag.index import MANIFEST, build_index, default_index_path, load_index
+from kzru_rag.lexical import TermIndex, WordVectors
 from kzru_rag.retriever import Retriever
 from kzru_rag.stores import StoreSpec, parse_store
 from kzru_rag.stores import milvus
@@ -74,6 +76,24 @@ def test_the_folder_holds_only_the_manifest_which_records_the_store(milvus_index
     assert manifest["collection"] == "kzru_index"
     loaded = load_index(milvus_index)
     assert isinstance(loaded.vectors, milvus.PassageVectors) and isinstance(loaded.sentences.vectors, milvus.Column)
+
+
+def test_a_loaded_milvus_index_holds_no_chunks_documents_or_terms_and_a_query_reads_only_what_it_needs(milvus_index, embedder):
+    loaded = load_index(milvus_index)
+    units = loaded.sentences
+    assert not isinstance(loaded.chunks, list) and not isinstance(loaded.documents, dict)
+    assert not isinstance(units.terms, TermIndex) and not isinstance(units.words, WordVectors)
+    assert not any(isinstance(column, np.ndarray) for column in (units.spans, units.chunk_of, units.first, units.vectors, units.canonical))
+    unit_rows, chunk_rows = units.spans.rows.cache, loaded.chunks.rows.cache
+    assert len(unit_rows) == len(chunk_rows) == len(loaded.documents.cache) == 0, "nothing is read at load"
+
+    retriever = Retriever(loaded, embedder)
+    narrow = Retriever(loaded, embedder, replace(retriever.settings, candidates=2))
+    hits = narrow.search("Где проходит форум?", k=1)
+    assert "Уральске" in hits[0].text
+    assert 0 < len(chunk_rows) <= 2 * 2 < len(loaded.chunks), "only the candidate passages' rows (and the next ones': where their units end)"
+    assert 0 < len(unit_rows) < len(units.spans)
+    assert list(loaded.documents.cache.known(loaded.documents)) == [hits[0].doc_id], "only the cited document"
 
 
 @pytest.mark.slow
