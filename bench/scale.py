@@ -1,4 +1,4 @@
-"""Scale benchmark: query latency, memory and recall at 1k, 10k and 100k passages, FAISS flat and HNSW and Milvus Lite.
+"""Scale benchmark: query latency, memory and recall at 1k, 10k and 100k passages, FAISS flat and HNSW and Milvus.
 
 Texts are synthetic news items recombined from the bundled document's sentences (1-3 sentences each, numbered so
 every item is unique). Embedding 100k passages would take about 20 minutes here, so for the search part the
@@ -8,12 +8,15 @@ is a hard case for approximate search. The index folders are written by the prod
 `SyntheticEncoder` standing in for the model during the build only. Queries are the dev-set questions, encoded by
 the real model and answered by the product's `Retriever.search`, each index measured in a fresh process.
 
-Prints embedding throughput on real text, per size and vector index (FAISS flat, FAISS HNSW, and the index in
-Milvus Lite with its HNSW, `--store milvus:…`): build time, size on disk, RSS, query p50/p95 and recall@5/@10
-against flat; the ratio of the 100k p50 to the one-document index's p50 (target <= 2x,
-recall >= 0.98); and an incremental rebuild (one document added to 50) against a full rebuild, real embeddings.
+Prints embedding throughput on real text, per size and vector index (FAISS flat, FAISS HNSW, the index in
+Milvus Lite with its HNSW embedded in the app process, `--store milvus:…`, and `server`: the same Milvus Lite
+engine run as a gRPC server in a process of its own, `python -m milvus_lite server`, which the app reaches as it
+would a Milvus server, `--store http://127.0.0.1:PORT`): build time, size on disk, the app process's RSS (and the
+server's), query p50/p95 and recall@5/@10 against flat; the ratio of the 100k p50 to the one-document index's p50
+(target <= 2x, recall >= 0.98); and an incremental rebuild (one document added to 50) against a full rebuild, real
+embeddings.
 
-    .venv/bin/python bench/scale.py [--sizes 1000,10000,100000] [--rounds 3] [--kinds flat,hnsw,milvus]
+    .venv/bin/python bench/scale.py [--sizes 1000,10000,100000] [--rounds 3] [--kinds flat,hnsw,milvus,server]
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import json
 import random
 import resource
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -187,15 +191,43 @@ def ef_sweep(flat: faiss.Index, hnsw: faiss.Index, queries: np.ndarray, depths: 
 
 
 def folder_mib(path: Path) -> float:
-    """Size of the files under `path` (for a Milvus Lite index: the manifest folder plus the Lite database)."""
+    """Size of the files under `path` (for an index in Milvus: the manifest folder plus the Milvus Lite data)."""
     lite = path.with_suffix(".db")
     return sum(f.stat().st_size for root in (path, lite) if root.exists() for f in root.rglob("*") if f.is_file()) / 2**20
 
 
-def build(corpus: Path, encoder: "SyntheticEncoder", path: Path, kind: str) -> float:
-    """Build the index of `kind` (flat, hnsw, or milvus: HNSW in Milvus Lite beside `path`); its build seconds.
-    A Milvus Lite file serves one process, so this process lets go of it for the measuring one."""
-    store = f"milvus:{path.with_suffix('.db')}" if kind == "milvus" else "faiss"
+class LiteServer:
+    """Milvus Lite run as a gRPC server in a process of its own on 127.0.0.1 (`python -m milvus_lite server`): the
+    app reaches it as it would a Milvus server, so the engine's memory is not the app's."""
+
+    def __init__(self, data: Path) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        command = [sys.executable, "-m", "milvus_lite", "server", "--data-dir", str(data), "--host", "127.0.0.1", "--port", str(self.port)]
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.uri = f"http://127.0.0.1:{self.port}"
+        for _ in range(300):
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            time.sleep(0.1)
+        raise SystemExit(f"the Milvus Lite server on port {self.port} did not start")
+
+    def rss_mib(self) -> float:
+        return psutil.Process(self.process.pid).memory_info().rss / 2**20
+
+    def stop(self) -> None:
+        milvus.forget(parse_store(self.uri))
+        self.process.terminate()
+        self.process.wait(timeout=60)
+
+
+def build(corpus: Path, encoder: "SyntheticEncoder", path: Path, kind: str, server: LiteServer | None) -> float:
+    """Build the index of `kind` (flat, hnsw, or HNSW in Milvus: milvus, Lite beside `path`, or server, the Lite
+    server); its build seconds. A Milvus Lite file serves one process, so this process lets go of it for the
+    measuring one."""
+    store = {"milvus": f"milvus:{path.with_suffix('.db')}", "server": server.uri if server else ""}.get(kind, "faiss")
     start = time.perf_counter()
     build_index([corpus], encoder, path, vector_index="flat" if kind == "flat" else "hnsw", store=store)
     seconds = time.perf_counter() - start
@@ -239,8 +271,10 @@ def scale(embedder: Embedder, sizes: list[int], rounds: int, work: Path, kinds: 
         found: dict[str, Any] = {}
         for kind in kinds:
             path = work / f"index-{size}-{kind}"
-            build_seconds = build(corpus, encoder, path, kind)
+            server = LiteServer(path.with_suffix(".db")) if kind == "server" else None
+            build_seconds = build(corpus, encoder, path, kind, server)
             figures = measure_in_subprocess(path, rounds)
+            figures["server_rss_mib"] = server.rss_mib() if server else 0.0
             vectors = load_index(path, check_sources=False).vectors
             found[kind] = (vectors, figures["hits"])
             recalls = None
@@ -253,19 +287,21 @@ def scale(embedder: Embedder, sizes: list[int], rounds: int, work: Path, kinds: 
             rows.append((size, vectors.ntotal, kind, build_seconds, folder_mib(path), figures, recalls))
             if kind == "milvus":
                 milvus.forget(parse_store(f"milvus:{path.with_suffix('.db')}"))
+            if server:
+                server.stop()
         shutil.rmtree(corpus)
 
     print(f"\nqueries: {rows[0][5]['queries']} per index ({len(query_vectors)} dev questions x {rounds} rounds), "
           f"Retriever.search k=5, each index in a fresh process alternating with the 1-document index; "
           f"faiss threads {faiss.omp_get_max_threads()}")
     print(f"{'passages':>9} {'chunks':>7} {'index':>6} {'build s':>7} {'disk MiB':>8} {'load s':>6} {'index RSS':>9} "
-          f"{'RSS MiB':>7} {'p50 ms':>6} {'p95 ms':>6} {'1-doc p50':>9} {'ratio':>5} {'no-enc p50':>10} {'1-doc':>5} "
+          f"{'RSS MiB':>7} {'server':>6} {'p50 ms':>6} {'p95 ms':>6} {'1-doc p50':>9} {'ratio':>5} {'no-enc p50':>10} {'1-doc':>5} "
           + " ".join(f"{'R@' + str(k):>5}" for k in depths) + f" {'hits':>5}")
     for size, chunks, kind, build_seconds, disk, f, recalls in rows:
         ratio = f["search_p50_ms"] / f["reference_p50_ms"]
         quality = " ".join(f"{recalls[k]:5.3f}" for k in depths) + f" {recalls['hits']:5.3f}" if recalls else " ".join(f"{'exact':>5}" for _ in [*depths, 0])
         print(f"{size:9,d} {chunks:7d} {kind:>6} {build_seconds:7.1f} {disk:8.1f} {f['load_s']:6.1f} {f['index_rss_mib']:9.0f} "
-              f"{f['rss_mib']:7.0f} {f['search_p50_ms']:6.1f} {f['search_p95_ms']:6.1f} {f['reference_p50_ms']:9.1f} {ratio:5.2f} "
+              f"{f['rss_mib']:7.0f} {f['server_rss_mib']:6.0f} {f['search_p50_ms']:6.1f} {f['search_p95_ms']:6.1f} {f['reference_p50_ms']:9.1f} {ratio:5.2f} "
               f"{f['search_only_p50_ms']:10.1f} {f['reference_only_p50_ms']:5.1f} {quality}")
     print(f"query encoding alone: p50 {statistics.median(r[5]['encode_p50_ms'] for r in rows):.1f} ms (median over runs)")
     for size, _, kind, _, _, f, recalls in rows:
@@ -277,7 +313,8 @@ def scale(embedder: Embedder, sizes: list[int], rounds: int, work: Path, kinds: 
     print(f"R@k: recall of an approximate index's top k against flat over {len(queries)} query vectors ({len(query_vectors)} "
           f"dev questions, {HELD_OUT} held-out items); {candidates} = the retriever's candidate passages; hits: share of "
           f"Retriever.search top-5 hits scored as with flat. build s: chunking, synthetic vectors, term index, FAISS or "
-          f"Milvus, writing. index RSS: memory the loaded index adds (Milvus Lite runs its engine inside the process). "
+          f"Milvus, writing. index RSS: memory the loaded index adds to the app process (milvus: Milvus Lite runs its "
+          f"engine inside it; server: the engine runs in the server process, whose RSS is the server column). "
           f"no-enc: Retriever.search with the question's vector computed beforehand (what the corpus size changes), and "
           f"the same for the 1-document index.")
     if "hnsw" in kinds:
@@ -314,7 +351,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000,10000,100000", help="corpus sizes in passages (default 1000,10000,100000)")
     parser.add_argument("--rounds", type=int, default=3, help="passes over the dev questions per index (default 3)")
-    parser.add_argument("--kinds", default="flat,hnsw,milvus", help="indexes to compare, flat first (default flat,hnsw,milvus)")
+    parser.add_argument("--kinds", default="flat,hnsw,milvus,server", help="indexes to compare, flat first (default flat,hnsw,milvus,server)")
     parser.add_argument("--no-incremental", action="store_true", help="skip the incremental rebuild (real embeddings, minutes)")
     parser.add_argument("--measure", metavar="INDEX", help=argparse.SUPPRESS)
     args = parser.parse_args()
