@@ -8,6 +8,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from concurrent import futures
@@ -272,6 +273,41 @@ def test_a_rebuild_onto_a_refusing_server_fails_clearly_and_the_app_keeps_servin
     assert library.assistant.ask("форум в Уральске") == before, "the app answers from the index it has"
     assert load_index(path, check_sources=False).manifest.store == f"milvus:{tmp_path / 'kzru.db'}", "and that index is kept"
     assert not (path / "vectors.faiss").exists(), "a build for a server never falls back to FAISS"
+
+
+@pytest.fixture(scope="module")
+def milvus_server(tmp_path_factory) -> Iterator[str]:
+    """The URI of a real Milvus server on 127.0.0.1: the Milvus Lite engine serving gRPC from a process of its own
+    (`python -m milvus_lite server`), reached by the same client code as a Milvus cluster."""
+    port = free_port()
+    command = [sys.executable, "-m", "milvus_lite", "server", "--data-dir", str(tmp_path_factory.mktemp("server") / "data"), "--port", str(port)]
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(600):
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        milvus.forget(parse_store(f"http://127.0.0.1:{port}"))
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_an_index_on_a_milvus_server_is_built_searched_and_swapped(tmp_path, milvus_server, monkeypatch):
+    monkeypatch.setenv("KZRU_RAG_MILVUS_TOKEN", "root:Milvus")
+    encoder, sources, path = HashEncoder(), corpus(tmp_path / "docs", FIRST), tmp_path / "index"
+    build_index([sources], encoder, path, store=milvus_server)
+    first = Retriever(load_index(path, check_sources=False), encoder)  # type: ignore[arg-type]
+    assert any("Уральске" in hit.text for hit in first.search("форум в Уральске", k=2))
+    corpus(sources, FIRST, SECOND)
+    build_index([sources], encoder, path)
+    grown = Retriever(load_index(path, check_sources=False), encoder)  # type: ignore[arg-type]
+    assert grown.index.manifest.store == milvus_server and sorted(grown.index.documents) == ["doc0", "doc1"]
+    assert any("Омске" in hit.text for hit in grown.search("филиалы вузов в Омске", k=2))
+    assert f"Milvus index kzru_index at {milvus_server} (rebuilt since)" in first.index.changed_on_disk()
+    assert first.search("форум в Уральске", k=1), "the previous generation still serves the process that loaded it"
 
 
 def test_a_milvus_gone_while_serving_gives_a_clear_error_and_the_app_keeps_running(tmp_path):
