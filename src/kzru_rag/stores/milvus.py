@@ -46,8 +46,8 @@ PIECE_CHARS = 16_000
 """Characters of JSON per row: a VARCHAR holds 65,535 bytes, and a character takes at most 4."""
 MAX_VARCHAR = 65_535
 BATCH = 1_000
-CACHE_ROWS = 50_000
-"""Sentence units kept in process between queries (about 90 MiB at 384 dimensions); as many chunks."""
+CACHE_UNITS, CACHE_CHUNKS = 20_000, 10_000
+"""Sentence units (about 40 queries' worth, ~40 MiB at 384 dimensions) and chunk records (~20 MiB) kept in process."""
 CACHE_ITEMS = 100_000
 """Term statistics, prefixes and bridge-word answers kept in process (a few MiB)."""
 CACHE_DOCUMENTS = 32
@@ -324,8 +324,8 @@ def read(spec: StoreSpec, folder: Path, name: str, whole: bool = False) -> Loade
         vectors = PassageVectors(store, chunks, manifest.dim, manifest.vector_index)
         if whole:
             return _whole(store, folder, manifest, vectors, hint)
-    unit_rows = Rows(store, "sentences", ["vector", "start", "end", "chunk", "canonical", "previous", "following", "terms"], NEIGHBOURS)
-    chunk_rows = Rows(store, "chunks", ["record", "first"], 0)
+    unit_rows = Rows(store, "sentences", ["vector", "start", "end", "chunk", "canonical", "previous", "following", "terms"], NEIGHBOURS, CACHE_UNITS)
+    chunk_rows = Rows(store, "chunks", ["record", "first"], 0, CACHE_CHUNKS)
     sentences = SentenceIndex(
         spans=Column(unit_rows, units, ("start", "end")),
         chunk_of=Column(unit_rows, units, ("chunk",)),
@@ -457,21 +457,28 @@ class Rows:
     """Rows of one collection fetched by id and kept in an LRU; a fetch brings `neighbours` ids on each side too
     (the sentences around a hit, which the retriever reads next to grow its citation window)."""
 
-    def __init__(self, store: MilvusIndex, part: str, fields: list[str], neighbours: int) -> None:
+    def __init__(self, store: MilvusIndex, part: str, fields: list[str], neighbours: int, capacity: int) -> None:
         self.store, self.part, self.fields, self.neighbours = store, part, fields, neighbours
-        self.cache = LRU(CACHE_ROWS)
+        self.cache = LRU(capacity)
 
     def get(self, ids: list[int], count: int) -> dict[int, dict[str, Any]]:
         """The rows of `ids` (below `count`) by id; IndexLoadError when Milvus lacks one."""
         found = self.cache.known(ids)
         if missing := set(ids) - found.keys():
             around = {n for i in missing for n in range(max(i - self.neighbours, 0), min(i + self.neighbours + 1, count))}
-            fetched = {int(row["id"]): row for row in self.store.by_id(self.part, sorted(around - found.keys()), self.fields)}
+            fetched = {int(row["id"]): _compact(row) for row in self.store.by_id(self.part, sorted(around - found.keys()), self.fields)}
             self.cache.keep(fetched)
             found.update(fetched)
         if absent := [i for i in ids if i not in found]:
             raise IndexLoadError(f"the Milvus index at {self.store.spec.uri} lacks {self.part} {absent[:5]}: rebuild it")
         return found
+
+
+def _compact(row: dict[str, Any]) -> dict[str, Any]:
+    """`row` with its vector as float32 (pymilvus gives a list of Python floats, 8 times the memory)."""
+    if "vector" in row:
+        row["vector"] = np.asarray(row["vector"], dtype=np.float32)
+    return row
 
 
 class Column:
