@@ -92,7 +92,7 @@ def test_a_loaded_milvus_index_holds_no_chunks_documents_or_terms_and_a_query_re
     narrow = Retriever(loaded, embedder, replace(retriever.settings, candidates=2))
     hits = narrow.search("Где проходит форум?", k=1)
     assert "Уральске" in hits[0].text
-    assert 0 < len(chunk_rows) <= 2 * 2 < len(loaded.chunks), "only the candidate passages' rows (and the next ones': where their units end)"
+    assert 0 < len(chunk_rows) <= 2 < len(loaded.chunks), "only the records of the candidate passages it cites"
     assert 0 < len(unit_rows) < len(units.spans)
     assert list(loaded.documents.cache.known(loaded.documents)) == [hits[0].doc_id], "only the cited document"
 

@@ -325,11 +325,12 @@ def read(spec: StoreSpec, folder: Path, name: str, whole: bool = False) -> Loade
         if whole:
             return _whole(store, folder, manifest, vectors, hint)
     unit_rows = Rows(store, "sentences", ["vector", "start", "end", "chunk", "canonical", "previous", "following", "terms"], NEIGHBOURS, CACHE_UNITS)
-    chunk_rows = Rows(store, "chunks", ["record", "first"], 0, CACHE_CHUNKS)
+    chunk_rows = Rows(store, "chunks", ["record"], 0, CACHE_CHUNKS)
+    chunk_starts = Rows(store, "chunks", ["first"], 0, CACHE_UNITS)  # every candidate's: apart from the records
     sentences = SentenceIndex(
         spans=Column(unit_rows, units, ("start", "end")),
         chunk_of=Column(unit_rows, units, ("chunk",)),
-        first=Column(chunk_rows, chunks + 1, ("first",), last=units),
+        first=Column(chunk_starts, chunks + 1, ("first",), last=units),
         vectors=Column(unit_rows, units, ("vector",), np.float32),
         terms=Terms(store, unit_rows, units),
         words=Words(store, words),
