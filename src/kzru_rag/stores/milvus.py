@@ -206,14 +206,14 @@ def _write_generation(client: MilvusClient, generation: str, built: LoadedIndex,
     _create(client, f"{generation}_sentences", dim, "flat", {"terms": MAX_VARCHAR, "words": MAX_VARCHAR, "initials": MAX_VARCHAR},
             dict.fromkeys(("start", "end", "chunk", "canonical", "previous", "following"), DataType.INT64))
     _insert(client, f"{generation}_sentences", _sentence_rows(built))
-    _create(client, f"{generation}_terms", 2, "flat", {"term": MAX_VARCHAR}, {"df": DataType.INT64})
+    _create(client, f"{generation}_terms", 2, "flat", {"term": MAX_VARCHAR}, {"df": DataType.INT64}, ("term",))
     _insert(client, f"{generation}_terms", (
         {"id": i, "vector": np.zeros(2, dtype=np.float32), "term": _varchar(term, "a word"), "df": int(terms.indptr[i + 1] - terms.indptr[i])}
         for i, term in enumerate(terms.vocabulary)
     ))
-    _create(client, f"{generation}_words", dim, "flat", {"word": MAX_VARCHAR})
+    _create(client, f"{generation}_words", dim, "flat", {"word": MAX_VARCHAR}, {}, ("word",))
     _insert(client, f"{generation}_words", ({"id": i, "vector": v, "word": w} for i, (w, v) in enumerate(zip(units.words.words, units.words.vectors))))  # type: ignore[attr-defined]
-    _create(client, f"{generation}_records", 2, "flat", {"kind": 16, "text": MAX_VARCHAR}, {"item": DataType.INT64})
+    _create(client, f"{generation}_records", 2, "flat", {"kind": 16, "text": MAX_VARCHAR}, {"item": DataType.INT64}, ("kind", "item"))
     records = [("manifest", 0, manifest.to_dict())]
     records += [("document", i, d.to_dict()) for i, d in enumerate(built.documents.values())]
     _insert(client, f"{generation}_records", _record_rows(records))
@@ -251,9 +251,13 @@ def _record_rows(records: list[tuple[str, int, dict[str, Any]]]) -> Iterator[dic
             row += 1
 
 
-def _create(client: MilvusClient, collection: str, dim: int, kind: str, texts: dict[str, int], numbers: dict[str, DataType] | None = None) -> None:
+def _create(
+    client: MilvusClient, collection: str, dim: int, kind: str, texts: dict[str, int], numbers: dict[str, DataType] | None = None,
+    looked_up: tuple[str, ...] = (),
+) -> None:
     """A collection with int64 `id`, a `vector` of `dim` searched by inner product (FLAT, or HNSW for "hnsw"),
-    and VARCHAR fields of the given byte lengths."""
+    VARCHAR fields of the given byte lengths and other `numbers`; the `looked_up` ones get an INVERTED scalar index
+    (queries filter on them)."""
     schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
     schema.add_field("id", DataType.INT64, is_primary=True)
     schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
@@ -266,6 +270,8 @@ def _create(client: MilvusClient, collection: str, dim: int, kind: str, texts: d
         params.add_index("vector", index_type="HNSW", metric_type="IP", params={"M": HNSW_M, "efConstruction": HNSW_EF_CONSTRUCTION})
     else:
         params.add_index("vector", index_type="FLAT", metric_type="IP")
+    for field in looked_up:
+        params.add_index(field, index_type="INVERTED")
     client.create_collection(collection, schema=schema, consistency_level="Strong")
     # sync=False: pymilvus waits for an index through a call Milvus Lite lacks; loading waits for it anyway.
     client.create_index(collection, params, sync=False)
