@@ -23,7 +23,7 @@ import warnings
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Mapping, Protocol, Sequence
 
 import faiss
 import numpy as np
@@ -278,13 +278,16 @@ def paragraph_order(chunks: list[Chunk], spans: np.ndarray, chunk_of: np.ndarray
 
 @dataclass
 class LoadedIndex:
-    """An index read from disk (or Milvus) and checked."""
+    """An index read from disk (or Milvus) and checked.
+
+    From FAISS files `chunks` is a list and `documents` a dict; from Milvus they are a sequence and a mapping that
+    read what is asked for (`stores.milvus.Chunks`, `stores.milvus.Documents`)."""
 
     path: Path
     manifest: IndexManifest
     vectors: VectorSearch
-    chunks: list[Chunk]
-    documents: dict[str, Document]
+    chunks: Sequence[Chunk]
+    documents: Mapping[str, Document]
     stale: list[str] = field(default_factory=list)
     sentences: SentenceIndex | None = None
     files: dict[str, tuple[int, int, int] | None] = field(default_factory=dict)
