@@ -287,6 +287,8 @@ def _insert(client: MilvusClient, collection: str, rows: Any) -> None:
             batch = []
     if batch:
         client.insert(collection, batch)
+    # Seal what was inserted: searches of unsealed (growing) segments scan every row instead of using the indexes.
+    client.flush(collection)
 
 
 def _serving(client: MilvusClient, name: str) -> str | None:
