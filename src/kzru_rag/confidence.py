@@ -85,14 +85,16 @@ def answer_kind(question: str) -> AnswerKind | None:
 
 
 def holds_kind(sentence: str, kind: AnswerKind, question: str) -> bool:
-    """True when `sentence` holds a phrase of `kind` that the question does not: a named entity of
-    that type by natasha's NER (people, organisations, places), else `questions.holds_answer`."""
+    """True when `sentence` holds a phrase of `kind` that the question does not: for people and places
+    `questions.holds_answer` (morphology) or else a named entity of that type by natasha's NER; for
+    organisations the NER alone."""
     if kind == "reason":
         return bool(set(tokens(sentence, lemmas=False)) & _REASON_MARKERS)
     if kind in _NER_KINDS:
+        if kind != "organisation" and holds_answer(sentence, kind, question):  # type: ignore[arg-type]
+            return True  # found by morphology: the NER model need not be loaded
         asked = set(tokens(question))
-        found = any(t == _NER_KINDS[kind] and not set(tokens(text)) <= asked for t, text in entities(sentence))
-        return found or (kind != "organisation" and holds_answer(sentence, kind, question))  # type: ignore[arg-type]
+        return any(t == _NER_KINDS[kind] and not set(tokens(text)) <= asked for t, text in entities(sentence))
     return holds_answer(sentence, kind, question)
 
 

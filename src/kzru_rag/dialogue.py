@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal
 
+from .entities import morph_tagger, ner_tools
 from .lexical import TermIndex, best_parse, content_words, tokens
 from .questions import Kind, expected_answer
 
@@ -123,7 +124,8 @@ def entities(text: str) -> list[Entity]:
     """The people, places and organisations natasha's NER finds in Russian `text`, and «quoted» names, in order."""
     from natasha import Doc
 
-    segmenter, ner, morph = _natasha()
+    segmenter, ner = ner_tools()
+    morph = morph_tagger()
     doc = Doc(_MARKER.sub(" ", text))
     doc.segment(segmenter)
     doc.tag_ner(ner)
@@ -245,12 +247,3 @@ def _entity(text: str, kind: EntityKind, words: Sequence[Any]) -> Entity:
         gender=genders.pop() if len(genders) == 1 else None,
         plural={"Plur": True, "Sing": False}.get(numbers.pop()) if len(numbers) == 1 else None,
     )
-
-
-@lru_cache(maxsize=1)
-def _natasha() -> tuple[Any, Any, Any]:
-    """natasha's segmenter, NER and morphology taggers, loaded once per process."""
-    from natasha import NewsEmbedding, NewsMorphTagger, NewsNERTagger, Segmenter
-
-    embedding = NewsEmbedding()
-    return Segmenter(), NewsNERTagger(embedding), NewsMorphTagger(embedding)
