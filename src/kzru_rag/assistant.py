@@ -130,6 +130,8 @@ class Answer:
     """Calibrated probability that the first quote answers the question (None: abstained, or no model)."""
     status: Status = "answered"
     """"answered" (presented as the answer), "uncertain" (passages given as leads) or "abstained"."""
+    signals: dict[str, float] | None = None
+    """What the confidence is computed from (`confidence.Signals` of the first quote; None: not extractive)."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -206,8 +208,11 @@ class Assistant:
         if reasons := self.retriever.abstention_reasons(query, hits):
             answer = self._abstain(base, reasons)
         elif llm is None:
-            said = [first_claim(t["content"]) for t in turns if t["role"] == "assistant"] if query != question else []
-            answer = self._extract(base, query, focus=question, said=said)
+            said, asked = [], frozenset()
+            if query != question:
+                said = [first_claim(t["content"]) for t in turns if t["role"] == "assistant"]
+                asked = frozenset().union(*(r for t in turns if t["role"] == "user" for r in content_words(t["content"])))
+            answer = self._extract(base, query, focus=question, said=said, asked=asked)
         else:
             answer = yield from self._generate(base, query, llm)
         if notice and not answer.notice:
@@ -258,17 +263,30 @@ class Assistant:
         text = " ".join([NO_ANSWER[base.language], *why]) + (f" {CLOSEST[base.language]}: {markers}." if closest else "")
         return replace(base, text=text, citations=closest, abstained=True, reasons=list(reasons), status="abstained")
 
-    def _extract(self, base: Answer, query: str, focus: str | None = None, said: Sequence[str] = ()) -> Answer:
+    def _extract(
+        self, base: Answer, query: str, focus: str | None = None, said: Sequence[str] = (), asked: frozenset[str] = frozenset()
+    ) -> Answer:
         """Quote the best sentences of the hits, each with its passage's citation marker.
 
         `focus` is the question as asked when `query` adds the conversation to it: its own words
         and question word («где») decide which sentence answers. A follow-up asks for something new:
         sentences that already answered earlier questions (`said`: their answers' first claims) are
         passed over while others remain, unless they hold the kind of phrase asked for (a date for
-        «А когда?»).
+        «А когда?») or a word the follow-up adds to the earlier questions (`asked`: their words'
+        readings), as «А по чьей инициативе?» does when the earlier answer went on «…по инициативе
+        Президента…».
         """
         scored = self._scored_sentences(query, base.hits, focus)
-        fresh = [s for s in scored if s.typed or not any(self._quote(base.hits[s.hit], s.span) in text for text in said)]
+        new_words = [word for word in query_words(focus or query) if not word & asked]
+
+        def fresh_enough(sentence: _Sentence) -> bool:
+            hit = base.hits[sentence.hit]
+            if sentence.typed or not self._said(hit, sentence.span, said):
+                return True
+            readings = frozenset().union(*content_words(self._quote(hit, sentence.span)))
+            return any(word & readings for word in new_words)
+
+        fresh = [s for s in scored if fresh_enough(s)]
         scored = fresh or scored
         if not scored:
             return self._abstain(base)
@@ -286,14 +304,26 @@ class Assistant:
                 markers[sentence.hit] = len(citations) + 1
                 citations.append(replace(base.hits[sentence.hit], highlight=sentence.span))
         lines = [f"{self._quote(base.hits[s.hit], s.span)} [{markers[s.hit]}]" for s in chosen]
-        return self._judged(replace(base, text="\n\n".join(lines), citations=citations))
+        quoted = base.hits[chosen[0].hit]
+        in_play = [hit for hit in base.hits if hit is quoted or not (hit.highlight and self._said(hit, hit.highlight, said))]
+        return self._judged(replace(base, text="\n\n".join(lines), citations=citations), focus, in_play)
 
-    def _judged(self, answer: Answer) -> Answer:
+    def _said(self, hit: Hit, span: Span, said: Sequence[str]) -> bool:
+        """True when the sentence at `span` of `hit` is in one of the earlier answers' claims `said`."""
+        return any(self._quote(hit, span) in text for text in said)
+
+    def _judged(self, answer: Answer, focus: str | None, in_play: list[Hit]) -> Answer:
         """The extractive answer with its confidence; below the model's threshold it is presented as
-        uncertain: a warning that the document may not answer, then the quotes as leads."""
+        uncertain: a warning that the document may not answer, then the quotes as leads.
+
+        For a follow-up the kind of answer asked for is read from the question as asked (`focus`), and
+        the retrieval signals from the passages still in play (`in_play`: the quoted one, and no other
+        whose best sentence an earlier answer already gave)."""
+        signals = measure(self.retriever, answer.query_used, in_play, answer.citations[0], asked=focus)
+        answer = replace(answer, signals=signals.to_dict())
         if self.confidence is None:
             return answer
-        confidence = self.confidence.probability(measure(self.retriever, answer.query_used, answer.hits, answer.citations[0]))
+        confidence = self.confidence.probability(signals)
         status = self.confidence.status(confidence)
         if status == "answered":
             return replace(answer, confidence=confidence)

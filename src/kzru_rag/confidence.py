@@ -112,16 +112,18 @@ def key_nouns(question: str) -> list[tuple[str, frozenset[str]]]:
     return list(nouns.values())
 
 
-def measure(retriever: Retriever, question: str, hits: list[Hit], quote: Hit) -> Signals:
+def measure(retriever: Retriever, question: str, hits: list[Hit], quote: Hit, asked: str | None = None) -> Signals:
     """The signals of `quote` (a hit whose `highlight` is the quoted sentence) as the answer to
-    `question`, given all `hits` retrieved for it."""
+    `question` (what was searched), given the `hits` retrieved for it; the kind of answer wanted is
+    read from `asked` (default: `question`), the question as the user asked it."""
     span = quote.highlight or (quote.start, quote.end)
     sentence = quote.text[span[0] - quote.start : span[1] - quote.start]
     cosine = next((c for a, b, c in quote.sentences if (a, b) == span), quote.signals.get("sentence", 0.0))
     words = query_words(question)
     readings = frozenset().union(*content_words(sentence))
     overlap = sum(bool(w & readings) for w in words) / len(words) if words else 0.0
-    kind = answer_kind(question)
+    asked = asked or question
+    kind = answer_kind(asked)
     return Signals(
         score=hits[0].score,
         margin=hits[0].score - hits[1].score if len(hits) > 1 else 0.0,
@@ -129,7 +131,7 @@ def measure(retriever: Retriever, question: str, hits: list[Hit], quote: Hit) ->
         agreement=float(quote.chunk_id == hits[0].chunk_id and quote.start == hits[0].start),
         quote_overlap=overlap,
         noun_match=_noun_match(retriever, question, hits),
-        kind_missing=float(kind is not None and not holds_kind(sentence, kind, question)),
+        kind_missing=float(kind is not None and not holds_kind(sentence, kind, asked)),
         russian_share=retriever.russian_share(question),
     )
 
