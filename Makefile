@@ -35,7 +35,7 @@ test: $(STAMP) browser fonts
 # dev, dev2: the shared dev sets; holdout, holdout2, blind3: questions written blind (docs/retrieval.md);
 # dialogues: the shared follow-up conversations, dialogues_blind: ones written blind, scored turn by turn (docs/dialogue.md).
 # calibrate: the confidence model's leave-one-set-out figures (docs/trust.md).
-SETS := tests/data/dev.jsonl tests/data/dev2.jsonl tests/data/holdout.jsonl tests/data/holdout2.jsonl
+SETS := tests/data/dev.jsonl tests/data/dev2.jsonl tests/data/holdout.jsonl tests/data/holdout2.jsonl tests/data/blind3.jsonl
 eval: $(STAMP)
 	$(BIN)/kzru-rag eval tests/data/dev.jsonl --baselines --ablation --answers
 	$(BIN)/kzru-rag eval tests/data/dev2.jsonl --answers

@@ -156,7 +156,9 @@ class Assistant:
         k: int = 5,
         max_quotes: int = 3,
         llm_timeout: float | None = None,
+        calibrated: bool = True,
     ) -> None:
+        """`calibrated=False` ignores the index's confidence model (answers then carry signals, no confidence)."""
         if k < 1:
             raise ValueError("k (passages per answer) must be at least 1")
         if max_quotes < 1:
@@ -169,7 +171,7 @@ class Assistant:
         self.max_quotes = max_quotes
         self.llm_timeout = llm_timeout
         model = retriever.index.manifest.confidence
-        self.confidence = ConfidenceModel.from_dict(model) if model else None
+        self.confidence = ConfidenceModel.from_dict(model) if model and calibrated else None
         self._vectors: dict[tuple[str, int, int], np.ndarray] = {}
         self._terms = retriever.index.sentences.terms if retriever.index.sentences is not None else None
 

@@ -49,7 +49,8 @@ class Signals:
       1 for the same lemma, else the highest cosine of the word embeddings (0 when it has no nouns).
     - `kind_missing`: 1 when the question asks for a kind of phrase (a person, an organisation, a date, a
       reason…) and the quote holds none, else 0.
-    - `russian_share`: share of the question's words that are Russian (the documents' language).
+    - `russian_share`: share of the question's words that are Russian (the documents' language); it also
+      tells the combiner how far the lexical signals (`quote_overlap`) can speak for the question.
     """
 
     score: float
@@ -188,7 +189,10 @@ class ConfidenceModel:
     def from_dict(cls, data: dict[str, Any]) -> "ConfidenceModel":
         names = tuple(data["signals"])
         if names != SIGNAL_NAMES:
-            raise ValueError(f"confidence model has signals {names}, this kzru-rag computes {SIGNAL_NAMES}")
+            raise ValueError(
+                f"the index's confidence model combines the signals {', '.join(names)}; this kzru-rag computes "
+                f"{', '.join(SIGNAL_NAMES)}: fit a new one with `kzru-rag calibrate QUESTION_SETS... --write`"
+            )
         return cls(
             tuple(map(float, data["weights"])),
             float(data["bias"]),
