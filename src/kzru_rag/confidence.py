@@ -17,7 +17,7 @@ import numpy as np
 
 from .entities import entities
 from .lexical import best_parse, content_words, in_dictionary, query_words, tokens, word_readings
-from .questions import expected_answer, holds_answer
+from .questions import asked_noun, expected_answer, holds_answer
 
 if TYPE_CHECKING:
     from .retriever import Hit, Retriever
@@ -51,6 +51,8 @@ class Signals:
       reason…) and the quote holds none, else 0.
     - `russian_share`: share of the question's words that are Russian (the documents' language); it also
       tells the combiner how far the lexical signals (`quote_overlap`) can speak for the question.
+    - `asked_noun`: 1 when the noun the question asks for («Какой *бюджет*…?», «Сколько *студентов*…?») is
+      in the quoted sentence (by lemma), 0 when it is not, 0.5 when the question has none.
     """
 
     score: float
@@ -61,6 +63,7 @@ class Signals:
     noun_match: float
     kind_missing: float
     russian_share: float
+    asked_noun: float
 
     def vector(self) -> np.ndarray:
         return np.array([getattr(self, f.name) for f in fields(self)], dtype=np.float64)
@@ -115,8 +118,8 @@ def key_nouns(question: str) -> list[tuple[str, frozenset[str]]]:
 
 def measure(retriever: Retriever, question: str, hits: list[Hit], quote: Hit, asked: str | None = None) -> Signals:
     """The signals of `quote` (a hit whose `highlight` is the quoted sentence) as the answer to
-    `question` (what was searched), given the `hits` retrieved for it; the kind of answer wanted is
-    read from `asked` (default: `question`), the question as the user asked it."""
+    `question` (what was searched), given the `hits` retrieved for it; the kind of answer and the noun
+    asked for are read from `asked` (default: `question`), the question as the user asked it."""
     span = quote.highlight or (quote.start, quote.end)
     sentence = quote.text[span[0] - quote.start : span[1] - quote.start]
     cosine = next((c for a, b, c in quote.sentences if (a, b) == span), quote.signals.get("sentence", 0.0))
@@ -134,7 +137,14 @@ def measure(retriever: Retriever, question: str, hits: list[Hit], quote: Hit, as
         noun_match=_noun_match(retriever, question, hits),
         kind_missing=float(kind is not None and not holds_kind(sentence, kind, asked)),
         russian_share=retriever.russian_share(question),
+        asked_noun=_asked_noun_quoted(asked, readings),
     )
+
+
+def _asked_noun_quoted(question: str, quoted: frozenset[str]) -> float:
+    """1 when the noun `question` asks for is among the `quoted` sentence's readings, 0 when not, 0.5 without one."""
+    noun = asked_noun(question)
+    return 0.5 if noun is None else float(bool(word_readings(noun) & quoted))
 
 
 def _noun_match(retriever: Retriever, question: str, hits: list[Hit]) -> float:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from .entities import morph_tagger, ner_tools
 from .lexical import TermIndex, best_parse, content_words, tokens
-from .questions import Kind, expected_answer
+from .questions import WHICH, Kind, expected_answer
 
 if TYPE_CHECKING:
     from .llm import Message
@@ -77,11 +77,6 @@ own noun and are left to the earlier questions."""
 
 ATTRIBUTE_KINDS: frozenset[Kind] = frozenset({"place", "time", "number", "duration"})
 """Kinds of questions whose answer describes the question's subject rather than naming a new one."""
-WHICH = frozenset(
-    "какой какая какое какие какого какую каком каких каков какова каково каковы "
-    "который которая которое которые чей чья чьё чье чьи".split()
-)
-"""Words that ask for the noun that follows them: that noun is what the question asks for, not its topic."""
 _WORD = re.compile(r"\w+(?:[-‐‑]\w+)*")
 _NER_KINDS: dict[str, EntityKind] = {"PER": "person", "LOC": "place", "ORG": "organisation"}
 _GENDERS: dict[str, Gender] = {"Masc": "masc", "Fem": "femn", "Neut": "neut"}
