@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from .entities import entities
+from .entities import entities, kazakh_stem
 from .lexical import best_parse, content_words, in_dictionary, query_words, tokens, word_readings
-from .questions import asked_noun, expected_answer, holds_answer
+from .questions import ASKED_NOUN_WINDOW, WHICH, asked_noun, expected_answer, holds_answer
 
 if TYPE_CHECKING:
     from .retriever import Hit, Retriever
@@ -27,10 +27,24 @@ Status = Literal["answered", "uncertain", "abstained"]
 
 # Question words for kinds `questions.expected_answer` leaves out (it serves retrieval and quoting).
 _REASON_WORDS = frozenset("почему зачем why неге неліктен".split())
-_ORGANISATION_WORDS = frozenset(
-    "организация институт компания ведомство министерство вуз университет агентство банк фонд "
-    "organisation organization institute company agency ministry university bank fund ұйым институт".split()
-)
+# Nouns that name a kind of answer: «В каком *городе*…?», "Which *country*…?", «Қай *қалада*…?» ask for a place,
+# not for the word itself. Ambiguous ones («место»: a rank or a place) are left out.
+_KIND_NOUNS: dict[str, AnswerKind] = {
+    **dict.fromkeys(
+        "город страна государство регион область столица республика city country state region capital "
+        "қала ел мемлекет өңір облыс астана".split(),
+        "place",
+    ),
+    **dict.fromkeys("год дата year date жыл".split(), "time"),
+    **dict.fromkeys(
+        "организация институт компания ведомство министерство вуз университет агентство банк фонд "
+        "organisation organization institute company agency ministry university bank fund ұйым университет".split(),
+        "organisation",
+    ),
+    **dict.fromkeys("эксперт политолог специалист человек expert analyst person сарапшы адам".split(), "person"),
+}
+_ASKING = WHICH | frozenset("сколько which what whose қандай қай".split())
+_WHOSE = frozenset("чей чья чьё чье чьи whose".split())
 # Russian markers of a reason or purpose in a sentence.
 _REASON_MARKERS = frozenset("чтобы для поскольку потому так благодаря связь цель целью направить призвать".split())
 _WORD = re.compile(r"\w+(?:[-‐‑]\w+)*")
@@ -76,15 +90,31 @@ SIGNAL_NAMES = tuple(f.name for f in fields(Signals))
 
 
 def answer_kind(question: str) -> AnswerKind | None:
-    """The kind of phrase the question asks for: `questions.expected_answer`, or an organisation
-    («Какой институт…?») or a reason («Почему…?», "Why…?")."""
+    """The kind of phrase the question asks for: `questions.expected_answer`, a reason («Почему…?»,
+    "Why…?"), a person («Чьи слова…?»), or what the noun after «какой…» names («В каком городе…?»: a place;
+    «Какой вуз…?»: an organisation)."""
     if kind := expected_answer(question):
         return kind
     words = set(tokens(question, lemmas=False))
     if words & _REASON_WORDS:
         return "reason"
-    if set(tokens(question)) & _ORGANISATION_WORDS:
-        return "organisation"
+    if words & _WHOSE:
+        return "person"
+    return kind_noun(question)
+
+
+def kind_noun(question: str) -> AnswerKind | None:
+    """The kind of answer named by the noun the question asks for («В каком городе…?» → place): the Russian
+    `questions.asked_noun`, else (English, Kazakh: no tagger) any of the few words after "which" / «қандай»."""
+    if noun := asked_noun(question):
+        candidates = [noun]
+    else:
+        words = [match.group().lower() for match in _WORD.finditer(question)]
+        candidates = [w for place, word in enumerate(words) if word in _ASKING for w in words[place + 1 : place + 1 + ASKED_NOUN_WINDOW]]
+    for word in candidates:
+        for form in word_readings(word) | {word, kazakh_stem(word)}:
+            if form in _KIND_NOUNS:
+                return _KIND_NOUNS[form]
     return None
 
 
@@ -142,9 +172,12 @@ def measure(retriever: Retriever, question: str, hits: list[Hit], quote: Hit, as
 
 
 def _asked_noun_quoted(question: str, quoted: frozenset[str]) -> float:
-    """1 when the noun `question` asks for is among the `quoted` sentence's readings, 0 when not, 0.5 without one."""
+    """1 when the noun `question` asks for is among the `quoted` sentence's readings, 0 when not; 0.5 without
+    one, or when it names a kind of answer («городе»: the answer names a city, not the word; `kind_missing` judges it)."""
     noun = asked_noun(question)
-    return 0.5 if noun is None else float(bool(word_readings(noun) & quoted))
+    if noun is None or kind_noun(question) is not None:
+        return 0.5
+    return float(bool(word_readings(noun) & quoted))
 
 
 def _noun_match(retriever: Retriever, question: str, hits: list[Hit]) -> float:
