@@ -96,6 +96,15 @@ def test_an_earlier_answer_may_answer_again_when_it_holds_what_the_follow_up_add
     assert answer.status == "answered"
 
 
+def test_a_word_of_the_same_stem_counts_as_what_the_follow_up_adds(assistant: Assistant) -> None:
+    """«координировать» is not a form of «координации», but the stem is one: the earlier quote answers."""
+    first = "Какой совет предлагают создать стороны для евразийского маршрута?"
+    earlier = assistant.ask(first)
+    answer = assistant.ask("А что этот совет будет координировать?", history=_history(first, earlier.text))
+
+    assert "проектов, тарифов и стандартов" in answer.text.split("[1]")[0]
+
+
 def test_a_follow_up_is_judged_by_the_kind_it_asks_for_not_the_earlier_questions(assistant: Assistant) -> None:
     """The search for «А какая у него тема?» carries «Где проходит…?»; the answer is still judged as an
     answer about a topic, not as a quote lacking a place."""

@@ -24,6 +24,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import Generator, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -101,6 +102,8 @@ QUOTE_MARGIN = 0.03
 MIN_REPLY_WORDS = 2
 """An LLM reply with fewer words than this besides its markers says nothing («[1]», «Да.»); «В Астане [1]» is kept."""
 _REPLY_WORD = re.compile(r"\w+")
+KIN_PREFIX = 6
+"""Words that begin with this many letters in common are taken as one stem («строить», «строительство»)."""
 CONDENSE_HISTORY_TURNS = 6
 CONDENSE_ANSWER_CHARS = 600
 
@@ -286,7 +289,7 @@ class Assistant:
             if sentence.typed or not self._said(hit, sentence.span, said):
                 return True
             readings = frozenset().union(*content_words(self._quote(hit, sentence.span)))
-            return any(word & readings for word in new_words)
+            return any(_kin(word, readings) for word in new_words)
 
         fresh = [s for s in scored if fresh_enough(s)]
         scored = fresh or scored
@@ -514,6 +517,14 @@ def says_nothing(reply: str) -> bool:
     """True when an LLM reply is empty, holds only citation markers («[1]») or has fewer than
     MIN_REPLY_WORDS words besides them: it is treated like a failed call."""
     return len(_REPLY_WORD.findall(_MARKER.sub(" ", reply))) < MIN_REPLY_WORDS
+
+
+def _kin(word: frozenset[str], readings: frozenset[str]) -> bool:
+    """True when one of `readings` is a reading of `word` or shares its stem: a common beginning of at least
+    `KIN_PREFIX` letters («строить» and «строительство», «координировать» and «координации»)."""
+    return bool(word & readings) or any(
+        len(os.path.commonprefix([a, b])) >= KIN_PREFIX for a in word for b in readings
+    )
 
 
 def _overlaps(a: Span, b: Span) -> bool:
