@@ -32,17 +32,18 @@ fonts:
 test: $(STAMP) browser fonts
 	$(BIN)/python -m pytest -q
 
-# dev, dev2: the shared dev sets; holdout, holdout2, blind3: questions written blind (docs/retrieval.md);
-# dialogues: the shared follow-up conversations, dialogues_blind: ones written blind, scored turn by turn (docs/dialogue.md).
+# dev, dev2: the shared dev sets; holdout, holdout2, blind3-5: questions written blind (docs/retrieval.md, docs/trust.md);
+# dialogues: the shared follow-up conversations, dialogues_blind*: ones written blind, scored turn by turn (docs/dialogue.md).
 # calibrate: the confidence model's leave-one-set-out figures (docs/trust.md).
-SETS := tests/data/dev.jsonl tests/data/dev2.jsonl tests/data/holdout.jsonl tests/data/holdout2.jsonl
+SETS := tests/data/dev.jsonl tests/data/dev2.jsonl tests/data/holdout.jsonl tests/data/holdout2.jsonl tests/data/blind3.jsonl
 eval: $(STAMP)
 	$(BIN)/kzru-rag eval tests/data/dev.jsonl --baselines --ablation --answers
 	$(BIN)/kzru-rag eval tests/data/dev2.jsonl --answers
 	$(BIN)/kzru-rag eval tests/data/holdout.jsonl --baselines --ablation --answers
 	$(BIN)/kzru-rag eval tests/data/holdout2.jsonl --baselines --ablation --answers
-	$(BIN)/kzru-rag eval --dialogues tests/data/dialogues.jsonl
-	$(BIN)/kzru-rag eval --dialogues tests/data/dialogues_blind.jsonl
+	for set in blind3 blind4 blind5; do $(BIN)/kzru-rag eval tests/data/$$set.jsonl --answers || exit 1; done
+	for set in dialogues dialogues_blind dialogues_blind2 dialogues_blind3 dialogues_blind4; do \
+	  $(BIN)/kzru-rag eval --dialogues tests/data/$$set.jsonl || exit 1; done
 	$(BIN)/kzru-rag calibrate $(SETS)
 
 bench: $(STAMP)

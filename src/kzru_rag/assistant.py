@@ -24,6 +24,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import Generator, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -101,6 +102,8 @@ QUOTE_MARGIN = 0.03
 MIN_REPLY_WORDS = 2
 """An LLM reply with fewer words than this besides its markers says nothing («[1]», «Да.»); «В Астане [1]» is kept."""
 _REPLY_WORD = re.compile(r"\w+")
+KIN_PREFIX = 6
+"""Words that begin with this many letters in common are taken as one stem («строить», «строительство»)."""
 CONDENSE_HISTORY_TURNS = 6
 CONDENSE_ANSWER_CHARS = 600
 
@@ -130,6 +133,8 @@ class Answer:
     """Calibrated probability that the first quote answers the question (None: abstained, or no model)."""
     status: Status = "answered"
     """"answered" (presented as the answer), "uncertain" (passages given as leads) or "abstained"."""
+    signals: dict[str, float] | None = None
+    """What the confidence is computed from (`confidence.Signals` of the first quote; None: not extractive)."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -154,7 +159,9 @@ class Assistant:
         k: int = 5,
         max_quotes: int = 3,
         llm_timeout: float | None = None,
+        calibrated: bool = True,
     ) -> None:
+        """`calibrated=False` ignores the index's confidence model (answers then carry signals, no confidence)."""
         if k < 1:
             raise ValueError("k (passages per answer) must be at least 1")
         if max_quotes < 1:
@@ -167,7 +174,7 @@ class Assistant:
         self.max_quotes = max_quotes
         self.llm_timeout = llm_timeout
         model = retriever.index.manifest.confidence
-        self.confidence = ConfidenceModel.from_dict(model) if model else None
+        self.confidence = ConfidenceModel.from_dict(model) if model and calibrated else None
         self._vectors: dict[tuple[str, int, int], np.ndarray] = {}
         self._terms = retriever.index.sentences.terms if retriever.index.sentences is not None else None
 
@@ -206,8 +213,11 @@ class Assistant:
         if reasons := self.retriever.abstention_reasons(query, hits):
             answer = self._abstain(base, reasons)
         elif llm is None:
-            said = [first_claim(t["content"]) for t in turns if t["role"] == "assistant"] if query != question else []
-            answer = self._extract(base, query, focus=question, said=said)
+            said, asked = [], frozenset()
+            if query != question:
+                said = [first_claim(t["content"]) for t in turns if t["role"] == "assistant"]
+                asked = frozenset().union(*(r for t in turns if t["role"] == "user" for r in content_words(t["content"])))
+            answer = self._extract(base, query, focus=question, said=said, asked=asked)
         else:
             answer = yield from self._generate(base, query, llm)
         if notice and not answer.notice:
@@ -258,17 +268,30 @@ class Assistant:
         text = " ".join([NO_ANSWER[base.language], *why]) + (f" {CLOSEST[base.language]}: {markers}." if closest else "")
         return replace(base, text=text, citations=closest, abstained=True, reasons=list(reasons), status="abstained")
 
-    def _extract(self, base: Answer, query: str, focus: str | None = None, said: Sequence[str] = ()) -> Answer:
+    def _extract(
+        self, base: Answer, query: str, focus: str | None = None, said: Sequence[str] = (), asked: frozenset[str] = frozenset()
+    ) -> Answer:
         """Quote the best sentences of the hits, each with its passage's citation marker.
 
         `focus` is the question as asked when `query` adds the conversation to it: its own words
         and question word («где») decide which sentence answers. A follow-up asks for something new:
         sentences that already answered earlier questions (`said`: their answers' first claims) are
         passed over while others remain, unless they hold the kind of phrase asked for (a date for
-        «А когда?»).
+        «А когда?») or a word the follow-up adds to the earlier questions (`asked`: their words'
+        readings), as «А по чьей инициативе?» does when the earlier answer went on «…по инициативе
+        Президента…».
         """
         scored = self._scored_sentences(query, base.hits, focus)
-        fresh = [s for s in scored if s.typed or not any(self._quote(base.hits[s.hit], s.span) in text for text in said)]
+        new_words = [word for word in query_words(focus or query) if not word & asked]
+
+        def fresh_enough(sentence: _Sentence) -> bool:
+            hit = base.hits[sentence.hit]
+            if sentence.typed or not self._said(hit, sentence.span, said):
+                return True
+            readings = frozenset().union(*content_words(self._quote(hit, sentence.span)))
+            return any(_kin(word, readings) for word in new_words)
+
+        fresh = [s for s in scored if fresh_enough(s)]
         scored = fresh or scored
         if not scored:
             return self._abstain(base)
@@ -286,14 +309,26 @@ class Assistant:
                 markers[sentence.hit] = len(citations) + 1
                 citations.append(replace(base.hits[sentence.hit], highlight=sentence.span))
         lines = [f"{self._quote(base.hits[s.hit], s.span)} [{markers[s.hit]}]" for s in chosen]
-        return self._judged(replace(base, text="\n\n".join(lines), citations=citations))
+        quoted = base.hits[chosen[0].hit]
+        in_play = [hit for hit in base.hits if hit is quoted or not (hit.highlight and self._said(hit, hit.highlight, said))]
+        return self._judged(replace(base, text="\n\n".join(lines), citations=citations), focus, in_play)
 
-    def _judged(self, answer: Answer) -> Answer:
+    def _said(self, hit: Hit, span: Span, said: Sequence[str]) -> bool:
+        """True when the sentence at `span` of `hit` is in one of the earlier answers' claims `said`."""
+        return any(self._quote(hit, span) in text for text in said)
+
+    def _judged(self, answer: Answer, focus: str | None, in_play: list[Hit]) -> Answer:
         """The extractive answer with its confidence; below the model's threshold it is presented as
-        uncertain: a warning that the document may not answer, then the quotes as leads."""
+        uncertain: a warning that the document may not answer, then the quotes as leads.
+
+        For a follow-up the kind of answer asked for is read from the question as asked (`focus`), and
+        the retrieval signals from the passages still in play (`in_play`: the quoted one, and no other
+        whose best sentence an earlier answer already gave)."""
+        signals = measure(self.retriever, answer.query_used, in_play, answer.citations[0], asked=focus)
+        answer = replace(answer, signals=signals.to_dict())
         if self.confidence is None:
             return answer
-        confidence = self.confidence.probability(measure(self.retriever, answer.query_used, answer.hits, answer.citations[0]))
+        confidence = self.confidence.probability(signals)
         status = self.confidence.status(confidence)
         if status == "answered":
             return replace(answer, confidence=confidence)
@@ -482,6 +517,14 @@ def says_nothing(reply: str) -> bool:
     """True when an LLM reply is empty, holds only citation markers («[1]») or has fewer than
     MIN_REPLY_WORDS words besides them: it is treated like a failed call."""
     return len(_REPLY_WORD.findall(_MARKER.sub(" ", reply))) < MIN_REPLY_WORDS
+
+
+def _kin(word: frozenset[str], readings: frozenset[str]) -> bool:
+    """True when one of `readings` is a reading of `word` or shares its stem: a common beginning of at least
+    `KIN_PREFIX` letters («строить» and «строительство», «координировать» and «координации»)."""
+    return bool(word & readings) or any(
+        len(os.path.commonprefix([a, b])) >= KIN_PREFIX for a in word for b in readings
+    )
 
 
 def _overlaps(a: Span, b: Span) -> bool:

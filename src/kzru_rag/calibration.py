@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .assistant import Assistant
-from .confidence import SIGNAL_NAMES, ConfidenceModel, Signals, fit, measure
+from .confidence import SIGNAL_NAMES, ConfidenceModel, Signals, fit
 from .evaluation import Outcome, Question
 
 MAX_MISLEADING = 0.10
@@ -57,7 +57,7 @@ def collect(assistant: Assistant, sets: dict[str, list[Question]]) -> list[Sampl
             abstained = answer.status == "abstained"
             status = "abstained" if abstained else "answered"
             outcome = Outcome(question.id, bool(question.gold), status, None, correct)
-            signals = None if abstained else measure(assistant.retriever, answer.query_used, answer.hits, answer.citations[0])
+            signals = None if abstained or answer.signals is None else Signals(**answer.signals)
             samples.append(Sample(name, outcome, signals))
     return samples
 

@@ -367,7 +367,7 @@ def _calibrate(args: argparse.Namespace) -> int:
         raise ValueError("calibrate needs at least two question sets (each is held out in turn)")
     sets = {Path(file).name: load_questions(file) for file in args.files}
     retriever = Retriever.load(args.index)
-    samples = collect(Assistant(retriever), sets)
+    samples = collect(Assistant(retriever, calibrated=False), sets)
     result = calibrate(samples)
     model = result.model
     print(f"presentation threshold (held-out misleading rate <= 0.10): confidence >= {model.answer_from:.2f}")

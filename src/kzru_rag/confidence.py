@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from .entities import entities
+from .entities import entities, kazakh_stem
 from .lexical import best_parse, content_words, in_dictionary, query_words, tokens, word_readings
-from .questions import expected_answer, holds_answer
+from .questions import ASKED_NOUN_WINDOW, WHICH, asked_noun, expected_answer, holds_answer
 
 if TYPE_CHECKING:
     from .retriever import Hit, Retriever
@@ -27,10 +27,24 @@ Status = Literal["answered", "uncertain", "abstained"]
 
 # Question words for kinds `questions.expected_answer` leaves out (it serves retrieval and quoting).
 _REASON_WORDS = frozenset("почему зачем why неге неліктен".split())
-_ORGANISATION_WORDS = frozenset(
-    "организация институт компания ведомство министерство вуз университет агентство банк фонд "
-    "organisation organization institute company agency ministry university bank fund ұйым институт".split()
-)
+# Nouns that name a kind of answer: «В каком *городе*…?», "Which *country*…?", «Қай *қалада*…?» ask for a place,
+# not for the word itself. Ambiguous ones («место»: a rank or a place) are left out.
+_KIND_NOUNS: dict[str, AnswerKind] = {
+    **dict.fromkeys(
+        "город страна государство регион область столица республика city country state region capital "
+        "қала ел мемлекет өңір облыс астана".split(),
+        "place",
+    ),
+    **dict.fromkeys("год дата year date жыл".split(), "time"),
+    **dict.fromkeys(
+        "организация институт компания ведомство министерство вуз университет агентство банк фонд "
+        "organisation organization institute company agency ministry university bank fund ұйым университет".split(),
+        "organisation",
+    ),
+    **dict.fromkeys("эксперт политолог специалист человек expert analyst person сарапшы адам".split(), "person"),
+}
+_ASKING = WHICH | frozenset("сколько which what whose қандай қай".split())
+_WHOSE = frozenset("чей чья чьё чье чьи whose".split())
 # Russian markers of a reason or purpose in a sentence.
 _REASON_MARKERS = frozenset("чтобы для поскольку потому так благодаря связь цель целью направить призвать".split())
 _WORD = re.compile(r"\w+(?:[-‐‑]\w+)*")
@@ -49,7 +63,10 @@ class Signals:
       1 for the same lemma, else the highest cosine of the word embeddings (0 when it has no nouns).
     - `kind_missing`: 1 when the question asks for a kind of phrase (a person, an organisation, a date, a
       reason…) and the quote holds none, else 0.
-    - `russian_share`: share of the question's words that are Russian (the documents' language).
+    - `russian_share`: share of the question's words that are Russian (the documents' language); it also
+      tells the combiner how far the lexical signals (`quote_overlap`) can speak for the question.
+    - `asked_noun`: 1 when the noun the question asks for («Какой *бюджет*…?», «Сколько *студентов*…?») is
+      in the quoted sentence (by lemma), 0 when it is not, 0.5 when the question has none.
     """
 
     score: float
@@ -60,6 +77,7 @@ class Signals:
     noun_match: float
     kind_missing: float
     russian_share: float
+    asked_noun: float
 
     def vector(self) -> np.ndarray:
         return np.array([getattr(self, f.name) for f in fields(self)], dtype=np.float64)
@@ -72,27 +90,45 @@ SIGNAL_NAMES = tuple(f.name for f in fields(Signals))
 
 
 def answer_kind(question: str) -> AnswerKind | None:
-    """The kind of phrase the question asks for: `questions.expected_answer`, or an organisation
-    («Какой институт…?») or a reason («Почему…?», "Why…?")."""
+    """The kind of phrase the question asks for: `questions.expected_answer`, a reason («Почему…?»,
+    "Why…?"), a person («Чьи слова…?»), or what the noun after «какой…» names («В каком городе…?»: a place;
+    «Какой вуз…?»: an organisation)."""
     if kind := expected_answer(question):
         return kind
     words = set(tokens(question, lemmas=False))
     if words & _REASON_WORDS:
         return "reason"
-    if set(tokens(question)) & _ORGANISATION_WORDS:
-        return "organisation"
+    if words & _WHOSE:
+        return "person"
+    return kind_noun(question)
+
+
+def kind_noun(question: str) -> AnswerKind | None:
+    """The kind of answer named by the noun the question asks for («В каком городе…?» → place): the Russian
+    `questions.asked_noun`, else (English, Kazakh: no tagger) any of the few words after "which" / «қандай»."""
+    if noun := asked_noun(question):
+        candidates = [noun]
+    else:
+        words = [match.group().lower() for match in _WORD.finditer(question)]
+        candidates = [w for place, word in enumerate(words) if word in _ASKING for w in words[place + 1 : place + 1 + ASKED_NOUN_WINDOW]]
+    for word in candidates:
+        for form in word_readings(word) | {word, kazakh_stem(word)}:
+            if form in _KIND_NOUNS:
+                return _KIND_NOUNS[form]
     return None
 
 
 def holds_kind(sentence: str, kind: AnswerKind, question: str) -> bool:
-    """True when `sentence` holds a phrase of `kind` that the question does not: a named entity of
-    that type by natasha's NER (people, organisations, places), else `questions.holds_answer`."""
+    """True when `sentence` holds a phrase of `kind` that the question does not: for people and places
+    `questions.holds_answer` (morphology) or else a named entity of that type by natasha's NER; for
+    organisations the NER alone."""
     if kind == "reason":
         return bool(set(tokens(sentence, lemmas=False)) & _REASON_MARKERS)
     if kind in _NER_KINDS:
+        if kind != "organisation" and holds_answer(sentence, kind, question):  # type: ignore[arg-type]
+            return True  # found by morphology: the NER model need not be loaded
         asked = set(tokens(question))
-        found = any(t == _NER_KINDS[kind] and not set(tokens(text)) <= asked for t, text in entities(sentence))
-        return found or (kind != "organisation" and holds_answer(sentence, kind, question))  # type: ignore[arg-type]
+        return any(t == _NER_KINDS[kind] and not set(tokens(text)) <= asked for t, text in entities(sentence))
     return holds_answer(sentence, kind, question)
 
 
@@ -110,16 +146,18 @@ def key_nouns(question: str) -> list[tuple[str, frozenset[str]]]:
     return list(nouns.values())
 
 
-def measure(retriever: Retriever, question: str, hits: list[Hit], quote: Hit) -> Signals:
+def measure(retriever: Retriever, question: str, hits: list[Hit], quote: Hit, asked: str | None = None) -> Signals:
     """The signals of `quote` (a hit whose `highlight` is the quoted sentence) as the answer to
-    `question`, given all `hits` retrieved for it."""
+    `question` (what was searched), given the `hits` retrieved for it; the kind of answer and the noun
+    asked for are read from `asked` (default: `question`), the question as the user asked it."""
     span = quote.highlight or (quote.start, quote.end)
     sentence = quote.text[span[0] - quote.start : span[1] - quote.start]
     cosine = next((c for a, b, c in quote.sentences if (a, b) == span), quote.signals.get("sentence", 0.0))
     words = query_words(question)
     readings = frozenset().union(*content_words(sentence))
     overlap = sum(bool(w & readings) for w in words) / len(words) if words else 0.0
-    kind = answer_kind(question)
+    asked = asked or question
+    kind = answer_kind(asked)
     return Signals(
         score=hits[0].score,
         margin=hits[0].score - hits[1].score if len(hits) > 1 else 0.0,
@@ -127,9 +165,19 @@ def measure(retriever: Retriever, question: str, hits: list[Hit], quote: Hit) ->
         agreement=float(quote.chunk_id == hits[0].chunk_id and quote.start == hits[0].start),
         quote_overlap=overlap,
         noun_match=_noun_match(retriever, question, hits),
-        kind_missing=float(kind is not None and not holds_kind(sentence, kind, question)),
+        kind_missing=float(kind is not None and not holds_kind(sentence, kind, asked)),
         russian_share=retriever.russian_share(question),
+        asked_noun=_asked_noun_quoted(asked, readings),
     )
+
+
+def _asked_noun_quoted(question: str, quoted: frozenset[str]) -> float:
+    """1 when the noun `question` asks for is among the `quoted` sentence's readings, 0 when not; 0.5 without
+    one, or when it names a kind of answer («городе»: the answer names a city, not the word; `kind_missing` judges it)."""
+    noun = asked_noun(question)
+    if noun is None or kind_noun(question) is not None:
+        return 0.5
+    return float(bool(word_readings(noun) & quoted))
 
 
 def _noun_match(retriever: Retriever, question: str, hits: list[Hit]) -> float:
@@ -184,7 +232,10 @@ class ConfidenceModel:
     def from_dict(cls, data: dict[str, Any]) -> "ConfidenceModel":
         names = tuple(data["signals"])
         if names != SIGNAL_NAMES:
-            raise ValueError(f"confidence model has signals {names}, this kzru-rag computes {SIGNAL_NAMES}")
+            raise ValueError(
+                f"the index's confidence model combines the signals {', '.join(names)}; this kzru-rag computes "
+                f"{', '.join(SIGNAL_NAMES)}: fit a new one with `kzru-rag calibrate QUESTION_SETS... --write`"
+            )
         return cls(
             tuple(map(float, data["weights"])),
             float(data["bias"]),

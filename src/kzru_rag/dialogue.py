@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal
 
+from .entities import morph_tagger, ner_tools
 from .lexical import TermIndex, best_parse, content_words, tokens
-from .questions import Kind, expected_answer
+from .questions import WHICH, Kind, expected_answer
 
 if TYPE_CHECKING:
     from .llm import Message
@@ -76,11 +77,6 @@ own noun and are left to the earlier questions."""
 
 ATTRIBUTE_KINDS: frozenset[Kind] = frozenset({"place", "time", "number", "duration"})
 """Kinds of questions whose answer describes the question's subject rather than naming a new one."""
-WHICH = frozenset(
-    "какой какая какое какие какого какую каком каких каков какова каково каковы "
-    "который которая которое которые чей чья чьё чье чьи".split()
-)
-"""Words that ask for the noun that follows them: that noun is what the question asks for, not its topic."""
 _WORD = re.compile(r"\w+(?:[-‐‑]\w+)*")
 _NER_KINDS: dict[str, EntityKind] = {"PER": "person", "LOC": "place", "ORG": "organisation"}
 _GENDERS: dict[str, Gender] = {"Masc": "masc", "Fem": "femn", "Neut": "neut"}
@@ -123,7 +119,8 @@ def entities(text: str) -> list[Entity]:
     """The people, places and organisations natasha's NER finds in Russian `text`, and «quoted» names, in order."""
     from natasha import Doc
 
-    segmenter, ner, morph = _natasha()
+    segmenter, ner = ner_tools()
+    morph = morph_tagger()
     doc = Doc(_MARKER.sub(" ", text))
     doc.segment(segmenter)
     doc.tag_ner(ner)
@@ -245,12 +242,3 @@ def _entity(text: str, kind: EntityKind, words: Sequence[Any]) -> Entity:
         gender=genders.pop() if len(genders) == 1 else None,
         plural={"Plur": True, "Sing": False}.get(numbers.pop()) if len(numbers) == 1 else None,
     )
-
-
-@lru_cache(maxsize=1)
-def _natasha() -> tuple[Any, Any, Any]:
-    """natasha's segmenter, NER and morphology taggers, loaded once per process."""
-    from natasha import NewsEmbedding, NewsMorphTagger, NewsNERTagger, Segmenter
-
-    embedding = NewsEmbedding()
-    return Segmenter(), NewsNERTagger(embedding), NewsMorphTagger(embedding)

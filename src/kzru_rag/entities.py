@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import Any
 
 from .lexical import KAZAKH_LETTERS, Readings, best_parse, word_readings
 
@@ -102,10 +103,27 @@ def kazakh_stem(word: str) -> str:
 
 
 @lru_cache(maxsize=1)
-def _ner():
-    from natasha import NewsEmbedding, NewsNERTagger, Segmenter
+def _embedding() -> Any:
+    from natasha import NewsEmbedding
 
-    return Segmenter(), NewsNERTagger(NewsEmbedding())
+    return NewsEmbedding()
+
+
+@lru_cache(maxsize=1)
+def ner_tools() -> tuple[Any, Any]:
+    """natasha's segmenter and NER tagger, loaded on first use, once per process (the NER and
+    `morph_tagger` share one embedding table, about 100 MiB)."""
+    from natasha import NewsNERTagger, Segmenter
+
+    return Segmenter(), NewsNERTagger(_embedding())
+
+
+@lru_cache(maxsize=1)
+def morph_tagger() -> Any:
+    """natasha's morphology tagger, loaded on first use, once per process."""
+    from natasha import NewsMorphTagger
+
+    return NewsMorphTagger(_embedding())
 
 
 @lru_cache(maxsize=4096)
@@ -113,7 +131,7 @@ def entities(sentence: str) -> tuple[tuple[str, str], ...]:
     """(type, text) of each named entity natasha's Russian NER finds in `sentence`; type is PER, LOC or ORG."""
     from natasha import Doc
 
-    segmenter, tagger = _ner()
+    segmenter, tagger = ner_tools()
     doc = Doc(sentence)
     doc.segment(segmenter)
     doc.tag_ner(tagger)

@@ -143,7 +143,25 @@ def specifics(text: str) -> list[Readings]:
     no paraphrase replaces and that dense embeddings barely tell apart (2024 ≈ 2025), so a lexical
     check must."""
     numbers = (word_readings(m.group()) for m in _WORD.finditer(text) if any(c.isdigit() for c in m.group()))
-    return list(dict.fromkeys(frozenset(r for r in readings if any(c.isdigit() for c in r)) for readings in numbers))
+    return list(dict.fromkeys(_with_roman(frozenset(r for r in readings if any(c.isdigit() for c in r))) for readings in numbers))
+
+
+_ORDINAL = re.compile(r"(\d+)(?:st|nd|rd|th|-?[а-яё]{1,3})?")
+_ROMAN_DIGITS = ((1000, "m"), (900, "cm"), (500, "d"), (400, "cd"), (100, "c"), (90, "xc"), (50, "l"), (40, "xl"), (10, "x"), (9, "ix"), (5, "v"), (4, "iv"), (1, "i"))
+
+
+def _with_roman(readings: Readings) -> Readings:
+    """`readings` of a number plus the number alone and its Roman numeral: "21st", «21-й» also read as "21"
+    and «xxi», as documents write forums and centuries («XXI форум»)."""
+    extra = set()
+    for reading in readings:
+        if (match := _ORDINAL.fullmatch(reading)) and 0 < (value := int(match.group(1))) < 4000:
+            roman = ""
+            for amount, letters in _ROMAN_DIGITS:
+                count, value = divmod(value, amount)
+                roman += letters * count
+            extra |= {match.group(1), roman}
+    return readings | extra
 
 
 class TermIndex:

@@ -28,6 +28,13 @@ _DATE = re.compile(
     r"|\b(?:1[89]|20)\d{2}\b",
     re.IGNORECASE,
 )
+WHICH = frozenset(
+    "какой какая какое какие какого какую каком каких каков какова каково каковы "
+    "который которая которое которые чей чья чьё чье чьи".split()
+)
+"""Words that ask for the noun that follows them: that noun is what the question asks for, not its topic."""
+ASKED_NOUN_WINDOW = 3
+"""The asked-for noun is looked for among this many words after «какой…» or «сколько» («Какие практические механизмы…»)."""
 _WORD = re.compile(r"\w+(?:[-‐‑]\w+)*")
 _PLACE_PREPOSITIONS = frozenset({"в", "во", "на"})
 _NOT_QUANTITIES = frozenset({"оба"})  # pymorphy3 reads «оба», «обеим» as numerals
@@ -50,6 +57,19 @@ def expected_answer(question: str) -> Kind | None:
             return _HOW[after]
         if word in QUESTION_WORDS:
             return QUESTION_WORDS[word]
+    return None
+
+
+def asked_noun(question: str) -> str | None:
+    """The noun a Russian question asks for, as written: the first noun just after «какой…», «каков…»,
+    «чей…» or «сколько» («Какой бюджет выделен…?» → «бюджет», «Сколько студентов…?» → «студентов»);
+    None when it has none."""
+    words = [match.group().lower() for match in _WORD.finditer(question)]
+    for place, word in enumerate(words):
+        if word in WHICH or word == "сколько":
+            following = words[place + 1 : place + 1 + ASKED_NOUN_WINDOW]
+            if noun := next((w for w in following if best_parse(w)[1] == "NOUN"), None):
+                return noun
     return None
 
 
