@@ -41,8 +41,8 @@ eval: $(STAMP)
 	$(BIN)/kzru-rag eval tests/data/dev2.jsonl --answers
 	$(BIN)/kzru-rag eval tests/data/holdout.jsonl --baselines --ablation --answers
 	$(BIN)/kzru-rag eval tests/data/holdout2.jsonl --baselines --ablation --answers
-	for set in blind3 blind4 blind5; do $(BIN)/kzru-rag eval tests/data/$$set.jsonl --answers || exit 1; done
-	for set in dialogues dialogues_blind dialogues_blind2 dialogues_blind3 dialogues_blind4; do \
+	for set in blind3 blind4 blind5 blind7; do $(BIN)/kzru-rag eval tests/data/$$set.jsonl --answers || exit 1; done
+	for set in dialogues dialogues_blind dialogues_blind2 dialogues_blind3 dialogues_blind4 dialogues_blind5; do \
 	  $(BIN)/kzru-rag eval --dialogues tests/data/$$set.jsonl || exit 1; done
 	$(BIN)/kzru-rag calibrate $(SETS)
 

@@ -24,7 +24,7 @@ from openai_stub import (  # noqa: F401  (openai_stub_fixture provides the opena
 from conftest import DEV_SET
 from kzru_rag import Answer, Assistant
 from kzru_rag.assistant import NO_ANSWER, CitationChecker
-from kzru_rag.dialogue import contextual_query, is_follow_up
+from kzru_rag.dialogue import contextual_query, first_claim, is_follow_up
 from kzru_rag.evaluation import evaluate_answers, load_questions
 from kzru_rag.llm import LLM, Message, OpenAICompatibleLLM, load_prompt
 
@@ -128,6 +128,17 @@ def test_any_sentence_of_a_passage_can_be_quoted_and_is_then_its_highlight(assis
         start, end = cited.highlight
         assert quote in cited.text[start - cited.start : end - cited.start], "a passage's first quote is its highlight"
     assert len({(c.start, c.end) for c in answer.citations}) == len(answer.citations), "one marker per passage"
+
+
+def test_a_quote_that_opens_with_a_pronoun_comes_with_the_sentence_that_names_it(assistant: Assistant) -> None:
+    """«Его тема – «Рабочие профессии…»» alone does not say whose theme: the quote takes in the sentence before it,
+    which names the forum, and is judged and highlighted as one."""
+    answer = assistant.ask("Какова тема XXI форума в Уральске?")
+    first = first_claim(answer.text)
+    assert "Рабочие профессии – драйвер роста экономики" in first and first.startswith("В этом контексте XXI форум")
+    start, end = answer.citations[0].highlight
+    assert answer.citations[0].text[start - answer.citations[0].start : end - answer.citations[0].start].strip() == first
+    assert answer.text.count("Рабочие профессии – драйвер") == 1, "the sentence is not quoted twice"
 
 
 @pytest.mark.parametrize("name, floor", [("dev.jsonl", 0.85), ("holdout.jsonl", 0.79), ("holdout2.jsonl", 0.80)])

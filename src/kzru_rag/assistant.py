@@ -33,9 +33,9 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 
 from .confidence import ConfidenceModel, Status, measure
-from .dialogue import contextual_query, first_claim, referent
+from .dialogue import ANAPHORS, contextual_query, first_claim, referent
 from .errors import KzruRagError
-from .lexical import content_words, query_words
+from .lexical import content_words, query_words, tokens
 from .llm import LLM, Message, render_prompt
 from .questions import Language, expected_answer, holds_answer, question_language
 from .retriever import AbstentionReason, Hit, Retriever, validate_query
@@ -301,6 +301,7 @@ class Assistant:
                 break
             if not any(_overlaps(sentence.span, other.span) for other in chosen):
                 chosen.append(sentence)
+        chosen = _standalone(chosen, base.hits)
         # One marker per passage; its highlight becomes its best quoted sentence.
         markers: dict[int, int] = {}
         citations: list[Hit] = []
@@ -418,11 +419,15 @@ class Assistant:
         spans = [span for _, span in places]
         texts = [hit.text[a - hit.start : b - hit.start] for hit, (a, b) in zip(owners, spans)]
         similarities = self._similarities(query, owners, spans, texts)
+        similarity_of = dict(zip(places, similarities))
         focus = focus or query
         question_words = query_words(focus)
         kind = expected_answer(focus)
         scored = []
         for (i, _), similarity, span, text in zip(places, similarities, spans, texts):
+            if before := _antecedent(hits[i], span):  # scored as the quote it makes with the sentence before it
+                similarity = max(similarity, similarity_of.get((i, before), similarity))
+                text = hits[i].text[before[0] - hits[i].start : span[1] - hits[i].start]
             readings = frozenset().union(*content_words(text))
             overlap = sum(bool(word & readings) for word in question_words) / len(question_words) if question_words else 0.0
             typed = bool(kind) and holds_answer(text, kind, focus)
@@ -444,6 +449,33 @@ class Assistant:
             self._vectors.update(zip(missing, embedder.encode_passages(list(missing.values()))))
         question = embedder.encode_queries([query])[0]
         return [float(value) if value is not None else float(np.dot(question, self._vectors[key])) for key, value in zip(keys, known)]
+
+
+def _standalone(chosen: list[_Sentence], hits: list[Hit]) -> list[_Sentence]:
+    """The chosen sentences as quotes that stand alone (with their `_antecedent`); a quote that comes to take in
+    another chosen sentence of its passage is joined with it, in the place of the better one."""
+    quotes: list[_Sentence] = []
+    for sentence in chosen:
+        before = _antecedent(hits[sentence.hit], sentence.span)
+        span = (before[0], sentence.span[1]) if before else sentence.span
+        joined = next((n for n, q in enumerate(quotes) if q.hit == sentence.hit and _overlaps(q.span, span)), None)
+        if joined is None:
+            quotes.append(sentence._replace(span=span))
+        else:
+            other = quotes[joined]
+            quotes[joined] = other._replace(span=(min(other.span[0], span[0]), max(other.span[1], span[1])), typed=other.typed or sentence.typed)
+    return quotes
+
+
+def _antecedent(hit: Hit, span: Span) -> Span | None:
+    """The span of the sentence before the one at `span` in `hit` when that one opens by pointing back («Они
+    формируют…», «Его тема – …», "It will…"), else None: a quote whose subject is a pronoun is read, scored and
+    shown with the sentence that names it."""
+    starts = [a for a, _, _ in hit.sentences]
+    if span[0] not in starts or (position := starts.index(span[0])) == 0:
+        return None
+    opening = tokens(hit.text[span[0] - hit.start : span[1] - hit.start], lemmas=False)[:1]
+    return hit.sentences[position - 1][:2] if set(opening) & ANAPHORS else None
 
 
 def _known_similarity(hit: Hit, span: Span) -> float | None:

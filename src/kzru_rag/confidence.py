@@ -152,7 +152,7 @@ def measure(retriever: Retriever, question: str, hits: list[Hit], quote: Hit, as
     asked for are read from `asked` (default: `question`), the question as the user asked it."""
     span = quote.highlight or (quote.start, quote.end)
     sentence = quote.text[span[0] - quote.start : span[1] - quote.start]
-    cosine = next((c for a, b, c in quote.sentences if (a, b) == span), quote.signals.get("sentence", 0.0))
+    cosine = max((c for a, b, c in quote.sentences if span[0] <= a and b <= span[1]), default=quote.signals.get("sentence", 0.0))
     words = query_words(question)
     readings = frozenset().union(*content_words(sentence))
     overlap = sum(bool(w & readings) for w in words) / len(words) if words else 0.0
