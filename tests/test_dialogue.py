@@ -105,6 +105,18 @@ def test_a_word_of_the_same_stem_counts_as_what_the_follow_up_adds(assistant: As
     assert "проектов, тарифов и стандартов" in answer.text.split("[1]")[0]
 
 
+def test_an_earlier_answer_that_still_fits_best_is_quoted_again(assistant: Assistant) -> None:
+    """«Чем он будет заниматься?» shares no word with «…который станет площадкой для координации…», yet that
+    sentence answers it: an earlier quote only scores a little less, so it is quoted again when nothing new fits
+    as well, rather than passed over for a fresh sentence on the same topic."""
+    first = "Какой новый совет для транспортных магистралей рассматривают создать стороны?"
+    earlier = assistant.ask(first)
+    answer = assistant.ask("Чем он будет заниматься?", history=_history(first, earlier.text))
+
+    assert "Совета по развитию евразийского маршрута" in earlier.text.split("[1]")[0]
+    assert "координации проектов, тарифов и стандартов" in answer.text.split("[1]")[0]
+
+
 def test_a_follow_up_is_judged_by_the_kind_it_asks_for_not_the_earlier_questions(assistant: Assistant) -> None:
     """The search for «А какая у него тема?» carries «Где проходит…?»; the answer is still judged as an
     answer about a topic, not as a quote lacking a place."""

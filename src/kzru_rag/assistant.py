@@ -98,6 +98,8 @@ LEXICAL_WEIGHT = 0.1
 RANK_WEIGHT = 0.02
 """Bonus RANK_WEIGHT / rank for sentences of the retriever's higher-ranked passages."""
 QUOTE_MARGIN = 0.03
+# A sentence an earlier answer already quoted scores this much less for a follow-up (a near tie goes to a new one).
+SAID_PENALTY = 0.02
 """Further sentences are quoted when they score within this margin of the best one."""
 MIN_REPLY_WORDS = 2
 """An LLM reply with fewer words than this besides its markers says nothing («[1]», «Да.»); «В Астане [1]» is kept."""
@@ -275,11 +277,12 @@ class Assistant:
 
         `focus` is the question as asked when `query` adds the conversation to it: its own words
         and question word («где») decide which sentence answers. A follow-up asks for something new:
-        sentences that already answered earlier questions (`said`: their answers' first claims) are
-        passed over while others remain, unless they hold the kind of phrase asked for (a date for
-        «А когда?») or a word the follow-up adds to the earlier questions (`asked`: their words'
-        readings), as «А по чьей инициативе?» does when the earlier answer went on «…по инициативе
-        Президента…».
+        sentences that already answered earlier questions (`said`: their answers' first claims) score
+        SAID_PENALTY less, unless they hold the kind of phrase asked for (a date for «А когда?») or a word
+        the follow-up adds to the earlier questions (`asked`: their words' readings), as «А по чьей
+        инициативе?» does when the earlier answer went on «…по инициативе Президента…». A said sentence
+        that still scores best is quoted again: the detail asked for is often in it («Чем он будет
+        заниматься?» of the council «…который станет площадкой для координации…»).
         """
         scored = self._scored_sentences(query, base.hits, focus)
         new_words = [word for word in query_words(focus or query) if not word & asked]
@@ -291,8 +294,7 @@ class Assistant:
             readings = frozenset().union(*content_words(self._quote(hit, sentence.span)))
             return any(_kin(word, readings) for word in new_words)
 
-        fresh = [s for s in scored if fresh_enough(s)]
-        scored = fresh or scored
+        scored = sorted((s if fresh_enough(s) else s._replace(score=s.score - SAID_PENALTY) for s in scored), key=lambda s: -s.score)
         if not scored:
             return self._abstain(base)
         chosen: list[_Sentence] = []
