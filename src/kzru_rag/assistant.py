@@ -32,12 +32,13 @@ from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
-from .confidence import ConfidenceModel, Status, measure
-from .dialogue import ANAPHORS, contextual_query, first_claim, referent
+from .confidence import ConfidenceModel, Status, answer_kind, measure
+from .dialogue import contextual_query, first_claim, referent
 from .errors import KzruRagError
-from .lexical import content_words, query_words, tokens
+from .lexical import content_words, query_words
 from .llm import LLM, Message, render_prompt
 from .questions import Language, expected_answer, holds_answer, question_language
+from .quotes import antecedent, names_speaker, standalone_span
 from .retriever import AbstentionReason, Hit, Retriever, validate_query
 
 log = logging.getLogger(__name__)
@@ -303,7 +304,7 @@ class Assistant:
                 break
             if not any(_overlaps(sentence.span, other.span) for other in chosen):
                 chosen.append(sentence)
-        chosen = _standalone(chosen, base.hits)
+        chosen = _standalone(chosen, base.hits, answer_kind(focus or query) == "person")
         # One marker per passage; its highlight becomes its best quoted sentence.
         markers: dict[int, int] = {}
         citations: list[Hit] = []
@@ -425,14 +426,17 @@ class Assistant:
         focus = focus or query
         question_words = query_words(focus)
         kind = expected_answer(focus)
+        who = answer_kind(focus) == "person"
         scored = []
         for (i, _), similarity, span, text in zip(places, similarities, spans, texts):
-            if before := _antecedent(hits[i], span):  # scored as the quote it makes with the sentence before it
+            # Scored as the quote it makes with what it needs to stand alone (`quotes.standalone_span`).
+            if before := antecedent(hits[i], span):
                 similarity = max(similarity, similarity_of.get((i, before), similarity))
-                text = hits[i].text[before[0] - hits[i].start : span[1] - hits[i].start]
+            start, end = standalone_span(hits[i], span, who)
+            text = hits[i].text[start - hits[i].start : end - hits[i].start]
             readings = frozenset().union(*content_words(text))
             overlap = sum(bool(word & readings) for word in question_words) / len(question_words) if question_words else 0.0
-            typed = bool(kind) and holds_answer(text, kind, focus)
+            typed = bool(kind) and holds_answer(text, kind, focus) or who and names_speaker(text, focus)
             score = similarity + LEXICAL_WEIGHT * overlap + RANK_WEIGHT / (i + 1) + ANSWER_TYPE_WEIGHT * typed
             scored.append(_Sentence(score, i, span, typed))
         scored.sort(key=lambda sentence: -sentence.score)
@@ -453,13 +457,13 @@ class Assistant:
         return [float(value) if value is not None else float(np.dot(question, self._vectors[key])) for key, value in zip(keys, known)]
 
 
-def _standalone(chosen: list[_Sentence], hits: list[Hit]) -> list[_Sentence]:
-    """The chosen sentences as quotes that stand alone (with their `_antecedent`); a quote that comes to take in
-    another chosen sentence of its passage is joined with it, in the place of the better one."""
+def _standalone(chosen: list[_Sentence], hits: list[Hit], who: bool) -> list[_Sentence]:
+    """The chosen sentences as quotes that stand alone (`quotes.standalone_span`; `who`: the question asks who);
+    a quote that comes to take in another chosen sentence of its passage is joined with it, in the place of the
+    better one."""
     quotes: list[_Sentence] = []
     for sentence in chosen:
-        before = _antecedent(hits[sentence.hit], sentence.span)
-        span = (before[0], sentence.span[1]) if before else sentence.span
+        span = standalone_span(hits[sentence.hit], sentence.span, who)
         joined = next((n for n, q in enumerate(quotes) if q.hit == sentence.hit and _overlaps(q.span, span)), None)
         if joined is None:
             quotes.append(sentence._replace(span=span))
@@ -467,17 +471,6 @@ def _standalone(chosen: list[_Sentence], hits: list[Hit]) -> list[_Sentence]:
             other = quotes[joined]
             quotes[joined] = other._replace(span=(min(other.span[0], span[0]), max(other.span[1], span[1])), typed=other.typed or sentence.typed)
     return quotes
-
-
-def _antecedent(hit: Hit, span: Span) -> Span | None:
-    """The span of the sentence before the one at `span` in `hit` when that one opens by pointing back («Они
-    формируют…», «Его тема – …», "It will…"), else None: a quote whose subject is a pronoun is read, scored and
-    shown with the sentence that names it."""
-    starts = [a for a, _, _ in hit.sentences]
-    if span[0] not in starts or (position := starts.index(span[0])) == 0:
-        return None
-    opening = tokens(hit.text[span[0] - hit.start : span[1] - hit.start], lemmas=False)[:1]
-    return hit.sentences[position - 1][:2] if set(opening) & ANAPHORS else None
 
 
 def _known_similarity(hit: Hit, span: Span) -> float | None:

@@ -18,6 +18,7 @@ import numpy as np
 from .entities import entities, kazakh_stem
 from .lexical import best_parse, content_words, in_dictionary, query_words, tokens, word_readings
 from .questions import ASKED_NOUN_WINDOW, WHICH, asked_noun, expected_answer, holds_answer
+from .quotes import names_speaker
 
 if TYPE_CHECKING:
     from .retriever import Hit, Retriever
@@ -124,6 +125,8 @@ def holds_kind(sentence: str, kind: AnswerKind, question: str) -> bool:
     organisations the NER alone."""
     if kind == "reason":
         return bool(set(tokens(sentence, lemmas=False)) & _REASON_MARKERS)
+    if kind == "person" and names_speaker(sentence, question):
+        return True  # the author's words after direct speech name who said it
     if kind in _NER_KINDS:
         if kind != "organisation" and holds_answer(sentence, kind, question):  # type: ignore[arg-type]
             return True  # found by morphology: the NER model need not be loaded

@@ -1,0 +1,26 @@
+"""Quotes that stand alone: the sentence a pronoun points back to, the words that name who speaks."""
+
+from __future__ import annotations
+
+from kzru_rag import Assistant
+from kzru_rag.quotes import names_speaker
+
+SPEECH = "Эти встречи позволяют договариваться о конкретных инициативах, – отмечает эксперт КИСИ."
+
+
+def test_the_authors_words_after_direct_speech_name_a_speaker_the_question_does_not() -> None:
+    assert names_speaker(SPEECH, "Чьи слова о «народной дипломатии» приводятся?")
+    assert not names_speaker(SPEECH, "Что говорит эксперт КИСИ о встречах?"), "the speaker asked about is no answer"
+    assert not names_speaker("Его тема – «Рабочие профессии – драйвер роста экономики» – отражает значимость.", "Кто?")
+    assert not names_speaker("Стороны обсудят транзит, тарифы и стандарты.", "Кто?")
+
+
+def test_who_said_a_line_of_direct_speech_is_quoted_and_judged_with_the_words_that_name_the_speaker(retriever) -> None:
+    """«Они формируют основу «народной дипломатии»…» is a line of direct speech whose speaker is named a sentence
+    on («…, – отмечает эксперт КИСИ.»): asked whose words they are, the quote runs from the line to its speaker,
+    and that counts as naming a person (it did not: «эксперт КИСИ» is no name to morphology or NER)."""
+    answer = Assistant(retriever).ask("Чьи слова о «народной дипломатии» приводятся в статье?")
+    start, end = answer.citations[0].highlight
+    quote = answer.citations[0].text[start - answer.citations[0].start : end - answer.citations[0].start]
+    assert "основу «народной дипломатии»" in quote and quote.endswith("– отмечает эксперт КИСИ.")
+    assert answer.signals["kind_missing"] == 0.0
