@@ -24,10 +24,11 @@ from kzru_rag.evaluation import evaluate, load_questions
 from kzru_rag.index import MANIFEST, build_index, default_index_path, load_index
 from kzru_rag.lexical import TermIndex, WordVectors
 from kzru_rag.retriever import Retriever
-from kzru_rag.stores import StoreSpec, parse_store
+from kzru_rag.stores import TOKEN_ENV, StoreSpec, parse_store
 from kzru_rag.stores import milvus
 
 from killed_build import HashEncoder
+from milvus_proxy import token_checking_proxy
 
 DATA = Path(__file__).parent / "data"
 FIRST = "Первый документ о сотрудничестве Казахстана и России в энергетике.\n\nВторой абзац о форуме в Уральске."
@@ -185,12 +186,15 @@ def test_a_deleted_milvus_lite_file_is_a_clear_error(tmp_path):
         load_index(path)
 
 
+def run_cli(*args: str, token: str = "") -> subprocess.CompletedProcess[str]:
+    """`kzru-rag ARGS` in a process of its own (with `token` in $KZRU_RAG_MILVUS_TOKEN when given)."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), **({TOKEN_ENV: token} if token else {})}
+    return subprocess.run([sys.executable, "-m", "kzru_rag.cli", *args], capture_output=True, text=True, env=env, timeout=120)
+
+
 def test_a_milvus_lite_file_locked_by_another_process_is_a_clear_error(milvus_index):
     load_index(milvus_index)  # this process holds the file open
-    result = subprocess.run(
-        [sys.executable, "-m", "kzru_rag.cli", "index", "status", "--index", str(milvus_index)],
-        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}, timeout=120,
-    )
+    result = run_cli("index", "status", "--index", str(milvus_index))
     assert result.returncode == 2
     assert f"cannot open the Milvus Lite file {milvus_index.parent / 'kzru.db'}" in result.stderr
     assert "another process holds the lock" in result.stderr and "stop the other kzru-rag process" in result.stderr
@@ -216,12 +220,18 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture(params=["unauthenticated", "permission_denied", "unreachable"])
+@pytest.fixture(params=["unauthenticated", "permission_denied", "unreachable", "wrong_token"])
 def server(request) -> Iterator[tuple[str, str]]:
     """(kind, URI) of a Milvus "server" on 127.0.0.1 that refuses every token (UNAUTHENTICATED or PERMISSION_DENIED,
-    as Milvus does), or of a port nobody listens on."""
+    as Milvus does), of a port nobody listens on, or of the real Milvus server behind a proxy that checks tokens and
+    accepts only one the tests never send (`wrong_token`)."""
     if request.param == "unreachable":
         yield request.param, f"http://127.0.0.1:{free_port()}"
+        return
+    if request.param == "wrong_token":
+        with token_checking_proxy(request.getfixturevalue("milvus_server"), "another-token") as proxy:
+            yield request.param, proxy.uri
+        assert proxy.refused and not proxy.forwarded, "the proxy refused every call"
         return
     fake = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
     fake.add_generic_rpc_handlers((Refusing(grpc.StatusCode[request.param.upper()]),))
@@ -242,11 +252,8 @@ def test_a_server_refusing_the_token_or_unreachable_is_named_with_the_fix_and_th
     path = tmp_path / "index"
     build_index([corpus(tmp_path / "docs", FIRST)], HashEncoder(), path, store=f"milvus:{tmp_path / 'kzru.db'}")
     on_server(path, uri)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "KZRU_RAG_MILVUS_TOKEN": "secret-token"}
     for command in (["index", "status"], ["search", "форум"]):
-        result = subprocess.run(
-            [sys.executable, "-m", "kzru_rag.cli", *command, "--index", str(path)], capture_output=True, text=True, env=env, timeout=120
-        )
+        result = run_cli(*command, "--index", str(path), token="secret-token")
         assert result.returncode == 2 and result.stdout == ""
         if kind == "unreachable":
             assert f"cannot use the Milvus server at {uri} (" in result.stderr
@@ -321,3 +328,22 @@ def test_a_milvus_gone_while_serving_gives_a_clear_error_and_the_app_keeps_runni
     milvus.forget(parse_store(store))
     with pytest.raises(IndexLoadError, match=f"Milvus Lite file {tmp_path / 'kzru.db'}"):
         assistant.ask("форум в Уральске")
+
+
+def test_a_server_checking_tokens_serves_kzru_rag_with_the_right_token(tmp_path, milvus_server, embedder, monkeypatch):
+    token, path = "kzru:the-right-token", tmp_path / "checked"
+    monkeypatch.setenv(TOKEN_ENV, token)
+    with token_checking_proxy(milvus_server, token) as proxy:
+        try:
+            build_index([corpus(tmp_path / "docs", FIRST, SECOND)], embedder, path, store=proxy.uri)
+            retriever = Retriever(load_index(path, check_sources=False), embedder)
+            assert any("Омске" in hit.text for hit in retriever.search("филиалы вузов в Омске", k=2))
+        finally:
+            milvus.forget(parse_store(proxy.uri))
+        in_process = len(proxy.forwarded)
+        status = run_cli("index", "status", "--index", str(path), token=token)
+        found = run_cli("search", "форум в Уральске", "-k", "1", "--json", "--index", str(path), token=token)
+    assert status.returncode == 0 and f"store:     {proxy.uri} (collections kzru_checked)" in status.stdout
+    assert found.returncode == 0 and "Уральске" in json.loads(found.stdout)[0]["text"]
+    assert in_process > 0 and len(proxy.forwarded) > in_process, "the build, the search and both commands went through it"
+    assert proxy.refused == [], "every call carried the token"
