@@ -281,7 +281,7 @@ class LoadedIndex:
     """An index read from disk (or Milvus) and checked.
 
     From FAISS files `chunks` is a list and `documents` a dict; from Milvus they are a sequence and a mapping that
-    read what is asked for (`stores.milvus.Chunks`, `stores.milvus.Documents`)."""
+    read what is asked for (`stores.milvus.views.Chunks`, `stores.milvus.views.Documents`)."""
 
     path: Path
     manifest: IndexManifest
@@ -293,7 +293,7 @@ class LoadedIndex:
     files: dict[str, tuple[int, int, int] | None] = field(default_factory=dict)
     """(inode, size, mtime) of each index file when it was read."""
     store: Any = None
-    """With Milvus: the `stores.milvus.MilvusIndex` the data is read from."""
+    """With Milvus: the `stores.milvus.generation.MilvusIndex` the data is read from."""
     _words: list[str] | None = field(default=None, repr=False, compare=False)
 
     def spells(self, abbreviation: str) -> bool:
