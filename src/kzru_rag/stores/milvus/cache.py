@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from ...errors import IndexLoadError
-
-if TYPE_CHECKING:
-    from .generation import MilvusIndex
+from .generation import MilvusIndex
 
 
 class LRU:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -14,11 +14,8 @@ from ...documents import Document
 from ...index import HNSW_EF_SEARCH
 from ...lexical import Readings, idf
 from .cache import LRU, Rows
+from .generation import MilvusIndex, like, quoted
 from .layout import BATCH, paged_rows, stacked
-from .generation import like, quoted
-
-if TYPE_CHECKING:
-    from .generation import MilvusIndex
 
 CACHE_ITEMS = 100_000
 """Term statistics, prefixes and bridge-word answers kept in process (a few MiB)."""
