@@ -5,7 +5,7 @@ import shutil
 import faiss
 import pytest
 
-from kzru_rag import index as index_module
+from kzru_rag.index import vector_index as index_module
 from kzru_rag.index import HNSW_EF_SEARCH, build_index, load_index
 from kzru_rag.retriever import Retriever
 

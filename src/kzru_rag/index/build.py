@@ -1,0 +1,151 @@
+"""Building an index: chunk the documents, embed what the current index lacks, write FAISS files or Milvus
+collections, and swap the result in whole."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..chunking import Chunker
+from ..documents import Document, collect_documents
+from ..errors import IndexBuildError, IndexLoadError, KzruRagError
+from ..lexical import TermIndex, bridge_words
+from ..stores import StoreSpec, default_store, parse_store
+from .embed import PassageEncoder, Progress, embed, reusable_vectors
+from .files import write_files
+from .layout import MANIFEST, default_index_path
+from .load import load_index
+from .loaded import LoadedIndex
+from .manifest import IndexManifest, SourceRecord, read_manifest, write_manifest
+from .sentences import SentenceIndex
+from .settings import RetrievalSettings
+from .swap import staging_folder, swap_in
+from .vector_index import VECTOR_INDEXES, chosen_kind, faiss_index
+
+log = logging.getLogger(__name__)
+
+
+def build_index(
+    sources: list[str | Path] | None,
+    embedder: PassageEncoder,
+    path: str | Path | None = None,
+    chunker: Chunker | None = None,
+    retrieval: dict[str, Any] | None = None,
+    progress: Progress | None = None,
+    vector_index: str | None = None,
+    store: str | StoreSpec | None = None,
+) -> IndexManifest:
+    """Chunk, embed and write an index for `sources` (None: the bundled document), atomically.
+
+    Vectors of chunks whose text is already in the existing index (same model) are
+    reused, so adding a document re-embeds only the new chunks. `vector_index` is one of
+    VECTOR_INDEXES or "auto" (HNSW from HNSW_FROM_PASSAGES chunks on); by default an HNSW index stays
+    HNSW and anything else is "auto". `store` (a spec, see `kzru_rag.stores`) defaults to
+    `$KZRU_RAG_STORE`, else the existing index's store, else "faiss".
+    """
+    path = Path(path) if path else default_index_path()
+    old = _current_index(path)
+    try:
+        documents = collect_documents(sources, {d.source: d for d in old.documents.values()} if old else None)
+    except KzruRagError as exc:
+        raise IndexBuildError(f"{exc}; the existing index was left as it was") from exc
+    known = reusable_vectors(old, embedder.model_id)
+    kind = vector_index or ("hnsw" if old and old.manifest.vector_index == "hnsw" else "auto")
+    spec = _store_of(store, path)
+    built = index_documents(documents, embedder, chunker, retrieval, progress, known, kind)
+    built.manifest = replace(built.manifest, confidence=_kept_confidence(path, embedder.model_id))
+    with staging_folder(path) as staging:
+        manifest = write_files(staging, built) if spec.kind == "faiss" else _write_milvus(staging, built, spec, path)
+        swap_in(staging, path)
+    log.info("indexed %d chunks from %d documents into %s", len(built.chunks), len(documents), path)
+    return manifest
+
+
+def _store_of(store: str | StoreSpec | None, path: Path) -> StoreSpec:
+    """`store`, else `$KZRU_RAG_STORE`, else the store the manifest at `path` names (even when that store cannot be
+    read now), else faiss."""
+    if isinstance(store, StoreSpec):
+        return store
+    if store:
+        return parse_store(store)
+    try:
+        current = read_manifest(path / MANIFEST).store if (path / MANIFEST).is_file() else "faiss"
+    except IndexLoadError:
+        current = "faiss"
+    return default_store() or parse_store(current)
+
+
+def _write_milvus(folder: Path, built: LoadedIndex, spec: StoreSpec, path: Path) -> IndexManifest:
+    """Write the index to Milvus, swap it in there, and write its manifest (the folder's only file)."""
+    from ..stores import milvus
+
+    manifest = replace(built.manifest, store=str(spec), collection=milvus.collection_name(path))
+    milvus.write(spec, manifest.collection, built, manifest)
+    write_manifest(folder, manifest)
+    return manifest
+
+
+def index_documents(
+    documents: list[Document],
+    embedder: PassageEncoder,
+    chunker: Chunker | None = None,
+    retrieval: dict[str, Any] | None = None,
+    progress: Progress | None = None,
+    known_vectors: dict[str, np.ndarray] | None = None,
+    vector_index: str = "auto",
+) -> LoadedIndex:
+    """An index held in memory (nothing written): chunks, vectors, sentences and manifest.
+
+    `retrieval` defaults to `RetrievalSettings()` as a dict; `vector_index` "auto" picks HNSW for
+    HNSW_FROM_PASSAGES chunks or more, else flat.
+    """
+    if vector_index not in (*VECTOR_INDEXES, "auto"):
+        raise ValueError(f"vector_index must be one of {', '.join(VECTOR_INDEXES)} or auto, not {vector_index!r}")
+    chunker = chunker or Chunker()
+    chunks = [chunk for document in documents for chunk in chunker.run(document)]
+    if not chunks:
+        raise IndexBuildError("the sources contain no text to index; the existing index was left as it was")
+    vector_index = chosen_kind(vector_index, len(chunks))
+    texts = {d.doc_id: d.text for d in documents}
+    spans, chunk_of, _ = SentenceIndex.units(chunks)
+    sentence_texts = [texts[chunks[c].doc_id][a:b] for (a, b), c in zip(spans, chunk_of)]
+    terms = TermIndex.build(sentence_texts)
+    words = bridge_words(terms)
+    passages, word_vectors = embed([c.text for c in chunks] + sentence_texts, words, embedder, dict(known_vectors or {}), progress)
+    vectors, sentence_vectors = passages[: len(chunks)], passages[len(chunks) :]
+    sentences = SentenceIndex.in_memory(chunks, sentence_vectors, terms, word_vectors)
+    manifest = IndexManifest(
+        model_id=embedder.model_id,
+        dim=int(vectors.shape[1]),
+        chunker=chunker.to_dict(),
+        documents=[SourceRecord(d.doc_id, d.source, d.sha256, len(d.text), d.file_sha256) for d in documents],
+        chunk_count=len(chunks),
+        built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        retrieval=dict(retrieval) if retrieval is not None else RetrievalSettings().to_dict(),
+        vector_index=vector_index,
+    )
+    searchable = faiss_index(vectors, vector_index)
+    return LoadedIndex(Path("<memory>"), manifest, searchable, chunks, {d.doc_id: d for d in documents}, [], sentences)
+
+
+def _current_index(path: Path) -> LoadedIndex | None:
+    """The index now at `path`, None when there is none or it cannot be read (a build replaces it)."""
+    try:
+        return load_index(path, check_sources=False, whole=True)
+    except IndexLoadError:
+        return None
+
+
+def _kept_confidence(path: Path, model_id: str) -> dict[str, Any]:
+    """The confidence model of the index at `path` when it was built with `model_id`, read from its manifest alone
+    (an index whose other files no longer load keeps it too); empty when there is none."""
+    try:
+        manifest = read_manifest(path / MANIFEST)
+    except IndexLoadError:
+        return {}
+    return manifest.confidence if manifest.model_id == model_id else {}

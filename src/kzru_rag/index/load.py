@@ -1,0 +1,52 @@
+"""Reading an index: the manifest, then the FAISS files beside it or the Milvus collections it names, checked."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+from ..errors import IndexLoadError
+from ..stores import parse_store
+from .files import load_files
+from .layout import MANIFEST, REBUILD_HINT, default_index_path, file_signature
+from .loaded import LoadedIndex
+from .manifest import IndexManifest, read_manifest
+
+
+class StaleIndexWarning(UserWarning):
+    """A source document changed after the index was built."""
+
+
+def load_index(path: str | Path | None = None, check_sources: bool = True, whole: bool = False) -> LoadedIndex:
+    """Read and validate an index; raise IndexLoadError naming the broken file and the fix.
+
+    An index in Milvus is queried per request; `whole` reads all of it into the process instead (a rebuild reuses
+    its vectors). A FAISS index is always read whole."""
+    path = Path(path) if path else default_index_path()
+    if not path.is_dir():
+        raise IndexLoadError(f"no index at {path}: {REBUILD_HINT}")
+    if not (path / MANIFEST).is_file():
+        raise IndexLoadError(f"index file {path / MANIFEST} is missing: {REBUILD_HINT}")
+    manifest = read_manifest(path / MANIFEST)
+    if manifest.store != "faiss":
+        loaded = _load_milvus(path, manifest, whole)
+    else:
+        loaded = load_files(path, manifest)
+    loaded.stale = loaded.manifest.stale_sources() if check_sources else []
+    if loaded.stale:
+        warnings.warn(
+            f"index at {path} is stale: {', '.join(loaded.stale)} changed since it was built; "
+            "`kzru-rag index build` refreshes it",
+            StaleIndexWarning,
+            stacklevel=2,
+        )
+    return loaded
+
+
+def _load_milvus(path: Path, manifest: IndexManifest, whole: bool) -> LoadedIndex:
+    from ..stores import milvus
+
+    signature = file_signature(path / MANIFEST)
+    loaded = milvus.read(parse_store(manifest.store), path, manifest.collection, whole)
+    loaded.files = {MANIFEST: signature}
+    return loaded

@@ -1,0 +1,136 @@
+"""The process's Milvus clients (one per URI), and Milvus failures as errors that name the URI and the fix.
+
+A token never appears in an error: the server's words are masked before they are shown.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import grpc
+from pymilvus import MilvusClient, MilvusException
+
+from ...errors import IndexLoadError, KzruRagError
+from .. import TOKEN_ENV, StoreSpec
+
+CONNECT_TIMEOUT = 10.0
+_clients: dict[str, MilvusClient] = {}
+# pymilvus logs every failed call with a traceback; each is raised to us and reported as an error naming the URI.
+logging.getLogger("pymilvus.decorators").setLevel(logging.CRITICAL)
+_connecting = threading.Lock()
+REFUSALS = (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED)
+"""How a Milvus server answers a token it does not accept, or a user without rights."""
+
+
+def connect(spec: StoreSpec, create: bool = False) -> MilvusClient:
+    """The process's client for `spec` (one per URI); IndexLoadError naming the URI and the fix when it fails."""
+    with _connecting:
+        if spec.uri in _clients:
+            return _clients[spec.uri]
+        if spec.lite and not create and not Path(spec.uri).exists():
+            raise IndexLoadError(
+                f"the Milvus Lite file {spec.uri} is missing: rebuild the index with "
+                f"`kzru-rag index build --store milvus:{spec.uri}`"
+            )
+        token = "" if spec.lite else os.environ.get(TOKEN_ENV, "")
+        with _lite_startup_errors() as causes:
+            try:
+                client = MilvusClient(spec.uri, token=token, timeout=CONNECT_TIMEOUT)
+                client.list_collections()
+            except (MilvusException, grpc.RpcError) as exc:
+                raise (_fault(spec, "; ".join(causes)) if causes else _failure(spec, exc)) from exc
+        _clients[spec.uri] = client
+        return client
+
+
+def forget(spec: StoreSpec) -> None:
+    """Close and drop the process's client for `spec` (a Milvus Lite file is then free for another process)."""
+    with _connecting:
+        client = _clients.pop(spec.uri, None)
+    if client is not None:
+        client.close()
+    if spec.lite:  # pymilvus leaves the embedded engine running, and holding the file's lock
+        from milvus_lite.server_manager import server_manager_instance
+
+        server_manager_instance.release_server(spec.uri)
+
+
+@contextmanager
+def _lite_startup_errors() -> Iterator[list[str]]:
+    """Collect why Milvus Lite failed to start (it logs the cause with a traceback instead of raising it)."""
+    causes: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            cause = record.exc_info[1] if record.exc_info else None
+            causes.append(_first_line(cause, "") if cause else record.getMessage())
+
+    logger = logging.getLogger("milvus_lite.server_manager")
+    handler, propagate = Collect(), logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        yield causes
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
+
+
+def _failure(spec: StoreSpec, exc: BaseException) -> IndexLoadError:
+    """The error for a failed Milvus call: a refused token says so; the token never appears in it."""
+    token = os.environ.get(TOKEN_ENV, "")
+    refusal = _refusal(exc)
+    if refusal is not None and not spec.lite:
+        return IndexLoadError(
+            f"the Milvus server at {spec.uri} refused kzru-rag's token ({_masked(refusal, token)}): check the token "
+            f"in ${TOKEN_ENV} (user:password, or an API key) and that its user has rights on the index's collections"
+        )
+    return _fault(spec, _first_line(exc, token))
+
+
+def _refusal(exc: BaseException) -> str | None:
+    """The server's words when `exc`, or an error behind it, is a refused token or a missing right; else None."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, grpc.RpcError) and cause.code() in REFUSALS:  # type: ignore[attr-defined]
+            return str(cause.details())  # type: ignore[attr-defined]
+        cause = cause.__cause__ or cause.__context__
+    return None
+
+
+def _fault(spec: StoreSpec, detail: str) -> IndexLoadError:
+    if spec.lite:
+        return IndexLoadError(
+            f"cannot open the Milvus Lite file {spec.uri} ({detail}): Milvus Lite serves one process at a time, so stop "
+            f"the other kzru-rag process using it (or serve the index from a Milvus server); if the file is damaged, "
+            f"rebuild with `kzru-rag index build --store milvus:{spec.uri}`"
+        )
+    return IndexLoadError(
+        f"cannot use the Milvus server at {spec.uri} ({detail}): check that it is running and reachable from here, "
+        f"and that ${TOKEN_ENV} holds a token it accepts"
+    )
+
+
+def _first_line(exc: BaseException | None, token: str) -> str:
+    lines = str(exc).strip().splitlines()
+    return _masked(lines[0] if lines else type(exc).__name__, token)
+
+
+def _masked(text: str, token: str) -> str:
+    return text.replace(token, "***") if token else text
+
+
+@contextmanager
+def guarded(spec: StoreSpec, error: type[KzruRagError] = IndexLoadError) -> Iterator[None]:
+    """Turn a Milvus failure inside the block into `error` naming the URI and the fix."""
+    try:
+        yield
+    except (MilvusException, grpc.RpcError) as exc:  # pymilvus passes a refused call's RpcError on as it is
+        raise error(str(_failure(spec, exc))) from exc

@@ -1,0 +1,90 @@
+"""One generation of an index in Milvus as a loaded index queries it: rows by filter or id, counts, records,
+abbreviation checks, and whether a newer generation serves."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from pymilvus import MilvusClient
+
+from ...entities import spells
+from ...errors import IndexLoadError
+from .. import StoreSpec
+from .client import guarded
+from .layout import BATCH, paged_rows, serving_generation
+
+SPELLING_CANDIDATES = 1_000
+"""Sentence units read to check an abbreviation against (those whose initials could spell it)."""
+
+
+class MilvusIndex:
+    """One generation of an index in Milvus, as a loaded index reads it."""
+
+    def __init__(self, client: MilvusClient, spec: StoreSpec, name: str, generation: str) -> None:
+        self.client, self.spec, self.name, self.generation = client, spec, name, generation
+
+    def calls(self) -> Any:
+        """A context turning Milvus failures into IndexLoadError naming the URI and the fix."""
+        return guarded(self.spec)
+
+    def collection(self, part: str) -> str:
+        return f"{self.generation}_{part}"
+
+    def query(self, part: str, expression: str, fields: list[str], limit: int | None = None) -> list[dict[str, Any]]:
+        """Rows of `part` matching the filter `expression`: `id` and `fields`."""
+        with self.calls():
+            extra = {"limit": limit} if limit is not None else {}
+            return self.client.query(self.collection(part), filter=expression, output_fields=["id", *fields], **extra)
+
+    def by_id(self, part: str, ids: list[int], fields: list[str]) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = []
+        for first in range(0, len(ids), BATCH):
+            with self.calls():
+                rows += self.client.query(self.collection(part), ids=ids[first : first + BATCH], output_fields=["id", *fields])
+        return rows
+
+    def rows(self, part: str, fields: list[str]) -> list[dict[str, Any]]:
+        """Every row of `part`, in id order."""
+        with self.calls():
+            return paged_rows(self.client, self.collection(part), fields)
+
+    def count(self, part: str) -> int:
+        with self.calls():
+            return int(self.client.query(self.collection(part), filter="", output_fields=["count(*)"])[0]["count(*)"])
+
+    def record(self, kind: str, item: int) -> dict[str, Any]:
+        """The JSON record (`manifest` 0, `document` i) from its pieces."""
+        pieces = sorted(self.query("records", f"kind == {json.dumps(kind)} and item == {int(item)}", ["text"], limit=16_384), key=lambda row: row["id"])
+        if not pieces:
+            raise IndexLoadError(f"the index {self.name} in Milvus at {self.spec.uri} lacks its {kind} {item}: rebuild it")
+        return json.loads("".join(row["text"] for row in pieces))
+
+    def spells(self, abbreviation: str) -> bool:
+        """True when consecutive words of a sentence spell `abbreviation` (`entities.spells`): checked on the
+        sentences whose words' initials hold its first letter followed by one of its others."""
+        letters = abbreviation.lower()
+        pairs = sorted({letters[0] + other for other in letters[1:]} or {letters[0]})
+        expression = " or ".join(f'initials like "%{like(pair)}%"' for pair in pairs)
+        rows = self.query("sentences", expression, ["words"], limit=SPELLING_CANDIDATES)
+        return any(spells(abbreviation, row["words"].split()) for row in rows)
+
+    def changed(self) -> list[str]:
+        """What differs from the Milvus index this was read from: a newer generation serves, or Milvus is unreachable."""
+        try:
+            with self.calls():
+                serving = serving_generation(self.client, self.name)
+        except IndexLoadError as err:
+            return [str(err)]
+        return [] if serving == self.generation else [f"Milvus index {self.name} at {self.spec.uri} (rebuilt since)"]
+
+
+def like(text: str) -> str:
+    """`text` as a literal inside a Milvus `like` pattern in double quotes."""
+    return re.sub(r'([\\%_"])', r"\\\1", text)
+
+
+def quoted(words: list[str]) -> str:
+    """A Milvus list literal of strings."""
+    return "[" + ", ".join(json.dumps(word, ensure_ascii=False) for word in words) + "]"

@@ -1,0 +1,57 @@
+"""How an index lies in Milvus: collections named by generation, an alias naming the one served, rows by id.
+
+One build is one *generation*: five collections (`PARTS`) named `{name}_g{time}_{part}`, whose rows have ids
+0, 1, 2…. The alias `{name}` points at the serving generation's `records`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pymilvus import MilvusClient
+
+PARTS = ("records", "chunks", "sentences", "terms", "words")
+BATCH = 1_000
+"""Rows a call inserts or reads at the most."""
+
+
+def collection_name(folder: Path) -> str:
+    """The alias an index folder's collections are known by: `kzru_` and the folder's name, in Milvus's alphabet."""
+    return "kzru_" + re.sub(r"[^A-Za-z0-9_]", "_", folder.name)
+
+
+def serving_generation(client: MilvusClient, name: str) -> str | None:
+    """The generation (collection prefix) the alias `name` serves; None when there is none."""
+    if name not in client.list_aliases().get("aliases", []):
+        return None
+    return client.describe_alias(name)["collection_name"].removesuffix("_records")
+
+
+def paged_rows(client: MilvusClient, collection: str, fields: list[str], first: int = 0, count: int | None = None) -> list[dict[str, Any]]:
+    """Rows first..first+count-1 (default: to the end) of `collection`, whose ids run 0, 1, 2…: `id` and `fields`.
+
+    Read page by page by id range (Milvus Lite lacks what `query_iterator` needs).
+    """
+    end = first + count if count is not None else None
+    rows: list[dict[str, Any]] = []
+    for start in itertools.count(first, BATCH):
+        stop = start + BATCH if end is None else min(start + BATCH, end)
+        if stop <= start:
+            break
+        page = client.query(collection, filter=f"id >= {start} and id < {stop}", output_fields=["id", *fields], limit=BATCH)
+        rows.extend(page)
+        if end is None and len(page) < BATCH:
+            break
+    return sorted(rows, key=lambda row: row["id"])
+
+
+def stacked(rows: list[dict[str, Any]], first: int, count: int, dim: int) -> np.ndarray:
+    """The `vector`s of rows with ids first..first+count-1 as one (count, dim) array."""
+    out = np.zeros((count, dim), dtype=np.float32)
+    for row in rows:
+        out[int(row["id"]) - first] = row["vector"]
+    return out

@@ -1,0 +1,95 @@
+"""Reading the index a Milvus alias serves: the manifest and counts, the rest queried when used (or, for a
+rebuild, everything at once)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from pymilvus import MilvusClient
+
+from ...chunking import Chunk
+from ...documents import Document
+from ...errors import IndexLoadError
+from ...index import IndexManifest, LoadedIndex, SentenceIndex
+from ...lexical import TermIndex
+from .. import StoreSpec
+from .cache import Rows
+from .client import connect, guarded
+from .generation import MilvusIndex
+from .layout import PARTS, serving_generation, stacked
+from .views import Chunks, Column, Documents, PassageVectors, Terms, Words
+
+CACHE_UNITS, CACHE_CHUNKS = 20_000, 10_000
+"""Sentence units (about 40 queries' worth, ~40 MiB at 384 dimensions) and chunk records (~20 MiB) kept in process."""
+NEIGHBOURS = 2
+
+
+def read(spec: StoreSpec, folder: Path, name: str, whole: bool = False) -> LoadedIndex:
+    """The index `name` serves, checked; IndexLoadError naming the URI and the fix when it cannot be read.
+
+    It reads only the manifest and counts: the rest is queried when used. `whole` reads everything into the
+    process instead (a rebuild takes the vectors it can reuse from it)."""
+    client = connect(spec)
+    hint = f"rebuild it with `kzru-rag index build --index {folder} --store {spec}`"
+    with guarded(spec):
+        store = _served(client, spec, name, hint)
+        manifest = IndexManifest.from_dict(store.record("manifest", 0))
+        chunks, units, words = (store.count(part) for part in ("chunks", "sentences", "words"))
+        if chunks != manifest.chunk_count or not units:
+            raise IndexLoadError(
+                f"the index {name} in Milvus at {spec.uri} is inconsistent ({chunks} chunks and {units} sentences, "
+                f"the manifest says {manifest.chunk_count} chunks): {hint}"
+            )
+        vectors = PassageVectors(store, chunks, manifest.dim, manifest.vector_index)
+        if whole:
+            return _whole(store, folder, manifest, vectors, hint)
+    return _queried(store, folder, manifest, vectors, units, words)
+
+
+def _served(client: MilvusClient, spec: StoreSpec, name: str, hint: str) -> MilvusIndex:
+    """The generation the alias `name` serves, its collections loaded; IndexLoadError when one is missing."""
+    generation = serving_generation(client, name)
+    if generation is None or not all(client.has_collection(f"{generation}_{part}") for part in PARTS):
+        raise IndexLoadError(f"Milvus at {spec.uri} holds no index named {name}: {hint}")
+    for part in PARTS:
+        client.load_collection(f"{generation}_{part}")
+    return MilvusIndex(client, spec, name, generation)
+
+
+def _queried(
+    store: MilvusIndex, folder: Path, manifest: IndexManifest, vectors: PassageVectors, units: int, words: int
+) -> LoadedIndex:
+    """The index as objects that query Milvus for what is read, keeping recent rows in LRU caches."""
+    chunks = vectors.ntotal
+    unit_rows = Rows(store, "sentences", ["vector", "start", "end", "chunk", "canonical", "previous", "following", "terms"], NEIGHBOURS, CACHE_UNITS)
+    chunk_rows = Rows(store, "chunks", ["record"], 0, CACHE_CHUNKS)
+    chunk_starts = Rows(store, "chunks", ["first"], 0, CACHE_UNITS)  # every candidate's: apart from the records
+    sentences = SentenceIndex(
+        spans=Column(unit_rows, units, ("start", "end")),
+        chunk_of=Column(unit_rows, units, ("chunk",)),
+        first=Column(chunk_starts, chunks + 1, ("first",), last=units),
+        vectors=Column(unit_rows, units, ("vector",), np.float32),
+        terms=Terms(store, unit_rows, units),
+        words=Words(store, words),
+        canonical=Column(unit_rows, units, ("canonical",)),
+        previous=Column(unit_rows, units, ("previous",)),
+        following=Column(unit_rows, units, ("following",)),
+    )
+    documents = Documents(store, [record.doc_id for record in manifest.documents])
+    return LoadedIndex(folder, manifest, vectors, Chunks(chunk_rows, chunks), documents, sentences=sentences, store=store)  # type: ignore[arg-type]
+
+
+def _whole(store: MilvusIndex, folder: Path, manifest: IndexManifest, vectors: PassageVectors, hint: str) -> LoadedIndex:
+    """The index read into the process: records, unit words and vectors, bridge words."""
+    chunks = [Chunk.from_dict(json.loads(row["record"])) for row in store.rows("chunks", ["record"])]
+    documents = {d.doc_id: d for d in (Document.from_dict(store.record("document", i)) for i in range(len(manifest.documents)))}
+    if missing := {chunk.doc_id for chunk in chunks} - documents.keys():
+        raise IndexLoadError(f"the index {store.name} in Milvus at {store.spec.uri} lacks documents {sorted(missing)}: {hint}")
+    unit_rows = store.rows("sentences", ["vector", "terms"])
+    terms = TermIndex.from_units(row["terms"].split("\n") if row["terms"] else [] for row in unit_rows)
+    unit_vectors = stacked(unit_rows, 0, len(unit_rows), manifest.dim)
+    word_rows = store.rows("words", ["vector"])
+    sentences = SentenceIndex.in_memory(chunks, unit_vectors, terms, stacked(word_rows, 0, len(word_rows), manifest.dim))
+    return LoadedIndex(folder, manifest, vectors, chunks, documents, sentences=sentences, store=store)

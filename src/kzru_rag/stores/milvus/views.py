@@ -1,0 +1,203 @@
+"""A Milvus index seen as the in-memory one is (`index.SentenceIndex`, `index.LoadedIndex`): columns, chunks,
+documents, term statistics, bridge words and passage vectors, each fetching from Milvus what a query reads."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import numpy as np
+
+from ...chunking import Chunk
+from ...documents import Document
+from ...index import HNSW_EF_SEARCH
+from ...lexical import Readings, idf
+from .cache import LRU, Rows
+from .generation import MilvusIndex, like, quoted
+from .layout import BATCH, paged_rows, stacked
+
+CACHE_ITEMS = 100_000
+"""Term statistics, prefixes and bridge-word answers kept in process (a few MiB)."""
+CACHE_DOCUMENTS = 32
+
+
+class Column:
+    """One or more fields of `rows` indexed like an array of `count` rows: `column[i]`, `column[ids]`; `last`
+    stands for the row one past the end (a chunk's `first` unit, where the next chunk would start)."""
+
+    def __init__(self, rows: Rows, count: int, fields: tuple[str, ...], dtype: Any = np.int64, last: int | None = None) -> None:
+        self.rows, self.count, self.fields, self.dtype, self.last = rows, count, fields, np.dtype(dtype), last
+        self.shape = (count,) if len(fields) == 1 else (count, len(fields))
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, ids: Any) -> np.ndarray:
+        wanted = [int(i) for i in np.atleast_1d(np.asarray(ids, dtype=np.int64))]
+        stored = self.count - (self.last is not None)
+        rows = self.rows.get([i for i in wanted if i < stored], stored)
+        values = [self._value(rows, i) for i in wanted]
+        out = np.asarray(values, dtype=self.dtype) if values else np.empty((0, *self.shape[1:]), dtype=self.dtype)
+        return out[0] if np.ndim(ids) == 0 else out
+
+    def _value(self, rows: dict[int, dict[str, Any]], i: int) -> Any:
+        if i >= self.count - (self.last is not None):
+            return self.last
+        row = rows[i]
+        return row[self.fields[0]] if len(self.fields) == 1 else [row[field] for field in self.fields]
+
+
+class Chunks:
+    """The chunk records of a Milvus index, a sequence fetched by position."""
+
+    def __init__(self, rows: Rows, count: int) -> None:
+        self.rows, self.count = rows, count
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, position: int) -> Chunk:
+        if not -self.count <= position < self.count:
+            raise IndexError(position)
+        position %= self.count
+        return Chunk.from_dict(json.loads(self.rows.get([position], self.count)[position]["record"]))
+
+    def __iter__(self) -> Iterator[Chunk]:
+        """Every chunk, read page by page (for whole-index tools such as evaluation baselines)."""
+        for row in self.rows.store.rows("chunks", ["record"]):
+            yield Chunk.from_dict(json.loads(row["record"]))
+
+
+class Documents(Mapping[str, Document]):
+    """The documents of a Milvus index by id, each read when asked for (an LRU keeps recent ones)."""
+
+    def __init__(self, store: MilvusIndex, doc_ids: list[str]) -> None:
+        self.store, self.items = store, {doc_id: item for item, doc_id in enumerate(doc_ids)}
+        self.cache = LRU(CACHE_DOCUMENTS)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.items)
+
+    def __getitem__(self, doc_id: str) -> Document:
+        if doc_id not in self.items:
+            raise KeyError(doc_id)
+        if found := self.cache.known([doc_id]):
+            return found[doc_id]
+        document = Document.from_dict(self.store.record("document", self.items[doc_id]))
+        self.cache.keep({doc_id: document})
+        return document
+
+
+class Terms:
+    """Term statistics of a Milvus index (`lexical.TermStatistics`): document frequencies and prefixes queried from
+    the `terms` collection, a unit's words from its row."""
+
+    def __init__(self, store: MilvusIndex, units: Rows, size: int) -> None:
+        self.store, self.units, self.size = store, units, size
+        self._df, self._prefixes = LRU(CACHE_ITEMS), LRU(CACHE_ITEMS)
+
+    def _frequencies(self, readings: set[str]) -> dict[str, int]:
+        """The number of units holding each reading (0: none)."""
+        found = self._df.known(readings)
+        if missing := sorted(readings - found.keys()):
+            fetched = dict.fromkeys(missing, 0)
+            for first in range(0, len(missing), BATCH):
+                rows = self.store.query("terms", f"term in {quoted(missing[first : first + BATCH])}", ["term", "df"])
+                fetched.update({row["term"]: int(row["df"]) for row in rows})
+            self._df.keep(fetched)
+            found.update(fetched)
+        return found
+
+    def frequency(self, readings: Readings) -> int:
+        frequencies = self._frequencies(set(readings))
+        return max((frequencies[r] for r in readings), default=0)
+
+    def absent(self, words: list[Readings]) -> list[Readings]:
+        frequencies = self._frequencies({r for readings in words for r in readings})
+        return [readings for readings in words if not any(frequencies[r] for r in readings)]
+
+    def has_prefix(self, stem: str) -> bool:
+        if (known := self._prefixes.known([stem])):
+            return known[stem]
+        rows = self.store.query("terms", f'term like "{like(stem)}%"', ["term"], limit=1)
+        found = bool(rows) and rows[0]["term"].startswith(stem)
+        self._prefixes.keep({stem: found})
+        return found
+
+    def coverage(self, words: list[Readings], units: np.ndarray, groups: np.ndarray, group_count: int) -> np.ndarray:
+        """As `lexical.TermIndex.coverage`, from the candidate units' rows and the words' frequencies."""
+        frequencies = self._frequencies({r for readings in words for r in readings})
+        rows = self.units.get(sorted({int(u) for u in units}), self.size)
+        held = {u: set(row["terms"].split("\n")) if row["terms"] else set() for u, row in rows.items()}
+        share = np.zeros(group_count, dtype=np.float64)
+        total = 0.0
+        for readings in words:
+            known = [r for r in readings if frequencies[r]]
+            weight = float(idf(max((frequencies[r] for r in known), default=0), self.size))
+            total += weight
+            found = np.array([any(r in held[int(u)] for r in known) for u in units], dtype=bool)
+            hit = np.zeros(group_count, dtype=bool)
+            hit[groups[found]] = True
+            share[hit] += weight
+        return share / total if total else share
+
+
+class Words:
+    """The word bridge's vocabulary in a Milvus index (`lexical.WordVocabulary`): nearest words by ANN search,
+    vectors of given words by key."""
+
+    def __init__(self, store: MilvusIndex, count: int) -> None:
+        self.store, self.count = store, count
+
+    def __len__(self) -> int:
+        return self.count
+
+    def nearest(self, vectors: np.ndarray, count: int) -> list[list[tuple[str, float]]]:
+        if not count or not len(vectors):
+            return [[] for _ in vectors]
+        with self.store.calls():
+            found = self.store.client.search(
+                self.store.collection("words"), [v.astype(np.float32).tolist() for v in vectors], limit=count,
+                output_fields=["word"], search_params={"metric_type": "IP"},
+            )
+        return [[(hit["entity"]["word"], float(hit["distance"])) for hit in hits] for hits in found]
+
+    def vectors_of(self, words: set[str]) -> np.ndarray:
+        listed = sorted(words)
+        rows: list[dict[str, Any]] = []
+        for first in range(0, len(listed), BATCH):
+            rows += self.store.query("words", f"word in {quoted(listed[first : first + BATCH])}", ["vector"])
+        rows.sort(key=lambda row: row["id"])
+        return np.array([row["vector"] for row in rows], dtype=np.float32).reshape(len(rows), -1)
+
+
+class PassageVectors:
+    """The chunk vectors of a Milvus index, searched by the engine (FAISS-like: see `stores.VectorSearch`)."""
+
+    def __init__(self, store: MilvusIndex, count: int, dim: int, kind: str) -> None:
+        self.store, self.ntotal, self.d = store, count, dim
+        self.collection = store.collection("chunks")
+        self.params: dict[str, Any] = {"metric_type": "IP"}
+        if kind == "hnsw":
+            self.params["params"] = {"ef": HNSW_EF_SEARCH}
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
+        ids = np.full((len(queries), k), -1, dtype=np.int64)
+        with self.store.calls():
+            found = self.store.client.search(
+                self.collection, [q.astype(np.float32).tolist() for q in queries], limit=k, search_params=self.params
+            )
+        for row, hits in enumerate(found):
+            for place, hit in enumerate(hits):
+                scores[row, place], ids[row, place] = hit["distance"], hit["id"]
+        return scores, ids
+
+    def reconstruct_n(self, first: int, count: int) -> np.ndarray:
+        with self.store.calls():
+            rows = paged_rows(self.store.client, self.collection, ["vector"], first, count)
+        return stacked(rows, first, count, self.d)
