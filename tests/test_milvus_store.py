@@ -343,7 +343,11 @@ def test_a_server_checking_tokens_serves_kzru_rag_with_the_right_token(tmp_path,
         in_process = len(proxy.forwarded)
         status = run_cli("index", "status", "--index", str(path), token=token)
         found = run_cli("search", "форум в Уральске", "-k", "1", "--json", "--index", str(path), token=token)
+        monkeypatch.delenv(TOKEN_ENV)
+        unset = run_cli("index", "status", "--index", str(path))
+    assert unset.returncode == 2 and "Traceback" not in unset.stderr
+    assert f"the Milvus server at {proxy.uri} asks for a token" in unset.stderr and f"${TOKEN_ENV} is not set" in unset.stderr
     assert status.returncode == 0 and f"store:     {proxy.uri} (collections kzru_checked)" in status.stdout
     assert found.returncode == 0 and "Уральске" in json.loads(found.stdout)[0]["text"]
     assert in_process > 0 and len(proxy.forwarded) > in_process, "the build, the search and both commands went through it"
-    assert proxy.refused == [], "every call carried the token"
+    assert len(proxy.refused) == 1, "only the call without the token was refused"

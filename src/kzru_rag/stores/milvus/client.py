@@ -85,6 +85,11 @@ def _failure(spec: StoreSpec, exc: BaseException) -> IndexLoadError:
     """The error for a failed Milvus call: a refused token says so; the token never appears in it."""
     token = os.environ.get(TOKEN_ENV, "")
     refusal = _refusal(exc)
+    if refusal is not None and not spec.lite and not token:
+        return IndexLoadError(
+            f"the Milvus server at {spec.uri} asks for a token ({refusal}) and ${TOKEN_ENV} is not set: set it to "
+            "user:password or an API key with rights on the index's collections"
+        )
     if refusal is not None and not spec.lite:
         return IndexLoadError(
             f"the Milvus server at {spec.uri} refused kzru-rag's token ({_masked(refusal, token)}): check the token "
