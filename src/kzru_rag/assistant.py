@@ -99,9 +99,9 @@ LEXICAL_WEIGHT = 0.1
 RANK_WEIGHT = 0.02
 """Bonus RANK_WEIGHT / rank for sentences of the retriever's higher-ranked passages."""
 QUOTE_MARGIN = 0.03
-# A sentence an earlier answer already quoted scores this much less for a follow-up (a near tie goes to a new one).
-SAID_PENALTY = 0.02
 """Further sentences are quoted when they score within this margin of the best one."""
+SAID_PENALTY = 0.02
+"""A sentence an earlier answer already quoted scores this much less for a follow-up (a near tie goes to a new one)."""
 MIN_REPLY_WORDS = 2
 """An LLM reply with fewer words than this besides its markers says nothing («[1]», «Да.»); «В Астане [1]» is kept."""
 _REPLY_WORD = re.compile(r"\w+")
