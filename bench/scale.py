@@ -255,6 +255,22 @@ def same_hits(a: list[list[float]], b: list[list[float]]) -> float:
     return float(np.mean([np.mean(np.isclose(x, y, atol=1e-5)) if len(x) == len(y) else 0.0 for x, y in zip(a, b)]))
 
 
+def table_header(depths: list[int]) -> str:
+    return (f"{'passages':>9} {'chunks':>7} {'index':>6} {'build s':>7} {'disk MiB':>8} {'load s':>6} {'index RSS':>9} "
+            f"{'RSS MiB':>7} {'server':>6} {'p50 ms':>6} {'p95 ms':>6} {'1-doc p50':>9} {'ratio':>5} {'no-enc p50':>10} {'1-doc':>5} "
+            + " ".join(f"{'R@' + str(k):>5}" for k in depths) + f" {'hits':>5}")
+
+
+def table_row(row: tuple, depths: list[int]) -> str:
+    """One measured index as a line of the table under `table_header`."""
+    size, chunks, kind, build_seconds, disk, f, recalls = row
+    ratio = f["search_p50_ms"] / f["reference_p50_ms"]
+    quality = " ".join(f"{recalls[k]:5.3f}" for k in depths) + f" {recalls['hits']:5.3f}" if recalls else " ".join(f"{'exact':>5}" for _ in [*depths, 0])
+    return (f"{size:9,d} {chunks:7d} {kind:>6} {build_seconds:7.1f} {disk:8.1f} {f['load_s']:6.1f} {f['index_rss_mib']:9.0f} "
+            f"{f['rss_mib']:7.0f} {f['server_rss_mib']:6.0f} {f['search_p50_ms']:6.1f} {f['search_p95_ms']:6.1f} {f['reference_p50_ms']:9.1f} {ratio:5.2f} "
+            f"{f['search_only_p50_ms']:10.1f} {f['reference_only_p50_ms']:5.1f} {quality}")
+
+
 def scale(embedder: Embedder, sizes: list[int], rounds: int, work: Path, kinds: list[str]) -> None:
     pool = document_sentences()
     pool_vectors = embedder.encode_passages(pool)
@@ -285,6 +301,7 @@ def scale(embedder: Embedder, sizes: list[int], rounds: int, work: Path, kinds: 
                 if size == max(sizes) and kind == "hnsw":
                     sweep = ef_sweep(flat, vectors, queries, depths)
             rows.append((size, vectors.ntotal, kind, build_seconds, folder_mib(path), figures, recalls))
+            print(f"measured: {table_row(rows[-1], depths)}", flush=True)
             if kind == "milvus":
                 milvus.forget(parse_store(f"milvus:{path.with_suffix('.db')}"))
             if server:
@@ -294,15 +311,9 @@ def scale(embedder: Embedder, sizes: list[int], rounds: int, work: Path, kinds: 
     print(f"\nqueries: {rows[0][5]['queries']} per index ({len(query_vectors)} dev questions x {rounds} rounds), "
           f"Retriever.search k=5, each index in a fresh process alternating with the 1-document index; "
           f"faiss threads {faiss.omp_get_max_threads()}")
-    print(f"{'passages':>9} {'chunks':>7} {'index':>6} {'build s':>7} {'disk MiB':>8} {'load s':>6} {'index RSS':>9} "
-          f"{'RSS MiB':>7} {'server':>6} {'p50 ms':>6} {'p95 ms':>6} {'1-doc p50':>9} {'ratio':>5} {'no-enc p50':>10} {'1-doc':>5} "
-          + " ".join(f"{'R@' + str(k):>5}" for k in depths) + f" {'hits':>5}")
-    for size, chunks, kind, build_seconds, disk, f, recalls in rows:
-        ratio = f["search_p50_ms"] / f["reference_p50_ms"]
-        quality = " ".join(f"{recalls[k]:5.3f}" for k in depths) + f" {recalls['hits']:5.3f}" if recalls else " ".join(f"{'exact':>5}" for _ in [*depths, 0])
-        print(f"{size:9,d} {chunks:7d} {kind:>6} {build_seconds:7.1f} {disk:8.1f} {f['load_s']:6.1f} {f['index_rss_mib']:9.0f} "
-              f"{f['rss_mib']:7.0f} {f['server_rss_mib']:6.0f} {f['search_p50_ms']:6.1f} {f['search_p95_ms']:6.1f} {f['reference_p50_ms']:9.1f} {ratio:5.2f} "
-              f"{f['search_only_p50_ms']:10.1f} {f['reference_only_p50_ms']:5.1f} {quality}")
+    print(table_header(depths))
+    for row in rows:
+        print(table_row(row, depths))
     print(f"query encoding alone: p50 {statistics.median(r[5]['encode_p50_ms'] for r in rows):.1f} ms (median over runs)")
     for size, _, kind, _, _, f, recalls in rows:
         if size == max(sizes):
