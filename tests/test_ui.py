@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import subprocess
+import sys
 import importlib.util
 from html import unescape
 import re
@@ -275,3 +278,18 @@ def test_app_reports_a_missing_index_without_a_traceback(tmp_path: Path, capsys:
     assert _app_module().main(["--index", str(tmp_path / "nowhere")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: no index at") and "Traceback" not in err
+
+
+def test_importing_the_ui_skips_gradios_stub_writer_and_gradio_still_works() -> None:
+    """Gradio rewrites a .pyi stub per component class as it is imported (about half of `import gradio`); the UI's
+    import replaces the writer first. Fails when Gradio renames it, so the saving is not lost unnoticed."""
+    code = (
+        "import kzru_rag.ui, gradio, gradio.blocks_events, gradio.component_meta as meta\n"
+        "from kzru_rag.ui.gradio_stubs import no_stubs\n"
+        "print(meta.create_or_modify_pyi is no_stubs, gradio.blocks_events.create_or_modify_pyi is no_stubs,"
+        " gradio.Textbox(label='вопрос').label, type(gradio.Blocks()).__name__)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ["True", "True", "вопрос", "Blocks"]

@@ -2,13 +2,18 @@
 
 `uploads` (what adding, removing and rebuilding documents of the `collection.Collection` means for the
 user), `render` (HTML, all text escaped), `dialogue` (the conversation kept in the browser, and its
-Markdown export), `assets` (theme, style, scripts), `app` (the interface and the server).
+Markdown export), `assets` (theme, style, scripts), `app` (the interface and the server); `gradio_stubs`
+makes importing Gradio skip its type-stub writer.
 """
 
-from ..collection import MAX_PASSAGES, MAX_UPLOAD_BYTES
-from .app import MAX_QUESTION_CHARS, build_app, launch_app
-from .render import escape_html, escape_markdown, render_answer, render_document, render_sources, render_status
-from .uploads import add_report, removal_report, source_problem
+from .gradio_stubs import skip_stub_writing
+
+skip_stub_writing()
+
+from ..collection import MAX_PASSAGES, MAX_UPLOAD_BYTES  # noqa: E402
+from .app import MAX_QUESTION_CHARS, build_app, launch_app  # noqa: E402
+from .render import escape_html, escape_markdown, render_answer, render_document, render_sources, render_status  # noqa: E402
+from .uploads import add_report, removal_report, source_problem  # noqa: E402
 
 __all__ = [
     "MAX_PASSAGES",
