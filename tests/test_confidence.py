@@ -104,6 +104,15 @@ def test_a_question_whose_key_noun_the_passages_lack_is_presented_as_uncertain(a
     assert answer.citations and answer.confidence < assistant.confidence.answer_from
 
 
+def test_a_question_asking_whose_needs_the_owner_in_the_quote_not_the_owned_noun(assistant):
+    """«Чьи слова…?» is answered by a line of direct speech and who says it; «слова» need not be quoted, as
+    «Какие слова…?» (which asks for the words) would need."""
+    whose = assistant.ask("Чьи слова о «народной дипломатии» приводятся в статье?")
+    which = assistant.ask("Какие слова о «народной дипломатии» приводятся в статье?")
+    assert "отмечает эксперт КИСИ" in whose.text and whose.status == "answered"
+    assert whose.signals["asked_noun"] == 0.5 and which.signals["asked_noun"] == 0.0
+
+
 def test_a_direct_answer_is_answered_with_its_confidence(assistant):
     answer = assistant.ask("Кто сказал, что Казахстан и Россия формируют ядро евразийской логистики?")
     assert answer.status == "answered" and "Жанар Тулиндинова" in answer.text

@@ -176,9 +176,10 @@ def measure(retriever: Retriever, question: str, hits: list[Hit], quote: Hit, as
 
 def _asked_noun_quoted(question: str, quoted: frozenset[str]) -> float:
     """1 when the noun `question` asks for is among the `quoted` sentence's readings, 0 when not; 0.5 without
-    one, or when it names a kind of answer («городе»: the answer names a city, not the word; `kind_missing` judges it)."""
+    one, when it names a kind of answer («городе»: the answer names a city, not the word; `kind_missing` judges it),
+    or when the question asks whose it is («Чьи *слова*…?»: the answer names the owner, not the thing owned)."""
     noun = asked_noun(question)
-    if noun is None or kind_noun(question) is not None:
+    if noun is None or kind_noun(question) is not None or set(tokens(question, lemmas=False)) & _WHOSE:
         return 0.5
     return float(bool(word_readings(noun) & quoted))
 
