@@ -80,6 +80,9 @@ def test_answer_kind_by_ner_and_morphology():
     assert holds_kind(sentence, "person", "Кто сказал, что встреча важна?")
     assert holds_kind(sentence, "organisation", "Какой институт?")
     assert not holds_kind("Встреча прошла успешно.", "person", "Кто провёл встречу?")
+    built = "Первая атомная электростанция будет возводиться при участии «Росатома»."
+    assert holds_kind(built, "person", "Кто участвует в строительстве станции?")  # who: a person or an organisation
+    assert not holds_kind(built, "person", "Кто из «Росатома» участвует в строительстве?")
 
 
 def test_a_key_noun_with_no_counterpart_lowers_the_match_and_the_confidence(assistant, retriever):

@@ -122,7 +122,7 @@ def kind_noun(question: str) -> AnswerKind | None:
 def holds_kind(sentence: str, kind: AnswerKind, question: str) -> bool:
     """True when `sentence` holds a phrase of `kind` that the question does not: for people and places
     `questions.holds_answer` (morphology) or else a named entity of that type by natasha's NER; for
-    organisations the NER alone."""
+    organisations the NER alone; an organisation also answers who («Кто участвует?» → «Росатом»)."""
     if kind == "reason":
         return bool(set(tokens(sentence, lemmas=False)) & _REASON_MARKERS)
     if kind == "person" and names_speaker(sentence, question):
@@ -131,7 +131,8 @@ def holds_kind(sentence: str, kind: AnswerKind, question: str) -> bool:
         if kind != "organisation" and holds_answer(sentence, kind, question):  # type: ignore[arg-type]
             return True  # found by morphology: the NER model need not be loaded
         asked = set(tokens(question))
-        return any(t == _NER_KINDS[kind] and not set(tokens(text)) <= asked for t, text in entities(sentence))
+        wanted = {"PER", "ORG"} if kind == "person" else {_NER_KINDS[kind]}  # «Кто участвует?» → «Росатом»
+        return any(t in wanted and not set(tokens(text)) <= asked for t, text in entities(sentence))
     return holds_answer(sentence, kind, question)
 
 
