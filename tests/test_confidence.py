@@ -69,6 +69,9 @@ def test_entity_helpers():
         "Путина",
         "XXI",
     ]
+    # a follow-up is searched with the earlier question: the word opening that one is no name either
+    follow_up = "What post does he hold? Which Moscow talks did Tokayev hold? Мақалада қай сарапшы Мәскеуде айтты?"
+    assert [w for w, _ in named_specifics(follow_up)] == ["Moscow", "Tokayev", "Мәскеуде"]
     assert spells("АПК", ["агропромышленный", "комплекс"]) and not spells("США", ["страны", "шли", "вперёд"])
     assert kazakh_stem("Ресейдің") == "Ресей" and kazakh_stem("Мәскеуде") == "Мәскеу"
 

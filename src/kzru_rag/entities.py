@@ -36,13 +36,14 @@ def named_specifics(question: str) -> list[tuple[str, Readings]]:
     """(word as written, its readings) of each word of `question` that names one particular thing.
 
     A proper name, surname, place, organisation or abbreviation by pymorphy3's tags (Cyrillic
-    words), any capitalised word but the first (Latin script or Kazakh), a Roman numeral, or a
-    word with digits. Kazakh words are folded to Russian letters by `word_readings`.
+    words), any capitalised word that does not open a sentence (Latin script or Kazakh; a follow-up
+    searched with an earlier question holds several), a Roman numeral, or a word with digits. Kazakh
+    words are folded to Russian letters by `word_readings`.
     """
     found: dict[str, tuple[str, Readings]] = {}
-    words = [match.group() for match in _WORD.finditer(question)]
-    for position, word in enumerate(words):
-        if not _is_specific(word, position):
+    for match in _WORD.finditer(question):
+        word = match.group()
+        if not _is_specific(word, _opens_sentence(question, match.start())):
             continue
         readings = word_readings(word) or frozenset({word.lower()})
         found.setdefault(min(readings), (word, readings))
@@ -54,14 +55,19 @@ def is_roman(word: str) -> bool:
     return bool(_ROMAN.match(word))
 
 
-def _is_specific(word: str, position: int) -> bool:
+def _opens_sentence(text: str, start: int) -> bool:
+    before = text[:start].rstrip()
+    return not before or before[-1] in ".?!…"
+
+
+def _is_specific(word: str, opens: bool) -> bool:
     if any(c.isdigit() for c in word) or is_roman(word):
         return True
     if len(word) < 2 or not word[0].isupper():
         return False
     lower = word.lower()
     if not all("а" <= c <= "я" or c in "ё-" for c in lower) or KAZAKH_LETTERS & set(lower):
-        return position > 0 or word.isupper()
+        return not opens or word.isupper()
     if word.isupper():
         return True
     _, pos, grammemes = best_parse(lower)
