@@ -24,7 +24,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import re
 from collections.abc import Generator, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -100,13 +99,9 @@ RANK_WEIGHT = 0.02
 """Bonus RANK_WEIGHT / rank for sentences of the retriever's higher-ranked passages."""
 QUOTE_MARGIN = 0.03
 """Further sentences are quoted when they score within this margin of the best one."""
-SAID_PENALTY = 0.02
-"""A sentence an earlier answer already quoted scores this much less for a follow-up (a near tie goes to a new one)."""
 MIN_REPLY_WORDS = 2
 """An LLM reply with fewer words than this besides its markers says nothing («[1]», «Да.»); «В Астане [1]» is kept."""
 _REPLY_WORD = re.compile(r"\w+")
-KIN_PREFIX = 6
-"""Words that begin with this many letters in common are taken as one stem («строить», «строительство»)."""
 CONDENSE_HISTORY_TURNS = 6
 CONDENSE_ANSWER_CHARS = 600
 
@@ -216,11 +211,8 @@ class Assistant:
         if reasons := self.retriever.abstention_reasons(query, hits):
             answer = self._abstain(base, reasons)
         elif llm is None:
-            said, asked = [], frozenset()
-            if query != question:
-                said = [first_claim(t["content"]) for t in turns if t["role"] == "assistant"]
-                asked = frozenset().union(*(r for t in turns if t["role"] == "user" for r in content_words(t["content"])))
-            answer = self._extract(base, query, focus=question, said=said, asked=asked)
+            said = [first_claim(t["content"]) for t in turns if t["role"] == "assistant"] if query != question else []
+            answer = self._extract(base, query, focus=question, said=said)
         else:
             answer = yield from self._generate(base, query, llm)
         if notice and not answer.notice:
@@ -271,31 +263,16 @@ class Assistant:
         text = " ".join([NO_ANSWER[base.language], *why]) + (f" {CLOSEST[base.language]}: {markers}." if closest else "")
         return replace(base, text=text, citations=closest, abstained=True, reasons=list(reasons), status="abstained")
 
-    def _extract(
-        self, base: Answer, query: str, focus: str | None = None, said: Sequence[str] = (), asked: frozenset[str] = frozenset()
-    ) -> Answer:
+    def _extract(self, base: Answer, query: str, focus: str | None = None, said: Sequence[str] = ()) -> Answer:
         """Quote the best sentences of the hits, each with its passage's citation marker.
 
         `focus` is the question as asked when `query` adds the conversation to it: its own words
-        and question word («где») decide which sentence answers. A follow-up asks for something new:
-        sentences that already answered earlier questions (`said`: their answers' first claims) score
-        SAID_PENALTY less, unless they hold the kind of phrase asked for (a date for «А когда?») or a word
-        the follow-up adds to the earlier questions (`asked`: their words' readings), as «А по чьей
-        инициативе?» does when the earlier answer went on «…по инициативе Президента…». A said sentence
-        that still scores best is quoted again: the detail asked for is often in it («Чем он будет
-        заниматься?» of the council «…который станет площадкой для координации…»).
+        and question word («где») decide which sentence answers. A sentence an earlier answer already
+        quoted competes as any other: the detail a follow-up asks for is often in it («Чем он будет
+        заниматься?» of the council «…который станет площадкой для координации…»). The earlier answers'
+        first claims (`said`) only keep passages out of the confidence's retrieval signals (`_judged`).
         """
         scored = self._scored_sentences(query, base.hits, focus)
-        new_words = [word for word in query_words(focus or query) if not word & asked]
-
-        def fresh_enough(sentence: _Sentence) -> bool:
-            hit = base.hits[sentence.hit]
-            if sentence.typed or not self._said(hit, sentence.span, said):
-                return True
-            readings = frozenset().union(*content_words(self._quote(hit, sentence.span)))
-            return any(_kin(word, readings) for word in new_words)
-
-        scored = sorted((s if fresh_enough(s) else s._replace(score=s.score - SAID_PENALTY) for s in scored), key=lambda s: -s.score)
         if not scored:
             return self._abstain(base)
         chosen: list[_Sentence] = []
@@ -438,7 +415,7 @@ class Assistant:
             overlap = sum(bool(word & readings) for word in question_words) / len(question_words) if question_words else 0.0
             typed = bool(kind) and holds_answer(text, kind, focus) or who and names_speaker(text, focus)
             score = similarity + LEXICAL_WEIGHT * overlap + RANK_WEIGHT / (i + 1) + ANSWER_TYPE_WEIGHT * typed
-            scored.append(_Sentence(score, i, span, typed))
+            scored.append(_Sentence(score, i, span))
         scored.sort(key=lambda sentence: -sentence.score)
         return scored
 
@@ -469,7 +446,7 @@ def _standalone(chosen: list[_Sentence], hits: list[Hit], who: bool) -> list[_Se
             quotes.append(sentence._replace(span=span))
         else:
             other = quotes[joined]
-            quotes[joined] = other._replace(span=(min(other.span[0], span[0]), max(other.span[1], span[1])), typed=other.typed or sentence.typed)
+            quotes[joined] = other._replace(span=(min(other.span[0], span[0]), max(other.span[1], span[1])))
     return quotes
 
 
@@ -482,12 +459,11 @@ def _known_similarity(hit: Hit, span: Span) -> float | None:
 
 
 class _Sentence(NamedTuple):
-    """A quotable sentence of hit number `hit` at document `span`; `typed`: it holds the kind of phrase asked for."""
+    """A quotable sentence of hit number `hit` at document `span`, and its score as the answer."""
 
     score: float
     hit: int
     span: Span
-    typed: bool
 
 
 class CitationChecker:
@@ -544,14 +520,6 @@ def says_nothing(reply: str) -> bool:
     """True when an LLM reply is empty, holds only citation markers («[1]») or has fewer than
     MIN_REPLY_WORDS words besides them: it is treated like a failed call."""
     return len(_REPLY_WORD.findall(_MARKER.sub(" ", reply))) < MIN_REPLY_WORDS
-
-
-def _kin(word: frozenset[str], readings: frozenset[str]) -> bool:
-    """True when one of `readings` is a reading of `word` or shares its stem: a common beginning of at least
-    `KIN_PREFIX` letters («строить» and «строительство», «координировать» and «координации»)."""
-    return bool(word & readings) or any(
-        len(os.path.commonprefix([a, b])) >= KIN_PREFIX for a in word for b in readings
-    )
 
 
 def _overlaps(a: Span, b: Span) -> bool:
