@@ -32,7 +32,7 @@ fonts:
 test: $(STAMP) browser fonts
 	$(BIN)/python -m pytest -q
 
-# dev, dev2: the shared dev sets; holdout, holdout2, blind3-5: questions written blind (docs/retrieval.md, docs/trust.md);
+# dev, dev2: the shared dev sets; holdout, holdout2, blind3-8: questions written blind (docs/retrieval.md, docs/trust.md);
 # dialogues: the shared follow-up conversations, dialogues_blind*: ones written blind, scored turn by turn (docs/dialogue.md).
 # calibrate: the confidence model's leave-one-set-out figures (docs/trust.md).
 SETS := tests/data/dev.jsonl tests/data/dev2.jsonl tests/data/holdout.jsonl tests/data/holdout2.jsonl tests/data/blind3.jsonl
@@ -41,8 +41,8 @@ eval: $(STAMP)
 	$(BIN)/kzru-rag eval tests/data/dev2.jsonl --answers
 	$(BIN)/kzru-rag eval tests/data/holdout.jsonl --baselines --ablation --answers
 	$(BIN)/kzru-rag eval tests/data/holdout2.jsonl --baselines --ablation --answers
-	for set in blind3 blind4 blind5 blind7; do $(BIN)/kzru-rag eval tests/data/$$set.jsonl --answers || exit 1; done
-	for set in dialogues dialogues_blind dialogues_blind2 dialogues_blind3 dialogues_blind4 dialogues_blind5; do \
+	for set in blind3 blind4 blind5 blind7 blind8; do $(BIN)/kzru-rag eval tests/data/$$set.jsonl --answers || exit 1; done
+	for set in dialogues dialogues_blind dialogues_blind2 dialogues_blind3 dialogues_blind4 dialogues_blind5 dialogues_blind6; do \
 	  $(BIN)/kzru-rag eval --dialogues tests/data/$$set.jsonl || exit 1; done
 	$(BIN)/kzru-rag calibrate $(SETS)
 
