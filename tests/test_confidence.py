@@ -11,11 +11,20 @@ import numpy as np
 import pytest
 
 from kzru_rag.assistant import Assistant
-from kzru_rag.calibration import Sample, calibrate, signal_effects
+from kzru_rag.calibration import Sample, calibrate, collect_dialogues, signal_effects
 from kzru_rag.cli import main
 from kzru_rag.confidence import SIGNAL_NAMES, ConfidenceModel, Signals, answer_kind, fit, holds_kind, measure
 from kzru_rag.entities import kazakh_stem, named_specifics, spells
-from kzru_rag.evaluation import Outcome, Question, calibration_table, evaluate_trust, risk_coverage, trust_report
+from kzru_rag.evaluation import (
+    Outcome,
+    Question,
+    calibration_table,
+    evaluate_dialogues,
+    evaluate_trust,
+    load_dialogues,
+    risk_coverage,
+    trust_report,
+)
 
 
 DATA = Path(__file__).parent / "data"
@@ -210,3 +219,33 @@ def test_a_model_for_other_signals_is_refused_and_calibrate_replaces_it(tmp_path
     capsys.readouterr()
     assert main(["ask", question, "--no-llm", "--index", str(index), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["confidence"] is not None
+
+
+def test_dialogue_turns_become_samples_asked_in_order_with_the_earlier_answers(retriever):
+    assistant = Assistant(retriever, calibrated=False)
+    dialogues = load_dialogues(DATA / "dialogues_blind.jsonl")[:3]
+    samples = collect_dialogues(assistant, {"dialogues_blind.jsonl": dialogues})
+    turns = [(d, n, t) for d in dialogues for n, t in enumerate(d.turns, start=1)]
+    assert [s.outcome.id for s in samples] == [f"{d.id}#{n}" for d, n, _ in turns]
+    assert {s.set_name for s in samples} == {"dialogues_blind.jsonl"}
+    assert [s.outcome.answerable for s in samples] == [bool(t.gold) for _, _, t in turns]
+    assert not any(s.outcome.correct for s in samples if not s.outcome.answerable)
+    assert all((s.signals is None) == (s.outcome.status == "abstained") for s in samples)
+    # the same turns, asked as the dialogue evaluation asks them (uncalibrated: every answer not abstained is shown)
+    report = evaluate_dialogues(assistant, dialogues)
+    assert [s.outcome.correct for s in samples if s.outcome.answerable] == [
+        r.right for r, (_, _, t) in zip(report.turns, turns) if t.gold
+    ]
+
+
+def test_calibrate_holds_out_each_dialogue_file_as_one_set(tmp_path, capsys):
+    files = []
+    for name in ("dialogues_blind.jsonl", "dialogues_blind2.jsonl"):
+        lines = (DATA / name).read_text(encoding="utf-8").splitlines()[:6]
+        (tmp_path / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+        files += ["--dialogues", str(tmp_path / name)]
+    assert main(["calibrate", str(DATA / "dev.jsonl"), *files]) == 0
+    out = capsys.readouterr().out
+    assert all(f"  {name}: answered " in out for name in ("dev.jsonl", "dialogues_blind.jsonl", "dialogues_blind2.jsonl"))
+    assert main(["calibrate", "--dialogues", files[1]]) != 0
+    assert "at least two" in capsys.readouterr().err

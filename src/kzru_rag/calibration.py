@@ -1,7 +1,9 @@
 """Fitting the confidence model on question sets, with figures cross-validated across the sets.
 
 `collect` asks every question of each set (no LLM) and keeps the signals of each answer that is
-not abstained, labelled by whether its quote holds a gold string (unanswerable questions: never).
+not abstained, labelled by whether its quote holds a gold string (unanswerable questions: never);
+`collect_dialogues` does the same for every turn of each dialogue set, asked in order with the
+assistant's own earlier answers as history, so follow-ups are judged on the signals they really get.
 `calibrate` fits the combiner leaving one set out at a time, so every figure it reports comes
 from a model that never saw that set; the presentation threshold is the lowest confidence at
 which the pooled held-out misleading rate stays within `MAX_MISLEADING`; the final model is then
@@ -14,9 +16,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .assistant import Assistant
+from .assistant import Answer, Assistant
 from .confidence import SIGNAL_NAMES, ConfidenceModel, Signals, fit
-from .evaluation import Outcome, Question
+from .evaluation import Dialogue, Outcome, Question
 
 MAX_MISLEADING = 0.10
 """The highest misleading rate (issue 9) the presentation threshold may give on held-out sets."""
@@ -49,17 +51,34 @@ class Calibration:
 
 def collect(assistant: Assistant, sets: dict[str, list[Question]]) -> list[Sample]:
     """Ask every question of every set (no LLM): its outcome as if answered, and its answer's signals."""
+    return [
+        _sample(name, question.id, question.gold, assistant.ask(question.question, use_llm=False))
+        for name, questions in sets.items()
+        for question in questions
+    ]
+
+
+def collect_dialogues(assistant: Assistant, sets: dict[str, list[Dialogue]]) -> list[Sample]:
+    """Ask every dialogue's turns in order (no LLM), each with the assistant's own earlier answers as history:
+    a sample per turn, its id `DIALOGUE#TURN`."""
     samples = []
-    for name, questions in sets.items():
-        for question in questions:
-            answer = assistant.ask(question.question, use_llm=False)
-            correct = bool(question.gold) and any(g in answer.text for g in question.gold)
-            abstained = answer.status == "abstained"
-            status = "abstained" if abstained else "answered"
-            outcome = Outcome(question.id, bool(question.gold), status, None, correct)
-            signals = None if abstained or answer.signals is None else Signals(**answer.signals)
-            samples.append(Sample(name, outcome, signals))
+    for name, dialogues in sets.items():
+        for dialogue in dialogues:
+            history: list[dict[str, str]] = []
+            for number, turn in enumerate(dialogue.turns, start=1):
+                answer = assistant.ask(turn.question, history, use_llm=False)
+                samples.append(_sample(name, f"{dialogue.id}#{number}", turn.gold, answer))
+                history += [{"role": "user", "content": turn.question}, {"role": "assistant", "content": answer.text}]
     return samples
+
+
+def _sample(set_name: str, sample_id: str, gold: list[str], answer: Answer) -> Sample:
+    """One asked question's outcome as if answered (correct: its text holds a gold string) and its signals."""
+    correct = bool(gold) and any(g in answer.text for g in gold)
+    abstained = answer.status == "abstained"
+    outcome = Outcome(sample_id, bool(gold), "abstained" if abstained else "answered", None, correct)
+    signals = None if abstained or answer.signals is None else Signals(**answer.signals)
+    return Sample(set_name, outcome, signals)
 
 
 def calibrate(samples: list[Sample], max_misleading: float = MAX_MISLEADING) -> Calibration:

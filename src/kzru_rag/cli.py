@@ -136,7 +136,14 @@ def _parser() -> argparse.ArgumentParser:
     calibrate = commands.add_parser(
         "calibrate", help="fit the answer-confidence model on question sets, with leave-one-set-out figures"
     )
-    calibrate.add_argument("files", nargs="+", metavar="FILE", help="JSONL question sets (at least two)")
+    calibrate.add_argument("files", nargs="*", metavar="FILE", help="JSONL question sets")
+    calibrate.add_argument(
+        "--dialogues",
+        metavar="FILE",
+        action="append",
+        default=[],
+        help="dialogue set (JSONL: id, turns [{question, gold}]), one sample per turn; repeatable",
+    )
     calibrate.add_argument("--write", action="store_true", help="store the fitted model in the index manifest")
     _index_option(calibrate)
     calibrate.set_defaults(run=_calibrate)
@@ -364,23 +371,33 @@ def _calibrate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from .assistant import Assistant
-    from .calibration import calibrate, collect, signal_effects
-    from .evaluation import calibration_table, format_calibration, format_risk_coverage, load_questions, risk_coverage, trust_report
+    from .calibration import calibrate, collect, collect_dialogues, signal_effects
+    from .evaluation import (
+        calibration_table,
+        format_calibration,
+        format_risk_coverage,
+        load_dialogues,
+        load_questions,
+        risk_coverage,
+        trust_report,
+    )
     from .index import write_confidence
     from .retriever import Retriever
 
-    if len(args.files) < 2:
-        raise ValueError("calibrate needs at least two question sets (each is held out in turn)")
+    if len(args.files) + len(args.dialogues) < 2:
+        raise ValueError("calibrate needs at least two question or dialogue sets (each is held out in turn)")
     sets = {Path(file).name: load_questions(file) for file in args.files}
+    dialogues = {Path(file).name: load_dialogues(file) for file in args.dialogues}
     retriever = Retriever.load(args.index)
-    samples = collect(Assistant(retriever, calibrated=False), sets)
+    assistant = Assistant(retriever, calibrated=False)
+    samples = collect(assistant, sets) + collect_dialogues(assistant, dialogues)
     result = calibrate(samples)
     model = result.model
     print(f"presentation threshold (held-out misleading rate <= 0.10): confidence >= {model.answer_from:.2f}")
     print("weights (standardised signals): " + ", ".join(f"{n} {w:+.2f}" for n, w in zip(model.names, model.weights)))
     outcomes = result.outcomes()
     print("held-out figures (each set scored by the model fitted on the others):")
-    for name in sets:
+    for name in [*sets, *dialogues]:
         report = trust_report([o for s, o in zip(result.samples, outcomes) if s.set_name == name])
         print(f"  {name}: " + _trust_line(report))
     print(f"  all: {_trust_line(trust_report(outcomes))}")
