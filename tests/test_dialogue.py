@@ -87,7 +87,7 @@ def test_a_follow_up_carries_the_person_of_the_previous_answer(assistant: Assist
 
 def test_an_earlier_answer_may_answer_again_when_it_holds_what_the_follow_up_adds(assistant: Assistant) -> None:
     """The earlier quote goes on «…который обеспечит научное сопровождение…»: the follow-up's own word
-    («обеспечит») is there, so that sentence is quoted again rather than passed over for a fresh one."""
+    («обеспечит») is there, so that sentence is quoted again."""
     first = "О создании какого совета говорит инициатива Главы государства?"
     earlier = assistant.ask(first)
     answer = assistant.ask("А что этот совет обеспечит?", history=_history(first, earlier.text))
@@ -97,7 +97,7 @@ def test_an_earlier_answer_may_answer_again_when_it_holds_what_the_follow_up_add
 
 
 def test_a_word_of_the_same_stem_counts_as_what_the_follow_up_adds(assistant: Assistant) -> None:
-    """«координировать» is not a form of «координации», but the stem is one: the earlier quote answers."""
+    """«координировать» is not a form of «координации»; the earlier quote still answers."""
     first = "Какой совет предлагают создать стороны для евразийского маршрута?"
     earlier = assistant.ask(first)
     answer = assistant.ask("А что этот совет будет координировать?", history=_history(first, earlier.text))
@@ -107,14 +107,27 @@ def test_a_word_of_the_same_stem_counts_as_what_the_follow_up_adds(assistant: As
 
 def test_an_earlier_answer_that_still_fits_best_is_quoted_again(assistant: Assistant) -> None:
     """«Чем он будет заниматься?» shares no word with «…который станет площадкой для координации…», yet that
-    sentence answers it: an earlier quote only scores a little less, so it is quoted again when nothing new fits
-    as well, rather than passed over for a fresh sentence on the same topic."""
+    sentence answers it: an earlier quote competes as any sentence does, so it is quoted again when nothing new
+    fits as well, rather than passed over for a fresh sentence on the same topic."""
     first = "Какой новый совет для транспортных магистралей рассматривают создать стороны?"
     earlier = assistant.ask(first)
     answer = assistant.ask("Чем он будет заниматься?", history=_history(first, earlier.text))
 
     assert "Совета по развитию евразийского маршрута" in earlier.text.split("[1]")[0]
     assert "координации проектов, тарифов и стандартов" in answer.text.split("[1]")[0]
+
+
+def test_an_uncertain_earlier_answer_said_its_quotes_not_its_warning(assistant: Assistant) -> None:
+    """An uncertain answer opens with a warning paragraph; what it said is its first quote, so a follow-up after it
+    is answered and judged as after the same quotes without the warning."""
+    first = "Какая погода была в Москве во время визита?"
+    earlier = assistant.ask(first)
+    follow_up = "О чём там будут говорить?"
+    warned = assistant.ask(follow_up, history=_history(first, earlier.text))
+    plain = assistant.ask(follow_up, history=_history(first, earlier.text.partition("\n\n")[2]))
+
+    assert earlier.status == "uncertain"
+    assert (warned.text, warned.confidence) == (plain.text, plain.confidence)
 
 
 def test_a_follow_up_is_judged_by_the_kind_it_asks_for_not_the_earlier_questions(assistant: Assistant) -> None:

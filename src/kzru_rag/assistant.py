@@ -211,7 +211,7 @@ class Assistant:
         if reasons := self.retriever.abstention_reasons(query, hits):
             answer = self._abstain(base, reasons)
         elif llm is None:
-            said = [first_claim(t["content"]) for t in turns if t["role"] == "assistant"] if query != question else []
+            said = [first_claim(_quotes_of(t["content"])) for t in turns if t["role"] == "assistant"] if query != question else []
             answer = self._extract(base, query, focus=question, said=said)
         else:
             answer = yield from self._generate(base, query, llm)
@@ -514,6 +514,14 @@ class CitationChecker:
             if marker not in markers:
                 markers.append(marker)
         return match.group(1) + "".join(markers) if markers else ""
+
+
+def _quotes_of(answer: str) -> str:
+    """An earlier answer's text without the warning an uncertain answer opens with (its quotes follow it)."""
+    head, blank, rest = answer.partition("\n\n")
+    if blank and any(head.startswith(warning.split("{markers}")[0]) for warning in UNCERTAIN.values()):
+        return rest
+    return answer
 
 
 def says_nothing(reply: str) -> bool:
