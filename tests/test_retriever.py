@@ -12,6 +12,8 @@ from kzru_rag.errors import IndexLoadError, ModelError
 from kzru_rag.evaluation import evaluate, load_questions
 from kzru_rag.index import RetrievalSettings, build_index, index_documents, load_index
 from kzru_rag.lexical import query_words
+from kzru_rag.questions import expected_answer
+from kzru_rag.quotes import attributes_speech
 
 from conftest import DEV_SET
 
@@ -72,7 +74,9 @@ def test_hits_are_short_windows_with_a_sentence_highlighted(retriever, question)
     for hit in hits:
         a, b = hit.highlight
         assert hit.start <= a < b <= hit.end and text[a:b] in sentences
-        assert len(hit.text) <= retriever.settings.window_chars or hit.highlight == (hit.start, hit.end)
+        last_start, last_end, _ = hit.sentences[-1]
+        to_speaker = expected_answer(question) == "person" and attributes_speech(text[last_start:last_end])
+        assert len(hit.text) <= retriever.settings.window_chars or hit.highlight == (hit.start, hit.end) or to_speaker
         assert {"sentence", "passage", "lexical"} <= set(hit.signals) <= {"sentence", "passage", "lexical", "answer_type"}
         expected = (
             retriever.settings.sentence_weight * hit.signals["sentence"]

@@ -2,7 +2,8 @@
 words that name who is speaking when it is direct speech.
 
 A passage's sentences are `Hit.sentences` (document spans, in order); a sentence's neighbours are looked for only
-among them, so nothing outside the retrieved passage is quoted.
+among them, so nothing outside the retrieved passage is quoted. (For a question asking who, the retriever carries a
+passage on to the words that name its speaker: `attributes_speech`.)
 """
 
 from __future__ import annotations
@@ -24,6 +25,11 @@ _ATTRIBUTION = re.compile(r"(?<=,)\s*[–—]\s*[а-яё]+[^–—]*$")
 """The author's words after direct speech, ending its sentence: «…предприятиями, – отмечает эксперт КИСИ.»"""
 _SPEECH_OPENING = re.compile(r"^\s*[–—]")
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
+
+
+def attributes_speech(sentence: str) -> bool:
+    """True when `sentence` ends with the author's words after direct speech («…, – отмечает эксперт КИСИ.»)."""
+    return bool(_ATTRIBUTION.search(sentence.strip()))
 
 
 def names_speaker(text: str, question: str) -> bool:
@@ -54,14 +60,14 @@ def speaker(hit: Hit, span: Span) -> Span | None:
     before when this one resumes the speech after the author's words («…, – акцентирует … Тулиндинова. – Это
     высший формат…»). None when `span` names its speaker itself or is not direct speech that `hit` attributes."""
     position = _position(hit, span)
-    if position is None or _ATTRIBUTION.search(_text(hit, span).strip()):
+    if position is None or attributes_speech(_text(hit, span)):
         return None
     for later in range(position + 1, min(position + 1 + SPEECH_REACH, len(hit.sentences))):
         if "\n" in hit.text[hit.sentences[later - 1][1] - hit.start : hit.sentences[later][0] - hit.start]:
             break
-        if _ATTRIBUTION.search(_text(hit, _span(hit, later)).strip()):
+        if attributes_speech(_text(hit, _span(hit, later))):
             return _span(hit, later)
-    if position and _SPEECH_OPENING.match(_text(hit, span)) and _ATTRIBUTION.search(_text(hit, _span(hit, position - 1)).strip()):
+    if position and _SPEECH_OPENING.match(_text(hit, span)) and attributes_speech(_text(hit, _span(hit, position - 1))):
         return _span(hit, position - 1)
     return None
 

@@ -25,6 +25,7 @@ from .errors import IndexLoadError, ModelError
 from .index import ANSWER_TYPE_POOL, REBUILD_HINT, TYPED_KINDS, LoadedIndex, RetrievalSettings, SentenceIndex, load_index
 from .lexical import Readings, WordBridge, content_words, in_dictionary, query_words, specifics
 from .questions import expected_answer, holds_answer
+from .quotes import SPEECH_REACH, attributes_speech
 
 MAX_QUERY_CHARS = 4000
 _LATIN = re.compile(r"[A-Za-z]")
@@ -127,6 +128,8 @@ class Retriever:
             if unit in covered:
                 continue
             first, last = self._window(unit, vector, covered)
+            if kind == "person":
+                last = self._through_speaker(first, last, covered)
             window = self._chain(first, last)
             covered.update(window)
             parts = {name: float(values[i]) for name, values in signals.items()}
@@ -265,6 +268,23 @@ class Retriever:
                 return first, last
             best = max(options, key=lambda u: float(np.dot(self._sentences.vectors[u], vector)))
             first, last = (best, last) if best == self._previous[first] else (first, best)
+
+    def _through_speaker(self, first: int, last: int, taken: set[int]) -> int:
+        """The window's last unit, carried on (at most SPEECH_REACH units of its paragraph, past `window_chars`)
+        to the sentence that names who says the direct speech it holds («…, – отмечает эксперт КИСИ.»), when no
+        sentence of the window names a speaker: a question asking who is answered by those words."""
+        spans = self._sentences.spans
+        text = self.index.documents[self.index.chunks[int(self._sentences.chunk_of[first])].doc_id].text
+        if any(attributes_speech(text[spans[u][0] : spans[u][1]]) for u in self._chain(first, last)):
+            return last
+        reached = last
+        for _ in range(SPEECH_REACH):
+            reached = int(self._next[reached])
+            if reached < 0 or reached in taken:
+                return last
+            if attributes_speech(text[spans[reached][0] : spans[reached][1]]):
+                return reached
+        return last
 
     def _chain(self, first: int, last: int) -> list[int]:
         units = [first]
