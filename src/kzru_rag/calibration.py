@@ -18,7 +18,7 @@ import numpy as np
 
 from .assistant import Answer, Assistant
 from .confidence import SIGNAL_NAMES, ConfidenceModel, Signals, fit
-from .evaluation import Dialogue, Outcome, Question
+from .evaluation import Dialogue, Outcome, Question, ask_turns
 
 MAX_MISLEADING = 0.10
 """The highest misleading rate (issue 9) the presentation threshold may give on held-out sets."""
@@ -59,17 +59,13 @@ def collect(assistant: Assistant, sets: dict[str, list[Question]]) -> list[Sampl
 
 
 def collect_dialogues(assistant: Assistant, sets: dict[str, list[Dialogue]]) -> list[Sample]:
-    """Ask every dialogue's turns in order (no LLM), each with the assistant's own earlier answers as history:
-    a sample per turn, its id `DIALOGUE#TURN`."""
-    samples = []
-    for name, dialogues in sets.items():
-        for dialogue in dialogues:
-            history: list[dict[str, str]] = []
-            for number, turn in enumerate(dialogue.turns, start=1):
-                answer = assistant.ask(turn.question, history, use_llm=False)
-                samples.append(_sample(name, f"{dialogue.id}#{number}", turn.gold, answer))
-                history += [{"role": "user", "content": turn.question}, {"role": "assistant", "content": answer.text}]
-    return samples
+    """Ask every dialogue's turns in order (`evaluation.ask_turns`): a sample per turn, its id `DIALOGUE#TURN`."""
+    return [
+        _sample(name, f"{dialogue.id}#{number}", turn.gold, answer)
+        for name, dialogues in sets.items()
+        for dialogue in dialogues
+        for number, turn, answer in ask_turns(assistant, dialogue)
+    ]
 
 
 def _sample(set_name: str, sample_id: str, gold: list[str], answer: Answer) -> Sample:

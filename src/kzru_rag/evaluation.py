@@ -4,7 +4,7 @@ dialogue sets scored turn by turn."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -350,18 +350,24 @@ def _dialogue(record: dict[str, Any]) -> Dialogue:
     return Dialogue(str(record["id"]), turns)
 
 
+def ask_turns(assistant: Assistant, dialogue: Dialogue) -> Iterator[tuple[int, Turn, Answer]]:
+    """(turn number from 1, turn, answer) for each turn of `dialogue`, asked in order without an LLM, each with
+    the assistant's own earlier answers as history."""
+    history: list[dict[str, str]] = []
+    for number, turn in enumerate(dialogue.turns, start=1):
+        answer = assistant.ask(turn.question, history, use_llm=False)
+        yield number, turn, answer
+        history += [{"role": "user", "content": turn.question}, {"role": "assistant", "content": answer.text}]
+
+
 def evaluate_dialogues(assistant: Assistant, dialogues: list[Dialogue]) -> DialogueReport:
-    """Ask every dialogue's turns in order without an LLM, each with the assistant's own earlier
-    answers as history, and score each turn."""
+    """Ask every dialogue's turns (`ask_turns`) and score each turn."""
     results = []
     for dialogue in dialogues:
-        history: list[dict[str, str]] = []
-        for number, turn in enumerate(dialogue.turns, start=1):
-            answer = assistant.ask(turn.question, history, use_llm=False)
+        for number, turn, answer in ask_turns(assistant, dialogue):
             presented = presents_answer(answer)
             right = presented and any(g in answer.text for g in turn.gold) if turn.gold else not presented
             results.append(TurnResult(dialogue.id, number, turn.question, answer.query_used, right, answer.text))
-            history += [{"role": "user", "content": turn.question}, {"role": "assistant", "content": answer.text}]
     return DialogueReport(results)
 
 
