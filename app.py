@@ -21,10 +21,16 @@ log = logging.getLogger("kzru_rag.app")
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="kzru-rag: the browser app for questions about the document.")
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)"
+    )
     parser.add_argument("--port", type=int, default=7860, help="port (default 7860)")
-    parser.add_argument("--index", metavar="DIR", help="index folder (default: $KZRU_RAG_INDEX or the project's index/)")
-    parser.add_argument("--documents", metavar="DIR", help="folder for uploaded documents (default: documents/ next to the index)")
+    parser.add_argument(
+        "--index", metavar="DIR", help="index folder (default: $KZRU_RAG_INDEX or the project's index/)"
+    )
+    parser.add_argument(
+        "--documents", metavar="DIR", help="folder for uploaded documents (default: documents/ next to the index)"
+    )
     parser.add_argument("-k", type=int, default=5, help="passages per answer (default 5)")
     return parser.parse_args(argv)
 
@@ -53,13 +59,13 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("kzru_rag").setLevel(logging.INFO)
     try:
         auth = auth_from_env()
-        from kzru_rag.llm import llm_from_config
-        from kzru_rag.collection import Collection
-        from kzru_rag.ui import build_app, launch_app
+        from kzru_rag.answering.llm import llm_from_config
+        from kzru_rag.faces.ui import build_app, launch_app
+        from kzru_rag.library import Library
 
         llm = llm_from_config()
         log.info("loading the index and the embedding model…")
-        library = Collection.open(args.index, llm=llm, k=args.k, documents_dir=args.documents)
+        library = Library.open(args.index, llm=llm, k=args.k, documents_dir=args.documents)
     except (KzruRagError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kzru_rag.chunking import Chunker
-from kzru_rag.documents import bundled_document
-from kzru_rag.embedding import load_embedder
-from kzru_rag.evaluation import DenseSearcher, evaluate, format_reports, load_questions
-from kzru_rag.index import index_documents
+from kzru_rag.embedding.sentence_transformers import load_embedder
+from kzru_rag.evaluation.baselines import DenseSearcher
+from kzru_rag.evaluation.datasets import load_questions
+from kzru_rag.evaluation.retrieval import evaluate, format_reports
+from kzru_rag.index.build import index_documents
+from kzru_rag.ingest.chunking import Chunker
+from kzru_rag.ingest.documents import bundled_document
 
 DEV_SET = Path(__file__).resolve().parents[1] / "tests" / "data" / "dev.jsonl"
 SETTINGS = [(200, 0), (300, 0), (400, 0), (500, 0), (500, 1), (700, 0), (1_000_000, 0)]

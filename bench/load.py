@@ -61,8 +61,8 @@ def wait_until_serving(url: str, app: subprocess.Popen[bytes], timeout: float) -
 
 
 def queue_settings() -> str:
-    """The queue settings the app launches with, as written in kzru_rag.ui.launch_app."""
-    from kzru_rag import ui
+    """The queue settings the app launches with, as written in kzru_rag.faces.ui.launch_app."""
+    from kzru_rag.faces import ui
 
     match = re.search(r"\.queue\(([^)]*)\)", inspect.getsource(ui.launch_app))
     return f"demo.queue({match.group(1)})" if match else "Gradio's default queue"
@@ -140,7 +140,9 @@ def main() -> None:
     parser.add_argument("--questions", type=int, default=10, help="questions per client (default 10)")
     parser.add_argument("--deadline", type=float, default=900.0, help="seconds after which no new question is asked")
     parser.add_argument("--url", help="an app already running (default: start one)")
-    parser.add_argument("--threads", type=int, help="OMP_NUM_THREADS for the app (torch and FAISS threads; default: all cores)")
+    parser.add_argument(
+        "--threads", type=int, help="OMP_NUM_THREADS for the app (torch and FAISS threads; default: all cores)"
+    )
     args = parser.parse_args()
     questions = [json.loads(line)["question"] for line in DEV_SET.read_text(encoding="utf-8").splitlines() if line]
 
@@ -156,7 +158,16 @@ def main() -> None:
             env = {k: v for k, v in os.environ.items() if not k.startswith("KZRU_RAG_LLM_")}
             if args.threads:
                 env["OMP_NUM_THREADS"] = str(args.threads)
-            command = [sys.executable, str(ROOT / "app.py"), "--host", "127.0.0.1", "--port", str(port), "--index", str(work / "index")]
+            command = [
+                sys.executable,
+                str(ROOT / "app.py"),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--index",
+                str(work / "index"),
+            ]
             app = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=open(work / "app.log", "wb"))
             started = time.perf_counter()
             wait_until_serving(url, app, STARTUP_TIMEOUT)
@@ -184,15 +195,23 @@ def main() -> None:
     asked = args.clients * args.questions
     print(f"clients {args.clients} x {args.questions} questions = {asked}, all at once, through gradio_client /ask")
     threads = f"OMP_NUM_THREADS={args.threads}" if args.threads else f"default threads ({os.cpu_count()} per pool)"
-    print(f"app queue: {queue_settings()} (requests beyond that wait in Gradio's queue); extractive answers, no LLM; {threads}")
-    print(f"answered {len(latencies)} / {asked}, errors {len(results['errors'])}, not asked (deadline) {len(results['unanswered'])}")
+    print(
+        f"app queue: {queue_settings()} (requests beyond that wait in Gradio's queue); extractive answers, no LLM; {threads}"
+    )
+    print(
+        f"answered {len(latencies)} / {asked}, errors {len(results['errors'])}, not asked (deadline) {len(results['unanswered'])}"
+    )
     if latencies:
-        print(f"latency   p50 {percentile(latencies, 0.5):6.2f} s   p95 {percentile(latencies, 0.95):6.2f} s   "
-              f"max {max(latencies):6.2f} s   (request to answer, queueing included)")
+        print(
+            f"latency   p50 {percentile(latencies, 0.5):6.2f} s   p95 {percentile(latencies, 0.95):6.2f} s   "
+            f"max {max(latencies):6.2f} s   (request to answer, queueing included)"
+        )
         print(f"throughput {len(latencies) / wall:5.2f} answers/s over {wall:.1f} s on {os.cpu_count()} cores")
     if sampler:
-        print(f"app process: peak RSS {sampler.peak_rss / 2**20:.0f} MiB, CPU {sampler.cpu_end - sampler.cpu_start:.1f} s "
-              f"({(sampler.cpu_end - sampler.cpu_start) / wall:.2f} cores busy on average)")
+        print(
+            f"app process: peak RSS {sampler.peak_rss / 2**20:.0f} MiB, CPU {sampler.cpu_end - sampler.cpu_start:.1f} s "
+            f"({(sampler.cpu_end - sampler.cpu_start) / wall:.2f} cores busy on average)"
+        )
     for error in results["errors"][:10]:
         print(f"error: {error}")
     if results["errors"] or len(latencies) != asked:

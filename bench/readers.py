@@ -1,4 +1,4 @@
-"""Which library reads Russian PDFs and web pages best: the measurement behind `kzru_rag.readers` (docs/readers.md).
+"""Which library reads Russian PDFs and web pages best: the measurement behind `kzru_rag.ingest.readers` (docs/readers.md).
 
 PDF: the bundled document set by reportlab (DejaVu Sans) in one column with words hyphenated at line
 ends, and in two columns; read by pypdf and by pypdfium2, each page's lines joined by the product's
@@ -30,23 +30,49 @@ PAGES = ROOT / "tests" / "data" / "pages"
 WORD = re.compile(r"\w+(?:-\w+)*")
 HTML_GOLD = {
     "omsk-forum.html": (
-        ["завершился XXI форум межрегионального сотрудничества", "подготовка кадров рабочих профессий",
-         "модернизации Экибастузской ГРЭС-2", "основа нашей торговли", "филиал Евразийского национального университета"],
-        ["Мы используем файлы cookie", "Политика", "Поиск по сайту", "Хлебные крошки", "Читайте также",
-         "Курс тенге укрепился", "Все права защищены", "ВКонтакте", "loadWidget"],
+        [
+            "завершился XXI форум межрегионального сотрудничества",
+            "подготовка кадров рабочих профессий",
+            "модернизации Экибастузской ГРЭС-2",
+            "основа нашей торговли",
+            "филиал Евразийского национального университета",
+        ],
+        [
+            "Мы используем файлы cookie",
+            "Политика",
+            "Поиск по сайту",
+            "Хлебные крошки",
+            "Читайте также",
+            "Курс тенге укрепился",
+            "Все права защищены",
+            "ВКонтакте",
+            "loadWidget",
+        ],
     ),
     "pavlodar-old-cms.html": (
-        ["построят завод по выпуску аккумуляторов", "подписали во время государственного визита",
-         "5 тысяч комплектов батарей", "около 400 человек"],
-        ["Городской портал", "Афиша", "Курсы валют", "Опрос дня", "Комментарии", "Наконец-то",
-         "Перепечатка материалов", "_gaq"],
+        [
+            "построят завод по выпуску аккумуляторов",
+            "подписали во время государственного визита",
+            "5 тысяч комплектов батарей",
+            "около 400 человек",
+        ],
+        [
+            "Городской портал",
+            "Афиша",
+            "Курсы валют",
+            "Опрос дня",
+            "Комментарии",
+            "Наконец-то",
+            "Перепечатка материалов",
+            "_gaq",
+        ],
     ),
 }
 
 
 def extract_pdf(library: str, path: Path) -> list[str]:
     """Each page's text as the product's reader would make it, but with `library` drawing the text."""
-    from kzru_rag.readers.pdf import _page_text
+    from kzru_rag.ingest.readers.pdf import _page_text
 
     if library == "pypdf":
         import pypdf
@@ -59,7 +85,7 @@ def extract_pdf(library: str, path: Path) -> list[str]:
 
 
 def extract_html(library: str, path: Path) -> str:
-    from kzru_rag.readers.html import _Blocks, decode_html
+    from kzru_rag.ingest.readers.html import _Blocks, decode_html
 
     page = decode_html(path.read_bytes(), path.name)
     if library == "trafilatura":
@@ -116,15 +142,16 @@ def pdf_scores(source: str, text: str) -> dict[str, float]:
 
 
 def bench_pdf(folder: Path) -> None:
+    from kzru_rag.ingest.chunking import paragraphs
+    from kzru_rag.ingest.documents import bundled_document
     from made_files import pdf_file
-
-    from kzru_rag.chunking import paragraphs
-    from kzru_rag.documents import bundled_document
 
     document = bundled_document()
     source = [document.text[a:b] for a, b in paragraphs(document.text, document.body_start)]
     layouts = {
-        "1 column, hyphenated": pdf_file(folder / "one.pdf", [source[i : i + 6] for i in range(0, len(source), 6)], hyphenate=True),
+        "1 column, hyphenated": pdf_file(
+            folder / "one.pdf", [source[i : i + 6] for i in range(0, len(source), 6)], hyphenate=True
+        ),
         "2 columns": pdf_file(folder / "two.pdf", [source[i : i + 6] for i in range(0, len(source), 6)], columns=2),
     }
     pages = len(range(0, len(source), 6))
@@ -143,7 +170,9 @@ def bench_pdf(folder: Path) -> None:
 
 def bench_html() -> None:
     print("\nHTML: saved pages (tests/data/pages)")
-    print(f"{'page':24} {'library':12} {'article kept':>12} {'boilerplate leaked':>18} {'ms':>6} {'cold ms':>8} {'peak MB':>8}")
+    print(
+        f"{'page':24} {'library':12} {'article kept':>12} {'boilerplate leaked':>18} {'ms':>6} {'cold ms':>8} {'peak MB':>8}"
+    )
     for name, (gold, boilerplate) in HTML_GOLD.items():
         for library in ("html.parser", "trafilatura"):
             result = run_child("html", library, PAGES / name)

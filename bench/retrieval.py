@@ -22,12 +22,14 @@ from pathlib import Path
 
 import numpy as np
 
-from kzru_rag.chunking import Chunker
-from kzru_rag.documents import bundled_document
-from kzru_rag.embedding import load_embedder
-from kzru_rag.index import SentenceIndex, build_index
-from kzru_rag.lexical import TermIndex, bridge_words, query_words
-from kzru_rag.retriever import Retriever
+from kzru_rag.embedding.sentence_transformers import load_embedder
+from kzru_rag.index.build import build_index
+from kzru_rag.ingest.chunking import Chunker
+from kzru_rag.ingest.documents import bundled_document
+from kzru_rag.language.words import query_words
+from kzru_rag.retrieval.retriever import Retriever
+from kzru_rag.stores.sentences import SentenceIndex
+from kzru_rag.stores.terms import TermIndex, bridge_words
 
 DEV_SET = Path(__file__).resolve().parents[1] / "tests" / "data" / "dev.jsonl"
 
@@ -117,7 +119,9 @@ def main() -> None:
 
     p50, p90 = percentile(pipeline, 0.5) * 1e3, percentile(pipeline, 0.9) * 1e3
     b50, b90 = percentile(bare, 0.5) * 1e3, percentile(bare, 0.9) * 1e3
-    print(f"queries: {len(pipeline)} ({len(questions)} dev questions x {args.rounds} rounds), retrieval settings {retriever.settings}")
+    print(
+        f"queries: {len(pipeline)} ({len(questions)} dev questions x {args.rounds} rounds), retrieval settings {retriever.settings}"
+    )
     print(f"Retriever.search        p50 {p50:7.1f} ms   p90 {p90:7.1f} ms")
     print(f"bare encode_queries     p50 {b50:7.1f} ms   p90 {b90:7.1f} ms")
     print(f"ratio search/encode     p50 {p50 / b50:7.2f}      p90 {p90 / b90:7.2f}      (target <= 1.15)")
@@ -125,8 +129,12 @@ def main() -> None:
         mine = [i for i, known in enumerate(languages) if known == lang]
         ratio = percentile([pipeline[i] for i in mine], 0.5) / percentile([bare[i] for i in mine], 0.5)
         print(f"  {lang} questions{'':13s}p50 ratio {ratio:5.2f} ({len(mine)} queries)")
-    print(f"search without encode   p50 {percentile(scoring, 0.5) * 1e3:7.2f} ms   p90 {percentile(scoring, 0.9) * 1e3:7.2f} ms")
-    print(f"abstains                p50 {percentile(abstaining, 0.5) * 1e3:7.2f} ms   p90 {percentile(abstaining, 0.9) * 1e3:7.2f} ms")
+    print(
+        f"search without encode   p50 {percentile(scoring, 0.5) * 1e3:7.2f} ms   p90 {percentile(scoring, 0.9) * 1e3:7.2f} ms"
+    )
+    print(
+        f"abstains                p50 {percentile(abstaining, 0.5) * 1e3:7.2f} ms   p90 {percentile(abstaining, 0.9) * 1e3:7.2f} ms"
+    )
     print(
         f"index build             {build_rate:7.1f} texts/s (median of {args.rounds}, {len(passages)} chunks and sentences "
         f"and {len(words)} words, incl. chunking, lemmas and writing)"

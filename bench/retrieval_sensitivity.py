@@ -17,9 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from kzru_rag.evaluation import evaluate, load_questions
-from kzru_rag.index import RetrievalSettings
-from kzru_rag.retriever import Retriever
+from kzru_rag.evaluation.datasets import load_questions
+from kzru_rag.evaluation.retrieval import evaluate
+from kzru_rag.retrieval.retriever import Retriever
+from kzru_rag.stores.settings import RetrievalSettings
 from retrieval import PrecomputedQueries  # bench/retrieval.py, beside this script
 
 DEV_SET = Path(__file__).resolve().parents[1] / "tests" / "data" / "dev.jsonl"
@@ -60,17 +61,26 @@ def main() -> None:
     held_out = []
     for i in range(len(next(iter(grid.values())))):
         rest = {point: np.delete(rr, i) for point, rr in grid.items()}
-        best = max(grid, key=lambda p: (np.mean(rest[p] == 1) + np.mean(rest[p]), -abs(p[0] - centre[0]) - abs(p[1] - centre[1])))
+        best = max(
+            grid,
+            key=lambda p: (np.mean(rest[p] == 1) + np.mean(rest[p]), -abs(p[0] - centre[0]) - abs(p[1] - centre[1])),
+        )
         held_out.append(grid[best][i])
     held_out = np.array(held_out)
     print(f"leave-one-out over the grid: hit@1 {np.mean(held_out == 1):.3f}, MRR {np.mean(held_out):.3f}")
 
     print("window_chars: hit@1, MRR, mean top passage chars")
     for window in WINDOWS:
-        report = evaluate(Retriever(retriever.index, retriever.embedder, replace(base, window_chars=window)), questions, k=5)
-        print(f"{window:>5}  {report.overall.hit[1]:.3f}  {report.overall.mrr:.3f}  {report.overall.mean_top_chars:6.0f}")
+        report = evaluate(
+            Retriever(retriever.index, retriever.embedder, replace(base, window_chars=window)), questions, k=5
+        )
+        print(
+            f"{window:>5}  {report.overall.hit[1]:.3f}  {report.overall.mrr:.3f}  {report.overall.mean_top_chars:6.0f}"
+        )
 
-    print("abstention: best score against the floor for the question's share of Russian words, and the reasons to abstain")
+    print(
+        "abstention: best score against the floor for the question's share of Russian words, and the reasons to abstain"
+    )
     rows = []
     for q in questions:
         hits = retriever.search(q.question, k=5)
@@ -79,7 +89,9 @@ def main() -> None:
         reasons = retriever.abstention_reasons(q.question, hits)
         rows.append((hits[0].score - floor, hits[0].score, floor, q.id, q.lang, q.gold, reasons))
     for margin, score, floor, qid, lang, gold, reasons in sorted(rows):
-        print(f"  {margin:+.3f} (score {score:.3f}, floor {floor:.3f}) {qid} {lang} {'answerable' if gold else 'UNANSWERABLE':<12} {'; '.join(map(str, reasons))}")
+        print(
+            f"  {margin:+.3f} (score {score:.3f}, floor {floor:.3f}) {qid} {lang} {'answerable' if gold else 'UNANSWERABLE':<12} {'; '.join(map(str, reasons))}"
+        )
 
 
 if __name__ == "__main__":

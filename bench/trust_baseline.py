@@ -14,8 +14,8 @@ from __future__ import annotations
 import json
 import sys
 
-from kzru_rag.assistant import Assistant
-from kzru_rag.retriever import Retriever
+from kzru_rag.answering.assistant import Assistant
+from kzru_rag.retrieval.retriever import Retriever
 
 
 def main() -> None:

@@ -11,11 +11,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from kzru_rag.index import default_index_path, load_index
-from kzru_rag.llm import LLM
-from kzru_rag.retriever import Retriever
-from kzru_rag.collection import Collection
-from kzru_rag.ui import build_app, launch_app
+from kzru_rag.answering.llm import LLM
+from kzru_rag.faces.ui import build_app, launch_app
+from kzru_rag.index.load import load_index
+from kzru_rag.library import Library
+from kzru_rag.retrieval.retriever import Retriever
+from kzru_rag.stores.layout import default_index_path
 
 
 def copy_index(folder: Path) -> Path:
@@ -32,9 +33,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(index: Path, embedder, llm: LLM | None = None, auth: tuple[str, str] | None = None) -> Iterator[tuple[str, Collection]]:
-    """(URL, Collection) of the app over `index`, stopped on exit."""
-    library = Collection(Retriever(load_index(index), embedder), llm=llm)
+def serve(
+    index: Path, embedder, llm: LLM | None = None, auth: tuple[str, str] | None = None
+) -> Iterator[tuple[str, Library]]:
+    """(URL, Library) of the app over `index`, stopped on exit."""
+    library = Library(Retriever(load_index(index), embedder), llm=llm)
     demo = build_app(library)
     url = launch_app(demo, port=free_port(), auth=auth, prevent_thread_lock=True, quiet=True)
     try:

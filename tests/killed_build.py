@@ -34,7 +34,7 @@ class HashEncoder:
 
 
 def main(source: str, index: str, pause: bool) -> None:
-    from kzru_rag.index import build_index
+    from kzru_rag.index.build import build_index
 
     announced = False
 

@@ -11,6 +11,15 @@ from dataclasses import replace
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
+from conftest import DEV_SET
+from kzru_rag import Answer, Assistant
+from kzru_rag.answering.assistant import NO_ANSWER, CitationChecker
+from kzru_rag.answering.followups import contextual_query, first_claim, is_follow_up
+from kzru_rag.answering.llm import LLM, OpenAICompatibleLLM, load_prompt
+from kzru_rag.evaluation.answers import evaluate_answers
+from kzru_rag.evaluation.datasets import load_questions
+from kzru_rag.schema import Message
 from openai_stub import (  # noqa: F401  (openai_stub_fixture provides the openai_stub fixture)
     Garbage,
     HTTPError,
@@ -20,13 +29,6 @@ from openai_stub import (  # noqa: F401  (openai_stub_fixture provides the opena
     openai_stub_fixture,
     unused_base_url,
 )
-
-from conftest import DEV_SET
-from kzru_rag import Answer, Assistant
-from kzru_rag.assistant import NO_ANSWER, CitationChecker
-from kzru_rag.dialogue import contextual_query, first_claim, is_follow_up
-from kzru_rag.evaluation import evaluate_answers, load_questions
-from kzru_rag.llm import LLM, Message, OpenAICompatibleLLM, load_prompt
 
 THEME = "Какова тема форума межрегионального сотрудничества?"
 FOLLOW_UP = "А где он пройдёт?"
@@ -96,7 +98,9 @@ def test_every_dev_answer_is_made_of_cited_document_sentences(assistant: Assista
         if answer.abstained:
             continue
         lines = answer.text.split("\n\n")
-        for line in lines[1:] if answer.status == "uncertain" else lines:  # an uncertain answer's quotes follow its warning
+        for line in (
+            lines[1:] if answer.status == "uncertain" else lines
+        ):  # an uncertain answer's quotes follow its warning
             quote = re.sub(r" \[\d+\]$", "", line)
             assert any(quote in hit.text for hit in answer.citations), (row["id"], quote)
 
@@ -110,8 +114,12 @@ def test_without_the_retrievers_signals_sentences_are_embedded_here_with_the_sam
     embedded = assistant._similarities(question, [replace(hit, signals={}) for hit in hits], spans, texts)
 
     assert embedded == pytest.approx([hit.signals["sentence"] for hit in hits], abs=1e-4)
-    whole = assistant._scored_sentences(question, [replace(hit, highlight=None, signals={}, sentences=()) for hit in hits])
-    assert sorted(s.span for s in whole) == sorted((hit.start, hit.end) for hit in hits), "no highlight: the whole passage"
+    whole = assistant._scored_sentences(
+        question, [replace(hit, highlight=None, signals={}, sentences=()) for hit in hits]
+    )
+    assert sorted(s.span for s in whole) == sorted((hit.start, hit.end) for hit in hits), (
+        "no highlight: the whole passage"
+    )
 
 
 def test_any_sentence_of_a_passage_can_be_quoted_and_is_then_its_highlight(assistant: Assistant) -> None:
@@ -137,7 +145,9 @@ def test_a_quote_that_opens_with_a_pronoun_comes_with_the_sentence_that_names_it
     first = first_claim(answer.text)
     assert "Рабочие профессии – драйвер роста экономики" in first and first.startswith("В этом контексте XXI форум")
     start, end = answer.citations[0].highlight
-    assert answer.citations[0].text[start - answer.citations[0].start : end - answer.citations[0].start].strip() == first
+    assert (
+        answer.citations[0].text[start - answer.citations[0].start : end - answer.citations[0].start].strip() == first
+    )
     assert answer.text.count("Рабочие профессии – драйвер") == 1, "the sentence is not quoted twice"
 
 
@@ -147,7 +157,9 @@ def test_extractive_answers_quote_the_answer(assistant: Assistant, name: str, fl
     holdout2 33/40 (0.825)."""
     report = evaluate_answers(assistant, load_questions(DEV_SET.with_name(name)))
     assert len(report.quoted) / report.answerable >= floor, report.missed
-    assert set(report.abstained) <= {"hb26"}, "hb26's answer is in the document's header (metadata), no passage holds it"
+    assert set(report.abstained) <= {"hb26"}, (
+        "hb26's answer is in the document's header (metadata), no passage holds it"
+    )
 
 
 def test_stream_yields_text_then_the_answer(assistant: Assistant) -> None:
@@ -199,7 +211,11 @@ def test_abstains_plainly_in_the_questions_language_and_lists_the_closest(
     "question, language, reason",
     [
         ("Что произошло на переговорах в 1999 году?", "ru", "В документе не упоминается: 1999."),
-        ("How much will the modernisation of the Ekibastuz power plant cost?", "en", "The question asks for a quantity"),
+        (
+            "How much will the modernisation of the Ekibastuz power plant cost?",
+            "en",
+            "The question asks for a quantity",
+        ),
         ("Кто выиграл чемпионат мира по футболу?", "ru", "Ни один фрагмент не близок к вопросу по смыслу."),
         ("Экибастуз ГРЭС-2 жаңғыртуына қанша қаражат жұмсалады?", "kk", "Сұрақ санды сұрайды"),
     ],
@@ -307,7 +323,9 @@ def test_citation_check_renumbers_by_first_use_and_drops_unknown_markers() -> No
 
 @given(st.lists(st.integers(min_value=1, max_value=40), max_size=8), st.data())
 def test_citation_check_does_not_depend_on_how_the_stream_is_cut(cuts: list[int], data: st.DataObject) -> None:
-    text = data.draw(st.sampled_from(["Ответ [1] и [2, 5] [12] конец [3].", "[4][1]  [ 2 ] текст [x] [] [", "Без ссылок."]))
+    text = data.draw(
+        st.sampled_from(["Ответ [1] и [2, 5] [12] конец [3].", "[4][1]  [ 2 ] текст [x] [] [", "Без ссылок."])
+    )
     whole = CitationChecker(4)
     expected = whole.feed(text) + whole.finish()
     pieces, position = [], 0
@@ -349,18 +367,24 @@ def test_llm_answer_streams_with_renumbered_citations_and_the_server_gets_number
 def test_with_several_documents_the_llm_sees_which_document_a_passage_is_from(
     tmp_path, embedder, openai_stub: OpenAIStub
 ) -> None:
-    from kzru_rag.index import build_index, load_index
-    from kzru_rag.retriever import Retriever
+    from kzru_rag.index.build import build_index
+    from kzru_rag.index.load import load_index
+    from kzru_rag.retrieval.retriever import Retriever
 
     (tmp_path / "pavlodar.md").write_text("# Павлодар\n\nВ Павлодаре построят завод аккумуляторов.\n", encoding="utf-8")
     (tmp_path / "omsk.md").write_text("# Омск\n\nВ Омске откроют новый мост через Иртыш.\n", encoding="utf-8")
     build_index([tmp_path / "pavlodar.md", tmp_path / "omsk.md"], embedder, tmp_path / "index")
     openai_stub.queue("Завод аккумуляторов [1].")
 
-    answer = Assistant(Retriever(load_index(tmp_path / "index"), embedder), llm=_llm(openai_stub)).ask("Что построят в Павлодаре?")
+    answer = Assistant(Retriever(load_index(tmp_path / "index"), embedder), llm=_llm(openai_stub)).ask(
+        "Что построят в Павлодаре?"
+    )
 
     assert answer.citations[0].doc_id == "pavlodar"
-    assert "[1] («pavlodar», абзац 2) В Павлодаре построят завод аккумуляторов." in openai_stub.requests[0]["messages"][1]["content"]
+    assert (
+        "[1] («pavlodar», абзац 2) В Павлодаре построят завод аккумуляторов."
+        in openai_stub.requests[0]["messages"][1]["content"]
+    )
 
 
 def test_llm_markers_pointing_at_no_passage_are_removed_and_flagged(retriever, openai_stub: OpenAIStub) -> None:
@@ -476,7 +500,10 @@ def test_a_broken_plugin_backend_gives_the_extractive_answer(retriever) -> None:
 def test_with_an_llm_a_follow_up_is_condensed_with_the_prompt(retriever, openai_stub: OpenAIStub) -> None:
     standalone = "Где пройдёт форум межрегионального сотрудничества?"
     openai_stub.queue(f"«{standalone}»\n", "Форум пройдёт в Уральске [1].")
-    history: list[Message] = [{"role": "user", "content": THEME}, {"role": "assistant", "content": "Тема — рабочие профессии [1]."}]
+    history: list[Message] = [
+        {"role": "user", "content": THEME},
+        {"role": "assistant", "content": "Тема — рабочие профессии [1]."},
+    ]
 
     answer = Assistant(retriever, llm=_llm(openai_stub)).ask(FOLLOW_UP, history=history)
 
@@ -502,9 +529,14 @@ def test_the_condense_prompt_is_told_the_person_the_previous_answer_named(retrie
     assert condense.endswith(load_prompt("condense.ru#referent").replace("$referent", "Жанар Тулиндинова"))
 
 
-def test_a_condensed_question_that_says_nothing_is_replaced_by_the_conversation(retriever, openai_stub: OpenAIStub) -> None:
+def test_a_condensed_question_that_says_nothing_is_replaced_by_the_conversation(
+    retriever, openai_stub: OpenAIStub
+) -> None:
     openai_stub.queue("[1]", "Форум пройдёт в Уральске [1].")
-    history: list[Message] = [{"role": "user", "content": THEME}, {"role": "assistant", "content": "Тема — рабочие профессии."}]
+    history: list[Message] = [
+        {"role": "user", "content": THEME},
+        {"role": "assistant", "content": "Тема — рабочие профессии."},
+    ]
 
     answer = Assistant(retriever, llm=_llm(openai_stub)).ask(FOLLOW_UP, history=history)
 
@@ -515,7 +547,10 @@ def test_when_condensing_fails_the_conversation_is_used_and_the_llm_not_asked_ag
     retriever, assistant: Assistant, openai_stub: OpenAIStub
 ) -> None:
     openai_stub.queue(HTTPError(500, "boom"))
-    history: list[Message] = [{"role": "user", "content": THEME}, {"role": "assistant", "content": assistant.ask(THEME).text}]
+    history: list[Message] = [
+        {"role": "user", "content": THEME},
+        {"role": "assistant", "content": assistant.ask(THEME).text},
+    ]
 
     answer = Assistant(retriever, llm=_llm(openai_stub)).ask(FOLLOW_UP, history=history)
 
@@ -538,7 +573,7 @@ def test_llm_errors_never_show_the_api_key(retriever, openai_stub: OpenAIStub) -
 
 
 def test_cli_ask_prints_the_answer_and_its_sources(capsys: pytest.CaptureFixture[str]) -> None:
-    from kzru_rag.cli import main
+    from kzru_rag.faces.cli import main
 
     assert main(["ask", "Где открыт филиал МГИМО?", "--no-llm"]) == 0
     out = capsys.readouterr().out
@@ -550,7 +585,7 @@ def test_cli_ask_prints_the_answer_and_its_sources(capsys: pytest.CaptureFixture
 
 
 def test_cli_ask_json_is_the_answer(capsys: pytest.CaptureFixture[str]) -> None:
-    from kzru_rag.cli import main
+    from kzru_rag.faces.cli import main
 
     assert main(["ask", "Кто выиграл чемпионат мира по футболу?", "--json", "-k", "2"]) == 0
     answer = json.loads(capsys.readouterr().out)
@@ -562,7 +597,7 @@ def test_cli_ask_json_is_the_answer(capsys: pytest.CaptureFixture[str]) -> None:
 def test_cli_ask_with_an_llm_streams_it_and_reports_a_failure_as_a_note(
     capsys: pytest.CaptureFixture[str], openai_stub: OpenAIStub
 ) -> None:
-    from kzru_rag.cli import main
+    from kzru_rag.faces.cli import main
 
     llm = ["--llm-base-url", openai_stub.base_url, "--llm-model", "stub-model"]
     openai_stub.queue("Филиал МГИМО открыт в Астане [1].", HTTPError(502, "bad gateway"))

@@ -18,7 +18,14 @@ def run(script: str, *args: str) -> str:
 @pytest.mark.slow
 def test_the_retrieval_benchmark_prints_its_ratios():
     out = run("retrieval.py", "--rounds", "1")
-    for line in ("ratio search/encode", "ru questions", "en questions", "kk questions", "ratio build/encode", "peak RSS"):
+    for line in (
+        "ratio search/encode",
+        "ru questions",
+        "en questions",
+        "kk questions",
+        "ratio build/encode",
+        "peak RSS",
+    ):
         assert line in out
 
 
@@ -32,7 +39,11 @@ def test_the_sensitivity_benchmark_prints_the_grid_and_the_abstention_reasons():
 @pytest.mark.slow
 def test_the_readers_benchmark_prints_both_comparisons():
     out = run("readers.py")
-    for line in ("1 column, hyphenated   pypdfium2", "2 columns              pypdf ", "pavlodar-old-cms.html    trafilatura"):
+    for line in (
+        "1 column, hyphenated   pypdfium2",
+        "2 columns              pypdf ",
+        "pavlodar-old-cms.html    trafilatura",
+    ):
         assert line in out
 
 
@@ -40,6 +51,12 @@ def test_the_readers_benchmark_prints_both_comparisons():
 def test_the_startup_benchmark_prints_both_engines_side_by_side_with_their_ratios():
     out = run("startup.py", "--runs", "1", "--rounds", "1", "--no-build")
     rows = {line[:34].strip(): line[34:].split() for line in out.splitlines()[2:]}
-    for label in ("CLI start to first search result", "CLI peak RSS", "app start to first answer", "app peak RSS", "query p50 (Retriever.search)"):
+    for label in (
+        "CLI start to first search result",
+        "CLI peak RSS",
+        "app start to first answer",
+        "app peak RSS",
+        "query p50 (Retriever.search)",
+    ):
         nano, _, st, _, ratio, *_ = rows[label]
         assert float(nano) > 0 and float(st) > 0 and float(ratio) == pytest.approx(float(nano) / float(st), abs=0.002)

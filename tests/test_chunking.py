@@ -2,8 +2,8 @@
 
 import pytest
 
-from kzru_rag.chunking import Chunker, paragraphs, sentences
-from kzru_rag.documents import bundled_document, parse_document
+from kzru_rag.ingest.chunking import Chunker, paragraphs, sentences
+from kzru_rag.ingest.documents import bundled_document, parse_document
 
 PARAMS = [(300, 0), (500, 0), (500, 1), (800, 2), (1_000_000, 0)]
 

@@ -6,9 +6,8 @@ import sys
 
 import pytest
 
-from kzru_rag.cli import main
-
 from conftest import DEV_SET
+from kzru_rag.faces.cli import main
 
 
 def test_search_json(capsys):
@@ -85,7 +84,10 @@ def test_errors_are_one_clear_line(capsys, argv, message):
 
 def test_the_installed_command_runs():
     done = subprocess.run(
-        [sys.executable, "-m", "kzru_rag.cli", "search", "", "--json"], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "kzru_rag.faces.cli", "search", "", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 2
     assert "error: the question is empty" in done.stderr and "Traceback" not in done.stderr
@@ -94,7 +96,7 @@ def test_the_installed_command_runs():
 @pytest.mark.parametrize("argv", [["index", "status", "--json"], ["search", "Где открыт филиал МГИМО?", "--json"]])
 def test_output_into_a_closed_pipe_ends_quietly(argv):
     reader = subprocess.Popen(
-        [sys.executable, "-m", "kzru_rag.cli", *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-m", "kzru_rag.faces.cli", *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     reader.stdout.close()  # like `| head` that has already read enough: every write fails
     stderr = reader.stderr.read()

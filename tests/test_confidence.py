@@ -10,22 +10,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kzru_rag.assistant import Assistant
-from kzru_rag.calibration import Sample, calibrate, collect_dialogues, signal_effects
-from kzru_rag.cli import main
-from kzru_rag.confidence import SIGNAL_NAMES, ConfidenceModel, Signals, answer_kind, fit, holds_kind, measure
-from kzru_rag.entities import kazakh_stem, named_specifics, spells
-from kzru_rag.evaluation import (
-    Outcome,
-    Question,
-    calibration_table,
-    evaluate_dialogues,
-    evaluate_trust,
-    load_dialogues,
-    risk_coverage,
-    trust_report,
-)
-
+from kzru_rag.answering.assistant import Assistant
+from kzru_rag.answering.confidence import SIGNAL_NAMES, ConfidenceModel, Signals, fit, measure
+from kzru_rag.evaluation.calibration import Sample, calibrate, collect_dialogues, signal_effects
+from kzru_rag.evaluation.datasets import Question, load_dialogues
+from kzru_rag.evaluation.dialogues import evaluate_dialogues
+from kzru_rag.evaluation.trust import Outcome, calibration_table, evaluate_trust, risk_coverage, trust_report
+from kzru_rag.faces.cli import main
+from kzru_rag.language.entities import kazakh_stem, named_specifics, spells
+from kzru_rag.language.questions import answer_kind, holds_kind
 
 DATA = Path(__file__).parent / "data"
 
@@ -171,7 +164,9 @@ def test_trust_metrics_on_constructed_outcomes():
 
 def test_evaluate_trust_on_a_small_set(assistant):
     questions = [
-        Question("a", "Кто сказал, что Казахстан и Россия формируют ядро евразийской логистики?", "ru", ["Тулиндинова"]),
+        Question(
+            "a", "Кто сказал, что Казахстан и Россия формируют ядро евразийской логистики?", "ru", ["Тулиндинова"]
+        ),
         Question("u", "Что сказал Назарбаев о визите?", "ru", []),
     ]
     report = evaluate_trust(assistant, questions)
@@ -246,6 +241,8 @@ def test_calibrate_holds_out_each_dialogue_file_as_one_set(tmp_path, capsys):
         files += ["--dialogues", str(tmp_path / name)]
     assert main(["calibrate", str(DATA / "dev.jsonl"), *files]) == 0
     out = capsys.readouterr().out
-    assert all(f"  {name}: answered " in out for name in ("dev.jsonl", "dialogues_blind.jsonl", "dialogues_blind2.jsonl"))
+    assert all(
+        f"  {name}: answered " in out for name in ("dev.jsonl", "dialogues_blind.jsonl", "dialogues_blind2.jsonl")
+    )
     assert main(["calibrate", "--dialogues", files[1]]) != 0
     assert "at least two" in capsys.readouterr().err

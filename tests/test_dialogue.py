@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 
 from kzru_rag import Assistant
-from kzru_rag.cli import main
-from kzru_rag.dialogue import contextual_query, entities, first_claim, referent
-from kzru_rag.evaluation import Dialogue, Turn, evaluate_dialogues, format_dialogues, load_dialogues
-from kzru_rag.llm import Message
+from kzru_rag.answering.followups import contextual_query, entities, first_claim, referent
+from kzru_rag.evaluation.datasets import Dialogue, Turn, load_dialogues
+from kzru_rag.evaluation.dialogues import evaluate_dialogues, format_dialogues
+from kzru_rag.faces.cli import main
+from kzru_rag.schema import Message
 
 WHO = "Кто говорит о ядре евразийской логистики?"
 # Constructed answers: a woman and a man named in one quote, each agreeing with one pronoun only.
@@ -32,7 +33,10 @@ def assistant(retriever) -> Assistant:
 
 
 def test_entities_are_found_with_their_gender_and_quoted_names_with_their_nouns() -> None:
-    found = {entity.text: entity for entity in entities("Казахстан развивает коридор «Север – Юг», – подчеркивает Жанар Тулиндинова.")}
+    found = {
+        entity.text: entity
+        for entity in entities("Казахстан развивает коридор «Север – Юг», – подчеркивает Жанар Тулиндинова.")
+    }
 
     assert found["Жанар Тулиндинова"].kind == "person" and found["Жанар Тулиндинова"].gender == "femn"
     assert found["Казахстан"].kind == "place"
@@ -41,7 +45,11 @@ def test_entities_are_found_with_their_gender_and_quoted_names_with_their_nouns(
 
 @pytest.mark.parametrize(
     "question, expected",
-    [("А где она работает?", "Жанар Тулиндинова"), ("А где он работает?", "Владимиром Путиным"), ("Where does she work?", "Жанар Тулиндинова")],
+    [
+        ("А где она работает?", "Жанар Тулиндинова"),
+        ("А где он работает?", "Владимиром Путиным"),
+        ("Where does she work?", "Жанар Тулиндинова"),
+    ],
 )
 def test_the_pronoun_takes_the_entity_that_agrees_with_it(question: str, expected: str) -> None:
     carried = referent(question, _history(WHO, TWO_PEOPLE))
@@ -146,7 +154,7 @@ def test_natasha_is_loaded_only_for_a_pronoun() -> None:
     code = textwrap.dedent(
         """
         import sys
-        from kzru_rag.dialogue import contextual_query
+        from kzru_rag.answering.followups import contextual_query
         history = [{"role": "user", "content": "Кто выступит?"}, {"role": "assistant", "content": "Жанар Тулиндинова [1]"}]
         contextual_query("А когда?", history)
         print("natasha" in sys.modules)
@@ -155,7 +163,9 @@ def test_natasha_is_loaded_only_for_a_pronoun() -> None:
         """
     )
     source = Path(__file__).parents[1] / "src"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={"PYTHONPATH": str(source)}, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env={"PYTHONPATH": str(source)}, check=True
+    )
 
     assert result.stdout.split() == ["False", "True"]
 
@@ -176,12 +186,25 @@ def test_dialogue_turns_are_asked_with_the_assistants_own_answers(assistant: Ass
     follow_up = report.turns[1]
     assert "Тулиндинова" in follow_up.query_used and "Казахстанского института" in follow_up.text
     answered = not follow_up.text.startswith("Прямого ответа")
-    assert follow_up.right == answered, "a turn presented as uncertain is not counted right, even when its leads hold the gold"
+    assert follow_up.right == answered, (
+        "a turn presented as uncertain is not counted right, even when its leads hold the gold"
+    )
     assert format_dialogues(report).endswith(f"dialogue turns right: {report.right}/3 ({report.right / 3:.3f})")
 
 
 def test_a_wrong_turn_is_counted_wrong(assistant: Assistant) -> None:
-    report = evaluate_dialogues(assistant, [Dialogue("bad", [Turn("Где открыт филиал МГИМО?", ["в Омске"]), Turn("Кто выиграл чемпионат мира по футболу?", ["Аргентина"])])])
+    report = evaluate_dialogues(
+        assistant,
+        [
+            Dialogue(
+                "bad",
+                [
+                    Turn("Где открыт филиал МГИМО?", ["в Омске"]),
+                    Turn("Кто выиграл чемпионат мира по футболу?", ["Аргентина"]),
+                ],
+            )
+        ],
+    )
 
     assert [r.right for r in report.turns] == [False, False] and report.right == 0
 

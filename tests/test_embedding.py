@@ -16,8 +16,10 @@ import numpy as np
 import pytest
 from sentence_transformers import SentenceTransformer
 
-from kzru_rag import embedding
-from kzru_rag.embedding import DEFAULT_MODEL, bundled_model_path, load_embedder
+from kzru_rag.embedding.base import DEFAULT_MODEL
+from kzru_rag.embedding.base import base as embedding
+from kzru_rag.embedding.conversion import bundled_model_path
+from kzru_rag.embedding.sentence_transformers import load_embedder
 from kzru_rag.errors import ModelError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -124,7 +126,7 @@ def test_conversion_writes_a_complete_folder_atomically(tmp_path, monkeypatch, c
     old = time.time() - 2 * 3600
     os.utime(stale, (old, old))
 
-    with caplog.at_level(logging.INFO, logger="kzru_rag.embedding"):
+    with caplog.at_level(logging.INFO, logger="kzru_rag.embedding.base"):
         path = bundled_model_path()
     assert path == models / target_name
     assert any("one-time" in r.getMessage() and str(path) in r.getMessage() for r in caplog.records)

@@ -125,7 +125,9 @@ def test_app_py_serves_on_loopback_with_the_login_from_kzru_rag_auth(tmp_path: P
     env.update({"KZRU_RAG_INDEX": str(index), "KZRU_RAG_AUTH": "user:pass"})
     log = tmp_path / "app.log"
     with open(log, "wb") as output:
-        app = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(port)], env=env, stdout=output, stderr=output, cwd=ROOT)
+        app = subprocess.Popen(
+            [sys.executable, str(ROOT / "app.py"), "--port", str(port)], env=env, stdout=output, stderr=output, cwd=ROOT
+        )
     try:
         deadline = time.monotonic() + STARTUP_GUARD
         while not _serving(url):

@@ -7,12 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from kzru_rag.chunking import Chunker
-from kzru_rag.documents import bundled_document
-from kzru_rag.embedding import DEFAULT_MODEL
+from kzru_rag.embedding.base import DEFAULT_MODEL
 from kzru_rag.errors import IndexBuildError, IndexLoadError
-from kzru_rag.index import INDEX_FILES, StaleIndexWarning, build_index, default_index_path, load_index, write_confidence
-from kzru_rag.lexical import bridge_words
+from kzru_rag.index.build import build_index
+from kzru_rag.index.load import StaleIndexWarning, load_index
+from kzru_rag.ingest.chunking import Chunker
+from kzru_rag.ingest.documents import bundled_document
+from kzru_rag.stores.layout import INDEX_FILES, default_index_path
+from kzru_rag.stores.manifest import write_confidence
+from kzru_rag.stores.terms import bridge_words
 
 RU = "Первый абзац о сотрудничестве Казахстана и России в энергетике.\n\nВторой абзац о форуме в Уральске."
 EXTRA = "Третий документ: филиалы вузов открываются в Астане и Омске.\n\nЕщё один абзац о кадрах."

@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 
-from kzru_rag.lexical import BM25, TermIndex, content_words, query_words, specifics, tokens, word_readings
+from kzru_rag.evaluation.baselines import BM25
+from kzru_rag.language.words import content_words, query_words, specifics, tokens, word_readings
+from kzru_rag.stores.terms import TermIndex
 
 
 def matches(query_word: str, text: str) -> bool:
@@ -51,7 +53,11 @@ def test_function_words_and_pronouns_carry_no_content():
 
 
 def test_english_and_kazakh_function_words_carry_no_content():
-    assert [sorted(w) for w in content_words("Which forums are planned in the region?")] == [["forums"], ["planned"], ["region"]]
+    assert [sorted(w) for w in content_words("Which forums are planned in the region?")] == [
+        ["forums"],
+        ["planned"],
+        ["region"],
+    ]
     assert content_words("Форум қашан және қайда өтеді?") == [word_readings("Форум"), word_readings("өтеді")]
     assert word_readings("бар") != frozenset(), "a Russian word that is also a Kazakh function word keeps its content"
 
@@ -76,8 +82,13 @@ def test_an_ordinal_also_reads_as_its_roman_numeral(retriever):
     """The document writes «XXI форум»; "the 21st forum" and «21-й форум» name it, so the numbers rule lets them be."""
     assert specifics("the 21st forum") == [frozenset({"21st", "21", "xxi"})]
     for question in ("What is the theme of the 21st interregional cooperation forum?", "Где пройдёт 21-й форум?"):
-        assert not [r for r in retriever.abstention_reasons(question, retriever.search(question)) if r.kind == "unknown_numbers"]
-    assert [r.kind for r in retriever.abstention_reasons("Где пройдёт 22-й форум?", retriever.search("Где пройдёт 22-й форум?"))] == ["unknown_numbers"]
+        assert not [
+            r for r in retriever.abstention_reasons(question, retriever.search(question)) if r.kind == "unknown_numbers"
+        ]
+    assert [
+        r.kind
+        for r in retriever.abstention_reasons("Где пройдёт 22-й форум?", retriever.search("Где пройдёт 22-й форум?"))
+    ] == ["unknown_numbers"]
 
 
 @pytest.fixture()

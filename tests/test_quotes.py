@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from kzru_rag import Assistant
-from kzru_rag.quotes import names_speaker
+from kzru_rag.language.speech import names_speaker
 
 SPEECH = "Эти встречи позволяют договариваться о конкретных инициативах, – отмечает эксперт КИСИ."
 

@@ -10,22 +10,23 @@ import shutil
 from pathlib import Path
 
 import pytest
-from openai_stub import OpenAIStub, openai_stub_fixture  # noqa: F401  (provides the openai_stub fixture)
 
 from app_server import copy_index
-from made_files import docx_file, pdf_file, scanned_pdf, zip_bomb_docx
-from kzru_rag import cli
-from kzru_rag.assistant import Assistant
-from kzru_rag.chunking import Chunker
-from kzru_rag.collection import Collection
-from kzru_rag.documents import collect_documents, read_document
+from kzru_rag.answering.assistant import Assistant
+from kzru_rag.answering.llm import OpenAICompatibleLLM
 from kzru_rag.errors import IndexBuildError, SourceError
-from kzru_rag.index import build_index, index_documents, load_index
-from kzru_rag.llm import OpenAICompatibleLLM
-from kzru_rag.readers import read_file
-from kzru_rag.readers.sandbox import extract
-from kzru_rag.retriever import Retriever
-from kzru_rag.ui import add_report, render_sources
+from kzru_rag.faces import cli
+from kzru_rag.faces.ui import add_report, render_sources
+from kzru_rag.index.build import build_index, index_documents
+from kzru_rag.index.load import load_index
+from kzru_rag.ingest.chunking import Chunker
+from kzru_rag.ingest.documents import collect_documents, read_document
+from kzru_rag.ingest.readers import read_file
+from kzru_rag.ingest.readers.sandbox import extract
+from kzru_rag.library import Library
+from kzru_rag.retrieval.retriever import Retriever
+from made_files import docx_file, pdf_file, scanned_pdf, zip_bomb_docx
+from openai_stub import OpenAIStub, openai_stub_fixture  # noqa: F401  (provides the openai_stub fixture)
 
 PAGES = Path(__file__).parent / "data" / "pages"
 PAGE_1 = [
@@ -94,9 +95,21 @@ def test_a_saved_web_page_gives_its_article_without_menus_scripts_and_footers(pa
 
     assert document.metadata["title"].startswith(("Форум межрегионального", "Павлодар: завод"))
     for kept in ("XXI форум", "около 400 человек"):
-        assert (kept in document.text) == (kept in (PAGES / page).read_bytes().decode("cp1251" if "old" in page else "utf-8"))
-    for boilerplate in ("Политика", "Поиск по сайту", "Читайте также", "Все права защищены", "cookie", "gtag", "Курсы валют",
-                        "Комментарии", "Перепечатка", "_gaq"):
+        assert (kept in document.text) == (
+            kept in (PAGES / page).read_bytes().decode("cp1251" if "old" in page else "utf-8")
+        )
+    for boilerplate in (
+        "Политика",
+        "Поиск по сайту",
+        "Читайте также",
+        "Все права защищены",
+        "cookie",
+        "gtag",
+        "Курсы валют",
+        "Комментарии",
+        "Перепечатка",
+        "_gaq",
+    ):
         assert boilerplate not in document.text
     assert "\n\n" in document.text, "blocks are paragraphs"
 
@@ -125,7 +138,9 @@ def test_the_llm_prompt_names_the_page_of_each_passage(pdf_index: Path, embedder
 
     hit = answer.citations[0]
     assert hit.metadata["page"] == 2
-    assert f"(стр. 2, абзац {hit.metadata['paragraph']}) {hit.text}" in openai_stub.requests[0]["messages"][1]["content"]
+    assert (
+        f"(стр. 2, абзац {hit.metadata['paragraph']}) {hit.text}" in openai_stub.requests[0]["messages"][1]["content"]
+    )
 
 
 # ---------------------------------------------------------------- duplicates, staleness
@@ -175,7 +190,9 @@ def _bad_files(folder: Path) -> dict[str, tuple[Path, str]]:
     old_doc = folder / "старый.docx"
     old_doc.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 512)
     empty_page = folder / "пустая.html"
-    empty_page.write_text("<html><head><title>Пусто</title><script>x()</script></head><body><nav>Меню</nav></body></html>")
+    empty_page.write_text(
+        "<html><head><title>Пусто</title><script>x()</script></head><body><nav>Меню</nav></body></html>"
+    )
     return {
         "encrypted": (pdf_file(folder / "с-паролем.pdf", [PAGE_1], encrypt="пароль"), "encrypted"),
         "scan": (scanned_pdf(folder / "скан.pdf", "Отсканированный текст"), "no_text"),
@@ -204,7 +221,7 @@ def test_every_bad_file_gets_its_reason_and_leaves_the_working_index_untouched(t
 
 
 def test_the_ui_says_in_russian_why_a_file_is_refused(tmp_path: Path, embedder) -> None:
-    collection = Collection(Retriever(load_index(copy_index(tmp_path)), embedder), max_bytes=2**20)
+    collection = Library(Retriever(load_index(copy_index(tmp_path)), embedder), max_bytes=2**20)
     folder = tmp_path / "bad"
     folder.mkdir()
     bad = _bad_files(folder)

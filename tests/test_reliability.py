@@ -24,14 +24,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kzru_rag.assistant import Answer, Assistant
-from kzru_rag.documents import MAX_SOURCE_BYTES, bundled_document
-from kzru_rag.errors import IndexBuildError, IndexLoadError
-from kzru_rag.index import INDEX_FILES, build_index, load_index
-from kzru_rag.llm import OpenAICompatibleLLM
-from kzru_rag.retriever import Hit, Retriever
-
 from killed_build import HashEncoder
+from kzru_rag.answering.assistant import Assistant
+from kzru_rag.answering.llm import OpenAICompatibleLLM
+from kzru_rag.errors import IndexBuildError, IndexLoadError
+from kzru_rag.index.build import build_index
+from kzru_rag.index.load import load_index
+from kzru_rag.ingest.documents import MAX_SOURCE_BYTES, bundled_document
+from kzru_rag.retrieval.retriever import Retriever
+from kzru_rag.schema import Answer, Hit
+from kzru_rag.stores.layout import INDEX_FILES
 from openai_stub import OpenAIStub
 
 HANG_GUARD_SECONDS = 120
@@ -52,7 +54,14 @@ MARKUP = [
     "'; DROP TABLE chunks; --",
     "```python\nimport os; os.system('rm -rf /')\n```",
 ]
-PHRASES = ["Где проходит форум?", "Where is the forum held?", "Форум қай жерде өтеді?", "论坛在哪里举行？", "المنتدى", "Ж҆ѣ"]
+PHRASES = [
+    "Где проходит форум?",
+    "Where is the forum held?",
+    "Форум қай жерде өтеді?",
+    "论坛在哪里举行？",
+    "المنتدى",
+    "Ж҆ѣ",
+]
 
 whitespace = st.text(alphabet=" \t\n\r\x0b\x0c\u00a0\u2003\u2028\u3000", max_size=40)
 control = st.text(alphabet=st.characters(categories=["Cc", "Cf"]), min_size=1, max_size=40)
@@ -172,7 +181,11 @@ BAD_SOURCES = [
     ("utf16.txt", "Форум".encode("utf-16"), "UTF-16 text; re-save the file as UTF-8"),
     ("utf16-ascii.txt", "Forum".encode("utf-16"), "UTF-16 text; re-save the file as UTF-8"),
     ("page.rtf", rb"{\rtf1 text}", "unsupported file type"),
-    ("menu.html", b"<html><head><script>x()</script></head><body><nav>menu</nav></body></html>", "no text outside scripts"),
+    (
+        "menu.html",
+        b"<html><head><script>x()</script></head><body><nav>menu</nav></body></html>",
+        "no text outside scripts",
+    ),
     ("script.js", b"alert(1)", "unsupported file type"),
     ("header-only.txt", "date 2025-11-11 Редакция\n".encode(), "no text to index"),
 ]
@@ -268,7 +281,7 @@ def test_a_corrupted_index_file_is_a_clear_error(working_index, name, where):
 SURVIVOR = """
 import sys
 from pathlib import Path
-from kzru_rag.retriever import Retriever
+from kzru_rag.retrieval.retriever import Retriever
 index = Path(sys.argv[1])
 retriever = Retriever.load(index)
 before = [hit.chunk_id for hit in retriever.search("Где проходит форум?")]
@@ -311,7 +324,9 @@ def _news(folder: Path, items: int) -> Path:
     folder.mkdir()
     per_file = 50
     for first in range(0, items, per_file):
-        text = "\n\n".join(f"{n}. {paragraphs[n % len(paragraphs)]}" for n in range(first, min(first + per_file, items)))
+        text = "\n\n".join(
+            f"{n}. {paragraphs[n % len(paragraphs)]}" for n in range(first, min(first + per_file, items))
+        )
         (folder / f"news{first // per_file:04d}.txt").write_text(text, encoding="utf-8")
     return folder
 
@@ -374,9 +389,13 @@ bad_turn = st.one_of(
     st.none(),
     st.text(max_size=20),
     st.fixed_dictionaries({"role": st.sampled_from(["system", "tool", "", "USER"]), "content": st.text(max_size=20)}),
-    st.fixed_dictionaries({"role": st.just("user"), "content": st.one_of(st.none(), st.integers(), st.lists(st.text()))}),
+    st.fixed_dictionaries(
+        {"role": st.just("user"), "content": st.one_of(st.none(), st.integers(), st.lists(st.text()))}
+    ),
 )
-HISTORIES = st.one_of(st.just([]), st.lists(turn, max_size=4), st.lists(st.one_of(turn, bad_turn), min_size=1, max_size=3))
+HISTORIES = st.one_of(
+    st.just([]), st.lists(turn, max_size=4), st.lists(st.one_of(turn, bad_turn), min_size=1, max_size=3)
+)
 
 
 @pytest.fixture(scope="module")

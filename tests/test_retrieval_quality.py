@@ -12,9 +12,10 @@ from: the answer is in the document's header, which is metadata, not a passage).
 
 import pytest
 
-from kzru_rag.evaluation import DenseSearcher, evaluate, load_questions
-
 from conftest import DEV_SET
+from kzru_rag.evaluation.baselines import DenseSearcher
+from kzru_rag.evaluation.datasets import load_questions
+from kzru_rag.evaluation.retrieval import evaluate
 
 
 @pytest.fixture(scope="module")

@@ -5,17 +5,19 @@ from dataclasses import replace
 
 import pytest
 
-from kzru_rag import Hit, Retriever
-from kzru_rag.chunking import Chunker
-from kzru_rag.documents import bundled_document, parse_document
-from kzru_rag.errors import IndexLoadError, ModelError
-from kzru_rag.evaluation import evaluate, load_questions
-from kzru_rag.index import RetrievalSettings, build_index, index_documents, load_index
-from kzru_rag.lexical import query_words
-from kzru_rag.questions import expected_answer
-from kzru_rag.quotes import attributes_speech
-
 from conftest import DEV_SET
+from kzru_rag import Hit, Retriever
+from kzru_rag.errors import IndexLoadError, ModelError
+from kzru_rag.evaluation.datasets import load_questions
+from kzru_rag.evaluation.retrieval import evaluate
+from kzru_rag.index.build import build_index, index_documents
+from kzru_rag.index.load import load_index
+from kzru_rag.ingest.chunking import Chunker
+from kzru_rag.ingest.documents import bundled_document, parse_document
+from kzru_rag.language.questions import expected_answer
+from kzru_rag.language.speech import attributes_speech
+from kzru_rag.language.words import query_words
+from kzru_rag.stores.settings import RetrievalSettings
 
 
 def test_search_returns_cited_hits(retriever):
@@ -46,7 +48,9 @@ def test_k_must_be_positive(retriever, k):
 
 def test_k_larger_than_the_index_returns_every_sentence_once(retriever):
     hits = retriever.search("форум", k=10_000)
-    covered = sorted((a, b) for hit in hits for a, b in retriever.index.sentences.spans if hit.start <= a and b <= hit.end)
+    covered = sorted(
+        (a, b) for hit in hits for a, b in retriever.index.sentences.spans if hit.start <= a and b <= hit.end
+    )
     assert covered == sorted(map(tuple, retriever.index.sentences.spans.tolist()))
 
 
@@ -77,7 +81,9 @@ def test_hits_are_short_windows_with_a_sentence_highlighted(retriever, question)
         last_start, last_end, _ = hit.sentences[-1]
         to_speaker = expected_answer(question) == "person" and attributes_speech(text[last_start:last_end])
         assert len(hit.text) <= retriever.settings.window_chars or hit.highlight == (hit.start, hit.end) or to_speaker
-        assert {"sentence", "passage", "lexical"} <= set(hit.signals) <= {"sentence", "passage", "lexical", "answer_type"}
+        assert (
+            {"sentence", "passage", "lexical"} <= set(hit.signals) <= {"sentence", "passage", "lexical", "answer_type"}
+        )
         expected = (
             retriever.settings.sentence_weight * hit.signals["sentence"]
             + retriever.settings.passage_weight * hit.signals["passage"]
@@ -97,7 +103,9 @@ def test_the_highlight_is_the_answering_sentence(retriever):
 def test_lexical_fusion_does_not_drown_the_dense_signal_for_english_and_kazakh_questions(retriever):
     """Their words reach the lexical signal only through the word bridge; over the dev and holdout sets
     (12 English, 8 Kazakh questions) the answers rank no lower on average than with dense signals alone."""
-    questions = [q for name in ("dev.jsonl", "holdout.jsonl") for q in load_questions(DEV_SET.with_name(name)) if q.lang != "ru"]
+    questions = [
+        q for name in ("dev.jsonl", "holdout.jsonl") for q in load_questions(DEV_SET.with_name(name)) if q.lang != "ru"
+    ]
     without = Retriever(retriever.index, retriever.embedder, replace(retriever.settings, lexical_weight=0.0))
     hybrid, dense = evaluate(retriever, questions), evaluate(without, questions)
     assert hybrid.overall.mrr >= dense.overall.mrr
@@ -126,7 +134,12 @@ def test_overlapping_chunks_give_each_sentence_once(embedder):
     index = index_documents([document], embedder, Chunker(max_chars=300, overlap=1))
     retriever = Retriever(index, embedder)
     hits = retriever.search("форум межрегионального сотрудничества", k=1000)
-    covered = [(a, b) for hit in hits for a, b in set(map(tuple, index.sentences.spans.tolist())) if hit.start <= a and b <= hit.end]
+    covered = [
+        (a, b)
+        for hit in hits
+        for a, b in set(map(tuple, index.sentences.spans.tolist()))
+        if hit.start <= a and b <= hit.end
+    ]
     assert len(covered) == len(set(covered)) == len(set(map(tuple, index.sentences.spans.tolist())))
     for hit in hits:
         assert document.text[hit.start : hit.end] == hit.text
@@ -243,7 +256,9 @@ ENGLISH = "What role do the interregional cooperation forums play?"
 def bridged(retriever, question):
     words = query_words(question)
     foreign = retriever._bridge.foreign(question, words)
-    return foreign, retriever._bridge.translate(words, foreign, retriever.embedder.encode_queries([s for _, s in foreign]))
+    return foreign, retriever._bridge.translate(
+        words, foreign, retriever.embedder.encode_queries([s for _, s in foreign])
+    )
 
 
 def test_kazakh_words_bridge_to_the_documents_russian_words(retriever):
@@ -302,6 +317,8 @@ def test_a_passage_holding_the_kind_of_answer_asked_for_is_preferred(retriever):
     off = Retriever(retriever.index, retriever.embedder, replace(retriever.settings, answer_type_weight=0.0))
     plain = off.search(question, k=5)
     assert all("answer_type" not in hit.signals for hit in plain)
-    assert {(h.start, h.end) for h in hits} <= {(h.start, h.end) for h in off.search(question, k=10)}, "re-ranked, not new"
+    assert {(h.start, h.end) for h in hits} <= {(h.start, h.end) for h in off.search(question, k=10)}, (
+        "re-ranked, not new"
+    )
     untyped = retriever.search("Какова тема форума?", k=3)
     assert all("answer_type" not in hit.signals for hit in untyped), "no question word, no answer kind"

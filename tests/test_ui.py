@@ -3,27 +3,21 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
+import re
 import subprocess
 import sys
-import importlib.util
-from html import unescape
-import re
 from dataclasses import replace
+from html import unescape
 from pathlib import Path
 
 import pytest
 
 from app_server import copy_index
-from openai_stub import unused_base_url
-from kzru_rag.assistant import Answer
-from kzru_rag.documents import BUNDLED_SOURCE
+from kzru_rag.answering.llm import OpenAICompatibleLLM
 from kzru_rag.errors import KzruRagError
-from kzru_rag.index import load_index
-from kzru_rag.llm import OpenAICompatibleLLM
-from kzru_rag.retriever import Retriever
-from kzru_rag.collection import MAX_UPLOAD_BYTES, Collection
-from kzru_rag.ui import (
+from kzru_rag.faces.ui import (
     add_report,
     build_app,
     escape_html,
@@ -33,6 +27,12 @@ from kzru_rag.ui import (
     render_sources,
     render_status,
 )
+from kzru_rag.index.load import load_index
+from kzru_rag.ingest.documents import BUNDLED_SOURCE
+from kzru_rag.library import MAX_UPLOAD_BYTES, Library
+from kzru_rag.retrieval.retriever import Retriever
+from kzru_rag.schema import Answer
+from openai_stub import unused_base_url
 
 ROOT = Path(__file__).resolve().parents[1]
 XSS = "<img src=x onerror=alert(1)>"
@@ -40,9 +40,9 @@ NOTE = "# Заметка\n\nВ Павлодаре построят завод п
 
 
 @pytest.fixture
-def library(tmp_path: Path, embedder) -> Collection:
-    """A Collection over a private copy of the committed index; uploads go to tmp_path/documents."""
-    return Collection(Retriever(load_index(copy_index(tmp_path)), embedder))
+def library(tmp_path: Path, embedder) -> Library:
+    """A Library over a private copy of the committed index; uploads go to tmp_path/documents."""
+    return Library(Retriever(load_index(copy_index(tmp_path)), embedder))
 
 
 def _file(folder: Path, name: str, data: bytes | str) -> Path:
@@ -60,11 +60,15 @@ def _digest(folder: Path) -> dict[str, str]:
 
 def test_escaping_leaves_no_markup() -> None:
     assert escape_html(XSS) == "&lt;img src=x onerror=alert(1)&gt;"
-    escaped = escape_markdown(f"{XSS} *жирный* [ссылка](javascript:alert(1)) `код` $$x$$ # заголовок\n1. пункт\n- пункт")
+    escaped = escape_markdown(
+        f"{XSS} *жирный* [ссылка](javascript:alert(1)) `код` $$x$$ # заголовок\n1. пункт\n- пункт"
+    )
     assert not re.search(r"[<>*\[\]()`$#]", re.sub(r"&#\d+;", "", escaped))
     assert "&#60;img src=x onerror=alert&#40;1&#41;&#62;" in escaped
     assert "\n1&#46; пункт\n&#45; пункт" in escaped, "no list markup at line starts"
-    assert unescape(escaped) == f"{XSS} *жирный* [ссылка](javascript:alert(1)) `код` $$x$$ # заголовок\n1. пункт\n- пункт"
+    assert (
+        unescape(escaped) == f"{XSS} *жирный* [ссылка](javascript:alert(1)) `код` $$x$$ # заголовок\n1. пункт\n- пункт"
+    )
 
 
 def test_render_answer_escapes_the_text_and_styles_only_real_markers(retriever) -> None:
@@ -112,7 +116,7 @@ def test_render_document_highlights_the_passage_and_escapes_everything(retriever
     assert "Здесь появится документ" in render_document(None, None)
 
 
-def test_the_llm_switch_says_why_it_is_off_and_the_page_says_how_answers_are_made(library: Collection) -> None:
+def test_the_llm_switch_says_why_it_is_off_and_the_page_says_how_answers_are_made(library: Library) -> None:
     def props(app, kind: str) -> list[dict]:
         return [c["props"] for c in app.get_config_file()["components"] if c["type"] == kind]
 
@@ -142,14 +146,16 @@ def test_the_llm_switch_says_why_it_is_off_and_the_page_says_how_answers_are_mad
         ("kz-ru-state-visit-2025-11.md", "Другой текст", "уже есть; переименуйте"),
     ],
 )
-def test_bad_uploads_are_refused_with_a_clear_message(library: Collection, tmp_path: Path, name: str, data, complaint: str) -> None:
+def test_bad_uploads_are_refused_with_a_clear_message(
+    library: Library, tmp_path: Path, name: str, data, complaint: str
+) -> None:
     accepted, message = add_report(library, _file(tmp_path, name, data))
 
     assert not accepted and complaint in message and f"«{name}»" in message
     assert library.uploads() == []
 
 
-def test_an_upload_over_the_size_limit_is_refused(library: Collection, tmp_path: Path) -> None:
+def test_an_upload_over_the_size_limit_is_refused(library: Library, tmp_path: Path) -> None:
     big = _file(tmp_path, "big.txt", "а" * (MAX_UPLOAD_BYTES // 2 + 1))
 
     accepted, message = add_report(library, big)
@@ -157,7 +163,7 @@ def test_an_upload_over_the_size_limit_is_refused(library: Collection, tmp_path:
     assert not accepted and "больше 10 МБ" in message
 
 
-def test_an_upload_is_kept_in_the_documents_folder_next_to_the_index(library: Collection, tmp_path: Path) -> None:
+def test_an_upload_is_kept_in_the_documents_folder_next_to_the_index(library: Library, tmp_path: Path) -> None:
     accepted, message = add_report(library, _file(tmp_path, "note.md", NOTE))
 
     assert accepted and "Перестроить индекс" in message
@@ -173,7 +179,7 @@ def test_an_upload_is_kept_in_the_documents_folder_next_to_the_index(library: Co
     assert f"<td>{len(NOTE)}</td>" in status, "characters, not bytes, for files waiting for a rebuild too"
 
 
-def test_a_replaced_upload_is_one_row_of_the_status_table(library: Collection, tmp_path: Path) -> None:
+def test_a_replaced_upload_is_one_row_of_the_status_table(library: Library, tmp_path: Path) -> None:
     library.add(_file(tmp_path, "note.md", NOTE))
     library.rebuild()
     library.add(_file(tmp_path, "note.md", NOTE + "Ещё абзац.\n"))
@@ -187,7 +193,7 @@ def test_a_replaced_upload_is_one_row_of_the_status_table(library: Collection, t
 # ---------------------------------------------------------------- rebuilding
 
 
-def test_rebuild_indexes_the_uploads_and_swaps_in_the_new_index(library: Collection, tmp_path: Path) -> None:
+def test_rebuild_indexes_the_uploads_and_swaps_in_the_new_index(library: Library, tmp_path: Path) -> None:
     before = library.assistant
     library.add(_file(tmp_path, "note.md", NOTE))
     reports: list[tuple[int, int]] = []
@@ -211,7 +217,7 @@ def test_rebuild_indexes_the_uploads_and_swaps_in_the_new_index(library: Collect
     assert [r.source for r in library.retriever.index.manifest.documents] == [BUNDLED_SOURCE]
 
 
-def test_a_failed_rebuild_leaves_the_working_index_in_place(library: Collection) -> None:
+def test_a_failed_rebuild_leaves_the_working_index_in_place(library: Library) -> None:
     before, files = library.assistant, _digest(library.index_path)
     library.documents_dir.mkdir()
     _file(library.documents_dir, "broken.txt", "Привет".encode("cp1251"))  # put there by hand, not uploaded
@@ -224,7 +230,7 @@ def test_a_failed_rebuild_leaves_the_working_index_in_place(library: Collection)
     assert "Астане" in library.assistant.ask("Где открыт филиал МГИМО?").text
 
 
-def test_only_one_rebuild_runs_at_a_time(library: Collection) -> None:
+def test_only_one_rebuild_runs_at_a_time(library: Library) -> None:
     inner: list[str] = []
 
     def progress(done: int, total: int) -> None:
@@ -241,9 +247,9 @@ def test_only_one_rebuild_runs_at_a_time(library: Collection) -> None:
     assert inner and not library.rebuilding
 
 
-def test_library_rejects_a_bad_k(library: Collection) -> None:
+def test_library_rejects_a_bad_k(library: Library) -> None:
     with pytest.raises(ValueError, match="between 1 and 10"):
-        Collection(library.retriever, k=0)
+        Library(library.retriever, k=0)
 
 
 # ---------------------------------------------------------------- app.py
@@ -284,8 +290,8 @@ def test_importing_the_ui_skips_gradios_stub_writer_and_gradio_still_works() -> 
     """Gradio rewrites a .pyi stub per component class as it is imported (about half of `import gradio`); the UI's
     import replaces the writer first. Fails when Gradio renames it, so the saving is not lost unnoticed."""
     code = (
-        "import kzru_rag.ui, gradio, gradio.blocks_events, gradio.component_meta as meta\n"
-        "from kzru_rag.ui.gradio_stubs import no_stubs\n"
+        "import kzru_rag.faces.ui, gradio, gradio.blocks_events, gradio.component_meta as meta\n"
+        "from kzru_rag.faces.ui.gradio_stubs import no_stubs\n"
         "print(meta.create_or_modify_pyi is no_stubs, gradio.blocks_events.create_or_modify_pyi is no_stubs,"
         " gradio.Textbox(label='вопрос').label, type(gradio.Blocks()).__name__)\n"
     )

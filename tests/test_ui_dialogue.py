@@ -7,8 +7,8 @@ from dataclasses import replace
 
 import pytest
 
-from kzru_rag.assistant import Assistant
-from kzru_rag.ui.dialogue import Turn, chat_messages, from_state, history, to_markdown, to_state
+from kzru_rag.answering.assistant import Assistant
+from kzru_rag.faces.ui.conversation import Turn, chat_messages, from_state, history, to_markdown, to_state
 
 
 @pytest.fixture(scope="module")

@@ -5,11 +5,17 @@ import shutil
 import faiss
 import pytest
 
-from kzru_rag.index import vector_index as index_module
-from kzru_rag.index import HNSW_EF_SEARCH, build_index, load_index
-from kzru_rag.retriever import Retriever
+from kzru_rag.index.build import build_index
+from kzru_rag.index.load import load_index
+from kzru_rag.retrieval.retriever import Retriever
+from kzru_rag.stores import vectors as index_module
+from kzru_rag.stores.vectors import HNSW_EF_SEARCH
 
-QUESTIONS = ["Где проходит форум межрегионального сотрудничества?", "Who met in Moscow?", "Қандай келісімдерге қол қойылды?"]
+QUESTIONS = [
+    "Где проходит форум межрегионального сотрудничества?",
+    "Who met in Moscow?",
+    "Қандай келісімдерге қол қойылды?",
+]
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +58,7 @@ def test_an_unknown_vector_index_is_refused(embedder, tmp_path):
 
 
 def test_the_cli_builds_hnsw_and_shows_it(tmp_path, embedder, capsys):
-    from kzru_rag.cli import main
+    from kzru_rag.faces.cli import main
 
     assert main(["index", "build", "--ann", "hnsw", "--index", str(tmp_path / "index")]) == 0
     assert "(hnsw vector index)" in capsys.readouterr().out

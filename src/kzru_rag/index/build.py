@@ -11,21 +11,21 @@ from typing import Any
 
 import numpy as np
 
-from ..chunking import Chunker
-from ..documents import Document, collect_documents
-from ..errors import IndexBuildError, IndexLoadError, KzruRagError
-from ..lexical import TermIndex, bridge_words
-from ..stores import StoreSpec, default_store, parse_store
-from .embed import PassageEncoder, Progress, embed, reusable_vectors
-from .files import write_files
-from .layout import MANIFEST, default_index_path
-from .load import load_index
-from .loaded import LoadedIndex
-from .manifest import IndexManifest, SourceRecord, read_manifest, write_manifest
-from .sentences import SentenceIndex
-from .settings import RetrievalSettings
-from .swap import staging_folder, swap_in
-from .vector_index import VECTOR_INDEXES, chosen_kind, faiss_index
+from kzru_rag.errors import IndexBuildError, IndexLoadError, KzruRagError
+from kzru_rag.index.embed import PassageEncoder, Progress, embed, reusable_vectors
+from kzru_rag.index.load import load_index
+from kzru_rag.index.swap import staging_folder, swap_in
+from kzru_rag.ingest.chunking import Chunker
+from kzru_rag.ingest.documents import Document, collect_documents
+from kzru_rag.stores.faiss.files import write_files
+from kzru_rag.stores.layout import MANIFEST, default_index_path
+from kzru_rag.stores.loaded import LoadedIndex
+from kzru_rag.stores.manifest import IndexManifest, SourceRecord, read_manifest, write_manifest
+from kzru_rag.stores.sentences import SentenceIndex
+from kzru_rag.stores.settings import RetrievalSettings
+from kzru_rag.stores.spec import StoreSpec, default_store, parse_store
+from kzru_rag.stores.terms import TermIndex, bridge_words
+from kzru_rag.stores.vectors import VECTOR_INDEXES, chosen_kind, faiss_index
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ def _store_of(store: str | StoreSpec | None, path: Path) -> StoreSpec:
 
 def _write_milvus(folder: Path, built: LoadedIndex, spec: StoreSpec, path: Path) -> IndexManifest:
     """Write the index to Milvus, swap it in there, and write its manifest (the folder's only file)."""
-    from ..stores import milvus
+    from kzru_rag.stores import milvus
 
     manifest = replace(built.manifest, store=str(spec), collection=milvus.collection_name(path))
     milvus.write(spec, manifest.collection, built, manifest)
@@ -116,7 +116,9 @@ def index_documents(
     sentence_texts = [texts[chunks[c].doc_id][a:b] for (a, b), c in zip(spans, chunk_of)]
     terms = TermIndex.build(sentence_texts)
     words = bridge_words(terms)
-    passages, word_vectors = embed([c.text for c in chunks] + sentence_texts, words, embedder, dict(known_vectors or {}), progress)
+    passages, word_vectors = embed(
+        [c.text for c in chunks] + sentence_texts, words, embedder, dict(known_vectors or {}), progress
+    )
     vectors, sentence_vectors = passages[: len(chunks)], passages[len(chunks) :]
     sentences = SentenceIndex.in_memory(chunks, sentence_vectors, terms, word_vectors)
     manifest = IndexManifest(

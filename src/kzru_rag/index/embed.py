@@ -7,24 +7,30 @@ from typing import Callable, Protocol
 
 import numpy as np
 
-from .loaded import LoadedIndex
+from kzru_rag.stores.loaded import LoadedIndex
 
 Progress = Callable[[int, int], None]
 
 
 class PassageEncoder(Protocol):
-    """What a build needs from an embedding model (see `kzru_rag.embedding.Embedder`)."""
+    """What a build needs from an embedding model (see `kzru_rag.embedding.sentence_transformers.Embedder`)."""
 
     model_id: str
     dim: int
 
-    def encode_passages(self, texts: list[str], batch_size: int = 32, show_progress_bar: bool = False) -> np.ndarray: ...
+    def encode_passages(
+        self, texts: list[str], batch_size: int = 32, show_progress_bar: bool = False
+    ) -> np.ndarray: ...
 
     def encode_queries(self, texts: list[str]) -> np.ndarray: ...
 
 
 def embed(
-    passages: list[str], words: list[str], embedder: PassageEncoder, known: dict[str, np.ndarray], progress: Progress | None
+    passages: list[str],
+    words: list[str],
+    embedder: PassageEncoder,
+    known: dict[str, np.ndarray],
+    progress: Progress | None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Passage vectors of `passages` and query vectors of `words`, each distinct text not in `known` embedded once."""
     texts = passages + words

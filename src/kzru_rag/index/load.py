@@ -5,12 +5,12 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-from ..errors import IndexLoadError
-from ..stores import parse_store
-from .files import load_files
-from .layout import MANIFEST, REBUILD_HINT, default_index_path, file_signature
-from .loaded import LoadedIndex
-from .manifest import IndexManifest, read_manifest
+from kzru_rag.errors import IndexLoadError
+from kzru_rag.stores.faiss.files import load_files
+from kzru_rag.stores.layout import MANIFEST, REBUILD_HINT, default_index_path, file_signature
+from kzru_rag.stores.loaded import LoadedIndex
+from kzru_rag.stores.manifest import IndexManifest, read_manifest
+from kzru_rag.stores.spec import parse_store
 
 
 class StaleIndexWarning(UserWarning):
@@ -44,7 +44,7 @@ def load_index(path: str | Path | None = None, check_sources: bool = True, whole
 
 
 def _load_milvus(path: Path, manifest: IndexManifest, whole: bool) -> LoadedIndex:
-    from ..stores import milvus
+    from kzru_rag.stores import milvus
 
     signature = file_signature(path / MANIFEST)
     loaded = milvus.read(parse_store(manifest.store), path, manifest.collection, whole)

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..errors import IndexBuildError
+from kzru_rag.errors import IndexBuildError
 
 _STALE_STAGING_SECONDS = 3600  # a build's staging folder older than this was left by a killed build
 

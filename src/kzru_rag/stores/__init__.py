@@ -1,73 +1,8 @@
-"""Where an index lives: FAISS files in the index folder (the default) or Milvus collections.
+"""Where an index lives and what it holds.
 
-A store is named by a spec: `faiss`; `milvus:PATH.db` (Milvus Lite, the engine embedded in this process, one
-local file); `milvus://HOST:19530`, `http://…` or `https://…` (a Milvus server or cluster, with the token from
-`$KZRU_RAG_MILVUS_TOKEN`). `$KZRU_RAG_STORE` sets the default. pymilvus is imported only when a Milvus store is
-used (`kzru_rag.stores.milvus`).
+An index is a manifest (`manifest`: what it was built from, with its `settings` and confidence model) and the data a
+`loaded.LoadedIndex` gives the retriever: chunks, documents, passage vectors (`vectors`), sentence units
+(`sentences`) and term statistics (`terms`). A store keeps that data (`base.Store`): the FAISS files in the index
+folder (`faiss`, the default) or Milvus collections (`milvus`), named by a spec (`spec`) and found by entry point.
+`layout` names the folder's files.
 """
-
-from __future__ import annotations
-
-import os
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Literal, Protocol
-
-import numpy as np
-
-STORE_ENV = "KZRU_RAG_STORE"
-TOKEN_ENV = "KZRU_RAG_MILVUS_TOKEN"
-STORE_HELP = "faiss, milvus:PATH.db (Milvus Lite), milvus://HOST:19530 or https://… (a Milvus server; token from $KZRU_RAG_MILVUS_TOKEN)"
-
-
-@dataclass(frozen=True)
-class StoreSpec:
-    """A parsed store spec: `kind`, and for Milvus the `uri` MilvusClient connects to (a Lite file or a server URL)."""
-
-    kind: Literal["faiss", "milvus"]
-    uri: str = ""
-
-    @property
-    def lite(self) -> bool:
-        """True for Milvus Lite (a local file), False for a server."""
-        return self.kind == "milvus" and not self.uri.startswith(("http://", "https://"))
-
-    def __str__(self) -> str:
-        if self.kind == "faiss":
-            return "faiss"
-        return f"milvus:{self.uri}" if self.lite else self.uri
-
-
-def parse_store(text: str) -> StoreSpec:
-    """The StoreSpec of `text`; ValueError saying what is accepted for anything else."""
-    text = text.strip()
-    if text == "faiss":
-        return StoreSpec("faiss")
-    if text.startswith("milvus://"):
-        return StoreSpec("milvus", "http://" + text.removeprefix("milvus://"))
-    if text.startswith(("http://", "https://")):
-        return StoreSpec("milvus", text)
-    if text.startswith("milvus:") and text.removeprefix("milvus:"):
-        return StoreSpec("milvus", str(Path(text.removeprefix("milvus:")).expanduser().resolve()))
-    raise ValueError(f"unknown store {text!r}: use {STORE_HELP}")
-
-
-def default_store() -> StoreSpec | None:
-    """The store `$KZRU_RAG_STORE` names, None when it is not set."""
-    text = os.environ.get(STORE_ENV, "").strip()
-    return parse_store(text) if text else None
-
-
-class VectorSearch(Protocol):
-    """What the retriever needs from a store's passage vectors (a FAISS index has it)."""
-
-    ntotal: int
-    d: int
-
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(scores, ids) of the k best rows for each query, best first, ids -1 where there are fewer."""
-        ...
-
-    def reconstruct_n(self, first: int, count: int) -> np.ndarray:
-        """Rows first..first+count-1 as an array."""
-        ...

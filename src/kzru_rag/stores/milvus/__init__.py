@@ -9,10 +9,10 @@ rebuild reads the whole index back (`read(..., whole=True)`) to reuse its vector
 connections and turns Milvus failures into errors naming the URI and the fix.
 """
 
-from .build import write
-from .client import connect, forget
-from .layout import collection_name
-from .load import read
-from .views import Column, PassageVectors
+from kzru_rag.stores.milvus.build import write
+from kzru_rag.stores.milvus.client import connect, forget
+from kzru_rag.stores.milvus.layout import collection_name
+from kzru_rag.stores.milvus.load import read
+from kzru_rag.stores.milvus.views import Column, PassageVectors
 
 __all__ = ["Column", "PassageVectors", "collection_name", "connect", "forget", "read", "write"]

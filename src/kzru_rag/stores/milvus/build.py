@@ -19,12 +19,14 @@ from typing import Any
 import numpy as np
 from pymilvus import DataType, MilvusClient
 
-from ...errors import IndexBuildError
-from ...index import HNSW_EF_CONSTRUCTION, HNSW_M, IndexManifest, LoadedIndex
-from ...lexical import TermIndex
-from .. import StoreSpec
-from .client import connect, guarded
-from .layout import BATCH, serving_generation
+from kzru_rag.errors import IndexBuildError
+from kzru_rag.stores.loaded import LoadedIndex
+from kzru_rag.stores.manifest import IndexManifest
+from kzru_rag.stores.milvus.client import connect, guarded
+from kzru_rag.stores.milvus.layout import BATCH, serving_generation
+from kzru_rag.stores.spec import StoreSpec
+from kzru_rag.stores.terms import TermIndex
+from kzru_rag.stores.vectors import HNSW_EF_CONSTRUCTION, HNSW_M
 
 PIECE_CHARS = 16_000
 """Characters of JSON per row: a VARCHAR holds 65,535 bytes, and a character takes at most 4."""
@@ -52,22 +54,56 @@ def _write_generation(client: MilvusClient, generation: str, built: LoadedIndex,
     units, dim, terms = built.sentences, manifest.dim, built.sentences.terms  # type: ignore[union-attr]
     vectors = built.vectors.reconstruct_n(0, built.vectors.ntotal)
     chunk_rows = (
-        {"id": i, "vector": v, "record": _varchar(json.dumps(c.to_dict(), ensure_ascii=False), "a chunk"), "first": int(units.first[i])}
+        {
+            "id": i,
+            "vector": v,
+            "record": _varchar(json.dumps(c.to_dict(), ensure_ascii=False), "a chunk"),
+            "first": int(units.first[i]),
+        }
         for i, (c, v) in enumerate(zip(built.chunks, vectors))
     )
-    _create(client, f"{generation}_chunks", dim, manifest.vector_index, {"record": MAX_VARCHAR}, {"first": DataType.INT64})
+    _create(
+        client, f"{generation}_chunks", dim, manifest.vector_index, {"record": MAX_VARCHAR}, {"first": DataType.INT64}
+    )
     _insert(client, f"{generation}_chunks", chunk_rows)
-    _create(client, f"{generation}_sentences", dim, "flat", {"terms": MAX_VARCHAR, "words": MAX_VARCHAR, "initials": MAX_VARCHAR},
-            dict.fromkeys(("start", "end", "chunk", "canonical", "previous", "following"), DataType.INT64))
+    _create(
+        client,
+        f"{generation}_sentences",
+        dim,
+        "flat",
+        {"terms": MAX_VARCHAR, "words": MAX_VARCHAR, "initials": MAX_VARCHAR},
+        dict.fromkeys(("start", "end", "chunk", "canonical", "previous", "following"), DataType.INT64),
+    )
     _insert(client, f"{generation}_sentences", _sentence_rows(built))
     _create(client, f"{generation}_terms", 2, "flat", {"term": MAX_VARCHAR}, {"df": DataType.INT64}, ("term",))
-    _insert(client, f"{generation}_terms", (
-        {"id": i, "vector": np.zeros(2, dtype=np.float32), "term": _varchar(term, "a word"), "df": int(terms.indptr[i + 1] - terms.indptr[i])}
-        for i, term in enumerate(terms.vocabulary)
-    ))
+    _insert(
+        client,
+        f"{generation}_terms",
+        (
+            {
+                "id": i,
+                "vector": np.zeros(2, dtype=np.float32),
+                "term": _varchar(term, "a word"),
+                "df": int(terms.indptr[i + 1] - terms.indptr[i]),
+            }
+            for i, term in enumerate(terms.vocabulary)
+        ),
+    )
     _create(client, f"{generation}_words", dim, "flat", {"word": MAX_VARCHAR}, {}, ("word",))
-    _insert(client, f"{generation}_words", ({"id": i, "vector": v, "word": w} for i, (w, v) in enumerate(zip(units.words.words, units.words.vectors))))  # type: ignore[attr-defined]
-    _create(client, f"{generation}_records", 2, "flat", {"kind": 16, "text": MAX_VARCHAR}, {"item": DataType.INT64}, ("kind", "item"))
+    _insert(
+        client,
+        f"{generation}_words",
+        ({"id": i, "vector": v, "word": w} for i, (w, v) in enumerate(zip(units.words.words, units.words.vectors))),
+    )  # type: ignore[attr-defined]
+    _create(
+        client,
+        f"{generation}_records",
+        2,
+        "flat",
+        {"kind": 16, "text": MAX_VARCHAR},
+        {"item": DataType.INT64},
+        ("kind", "item"),
+    )
     records = [("manifest", 0, manifest.to_dict())]
     records += [("document", i, d.to_dict()) for i, d in enumerate(built.documents.values())]
     _insert(client, f"{generation}_records", _record_rows(records))
@@ -82,16 +118,25 @@ def _sentence_rows(built: LoadedIndex) -> Iterator[dict[str, Any]]:
         chunk = built.chunks[int(units.chunk_of[i])]
         words = [w.lower() for w in _WORDS.findall(built.documents[chunk.doc_id].text[start:end])]
         yield {
-            "id": i, "vector": vector, "terms": _varchar("\n".join(terms), "a sentence's words"),
-            "words": _varchar(" ".join(words), "a sentence"), "initials": "".join(w[0] for w in words),
-            "start": start, "end": end, "chunk": int(units.chunk_of[i]), "canonical": int(units.canonical[i]),
-            "previous": int(units.previous[i]), "following": int(units.following[i]),
+            "id": i,
+            "vector": vector,
+            "terms": _varchar("\n".join(terms), "a sentence's words"),
+            "words": _varchar(" ".join(words), "a sentence"),
+            "initials": "".join(w[0] for w in words),
+            "start": start,
+            "end": end,
+            "chunk": int(units.chunk_of[i]),
+            "canonical": int(units.canonical[i]),
+            "previous": int(units.previous[i]),
+            "following": int(units.following[i]),
         }
 
 
 def _varchar(text: str, what: str) -> str:
     if len(text.encode("utf-8")) > MAX_VARCHAR:
-        raise IndexBuildError(f"{what} is longer than Milvus stores in one field ({MAX_VARCHAR} bytes): use a smaller --max-chars")
+        raise IndexBuildError(
+            f"{what} is longer than Milvus stores in one field ({MAX_VARCHAR} bytes): use a smaller --max-chars"
+        )
     return text
 
 
@@ -101,12 +146,23 @@ def _record_rows(records: list[tuple[str, int, dict[str, Any]]]) -> Iterator[dic
     for kind, item, data in records:
         text = json.dumps(data, ensure_ascii=False)
         for first in range(0, max(len(text), 1), PIECE_CHARS):
-            yield {"id": row, "vector": np.zeros(2, dtype=np.float32), "kind": kind, "item": item, "text": text[first : first + PIECE_CHARS]}
+            yield {
+                "id": row,
+                "vector": np.zeros(2, dtype=np.float32),
+                "kind": kind,
+                "item": item,
+                "text": text[first : first + PIECE_CHARS],
+            }
             row += 1
 
 
 def _create(
-    client: MilvusClient, collection: str, dim: int, kind: str, texts: dict[str, int], numbers: dict[str, DataType] | None = None,
+    client: MilvusClient,
+    collection: str,
+    dim: int,
+    kind: str,
+    texts: dict[str, int],
+    numbers: dict[str, DataType] | None = None,
     looked_up: tuple[str, ...] = (),
 ) -> None:
     """A collection with int64 `id`, a `vector` of `dim` searched by inner product (FLAT, or HNSW for "hnsw"),
@@ -121,7 +177,9 @@ def _create(
         schema.add_field(field, type_)
     params = client.prepare_index_params()
     if kind == "hnsw":
-        params.add_index("vector", index_type="HNSW", metric_type="IP", params={"M": HNSW_M, "efConstruction": HNSW_EF_CONSTRUCTION})
+        params.add_index(
+            "vector", index_type="HNSW", metric_type="IP", params={"M": HNSW_M, "efConstruction": HNSW_EF_CONSTRUCTION}
+        )
     else:
         params.add_index("vector", index_type="FLAT", metric_type="IP")
     for field in looked_up:
@@ -148,5 +206,7 @@ def _insert(client: MilvusClient, collection: str, rows: Any) -> None:
 def _drop_generations(client: MilvusClient, name: str, keep: str | None) -> None:
     """Drop every generation of `name` but `keep`: the one before it, and what interrupted builds left."""
     for collection in client.list_collections():
-        if re.fullmatch(rf"{re.escape(name)}_g\d+_[a-z]+", collection) and not (keep and collection.startswith(keep + "_")):
+        if re.fullmatch(rf"{re.escape(name)}_g\d+_[a-z]+", collection) and not (
+            keep and collection.startswith(keep + "_")
+        ):
             client.drop_collection(collection)

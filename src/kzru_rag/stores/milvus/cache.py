@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import IndexLoadError
-from .generation import MilvusIndex
+from kzru_rag.errors import IndexLoadError
+from kzru_rag.stores.milvus.generation import MilvusIndex
 
 
 class LRU:
@@ -51,12 +51,19 @@ class Rows:
         """The rows of `ids` (below `count`) by id; IndexLoadError when Milvus lacks one."""
         found = self.cache.known(ids)
         if missing := set(ids) - found.keys():
-            around = {n for i in missing for n in range(max(i - self.neighbours, 0), min(i + self.neighbours + 1, count))}
-            fetched = {int(row["id"]): _compact(row) for row in self.store.by_id(self.part, sorted(around - found.keys()), self.fields)}
+            around = {
+                n for i in missing for n in range(max(i - self.neighbours, 0), min(i + self.neighbours + 1, count))
+            }
+            fetched = {
+                int(row["id"]): _compact(row)
+                for row in self.store.by_id(self.part, sorted(around - found.keys()), self.fields)
+            }
             self.cache.keep(fetched)
             found.update(fetched)
         if absent := [i for i in ids if i not in found]:
-            raise IndexLoadError(f"the Milvus index at {self.store.spec.uri} lacks {self.part} {absent[:5]}: rebuild it")
+            raise IndexLoadError(
+                f"the Milvus index at {self.store.spec.uri} lacks {self.part} {absent[:5]}: rebuild it"
+            )
         return found
 
 

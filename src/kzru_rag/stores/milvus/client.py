@@ -15,8 +15,8 @@ from pathlib import Path
 import grpc
 from pymilvus import MilvusClient, MilvusException
 
-from ...errors import IndexLoadError, KzruRagError
-from .. import TOKEN_ENV, StoreSpec
+from kzru_rag.errors import IndexLoadError, KzruRagError
+from kzru_rag.stores.spec import TOKEN_ENV, StoreSpec
 
 CONNECT_TIMEOUT = 10.0
 _clients: dict[str, MilvusClient] = {}

@@ -9,11 +9,11 @@ from typing import Any
 
 from pymilvus import MilvusClient
 
-from ...entities import spells
-from ...errors import IndexLoadError
-from .. import StoreSpec
-from .client import guarded
-from .layout import BATCH, paged_rows, serving_generation
+from kzru_rag.errors import IndexLoadError
+from kzru_rag.language.entities import spells
+from kzru_rag.stores.milvus.client import guarded
+from kzru_rag.stores.milvus.layout import BATCH, paged_rows, serving_generation
+from kzru_rag.stores.spec import StoreSpec
 
 SPELLING_CANDIDATES = 1_000
 """Sentence units read to check an abbreviation against (those whose initials could spell it)."""
@@ -42,7 +42,9 @@ class MilvusIndex:
         rows: list[dict[str, Any]] = []
         for first in range(0, len(ids), BATCH):
             with self.calls():
-                rows += self.client.query(self.collection(part), ids=ids[first : first + BATCH], output_fields=["id", *fields])
+                rows += self.client.query(
+                    self.collection(part), ids=ids[first : first + BATCH], output_fields=["id", *fields]
+                )
         return rows
 
     def rows(self, part: str, fields: list[str]) -> list[dict[str, Any]]:
@@ -56,9 +58,14 @@ class MilvusIndex:
 
     def record(self, kind: str, item: int) -> dict[str, Any]:
         """The JSON record (`manifest` 0, `document` i) from its pieces."""
-        pieces = sorted(self.query("records", f"kind == {json.dumps(kind)} and item == {int(item)}", ["text"], limit=16_384), key=lambda row: row["id"])
+        pieces = sorted(
+            self.query("records", f"kind == {json.dumps(kind)} and item == {int(item)}", ["text"], limit=16_384),
+            key=lambda row: row["id"],
+        )
         if not pieces:
-            raise IndexLoadError(f"the index {self.name} in Milvus at {self.spec.uri} lacks its {kind} {item}: rebuild it")
+            raise IndexLoadError(
+                f"the index {self.name} in Milvus at {self.spec.uri} lacks its {kind} {item}: rebuild it"
+            )
         return json.loads("".join(row["text"] for row in pieces))
 
     def spells(self, abbreviation: str) -> bool:

@@ -31,7 +31,9 @@ def serving_generation(client: MilvusClient, name: str) -> str | None:
     return client.describe_alias(name)["collection_name"].removesuffix("_records")
 
 
-def paged_rows(client: MilvusClient, collection: str, fields: list[str], first: int = 0, count: int | None = None) -> list[dict[str, Any]]:
+def paged_rows(
+    client: MilvusClient, collection: str, fields: list[str], first: int = 0, count: int | None = None
+) -> list[dict[str, Any]]:
     """Rows first..first+count-1 (default: to the end) of `collection`, whose ids run 0, 1, 2…: `id` and `fields`.
 
     Read page by page by id range (Milvus Lite lacks what `query_iterator` needs).
@@ -42,7 +44,9 @@ def paged_rows(client: MilvusClient, collection: str, fields: list[str], first: 
         stop = start + BATCH if end is None else min(start + BATCH, end)
         if stop <= start:
             break
-        page = client.query(collection, filter=f"id >= {start} and id < {stop}", output_fields=["id", *fields], limit=BATCH)
+        page = client.query(
+            collection, filter=f"id >= {start} and id < {stop}", output_fields=["id", *fields], limit=BATCH
+        )
         rows.extend(page)
         if end is None and len(page) < BATCH:
             break

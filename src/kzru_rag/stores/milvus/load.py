@@ -9,17 +9,19 @@ from pathlib import Path
 import numpy as np
 from pymilvus import MilvusClient
 
-from ...chunking import Chunk
-from ...documents import Document
-from ...errors import IndexLoadError
-from ...index import IndexManifest, LoadedIndex, SentenceIndex
-from ...lexical import TermIndex
-from .. import StoreSpec
-from .cache import Rows
-from .client import connect, guarded
-from .generation import MilvusIndex
-from .layout import PARTS, serving_generation, stacked
-from .views import Chunks, Column, Documents, PassageVectors, Terms, Words
+from kzru_rag.errors import IndexLoadError
+from kzru_rag.ingest.chunking import Chunk
+from kzru_rag.ingest.documents import Document
+from kzru_rag.stores.loaded import LoadedIndex
+from kzru_rag.stores.manifest import IndexManifest
+from kzru_rag.stores.milvus.cache import Rows
+from kzru_rag.stores.milvus.client import connect, guarded
+from kzru_rag.stores.milvus.generation import MilvusIndex
+from kzru_rag.stores.milvus.layout import PARTS, serving_generation, stacked
+from kzru_rag.stores.milvus.views import Chunks, Column, Documents, PassageVectors, Terms, Words
+from kzru_rag.stores.sentences import SentenceIndex
+from kzru_rag.stores.spec import StoreSpec
+from kzru_rag.stores.terms import TermIndex
 
 CACHE_UNITS, CACHE_CHUNKS = 20_000, 10_000
 """Sentence units (about 40 queries' worth, ~40 MiB at 384 dimensions) and chunk records (~20 MiB) kept in process."""
@@ -63,7 +65,13 @@ def _queried(
 ) -> LoadedIndex:
     """The index as objects that query Milvus for what is read, keeping recent rows in LRU caches."""
     chunks = vectors.ntotal
-    unit_rows = Rows(store, "sentences", ["vector", "start", "end", "chunk", "canonical", "previous", "following", "terms"], NEIGHBOURS, CACHE_UNITS)
+    unit_rows = Rows(
+        store,
+        "sentences",
+        ["vector", "start", "end", "chunk", "canonical", "previous", "following", "terms"],
+        NEIGHBOURS,
+        CACHE_UNITS,
+    )
     chunk_rows = Rows(store, "chunks", ["record"], 0, CACHE_CHUNKS)
     chunk_starts = Rows(store, "chunks", ["first"], 0, CACHE_UNITS)  # every candidate's: apart from the records
     sentences = SentenceIndex(
@@ -78,18 +86,28 @@ def _queried(
         following=Column(unit_rows, units, ("following",)),
     )
     documents = Documents(store, [record.doc_id for record in manifest.documents])
-    return LoadedIndex(folder, manifest, vectors, Chunks(chunk_rows, chunks), documents, sentences=sentences, store=store)  # type: ignore[arg-type]
+    return LoadedIndex(
+        folder, manifest, vectors, Chunks(chunk_rows, chunks), documents, sentences=sentences, store=store
+    )  # type: ignore[arg-type]
 
 
-def _whole(store: MilvusIndex, folder: Path, manifest: IndexManifest, vectors: PassageVectors, hint: str) -> LoadedIndex:
+def _whole(
+    store: MilvusIndex, folder: Path, manifest: IndexManifest, vectors: PassageVectors, hint: str
+) -> LoadedIndex:
     """The index read into the process: records, unit words and vectors, bridge words."""
     chunks = [Chunk.from_dict(json.loads(row["record"])) for row in store.rows("chunks", ["record"])]
-    documents = {d.doc_id: d for d in (Document.from_dict(store.record("document", i)) for i in range(len(manifest.documents)))}
+    documents = {
+        d.doc_id: d for d in (Document.from_dict(store.record("document", i)) for i in range(len(manifest.documents)))
+    }
     if missing := {chunk.doc_id for chunk in chunks} - documents.keys():
-        raise IndexLoadError(f"the index {store.name} in Milvus at {store.spec.uri} lacks documents {sorted(missing)}: {hint}")
+        raise IndexLoadError(
+            f"the index {store.name} in Milvus at {store.spec.uri} lacks documents {sorted(missing)}: {hint}"
+        )
     unit_rows = store.rows("sentences", ["vector", "terms"])
     terms = TermIndex.from_units(row["terms"].split("\n") if row["terms"] else [] for row in unit_rows)
     unit_vectors = stacked(unit_rows, 0, len(unit_rows), manifest.dim)
     word_rows = store.rows("words", ["vector"])
-    sentences = SentenceIndex.in_memory(chunks, unit_vectors, terms, stacked(word_rows, 0, len(word_rows), manifest.dim))
+    sentences = SentenceIndex.in_memory(
+        chunks, unit_vectors, terms, stacked(word_rows, 0, len(word_rows), manifest.dim)
+    )
     return LoadedIndex(folder, manifest, vectors, chunks, documents, sentences=sentences, store=store)

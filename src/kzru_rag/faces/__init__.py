@@ -1,0 +1,1 @@
+"""The faces over the Python API: the command line (`cli`) and the browser UI (`ui`)."""

@@ -1,0 +1,174 @@
+"""The page's theme, style sheet and scripts."""
+
+from __future__ import annotations
+
+import json
+
+import gradio as gr
+
+from kzru_rag.ingest.documents import SUPPORTED_SUFFIXES
+from kzru_rag.library import MAX_UPLOAD_BYTES
+
+THEME = gr.themes.Default(
+    primary_hue="blue",
+    neutral_hue="slate",
+    font=["system-ui", "Segoe UI", "Roboto", "Noto Sans", "Helvetica Neue", "Arial", "sans-serif"],
+    font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"],
+)
+
+# Evidence is as readable as the answer: full opacity, text of at least 13 px, body-text colours
+# (contrast of 4.5:1 or more in the light and the dark theme; tests/test_browser.py checks it).
+CSS = """
+.kz-cite { color: var(--link-text-color); font-weight: 700; font-size: 0.85em; margin-left: 1px; cursor: pointer; }
+.kz-cite:hover, .kz-cite:focus { text-decoration: underline; }
+.kz-notice { background: #fff4e5; color: #7c2d12; border-left: 4px solid #f59e0b; padding: 6px 10px; border-radius: 4px; font-size: 14px; }
+.kz-query { color: var(--body-text-color); font-size: 14px; font-style: italic; }
+.kz-confidence { color: var(--body-text-color); font-size: 14px; }
+.kz-uncertain { color: #92400e; }
+.dark .kz-uncertain { color: #fbbf24; }
+#kz-chat .message-row, #kz-chat .message-row * { opacity: 1 !important; }
+#kz-chat .thought-group .title, #kz-chat .thought-group .title * { font-size: 14px !important; color: var(--body-text-color) !important; }
+#kz-chat .kz-source span, #kz-chat .kz-source mark, .kz-doc mark { font-size: inherit !important; }
+.kz-source { border-left: 3px solid var(--link-text-color); padding: 2px 10px; margin: 4px 0 10px; font-size: 15px; }
+.kz-source-head { font-size: 14px; color: var(--body-text-color); margin-bottom: 2px; }
+.kz-num { font-weight: 700; color: var(--link-text-color); }
+.kz-quote { line-height: 1.5; color: var(--body-text-color); font-size: 15px; }
+.kz-context summary { cursor: pointer; color: var(--link-text-color); font-size: 14px; margin-top: 4px; }
+.kz-context-text { font-size: 15px; line-height: 1.5; color: var(--body-text-color); padding: 6px 0; }
+mark.kz-answer { background: #fde68a; color: #1f2937; padding: 0 2px; border-radius: 3px; }
+mark.kz-passage { background: #dbeafe; color: #1f2937; border-radius: 3px; }
+.kz-doc { white-space: pre-wrap; max-height: 620px; overflow-y: auto; position: relative; line-height: 1.6;
+          padding: 12px 14px; border: 1px solid var(--border-color-primary); border-radius: 8px; font-size: 15px; }
+.kz-doc-meta { color: var(--body-text-color); font-size: 14px; margin: 0 0 6px 2px; }
+.kz-doc-empty { color: var(--body-text-color); padding: 24px 8px; }
+#kz-mode { font-size: 14px; }
+.kz-fresh { color: #15803d; }
+.dark .kz-fresh { color: #4ade80; }
+.kz-stale { color: #b45309; }
+.dark .kz-stale { color: #fbbf24; }
+.kz-table { width: 100%; border-collapse: collapse; margin: 8px 0; }
+.kz-table th, .kz-table td { text-align: left; padding: 4px 8px; border-bottom: 1px solid var(--border-color-primary); }
+.kz-hint { color: var(--body-text-color); font-size: 14px; }
+#kz-rebuild-log { min-height: 64px; }
+"""
+
+# Keeps the cited passage in view inside the document panel (without scrolling the page).
+SCROLL_TO_CITED = """
+const show = () => {
+  const box = element.querySelector('.kz-doc');
+  const mark = element.querySelector('#kz-cited');
+  if (box && mark) box.scrollTop = Math.max(mark.offsetTop - box.clientHeight / 3, 0);
+};
+watch('value', show);
+show();
+"""
+
+# Gradio's own strings (upload area, chat buttons, toasts) in Russian for every browser language: the
+# interface is Russian, and Gradio would otherwise pick its strings by the browser's language.
+_GRADIO_RU = {
+    "upload_text.click_to_upload": "Нажмите, чтобы выбрать",
+    "upload_text.drop_file": "Перетащите файлы сюда",
+    "upload_text.paste_clipboard": "Вставить из буфера обмена",
+    "chatbot.clear": "Очистить чат",
+    "chatbot.copy_message": "Копировать ответ",
+    "chatbot.copied_message": "Скопировано",
+    "chatbot.retry": "Повторить",
+    "chatbot.undo": "Отменить",
+    "chatbot.edit": "Редактировать",
+    "chatbot.submit": "Отправить",
+    "chatbot.cancel": "Отмена",
+    "common.clear": "Очистить",
+    "common.download": "Скачать",
+    "common.edit": "Редактировать",
+    "common.empty": "Пусто",
+    "common.error": "Ошибка",
+    "common.loading": "Загрузка",
+    "common.or": "или",
+    "common.remove": "Удалить",
+    "common.settings": "Настройки",
+    "common.submit": "Отправить",
+    "common.undo": "Отменить",
+    "common.language": "Язык",
+    "common.display_theme": "Тема оформления",
+    "file.uploading": "Загрузка…",
+    "errors.use_via_api": "Использовать через API",
+    "errors.use_via_api_or_mcp": "Использовать через API или MCP",
+}
+I18N = gr.I18n(
+    **{
+        locale: _GRADIO_RU
+        for locale in ("en", "ru", "kk", "de", "fr", "es", "it", "pt", "tr", "uk", "pl", "zh", "ja", "ko")
+    }
+)
+
+_LIMITS = json.dumps({"bytes": MAX_UPLOAD_BYTES, "suffixes": sorted(SUPPORTED_SUFFIXES)})
+
+# On load: [n] markers open their source (through the hidden #kz-open box); files that are too big or of
+# another type are kept from Gradio's upload (whose messages are English) and reported through #kz-refused.
+PAGE_JS = (
+    "() => {\nconst LIMITS = "
+    + _LIMITS
+    + """;
+const send = (id, value) => {
+  const box = document.querySelector(`#${id} textarea, #${id} input`);
+  box.value = value;
+  box.dispatchEvent(new Event('input', {bubbles: true}));
+};
+const openMarker = (marker) => {  // class kz-cite-T-N: source N of answer T
+  const [turn, number] = [...marker.classList].find((c) => /^kz-cite-\\d+-\\d+$/.test(c)).split('-').slice(2);
+  send('kz-open', `${turn}:${number}:${Date.now()}`);
+  document.getElementById('kz-document').scrollIntoView({block: 'nearest', behavior: 'smooth'});
+};
+document.addEventListener('click', (event) => {
+  const marker = event.target.closest('.kz-cite[class*=kz-cite-]');
+  if (marker) openMarker(marker);
+});
+// Gradio's copy button copies a message's HTML source; the answer is copied as the text the reader sees.
+document.addEventListener('click', (event) => {
+  const button = event.target.closest('#kz-chat .message-buttons button[aria-label]');
+  if (!button || !/опир|copy/i.test(button.getAttribute('aria-label'))) return;
+  const row = button.closest('.message-buttons').previousElementSibling;
+  if (!row || !row.classList.contains('message-row')) return;
+  const text = [...row.querySelectorAll('[data-testid=bot]')]
+    .map((message) => message.innerText.replace(/^Показать в тексте документа$/gm, '').trim()).join('\\n\\n');
+  setTimeout(() => navigator.clipboard.writeText(text), 100);
+}, true);
+document.addEventListener('keydown', (event) => {
+  const marker = event.target.closest && event.target.closest('.kz-cite[class*=kz-cite-]');
+  if (marker && (event.key === 'Enter' || event.key === ' ')) { event.preventDefault(); openMarker(marker); }
+});
+const split = (files) => {
+  const kept = new DataTransfer(), refused = [];
+  for (const file of files) {
+    const dot = file.name.lastIndexOf('.');
+    const suffix = dot > 0 ? file.name.slice(dot).toLowerCase() : '';
+    if (LIMITS.suffixes.includes(suffix) && file.size <= LIMITS.bytes) kept.items.add(file);
+    else refused.push({name: file.name, size: file.size});
+  }
+  return [kept, refused];
+};
+const redispatched = new WeakSet();
+const guard = (event) => {
+  if (redispatched.has(event) || !event.target.closest || !event.target.closest('#kz-upload')) return;
+  const files = event.type === 'drop' ? event.dataTransfer && event.dataTransfer.files : event.target.files;
+  if (!files || !files.length) return;
+  const [kept, refused] = split(files);
+  send('kz-refused', JSON.stringify({batch: Date.now(), files: refused}));
+  if (!refused.length) return;
+  if (event.type === 'change') {
+    event.target.files = kept.files;
+    if (!kept.files.length) event.stopImmediatePropagation();
+    return;
+  }
+  event.preventDefault();
+  event.stopImmediatePropagation();
+  if (kept.files.length) {
+    const again = new DragEvent('drop', {dataTransfer: kept, bubbles: true, cancelable: true});
+    redispatched.add(again);
+    event.target.dispatchEvent(again);
+  }
+};
+window.addEventListener('change', guard, true);
+window.addEventListener('drop', guard, true);
+}"""
+)

@@ -1,0 +1,66 @@
+"""What the «Индекс» tab says about adding, removing and rebuilding documents, in Russian.
+
+The work itself is `collection.Library`'s; this module words its outcomes and refusals for the user.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kzru_rag.errors import SourceError
+from kzru_rag.library import MAX_UPLOAD_BYTES, Library
+
+TYPE_PROBLEM = "можно добавлять только файлы .txt, .md, .pdf, .docx, .html и .htm"
+_SOURCE_PROBLEMS = {
+    "unsupported": TYPE_PROBLEM,
+    "too_large": "файл больше {limit} МБ ({size} МБ); разделите его на части",
+    "name_taken": "документ с именем «{stem}» уже есть; переименуйте файл",
+    "utf16": "текст в кодировке UTF-16; пересохраните файл в UTF-8",
+    "binary": "это двоичный файл, а не текст; сохраните документ как .txt или .md",
+    "encoding": "текст не в кодировке UTF-8 (например, в Windows-1251); откройте файл в редакторе и сохраните его в UTF-8",
+    "empty": "в файле нет текста",
+    "encrypted": "PDF защищён паролем; сохраните копию без пароля",
+    "no_text": "в PDF нет текстового слоя — это скан; распознавание текста не поддерживается",
+    "corrupt": "файл повреждён и не читается; пересохраните его",
+    "not_docx": "это не документ Word .docx (возможно, старый .doc или файл с паролем); сохраните его как .docx",
+    "zip_bomb": "файл .docx распаковывается в слишком большой объём (похоже на zip-бомбу); он не открывался",
+    "timeout": "чтение файла заняло слишком много времени и было остановлено",
+    "memory": "чтение файла требует слишком много памяти",
+    "crashed": "не удалось прочитать файл: он повреждён или требует слишком много памяти",
+}
+
+
+def size_problem(size: int, limit: int = MAX_UPLOAD_BYTES) -> str | None:
+    """Why a file of `size` bytes is too big to upload, in Russian; None when it is not."""
+    if size <= limit:
+        return None
+    return _SOURCE_PROBLEMS["too_large"].format(limit=limit // 2**20, size=f"{size / 2**20:.1f}")
+
+
+def source_problem(err: SourceError) -> str:
+    """Why a file cannot be indexed, in Russian."""
+    if err.reason == "too_large":
+        return size_problem(int(err.details["size"]), int(err.details["limit"])) or str(err)
+    problem = _SOURCE_PROBLEMS.get(err.reason)
+    return problem.format(**err.details) if problem else str(err)
+
+
+def add_report(collection: Library, path: str | Path, name: str | None = None) -> tuple[bool, str]:
+    """Add one uploaded file to the collection: (accepted, what happened)."""
+    name = Path(name or path).name
+    try:
+        added = collection.add(path, name)
+    except SourceError as err:
+        return False, f"«{name}» не добавлен: {source_problem(err)}"
+    verb = "заменён" if added.replaced else "добавлен"
+    blank = f" Страницы без текста пропущены: {', '.join(map(str, added.empty_pages))}." if added.empty_pages else ""
+    return True, f"«{name}» {verb}; нажмите «Перестроить индекс», чтобы искать и по нему.{blank}"
+
+
+def removal_report(collection: Library, name: str) -> str:
+    """Delete an uploaded document; what happened."""
+    try:
+        collection.remove(name)
+    except SourceError:
+        return f"Документа «{name}» нет среди загруженных."
+    return f"«{name}» удалён; нажмите «Перестроить индекс», чтобы убрать его из поиска."

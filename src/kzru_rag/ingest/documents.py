@@ -1,0 +1,173 @@
+"""Source documents: the text of `.txt`/`.md`/`.pdf`/`.docx`/`.html` files (see `readers`), their metadata and checksums."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from bisect import bisect_right
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from kzru_rag.errors import SourceError
+from kzru_rag.ingest.readers import read_file
+from kzru_rag.ingest.readers.base import SUPPORTED_SUFFIXES, Extracted, format_of
+
+BUNDLED_NAME = "kz-ru-state-visit-2025-11.txt"
+BUNDLED_SOURCE = f"bundled:{BUNDLED_NAME}"
+MAX_SOURCE_BYTES = 50 * 1024 * 1024
+
+_HEADER = re.compile(r"^\s*date\s+(?P<date>\d{4}-\d{2}-\d{2})(?:\s+(?P<credit>.*?))?\s*$")
+
+
+@dataclass(frozen=True)
+class Document:
+    """One source text. Passage offsets point into `text`, the file's text as extracted (`readers`).
+
+    `sha256` is the text's checksum, `file_sha256` the source file's (staleness, incremental rebuilds);
+    `pages` the start offset in `text` of each page of a PDF (page n starts at `pages[n - 1]`).
+    """
+
+    doc_id: str
+    source: str
+    text: str
+    sha256: str
+    body_start: int = 0
+    metadata: dict[str, Any] = field(default_factory=dict)
+    file_sha256: str = ""
+    pages: list[int] = field(default_factory=list)
+
+    def page_at(self, offset: int) -> int | None:
+        """The 1-based page holding text offset `offset`; None when the document has no pages."""
+        return bisect_right(self.pages, offset) if self.pages else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Document":
+        return cls(**data)
+
+
+def sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def parse_document(text: str, *, doc_id: str, source: str, file_sha256: str = "") -> Document:
+    """Make a Document of plain text; a first line `date YYYY-MM-DD [credit]` becomes metadata, not body."""
+    metadata: dict[str, Any] = {"title": doc_id}
+    body_start = 0
+    first_line, newline, _ = text.partition("\n")
+    match = _HEADER.match(first_line)
+    if match:
+        metadata["date"] = match["date"]
+        if match["credit"]:
+            metadata["credit"] = match["credit"]
+        body_start = len(first_line) + len(newline)
+    return Document(doc_id, source, text, sha256_text(text), body_start, metadata, file_sha256)
+
+
+def bundled_document() -> Document:
+    """The document shipped with the package (the default corpus)."""
+    data = (resources.files("kzru_rag") / "data" / BUNDLED_NAME).read_bytes()
+    return parse_document(
+        data.decode("utf-8"), doc_id=Path(BUNDLED_NAME).stem, source=BUNDLED_SOURCE, file_sha256=sha256_bytes(data)
+    )
+
+
+def source_sha256(source: str, *, of_text: bool = False) -> str | None:
+    """The current sha256 of a manifest's source file (bundled or a path), or of its text when `of_text`
+    (plain-text sources only); None when it cannot be read."""
+    try:
+        if source == BUNDLED_SOURCE:
+            document = bundled_document()
+            return document.sha256 if of_text else document.file_sha256
+        data = Path(source).read_bytes()
+        return sha256_text(data.decode("utf-8-sig")) if of_text else sha256_bytes(data)
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def check_file(path: Path, max_bytes: int = MAX_SOURCE_BYTES, name: str | None = None) -> None:
+    """SourceError "unsupported" or "too_large" when file `path` (called `name`, default its own) cannot be
+    indexed for its type or size."""
+    name = name or str(path)
+    if format_of(name) is None:
+        raise SourceError(
+            f"{name}: unsupported file type {Path(name).suffix or '(none)'}; {', '.join(SUPPORTED_SUFFIXES)} files are indexed",
+            "unsupported",
+        )
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise SourceError(
+            f"{name}: {size / 2**20:.1f} MB is larger than the {max_bytes // 2**20} MB limit; split it into smaller files",
+            "too_large",
+            size=size,
+            limit=max_bytes,
+        )
+
+
+def read_document(path: Path, known: dict[str, Document] | None = None) -> Document:
+    """Read one supported file, or raise SourceError saying what is wrong.
+
+    A document in `known` (by source) whose file checksum is unchanged is returned as it is, not read again.
+    """
+    check_file(path)
+    source = str(path.resolve())
+    file_sha256 = sha256_bytes(path.read_bytes())
+    previous = (known or {}).get(source)
+    if previous is not None and previous.file_sha256 == file_sha256:
+        return previous
+    extracted = read_file(path)
+    if format_of(path) == "text":
+        return parse_document(extracted.text, doc_id=path.stem, source=source, file_sha256=file_sha256)
+    return from_extracted(extracted, doc_id=path.stem, source=source, file_sha256=file_sha256)
+
+
+def from_extracted(extracted: Extracted, *, doc_id: str, source: str, file_sha256: str = "") -> Document:
+    """A Document of a PDF, Word or HTML file's extracted text (title from the file, else `doc_id`)."""
+    metadata: dict[str, Any] = {"title": extracted.title or doc_id}
+    if extracted.empty_pages:
+        metadata["empty_pages"] = list(extracted.empty_pages)
+    text = extracted.text
+    return Document(doc_id, source, text, sha256_text(text), 0, metadata, file_sha256, list(extracted.pages))
+
+
+def collect_documents(sources: list[str | Path] | None, known: dict[str, Document] | None = None) -> list[Document]:
+    """Documents from files and folders (recursively, supported types); None means the bundled document.
+
+    `known`: documents of the current index by source, reused when their file is unchanged.
+    """
+    if not sources:
+        return [bundled_document()]
+    documents: list[Document] = []
+    for source in sources:
+        path = Path(source)
+        if str(source) == BUNDLED_SOURCE:
+            documents.append(bundled_document())
+        elif path.is_dir():
+            files = sorted(p for p in path.rglob("*") if p.is_file() and format_of(p) is not None)
+            if not files:
+                raise SourceError(f"{path}: no {', '.join(SUPPORTED_SUFFIXES)} files in this folder")
+            documents.extend(read_document(p, known) for p in files)
+        elif path.is_file():
+            documents.append(read_document(path, known))
+        else:
+            raise SourceError(f"{path}: no such file or folder")
+    _unique_ids(documents)
+    return documents
+
+
+def _unique_ids(documents: list[Document]) -> None:
+    seen: dict[str, str] = {}
+    for doc in documents:
+        if doc.doc_id in seen and seen[doc.doc_id] != doc.source:
+            raise SourceError(
+                f"two documents share the name {doc.doc_id!r} ({seen[doc.doc_id]} and {doc.source}); rename one of them"
+            )
+        seen[doc.doc_id] = doc.source

@@ -1,0 +1,26 @@
+"""Readers: the text of a source file, one module per format.
+
+`read_file` returns an `Extracted` text whose blank lines are paragraph boundaries (Word
+paragraphs and headings, HTML blocks, PDF pages and paragraphs). Plain text is read in this
+process; PDF, Word and HTML files are parsed by `sandbox.extract` in a child process with a time
+and memory bound, so a hostile file cannot hang or exhaust the app.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kzru_rag.ingest.readers.base import Extracted, format_of
+
+
+def read_file(path: Path, kind: str | None = None) -> Extracted:
+    """The text of one supported file (of format `kind`, default: by its name), or SourceError (with a
+    `reason`) saying what is wrong."""
+    kind = kind or format_of(path)
+    if kind == "text":
+        from kzru_rag.ingest.readers.text import read_text
+
+        return read_text(path.read_bytes(), str(path))
+    from kzru_rag.ingest.readers.sandbox import extract
+
+    return extract(path, str(kind))

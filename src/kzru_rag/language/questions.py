@@ -1,0 +1,204 @@
+"""What a question asks for: its language, and the kind of phrase that can answer it.
+
+«Где…?» asks for a place («в Уральске»), «Когда…?» for a time («11–12 ноября»), «Кто…?» for a
+person, «Сколько…?» / "How many…?" / «Қанша…?» for a quantity. The retriever uses the quantity
+check to recognise questions the document cannot answer; the assistant uses all kinds to pick
+the sentence to quote.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from kzru_rag.language.entities import entities, kazakh_stem
+from kzru_rag.language.speech import names_speaker
+from kzru_rag.language.words import KAZAKH_LETTERS, WORD, best_parse, in_dictionary, tokens, word_readings
+from kzru_rag.schema import Language
+
+Kind = Literal["place", "time", "person", "number", "duration"]
+
+QUESTION_WORDS: dict[str, Kind] = {
+    **dict.fromkeys("где куда where қайда қайдан".split(), "place"),
+    **dict.fromkeys("когда when қашан".split(), "time"),
+    **dict.fromkeys("кто кого кому кем ком who whom кім кімді кімге кіммен".split(), "person"),
+    **dict.fromkeys("сколько қанша".split(), "number"),
+}
+_HOW: dict[str, Kind] = {"many": "number", "much": "number", "long": "duration"}
+_DATE = re.compile(
+    r"\b\d{1,2}(?:\s*[–-]\s*\d{1,2})?\s+(?:январ|феврал|март|апрел|ма[йя]|июн|июл|август|сентябр|октябр|ноябр|декабр)\w*"
+    r"|\b(?:1[89]|20)\d{2}\b",
+    re.IGNORECASE,
+)
+WHICH = frozenset(
+    "какой какая какое какие какого какую каком каких каков какова каково каковы "
+    "который которая которое которые чей чья чьё чье чьи".split()
+)
+"""Words that ask for the noun that follows them: that noun is what the question asks for, not its topic."""
+ASKED_NOUN_WINDOW = 3
+"""The asked-for noun is looked for among this many words after «какой…» or «сколько» («Какие практические механизмы…»)."""
+_PLACE_PREPOSITIONS = frozenset({"в", "во", "на"})
+_NOT_QUANTITIES = frozenset({"оба"})  # pymorphy3 reads «оба», «обеим» as numerals
+
+
+def question_language(text: str) -> Language:
+    """Kazakh when Kazakh-only letters occur, English when Latin letters outnumber Cyrillic, else Russian."""
+    if KAZAKH_LETTERS & set(text.lower()):
+        return "kk"
+    latin = sum(1 for ch in text if "a" <= ch.lower() <= "z")
+    cyrillic = sum(1 for ch in text if "а" <= ch.lower() <= "я" or ch in "ёЁ")
+    return "en" if latin > cyrillic else "ru"
+
+
+def expected_answer(question: str) -> Kind | None:
+    """The kind of phrase the question asks for, from its first question word (None: no such word)."""
+    words = tokens(question, lemmas=False)
+    for word, after in zip(words, [*words[1:], ""]):
+        if word == "how" and after in _HOW:
+            return _HOW[after]
+        if word in QUESTION_WORDS:
+            return QUESTION_WORDS[word]
+    return None
+
+
+def asked_noun(question: str) -> str | None:
+    """The noun a Russian question asks for, as written: the first noun just after «какой…», «каков…»,
+    «чей…» or «сколько» («Какой бюджет выделен…?» → «бюджет», «Сколько студентов…?» → «студентов»);
+    None when it has none."""
+    words = [match.group().lower() for match in WORD.finditer(question)]
+    for place, word in enumerate(words):
+        if word in WHICH or word == "сколько":
+            following = words[place + 1 : place + 1 + ASKED_NOUN_WINDOW]
+            if noun := next((w for w in following if best_parse(w)[1] == "NOUN"), None):
+                return noun
+    return None
+
+
+def holds_answer(sentence: str, kind: Kind, question: str) -> bool:
+    """True when `sentence` contains a phrase of `kind` that the question does not already contain.
+
+    A quantity is a number or a numeral («девяти», «трех»; not «обеим»); dates are times, not quantities. A
+    duration is either («более чем трех десятилетий», «11–12 ноября»).
+    """
+    if kind == "time":
+        return any(match.group() not in question for match in _DATE.finditer(sentence))
+    if kind == "duration":
+        return holds_answer(sentence, "time", question) or holds_answer(sentence, "number", question)
+    if kind == "number":
+        sentence = _DATE.sub(" ", sentence)
+    known = set(tokens(question))
+    words = [match.group() for match in WORD.finditer(sentence)]
+    for before, word in zip(["", *words], words):
+        normal, pos, grammemes = best_parse(word.lower())
+        if normal in known:
+            continue
+        if kind == "number" and (word.isdigit() or (pos == "NUMR" and normal not in _NOT_QUANTITIES)):
+            return True
+        if kind == "person" and word[:1].isupper() and ({"Name", "Surn"} & grammemes):
+            return True
+        if kind == "place" and word[:1].isupper() and "Geox" in grammemes and before.lower() in _PLACE_PREPOSITIONS:
+            return True
+    return False
+
+
+AnswerKind = Literal["person", "organisation", "place", "time", "number", "duration", "reason"]
+
+
+# Question words for kinds `questions.expected_answer` leaves out (it serves retrieval and quoting).
+_REASON_WORDS = frozenset("почему зачем why неге неліктен".split())
+
+
+# Nouns that name a kind of answer: «В каком *городе*…?», "Which *country*…?", «Қай *қалада*…?» ask for a place,
+# not for the word itself. Ambiguous ones («место»: a rank or a place) are left out.
+_KIND_NOUNS: dict[str, AnswerKind] = {
+    **dict.fromkeys(
+        "город страна государство регион область столица республика city country state region capital "
+        "қала ел мемлекет өңір облыс астана".split(),
+        "place",
+    ),
+    **dict.fromkeys("год дата year date жыл".split(), "time"),
+    **dict.fromkeys(
+        "организация институт компания ведомство министерство вуз университет агентство банк фонд "
+        "organisation organization institute company agency ministry university bank fund ұйым университет".split(),
+        "organisation",
+    ),
+    **dict.fromkeys("эксперт политолог специалист человек expert analyst person сарапшы адам".split(), "person"),
+}
+
+
+_ASKING = WHICH | frozenset("сколько which what whose қандай қай".split())
+
+
+WHOSE = frozenset("чей чья чьё чье чьи whose".split())
+
+
+# Russian markers of a reason or purpose in a sentence.
+_REASON_MARKERS = frozenset("чтобы для поскольку потому так благодаря связь цель целью направить призвать".split())
+
+
+_NER_KINDS = {"person": "PER", "organisation": "ORG", "place": "LOC"}
+
+
+def answer_kind(question: str) -> AnswerKind | None:
+    """The kind of phrase the question asks for: `questions.expected_answer`, a reason («Почему…?»,
+    "Why…?"), a person («Чьи слова…?»), or what the noun after «какой…» names («В каком городе…?»: a place;
+    «Какой вуз…?»: an organisation)."""
+    if kind := expected_answer(question):
+        return kind
+    words = set(tokens(question, lemmas=False))
+    if words & _REASON_WORDS:
+        return "reason"
+    if words & WHOSE:
+        return "person"
+    return kind_noun(question)
+
+
+def kind_noun(question: str) -> AnswerKind | None:
+    """The kind of answer named by the noun the question asks for («В каком городе…?» → place): the Russian
+    `questions.asked_noun`, else (English, Kazakh: no tagger) any of the few words after "which" / «қандай»."""
+    if noun := asked_noun(question):
+        candidates = [noun]
+    else:
+        words = [match.group().lower() for match in WORD.finditer(question)]
+        candidates = [
+            w
+            for place, word in enumerate(words)
+            if word in _ASKING
+            for w in words[place + 1 : place + 1 + ASKED_NOUN_WINDOW]
+        ]
+    for word in candidates:
+        for form in word_readings(word) | {word, kazakh_stem(word)}:
+            if form in _KIND_NOUNS:
+                return _KIND_NOUNS[form]
+    return None
+
+
+def holds_kind(sentence: str, kind: AnswerKind, question: str) -> bool:
+    """True when `sentence` holds a phrase of `kind` that the question does not: for people and places
+    `questions.holds_answer` (morphology) or else a named entity of that type by natasha's NER; for
+    organisations the NER alone; an organisation also answers who («Кто участвует?» → «Росатом»)."""
+    if kind == "reason":
+        return bool(set(tokens(sentence, lemmas=False)) & _REASON_MARKERS)
+    if kind == "person" and names_speaker(sentence, question):
+        return True  # the author's words after direct speech name who said it
+    if kind in _NER_KINDS:
+        if kind != "organisation" and holds_answer(sentence, kind, question):  # type: ignore[arg-type]
+            return True  # found by morphology: the NER model need not be loaded
+        asked = set(tokens(question))
+        wanted = {"PER", "ORG"} if kind == "person" else {_NER_KINDS[kind]}  # «Кто участвует?» → «Росатом»
+        return any(t in wanted and not set(tokens(text)) <= asked for t, text in entities(sentence))
+    return holds_answer(sentence, kind, question)
+
+
+def key_nouns(question: str) -> list[tuple[str, frozenset[str]]]:
+    """(word as written, readings) of the question's nouns: Russian nouns by pymorphy3, and every
+    content word of another language (no tagger for those)."""
+    nouns: dict[str, tuple[str, frozenset[str]]] = {}
+    for match in WORD.finditer(question):
+        word = match.group()
+        if not (readings := word_readings(word)):
+            continue
+        if in_dictionary(frozenset({word.lower()})) and best_parse(word.lower())[1] != "NOUN":
+            continue
+        nouns.setdefault(min(readings), (word, readings))
+    return list(nouns.values())

