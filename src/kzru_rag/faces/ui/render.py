@@ -83,8 +83,7 @@ def render_streaming(text: str) -> str:
 
 def place(hit: Hit) -> str:
     """Where a passage is: page (when the document has pages), paragraph, characters, date."""
-    parts = [f"стр. {hit.metadata['page']}"] if hit.metadata.get("page") else []
-    parts += [f"абзац {hit.metadata.get('paragraph', '?')}", f"символы {hit.start}–{hit.end}"]
+    parts = hit.place()
     if date := hit.metadata.get("date"):
         parts.append(_date(str(date)))
     return " · ".join(parts)

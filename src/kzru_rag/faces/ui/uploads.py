@@ -1,6 +1,6 @@
 """What the «Индекс» tab says about adding, removing and rebuilding documents, in Russian.
 
-The work itself is `collection.Library`'s; this module words its outcomes and refusals for the user.
+The work itself is `library.Library`'s; this module words its outcomes and refusals for the user.
 """
 
 from __future__ import annotations
