@@ -1,4 +1,5 @@
-"""The UI's parts without a browser: escaping and rendering, uploads, rebuilding and swapping the index, app.py options."""
+"""The UI's parts without a browser: escaping and rendering, uploads, rebuilding and swapping the index,
+app.py options."""
 
 from __future__ import annotations
 
