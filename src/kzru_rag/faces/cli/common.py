@@ -1,4 +1,5 @@
-"""What the commands share: the --index option, a progress bar on stderr, and a hit's place in its document."""
+"""What the commands share: the --index and --json options, a progress bar on stderr, and a hit's place in its
+document."""
 
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ def index_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def json_option(parser: argparse.ArgumentParser, help: str = "print JSON") -> None:
-    parser.add_argument("--json", action="store_true", help=help)
+def json_option(parser: argparse.ArgumentParser, text: str = "print JSON") -> None:
+    parser.add_argument("--json", action="store_true", help=text)
 
 
 class ProgressBar:
