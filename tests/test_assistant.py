@@ -1,4 +1,5 @@
-"""The Assistant: extractive answers, abstention, follow-ups, and LLM answers against a real local OpenAI-compatible server."""
+"""The Assistant: extractive answers, abstention, follow-ups, and LLM answers against a real local
+OpenAI-compatible server."""
 
 from __future__ import annotations
 

@@ -155,7 +155,10 @@ def test_natasha_is_loaded_only_for_a_pronoun() -> None:
         """
         import sys
         from kzru_rag.answering.followups import contextual_query
-        history = [{"role": "user", "content": "Кто выступит?"}, {"role": "assistant", "content": "Жанар Тулиндинова [1]"}]
+        history = [
+            {"role": "user", "content": "Кто выступит?"},
+            {"role": "assistant", "content": "Жанар Тулиндинова [1]"},
+        ]
         contextual_query("А когда?", history)
         print("natasha" in sys.modules)
         contextual_query("А где она работает?", history)

@@ -33,6 +33,15 @@ class Hit:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def place(self, paragraph: str = "абзац", chars: str | None = "символы") -> list[str]:
+        """Where the passage is in its document, as parts for a face to join: «стр. N» when the document has
+        pages, the paragraph (named by `paragraph`) and, when `chars` names them, the characters."""
+        parts = [f"стр. {self.metadata['page']}"] if self.metadata.get("page") else []
+        parts.append(f"{paragraph} {self.metadata.get('paragraph', '?')}")
+        if chars:
+            parts.append(f"{chars} {self.start}–{self.end}")
+        return parts
+
 
 @dataclass(frozen=True)
 class AbstentionReason:

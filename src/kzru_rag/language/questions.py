@@ -36,7 +36,8 @@ WHICH = frozenset(
 )
 """Words that ask for the noun that follows them: that noun is what the question asks for, not its topic."""
 ASKED_NOUN_WINDOW = 3
-"""The asked-for noun is looked for among this many words after «какой…» or «сколько» («Какие практические механизмы…»)."""
+"""The asked-for noun is looked for among this many words after «какой…» or «сколько»
+(«Какие практические механизмы…»)."""
 _PLACE_PREPOSITIONS = frozenset({"в", "во", "на"})
 _NOT_QUANTITIES = frozenset({"оба"})  # pymorphy3 reads «оба», «обеим» as numerals
 

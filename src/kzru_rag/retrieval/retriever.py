@@ -118,7 +118,8 @@ class Retriever:
         return replace(hit, score=hit.score + bonus, signals={**hit.signals, "answer_type": float(holds)})
 
     def abstains(self, query: str, hits: list[Hit]) -> bool:
-        """True when the hits are unlikely to answer the query (the document has no answer); see `abstention_reasons`."""
+        """True when the hits are unlikely to answer the query (the document has no answer);
+        see `abstention_reasons`."""
         return bool(self.abstention_reasons(query, hits))
 
     def abstention_reasons(self, query: str, hits: list[Hit]) -> list[AbstentionReason]:
@@ -158,8 +159,8 @@ class Retriever:
         with its stem (`STEM_SHORTER_BY`); an abbreviation also when consecutive words of the documents
         spell it (`entities.spells`). A name that is still unmatched and is not Russian (Kazakh:
         «Мәскеуде») is mentioned when its embedding, or that of its Kazakh stem, reaches the word
-        bridge's `bridge_similarity` to an indexed word. Names in Latin letters (Roman numerals aside) are left out: English
-        capitalises common words ("the North–South corridor", "the Gulf states"), which the documents'
+        bridge's `bridge_similarity` to an indexed word. Names in Latin letters (Roman numerals aside) are left
+        out: English capitalises common words ("the North–South corridor", "the Gulf states"), which the documents'
         Russian words do not match by spelling nor, reliably, by embedding.
         """
         unmatched = [
