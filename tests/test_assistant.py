@@ -1,4 +1,5 @@
-"""The Assistant: extractive answers, abstention, follow-ups, and LLM answers against a real local OpenAI-compatible server."""
+"""The Assistant: extractive answers, abstention, follow-ups, and LLM answers against a real local
+OpenAI-compatible server."""
 
 from __future__ import annotations
 
@@ -14,9 +15,11 @@ from hypothesis import strategies as st
 
 from conftest import DEV_SET
 from kzru_rag import Answer, Assistant
-from kzru_rag.answering.assistant import NO_ANSWER, CitationChecker
+from kzru_rag.answering.citations import CitationChecker
 from kzru_rag.answering.followups import contextual_query, first_claim, is_follow_up
 from kzru_rag.answering.llm import LLM, OpenAICompatibleLLM, load_prompt
+from kzru_rag.answering.wording import NO_ANSWER
+from kzru_rag.language.questions import analyse
 from kzru_rag.evaluation.answers import evaluate_answers
 from kzru_rag.evaluation.datasets import load_questions
 from kzru_rag.schema import Message
@@ -111,11 +114,11 @@ def test_without_the_retrievers_signals_sentences_are_embedded_here_with_the_sam
     spans = [hit.highlight for hit in hits]
     texts = [hit.text[a - hit.start : b - hit.start] for hit, (a, b) in zip(hits, spans)]
 
-    embedded = assistant._similarities(question, [replace(hit, signals={}) for hit in hits], spans, texts)
+    embedded = assistant.extractor.similarities(question, [replace(hit, signals={}) for hit in hits], spans, texts)
 
     assert embedded == pytest.approx([hit.signals["sentence"] for hit in hits], abs=1e-4)
-    whole = assistant._scored_sentences(
-        question, [replace(hit, highlight=None, signals={}, sentences=()) for hit in hits]
+    whole = assistant.extractor.scored(
+        analyse(question), [replace(hit, highlight=None, signals={}, sentences=()) for hit in hits]
     )
     assert sorted(s.span for s in whole) == sorted((hit.start, hit.end) for hit in hits), (
         "no highlight: the whole passage"
