@@ -18,7 +18,7 @@ from kzru_rag.evaluation.dialogues import evaluate_dialogues
 from kzru_rag.evaluation.trust import Outcome, calibration_table, evaluate_trust, risk_coverage, trust_report
 from kzru_rag.faces.cli import main
 from kzru_rag.language.entities import kazakh_stem, named_specifics, spells
-from kzru_rag.language.questions import analyse, answer_kind, holds_kind
+from kzru_rag.language.questions import analyse, holds_kind
 
 DATA = Path(__file__).parent / "data"
 
@@ -79,8 +79,8 @@ def test_entity_helpers():
 
 
 def test_answer_kind_by_ner_and_morphology():
-    assert answer_kind("Какой институт представляет эксперт?") == "organisation"
-    assert answer_kind("Почему визит важен?") == "reason" and answer_kind("Кто выступил?") == "person"
+    assert analyse("Какой институт представляет эксперт?").kind == "organisation"
+    assert analyse("Почему визит важен?").kind == "reason" and analyse("Кто выступил?").kind == "person"
     sentence = "По словам Жанар Тулиндиновой из Казахстанского института стратегических исследований, встреча важна."
     assert holds_kind(sentence, "person", "Кто сказал, что встреча важна?")
     assert holds_kind(sentence, "organisation", "Какой институт?")

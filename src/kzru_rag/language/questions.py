@@ -69,9 +69,11 @@ def analyse(question: str) -> Query:
     text = validate_query(question)
     written = tuple(tokens(text, lemmas=False))
     word_kind = _word_kind(written)
-    noun_kind = kind_noun(text)
+    noun = asked_noun(text)
+    noun_kind = _noun_kind(text, noun)
     whose = bool(set(written) & WHOSE)
     reason: Kind | None = "reason" if set(written) & _REASON_WORDS else None
+    # What is asked, in steps: the question word, a reason word, «чей…», the noun asked for.
     return Query(
         text=text,
         language=question_language(text),
@@ -83,7 +85,7 @@ def analyse(question: str) -> Query:
         key_nouns=tuple(key_nouns(text)),
         kind=word_kind or reason or ("person" if whose else noun_kind),
         word_kind=word_kind,
-        asked_noun=asked_noun(text),
+        asked_noun=noun,
         noun_kind=noun_kind,
         whose=whose,
     )
@@ -194,17 +196,10 @@ _REASON_MARKERS = frozenset("чтобы для поскольку потому �
 _NER_KINDS = {"person": "PER", "organisation": "ORG", "place": "LOC"}
 
 
-def answer_kind(question: str) -> Kind | None:
-    """The kind of phrase the question asks for (`Query.kind`): the one its question word names, a reason
-    («Почему…?», "Why…?"), a person («Чьи слова…?»), or what the noun after «какой…» names («В каком городе…?»: a
-    place; «Какой вуз…?»: an organisation)."""
-    return analyse(question).kind
-
-
-def kind_noun(question: str) -> Kind | None:
+def _noun_kind(question: str, noun: str | None) -> Kind | None:
     """The kind of answer named by the noun the question asks for («В каком городе…?» → place): the Russian
-    `questions.asked_noun`, else (English, Kazakh: no tagger) any of the few words after "which" / «қандай»."""
-    if noun := asked_noun(question):
+    `noun` (`asked_noun`), else (English, Kazakh: no tagger) any of the few words after "which" / «қандай»."""
+    if noun:
         candidates = [noun]
     else:
         words = [match.group().lower() for match in WORD.finditer(question)]
