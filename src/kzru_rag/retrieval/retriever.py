@@ -118,8 +118,8 @@ class Retriever:
         return replace(hit, score=hit.score + bonus, signals={**hit.signals, "answer_type": float(holds)})
 
     def abstains(self, query: str | Query, hits: list[Hit]) -> bool:
-        """True when the hits are unlikely to answer the query (the document has no answer); see
-        `abstention_reasons`."""
+        """True when the hits are unlikely to answer the query (the document has no answer);
+        see `abstention_reasons`."""
         return bool(self.abstention_reasons(query, hits))
 
     def abstention_reasons(self, query: str | Query, hits: list[Hit]) -> list[AbstentionReason]:
