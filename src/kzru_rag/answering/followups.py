@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from kzru_rag.language.entities import tagged
-from kzru_rag.language.questions import WHICH, Kind, expected_answer
+from kzru_rag.language.questions import WHICH, expected_answer
 from kzru_rag.language.speech import ANAPHORS
 from kzru_rag.language.words import WORD, best_parse, content_words, tokens
-from kzru_rag.schema import Query
+from kzru_rag.schema import Kind, Query
 from kzru_rag.stores.terms import TermIndex
 
 if TYPE_CHECKING:
