@@ -45,6 +45,10 @@ def child(index: Path) -> None:
         from kzru_rag.answering.confidence import measure
     except ImportError:  # a checkout from before the trust work
         measure = None
+    try:
+        from kzru_rag.language.questions import analyse
+    except ImportError:  # a checkout from before the question was analysed once (measure took the retriever)
+        analyse = None
     assistant = Assistant(Retriever.load(index))
     for question in questions:
         assistant.ask(question)
@@ -55,7 +59,12 @@ def child(index: Path) -> None:
         times.append(time.perf_counter() - start)
         start = time.perf_counter()
         if measure is not None and answer.citations and answer.status != "abstained":
-            measure(assistant.retriever, answer.query_used, answer.hits, answer.citations[0])
+            if analyse is None:
+                measure(assistant.retriever, answer.query_used, answer.hits, answer.citations[0])
+            else:
+                query = analyse(answer.query_used)
+                evidence = assistant.retriever.evidence(query, answer.hits)
+                measure(query, answer.hits, answer.citations[0], evidence)
         judging.append(time.perf_counter() - start if measure is not None else 0.0)
     print(json.dumps({"ask": times, "judging": judging}))
 

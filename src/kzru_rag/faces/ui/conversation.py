@@ -13,7 +13,7 @@ from typing import Any
 
 from kzru_rag.faces.ui.render import escape_markdown, place, render_answer, render_sources
 from kzru_rag.ingest.documents import Document
-from kzru_rag.schema import AbstentionReason, Answer, Hit, Message
+from kzru_rag.schema import AbstentionReason, Answer, Hit, Message, Signals
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,7 @@ def _answer(data: dict[str, Any]) -> Answer:
             "citations": [_hit(h) for h in data["citations"]],
             "hits": [_hit(h) for h in data.get("hits", [])],
             "reasons": [AbstentionReason(**r) for r in data.get("reasons", [])],
+            "signals": Signals(**data["signals"]) if data.get("signals") else None,
         }
     )
 
