@@ -1,14 +1,30 @@
-"""The conversation kept in the browser: stored as JSON and read back, given to the assistant, exported as Markdown."""
+"""The conversations kept in the browser: stored as JSON and read back, listed, given to the assistant, exported as
+escaped Markdown; ratings written as a question set that `kzru-rag eval` reads."""
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
 from kzru_rag.answering.assistant import Assistant
-from kzru_rag.faces.ui.conversation import ChatTurn, chat_messages, from_state, history, to_markdown, to_state
+from kzru_rag.evaluation.answers import evaluate_answers
+from kzru_rag.evaluation.datasets import load_questions
+from kzru_rag.faces.ui.conversation import (
+    MAX_CONVERSATIONS,
+    ChatTurn,
+    Store,
+    chat_messages,
+    history,
+    to_markdown,
+    turn_of_message,
+)
+from kzru_rag.faces.ui.dialogues import browser_secret, feedback_record, keep_feedback
+from kzru_rag.faces.ui.render import document_title
+from kzru_rag.schema import Answer
 
 
 @pytest.fixture(scope="module")
@@ -20,20 +36,53 @@ def turns(retriever) -> list[ChatTurn]:
     return [*turns, ChatTurn(second, assistant.ask(second, history(turns)))]
 
 
-def test_the_stored_conversation_reads_back_as_it_was(turns: list[ChatTurn]) -> None:
-    stored = json.loads(json.dumps(to_state(turns)))  # what the browser keeps
+def test_the_stored_conversations_read_back_as_they_were(turns: list[ChatTurn]) -> None:
+    store = Store()
+    store.record(turns[:1])
+    first = store.current
+    store.record(turns)
+    store.current = None
+    store.record(turns[1:])
+    stored = json.loads(json.dumps(store.to_state()))  # what the browser keeps
 
-    restored = from_state(stored)
+    restored = Store.from_state(stored)
 
-    assert restored == [replace(t, answer=replace(t.answer, hits=[])) for t in turns]
-    assert history(restored)[2] == {"role": "user", "content": "А где он пройдёт?"}
-    assert from_state(None) == from_state([]) == []
+    assert [c.title for c in restored.conversations] == ["А где он пройдёт?", turns[0].question]
+    assert restored.current == restored.conversations[0].id != first
+    restored.current = first
+    assert restored.turns() == [replace(t, answer=replace(t.answer, hits=[])) for t in turns]
+    assert history(restored.turns())[2] == {"role": "user", "content": "А где он пройдёт?"}
+    assert Store.from_state(None) == Store.from_state([]) == Store()
 
 
-@pytest.mark.parametrize("stored", [[{"question": "q"}], ["text"], [{"question": "q", "answer": {"text": "t"}}], 5])
-def test_an_unreadable_stored_conversation_is_a_value_error(stored) -> None:
-    with pytest.raises(ValueError, match="saved conversation cannot be read"):
-        from_state(stored)
+def test_a_conversation_saved_by_the_earlier_version_opens_as_one_conversation(turns: list[ChatTurn]) -> None:
+    earlier = [
+        {"question": t.question, "answer": {**json.loads(json.dumps(t.answer.to_dict())), "hits": []}} for t in turns
+    ]
+
+    store = Store.from_state(earlier)
+
+    assert len(store.conversations) == 1 and [t.question for t in store.turns()] == [t.question for t in turns]
+
+
+def test_the_list_keeps_the_newest_conversations_titled_by_one_line(turns: list[ChatTurn]) -> None:
+    store = Store()
+    for number in range(MAX_CONVERSATIONS + 2):
+        store.current = None
+        store.record([ChatTurn(f"Вопрос {number}\nвторая строка " + "слово " * 20, turns[0].answer)])
+
+    assert len(store.conversations) == MAX_CONVERSATIONS
+    assert store.conversations[0].title.startswith(f"Вопрос {MAX_CONVERSATIONS + 1} вторая строка")
+    assert store.conversations[0].title.endswith("…") and len(store.conversations[0].title) <= 60
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [[{"question": "q"}], ["text"], [{"question": "q", "answer": {"text": "t"}}], 5, {"conversations": [{"id": 1}]}],
+)
+def test_unreadable_stored_conversations_are_a_value_error(stored) -> None:
+    with pytest.raises(ValueError, match="saved conversations cannot be read"):
+        Store.from_state(stored)
 
 
 def test_the_chat_shows_each_answer_with_markers_that_open_its_own_sources(turns: list[ChatTurn], retriever) -> None:
@@ -44,14 +93,61 @@ def test_the_chat_shows_each_answer_with_markers_that_open_its_own_sources(turns
     assert [m["metadata"]["title"] for m in messages if "metadata" in m] == [
         f"Источники ({len(t.answer.citations)})" for t in turns
     ]
+    owners = [turn_of_message(turns, index) for index in range(len(messages) + 1)]
+    assert owners == [0] * (3 if turns[0].answer.citations else 2) + [1] * (len(messages) - owners.count(0)) + [None]
 
 
-def test_the_markdown_export_holds_every_answer_with_its_cited_passages(turns: list[ChatTurn]) -> None:
-    text = to_markdown(turns)
+def test_the_markdown_export_holds_every_answer_with_its_cited_passages(turns: list[ChatTurn], retriever) -> None:
+    text = to_markdown(turns, "Форум", retriever.index.documents)
 
-    assert text.count("## Вопрос ") == 2 and "А где он пройдёт?" in text
+    assert text.startswith("# Форум\n") and text.count("## Вопрос ") == 2 and "А где он пройдёт?" in text
     for turn in turns:
-        assert turn.answer.text in text
         for hit in turn.answer.citations:
-            assert f"> {hit.text.splitlines()[0]}" in text
-            assert f"абзац {hit.metadata['paragraph']}" in text and hit.metadata["title"] in text
+            title = document_title(hit.doc_id, retriever.index.documents[hit.doc_id])
+            assert f"абзац {hit.metadata['paragraph']}" in text and f"«{title}»" in text
+
+
+def test_the_markdown_export_escapes_titles_questions_answers_and_passages(turns: list[ChatTurn]) -> None:
+    hostile = "<img src=x onerror=alert(1)> *жирный* [ссылка](javascript:alert(1)) # 1. `код`"
+    hit = replace(turns[0].answer.citations[0], text=hostile, metadata={"title": hostile, "paragraph": 1})
+    answer = replace(turns[0].answer, text=hostile, citations=[hit], notice=hostile)
+
+    text = to_markdown([ChatTurn(hostile, answer)], title=hostile)
+
+    for raw in (r"<img", r"\*жирный", r"\]\(javascript", r"`код"):
+        assert not re.search(rf"(?<!\\){raw}", text), f"{raw} unescaped"
+    assert (
+        text.count(r"\<img src=x onerror=alert\(1\)\> \*жирный\* \[ссылка\]\(javascript:alert\(1\)\)") == 6
+    )  # title, question, answer, notice, source, quote
+
+
+def test_ratings_are_a_question_set_that_eval_reads(turns: list[ChatTurn], retriever, tmp_path: Path) -> None:
+    path = tmp_path / "feedback.jsonl"
+    liked, disliked = turns[0], ChatTurn("Кто выиграл чемпионат мира по футболу?", turns[0].answer)
+    keep_feedback(path, "a-1", feedback_record("a-1", liked, True))
+    keep_feedback(path, "a-2", feedback_record("a-2", disliked, True))
+    keep_feedback(path, "a-2", feedback_record("a-2", disliked, False))  # changed mind: one record, the last
+    keep_feedback(path, "a-3", feedback_record("a-3", liked, False))
+    keep_feedback(path, "a-3", None)  # undone
+
+    questions = load_questions(path)
+
+    assert [(q.id, q.question) for q in questions] == [("a-1", liked.question), ("a-2", disliked.question)]
+    up, down = questions
+    assert up.gold and all(any(g in hit.text for hit in liked.answer.citations) for g in up.gold)
+    assert down.gold == [] and json.loads(path.read_text().splitlines()[1])["review"] is True
+    report = evaluate_answers(Assistant(retriever), [up])
+    assert report.quoted == ["a-1"], "the liked answer's quote is gold the assistant finds again"
+
+
+def test_an_abstained_answer_liked_is_a_question_to_refuse(turns: list[ChatTurn]) -> None:
+    refused = replace(turns[0].answer, status="abstained", abstained=True, citations=[])
+    assert feedback_record("x", ChatTurn("?", refused), True)["gold"] == []
+    assert isinstance(refused, Answer)
+
+
+def test_the_browser_key_outlives_the_app_and_only_its_owner_reads_it(tmp_path: Path) -> None:
+    key = browser_secret(tmp_path / "app-data")
+
+    assert browser_secret(tmp_path / "app-data") == key and len(key) >= 32
+    assert (tmp_path / "app-data" / "browser-key").stat().st_mode & 0o077 == 0

@@ -49,6 +49,12 @@ def _morph():
     return pymorphy3.MorphAnalyzer()
 
 
+def counted(number: int, noun: str) -> str:
+    """«2001 символ», «41 фрагмент», «5 фрагментов»: `number` and the Russian `noun` agreeing with it (pymorphy3)."""
+    parsed = _morph().parse(noun)[0].make_agree_with_number(abs(number))
+    return f"{number:,}".replace(",", "\u00a0") + " " + (parsed.word if parsed else noun)
+
+
 @lru_cache(maxsize=200_000)
 def best_parse(word: str) -> tuple[str, str | None, frozenset[str]]:
     """pymorphy3's likeliest reading of a lower-cased word: (normal form, part of speech, grammemes)."""

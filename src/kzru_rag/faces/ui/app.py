@@ -1,8 +1,8 @@
 """The browser interface (Gradio, in Russian) over a `library.Library`: the «Чат» and «Индекс» tabs and the `/ask` API.
 
-`build_app` lays the page out and wires each event to its handler in `handlers`, bound to the library with
-`functools.partial`. The conversation lives in the browser (`gr.BrowserState`), so a reload keeps it until
-«Новый диалог».
+`build_app` lays the page out and wires each event to its handler in `handlers` and `dialogues`, bound to the library
+with `functools.partial`. The conversations live in the browser (`gr.BrowserState`, encrypted with a key kept in the
+app's data folder, so they outlive a restart of the app).
 """
 
 from __future__ import annotations
@@ -13,6 +13,17 @@ from functools import partial
 import gradio as gr
 
 from kzru_rag.faces.ui.assets import CSS, I18N, PAGE_JS, SCROLL_TO_CITED, THEME
+from kzru_rag.faces.ui.collection import collection_view
+from kzru_rag.faces.ui.conversation import Store
+from kzru_rag.faces.ui.dialogues import (
+    browser_secret,
+    data_folder,
+    delete_dialogue,
+    new_dialogue,
+    open_dialogue,
+    rate,
+    rename_dialogue,
+)
 from kzru_rag.faces.ui.handlers import (
     MAX_PASSAGES,
     add_files,
@@ -23,29 +34,16 @@ from kzru_rag.faces.ui.handlers import (
     open_marker,
     rebuild_index,
     refusal_log,
+    regenerate,
     remove_file,
-    reset,
     respond,
     show_source,
+    stopped,
 )
 from kzru_rag.faces.ui.render import answer_mode, render_document
 from kzru_rag.ingest.documents import SUPPORTED_SUFFIXES
 from kzru_rag.library import MAX_UPLOAD_BYTES, Library
 
-EXAMPLES = [
-    "Когда состоится государственный визит Токаева в Москву?",
-    "Где проходит XXI форум межрегионального сотрудничества?",
-    "Какую электростанцию планируют модернизировать?",
-    "Филиал какого казахстанского университета открыт в Омске?",
-    "Which side events are planned at the forum?",
-    "Тоқаев Мәскеуге қашан барады?",
-]
-HEADER = (
-    "## Вопросы по документу\n"
-    "Анализ государственного визита Президента Казахстана в Россию (11–12 ноября 2025 г.). "
-    "Ответ составляется только из документа; у каждого утверждения — ссылка [n] на фрагмент: "
-    "нажмите на неё, чтобы открыть фрагмент в документе."
-)
 NO_LLM = "Языковая модель не подключена: задайте KZRU_RAG_LLM_MODEL (см. README, «Подключение языковой модели»)."
 PRIVATE = {"api_visibility": "private"}
 """The chat's and the index tab's events stay out of the public API (only `/ask` is in it)."""
@@ -55,14 +53,22 @@ PRIVATE = {"api_visibility": "private"}
 class ChatTab:
     """The «Чат» tab's components that events read or update."""
 
+    dialogues: gr.Dropdown
+    new: gr.Button
+    delete: gr.Button
+    download: gr.DownloadButton
+    title: gr.Textbox
+    rename: gr.Button
     chatbot: gr.Chatbot
     question: gr.Textbox
     ask: gr.Button
+    stop: gr.Button
+    again: gr.Button
+    within: gr.Dropdown
     mode: gr.Markdown
+    examples: gr.Dataset
     passages: gr.Slider
     use_llm: gr.Checkbox
-    clear: gr.Button
-    download: gr.DownloadButton
     opener: gr.Textbox
     pick: gr.Radio
     document: gr.HTML
@@ -91,21 +97,26 @@ def build_app(library: Library) -> gr.Blocks:
     if not 1 <= library.k <= MAX_PASSAGES:
         raise ValueError(f"k (passages per answer) must be between 1 and {MAX_PASSAGES}")
     model = _model_name(library)
-    with gr.Blocks(title="kzru-rag — вопросы по документу", analytics_enabled=False) as demo:
-        saved = gr.BrowserState([], storage_key="kzru-rag-dialogue")
+    view = collection_view(library)
+    with gr.Blocks(title="kzru-rag — вопросы по документам", analytics_enabled=False) as demo:
+        saved = gr.BrowserState(
+            Store().to_state(), storage_key="kzru-rag-conversations", secret=browser_secret(data_folder(library))
+        )
         cited = gr.State([])
-        gr.Markdown(HEADER)
+        header = gr.Markdown(view.header, elem_id="kz-header")
         with gr.Tabs():
             with gr.Tab("Чат", id="chat"):
                 chat = _chat_tab(library, model)
             with gr.Tab("Индекс", id="index"):
                 index = _index_tab()
+        described = [header, chat.question, chat.examples, chat.within]
         _wire_chat(library, model, chat, saved, cited)
-        _wire_index(library, index)
+        _wire_index(library, index, described)
+        shown = [chat.chatbot, cited, chat.pick, chat.document, chat.download, chat.dialogues]
         demo.load(
             partial(on_load, library),
             saved,
-            [index.status, index.uploaded, index.rebuild, chat.chatbot, cited, chat.pick, chat.document, chat.download],
+            [index.status, index.uploaded, index.rebuild, *described, *shown],
             **PRIVATE,
         )
         gr.api(ask_endpoint(library), api_name="ask")
@@ -117,41 +128,86 @@ def _model_name(library: Library) -> str | None:
 
 
 def _chat_tab(library: Library, model: str | None) -> ChatTab:
-    """The conversation, the question box and its settings on the left; the cited document on the right."""
+    """The conversations above, the conversation and the question box with its settings on the left; the cited
+    document on the right."""
+    view = collection_view(library)
     with gr.Row(equal_height=False):
         with gr.Column(scale=3):
+            with gr.Row(equal_height=True):
+                dialogues = gr.Dropdown(label="Мои диалоги", choices=[], scale=4, elem_id="kz-dialogues")
+                new = gr.Button("Новый диалог", size="sm", scale=0, min_width=130, elem_id="kz-new")
+                delete = gr.Button("Удалить диалог", size="sm", scale=0, min_width=130, elem_id="kz-delete")
+                download = gr.DownloadButton(
+                    "Скачать диалог", size="sm", scale=0, min_width=130, interactive=False, elem_id="kz-download"
+                )
+            with gr.Accordion("Переименовать диалог", open=False, elem_id="kz-rename-box"):
+                with gr.Row():
+                    title = gr.Textbox(label="Новое название открытого диалога", scale=4, elem_id="kz-title")
+                    rename = gr.Button("Переименовать", size="sm", scale=0, min_width=130, elem_id="kz-rename")
             chatbot = gr.Chatbot(
                 label="Диалог",
                 show_label=False,
                 elem_id="kz-chat",
                 height=560,
                 buttons=["copy"],
-                feedback_options=None,
-                placeholder="Задайте вопрос о документе — например, один из примеров ниже.",
+                feedback_options=("Like", "Dislike"),
+                placeholder="Задайте вопрос — например, один из примеров ниже.",
             )
             with gr.Row():
                 question = gr.Textbox(
-                    placeholder="Ваш вопрос о документе…",
+                    placeholder=view.placeholder,
+                    label="Вопрос",
                     show_label=False,
                     container=False,
                     scale=6,
                     elem_id="kz-question",
                     autofocus=True,
                 )
-                ask = gr.Button("Спросить", variant="primary", scale=1, min_width=120, elem_id="kz-ask")
-            mode = gr.Markdown(answer_mode(model), elem_id="kz-mode")
-            gr.Examples([[q] for q in EXAMPLES], inputs=question, label="Примеры вопросов")
-            with gr.Row():
-                passages, use_llm = _settings(library, model)
-                clear = gr.Button("Новый диалог", size="sm", scale=0, min_width=140)
-                download = gr.DownloadButton(
-                    "Скачать диалог", size="sm", scale=0, min_width=140, interactive=False, elem_id="kz-download"
+                ask = gr.Button("Спросить", variant="primary", scale=1, min_width=110, elem_id="kz-ask")
+                stop = gr.Button("Остановить", variant="stop", scale=0, min_width=110, elem_id="kz-stop")
+            with gr.Row(equal_height=True):
+                within = gr.Dropdown(
+                    label="Искать в документах (пусто — во всех)",
+                    choices=view.choices,
+                    value=[],
+                    multiselect=True,
+                    scale=4,
+                    elem_id="kz-within",
                 )
+                again = gr.Button("Ответить заново", size="sm", scale=0, min_width=150, elem_id="kz-again")
+            mode = gr.Markdown(answer_mode(model), elem_id="kz-mode")
+            examples = gr.Dataset(
+                components=[question],
+                samples=[[q] for q in view.examples],
+                label="Примеры вопросов",
+                elem_id="kz-examples",
+            )
+            passages, use_llm = _settings(library, model)
             opener = gr.Textbox(visible="hidden", elem_id="kz-open")
         with gr.Column(scale=2):
             pick = gr.Radio(label="Показать в документе", choices=[], elem_id="kz-pick")
             document = gr.HTML(render_document(None, None), elem_id="kz-document", js_on_load=SCROLL_TO_CITED)
-    return ChatTab(chatbot, question, ask, mode, passages, use_llm, clear, download, opener, pick, document)
+    return ChatTab(
+        dialogues,
+        new,
+        delete,
+        download,
+        title,
+        rename,
+        chatbot,
+        question,
+        ask,
+        stop,
+        again,
+        within,
+        mode,
+        examples,
+        passages,
+        use_llm,
+        opener,
+        pick,
+        document,
+    )
 
 
 def _settings(library: Library, model: str | None) -> tuple[gr.Slider, gr.Checkbox]:
@@ -209,23 +265,35 @@ def _index_tab() -> IndexTab:
 
 
 def _wire_chat(library: Library, model: str | None, chat: ChatTab, saved: gr.BrowserState, cited: gr.State) -> None:
-    """Asking, opening a cited passage, starting over and switching the LLM on or off."""
-    outputs = [chat.chatbot, saved, chat.question, cited, chat.pick, chat.document, chat.download]
-    inputs = [chat.question, saved, chat.passages, chat.use_llm]
-    for trigger in (chat.question.submit, chat.ask.click):
-        trigger(partial(respond, library), inputs, outputs, **PRIVATE)
+    """Asking (and stopping, asking again, rating), opening a cited passage, the conversation list, and switching
+    the LLM on or off."""
+    shown = [chat.chatbot, cited, chat.pick, chat.document, chat.download, chat.dialogues]
+    outputs = [chat.chatbot, saved, chat.question, *shown[1:]]
+    settings = [saved, chat.passages, chat.use_llm, chat.within]
+    asking = [
+        trigger(partial(respond, library), [chat.question, *settings], outputs, **PRIVATE)
+        for trigger in (chat.question.submit, chat.ask.click)
+    ]
+    asking.append(chat.again.click(partial(regenerate, library), settings, outputs, **PRIVATE))
+    chat.stop.click(stopped, chat.chatbot, chat.chatbot, cancels=asking, queue=False, **PRIVATE)
+    chat.chatbot.like(partial(rate, library), saved, None, **PRIVATE)
+    chat.examples.click(lambda sample: sample[0], chat.examples, chat.question, queue=False, **PRIVATE)
     chat.opener.change(
         partial(open_marker, library), [chat.opener, saved], [cited, chat.pick, chat.document], **PRIVATE
     )
     chat.pick.input(partial(show_source, library), [chat.pick, cited], chat.document, **PRIVATE)
-    cleared = [saved, chat.chatbot, cited, chat.pick, chat.document, chat.download]
-    for trigger in (chat.clear.click, chat.chatbot.clear):
-        trigger(partial(reset, library), None, cleared, **PRIVATE)
+    for trigger in (chat.new.click, chat.chatbot.clear):
+        trigger(partial(new_dialogue, library), saved, [saved, *shown], **PRIVATE)
+    chat.dialogues.input(partial(open_dialogue, library), [chat.dialogues, saved], [saved, *shown], **PRIVATE)
+    chat.delete.click(partial(delete_dialogue, library), saved, [saved, *shown], **PRIVATE)
+    for trigger in (chat.rename.click, chat.title.submit):
+        trigger(partial(rename_dialogue, library), [chat.title, saved], [saved, *shown, chat.title], **PRIVATE)
     chat.use_llm.change(partial(mode_line, model), chat.use_llm, chat.mode, **PRIVATE)
 
 
-def _wire_index(library: Library, index: IndexTab) -> None:
-    """Uploading (and the page's refusals), removing an upload after a confirmation, and rebuilding."""
+def _wire_index(library: Library, index: IndexTab, described: list[gr.components.Component]) -> None:
+    """Uploading (and the page's refusals), removing an upload after a confirmation, and rebuilding (which also
+    renews the chat's words about the collection: `described`)."""
     index.refused.change(refusal_log, index.refused, index.upload_log, queue=False, **PRIVATE)
     index.upload.upload(
         partial(add_files, library),
@@ -244,7 +312,7 @@ def _wire_index(library: Library, index: IndexTab) -> None:
     index.rebuild.click(lambda: gr.update(interactive=False), None, index.rebuild, queue=False, **PRIVATE).then(
         partial(rebuild_index, library),
         None,
-        [index.rebuild_log, index.status, index.uploaded, index.rebuild],
+        [index.rebuild_log, index.status, index.uploaded, index.rebuild, *described],
         concurrency_limit=None,
         show_progress_on=index.rebuild_log,
         **PRIVATE,

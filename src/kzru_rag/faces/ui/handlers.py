@@ -14,19 +14,22 @@ from typing import Any
 import gradio as gr
 
 from kzru_rag.errors import KzruRagError
-from kzru_rag.faces.ui.conversation import ChatTurn, chat_messages, from_state, history, to_markdown, to_state
+from kzru_rag.faces.ui.collection import collection_view
+from kzru_rag.faces.ui.conversation import ChatTurn, Store, chat_messages, history, to_markdown
 from kzru_rag.faces.ui.render import (
     answer_mode,
     escape_markdown,
     mark,
+    passage_label,
     render_document,
     render_status,
     render_streaming,
 )
 from kzru_rag.faces.ui.uploads import TYPE_PROBLEM, add_report, removal_report, size_problem
 from kzru_rag.ingest.documents import SUPPORTED_SUFFIXES, Document
+from kzru_rag.language.words import counted
 from kzru_rag.library import Library
-from kzru_rag.schema import Answer, Hit
+from kzru_rag.schema import Answer, Hit, Message
 
 log = logging.getLogger(__name__)
 
@@ -44,62 +47,113 @@ def documents(library: Library) -> dict[str, Document]:
     return library.retriever.index.documents  # read at each call: a rebuild swaps the index
 
 
-def restored(state: Any) -> list[ChatTurn]:
-    """The conversation kept in the browser; an unreadable one starts a new conversation."""
+def dialogue_list(store: Store) -> dict[str, Any]:
+    """«Мои диалоги»: the saved conversations by title, the open one chosen."""
+    return gr.update(choices=[(c.title, c.id) for c in store.conversations], value=store.current)
+
+
+def restored(state: Any) -> Store:
+    """The conversations kept in the browser; an unreadable value starts afresh."""
     try:
-        return from_state(state)
+        return Store.from_state(state)
     except ValueError as err:
-        log.warning("starting a new conversation: %s", err)
-        return []
+        log.warning("starting without saved conversations: %s", err)
+        return Store()
 
 
-def shown(library: Library, turns: list[ChatTurn]) -> tuple[Any, ...]:
-    """The chat, the cited hits, the source picker, the document view and the download for `turns`."""
+def shown(library: Library, store: Store) -> tuple[Any, ...]:
+    """For the open conversation: the chat, the cited hits, the source picker, the document view, the download;
+    and the list of conversations."""
+    turns = store.turns()
     hits = turns[-1].answer.citations if turns else []
     first = hits[0] if hits else None
     view = render_document(documents(library).get(first.doc_id), first) if first else render_document(None, None)
-    path = _export(turns)
+    path = _export(library, store)
     return (
         chat_messages(turns, documents(library)),
         hits,
-        gr.update(choices=_choices(hits), value=0 if first else None),
+        gr.update(choices=_choices(library, hits), value=0 if first else None),
         view,
         gr.update(value=path, interactive=path is not None),
+        dialogue_list(store),
     )
 
 
-def respond(library: Library, text: str, state: Any, k: float, llm_on: bool) -> Iterator[tuple[Any, ...]]:
+def respond(
+    library: Library, text: str, state: Any, k: float, llm_on: bool, chosen: list[str] | None
+) -> Iterator[tuple[Any, ...]]:
     """Ask the question, streaming the answer into the chat: chat, saved state, question box, cited hits, picker,
-    document view, download."""
+    document view, download, conversation list."""
     text = (text or "").strip()
-    skip = (gr.skip(),) * 7
     if problem := _question_problem(text):
-        gr.Warning(problem)
-        yield skip
+        gr.Warning(problem, title="Вопрос не отправлен")
+        yield (gr.skip(),) * 8
         return
-    turns = restored(state)
+    yield from _answer_turn(library, restored(state), text, k, llm_on, chosen)
+
+
+def regenerate(library: Library, state: Any, k: float, llm_on: bool, chosen: list[str] | None) -> Iterator[Any]:
+    """«Ответить заново»: the open conversation's last question asked again, its answer replacing the last one."""
+    store = restored(state)
+    turns = store.turns()
+    if not turns:
+        gr.Info("В этом диалоге ещё нет ответа, который можно получить заново.", title="Нечего повторять")
+        yield (gr.skip(),) * 8
+        return
+    conversation = store.open()
+    assert conversation is not None
+    conversation.turns = turns[:-1]
+    yield from _answer_turn(library, store, turns[-1].question, k, llm_on, chosen)
+
+
+def _answer_turn(
+    library: Library, store: Store, text: str, k: float, llm_on: bool, chosen: list[str] | None
+) -> Iterator[tuple[Any, ...]]:
+    """Stream the answer to `text` after the open conversation's turns; keep the turn when it is complete."""
+    skip = (gr.skip(),) * 8
+    turns = store.turns()
     messages = [*chat_messages(turns, documents(library)), {"role": "user", "content": escape_markdown(text)}]
     messages.append({"role": "assistant", "content": "…"})
-    yield messages, gr.skip(), "", *skip[:4]
+    yield messages, gr.skip(), "", *skip[:5]
     streamed = ""
     answer: Answer | None = None
     try:
-        for item in library.assistant.stream(text, history(turns), k=int(k), use_llm=bool(llm_on)):
+        for item in ask_stream(library, text, history(turns), int(k), bool(llm_on), chosen):
             if isinstance(item, Answer):
                 answer = item
             else:
                 streamed += item
                 messages[-1] = {"role": "assistant", "content": render_streaming(streamed)}
-                yield messages, *skip[:6]
+                yield messages, *skip[:7]
     except (KzruRagError, ValueError) as err:
         notice = f'<div class="kz-notice">⚠ {escape_markdown(str(err))}</div>'
         messages[-1] = {"role": "assistant", "content": notice}
-        yield messages, *skip[:6]
+        yield messages, *skip[:7]
         return
     assert answer is not None
-    turns.append(ChatTurn(text, answer))
-    chat, hits, choices, view, path = shown(library, turns)
-    yield chat, to_state(turns), gr.skip(), hits, choices, view, path
+    store.record([*turns, ChatTurn(text, answer)])
+    chat, hits, choices, view, path, listed = shown(library, store)
+    yield chat, store.to_state(), gr.skip(), hits, choices, view, path, listed
+
+
+def ask_stream(
+    library: Library, text: str, turns: list[Message], k: int, llm_on: bool, chosen: list[str] | None
+) -> Iterator[str | Answer]:
+    """The one call of the assistant from the chat. `chosen`: the documents picked in «Искать в документах»
+    (empty: all); passed on only when some are picked (`Assistant.stream(documents=...)`)."""
+    within = {"documents": list(chosen)} if chosen else {}
+    return library.assistant.stream(text, turns, k=k, use_llm=llm_on, **within)
+
+
+def stopped(messages: list[dict[str, Any]] | None) -> Any:
+    """«Остановить»: the unfinished answer keeps its text and says it was stopped (it is not kept in the
+    conversation); nothing changes when no answer is streaming."""
+    last = messages[-1] if messages else None
+    content = last.get("content") if isinstance(last, dict) else None
+    if last is None or last.get("role") != "assistant" or not isinstance(content, str) or not content.endswith("▍"):
+        return gr.skip()
+    note = '<div class="kz-notice">Ответ остановлен и не сохранён в диалоге.</div>'
+    return [*messages[:-1], {**last, "content": content.removesuffix(" ▍") + "\n\n" + note}]
 
 
 def _question_problem(text: str) -> str | None:
@@ -108,7 +162,7 @@ def _question_problem(text: str) -> str | None:
         return "Введите вопрос о документе."
     if len(text) > MAX_QUESTION_CHARS:
         return (
-            f"Вопрос слишком длинный: {len(text)} символов, можно до {MAX_QUESTION_CHARS}. "
+            f"Вопрос слишком длинный: {counted(len(text), 'символ')}, можно до {MAX_QUESTION_CHARS}. "
             "Сократите его — он не отправлен."
         )
     return None
@@ -116,7 +170,7 @@ def _question_problem(text: str) -> str | None:
 
 def open_marker(library: Library, ref: str, state: Any) -> tuple[Any, ...]:
     """Source n of answer t (`ref` is "t:n:click-stamp", sent by a click on a marker)."""
-    turns = restored(state)
+    turns = restored(state).turns()
     try:
         turn, number = (int(part) for part in ref.split(":")[:2])
         hits = turns[turn].answer.citations
@@ -125,7 +179,7 @@ def open_marker(library: Library, ref: str, state: Any) -> tuple[Any, ...]:
         log.warning("a citation marker points at no source: %r", ref)
         return gr.skip(), gr.skip(), gr.skip()
     view = render_document(documents(library).get(hit.doc_id), hit)
-    return hits, gr.update(choices=_choices(hits), value=number - 1), view
+    return hits, gr.update(choices=_choices(library, hits), value=number - 1), view
 
 
 def show_source(library: Library, position: int | None, hits: list[Hit]) -> str:
@@ -136,21 +190,17 @@ def show_source(library: Library, position: int | None, hits: list[Hit]) -> str:
     return render_document(documents(library).get(hit.doc_id), hit)
 
 
-def reset(library: Library) -> tuple[Any, ...]:
-    """«Новый диалог»: an empty saved state and everything shown for no turns."""
-    return [], *shown(library, [])
-
-
 def mode_line(model: str | None, llm_on: bool) -> str:
     """The line under the question box as the LLM checkbox is ticked or not."""
     return answer_mode(model if llm_on else None)
 
 
-def _export(turns: list[ChatTurn]) -> str | None:
-    """The conversation written to a Markdown file for «Скачать диалог» (None when it is empty)."""
-    if not turns:
+def _export(library: Library, store: Store) -> str | None:
+    """The open conversation written to a Markdown file for «Скачать диалог» (None when it is empty)."""
+    conversation = store.open()
+    if conversation is None or not conversation.turns:
         return None
-    text = to_markdown(turns)
+    text = to_markdown(conversation.turns, conversation.title, documents(library))
     folder = Path(tempfile.gettempdir()) / "kzru-rag-dialogues" / hashlib.sha256(text.encode()).hexdigest()[:16]
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "dialog.md"
@@ -158,8 +208,8 @@ def _export(turns: list[ChatTurn]) -> str | None:
     return str(path)
 
 
-def _choices(hits: list[Hit]) -> list[tuple[str, int]]:
-    return [(f"[{n}] абзац {hit.metadata.get('paragraph', '?')}", n - 1) for n, hit in enumerate(hits, 1)]
+def _choices(library: Library, hits: list[Hit]) -> list[tuple[str, int]]:
+    return [(passage_label(n, hit, documents(library)), n - 1) for n, hit in enumerate(hits, 1)]
 
 
 # ---------------------------------------------------------------- the «Индекс» tab
@@ -212,11 +262,18 @@ def remove_file(library: Library, name: str | None) -> tuple[Any, ...]:
 
 
 def rebuild_index(library: Library, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
-    """Rebuild the index, reporting progress: the rebuild log, the status, the uploads list, the rebuild button."""
+    """Rebuild the index, reporting progress: the rebuild log, the status, the uploads list, the rebuild button,
+    and the collection's words in the chat."""
     if library.rebuilding:
         message = f"{mark(False)} Перестройка уже идёт (в этой или другой вкладке); дождитесь её окончания."
-        return message, render_status(library), upload_choices(library), gr.update(interactive=True)
-    progress(0, desc="Чтение документов…")
+        return (
+            message,
+            render_status(library),
+            upload_choices(library),
+            gr.update(interactive=True),
+            *described(library),
+        )
+    progress(None, desc="Чтение документов…")  # no share yet: the reading is not counted (issue 25)
 
     def report(done: int, total: int) -> None:
         if total:
@@ -224,21 +281,38 @@ def rebuild_index(library: Library, progress: gr.Progress = gr.Progress()) -> tu
 
     try:
         manifest = library.rebuild(report)
-        counts = f"{len(manifest.documents)} док., {manifest.chunk_count} фрагментов"
+        counts = f"{counted(len(manifest.documents), 'документ')}, {counted(manifest.chunk_count, 'фрагмент')}"
         message = f"{mark(True)} Индекс перестроен: {counts}."
     except KzruRagError as err:
         log.warning("index rebuild failed: %s", err)
         message = f"{mark(False)} Индекс не перестроен, работает прежний. Причина: {escape_markdown(str(err))}"
-    return message, render_status(library), upload_choices(library), gr.update(interactive=True)
+    return message, *_after_rebuild(library)
+
+
+def _after_rebuild(library: Library) -> tuple[Any, ...]:
+    """The status, the uploads list, the rebuild button (enabled again) and the collection's words."""
+    return render_status(library), upload_choices(library), gr.update(interactive=True), *described(library)
 
 
 # ---------------------------------------------------------------- the page and the API
 
 
 def on_load(library: Library, state: Any) -> tuple[Any, ...]:
-    """A page (re)load: the status, the uploads list, the rebuild button, and the saved conversation shown."""
+    """A page (re)load: the status, the uploads list, the rebuild button; the collection's words; the saved
+    conversation shown."""
     ready = gr.update(interactive=not library.rebuilding)
-    return render_status(library), upload_choices(library), ready, *shown(library, restored(state))
+    return render_status(library), upload_choices(library), ready, *described(library), *shown(library, restored(state))
+
+
+def described(library: Library) -> tuple[Any, ...]:
+    """The collection's words: the header, the question box, the chat's placeholder, the examples, the filter."""
+    view = collection_view(library)
+    return (
+        view.header,
+        gr.update(placeholder=view.placeholder),
+        gr.update(samples=[[q] for q in view.examples]),
+        gr.update(choices=view.choices, value=[]),
+    )
 
 
 def ask_endpoint(library: Library) -> Callable[..., dict[str, Any]]:

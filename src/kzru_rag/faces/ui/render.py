@@ -52,14 +52,40 @@ def render_answer(answer: Answer, question: str, turn: int = 0) -> str:
     if answer.notice:
         parts.append(f'<div class="kz-notice">⚠ {escape_markdown(answer.notice)}</div>')
     parts.append(_with_markers(answer.text, turn))
-    if answer.confidence is not None:
-        label = "Ответ" if answer.status == "answered" else "Прямого ответа может не быть"
-        parts.append(
-            f'<div class="kz-confidence kz-{answer.status}">{label} · уверенность {answer.confidence:.0%}</div>'
-        )
+    if line := _status_line(answer):
+        parts.append(f'<div class="kz-confidence kz-{answer.status}">{line}</div>')
     if answer.query_used != question.strip():
         parts.append(f'<div class="kz-query">Вопрос понят как: {escape_markdown(answer.query_used)}</div>')
     return "\n\n".join(parts)
+
+
+def _status_line(answer: Answer) -> str | None:
+    """How sure the answer is: its status and confidence (an LLM answer's confidence is not computed: said so)."""
+    if answer.status == "abstained":
+        return None
+    label = "Ответ" if answer.status == "answered" else "Прямого ответа может не быть"
+    if answer.mode == "llm":
+        label = "Ответ модели" if answer.status == "answered" else "Ответ модели; прямого ответа может не быть"
+    if answer.confidence is not None:
+        return f"{label} · уверенность {answer.confidence:.0%}"
+    if answer.mode == "llm":
+        return f"{label} · уверенность не оценивается: её считают для ответов-цитат (выключите языковую модель)"
+    return label
+
+
+def document_title(doc_id: str, document: Document | None, hit: Hit | None = None) -> str:
+    """What a document is called: its title (metadata), else the passage's, else its id."""
+    if document is not None and document.metadata.get("title"):
+        return str(document.metadata["title"])
+    if hit is not None and hit.metadata.get("title"):
+        return str(hit.metadata["title"])
+    return doc_id
+
+
+def passage_label(number: int, hit: Hit, documents: Mapping[str, Document]) -> str:
+    """A cited passage in the picker: «[1] Title · стр. 3 · абзац 19» (plain text)."""
+    title = document_title(hit.doc_id, documents.get(hit.doc_id), hit)
+    return " · ".join([f"[{number}] {title}", *hit.place(chars=None)])
 
 
 def _with_markers(text: str, turn: int | None) -> str:
@@ -112,7 +138,8 @@ def render_sources(answer: Answer, documents: Mapping[str, Document] | None = No
     documents = documents or {}
     blocks = []
     for number, hit in enumerate(answer.citations, start=1):
-        title = f"{escape_markdown(str(hit.metadata.get('title', hit.doc_id)))} · " if len(documents) > 1 else ""
+        name = document_title(hit.doc_id, documents.get(hit.doc_id), hit)
+        title = f"{escape_markdown(name)} · " if len(documents) > 1 else ""
         quote = _marked(hit.text, hit.start, hit.highlight, escape_markdown).replace("\n", " ")
         document = documents.get(hit.doc_id)
         context = (
@@ -151,7 +178,7 @@ def render_document(document: Document | None, hit: Hit | None) -> str:
             '<div class="kz-doc-empty">Здесь появится документ с выделенным фрагментом, на который ссылается ответ.'
             "</div>"
         )
-    meta = [escape_html(str(document.metadata.get("title", document.doc_id)))]
+    meta = [escape_html(document_title(document.doc_id, document))]
     if date := document.metadata.get("date"):
         meta.append(escape_html(_date(str(date))))
     if credit := document.metadata.get("credit"):
