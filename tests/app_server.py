@@ -34,12 +34,12 @@ def free_port() -> int:
 
 @contextmanager
 def serve(
-    index: Path, embedder, llm: LLM | None = None, auth: tuple[str, str] | None = None
+    index: Path, embedder, llm: LLM | None = None, auth: tuple[str, str] | None = None, port: int | None = None
 ) -> Iterator[tuple[str, Library]]:
-    """(URL, Library) of the app over `index`, stopped on exit."""
+    """(URL, Library) of the app over `index` (on `port`, by default a free one), stopped on exit."""
     library = Library(Retriever(load_index(index), embedder), llm=llm)
     demo = build_app(library)
-    url = launch_app(demo, port=free_port(), auth=auth, prevent_thread_lock=True, quiet=True)
+    url = launch_app(demo, port=port or free_port(), auth=auth, prevent_thread_lock=True, quiet=True)
     try:
         yield url, library
     finally:

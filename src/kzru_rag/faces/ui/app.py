@@ -133,17 +133,7 @@ def _chat_tab(library: Library, model: str | None) -> ChatTab:
     view = collection_view(library)
     with gr.Row(equal_height=False):
         with gr.Column(scale=3):
-            with gr.Row(equal_height=True):
-                dialogues = gr.Dropdown(label="Мои диалоги", choices=[], scale=4, elem_id="kz-dialogues")
-                new = gr.Button("Новый диалог", size="sm", scale=0, min_width=130, elem_id="kz-new")
-                delete = gr.Button("Удалить диалог", size="sm", scale=0, min_width=130, elem_id="kz-delete")
-                download = gr.DownloadButton(
-                    "Скачать диалог", size="sm", scale=0, min_width=130, interactive=False, elem_id="kz-download"
-                )
-            with gr.Accordion("Переименовать диалог", open=False, elem_id="kz-rename-box"):
-                with gr.Row():
-                    title = gr.Textbox(label="Новое название открытого диалога", scale=4, elem_id="kz-title")
-                    rename = gr.Button("Переименовать", size="sm", scale=0, min_width=130, elem_id="kz-rename")
+            dialogues, new, delete, download, title, rename = _dialogue_bar()
             chatbot = gr.Chatbot(
                 label="Диалог",
                 show_label=False,
@@ -208,6 +198,22 @@ def _chat_tab(library: Library, model: str | None) -> ChatTab:
         pick,
         document,
     )
+
+
+def _dialogue_bar() -> tuple[gr.Dropdown, gr.Button, gr.Button, gr.DownloadButton, gr.Textbox, gr.Button]:
+    """«Мои диалоги» with new, delete and download; renaming the open conversation under it."""
+    with gr.Row(equal_height=True):
+        dialogues = gr.Dropdown(label="Мои диалоги", choices=[], scale=4, elem_id="kz-dialogues")
+        new = gr.Button("Новый диалог", size="sm", scale=0, min_width=130, elem_id="kz-new")
+        delete = gr.Button("Удалить диалог", size="sm", scale=0, min_width=130, elem_id="kz-delete")
+        download = gr.DownloadButton(
+            "Скачать диалог", size="sm", scale=0, min_width=130, interactive=False, elem_id="kz-download"
+        )
+    with gr.Accordion("Переименовать диалог", open=False, elem_id="kz-rename-box"):
+        with gr.Row():
+            title = gr.Textbox(label="Новое название открытого диалога", scale=4, elem_id="kz-title")
+            rename = gr.Button("Переименовать", size="sm", scale=0, min_width=130, elem_id="kz-rename")
+    return dialogues, new, delete, download, title, rename
 
 
 def _settings(library: Library, model: str | None) -> tuple[gr.Slider, gr.Checkbox]:

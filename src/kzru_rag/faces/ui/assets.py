@@ -9,11 +9,24 @@ import gradio as gr
 from kzru_rag.ingest.documents import SUPPORTED_SUFFIXES
 from kzru_rag.library import MAX_UPLOAD_BYTES
 
+# Colours with WCAG AA contrast (4.5:1) for button text and secondary text in both themes (axe-core checks them in
+# tests/test_browser_everyday.py): Gradio's defaults put white on blue-500 (3.7:1) and slate-400 on white (2.6:1).
 THEME = gr.themes.Default(
     primary_hue="blue",
     neutral_hue="slate",
     font=["system-ui", "Segoe UI", "Roboto", "Noto Sans", "Helvetica Neue", "Arial", "sans-serif"],
     font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"],
+).set(
+    button_primary_background_fill="*primary_700",
+    button_primary_background_fill_dark="*primary_700",
+    button_primary_background_fill_hover="*primary_800",
+    button_primary_background_fill_hover_dark="*primary_800",
+    button_cancel_background_fill="#b91c1c",
+    button_cancel_background_fill_dark="#b91c1c",
+    button_cancel_background_fill_hover="#991b1b",
+    button_cancel_background_fill_hover_dark="#991b1b",
+    body_text_color_subdued="*neutral_600",
+    body_text_color_subdued_dark="*neutral_300",
 )
 
 # Evidence is as readable as the answer: full opacity, text of at least 13 px, body-text colours
@@ -55,6 +68,8 @@ mark.kz-passage { background: #dbeafe; color: #1f2937; border-radius: 3px; }
 .kz-table th, .kz-table td { text-align: left; padding: 4px 8px; border-bottom: 1px solid var(--border-color-primary); }
 .kz-hint { color: var(--body-text-color); font-size: 14px; }
 #kz-rebuild-log { min-height: 64px; }
+#kz-chat .title[role=button] .arrow button { pointer-events: none; }
+.kz-doc:focus-visible { outline: 2px solid var(--link-text-color); }
 """
 
 # Keeps the cited passage in view inside the document panel (without scrolling the page).
@@ -82,6 +97,8 @@ _GRADIO_RU = {
     "chatbot.edit": "Редактировать",
     "chatbot.submit": "Отправить",
     "chatbot.cancel": "Отмена",
+    "chatbot.like": "Хороший ответ",
+    "chatbot.dislike": "Плохой ответ",
     "common.clear": "Очистить",
     "common.download": "Скачать",
     "common.edit": "Редактировать",
@@ -138,6 +155,34 @@ document.addEventListener('click', (event) => {
     .map((message) => message.innerText.replace(/^Показать в тексте документа$/gm, '').trim()).join('\\n\\n');
   setTimeout(() => navigator.clipboard.writeText(text), 100);
 }, true);
+// Gradio's own English bits: toast titles, the chat's «Scroll down» button, and each message's accessible name
+// (role + "'s message: " + the message's HTML source) become Russian, the name the text a reader sees.
+const RUSSIAN = {'Warning': 'Предупреждение', 'Error': 'Ошибка', 'Info': 'Сообщение', 'Scroll down': 'Прокрутить вниз'};
+const russify = (root) => {
+  for (const title of root.querySelectorAll('.toast-title')) {
+    if (RUSSIAN[title.textContent.trim()]) title.textContent = RUSSIAN[title.textContent.trim()];
+  }
+  // The sources block's title is a button already: its arrow icon is decoration, not a second, unnamed button.
+  for (const arrow of root.querySelectorAll('#kz-chat .title[role=button] .arrow button:not([disabled])')) {
+    arrow.setAttribute('aria-hidden', 'true');
+    arrow.setAttribute('tabindex', '-1');
+    arrow.disabled = true;
+  }
+  for (const named of root.querySelectorAll('[aria-label]')) {
+    const label = named.getAttribute('aria-label');
+    if (RUSSIAN[label]) named.setAttribute('aria-label', RUSSIAN[label]);
+    const message = /^(user|bot|assistant)'s message: /.exec(label || '');
+    if (message) {
+      const who = message[1] === 'user' ? 'Вопрос' : 'Ответ';
+      const text = named.innerText.replace(/\s+/g, ' ').trim().slice(0, 300);
+      named.setAttribute('aria-label', `${who}: ${text}`);
+    }
+  }
+};
+new MutationObserver(() => russify(document.body)).observe(document.body, {
+  subtree: true, childList: true, attributes: true, attributeFilter: ['aria-label'],
+});
+russify(document.body);
 document.addEventListener('keydown', (event) => {
   const marker = event.target.closest && event.target.closest('.kz-cite[class*=kz-cite-]');
   if (marker && (event.key === 'Enter' || event.key === ' ')) { event.preventDefault(); openMarker(marker); }

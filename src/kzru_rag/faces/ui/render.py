@@ -193,7 +193,10 @@ def render_document(document: Document | None, hit: Hit | None) -> str:
             f'{escape_html(text[start : hit.start])}<mark class="kz-passage" id="kz-cited">{passage}</mark>'
             f"{escape_html(text[hit.end :])}"
         )
-    return f'<div class="kz-doc-meta">{" · ".join(meta)}</div><div class="kz-doc">{body}</div>'
+    return (
+        f'<div class="kz-doc-meta">{" · ".join(meta)}</div>'
+        f'<div class="kz-doc" tabindex="0" role="region" aria-label="Текст документа">{body}</div>'
+    )
 
 
 # ---------------------------------------------------------------- the «Индекс» tab

@@ -1,0 +1,206 @@
+"""Everyday use in a real browser (Debian's chromium driven by Playwright): conversations that outlive the app,
+stopping, answering again and rating; the document filter; the axe-core audit; the phone layout."""
+
+from __future__ import annotations
+
+import inspect
+import json
+from pathlib import Path
+
+import pytest
+
+from app_server import copy_index, free_port, serve
+from test_browser import WAIT_MS, ask, browser  # noqa: F401  (the module's chromium)
+
+pytestmark = pytest.mark.slow
+
+SERIOUS = {"serious", "critical"}
+
+
+def open_page(browser, url: str, **options):  # noqa: F811
+    context = browser.new_context(**{"viewport": {"width": 1400, "height": 1000}, "locale": "ru-RU", **options})
+    page = context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    page.goto(url)
+    page.wait_for_selector("#kz-question textarea")
+    return context, page
+
+
+def serious_violations(page) -> list[str]:
+    """axe-core's serious and critical WCAG 2.1 A/AA violations on the page as it is now."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    tags = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+    results = Axe().run(page, options={"runOnly": {"type": "tag", "values": tags}})
+    return [
+        f"{v['id']} ({v['impact']}): {[node['target'] for node in v['nodes']]}"
+        for v in results.response["violations"]
+        if v["impact"] in SERIOUS
+    ]
+
+
+def test_conversations_outlive_a_restart_of_the_app_and_are_renamed_deleted_and_rated(
+    browser,  # noqa: F811
+    tmp_path: Path,
+    embedder,
+) -> None:
+    index, port = copy_index(tmp_path), free_port()
+    with serve(index, embedder, port=port) as (url, _):
+        context, page = open_page(browser, url)
+        ask(page, "Где открыт филиал МГИМО?")
+        page.click("#kz-new")
+        page.wait_for_function("() => document.querySelectorAll('#kz-chat .kz-source').length === 0")
+        ask(page, "Какую электростанцию планируют модернизировать?")
+    with serve(index, embedder, port=port) as (url, _):  # the same app started again
+        page.goto(url)
+        page.locator("#kz-chat .kz-source").first.wait_for()
+        assert "электростанцию" in page.locator("#kz-chat [data-testid=user]").first.inner_text()
+        page.locator("#kz-dialogues input").click()
+        listed = page.locator("ul[role=listbox] li").all_inner_texts()
+        assert [t.strip() for t in listed] == [
+            "Какую электростанцию планируют модернизировать?",
+            "Где открыт филиал МГИМО?",
+        ]
+        page.locator("ul[role=listbox] li", has_text="МГИМО").click()
+        page.wait_for_function(
+            "() => document.querySelector('#kz-chat [data-testid=user]')?.innerText.includes('МГИМО')"
+        )
+
+        page.click("#kz-rename-box button")
+        page.fill("#kz-title textarea, #kz-title input", "Филиал <b>МГИМО</b>")
+        page.click("#kz-rename")
+        page.wait_for_function("() => document.querySelector('#kz-dialogues input').value === 'Филиал <b>МГИМО</b>'")
+        with page.expect_download() as download:
+            page.click("#kz-download")
+        text = Path(download.value.path()).read_text(encoding="utf-8")
+        assert text.startswith(r"# Филиал \<b\>МГИМО\</b\>")
+
+        page.locator("#kz-chat .message-buttons button[aria-label='Хороший ответ']").first.click()
+        feedback = tmp_path / "app-data" / "feedback.jsonl"
+        page.locator(".toast-body", has_text="Оценка сохранена").wait_for()
+        record = json.loads(feedback.read_text(encoding="utf-8"))
+        assert record["question"] == "Где открыт филиал МГИМО?" and record["rating"] == "up" and record["gold"]
+        assert page.locator(".toast-title", has_text="Спасибо").count() == 1
+
+        page.click("#kz-delete")
+        page.wait_for_function("() => document.querySelectorAll('#kz-chat .kz-source').length === 0")
+        page.locator("#kz-dialogues input").click()
+        assert [t.strip() for t in page.locator("ul[role=listbox] li").all_inner_texts()] == [
+            "Какую электростанцию планируют модернизировать?"
+        ]
+        context.close()
+
+
+def test_a_streaming_answer_stops_and_an_answer_is_given_again(browser, tmp_path: Path, embedder) -> None:  # noqa: F811
+    from kzru_rag.answering.llm import OpenAICompatibleLLM
+    from openai_stub import OpenAIStub, Stall
+
+    with OpenAIStub() as stub:
+        llm = OpenAICompatibleLLM("stub-model", base_url=stub.base_url, timeout=30)
+        with serve(copy_index(tmp_path), embedder, llm=llm) as (url, _):
+            context, page = open_page(browser, url)
+            stub.queue(Stall(20.0, ("Электростанция: ", "Экибастузская ГРЭС-2 [1]")))
+            page.fill("#kz-question textarea", "Какую электростанцию планируют модернизировать?")
+            page.click("#kz-ask")
+            page.wait_for_function(
+                "() => [...document.querySelectorAll('#kz-chat [data-testid=bot]')]"
+                ".some(m => m.innerText.includes('Электростанция: ▍') || m.innerText.includes('ГРЭС-2 [1] ▍'))"
+            )
+            page.click("#kz-stop")
+            page.locator("#kz-chat .kz-notice", has_text="Ответ остановлен").wait_for()
+            assert "▍" not in page.locator("#kz-chat").inner_text()
+
+            stub.queue(["Модернизируют ", "Экибастузскую ГРЭС-2 [1]."])
+            ask(page, "Какую электростанцию планируют модернизировать?")
+            assert "Ответ модели" in page.locator("#kz-chat .kz-confidence").last.inner_text()
+            stub.queue(["Это ", "Экибастузская ГРЭС-2 [1]."])
+            page.click("#kz-again")
+            page.wait_for_function(
+                "() => document.querySelector('#kz-chat').innerText.includes('Это Экибастузская ГРЭС-2')"
+            )
+            page.locator("#kz-chat .kz-source").first.wait_for()
+            assert page.locator("#kz-chat [data-testid=user]").count() == 1, "the answer replaced, not added"
+            context.close()
+
+
+def _has_document_filter() -> bool:
+    from kzru_rag.answering.assistant import Assistant
+
+    return "documents" in inspect.signature(Assistant.stream).parameters
+
+
+@pytest.mark.xfail(not _has_document_filter(), reason="Assistant.stream(documents=) comes with branch library")
+def test_the_document_filter_answers_from_the_chosen_document_alone(browser, tmp_path: Path, embedder) -> None:  # noqa: F811
+    index = copy_index(tmp_path)
+    note = tmp_path / "note.md"
+    note.write_text("# Заметка о заводе\n\nВ Павлодаре построят завод по выпуску аккумуляторов.\n", encoding="utf-8")
+    with serve(index, embedder) as (url, library):
+        library.add(note)
+        library.rebuild()
+        context, page = open_page(browser, url)
+        assert "2 документа" in page.locator("#kz-header").inner_text()
+        assert "Заметка о заводе" in page.locator("#kz-examples").inner_text()
+        page.locator("#kz-within input").click()
+        page.locator("ul[role=listbox] li", has_text="Заметка о заводе").click()
+        page.keyboard.press("Escape")
+        ask(page, "Где проходит XXI форум межрегионального сотрудничества?")
+        heads = page.locator("#kz-chat .kz-source-head").all_inner_texts()
+        assert heads and all("Заметка о заводе" in head for head in heads)
+        context.close()
+
+
+def test_the_chat_the_document_view_and_the_index_tab_pass_axe(browser, tmp_path: Path, embedder) -> None:  # noqa: F811
+    with serve(copy_index(tmp_path), embedder) as (url, _):
+        for theme in ("light", "dark"):
+            context, page = open_page(browser, f"{url}?__theme={theme}")
+            ask(page, "Где проходит XXI форум межрегионального сотрудничества?")
+            page.locator("#kz-chat .kz-context summary").first.click()
+            assert serious_violations(page) == [], f"chat and document view, {theme}"
+            names = page.locator("#kz-chat [data-testid=bot]").evaluate_all(
+                "ms => ms.map(m => m.getAttribute('aria-label'))"
+            )
+            assert names and all(n.startswith("Ответ: ") and "<" not in n for n in names), names
+            page.get_by_role("tab", name="Индекс").click()
+            page.locator("#kz-status table").wait_for()
+            assert serious_violations(page) == [], f"the «Индекс» tab, {theme}"
+            context.close()
+
+
+def test_on_a_phone_the_question_box_and_the_chat_stay_readable(browser, tmp_path: Path, embedder) -> None:  # noqa: F811
+    with serve(copy_index(tmp_path), embedder) as (url, _):
+        context, page = open_page(browser, url, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+        box = page.locator("#kz-question textarea")
+        clipped = box.evaluate(
+            """box => {
+              const probe = document.createElement('span');
+              const style = getComputedStyle(box);
+              probe.style.font = style.font;
+              probe.style.whiteSpace = 'nowrap';
+              probe.textContent = box.placeholder;
+              document.body.appendChild(probe);
+              const room = box.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+              const lines = Math.max(1, Math.round(box.clientHeight / parseFloat(style.lineHeight || 20)));
+              const wide = probe.getBoundingClientRect().width;
+              probe.remove();
+              return wide > room * lines;
+            }"""
+        )
+        assert not clipped, "the placeholder fits the question box"
+        for question in ("Где проходит XXI форум межрегионального сотрудничества?", "Где открыт филиал МГИМО?"):
+            ask(page, question)
+        page.locator("#kz-chat .bubble-wrap, #kz-chat [role=log]").first.evaluate("e => e.scrollTo(0, 0)")
+        button = page.get_by_role("button", name="Прокрутить вниз")
+        button.wait_for()
+        covered = button.evaluate(
+            """button => {
+              const b = button.getBoundingClientRect();
+              const texts = [...document.querySelectorAll('#kz-chat .message-row *')].filter(
+                (e) => [...e.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim()));
+              return texts.filter((e) => {
+                const r = e.getBoundingClientRect();
+                return r.width && r.left < b.right && b.left < r.right && r.top < b.bottom && b.top < r.bottom;
+              }).map((e) => e.textContent.trim().slice(0, 30));
+            }"""
+        )
+        assert covered == [], "the ↓ button covers no text"
+        context.close()
