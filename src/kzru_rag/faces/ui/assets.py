@@ -174,7 +174,7 @@ const russify = (root) => {
     const message = /^(user|bot|assistant)'s message: /.exec(label || '');
     if (message) {
       const who = message[1] === 'user' ? 'Вопрос' : 'Ответ';
-      const text = named.innerText.replace(/\s+/g, ' ').trim().slice(0, 300);
+      const text = named.innerText.replace(/\\s+/g, ' ').trim().slice(0, 300);
       named.setAttribute('aria-label', `${who}: ${text}`);
     }
   }
