@@ -155,7 +155,7 @@ def test_a_failing_llm_gives_the_extractive_answer_with_a_notice(llm_app, stub, 
 def test_a_refused_connection_gives_the_extractive_answer_with_a_notice(llm_app, stub):
     stub.stop()  # nothing listens on its port any more
     _assert_extractive_with_notice(llm_app.ask())
-    assert "could not be reached" in llm_app.ask()["notice"]
+    assert "недоступен: соединение не установлено" in llm_app.ask()["notice"]
     assert llm_app.alive()
 
 

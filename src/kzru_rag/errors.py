@@ -32,4 +32,9 @@ class ModelError(KzruRagError):
 
 
 class LLMError(KzruRagError):
-    """The configured LLM failed (unreachable, timed out, returned an error)."""
+    """The configured LLM failed (unreachable, timed out, returned an error); `russian` says so in Russian, for
+    the Russian faces (the message itself is English, for the CLI and logs)."""
+
+    def __init__(self, message: str, russian: str | None = None) -> None:
+        super().__init__(message)
+        self.russian = russian or message

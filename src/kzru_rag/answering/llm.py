@@ -109,28 +109,35 @@ class OpenAICompatibleLLM(LLM):
                             yield choice.delta.content
                         finished = finished or choice.finish_reason is not None
         except Exception as err:
-            raise LLMError(self._describe(err, wait)) from err
+            raise LLMError(*self._describe(err, wait)) from err
         if not finished:
-            raise LLMError(f"LLM server at {self.base_url} closed the stream before the answer was finished")
+            raise LLMError(
+                f"LLM server at {self.base_url} closed the stream before the answer was finished",
+                f"сервер {self.base_url} оборвал ответ, не закончив его",
+            )
 
-    def _describe(self, err: Exception, wait: float) -> str:
-        """A plain message naming the server and what happened, with the API key blanked out."""
+    def _describe(self, err: Exception, wait: float) -> tuple[str, str]:
+        """A plain message naming the server and what happened, in English and in Russian, with the API key
+        blanked out."""
         import openai
 
         if isinstance(err, openai.APITimeoutError):
-            what = f"did not answer within {wait:g} s"
+            what, russian = f"did not answer within {wait:g} s", f"не ответил за {wait:g} с"
         elif isinstance(err, openai.APIConnectionError):
             what = "could not be reached" + (f": {err.__cause__}" if err.__cause__ else "")
+            russian = "недоступен: соединение не установлено"
         elif isinstance(err, openai.APIStatusError):
             detail = err.body.get("message") if isinstance(err.body, dict) else None
             what = f"answered with HTTP {err.status_code}" + (f": {detail}" if detail else "")
+            russian = f"ответил ошибкой HTTP {err.status_code}" + (f": «{detail}»" if detail else "")
         elif isinstance(err, openai.APIError):
-            what = f"reported an error: {err.message}"
+            what, russian = f"reported an error: {err.message}", f"сообщил об ошибке: «{err.message}»"
         else:
             what = f"sent a response that is not a valid chat-completions stream ({type(err).__name__})"
-        message = f"LLM server at {self.base_url} {what}"
+            russian = "прислал ответ не в формате chat-completions"
+        english, russian = f"LLM server at {self.base_url} {what}", f"сервер {self.base_url} {russian}"
         key = self._client.api_key
-        return message.replace(key, "***") if key else message
+        return (english.replace(key, "***"), russian.replace(key, "***")) if key else (english, russian)
 
 
 def _without_userinfo(url: str) -> str:

@@ -106,4 +106,5 @@ def empty_reply_notice(reply: str) -> str:
 
 
 def failure_notice(err: BaseException) -> str:
-    return f"Языковая модель не ответила ({err}); показан ответ из цитат документа."
+    """Why the LLM answer was replaced, in Russian (an `LLMError`'s Russian wording when it has one)."""
+    return f"Языковая модель не ответила ({getattr(err, 'russian', err)}); показан ответ из цитат документа."
