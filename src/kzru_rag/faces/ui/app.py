@@ -13,7 +13,7 @@ from functools import partial
 import gradio as gr
 
 from kzru_rag.faces.ui.assets import CSS, I18N, PAGE_JS, SCROLL_TO_CITED, THEME
-from kzru_rag.faces.ui.collection import collection_view
+from kzru_rag.faces.ui.collection import CollectionView, collection_view
 from kzru_rag.faces.ui.conversation import Store
 from kzru_rag.faces.ui.dialogues import (
     browser_secret,
@@ -143,28 +143,7 @@ def _chat_tab(library: Library, model: str | None) -> ChatTab:
                 feedback_options=("Like", "Dislike"),
                 placeholder="Задайте вопрос — например, один из примеров ниже.",
             )
-            with gr.Row():
-                question = gr.Textbox(
-                    placeholder=view.placeholder,
-                    label="Вопрос",
-                    show_label=False,
-                    container=False,
-                    scale=6,
-                    elem_id="kz-question",
-                    autofocus=True,
-                )
-                ask = gr.Button("Спросить", variant="primary", scale=1, min_width=110, elem_id="kz-ask")
-                stop = gr.Button("Остановить", variant="stop", scale=0, min_width=110, elem_id="kz-stop")
-            with gr.Row(equal_height=True):
-                within = gr.Dropdown(
-                    label="Искать в документах (пусто — во всех)",
-                    choices=view.choices,
-                    value=[],
-                    multiselect=True,
-                    scale=4,
-                    elem_id="kz-within",
-                )
-                again = gr.Button("Ответить заново", size="sm", scale=0, min_width=150, elem_id="kz-again")
+            question, ask, stop, within, again = _question_bar(view)
             mode = gr.Markdown(answer_mode(model), elem_id="kz-mode")
             examples = gr.Dataset(
                 components=[question],
@@ -198,6 +177,33 @@ def _chat_tab(library: Library, model: str | None) -> ChatTab:
         pick,
         document,
     )
+
+
+def _question_bar(view: CollectionView) -> tuple[gr.Textbox, gr.Button, gr.Button, gr.Dropdown, gr.Button]:
+    """The question box with «Спросить» and «Остановить»; the document filter and «Ответить заново» under it."""
+    with gr.Row():
+        question = gr.Textbox(
+            placeholder=view.placeholder,
+            label="Вопрос",
+            show_label=False,
+            container=False,
+            scale=6,
+            elem_id="kz-question",
+            autofocus=True,
+        )
+        ask = gr.Button("Спросить", variant="primary", scale=1, min_width=110, elem_id="kz-ask")
+        stop = gr.Button("Остановить", variant="stop", scale=0, min_width=110, elem_id="kz-stop")
+    with gr.Row(equal_height=True):
+        within = gr.Dropdown(
+            label="Искать в документах (пусто — во всех)",
+            choices=view.choices,
+            value=[],
+            multiselect=True,
+            scale=4,
+            elem_id="kz-within",
+        )
+        again = gr.Button("Ответить заново", size="sm", scale=0, min_width=150, elem_id="kz-again")
+    return question, ask, stop, within, again
 
 
 def _dialogue_bar() -> tuple[gr.Dropdown, gr.Button, gr.Button, gr.DownloadButton, gr.Textbox, gr.Button]:

@@ -69,6 +69,13 @@ mark.kz-passage { background: #dbeafe; color: #1f2937; border-radius: 3px; }
 .kz-hint { color: var(--body-text-color); font-size: 14px; }
 #kz-rebuild-log { min-height: 64px; }
 #kz-chat .title[role=button] .arrow button { pointer-events: none; }
+/* The chat's ↓ button sits in a gutter on the right, not over the messages' text (in the middle, at the bottom). */
+#kz-chat .scroll-down-button-container { left: auto; right: 4px; transform: none; }
+#kz-chat .bubble-wrap { padding-right: 46px; }
+/* On a phone the question box takes a whole line (its placeholder is not clipped), the buttons the next. */
+@media (max-width: 640px) {
+  #kz-question { flex: 1 1 100% !important; min-width: 100% !important; }
+}
 .kz-doc:focus-visible { outline: 2px solid var(--link-text-color); }
 """
 

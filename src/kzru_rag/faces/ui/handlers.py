@@ -149,11 +149,19 @@ def stopped(messages: list[dict[str, Any]] | None) -> Any:
     """«Остановить»: the unfinished answer keeps its text and says it was stopped (it is not kept in the
     conversation); nothing changes when no answer is streaming."""
     last = messages[-1] if messages else None
-    content = last.get("content") if isinstance(last, dict) else None
-    if last is None or last.get("role") != "assistant" or not isinstance(content, str) or not content.endswith("▍"):
+    content = _text_of(last.get("content")) if isinstance(last, dict) else ""
+    if last is None or last.get("role") != "assistant" or not content.endswith("▍"):
         return gr.skip()
     note = '<div class="kz-notice">Ответ остановлен и не сохранён в диалоге.</div>'
-    return [*messages[:-1], {**last, "content": content.removesuffix(" ▍") + "\n\n" + note}]
+    return [*messages[:-1], {"role": "assistant", "content": content.removesuffix(" ▍") + "\n\n" + note}]
+
+
+def _text_of(content: Any) -> str:
+    """A chat message's text (Gradio hands it back as a string or as a list of typed parts)."""
+    if isinstance(content, str):
+        return content
+    parts = content if isinstance(content, list) else []
+    return "".join(str(p.get("text", "")) for p in parts if isinstance(p, dict) and p.get("type") == "text")
 
 
 def _question_problem(text: str) -> str | None:
