@@ -111,7 +111,10 @@ def test_a_streaming_answer_stops_and_an_answer_is_given_again(browser, tmp_path
             assert "▍" not in page.locator("#kz-chat").inner_text()
 
             stub.queue(["Модернизируют ", "Экибастузскую ГРЭС-2 [1]."])
-            ask(page, "Какую электростанцию планируют модернизировать?")
+            try:
+                ask(page, "Какую электростанцию планируют модернизировать?")
+            finally:
+                page.screenshot(path="/tmp/everyday_stop.png", full_page=True)
             assert "Ответ модели" in page.locator("#kz-chat .kz-confidence").last.inner_text()
             stub.queue(["Это ", "Экибастузская ГРЭС-2 [1]."])
             page.click("#kz-again")

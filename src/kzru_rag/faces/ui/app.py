@@ -21,7 +21,7 @@ from kzru_rag.faces.ui.dialogues import (
     delete_dialogue,
     new_dialogue,
     open_dialogue,
-    rate,
+    rater,
     rename_dialogue,
 )
 from kzru_rag.faces.ui.handlers import (
@@ -288,7 +288,7 @@ def _wire_chat(library: Library, model: str | None, chat: ChatTab, saved: gr.Bro
     ]
     asking.append(chat.again.click(partial(regenerate, library), settings, outputs, **PRIVATE))
     chat.stop.click(stopped, chat.chatbot, chat.chatbot, cancels=asking, queue=False, **PRIVATE)
-    chat.chatbot.like(partial(rate, library), saved, None, **PRIVATE)
+    chat.chatbot.like(rater(library), saved, None, **PRIVATE)
     chat.examples.click(lambda sample: sample[0], chat.examples, chat.question, queue=False, **PRIVATE)
     chat.opener.change(
         partial(open_marker, library), [chat.opener, saved], [cited, chat.pick, chat.document], **PRIVATE

@@ -11,6 +11,7 @@ import logging
 import os
 import secrets
 import threading
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -76,6 +77,16 @@ def delete_dialogue(library: Library, state: Any) -> tuple[Any, ...]:
     store.conversations = [c for c in store.conversations if c.id != store.current]
     store.current = None
     return store.to_state(), *shown(library, store)
+
+
+def rater(library: Library) -> Callable[[Any, gr.LikeData], None]:
+    """The 👍/👎 handler over `library` (a plain function: Gradio hands `gr.LikeData` to a parameter it can see
+    annotated, which a `functools.partial` hides)."""
+
+    def rated(state: Any, data: gr.LikeData) -> None:
+        rate(library, state, data)
+
+    return rated
 
 
 def rate(library: Library, state: Any, data: gr.LikeData) -> None:
