@@ -80,7 +80,6 @@ def test_conversations_outlive_a_restart_of_the_app_and_are_renamed_deleted_and_
         page.locator(".toast-body", has_text="Оценка сохранена").wait_for()
         record = json.loads(feedback.read_text(encoding="utf-8"))
         assert record["question"] == "Где открыт филиал МГИМО?" and record["rating"] == "up" and record["gold"]
-        assert page.locator(".toast-title", has_text="Спасибо").count() == 1
 
         page.click("#kz-delete")
         page.wait_for_function("() => document.querySelectorAll('#kz-chat .kz-source').length === 0")
