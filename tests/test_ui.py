@@ -145,7 +145,6 @@ def test_the_llm_switch_says_why_it_is_off_and_the_page_says_how_answers_are_mad
         ("cp1251.txt", "Привет".encode("cp1251"), "не в кодировке UTF-8 (например, в Windows-1251); откройте файл"),
         ("utf16.txt", "Привет".encode("utf-16"), "в кодировке UTF-16; пересохраните"),
         ("empty.md", " \n\n ", "в файле нет текста"),
-        ("kz-ru-state-visit-2025-11.md", "Другой текст", "уже есть; переименуйте"),
     ],
 )
 def test_bad_uploads_are_refused_with_a_clear_message(
@@ -174,7 +173,8 @@ def test_an_upload_is_kept_in_the_documents_folder_next_to_the_index(library: Li
     assert library.pending() == library.uploads()
     assert "ждёт перестройки" in render_status(library)
     assert add_report(library, _file(tmp_path, "note.md", NOTE + "ещё"))[1].startswith("«note.md» заменён")
-    assert not add_report(library, _file(tmp_path, "note.txt", NOTE))[0], "note.txt would clash with note.md"
+    assert add_report(library, _file(tmp_path, "note.txt", NOTE))[0], "note.txt is a document beside note.md"
+    assert "<td>note.md</td>" in render_status(library) and "<td>note.txt</td>" in render_status(library)
     assert add_report(library, _file(tmp_path, "итоги, <b>.txt", NOTE))[0]
     status = render_status(library)
     assert "<td>итоги, &lt;b&gt;</td>" in status and "<td>8\u00a0408</td>" in status

@@ -22,7 +22,8 @@ NO_TEXT_LAYER = "the PDF has no text layer: it is a scan, and text recognition (
 
 
 def read_pdf(path: Path, name: str) -> Extracted:
-    """The text of a PDF, pages separated by blank lines; SourceError "encrypted", "corrupt" or "no_text"."""
+    """The text of a PDF, pages separated by blank lines, and the title its properties give; SourceError
+    "encrypted", "corrupt" or "no_text"."""
     try:
         pdf = pdfium.PdfDocument(str(path))
     except pdfium.PdfiumError as exc:
@@ -35,6 +36,7 @@ def read_pdf(path: Path, name: str) -> Extracted:
         ) from exc
     try:
         pages = [_page_text(page.get_textpage().get_text_range()) for page in pdf]
+        title = pdf.get_metadata_dict().get("Title") or None
     finally:
         pdf.close()
     if not any(pages):
@@ -45,7 +47,9 @@ def read_pdf(path: Path, name: str) -> Extracted:
             text += "\n\n"
         starts.append(len(text))
         text += page
-    return Extracted(text, pages=tuple(starts), empty_pages=tuple(n for n, page in enumerate(pages, 1) if not page))
+    return Extracted(
+        text, title, pages=tuple(starts), empty_pages=tuple(n for n, page in enumerate(pages, 1) if not page)
+    )
 
 
 def _page_text(raw: str) -> str:
