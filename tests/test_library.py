@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import shutil
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from kzru_rag.ingest.documents import BUNDLED_SOURCE, read_document
 from kzru_rag.library import Library, index_sources
 from kzru_rag.retrieval.retriever import Retriever
 from kzru_rag.stores.layout import MANIFEST
+from made_files import pdf_file
 
 FORUM = "# Форум регионов\n\nXXI Форум межрегионального сотрудничества пройдёт в Уральске в ноябре.\n"
 BRIDGE = "Новый мост через Иртыш в Семее откроют в 2028 году. Его длина составит 1,2 километра.\n"
@@ -327,3 +329,26 @@ def test_titles_are_the_declared_title_else_the_first_heading_else_the_file_name
         read_document(write(tmp_path / "e.html", "<html><body><p>Текст.</p></body></html>")).metadata["title"]
         == "e.html"
     )
+    assert read_document(pdf_file(tmp_path / "f.pdf", [["Абзац о визите."]])).metadata["title"] == "f.pdf", (
+        "ReportLab's «untitled» is no title"
+    )
+
+
+def test_a_word_file_without_a_declared_title_takes_its_first_heading(tmp_path: Path) -> None:
+    import docx
+
+    document = docx.Document()
+    document.add_paragraph("Вступление без стиля.")
+    document.add_heading("Итоги  визита", level=1)
+    document.add_paragraph("Подписано более 80 документов.")
+    document.save(tmp_path / "itogi.docx")
+
+    assert read_document(tmp_path / "itogi.docx").metadata["title"] == "Итоги визита"
+
+
+def test_a_document_read_by_an_earlier_build_gets_its_title_by_the_same_rule(tmp_path: Path) -> None:
+    path = write(tmp_path / "bridge.txt", BRIDGE)
+    earlier = read_document(path)
+    earlier = replace(earlier, metadata={**earlier.metadata, "title": "bridge"})  # the name, as builds gave it
+
+    assert read_document(path, {earlier.source: earlier}).metadata["title"] == "bridge.txt"

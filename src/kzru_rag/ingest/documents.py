@@ -23,6 +23,10 @@ MAX_SOURCE_BYTES = 50 * 1024 * 1024
 
 _HEADER = re.compile(r"^\s*date\s+(?P<date>\d{4}-\d{2}-\d{2})(?:\s+(?P<credit>.*?))?\s*$")
 _HEADING = re.compile(r"^#{1,6}[ \t]+(?P<heading>.+?)[ \t#]*$")
+_PLACEHOLDER_TITLE = re.compile(
+    r"^(untitled|unknown|document\s*\d*|microsoft \w+ - .*|.*\.(docx?|pdf|rtf|odt|txt))$", re.I
+)
+"""Titles that tools write for the user (ReportLab's «untitled», Word's «Microsoft Word - отчёт.docx»): no title."""
 
 
 @dataclass(frozen=True)
@@ -83,9 +87,11 @@ def parse_document(
 
 def title_of(metadata_title: str | None, text: str, file_name: str) -> str:
     """A document's title, the same rule for every format: the title its file declares (HTML `<title>`, a Word or
-    PDF file's properties), else its first heading (a Markdown `# …` line as its first line), else its file name."""
-    if metadata_title and metadata_title.strip():
-        return " ".join(metadata_title.split())
+    PDF file's properties; a tool's placeholder such as «untitled» is none), else its first heading (a Markdown `# …`
+    line as its first line; a Word file's reader gives its first heading as its title), else its file name."""
+    declared = " ".join((metadata_title or "").split())
+    if declared and not _PLACEHOLDER_TITLE.match(declared):
+        return declared
     first = next((line for line in text.splitlines() if line.strip()), "")
     if heading := _HEADING.match(first.strip()):
         return heading["heading"]
@@ -148,13 +154,22 @@ def read_document(path: Path, known: dict[str, Document] | None = None) -> Docum
     file_sha256 = sha256_bytes(path.read_bytes())
     previous = (known or {}).get(source)
     if previous is not None and previous.file_sha256 == file_sha256:
-        return previous
+        return _retitled(previous, path.name)
     extracted = read_file(path)
     if format_of(path) == "text":
         return parse_document(
             extracted.text, doc_id=path.stem, source=source, file_sha256=file_sha256, file_name=path.name
         )
     return from_extracted(extracted, doc_id=path.stem, source=source, file_sha256=file_sha256, file_name=path.name)
+
+
+def _retitled(document: Document, file_name: str) -> Document:
+    """A document read by an earlier build, with its title by `title_of` (earlier builds used the document's name
+    where the file declared no title)."""
+    old = document.metadata.get("title")
+    declared = None if old == document.doc_id else old
+    title = title_of(declared, document.text[document.body_start :], file_name)
+    return document if title == old else replace(document, metadata={**document.metadata, "title": title})
 
 
 def from_extracted(
