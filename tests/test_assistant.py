@@ -409,7 +409,7 @@ def test_with_several_documents_the_llm_sees_which_document_a_passage_is_from(
 
     assert answer.citations[0].doc_id == "pavlodar"
     assert (
-        "[1] («pavlodar», абзац 2) В Павлодаре построят завод аккумуляторов."
+        "[1] («Павлодар», абзац 2) В Павлодаре построят завод аккумуляторов."  # the title: its first heading
         in openai_stub.requests[0]["messages"][1]["content"]
     )
 
