@@ -25,7 +25,7 @@ from kzru_rag.ingest.readers import read_file
 from kzru_rag.ingest.readers.sandbox import extract
 from kzru_rag.library import Library
 from kzru_rag.retrieval.retriever import Retriever
-from made_files import docx_file, pdf_file, scanned_pdf, zip_bomb_docx
+from made_files import docx_file, pdf_file, zip_bomb_docx
 from openai_stub import OpenAIStub, openai_stub_fixture  # noqa: F401  (provides the openai_stub fixture)
 
 PAGES = Path(__file__).parent / "data" / "pages"
@@ -195,7 +195,7 @@ def _bad_files(folder: Path) -> dict[str, tuple[Path, str]]:
     )
     return {
         "encrypted": (pdf_file(folder / "с-паролем.pdf", [PAGE_1], encrypt="пароль"), "encrypted"),
-        "scan": (scanned_pdf(folder / "скан.pdf", "Отсканированный текст"), "no_text"),
+        "blank pages": (pdf_file(folder / "пустой.pdf", [[], []]), "no_text"),
         "corrupt": (corrupt, "corrupt"),
         "not docx": (not_docx, "not_docx"),
         "zip without a document": (plain_zip, "not_docx"),
@@ -226,8 +226,8 @@ def test_the_ui_says_in_russian_why_a_file_is_refused(tmp_path: Path, embedder) 
     folder.mkdir()
     bad = _bad_files(folder)
 
-    accepted, message = add_report(collection, bad["scan"][0])
-    assert not accepted and "в PDF нет текстового слоя — это скан; распознавание текста не поддерживается" in message
+    accepted, message = add_report(collection, bad["blank pages"][0])
+    assert not accepted and "в файле нет текста: ни текстового слоя, ни распознаваемого текста на страницах" in message
     assert "защищён паролем" in add_report(collection, bad["encrypted"][0])[1]
     assert "zip-бомбу" in add_report(collection, bad["zip bomb"][0])[1]
     big = folder / "большой.html"
