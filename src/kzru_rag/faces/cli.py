@@ -11,6 +11,7 @@ import warnings
 from typing import TYPE_CHECKING, Any
 
 from kzru_rag.errors import KzruRagError
+from kzru_rag.faces.mcp import add_command as add_mcp_command
 
 if TYPE_CHECKING:
     from kzru_rag.retrieval.retriever import Retriever
@@ -160,6 +161,7 @@ def _parser() -> argparse.ArgumentParser:
     calibrate.add_argument("--write", action="store_true", help="store the fitted model in the index manifest")
     _index_option(calibrate)
     calibrate.set_defaults(run=_calibrate)
+    add_mcp_command(commands)
     return parser
 
 

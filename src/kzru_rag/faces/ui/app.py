@@ -9,7 +9,8 @@ import hashlib
 import json
 import logging
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
@@ -353,8 +354,11 @@ def launch_app(
     auth: tuple[str, str] | None = None,
     prevent_thread_lock: bool = False,
     quiet: bool = False,
+    lifespan: Callable[[Any], AbstractAsyncContextManager[None]] | None = None,
 ) -> str:
-    """Serve the app; return its local URL (when `prevent_thread_lock`, the server runs in the background)."""
+    """Serve the app; return its local URL (when `prevent_thread_lock`, the server runs in the background).
+
+    `lifespan` runs with the server (`faces.mounts.beside_the_ui` mounts the API and MCP on it)."""
     _, url, _ = demo.queue(default_concurrency_limit=2).launch(
         server_name=host,
         server_port=port,
@@ -370,5 +374,6 @@ def launch_app(
         css=CSS,
         i18n=I18N,
         js=PAGE_JS,
+        app_kwargs={"lifespan": lifespan} if lifespan else None,
     )
     return url
