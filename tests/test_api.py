@@ -111,3 +111,10 @@ def test_a_bad_request_is_refused_in_one_line(app) -> None:
         api.chat.completions.create(model="kzru-rag", messages=[{"role": "assistant", "content": "Здравствуйте"}])
     with pytest.raises(openai.BadRequestError, match="the question is empty"):
         api.chat.completions.create(model="kzru-rag", messages=[{"role": "user", "content": "   "}])
+
+
+def test_without_a_password_the_api_needs_no_key(tmp_path, embedder) -> None:
+    with serve(copy_index(tmp_path), embedder) as (url, _):
+        models = openai.OpenAI(base_url=f"{url.rstrip('/')}/v1", api_key="anything", max_retries=0).models.list()
+
+    assert [model.id for model in models] == ["kzru-rag", "kzru-rag-extractive"]
