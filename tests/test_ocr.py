@@ -70,6 +70,11 @@ def test_a_scanned_pdf_in_russian_and_kazakh_is_read_page_by_page(tmp_path: Path
     )
 
     assert heard == [(1, 2), (2, 2)], "progress after each page"
+    copy = tmp_path / "копия скана.pdf"
+    copy.write_bytes((tmp_path / "скан.pdf").read_bytes())
+    assert read_file(copy, progress=lambda *page: heard.append(page)) == extracted and len(heard) == 2, (
+        "the same bytes are not read by OCR again (adding, counting and indexing a scan)"
+    )
     assert extracted.scanned_pages == (1, 2) and extracted.empty_pages == ()
     for number, lines in ((1, RUSSIAN), (2, KAZAKH)):
         accuracy = character_accuracy(page_text(extracted, number), drawn(lines))
