@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install browser fonts ocr eval bench index screenshots clean
+.PHONY: run test lint install browser fonts ocr eval bench index screenshots clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,7 +35,13 @@ ocr:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tesseract-ocr tesseract-ocr-rus tesseract-ocr-kaz >/dev/null; \
 	  else echo "Tesseract is missing: install Debian's tesseract-ocr tesseract-ocr-rus tesseract-ocr-kaz (sudo apt-get install ...) to read scans"; fi; }
 
-test: $(STAMP) browser fonts ocr
+# Style and lint first (seconds), then the tests.
+LINTED := src tests bench app.py
+lint: $(STAMP)
+	$(BIN)/ruff format --check $(LINTED)
+	$(BIN)/ruff check $(LINTED)
+
+test: $(STAMP) lint browser fonts ocr
 	$(BIN)/python -m pytest -q
 
 # dev, dev2: the shared dev sets; holdout, holdout2, blind3-8: questions written blind (docs/retrieval.md, docs/trust.md);

@@ -68,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         llm = llm_from_config()
         log.info("loading the index and the embedding model…")
         library = Library.open(args.index, llm=llm, k=args.k, documents_dir=args.documents)
+        demo = build_app(library)
     except (KzruRagError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -76,13 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         log.warning("warning: serving on %s without a login; set KZRU_RAG_AUTH=user:password", args.host)
     password = auth[1] if auth else None
     log.info("OpenAI-compatible API: http://%s:%d/v1 · MCP: http://%s:%d/gradio_api/mcp/", *(args.host, args.port) * 2)
-    launch_app(
-        build_app(library),
-        host=args.host,
-        port=args.port,
-        auth=auth,
-        lifespan=beside_the_ui(library, password, args.host),
-    )
+    launch_app(demo, host=args.host, port=args.port, auth=auth, lifespan=beside_the_ui(library, password, args.host))
     return 0
 
 

@@ -40,7 +40,10 @@ def evaluate_answers(assistant: Assistant, questions: list[Question]) -> AnswerR
 def format_answers(report: AnswerReport) -> str:
     """One line: the share of answers that quote the gold, and the questions missed."""
     share = len(report.quoted) / report.answerable if report.answerable else 0.0
-    line = f"assistant, extractive answers: the quoted text holds the answer for {len(report.quoted)}/{report.answerable} ({share:.3f})"
+    line = (
+        "assistant, extractive answers: the quoted text holds the answer for "
+        f"{len(report.quoted)}/{report.answerable} ({share:.3f})"
+    )
     return line + (f"; missed {', '.join(report.missed)}" if report.missed else "")
 
 

@@ -133,8 +133,9 @@ def format_trust(report: TrustReport) -> str:
     """The presentation counts and rates, then the risk–coverage table."""
     unanswerable = report.questions - report.answerable
     lines = [
-        f"assistant, presentation: answered {report.answered}, uncertain {report.uncertain}, abstained {report.abstained} "
-        f"of {report.questions}; misleading rate {report.misleading:.3f}; coverage {report.coverage:.3f}; "
+        f"assistant, presentation: answered {report.answered}, uncertain {report.uncertain}, "
+        f"abstained {report.abstained} of {report.questions}; misleading rate {report.misleading:.3f}; "
+        f"coverage {report.coverage:.3f}; "
         f"unanswerable presented as answered {len(report.unanswerable_answered)}/{unanswerable}; "
         f"answerable abstained {len(report.answerable_abstained)}/{report.answerable}",
     ]

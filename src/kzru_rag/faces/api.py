@@ -31,8 +31,8 @@ from pydantic import BaseModel, ConfigDict
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from kzru_rag.errors import KzruRagError
-from kzru_rag.faces.replies import Reply
-from kzru_rag.library import MAX_PASSAGES, Library
+from kzru_rag.faces.replies import MAX_PASSAGES, Reply
+from kzru_rag.library import Library
 from kzru_rag.schema import Answer, Message
 
 log = logging.getLogger(__name__)

@@ -1,24 +1,26 @@
 """kzru-rag as tools for agents (MCP): ask, search passages, list documents — a thin layer over a `Library`.
 
-One server, two transports: the running app serves it over streamable HTTP at `/gradio_api/mcp/` (`http_app`,
-behind the app's password as a bearer key when one is set), and `kzru-rag mcp` over stdio for desktop agents
-(`run_stdio`). Tools run in worker threads, at most ANSWERS_AT_ONCE at a time, so the app keeps serving.
-
-No `from __future__ import annotations` here: the tools' annotations (their schemas) are evaluated where the
-tools are defined, inside `create_server`, so the MCP and pydantic imports stay out of the CLI's start.
+One server (`create_server`), two transports: the running app serves it over streamable HTTP at `/gradio_api/mcp/`
+(mounted by `faces.mounts`, behind the app's password as a bearer key when one is set), and `kzru-rag mcp`
+(`faces/cli/agents.py`) over stdio for desktop agents (`run_stdio`). Tools run in worker threads, at most
+ANSWERS_AT_ONCE at a time, so the app keeps serving while one answers.
 """
 
-import argparse
+from __future__ import annotations
+
 import contextlib
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
-if TYPE_CHECKING:
-    from mcp.server.fastmcp import FastMCP
+import anyio
+from mcp.server.fastmcp import FastMCP
+from pydantic import Field
 
-    from kzru_rag.library import Library
+from kzru_rag.faces.api import ANSWERS_AT_ONCE
+from kzru_rag.faces.replies import MAX_PASSAGES, Passage, Reply
+from kzru_rag.library import Library
 
 INSTRUCTIONS = (
     "Questions about the documents indexed by kzru-rag (Russian, Kazakh and English; by default an analysis of the "
@@ -26,6 +28,8 @@ INSTRUCTIONS = (
     "that is citations[n-1]; trust it only when status is 'answered' (see confidence). `search_passages` gives the "
     "passages that best match a query; `list_documents` the documents."
 )
+
+Count = Annotated[int, Field(ge=1, le=MAX_PASSAGES, description="how many passages to retrieve")]
 
 
 @dataclass(frozen=True)
@@ -40,17 +44,8 @@ class DocumentInfo:
     pages: int | None
 
 
-def create_server(library: "Library", host: str = "127.0.0.1") -> "FastMCP":
+def create_server(library: Library, host: str = "127.0.0.1") -> FastMCP:
     """The MCP server over `library` (`host`: where the app listens, for the transport's host checks)."""
-    import anyio
-    from mcp.server.fastmcp import FastMCP
-    from pydantic import Field
-
-    from kzru_rag.faces.api import ANSWERS_AT_ONCE
-    from kzru_rag.faces.replies import Passage, Reply
-    from kzru_rag.library import MAX_PASSAGES
-
-    Count = Annotated[int, Field(ge=1, le=MAX_PASSAGES, description="how many passages to retrieve")]
     server = FastMCP("kzru-rag", instructions=INSTRUCTIONS, host=host, streamable_http_path="/")
     slots = anyio.CapacityLimiter(ANSWERS_AT_ONCE)
 
@@ -91,7 +86,7 @@ def create_server(library: "Library", host: str = "127.0.0.1") -> "FastMCP":
     return server
 
 
-def documents(library: "Library") -> list[DocumentInfo]:
+def documents(library: Library) -> list[DocumentInfo]:
     """The collection's documents, indexed ones first (`Library.entries`), with their titles and page counts."""
     indexed = library.retriever.index.documents
     rows = []
@@ -103,28 +98,12 @@ def documents(library: "Library") -> list[DocumentInfo]:
     return rows
 
 
-def run_stdio(index: "str | Path | None" = None, documents_dir: "str | Path | None" = None, k: int = 5) -> None:
+def run_stdio(index: str | Path | None = None, documents_dir: str | Path | None = None, k: int = 5) -> None:
     """Serve the tools over stdio (`kzru-rag mcp`): load the index and the model, then answer on stdin/stdout.
 
     While loading, anything printed goes to stderr, so stdout carries only the protocol."""
     from kzru_rag.answering.llm import llm_from_config
-    from kzru_rag.library import Library
 
     with contextlib.redirect_stdout(sys.stderr):
         library = Library.open(index, llm=llm_from_config(), k=k, documents_dir=documents_dir)
     create_server(library).run("stdio")
-
-
-def add_command(commands: "argparse._SubParsersAction") -> None:
-    """`kzru-rag mcp`: the tools over stdio, for a desktop agent that starts the command itself."""
-    command = commands.add_parser(
-        "mcp", help="serve ask / search_passages / list_documents to an agent over stdio (MCP)"
-    )
-    command.add_argument(
-        "--index", metavar="DIR", help="index folder (default: $KZRU_RAG_INDEX or the project's index/)"
-    )
-    command.add_argument(
-        "--documents", metavar="DIR", help="folder of added documents (default: documents/ beside the index folder)"
-    )
-    command.add_argument("-k", type=int, default=5, help="passages per answer (default 5)")
-    command.set_defaults(run=lambda args: run_stdio(args.index, args.documents, args.k) or 0)

@@ -11,6 +11,9 @@ from typing import Any
 
 from kzru_rag.schema import Answer, Hit
 
+MAX_PASSAGES = 10
+"""The most passages a face asks the retriever for (the chat's slider, the API's and the MCP tools' `k`)."""
+
 
 @dataclass(frozen=True)
 class Passage:
