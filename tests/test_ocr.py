@@ -13,6 +13,7 @@ import pytest
 from app_server import copy_index
 from kzru_rag.answering.assistant import Assistant
 from kzru_rag.errors import SourceError
+from kzru_rag.faces import cli
 from kzru_rag.faces.ui import add_report
 from kzru_rag.index.build import build_index
 from kzru_rag.index.load import load_index
@@ -129,12 +130,16 @@ def test_without_tesseract_a_scan_is_refused_in_one_russian_line_saying_what_to_
     )
 
 
-def test_a_scanned_page_added_in_the_ui_is_named(tmp_path: Path, scans, embedder) -> None:
-    library = Library(Retriever(load_index(copy_index(tmp_path)), embedder))
+def test_a_scanned_page_added_in_the_ui_or_the_terminal_is_named(tmp_path: Path, scans, embedder, capsys) -> None:
+    index = copy_index(tmp_path)
+    library = Library(Retriever(load_index(index), embedder))
+    mixed = pdf_file(tmp_path / "смешанный.pdf", [TEXT_PAGE, scans[0]])
 
-    accepted, message = add_report(library, pdf_file(tmp_path / "смешанный.pdf", [TEXT_PAGE, scans[0]]))
+    accepted, message = add_report(library, mixed)
 
     assert accepted and "Распознаны со сканов (OCR) страницы: 2." in message
+    assert cli.main(["documents", "add", str(mixed), "--index", str(index)]) == 0
+    assert "(pages read by OCR: 2)" in capsys.readouterr().out
 
 
 def test_tesseract_output_becomes_paragraphs_with_words_and_roman_numerals_mended() -> None:

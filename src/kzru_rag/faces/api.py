@@ -8,6 +8,7 @@
   [n] markers (and its warning, «⚠ …», when it has one); the extra field `kzru_rag` of the response, and of a
   stream's last chunk, is a `replies.Reply`: status, confidence, mode and the cited passages (marker [n] is
   `citations[n - 1]`: document, title, paragraph, page, start, end, text). Optional `k`: passages to retrieve.
+  Other request fields (temperature, max_tokens, …) are accepted and ignored; `usage` counts no tokens (zeros).
 
 With a password (`KZRU_RAG_AUTH=user:password`) every request needs it as its bearer key
 (`Authorization: Bearer <password>`); otherwise the answer is 401 and nothing else.
