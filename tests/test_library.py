@@ -204,7 +204,7 @@ def test_a_folder_adds_every_supported_file_inside_with_one_rebuild(index: Path,
     folder = tmp_path / "in"
     write(folder / "bridge.txt", BRIDGE)
     write(folder / "more" / "plant.md", PLANT)
-    write(folder / "picture.png", "not a document")
+    write(folder / "notes.rtf", "{\\rtf1 not a supported type}")
     write(folder / ".hidden.txt", "скрытый")
     capsys.readouterr()
 

@@ -48,12 +48,13 @@ REBUILD_COMMAND = "kzru-rag index build"
 @dataclass(frozen=True)
 class Added:
     """A document added to the folder: where it is, whether it replaced one of the same name (`unchanged`: the
-    same bytes were there already), and the 1-based numbers of its pages that held no text (a PDF's blank or
-    scanned pages, left out)."""
+    same bytes were there already), the 1-based numbers of its pages that held no text (left out) and of those read
+    by OCR (scans)."""
 
     path: Path
     replaced: bool
     empty_pages: tuple[int, ...] = ()
+    scanned_pages: tuple[int, ...] = ()
     unchanged: bool = False
 
 
@@ -64,6 +65,7 @@ class Checked:
     path: Path
     name: str
     empty_pages: tuple[int, ...] = ()
+    scanned_pages: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -155,20 +157,20 @@ class Library:
                     "name_taken",
                     stem=name,
                 )
-        return Checked(path, name, extracted.empty_pages)
+        return Checked(path, name, extracted.empty_pages, extracted.scanned_pages)
 
     def keep(self, checked: Checked) -> Added:
         """Keep a checked file in the documents folder (indexed at the next rebuild); nothing is written when the
         same bytes are there already."""
         target = self.documents_dir / checked.name
         if target.is_file() and target.read_bytes() == checked.path.read_bytes():
-            return Added(target, False, checked.empty_pages, unchanged=True)
+            return Added(target, False, checked.empty_pages, checked.scanned_pages, unchanged=True)
         self.documents_dir.mkdir(parents=True, exist_ok=True)
         replaced = target.exists()
         partial = self.documents_dir / f".{checked.name}.part"
         shutil.copyfile(checked.path, partial)
         os.replace(partial, target)  # a rebuild reading the folder sees the old file or the new one, never half
-        return Added(target, replaced, checked.empty_pages)
+        return Added(target, replaced, checked.empty_pages, checked.scanned_pages)
 
     def add(self, path: str | Path, name: str | None = None) -> Added:
         """`check` a file and `keep` it in the documents folder, indexed at the next rebuild."""

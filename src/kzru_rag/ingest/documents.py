@@ -1,5 +1,5 @@
-"""Source documents: the text of `.txt`/`.md`/`.pdf`/`.docx`/`.html` files (see `readers`), their metadata and
-checksums."""
+"""Source documents: the text of `.txt`/`.md`/`.pdf`/`.docx`/`.html` files and pictures of pages (see `readers`),
+their metadata and checksums."""
 
 from __future__ import annotations
 
@@ -175,10 +175,13 @@ def _retitled(document: Document, file_name: str) -> Document:
 def from_extracted(
     extracted: Extracted, *, doc_id: str, source: str, file_sha256: str = "", file_name: str | None = None
 ) -> Document:
-    """A Document of a PDF, Word or HTML file's extracted text (title: `title_of`; `file_name` defaults to `doc_id`)."""
+    """A Document of a PDF, Word, HTML or picture file's extracted text (title: `title_of`; `file_name` defaults
+    to `doc_id`)."""
     metadata: dict[str, Any] = {"title": title_of(extracted.title, extracted.text, file_name or doc_id)}
     if extracted.empty_pages:
         metadata["empty_pages"] = list(extracted.empty_pages)
+    if extracted.scanned_pages:
+        metadata["scanned_pages"] = list(extracted.scanned_pages)
     text = extracted.text
     return Document(doc_id, source, text, sha256_text(text), 0, metadata, file_sha256, list(extracted.pages))
 

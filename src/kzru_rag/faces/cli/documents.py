@@ -108,8 +108,10 @@ def _kept(library: Library, checked: Checked) -> str:
     """Keep one checked file in the folder; the line that says so."""
     added = library.keep(checked)
     blank = f" (pages without text, left out: {', '.join(map(str, added.empty_pages))})" if added.empty_pages else ""
+    scanned = sorted(set(added.scanned_pages) - set(added.empty_pages))
+    read = f" (pages read by OCR: {', '.join(map(str, scanned))})" if scanned else ""
     state = "unchanged" if added.unchanged else "replaced" if added.replaced else "added"
-    return f"{state} {added.path}{blank}"
+    return f"{state} {added.path}{blank}{read}"
 
 
 def _rebuild(library: Library, engine: str | None) -> int:
