@@ -28,8 +28,8 @@ def _history(question: str, answer: str) -> list[Message]:
 
 
 @pytest.fixture(scope="module")
-def assistant(retriever) -> Assistant:
-    return Assistant(retriever)
+def assistant(small_retriever) -> Assistant:
+    return Assistant(small_retriever)
 
 
 def test_entities_are_found_with_their_gender_and_quoted_names_with_their_nouns() -> None:
@@ -125,25 +125,27 @@ def test_an_earlier_answer_that_still_fits_best_is_quoted_again(assistant: Assis
     assert "координации проектов, тарифов и стандартов" in answer.text.split("[1]")[0]
 
 
-def test_an_uncertain_earlier_answer_said_its_quotes_not_its_warning(assistant: Assistant) -> None:
+@pytest.mark.slow
+def test_an_uncertain_earlier_answer_said_its_quotes_not_its_warning(bundled_assistant: Assistant) -> None:
     """An uncertain answer opens with a warning paragraph; what it said is its first quote, so a follow-up after it
     is answered and judged as after the same quotes without the warning."""
     first = "Какая погода была в Москве во время визита?"
-    earlier = assistant.ask(first)
+    earlier = bundled_assistant.ask(first)
     follow_up = "О чём там будут говорить?"
-    warned = assistant.ask(follow_up, history=_history(first, earlier.text))
-    plain = assistant.ask(follow_up, history=_history(first, earlier.text.partition("\n\n")[2]))
+    warned = bundled_assistant.ask(follow_up, history=_history(first, earlier.text))
+    plain = bundled_assistant.ask(follow_up, history=_history(first, earlier.text.partition("\n\n")[2]))
 
     assert earlier.status == "uncertain"
     assert (warned.text, warned.confidence) == (plain.text, plain.confidence)
 
 
-def test_a_follow_up_is_judged_by_the_kind_it_asks_for_not_the_earlier_questions(assistant: Assistant) -> None:
+@pytest.mark.slow
+def test_a_follow_up_is_judged_by_the_kind_it_asks_for_not_the_earlier_questions(bundled_assistant: Assistant) -> None:
     """The search for «А какая у него тема?» carries «Где проходит…?»; the answer is still judged as an
     answer about a topic, not as a quote lacking a place."""
     first = "Где проходит XXI форум межрегионального сотрудничества?"
-    earlier = assistant.ask(first)
-    answer = assistant.ask("А какая у него тема?", history=_history(first, earlier.text))
+    earlier = bundled_assistant.ask(first)
+    answer = bundled_assistant.ask("А какая у него тема?", history=_history(first, earlier.text))
 
     assert first in answer.query_used and "Рабочие профессии" in answer.text
     assert answer.signals is not None and answer.signals.kind_missing == 0
@@ -195,9 +197,10 @@ def test_dialogue_turns_are_asked_with_the_assistants_own_answers(assistant: Ass
     assert format_dialogues(report).endswith(f"dialogue turns right: {report.right}/3 ({report.right / 3:.3f})")
 
 
-def test_a_wrong_turn_is_counted_wrong(assistant: Assistant) -> None:
+@pytest.mark.slow
+def test_a_wrong_turn_is_counted_wrong(bundled_assistant: Assistant) -> None:
     report = evaluate_dialogues(
-        assistant,
+        bundled_assistant,
         [
             Dialogue(
                 "bad",
