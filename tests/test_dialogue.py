@@ -215,6 +215,7 @@ def test_a_wrong_turn_is_counted_wrong(bundled_assistant: Assistant) -> None:
     assert [r.right for r in report.turns] == [False, False] and report.right == 0
 
 
+@pytest.mark.slow
 def test_cli_eval_dialogues_reports_turns_right(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "dialogues.jsonl"
     lines = [{"id": d.id, "turns": [{"question": t.question, "gold": t.gold} for t in d.turns]} for d in TINY_SET]
