@@ -105,16 +105,15 @@ def test_the_highlight_is_the_answering_sentence(retriever):
     assert "Экибастузской ГРЭС-2" in bundled_document().text[hit.highlight[0] : hit.highlight[1]]
 
 
-def test_lexical_fusion_does_not_drown_the_dense_signal_for_english_and_kazakh_questions(small_retriever):
+@pytest.mark.slow
+def test_lexical_fusion_does_not_drown_the_dense_signal_for_english_and_kazakh_questions(retriever):
     """Their words reach the lexical signal only through the word bridge; over the dev and holdout sets
     (12 English, 8 Kazakh questions) the answers rank no lower on average than with dense signals alone."""
     questions = [
         q for name in ("dev.jsonl", "holdout.jsonl") for q in load_questions(DEV_SET.with_name(name)) if q.lang != "ru"
     ]
-    without = Retriever(
-        small_retriever.index, small_retriever.embedder, replace(small_retriever.settings, lexical_weight=0.0)
-    )
-    hybrid, dense = evaluate(small_retriever, questions), evaluate(without, questions)
+    without = Retriever(retriever.index, retriever.embedder, replace(retriever.settings, lexical_weight=0.0))
+    hybrid, dense = evaluate(retriever, questions), evaluate(without, questions)
     assert hybrid.overall.mrr >= dense.overall.mrr
     assert hybrid.overall.hit[5] >= dense.overall.hit[5]
 
@@ -152,9 +151,10 @@ def test_overlapping_chunks_give_each_sentence_once(encoder):
         assert document.text[hit.start : hit.end] == hit.text
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("question", [q.question for q in load_questions(DEV_SET) if not q.gold])
-def test_abstains_on_the_unanswerable_dev_questions(small_retriever, question):
-    assert small_retriever.abstains(question, small_retriever.search(question))
+def test_abstains_on_the_unanswerable_dev_questions(retriever, question):
+    assert retriever.abstains(question, retriever.search(question))
 
 
 @pytest.mark.slow
