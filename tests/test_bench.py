@@ -11,6 +11,7 @@ BENCH = Path(__file__).resolve().parents[1] / "bench"
 SCRIPTS = sorted(BENCH.glob("*.py"))
 OPTIONS = {
     "confidence.py": ["--baseline-src", "--rounds"],
+    "ocr.py": ["--pages"],
     "load.py": ["--clients", "--questions", "--deadline", "--url", "--threads"],
     "retrieval.py": ["--rounds"],
     "retrieval_sensitivity.py": ["--questions"],
