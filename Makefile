@@ -64,7 +64,8 @@ eval: $(STAMP)
 	$(BIN)/kzru-rag calibrate $(SETS)
 
 # Every benchmark meant to be run, with options small enough for a few minutes each (tests/test_bench.py only checks
-# that they start). Longer runs by hand: bench/scale.py (default sizes up to 100k passages: an hour), bench/load.py
+# that they start); bench/chunking.py rebuilds the index per setting, the longest: 10 min on a busy 2-core machine.
+# Longer runs by hand: bench/scale.py (default sizes up to 100k passages: an hour), bench/load.py
 # (default 20 clients x 10 questions), bench/startup.py --runs 3 --rounds 3. Not here: bench/confidence.py and
 # bench/trust_baseline.py compare with an older checkout (--baseline-src DIR, or that checkout's PYTHONPATH).
 bench: $(STAMP)
