@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint install browser fonts eval bench index screenshots clean
+.PHONY: run test test-fast lint install browser fonts ocr eval bench index screenshots clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-run: $(STAMP)
+run: $(STAMP) ocr
 	$(BIN)/python app.py
 
 # Debian's chromium for the browser test (Playwright cannot download browsers here).
@@ -29,14 +29,25 @@ fonts:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-dejavu-core >/dev/null; \
 	  else echo "DejaVu Sans is missing: install Debian's fonts-dejavu-core (sudo apt-get install fonts-dejavu-core) for the reader tests"; fi; }
 
+# Tesseract with Russian and Kazakh (English is included) for reading scanned PDFs and images (OCR).
+ocr:
+	@{ command -v tesseract >/dev/null 2>&1 && tesseract --list-langs 2>/dev/null | grep -qx kaz && tesseract --list-langs 2>/dev/null | grep -qx rus; } || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tesseract-ocr tesseract-ocr-rus tesseract-ocr-kaz >/dev/null; \
+	  else echo "Tesseract is missing: install Debian's tesseract-ocr tesseract-ocr-rus tesseract-ocr-kaz (sudo apt-get install ...) to read scans"; fi; }
+
 # Style and lint first (seconds), then the tests.
 LINTED := src tests bench app.py
 lint: $(STAMP)
 	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/ruff check $(LINTED)
 
-test: $(STAMP) lint browser fonts
+# Everything: lint, then the whole suite (the bundled model's quality, browser, servers, builds included).
+test: $(STAMP) lint browser fonts ocr
 	$(BIN)/python -m pytest -q
+
+# The fast layer (under a minute): behaviour tests on small indexes built with a test encoder; no slow tests.
+test-fast: $(STAMP) lint fonts ocr
+	$(BIN)/python -m pytest -q -m "not slow"
 
 # dev, dev2: the shared dev sets; holdout, holdout2, blind3-8: questions written blind (docs/retrieval.md, docs/trust.md);
 # dialogues: the shared follow-up conversations, dialogues_blind*: ones written blind, scored turn by turn (docs/dialogue.md).
@@ -52,9 +63,20 @@ eval: $(STAMP)
 	  $(BIN)/kzru-rag eval --dialogues tests/data/$$set.jsonl || exit 1; done
 	$(BIN)/kzru-rag calibrate $(SETS)
 
+# Every benchmark meant to be run, with options small enough for a few minutes each (tests/test_bench.py only checks
+# that they start); bench/chunking.py rebuilds the index per setting, the longest: 10 min on a busy 2-core machine.
+# Longer runs by hand: bench/scale.py (default sizes up to 100k passages: an hour), bench/load.py
+# (default 20 clients x 10 questions), bench/startup.py --runs 3 --rounds 3. Not here: bench/confidence.py and
+# bench/trust_baseline.py compare with an older checkout (--baseline-src DIR, or that checkout's PYTHONPATH).
 bench: $(STAMP)
-	$(BIN)/python bench/retrieval.py
 	$(BIN)/python bench/readers.py
+	$(BIN)/python bench/ocr.py --pages 2
+	$(BIN)/python bench/chunking.py
+	$(BIN)/python bench/retrieval.py --rounds 1
+	$(BIN)/python bench/retrieval_sensitivity.py
+	$(BIN)/python bench/startup.py --runs 1 --rounds 1
+	$(BIN)/python bench/load.py --clients 4 --questions 3
+	$(BIN)/python bench/scale.py --sizes 1000 --rounds 1 --kinds flat,hnsw,milvus --no-incremental
 
 # The README's pictures, taken by the browser tests (small PNGs, committed).
 screenshots: $(STAMP) browser

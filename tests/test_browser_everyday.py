@@ -3,7 +3,6 @@ stopping, answering again and rating; the document filter; the axe-core audit; t
 
 from __future__ import annotations
 
-import inspect
 import json
 from pathlib import Path
 
@@ -127,13 +126,6 @@ def test_a_streaming_answer_stops_and_an_answer_is_given_again(browser, tmp_path
             context.close()
 
 
-def _has_document_filter() -> bool:
-    from kzru_rag.answering.assistant import Assistant
-
-    return "documents" in inspect.signature(Assistant.stream).parameters
-
-
-@pytest.mark.xfail(not _has_document_filter(), reason="Assistant.stream(documents=) comes with branch library")
 def test_the_document_filter_answers_from_the_chosen_document_alone(browser, tmp_path: Path, embedder) -> None:  # noqa: F811
     index = copy_index(tmp_path)
     note = tmp_path / "note.md"

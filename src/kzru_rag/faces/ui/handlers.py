@@ -35,8 +35,6 @@ log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 2000
 """The longest question the chat sends; a longer one is refused with a warning."""
-MAX_PASSAGES = 10
-"""The most passages per answer the «Настройки» slider offers (the library's `k`, its default, is at most this)."""
 CHOOSE_UPLOAD = "Выберите загруженный документ."
 
 
@@ -140,9 +138,8 @@ def ask_stream(
     library: Library, text: str, turns: list[Message], k: int, llm_on: bool, chosen: list[str] | None
 ) -> Iterator[str | Answer]:
     """The one call of the assistant from the chat. `chosen`: the documents picked in «Искать в документах»
-    (empty: all); passed on only when some are picked (`Assistant.stream(documents=...)`)."""
-    within = {"documents": list(chosen)} if chosen else {}
-    return library.assistant.stream(text, turns, k=k, use_llm=llm_on, **within)
+    (empty: all)."""
+    return library.assistant.stream(text, turns, k=k, use_llm=llm_on, documents=list(chosen) if chosen else None)
 
 
 def stopped(messages: list[dict[str, Any]] | None) -> Any:
