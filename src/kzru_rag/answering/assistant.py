@@ -31,7 +31,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from kzru_rag.answering.confidence import ConfidenceModel, measure
+from kzru_rag.answering.confidence import ConfidenceModel, measure, shipped_model
 from kzru_rag.answering.followups import contextual_query, first_claim, referent
 from kzru_rag.answering.llm import LLM, render_prompt
 from kzru_rag.answering.quotes import antecedent, standalone_span
@@ -133,7 +133,8 @@ class Assistant:
         llm_timeout: float | None = None,
         calibrated: bool = True,
     ) -> None:
-        """`calibrated=False` ignores the index's confidence model (answers then carry signals, no confidence)."""
+        """`calibrated=False` ignores the confidence model (answers then carry signals, no confidence). The model is
+        the index's own when its user calibrated one (`kzru-rag calibrate --write`), else the shipped one."""
         if k < 1:
             raise ValueError("k (passages per answer) must be at least 1")
         if max_quotes < 1:
@@ -145,8 +146,8 @@ class Assistant:
         self.k = k
         self.max_quotes = max_quotes
         self.llm_timeout = llm_timeout
-        model = retriever.index.manifest.confidence
-        self.confidence = ConfidenceModel.from_dict(model) if model and calibrated else None
+        own = retriever.index.manifest.confidence
+        self.confidence = (ConfidenceModel.from_dict(own) if own else shipped_model()) if calibrated else None
         self._vectors: dict[tuple[str, int, int], np.ndarray] = {}
         self._terms = retriever.index.sentences.terms if retriever.index.sentences is not None else None
 

