@@ -374,8 +374,9 @@ def _eval_questions(args: argparse.Namespace, retriever: Retriever) -> None:
         searchers.update(ablations(retriever))
     reports = [evaluate(searcher, questions, k=args.k, name=name) for name, searcher in searchers.items()]
     assistant = Assistant(retriever)
-    answers = evaluate_answers(assistant, questions) if args.answers else None
-    trust = evaluate_trust(assistant, questions) if args.answers else None
+    asked = [assistant.ask(q.question, use_llm=False) for q in questions] if args.answers else None
+    answers = evaluate_answers(assistant, questions, asked) if asked is not None else None
+    trust = evaluate_trust(assistant, questions, asked) if asked is not None else None
     if args.json:
         retrievers = [report.to_dict() for report in reports]
         output: Any = retrievers
