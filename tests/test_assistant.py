@@ -1,8 +1,11 @@
-"""The Assistant: extractive answers, abstention, follow-ups, and LLM answers against a real local OpenAI-compatible server."""
+"""The Assistant: extractive answers, abstention, follow-ups, and LLM answers against a real local
+OpenAI-compatible server."""
 
 from __future__ import annotations
 
+import cProfile
 import json
+import pstats
 import re
 import time
 from collections.abc import Iterator
@@ -14,11 +17,13 @@ from hypothesis import strategies as st
 
 from conftest import DEV_SET
 from kzru_rag import Answer, Assistant
-from kzru_rag.answering.assistant import NO_ANSWER, CitationChecker
+from kzru_rag.answering.citations import CitationChecker
 from kzru_rag.answering.followups import contextual_query, first_claim, is_follow_up
 from kzru_rag.answering.llm import LLM, OpenAICompatibleLLM, load_prompt
+from kzru_rag.answering.wording import NO_ANSWER
 from kzru_rag.evaluation.answers import evaluate_answers
 from kzru_rag.evaluation.datasets import load_questions
+from kzru_rag.language.questions import analyse
 from kzru_rag.schema import Message
 from openai_stub import (  # noqa: F401  (openai_stub_fixture provides the openai_stub fixture)
     Garbage,
@@ -105,17 +110,39 @@ def test_every_dev_answer_is_made_of_cited_document_sentences(assistant: Assista
             assert any(quote in hit.text for hit in answer.citations), (row["id"], quote)
 
 
+def _analyses(question: str, history: list[Message] | None, assistant: Assistant) -> tuple[int, Answer]:
+    """How many times `questions.analyse` ran (by any name it was imported under) while `assistant` answered."""
+    profile = cProfile.Profile()
+    answer = profile.runcall(assistant.ask, question, history, use_llm=False)
+    code = analyse.__code__
+    key = (code.co_filename, code.co_firstlineno, code.co_name)
+    return pstats.Stats(profile).stats.get(key, (0, 0))[1], answer  # type: ignore[attr-defined]
+
+
+def test_a_question_is_analysed_once_for_retrieval_quoting_and_confidence(assistant: Assistant) -> None:
+    """The question is read once into a `Query` that the retriever, the choice of quotes and the confidence share;
+    a follow-up made self-contained («…» plus the earlier question) is read once more, as the different text it is."""
+    first = "Какой форум проходит в Уральске 11–12 ноября?"
+    calls, answer = _analyses(first, None, assistant)
+    assert answer.signals is not None and answer.citations, "the whole extractive path ran"
+    assert calls == 1
+    history: list[Message] = [{"role": "user", "content": first}, {"role": "assistant", "content": answer.text}]
+    calls, follow_up = _analyses("Что ещё планируется провести в рамках этого форума?", history, assistant)
+    assert follow_up.query_used != "Что ещё планируется провести в рамках этого форума?" and follow_up.signals
+    assert calls == 2
+
+
 def test_without_the_retrievers_signals_sentences_are_embedded_here_with_the_same_result(assistant: Assistant) -> None:
     question = "Где открыт филиал МГИМО?"
     hits = assistant.retriever.search(question, k=4)
     spans = [hit.highlight for hit in hits]
     texts = [hit.text[a - hit.start : b - hit.start] for hit, (a, b) in zip(hits, spans)]
 
-    embedded = assistant._similarities(question, [replace(hit, signals={}) for hit in hits], spans, texts)
+    embedded = assistant.extractor.similarities(question, [replace(hit, signals={}) for hit in hits], spans, texts)
 
     assert embedded == pytest.approx([hit.signals["sentence"] for hit in hits], abs=1e-4)
-    whole = assistant._scored_sentences(
-        question, [replace(hit, highlight=None, signals={}, sentences=()) for hit in hits]
+    whole = assistant.extractor.scored(
+        analyse(question), [replace(hit, highlight=None, signals={}, sentences=()) for hit in hits]
     )
     assert sorted(s.span for s in whole) == sorted((hit.start, hit.end) for hit in hits), (
         "no highlight: the whole passage"

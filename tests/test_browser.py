@@ -270,7 +270,8 @@ def test_with_an_llm_the_answer_streams_and_a_failure_shows_a_notice(browser, tm
         page.fill("#kz-question textarea", "Какую электростанцию планируют модернизировать?")
         page.click("#kz-ask")
         page.wait_for_function(
-            "() => [...document.querySelectorAll('#kz-chat [data-testid=bot]')].some(m => m.innerText.includes('Экибастузская ГРЭС-2 [1] ▍'))"
+            "() => [...document.querySelectorAll('#kz-chat [data-testid=bot]')]"
+            ".some(m => m.innerText.includes('Экибастузская ГРЭС-2 [1] ▍'))"
         )  # the unfinished answer is on screen while the model is still writing
         page.locator("#kz-chat .kz-source").nth(2).wait_for()
         assert "▍" not in page.locator("#kz-chat .message-row").last.inner_text()

@@ -8,6 +8,8 @@ import pytest
 
 from conftest import DEV_SET
 from kzru_rag.faces.cli import main
+from kzru_rag.faces.cli.common import place
+from kzru_rag.schema import Hit
 
 
 def test_search_json(capsys):
@@ -22,6 +24,16 @@ def test_search_text_shows_place_in_document(capsys):
     assert main(["search", "Какую электростанцию планируют модернизировать?", "-k", "1"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("[1] score") and "paragraph" in out and "ГРЭС-2" in out
+
+
+def test_a_hits_place_names_its_page_only_when_the_document_has_pages():
+    paged = Hit("текст", 0.9, "doc", 10, 15, "doc:0", {"page": 3, "paragraph": 5})
+    unpaged = Hit("текст", 0.9, "doc", 10, 15, "doc:0", {"paragraph": 5})
+
+    assert paged.place() == ["стр. 3", "абзац 5", "символы 10–15"]
+    assert paged.place(chars=None) == ["стр. 3", "абзац 5"]
+    assert place(paged) == ["doc", "стр. 3", "paragraph 5", "chars 10–15"]
+    assert place(unpaged) == ["doc", "paragraph 5", "chars 10–15"]
 
 
 def test_eval_prints_metrics_and_languages(capsys):

@@ -18,7 +18,7 @@ from kzru_rag.evaluation.dialogues import evaluate_dialogues
 from kzru_rag.evaluation.trust import Outcome, calibration_table, evaluate_trust, risk_coverage, trust_report
 from kzru_rag.faces.cli import main
 from kzru_rag.language.entities import kazakh_stem, named_specifics, spells
-from kzru_rag.language.questions import answer_kind, holds_kind
+from kzru_rag.language.questions import analyse, holds_kind
 
 DATA = Path(__file__).parent / "data"
 
@@ -79,8 +79,8 @@ def test_entity_helpers():
 
 
 def test_answer_kind_by_ner_and_morphology():
-    assert answer_kind("Какой институт представляет эксперт?") == "organisation"
-    assert answer_kind("Почему визит важен?") == "reason" and answer_kind("Кто выступил?") == "person"
+    assert analyse("Какой институт представляет эксперт?").kind == "organisation"
+    assert analyse("Почему визит важен?").kind == "reason" and analyse("Кто выступил?").kind == "person"
     sentence = "По словам Жанар Тулиндиновой из Казахстанского института стратегических исследований, встреча важна."
     assert holds_kind(sentence, "person", "Кто сказал, что встреча важна?")
     assert holds_kind(sentence, "organisation", "Какой институт?")
@@ -95,8 +95,9 @@ def test_a_key_noun_with_no_counterpart_lowers_the_match_and_the_confidence(assi
     asked, missing = "Какова тема форума в Уральске?", "Каков бюджет форума в Уральске?"
     signals = {}
     for question in (asked, missing):
-        hits = retriever.search(question)
-        signals[question] = measure(retriever, question, hits, hits[0])
+        query = analyse(question)
+        hits = retriever.search(query)
+        signals[question] = measure(query, hits, hits[0], retriever.evidence(query, hits))
     assert signals[asked].noun_match == 1.0 > signals[missing].noun_match
     assert assistant.ask(missing).confidence < assistant.ask(asked).confidence
 
@@ -104,7 +105,8 @@ def test_a_key_noun_with_no_counterpart_lowers_the_match_and_the_confidence(assi
 def test_a_question_whose_key_noun_the_passages_lack_is_presented_as_uncertain(assistant, retriever):
     question = "Какая погода была в Москве во время визита?"
     answer = assistant.ask(question)
-    assert measure(retriever, question, answer.hits, answer.citations[0]).noun_match < 1
+    query = analyse(question)
+    assert measure(query, answer.hits, answer.citations[0], retriever.evidence(query, answer.hits)).noun_match < 1
     assert answer.status == "uncertain" and not answer.abstained
     warning, *leads = answer.text.split("\n\n")
     assert warning.startswith("Прямого ответа в документе может не быть. Ближайшие фрагменты: [1]")
@@ -118,7 +120,7 @@ def test_a_question_asking_whose_needs_the_owner_in_the_quote_not_the_owned_noun
     whose = assistant.ask("Чьи слова о «народной дипломатии» приводятся в статье?")
     which = assistant.ask("Какие слова о «народной дипломатии» приводятся в статье?")
     assert "отмечает эксперт КИСИ" in whose.text and whose.status == "answered"
-    assert whose.signals["asked_noun"] == 0.5 and which.signals["asked_noun"] == 0.0
+    assert whose.signals.asked_noun == 0.5 and which.signals.asked_noun == 0.0
 
 
 def test_a_direct_answer_is_answered_with_its_confidence(assistant):

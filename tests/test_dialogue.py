@@ -146,7 +146,7 @@ def test_a_follow_up_is_judged_by_the_kind_it_asks_for_not_the_earlier_questions
     answer = assistant.ask("А какая у него тема?", history=_history(first, earlier.text))
 
     assert first in answer.query_used and "Рабочие профессии" in answer.text
-    assert answer.signals is not None and answer.signals["kind_missing"] == 0
+    assert answer.signals is not None and answer.signals.kind_missing == 0
     assert answer.status == "answered"
 
 
@@ -155,7 +155,10 @@ def test_natasha_is_loaded_only_for_a_pronoun() -> None:
         """
         import sys
         from kzru_rag.answering.followups import contextual_query
-        history = [{"role": "user", "content": "Кто выступит?"}, {"role": "assistant", "content": "Жанар Тулиндинова [1]"}]
+        history = [
+            {"role": "user", "content": "Кто выступит?"},
+            {"role": "assistant", "content": "Жанар Тулиндинова [1]"},
+        ]
         contextual_query("А когда?", history)
         print("natasha" in sys.modules)
         contextual_query("А где она работает?", history)

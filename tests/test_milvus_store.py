@@ -277,13 +277,13 @@ def test_a_server_refusing_the_token_or_unreachable_is_named_with_the_fix_and_th
         if kind == "unreachable":
             assert f"cannot use the Milvus server at {uri} (" in result.stderr
             assert (
-                "check that it is running and reachable from here, and that $KZRU_RAG_MILVUS_TOKEN holds a token it accepts"
-                in result.stderr
+                "check that it is running and reachable from here, "
+                "and that $KZRU_RAG_MILVUS_TOKEN holds a token it accepts" in result.stderr
             )
         else:
             assert (
-                f"the Milvus server at {uri} refused kzru-rag's token (auth check failure, please check api key is correct)"
-                in result.stderr
+                f"the Milvus server at {uri} refused kzru-rag's token "
+                "(auth check failure, please check api key is correct)" in result.stderr
             )
             assert "check the token in $KZRU_RAG_MILVUS_TOKEN" in result.stderr
         assert "secret-token" not in result.stderr and "Traceback" not in result.stderr

@@ -23,7 +23,7 @@ def test_who_said_a_line_of_direct_speech_is_quoted_and_judged_with_the_words_th
     start, end = answer.citations[0].highlight
     quote = answer.citations[0].text[start - answer.citations[0].start : end - answer.citations[0].start]
     assert "основу «народной дипломатии»" in quote and quote.endswith("– отмечает эксперт КИСИ.")
-    assert answer.signals["kind_missing"] == 0.0
+    assert answer.signals.kind_missing == 0.0
 
 
 def test_a_passage_asked_who_is_carried_on_to_the_words_that_name_the_speaker(retriever) -> None:

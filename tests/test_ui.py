@@ -1,4 +1,5 @@
-"""The UI's parts without a browser: escaping and rendering, uploads, rebuilding and swapping the index, app.py options."""
+"""The UI's parts without a browser: escaping and rendering, uploads, rebuilding and swapping the index,
+app.py options."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from app_server import copy_index
 from kzru_rag.answering.llm import OpenAICompatibleLLM
 from kzru_rag.errors import KzruRagError
 from kzru_rag.faces.ui import (
+    MAX_PASSAGES,
     add_report,
     build_app,
     escape_html,
@@ -247,9 +249,11 @@ def test_only_one_rebuild_runs_at_a_time(library: Library) -> None:
     assert inner and not library.rebuilding
 
 
-def test_library_rejects_a_bad_k(library: Library) -> None:
-    with pytest.raises(ValueError, match="between 1 and 10"):
+def test_library_rejects_a_bad_k_and_the_page_one_over_its_slider(library: Library) -> None:
+    with pytest.raises(ValueError, match="at least 1"):
         Library(library.retriever, k=0)
+    with pytest.raises(ValueError, match=f"between 1 and {MAX_PASSAGES}"):
+        build_app(Library(library.retriever, k=MAX_PASSAGES + 1))
 
 
 # ---------------------------------------------------------------- app.py

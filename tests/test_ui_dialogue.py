@@ -8,19 +8,19 @@ from dataclasses import replace
 import pytest
 
 from kzru_rag.answering.assistant import Assistant
-from kzru_rag.faces.ui.conversation import Turn, chat_messages, from_state, history, to_markdown, to_state
+from kzru_rag.faces.ui.conversation import ChatTurn, chat_messages, from_state, history, to_markdown, to_state
 
 
 @pytest.fixture(scope="module")
-def turns(retriever) -> list[Turn]:
+def turns(retriever) -> list[ChatTurn]:
     assistant = Assistant(retriever)
     first = "Какова тема форума межрегионального сотрудничества?"
-    turns = [Turn(first, assistant.ask(first))]
+    turns = [ChatTurn(first, assistant.ask(first))]
     second = "А где он пройдёт?"
-    return [*turns, Turn(second, assistant.ask(second, history(turns)))]
+    return [*turns, ChatTurn(second, assistant.ask(second, history(turns)))]
 
 
-def test_the_stored_conversation_reads_back_as_it_was(turns: list[Turn]) -> None:
+def test_the_stored_conversation_reads_back_as_it_was(turns: list[ChatTurn]) -> None:
     stored = json.loads(json.dumps(to_state(turns)))  # what the browser keeps
 
     restored = from_state(stored)
@@ -36,7 +36,7 @@ def test_an_unreadable_stored_conversation_is_a_value_error(stored) -> None:
         from_state(stored)
 
 
-def test_the_chat_shows_each_answer_with_markers_that_open_its_own_sources(turns: list[Turn], retriever) -> None:
+def test_the_chat_shows_each_answer_with_markers_that_open_its_own_sources(turns: list[ChatTurn], retriever) -> None:
     messages = chat_messages(turns, retriever.index.documents)
 
     answers = [m["content"] for m in messages if m["role"] == "assistant" and "metadata" not in m]
@@ -46,7 +46,7 @@ def test_the_chat_shows_each_answer_with_markers_that_open_its_own_sources(turns
     ]
 
 
-def test_the_markdown_export_holds_every_answer_with_its_cited_passages(turns: list[Turn]) -> None:
+def test_the_markdown_export_holds_every_answer_with_its_cited_passages(turns: list[ChatTurn]) -> None:
     text = to_markdown(turns)
 
     assert text.count("## Вопрос ") == 2 and "А где он пройдёт?" in text

@@ -37,7 +37,7 @@ from kzru_rag.stores.manifest import IndexManifest
 log = logging.getLogger(__name__)
 
 MAX_UPLOAD_BYTES = 10 * 2**20
-MAX_PASSAGES = 10
+"""The largest document `Library.add` takes."""
 
 
 @dataclass(frozen=True)
@@ -78,8 +78,6 @@ class Library:
         documents_dir: str | Path | None = None,
         max_bytes: int = MAX_UPLOAD_BYTES,
     ) -> None:
-        if not 1 <= k <= MAX_PASSAGES:
-            raise ValueError(f"k (passages per answer) must be between 1 and {MAX_PASSAGES}")
         self.index_path = Path(retriever.index.path)
         self.documents_dir = documents_folder(self.index_path, documents_dir)
         self.llm = llm

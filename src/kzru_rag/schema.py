@@ -1,11 +1,15 @@
-"""The data that crosses the stages: a question's language, a retrieved passage (`Hit`), why the documents hold no
-answer (`AbstentionReason`), a conversation turn (`Message`) and an answer with its citations (`Answer`).
+"""The data that crosses the stages: a question analysed once (`Query`, with its language and the `Kind` of answer it
+asks for), a retrieved passage (`Hit`), what the index tells about a question beyond its hits (`Evidence`), why the
+documents hold no answer (`AbstentionReason`), a conversation turn (`Message`), what an answer's confidence is computed
+from (`Signals`) and an answer with its citations (`Answer`).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
+
+import numpy as np
 
 QUANTITY_HITS = 3
 """A question asking for a quantity is unanswered when none of this many top hits holds one."""
@@ -32,6 +36,15 @@ class Hit:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def place(self, paragraph: str = "абзац", chars: str | None = "символы") -> list[str]:
+        """Where the passage is in its document, as parts for a face to join: «стр. N» when the document has
+        pages, the paragraph (named by `paragraph`) and, when `chars` names them, the characters."""
+        parts = [f"стр. {self.metadata['page']}"] if self.metadata.get("page") else []
+        parts.append(f"{paragraph} {self.metadata.get('paragraph', '?')}")
+        if chars:
+            parts.append(f"{chars} {self.start}–{self.end}")
+        return parts
 
 
 @dataclass(frozen=True)
@@ -60,10 +73,101 @@ class AbstentionReason:
 Language = Literal["ru", "en", "kk"]
 
 
+Kind = Literal["person", "organisation", "place", "time", "number", "duration", "reason"]
+"""The kind of phrase that answers a question: «Где…?» a place, «Когда…?» a time, «Сколько…?» a number, «Почему…?» a
+reason, «Какой институт…?» an organisation."""
+
+
+@dataclass(frozen=True)
+class Query:
+    """A question analysed once (`language.questions.analyse`): what retrieval, answering and confidence read of it.
+
+    Readings are the forms under which a word can match (`language.words.word_readings`).
+    """
+
+    text: str
+    """The question, stripped and cut to `language.questions.MAX_QUERY_CHARS`."""
+    language: Language
+    written: tuple[str, ...]
+    """Its words, lower-cased, as written."""
+    lemmas: tuple[str, ...]
+    """Its words as lemmas (Cyrillic), function words left out (`language.words.tokens`)."""
+    words: tuple[frozenset[str], ...]
+    """The readings of its distinct content words (`language.words.query_words`)."""
+    numbers: tuple[frozenset[str], ...]
+    """The readings of the numbers it gives (`language.words.specifics`)."""
+    named: tuple[tuple[str, frozenset[str]], ...]
+    """(as written, readings) of the words that name one particular thing (`language.entities.named_specifics`)."""
+    key_nouns: tuple[tuple[str, frozenset[str]], ...]
+    """(as written, readings) of its nouns (`language.questions.key_nouns`)."""
+    kind: Kind | None
+    """The kind of phrase it asks for (None: no telling)."""
+    word_kind: Kind | None
+    """`kind` when its question word names it («где», «сколько», "how long"; None otherwise): the kinds retrieval's
+    answer-type bonus and the choice of the quote weigh."""
+    asked_noun: str | None
+    """The noun it asks for, as written («Какой *бюджет*…?»; Russian only)."""
+    noun_kind: Kind | None
+    """The kind of answer that noun (or, in English and Kazakh, a word after "which" / «қандай») names («городе»: a
+    place)."""
+    whose: bool
+    """It asks whose («Чьи слова…?»)."""
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the index tells about a question and the passages in play beyond their scores (`Retriever.evidence`):
+    the figures the confidence needs from retrieval."""
+
+    russian_share: float
+    """The share of the question's words (numbers aside) that are Russian (`Retriever.russian_share`)."""
+    unmatched_nouns: tuple[tuple[str, float], ...]
+    """(as written, best cosine to an indexed word of the passages; -1: none) of each key noun of the question that
+    no passage holds by lemma."""
+
+
 Status = Literal["answered", "uncertain", "abstained"]
 
 
 Message = dict[str, str]  # {"role": "system"|"user"|"assistant", "content": str}
+
+
+@dataclass(frozen=True)
+class Signals:
+    """What is known about an answer's first quote, each a number (the confidence model's features).
+
+    - `score`: the best passage's retrieval score; `margin`: its lead over the second passage.
+    - `quote_cosine`: cosine similarity of the quoted sentence and the question.
+    - `agreement`: 1 when the quote comes from the best-scored passage, else 0.
+    - `quote_overlap`: share of the question's content words the quoted sentence contains.
+    - `noun_match`: how well the question's least-matched key noun meets a word of the passages:
+      1 for the same lemma, else the highest cosine of the word embeddings (0 when it has no nouns).
+    - `kind_missing`: 1 when the question asks for a kind of phrase (a person, an organisation, a date, a
+      reason…) and the quote holds none, else 0.
+    - `russian_share`: share of the question's words that are Russian (the documents' language); it also
+      tells the combiner how far the lexical signals (`quote_overlap`) can speak for the question.
+    - `asked_noun`: 1 when the noun the question asks for («Какой *бюджет*…?», «Сколько *студентов*…?») is
+      in the quoted sentence (by lemma), 0 when it is not, 0.5 when the question has none.
+    """
+
+    score: float
+    margin: float
+    quote_cosine: float
+    agreement: float
+    quote_overlap: float
+    noun_match: float
+    kind_missing: float
+    russian_share: float
+    asked_noun: float
+
+    def vector(self) -> np.ndarray:
+        return np.array([getattr(self, f.name) for f in fields(self)], dtype=np.float64)
+
+    def to_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+
+SIGNAL_NAMES = tuple(f.name for f in fields(Signals))
 
 
 @dataclass(frozen=True)
@@ -91,8 +195,8 @@ class Answer:
     """Calibrated probability that the first quote answers the question (None: abstained, or no model)."""
     status: Status = "answered"
     """"answered" (presented as the answer), "uncertain" (passages given as leads) or "abstained"."""
-    signals: dict[str, float] | None = None
-    """What the confidence is computed from (`confidence.Signals` of the first quote; None: not extractive)."""
+    signals: Signals | None = None
+    """What the confidence is computed from (the `Signals` of the first quote; None: not extractive)."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

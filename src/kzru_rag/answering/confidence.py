@@ -11,107 +11,59 @@ from __future__ import annotations
 
 import functools
 import json
-from dataclasses import asdict, dataclass, fields
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from kzru_rag.language.questions import WHOSE, answer_kind, asked_noun, holds_kind, key_nouns, kind_noun
-from kzru_rag.language.words import content_words, query_words, tokens, word_readings
-from kzru_rag.schema import Status
-
-if TYPE_CHECKING:
-    from kzru_rag.retrieval.retriever import Retriever
-    from kzru_rag.schema import Hit
+from kzru_rag.language.questions import holds_kind
+from kzru_rag.language.words import content_words, word_readings
+from kzru_rag.schema import SIGNAL_NAMES, Evidence, Hit, Query, Signals, Status
 
 
-@dataclass(frozen=True)
-class Signals:
-    """What is known about an answer's first quote, each a number (the combiner's features).
-
-    - `score`: the best passage's retrieval score; `margin`: its lead over the second passage.
-    - `quote_cosine`: cosine similarity of the quoted sentence and the question.
-    - `agreement`: 1 when the quote comes from the best-scored passage, else 0.
-    - `quote_overlap`: share of the question's content words the quoted sentence contains.
-    - `noun_match`: how well the question's least-matched key noun meets a word of the passages:
-      1 for the same lemma, else the highest cosine of the word embeddings (0 when it has no nouns).
-    - `kind_missing`: 1 when the question asks for a kind of phrase (a person, an organisation, a date, a
-      reason…) and the quote holds none, else 0.
-    - `russian_share`: share of the question's words that are Russian (the documents' language); it also
-      tells the combiner how far the lexical signals (`quote_overlap`) can speak for the question.
-    - `asked_noun`: 1 when the noun the question asks for («Какой *бюджет*…?», «Сколько *студентов*…?») is
-      in the quoted sentence (by lemma), 0 when it is not, 0.5 when the question has none.
-    """
-
-    score: float
-    margin: float
-    quote_cosine: float
-    agreement: float
-    quote_overlap: float
-    noun_match: float
-    kind_missing: float
-    russian_share: float
-    asked_noun: float
-
-    def vector(self) -> np.ndarray:
-        return np.array([getattr(self, f.name) for f in fields(self)], dtype=np.float64)
-
-    def to_dict(self) -> dict[str, float]:
-        return asdict(self)
-
-
-SIGNAL_NAMES = tuple(f.name for f in fields(Signals))
-
-
-def measure(retriever: Retriever, question: str, hits: list[Hit], quote: Hit, asked: str | None = None) -> Signals:
-    """The signals of `quote` (a hit whose `highlight` is the quoted sentence) as the answer to
-    `question` (what was searched), given the `hits` retrieved for it; the kind of answer and the noun
-    asked for are read from `asked` (default: `question`), the question as the user asked it."""
+def measure(query: Query, hits: list[Hit], quote: Hit, evidence: Evidence, asked: Query | None = None) -> Signals:
+    """The signals of `quote` (a hit whose `highlight` is the quoted sentence) as the answer to `query` (what was
+    searched), given the `hits` in play for it and what the retriever tells of both (`evidence`, from
+    `Retriever.evidence(query, hits)`); the kind of answer and the noun asked for are read from `asked` (default:
+    `query`), the question as the user asked it."""
     span = quote.highlight or (quote.start, quote.end)
     sentence = quote.text[span[0] - quote.start : span[1] - quote.start]
     cosine = max(
         (c for a, b, c in quote.sentences if span[0] <= a and b <= span[1]), default=quote.signals.get("sentence", 0.0)
     )
-    words = query_words(question)
+    words = query.words
     readings = frozenset().union(*content_words(sentence))
     overlap = sum(bool(w & readings) for w in words) / len(words) if words else 0.0
-    asked = asked or question
-    kind = answer_kind(asked)
+    asked = asked or query
     return Signals(
         score=hits[0].score,
         margin=hits[0].score - hits[1].score if len(hits) > 1 else 0.0,
         quote_cosine=float(cosine),
         agreement=float(quote.chunk_id == hits[0].chunk_id and quote.start == hits[0].start),
         quote_overlap=overlap,
-        noun_match=_noun_match(retriever, question, hits),
-        kind_missing=float(kind is not None and not holds_kind(sentence, kind, asked)),
-        russian_share=retriever.russian_share(question),
+        noun_match=_noun_match(query, evidence),
+        kind_missing=float(asked.kind is not None and not holds_kind(sentence, asked.kind, asked)),
+        russian_share=evidence.russian_share,
         asked_noun=_asked_noun_quoted(asked, readings),
     )
 
 
-def _asked_noun_quoted(question: str, quoted: frozenset[str]) -> float:
+def _asked_noun_quoted(question: Query, quoted: frozenset[str]) -> float:
     """1 when the noun `question` asks for is among the `quoted` sentence's readings, 0 when not; 0.5 without
-    one, when it names a kind of answer («городе»: the answer names a city, not the word; `kind_missing` judges it),
-    or when the question asks whose it is («Чьи *слова*…?»: the answer names the owner, not the thing owned)."""
-    noun = asked_noun(question)
-    if noun is None or kind_noun(question) is not None or set(tokens(question, lemmas=False)) & WHOSE:
+    one, when it names a kind of answer («городе»: the answer names a city, not the word; `kind_missing` judges
+    it), or when the question asks whose it is («Чьи *слова*…?»: the answer names the owner, not the thing owned)."""
+    noun = question.asked_noun
+    if noun is None or question.noun_kind is not None or question.whose:
         return 0.5
     return float(bool(word_readings(noun) & quoted))
 
 
-def _noun_match(retriever: Retriever, question: str, hits: list[Hit]) -> float:
-    """The worst match of a key noun of `question` in the hits: 1 by lemma, else its best word cosine."""
-    nouns = key_nouns(question)
-    if not nouns:
+def _noun_match(query: Query, evidence: Evidence) -> float:
+    """The worst match of a key noun of `query` in the passages: 1 by lemma, else its best word cosine."""
+    if not query.key_nouns:
         return 0.0
-    passages = [hit.text for hit in hits]
-    found = frozenset().union(*(r for text in passages for r in content_words(text)))
-    unmatched = [word for word, readings in nouns if not readings & found]
-    if not unmatched:
-        return 1.0
-    return float(retriever.word_similarity(unmatched, passages).min())
+    return min((similarity for _, similarity in evidence.unmatched_nouns), default=1.0)
 
 
 @dataclass(frozen=True)

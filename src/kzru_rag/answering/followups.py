@@ -21,10 +21,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from kzru_rag.language.entities import morph_tagger, ner_tools
-from kzru_rag.language.questions import WHICH, Kind, expected_answer
+from kzru_rag.language.entities import tagged
+from kzru_rag.language.questions import WHICH, expected_answer
 from kzru_rag.language.speech import ANAPHORS
 from kzru_rag.language.words import WORD, best_parse, content_words, tokens
+from kzru_rag.schema import Kind, Query
 from kzru_rag.stores.terms import TermIndex
 
 if TYPE_CHECKING:
@@ -97,27 +98,25 @@ class Entity:
         return pronoun.plural is None or self.plural is None or self.plural == pronoun.plural
 
 
-def is_follow_up(question: str) -> bool:
+def is_follow_up(question: str | Query) -> bool:
     """True when the question refers back (a pronoun such as «он», «там», "it") or is too short to stand alone."""
-    words = set(tokens(question, lemmas=False))
-    return bool(words & ANAPHORS) or len(tokens(question)) <= SHORT_QUESTION_WORDS
+    lemmas = question.lemmas if isinstance(question, Query) else tokens(question)
+    return bool(set(_written(question)) & ANAPHORS) or len(lemmas) <= SHORT_QUESTION_WORDS
 
 
-def pronoun_of(question: str) -> Pronoun | None:
+def pronoun_of(question: str | Query) -> Pronoun | None:
     """The first pronoun of the question that stands for an entity, or None."""
-    return next((PRONOUNS[word] for word in tokens(question, lemmas=False) if word in PRONOUNS), None)
+    return next((PRONOUNS[word] for word in _written(question) if word in PRONOUNS), None)
+
+
+def _written(question: str | Query) -> Sequence[str]:
+    """The question's words as written, lower-cased (an earlier question of the conversation is read here)."""
+    return question.written if isinstance(question, Query) else tokens(question, lemmas=False)
 
 
 def entities(text: str) -> list[Entity]:
     """The people, places and organisations natasha's NER finds in Russian `text`, and «quoted» names, in order."""
-    from natasha import Doc
-
-    segmenter, ner = ner_tools()
-    morph = morph_tagger()
-    doc = Doc(_MARKER.sub(" ", text))
-    doc.segment(segmenter)
-    doc.tag_ner(ner)
-    doc.tag_morph(morph)
+    doc = tagged(_MARKER.sub(" ", text), morphology=True)
     found = [
         (span.start, _entity(span.text, _NER_KINDS[span.type], span.tokens))
         for span in doc.spans
@@ -132,7 +131,7 @@ def entities(text: str) -> list[Entity]:
     return [entity for _, entity in sorted(found, key=lambda item: item[0])]
 
 
-def referent(question: str, history: Sequence[Message], terms: TermIndex | None = None) -> Entity | None:
+def referent(question: str | Query, history: Sequence[Message], terms: TermIndex | None = None) -> Entity | None:
     """The entity of the conversation's previous answer that the question's pronoun stands for, or None.
 
     - A pronoun that repeats the previous question's («А какая у него тема?» → «А когда он
@@ -173,17 +172,18 @@ def referent(question: str, history: Sequence[Message], terms: TermIndex | None 
     return min(enumerate(candidates), key=rank, default=(0, None))[1]
 
 
-def contextual_query(question: str, history: Sequence[Message], terms: TermIndex | None = None) -> str:
+def contextual_query(question: str | Query, history: Sequence[Message], terms: TermIndex | None = None) -> str:
     """The question made to stand alone for search: with the entity its pronoun stands for
     (`referent`), or else with the earlier questions it leans on appended (none when it stands alone).
 
     Walks back through the user's questions and stops at the first one that stands alone, so
     a chain of follow-ups keeps the topic that started it.
     """
+    text = question.text if isinstance(question, Query) else question
     if not is_follow_up(question):
-        return question
+        return text
     if carried := referent(question, history, terms):
-        return f"{question} {carried.text}"
+        return f"{text} {carried.text}"
     context: list[str] = []
     for turn in reversed(history):
         if turn["role"] != "user":
@@ -191,7 +191,7 @@ def contextual_query(question: str, history: Sequence[Message], terms: TermIndex
         context.append(turn["content"].strip())
         if not is_follow_up(turn["content"]) or len(context) == EARLIER_QUESTIONS:
             break
-    return " ".join([question, *context])
+    return " ".join([text, *context])
 
 
 def _subject_agrees(question: str, pronoun: Pronoun) -> bool:

@@ -28,7 +28,7 @@ from kzru_rag.schema import Message
 
 ENTRY_POINT_GROUP = "kzru_rag.llms"
 DEFAULT_BACKEND = "openai"
-PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts"
+PROMPTS_DIR = Path(__file__).resolve().parents[3] / "prompts"
 
 _SECTION_MARK = re.compile(r"^<!-- #(\w+) -->[ \t]*$", re.MULTILINE)
 _PROMPT_FILE = re.compile(r"\w+(\.\w+)*")

@@ -17,11 +17,11 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from kzru_rag.answering.assistant import Assistant
-from kzru_rag.answering.confidence import SIGNAL_NAMES, ConfidenceModel, Signals, fit
+from kzru_rag.answering.confidence import ConfidenceModel, fit
 from kzru_rag.evaluation.datasets import Dialogue, Question
 from kzru_rag.evaluation.dialogues import ask_turns
 from kzru_rag.evaluation.trust import Outcome
-from kzru_rag.schema import Answer
+from kzru_rag.schema import SIGNAL_NAMES, Answer, Signals
 
 MAX_MISLEADING = 0.10
 """The highest misleading rate (issue 9) the presentation threshold may give on held-out sets."""
@@ -76,7 +76,7 @@ def _sample(set_name: str, sample_id: str, gold: list[str], answer: Answer) -> S
     correct = bool(gold) and any(g in answer.text for g in gold)
     abstained = answer.status == "abstained"
     outcome = Outcome(sample_id, bool(gold), "abstained" if abstained else "answered", None, correct)
-    signals = None if abstained or answer.signals is None else Signals(**answer.signals)
+    signals = None if abstained else answer.signals
     return Sample(set_name, outcome, signals)
 
 

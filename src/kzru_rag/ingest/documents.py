@@ -1,4 +1,5 @@
-"""Source documents: the text of `.txt`/`.md`/`.pdf`/`.docx`/`.html` files (see `readers`), their metadata and checksums."""
+"""Source documents: the text of `.txt`/`.md`/`.pdf`/`.docx`/`.html` files (see `readers`), their metadata and
+checksums."""
 
 from __future__ import annotations
 
@@ -99,13 +100,15 @@ def check_file(path: Path, max_bytes: int = MAX_SOURCE_BYTES, name: str | None =
     name = name or str(path)
     if format_of(name) is None:
         raise SourceError(
-            f"{name}: unsupported file type {Path(name).suffix or '(none)'}; {', '.join(SUPPORTED_SUFFIXES)} files are indexed",
+            f"{name}: unsupported file type {Path(name).suffix or '(none)'}; "
+            f"{', '.join(SUPPORTED_SUFFIXES)} files are indexed",
             "unsupported",
         )
     size = path.stat().st_size
     if size > max_bytes:
         raise SourceError(
-            f"{name}: {size / 2**20:.1f} MB is larger than the {max_bytes // 2**20} MB limit; split it into smaller files",
+            f"{name}: {size / 2**20:.1f} MB is larger than the {max_bytes // 2**20} MB limit; "
+            "split it into smaller files",
             "too_large",
             size=size,
             limit=max_bytes,

@@ -5,7 +5,8 @@
   letter inside the sentence), Roman numerals (XXI) and numbers (2024). A question naming one the
   documents never mention cannot be answered from them («Назарбаев», «США», «Китая»).
 - `entities(sentence)`: the named entities (PER, LOC, ORG) natasha's bundled Russian NER
-  finds in a sentence. The model is loaded on first use (about a second), once per process.
+  finds in a sentence; `tagged(text)`: natasha's tagged document, for callers that need more (the follow-ups'
+  pronoun agreement). The models are loaded on first use (about a second), once per process.
 - `kazakh_stem(word)`: a Kazakh word without its case ending, to compare its embedding with Russian words.
 - `spells(abbreviation, words)`: whether consecutive words spell an abbreviation («АЭС»: «атомные электростанции»).
 """
@@ -115,29 +116,37 @@ def _embedding() -> Any:
 
 
 @lru_cache(maxsize=1)
-def ner_tools() -> tuple[Any, Any]:
+def _ner_tools() -> tuple[Any, Any]:
     """natasha's segmenter and NER tagger, loaded on first use, once per process (the NER and
-    `morph_tagger` share one embedding table, about 100 MiB)."""
+    `_morph_tagger` share one embedding table, about 100 MiB)."""
     from natasha import NewsNERTagger, Segmenter
 
     return Segmenter(), NewsNERTagger(_embedding())
 
 
 @lru_cache(maxsize=1)
-def morph_tagger() -> Any:
+def _morph_tagger() -> Any:
     """natasha's morphology tagger, loaded on first use, once per process."""
     from natasha import NewsMorphTagger
 
     return NewsMorphTagger(_embedding())
 
 
+def tagged(text: str, morphology: bool = False) -> Any:
+    """natasha's `Doc` of Russian `text`, segmented and tagged by its NER (`doc.spans`: PER, LOC, ORG) and, with
+    `morphology`, by its morphology tagger (`token.pos`, `token.feats`)."""
+    from natasha import Doc
+
+    segmenter, ner = _ner_tools()
+    doc = Doc(text)
+    doc.segment(segmenter)
+    doc.tag_ner(ner)
+    if morphology:
+        doc.tag_morph(_morph_tagger())
+    return doc
+
+
 @lru_cache(maxsize=4096)
 def entities(sentence: str) -> tuple[tuple[str, str], ...]:
     """(type, text) of each named entity natasha's Russian NER finds in `sentence`; type is PER, LOC or ORG."""
-    from natasha import Doc
-
-    segmenter, tagger = ner_tools()
-    doc = Doc(sentence)
-    doc.segment(segmenter)
-    doc.tag_ner(tagger)
-    return tuple((span.type, span.text) for span in doc.spans)
+    return tuple((span.type, span.text) for span in tagged(sentence).spans)

@@ -1,22 +1,33 @@
-"""What a question asks for: its language, and the kind of phrase that can answer it.
+"""A question analysed once (`analyse` → `schema.Query`): its language, its words, and the kind of phrase that can
+answer it.
 
-«Где…?» asks for a place («в Уральске»), «Когда…?» for a time («11–12 ноября»), «Кто…?» for a
-person, «Сколько…?» / "How many…?" / «Қанша…?» for a quantity. The retriever uses the quantity
-check to recognise questions the document cannot answer; the assistant uses all kinds to pick
-the sentence to quote.
+What is asked is one `Kind`, read in steps: the question word names it («Где…?» a place such as «в Уральске»,
+«Когда…?» a time such as «11–12 ноября», «Кто…?» a person, «Сколько…?» / "How many…?" / «Қанша…?» a quantity:
+`Query.word_kind`); else «Почему…?» asks for a reason, «Чьи…?» for a person, and the noun after «какой…» may name the
+kind («В каком городе…?»: a place; «Какой вуз…?»: an organisation). The retriever weighs the question-word kinds and
+uses the quantity check to recognise questions the document cannot answer; the assistant picks the sentence to quote
+by them; the confidence asks whether the quote holds a phrase of the kind asked (`holds_kind`).
 """
 
 from __future__ import annotations
 
 import re
-from typing import Literal
 
-from kzru_rag.language.entities import entities, kazakh_stem
+from kzru_rag.language.entities import entities, kazakh_stem, named_specifics
 from kzru_rag.language.speech import names_speaker
-from kzru_rag.language.words import KAZAKH_LETTERS, WORD, best_parse, in_dictionary, tokens, word_readings
-from kzru_rag.schema import Language
+from kzru_rag.language.words import (
+    KAZAKH_LETTERS,
+    WORD,
+    best_parse,
+    in_dictionary,
+    query_words,
+    specifics,
+    tokens,
+    word_readings,
+)
+from kzru_rag.schema import Kind, Language, Query
 
-Kind = Literal["place", "time", "person", "number", "duration"]
+MAX_QUERY_CHARS = 4000
 
 QUESTION_WORDS: dict[str, Kind] = {
     **dict.fromkeys("где куда where қайда қайдан".split(), "place"),
@@ -36,9 +47,53 @@ WHICH = frozenset(
 )
 """Words that ask for the noun that follows them: that noun is what the question asks for, not its topic."""
 ASKED_NOUN_WINDOW = 3
-"""The asked-for noun is looked for among this many words after «какой…» or «сколько» («Какие практические механизмы…»)."""
+"""The asked-for noun is looked for among this many words after «какой…» or «сколько»
+(«Какие практические механизмы…»)."""
 _PLACE_PREPOSITIONS = frozenset({"в", "во", "на"})
 _NOT_QUANTITIES = frozenset({"оба"})  # pymorphy3 reads «оба», «обеим» as numerals
+
+
+def validate_query(query: str) -> str:
+    """The query, stripped and cut to MAX_QUERY_CHARS; ValueError when there is nothing to search."""
+    if not isinstance(query, str):
+        raise ValueError("the question must be text")
+    # JSON from a browser can carry UTF-16 surrogates, which the tokenizer rejects: pair them, replace lone ones.
+    query = query.encode("utf-16", "surrogatepass").decode("utf-16", "replace").strip()
+    if not query:
+        raise ValueError("the question is empty: type a question about the document")
+    return query[:MAX_QUERY_CHARS]
+
+
+def analyse(question: str) -> Query:
+    """The question (validated by `validate_query`) analysed once: what every stage reads of it."""
+    text = validate_query(question)
+    written = tuple(tokens(text, lemmas=False))
+    word_kind = _word_kind(written)
+    noun = asked_noun(text)
+    noun_kind = _noun_kind(text, noun)
+    whose = bool(set(written) & WHOSE)
+    reason: Kind | None = "reason" if set(written) & _REASON_WORDS else None
+    # What is asked, in steps: the question word, a reason word, «чей…», the noun asked for.
+    return Query(
+        text=text,
+        language=question_language(text),
+        written=written,
+        lemmas=tuple(tokens(text)),
+        words=tuple(query_words(text)),
+        numbers=tuple(specifics(text)),
+        named=tuple(named_specifics(text)),
+        key_nouns=tuple(key_nouns(text)),
+        kind=word_kind or reason or ("person" if whose else noun_kind),
+        word_kind=word_kind,
+        asked_noun=noun,
+        noun_kind=noun_kind,
+        whose=whose,
+    )
+
+
+def as_query(question: str | Query) -> Query:
+    """`question` as a `Query` (analysed here when it is text)."""
+    return question if isinstance(question, Query) else analyse(question)
 
 
 def question_language(text: str) -> Language:
@@ -51,8 +106,11 @@ def question_language(text: str) -> Language:
 
 
 def expected_answer(question: str) -> Kind | None:
-    """The kind of phrase the question asks for, from its first question word (None: no such word)."""
-    words = tokens(question, lemmas=False)
+    """The kind of phrase the question's first question word asks for (None: no such word): `Query.word_kind`."""
+    return _word_kind(tokens(question, lemmas=False))
+
+
+def _word_kind(words: tuple[str, ...] | list[str]) -> Kind | None:
     for word, after in zip(words, [*words[1:], ""]):
         if word == "how" and after in _HOW:
             return _HOW[after]
@@ -74,19 +132,21 @@ def asked_noun(question: str) -> str | None:
     return None
 
 
-def holds_answer(sentence: str, kind: Kind, question: str) -> bool:
-    """True when `sentence` contains a phrase of `kind` that the question does not already contain.
+def holds_answer(sentence: str, kind: Kind, question: str | Query) -> bool:
+    """True when `sentence` contains a phrase of `kind` that the question does not already contain, by morphology
+    and patterns (the kinds a question word asks for; never an organisation or a reason).
 
     A quantity is a number or a numeral («девяти», «трех»; not «обеим»); dates are times, not quantities. A
     duration is either («более чем трех десятилетий», «11–12 ноября»).
     """
+    query = as_query(question)
     if kind == "time":
-        return any(match.group() not in question for match in _DATE.finditer(sentence))
+        return any(match.group() not in query.text for match in _DATE.finditer(sentence))
     if kind == "duration":
-        return holds_answer(sentence, "time", question) or holds_answer(sentence, "number", question)
+        return holds_answer(sentence, "time", query) or holds_answer(sentence, "number", query)
     if kind == "number":
         sentence = _DATE.sub(" ", sentence)
-    known = set(tokens(question))
+    known = set(query.lemmas)
     words = [match.group() for match in WORD.finditer(sentence)]
     for before, word in zip(["", *words], words):
         normal, pos, grammemes = best_parse(word.lower())
@@ -101,16 +161,13 @@ def holds_answer(sentence: str, kind: Kind, question: str) -> bool:
     return False
 
 
-AnswerKind = Literal["person", "organisation", "place", "time", "number", "duration", "reason"]
-
-
-# Question words for kinds `questions.expected_answer` leaves out (it serves retrieval and quoting).
+# Question words for a kind their question word does not name (`Query.kind` beyond `Query.word_kind`).
 _REASON_WORDS = frozenset("почему зачем why неге неліктен".split())
 
 
 # Nouns that name a kind of answer: «В каком *городе*…?», "Which *country*…?", «Қай *қалада*…?» ask for a place,
 # not for the word itself. Ambiguous ones («место»: a rank or a place) are left out.
-_KIND_NOUNS: dict[str, AnswerKind] = {
+_KIND_NOUNS: dict[str, Kind] = {
     **dict.fromkeys(
         "город страна государство регион область столица республика city country state region capital "
         "қала ел мемлекет өңір облыс астана".split(),
@@ -139,24 +196,10 @@ _REASON_MARKERS = frozenset("чтобы для поскольку потому �
 _NER_KINDS = {"person": "PER", "organisation": "ORG", "place": "LOC"}
 
 
-def answer_kind(question: str) -> AnswerKind | None:
-    """The kind of phrase the question asks for: `questions.expected_answer`, a reason («Почему…?»,
-    "Why…?"), a person («Чьи слова…?»), or what the noun after «какой…» names («В каком городе…?»: a place;
-    «Какой вуз…?»: an organisation)."""
-    if kind := expected_answer(question):
-        return kind
-    words = set(tokens(question, lemmas=False))
-    if words & _REASON_WORDS:
-        return "reason"
-    if words & WHOSE:
-        return "person"
-    return kind_noun(question)
-
-
-def kind_noun(question: str) -> AnswerKind | None:
+def _noun_kind(question: str, noun: str | None) -> Kind | None:
     """The kind of answer named by the noun the question asks for («В каком городе…?» → place): the Russian
-    `questions.asked_noun`, else (English, Kazakh: no tagger) any of the few words after "which" / «қандай»."""
-    if noun := asked_noun(question):
+    `noun` (`asked_noun`), else (English, Kazakh: no tagger) any of the few words after "which" / «қандай»."""
+    if noun:
         candidates = [noun]
     else:
         words = [match.group().lower() for match in WORD.finditer(question)]
@@ -173,21 +216,22 @@ def kind_noun(question: str) -> AnswerKind | None:
     return None
 
 
-def holds_kind(sentence: str, kind: AnswerKind, question: str) -> bool:
+def holds_kind(sentence: str, kind: Kind, question: str | Query) -> bool:
     """True when `sentence` holds a phrase of `kind` that the question does not: for people and places
     `questions.holds_answer` (morphology) or else a named entity of that type by natasha's NER; for
     organisations the NER alone; an organisation also answers who («Кто участвует?» → «Росатом»)."""
+    query = as_query(question)
     if kind == "reason":
         return bool(set(tokens(sentence, lemmas=False)) & _REASON_MARKERS)
-    if kind == "person" and names_speaker(sentence, question):
+    if kind == "person" and names_speaker(sentence, query):
         return True  # the author's words after direct speech name who said it
     if kind in _NER_KINDS:
-        if kind != "organisation" and holds_answer(sentence, kind, question):  # type: ignore[arg-type]
+        if kind != "organisation" and holds_answer(sentence, kind, query):
             return True  # found by morphology: the NER model need not be loaded
-        asked = set(tokens(question))
+        asked = set(query.lemmas)
         wanted = {"PER", "ORG"} if kind == "person" else {_NER_KINDS[kind]}  # «Кто участвует?» → «Росатом»
         return any(t in wanted and not set(tokens(text)) <= asked for t, text in entities(sentence))
-    return holds_answer(sentence, kind, question)
+    return holds_answer(sentence, kind, query)
 
 
 def key_nouns(question: str) -> list[tuple[str, frozenset[str]]]:

@@ -5,13 +5,9 @@ and the pronouns that lean on an earlier sentence or turn («Они…», «её
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 
 from kzru_rag.language.words import tokens
-
-if TYPE_CHECKING:
-    pass
-
+from kzru_rag.schema import Query
 
 SPEECH_REACH = 3
 """Direct speech is followed this many sentences at most by the words that name its speaker."""
@@ -29,11 +25,11 @@ def attributes_speech(sentence: str) -> bool:
     return bool(_ATTRIBUTION.search(sentence.strip()))
 
 
-def names_speaker(text: str, question: str) -> bool:
+def names_speaker(text: str, question: str | Query) -> bool:
     """True when a sentence of `text` ends with the author's words that name who said it («…, – поясняет Жанар
     Тулиндинова.») by words `question` does not hold: the speaker of direct speech is a person (or a body speaking
     as one), and a new one answers «Кто…?»."""
-    asked = set(tokens(question))
+    asked = set(question.lemmas if isinstance(question, Query) else tokens(question))
     for sentence in _SENTENCE_END.split(text):
         if found := _ATTRIBUTION.search(sentence.strip()):
             if set(tokens(found.group())[1:]) - asked:  # the words after the verb of speech

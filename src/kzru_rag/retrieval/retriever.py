@@ -22,18 +22,17 @@ from kzru_rag.embedding.engines import load_query_embedder
 from kzru_rag.errors import IndexLoadError, ModelError
 from kzru_rag.index.load import load_index
 from kzru_rag.ingest.chunking import Chunk
-from kzru_rag.language.entities import is_roman, kazakh_stem, named_specifics
-from kzru_rag.language.questions import expected_answer, holds_answer
+from kzru_rag.language.entities import is_roman, kazakh_stem
+from kzru_rag.language.questions import as_query, holds_answer
 from kzru_rag.language.speech import SPEECH_REACH, attributes_speech
-from kzru_rag.language.words import LATIN, Readings, content_words, in_dictionary, query_words, specifics
+from kzru_rag.language.words import LATIN, Readings, content_words, in_dictionary
 from kzru_rag.retrieval.bridge import WordBridge
-from kzru_rag.schema import QUANTITY_HITS, AbstentionReason, Hit
+from kzru_rag.schema import QUANTITY_HITS, AbstentionReason, Evidence, Hit, Kind, Query
 from kzru_rag.stores.layout import REBUILD_HINT
 from kzru_rag.stores.loaded import LoadedIndex
 from kzru_rag.stores.sentences import SentenceIndex
 from kzru_rag.stores.settings import ANSWER_TYPE_POOL, TYPED_KINDS, RetrievalSettings
 
-MAX_QUERY_CHARS = 4000
 STEM_SHORTER_BY = 3
 """A name matches an indexed word that starts with it minus this many final letters (at least 4 kept):
 «Тулиндиновой» meets «тулиндинова», «Уральска» meets «уральск»."""
@@ -74,17 +73,18 @@ class Retriever:
         _check_model(index, model or index.manifest.model_id)
         return cls(index, load_query_embedder(index.manifest.model_id, engine))
 
-    def search(self, query: str, k: int = 5) -> list[Hit]:
-        """The k passages most relevant to `query`, best first (fewer when the index holds fewer)."""
-        query = validate_query(query)
+    def search(self, query: str | Query, k: int = 5) -> list[Hit]:
+        """The k passages most relevant to `query` (a question, or one `questions.analyse` read), best first
+        (fewer when the index holds fewer)."""
+        query = as_query(query)
         if k < 1:
             raise ValueError("k must be at least 1")
-        words = query_words(query)
-        foreign = self._bridge.foreign(query, words) if self.settings.lexical_weight else []
-        vectors = self.embedder.encode_queries([query, *(surface for _, surface in foreign)])
+        words = list(query.words)
+        foreign = self._bridge.foreign(query.text, words) if self.settings.lexical_weight else []
+        vectors = self.embedder.encode_queries([query.text, *(surface for _, surface in foreign)])
         vector = vectors[0]
         units, scores, signals = self._score(self._bridge.translate(words, foreign, vectors[1:]), vector, k)
-        kind = expected_answer(query) if self.settings.answer_type_weight else None
+        kind = query.word_kind if self.settings.answer_type_weight else None
         typed = kind in TYPED_KINDS
         pool = max(k, ANSWER_TYPE_POOL) if typed else k
         hits: list[Hit] = []
@@ -111,17 +111,18 @@ class Retriever:
             hits = sorted((self._typed(hit, kind, query) for hit in hits), key=lambda hit: -hit.score)
         return hits[:k]
 
-    def _typed(self, hit: Hit, kind: str, query: str) -> Hit:
+    def _typed(self, hit: Hit, kind: Kind, query: Query) -> Hit:
         """`hit` with `answer_type_weight` added to its score when it holds the kind of phrase asked for."""
-        holds = holds_answer(hit.text, kind, query)  # type: ignore[arg-type]
+        holds = holds_answer(hit.text, kind, query)
         bonus = self.settings.answer_type_weight * holds
         return replace(hit, score=hit.score + bonus, signals={**hit.signals, "answer_type": float(holds)})
 
-    def abstains(self, query: str, hits: list[Hit]) -> bool:
-        """True when the hits are unlikely to answer the query (the document has no answer); see `abstention_reasons`."""
+    def abstains(self, query: str | Query, hits: list[Hit]) -> bool:
+        """True when the hits are unlikely to answer the query (the document has no answer);
+        see `abstention_reasons`."""
         return bool(self.abstention_reasons(query, hits))
 
-    def abstention_reasons(self, query: str, hits: list[Hit]) -> list[AbstentionReason]:
+    def abstention_reasons(self, query: str | Query, hits: list[Hit]) -> list[AbstentionReason]:
         """Why the hits are unlikely to answer the query; empty when they may answer it.
 
         The best hit scores below the floor for the query's language (see `RetrievalSettings`);
@@ -132,7 +133,7 @@ class Retriever:
         """
         if not hits:
             return [AbstentionReason("no_passages")]
-        query = validate_query(query)
+        query = as_query(query)
         settings = self.settings
         share = self.russian_share(query)
         floor = settings.abstain_below_other + (settings.abstain_below_russian - settings.abstain_below_other) * share
@@ -140,17 +141,15 @@ class Retriever:
         best = max(hit.score for hit in hits)
         if best < floor:
             reasons.append(AbstentionReason("low_score", f"{best:.3f} < {floor:.3f}"))
-        if missing := self._sentences.terms.absent(specifics(query)):
+        if missing := self._sentences.terms.absent(list(query.numbers)):
             reasons.append(AbstentionReason("unknown_numbers", ", ".join(sorted(min(m) for m in missing))))
         if names := self.unknown_names(query):
             reasons.append(AbstentionReason("unknown_names", ", ".join(names)))
-        if expected_answer(query) == "number" and not any(
-            holds_answer(h.text, "number", query) for h in hits[:QUANTITY_HITS]
-        ):
+        if query.word_kind == "number" and not any(holds_answer(h.text, "number", query) for h in hits[:QUANTITY_HITS]):
             reasons.append(AbstentionReason("no_quantity"))
         return reasons
 
-    def unknown_names(self, query: str) -> list[str]:
+    def unknown_names(self, query: str | Query) -> list[str]:
         """The names the query gives (`entities.named_specifics`: people, places, organisations,
         abbreviations, Roman numerals) that no indexed document mentions, as written in the query.
 
@@ -158,13 +157,13 @@ class Retriever:
         with its stem (`STEM_SHORTER_BY`); an abbreviation also when consecutive words of the documents
         spell it (`entities.spells`). A name that is still unmatched and is not Russian (Kazakh:
         «Мәскеуде») is mentioned when its embedding, or that of its Kazakh stem, reaches the word
-        bridge's `bridge_similarity` to an indexed word. Names in Latin letters (Roman numerals aside) are left out: English
-        capitalises common words ("the North–South corridor", "the Gulf states"), which the documents'
+        bridge's `bridge_similarity` to an indexed word. Names in Latin letters (Roman numerals aside) are left
+        out: English capitalises common words ("the North–South corridor", "the Gulf states"), which the documents'
         Russian words do not match by spelling nor, reliably, by embedding.
         """
         unmatched = [
             surface
-            for surface, readings in named_specifics(query)
+            for surface, readings in as_query(query).named
             if not (LATIN.search(surface) and not is_roman(surface))
             and not any(c.isdigit() for c in surface)
             and not self._mentions(readings)
@@ -183,6 +182,17 @@ class Retriever:
             known = {s for s, value in zip(foreign, best) if value >= self.settings.bridge_similarity}
             unmatched = [s for s in unmatched if s not in known]
         return unmatched
+
+    def evidence(self, query: str | Query, hits: list[Hit]) -> Evidence:
+        """What the index tells about `query` and the passages in play (`hits`) beyond their scores: the share of
+        its words that are Russian, and for each key noun no passage holds by lemma, the highest cosine of its
+        embedding to an indexed word of the passages (`word_similarity`)."""
+        query = as_query(query)
+        passages = [hit.text for hit in hits]
+        found = frozenset().union(*(r for text in passages for r in content_words(text)))
+        unmatched = [word for word, readings in query.key_nouns if not readings & found]
+        similarities = self.word_similarity(unmatched, passages) if unmatched else []
+        return Evidence(self.russian_share(query), tuple(zip(unmatched, map(float, similarities))))
 
     def word_similarity(self, words: list[str], texts: list[str]) -> np.ndarray:
         """For each of `words`, the highest cosine similarity of its embedding to an indexed word that
@@ -204,11 +214,11 @@ class Retriever:
             terms.has_prefix(r[: max(4, len(r) - STEM_SHORTER_BY)]) for r in readings
         )
 
-    def russian_share(self, query: str) -> float:
+    def russian_share(self, query: str | Query) -> float:
         """The share of the query's words (numbers aside) that are Russian: in pymorphy3's dictionary or
         in the indexed documents; 1 when it has no such words."""
         terms = self._sentences.terms
-        words = [w for w in query_words(query) if not any(c.isdigit() for reading in w for c in reading)]
+        words = [w for w in as_query(query).words if not any(c.isdigit() for reading in w for c in reading)]
         if not words:
             return 1.0
         return sum(1 for w in words if in_dictionary(w) or not terms.absent([w])) / len(words)
@@ -319,14 +329,3 @@ def _check_model(index: LoadedIndex, model_id: str) -> None:
             f"index at {index.path} was built with model {index.manifest.model_id!r}, not {model_id!r}: "
             f"query it with that model, or rebuild it with `kzru-rag index build --model {model_id}`"
         )
-
-
-def validate_query(query: str) -> str:
-    """The query, stripped and cut to MAX_QUERY_CHARS; ValueError when there is nothing to search."""
-    if not isinstance(query, str):
-        raise ValueError("the question must be text")
-    # JSON from a browser can carry UTF-16 surrogates, which the tokenizer rejects: pair them, replace lone ones.
-    query = query.encode("utf-16", "surrogatepass").decode("utf-16", "replace").strip()
-    if not query:
-        raise ValueError("the question is empty: type a question about the document")
-    return query[:MAX_QUERY_CHARS]

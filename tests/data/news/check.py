@@ -1,4 +1,5 @@
 """Consistency check for the news set (no product code): python3 tests/data/news/check.py"""
+
 import json
 import pathlib
 import sys
@@ -58,9 +59,11 @@ for d in dialogues:
 
 answerable = sum(1 for q in sets["questions.jsonl"] if q["gold"])
 turns = [t for d in dialogues for t in d["turns"]]
-print(f"docs {len(DOCS)}; ru {len(ru)} ({answerable} answerable, {len(ru) - answerable} not); "
-      f"en {len(sets['questions_en.jsonl'])}; kk {len(sets['questions_kk.jsonl'])} "
-      f"({sum(1 for q in sets['questions_kk.jsonl'] if q['gold'])} answerable); dialogues {len(dialogues)}, "
-      f"turns {len(turns)} ({sum(1 for t in turns if not t['gold'])} unanswerable)")
+print(
+    f"docs {len(DOCS)}; ru {len(ru)} ({answerable} answerable, {len(ru) - answerable} not); "
+    f"en {len(sets['questions_en.jsonl'])}; kk {len(sets['questions_kk.jsonl'])} "
+    f"({sum(1 for q in sets['questions_kk.jsonl'] if q['gold'])} answerable); dialogues {len(dialogues)}, "
+    f"turns {len(turns)} ({sum(1 for t in turns if not t['gold'])} unanswerable)"
+)
 print("\n".join(errors) or "OK")
 sys.exit(1 if errors else 0)

@@ -1,26 +1,28 @@
 """The browser UI (Gradio, in Russian): chat with cited answers, the document view, index management.
 
-`uploads` (what adding, removing and rebuilding documents of the `collection.Library` means for the
-user), `render` (HTML, all text escaped), `dialogue` (the conversation kept in the browser, and its
-Markdown export), `assets` (theme, style, scripts), `app` (the interface and the server); `gradio_stubs`
-makes importing Gradio skip its type-stub writer.
+`uploads` (what adding, removing and rebuilding documents of the `library.Library` means for the
+user), `render` (HTML, all text escaped), `conversation` (the conversation kept in the browser, and its
+Markdown export), `assets` (theme, style, scripts), `handlers` (what each event of the page does), `app` (the
+page's layout, its events wired to the handlers, and the server); `gradio_stubs` makes importing Gradio skip its
+type-stub writer.
 """
 
 from kzru_rag.faces.ui.gradio_stubs import skip_stub_writing
 
 skip_stub_writing()
 
-from kzru_rag.faces.ui.app import MAX_QUESTION_CHARS, build_app, launch_app  # noqa: E402
-from kzru_rag.faces.ui.render import (
+from kzru_rag.faces.ui.app import build_app, launch_app  # noqa: E402
+from kzru_rag.faces.ui.handlers import MAX_PASSAGES, MAX_QUESTION_CHARS  # noqa: E402
+from kzru_rag.faces.ui.render import (  # noqa: E402
     escape_html,
     escape_markdown,
     render_answer,
     render_document,
     render_sources,
     render_status,
-)  # noqa: E402
+)
 from kzru_rag.faces.ui.uploads import add_report, removal_report, source_problem  # noqa: E402
-from kzru_rag.library import MAX_PASSAGES, MAX_UPLOAD_BYTES  # noqa: E402
+from kzru_rag.library import MAX_UPLOAD_BYTES  # noqa: E402
 
 __all__ = [
     "MAX_PASSAGES",

@@ -21,13 +21,18 @@ THEME = gr.themes.Default(
 CSS = """
 .kz-cite { color: var(--link-text-color); font-weight: 700; font-size: 0.85em; margin-left: 1px; cursor: pointer; }
 .kz-cite:hover, .kz-cite:focus { text-decoration: underline; }
-.kz-notice { background: #fff4e5; color: #7c2d12; border-left: 4px solid #f59e0b; padding: 6px 10px; border-radius: 4px; font-size: 14px; }
+.kz-notice {
+  background: #fff4e5; color: #7c2d12; border-left: 4px solid #f59e0b; padding: 6px 10px; border-radius: 4px;
+  font-size: 14px;
+}
 .kz-query { color: var(--body-text-color); font-size: 14px; font-style: italic; }
 .kz-confidence { color: var(--body-text-color); font-size: 14px; }
 .kz-uncertain { color: #92400e; }
 .dark .kz-uncertain { color: #fbbf24; }
 #kz-chat .message-row, #kz-chat .message-row * { opacity: 1 !important; }
-#kz-chat .thought-group .title, #kz-chat .thought-group .title * { font-size: 14px !important; color: var(--body-text-color) !important; }
+#kz-chat .thought-group .title, #kz-chat .thought-group .title * {
+  font-size: 14px !important; color: var(--body-text-color) !important;
+}
 #kz-chat .kz-source span, #kz-chat .kz-source mark, .kz-doc mark { font-size: inherit !important; }
 .kz-source { border-left: 3px solid var(--link-text-color); padding: 2px 10px; margin: 4px 0 10px; font-size: 15px; }
 .kz-source-head { font-size: 14px; color: var(--body-text-color); margin-bottom: 2px; }

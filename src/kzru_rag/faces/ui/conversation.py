@@ -1,6 +1,6 @@
 """The conversation as the browser keeps it (`gr.BrowserState`), its chat messages, and its Markdown export.
 
-A conversation is a list of `Turn`s; in the browser it is stored as plain JSON (`to_state`), read back with
+A conversation is a list of `ChatTurn`s; in the browser it is stored as plain JSON (`to_state`), read back with
 `from_state`, which raises ValueError on anything it cannot read (an older or tampered value).
 """
 
@@ -13,26 +13,26 @@ from typing import Any
 
 from kzru_rag.faces.ui.render import escape_markdown, place, render_answer, render_sources
 from kzru_rag.ingest.documents import Document
-from kzru_rag.schema import AbstentionReason, Answer, Hit, Message
+from kzru_rag.schema import AbstentionReason, Answer, Hit, Message, Signals
 
 
 @dataclass(frozen=True)
-class Turn:
+class ChatTurn:
     """One question and its answer."""
 
     question: str
     answer: Answer
 
 
-def to_state(turns: Sequence[Turn]) -> list[dict[str, Any]]:
+def to_state(turns: Sequence[ChatTurn]) -> list[dict[str, Any]]:
     """The conversation as JSON for the browser (without each answer's uncited passages, to keep it small)."""
     return [{"question": t.question, "answer": {**asdict(t.answer), "hits": []}} for t in turns]
 
 
-def from_state(state: Any) -> list[Turn]:
+def from_state(state: Any) -> list[ChatTurn]:
     """The conversation stored by `to_state`; ValueError when the stored value is not one."""
     try:
-        return [Turn(str(item["question"]), _answer(item["answer"])) for item in state or []]
+        return [ChatTurn(str(item["question"]), _answer(item["answer"])) for item in state or []]
     except (KeyError, TypeError, AttributeError) as err:
         raise ValueError(f"the saved conversation cannot be read ({type(err).__name__}: {err})") from err
 
@@ -44,6 +44,7 @@ def _answer(data: dict[str, Any]) -> Answer:
             "citations": [_hit(h) for h in data["citations"]],
             "hits": [_hit(h) for h in data.get("hits", [])],
             "reasons": [AbstentionReason(**r) for r in data.get("reasons", [])],
+            "signals": Signals(**data["signals"]) if data.get("signals") else None,
         }
     )
 
@@ -59,7 +60,7 @@ def _hit(data: dict[str, Any]) -> Hit:
     )
 
 
-def history(turns: Sequence[Turn]) -> list[Message]:
+def history(turns: Sequence[ChatTurn]) -> list[Message]:
     """The earlier turns as the assistant takes them (for follow-up questions)."""
     messages: list[Message] = []
     for turn in turns:
@@ -67,7 +68,7 @@ def history(turns: Sequence[Turn]) -> list[Message]:
     return messages
 
 
-def chat_messages(turns: Sequence[Turn], documents: Mapping[str, Document]) -> list[dict[str, Any]]:
+def chat_messages(turns: Sequence[ChatTurn], documents: Mapping[str, Document]) -> list[dict[str, Any]]:
     """The chat's messages: each question, its answer, and its sources in a collapsible block."""
     messages: list[dict[str, Any]] = []
     for number, turn in enumerate(turns):
@@ -84,7 +85,7 @@ def chat_messages(turns: Sequence[Turn], documents: Mapping[str, Document]) -> l
     return messages
 
 
-def to_markdown(turns: Sequence[Turn], now: datetime | None = None) -> str:
+def to_markdown(turns: Sequence[ChatTurn], now: datetime | None = None) -> str:
     """The conversation as a Markdown file: each question, answer, and cited passage with its document and place."""
     stamp = (now or datetime.now(timezone.utc)).strftime("%d.%m.%Y %H:%M UTC")
     lines = ["# Диалог о документе (kzru-rag)", "", f"Сохранён {stamp}.", ""]

@@ -46,7 +46,8 @@ def answer_mode(model: str | None) -> str:
 
 def render_answer(answer: Answer, question: str, turn: int = 0) -> str:
     """The answer for the chat: its notice, escaped text with clickable [n] markers, its status and confidence,
-    and the search query when rewritten. `turn` (the answer's place in the conversation) lets a marker open its source."""
+    and the search query when rewritten. `turn` (the answer's place in the conversation) lets a marker open its
+    source."""
     parts = []
     if answer.notice:
         parts.append(f'<div class="kz-notice">⚠ {escape_markdown(answer.notice)}</div>')
@@ -83,8 +84,7 @@ def render_streaming(text: str) -> str:
 
 def place(hit: Hit) -> str:
     """Where a passage is: page (when the document has pages), paragraph, characters, date."""
-    parts = [f"стр. {hit.metadata['page']}"] if hit.metadata.get("page") else []
-    parts += [f"абзац {hit.metadata.get('paragraph', '?')}", f"символы {hit.start}–{hit.end}"]
+    parts = hit.place()
     if date := hit.metadata.get("date"):
         parts.append(_date(str(date)))
     return " · ".join(parts)
@@ -147,7 +147,10 @@ def _context(document: Document, hit: Hit) -> str:
 def render_document(document: Document | None, hit: Hit | None) -> str:
     """The whole document, with the cited passage highlighted and its answering sentence marked."""
     if document is None:
-        return '<div class="kz-doc-empty">Здесь появится документ с выделенным фрагментом, на который ссылается ответ.</div>'
+        return (
+            '<div class="kz-doc-empty">Здесь появится документ с выделенным фрагментом, на который ссылается ответ.'
+            "</div>"
+        )
     meta = [escape_html(str(document.metadata.get("title", document.doc_id)))]
     if date := document.metadata.get("date"):
         meta.append(escape_html(_date(str(date))))
@@ -203,9 +206,11 @@ def render_status(collection: Library) -> str:
     return (
         f'<div class="kz-status">{warning}<p>Индекс: <b>{state}</b> · фрагментов: <b>{manifest.chunk_count}</b> · '
         f"модель: <code>{escape_html(manifest.model_id)}</code> · собран: {escape_html(_built(manifest.built_at))}</p>"
-        '<table class="kz-table"><thead><tr><th>Документ</th><th>Источник</th><th>Символов</th><th>Состояние</th></tr></thead>'
+        '<table class="kz-table"><thead><tr>'
+        "<th>Документ</th><th>Источник</th><th>Символов</th><th>Состояние</th></tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table>"
-        f'<p class="kz-hint">Загруженные документы хранятся в <code>{escape_html(str(collection.documents_dir))}</code>.</p></div>'
+        f'<p class="kz-hint">Загруженные документы хранятся в <code>{escape_html(str(collection.documents_dir))}'
+        "</code>.</p></div>"
     )
 
 

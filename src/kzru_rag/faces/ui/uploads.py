@@ -1,6 +1,6 @@
 """What the «Индекс» tab says about adding, removing and rebuilding documents, in Russian.
 
-The work itself is `collection.Library`'s; this module words its outcomes and refusals for the user.
+The work itself is `library.Library`'s; this module words its outcomes and refusals for the user.
 """
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ _SOURCE_PROBLEMS = {
     "name_taken": "документ с именем «{stem}» уже есть; переименуйте файл",
     "utf16": "текст в кодировке UTF-16; пересохраните файл в UTF-8",
     "binary": "это двоичный файл, а не текст; сохраните документ как .txt или .md",
-    "encoding": "текст не в кодировке UTF-8 (например, в Windows-1251); откройте файл в редакторе и сохраните его в UTF-8",
+    "encoding": (
+        "текст не в кодировке UTF-8 (например, в Windows-1251); откройте файл в редакторе и сохраните его в UTF-8"
+    ),
     "empty": "в файле нет текста",
     "encrypted": "PDF защищён паролем; сохраните копию без пароля",
     "no_text": "в PDF нет текстового слоя — это скан; распознавание текста не поддерживается",

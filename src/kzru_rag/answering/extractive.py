@@ -1,0 +1,149 @@
+"""The sentences an extractive answer quotes: every sentence of the retrieved passages scored as the answer, the best
+ones chosen and widened to stand alone (`quotes.standalone_span`).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from kzru_rag.answering.quotes import antecedent, standalone_span
+from kzru_rag.embedding.base import TextEncoder
+from kzru_rag.language.questions import holds_answer
+from kzru_rag.language.speech import names_speaker
+from kzru_rag.language.words import content_words
+from kzru_rag.schema import Hit, Query
+
+Span = tuple[int, int]
+
+ANSWER_TYPE_WEIGHT = 0.08
+"""Bonus for a sentence holding the kind of phrase the question asks for (a place for «где»…)."""
+LEXICAL_WEIGHT = 0.1
+"""Weight of the share of question words found in a sentence, added to its cosine similarity."""
+RANK_WEIGHT = 0.02
+"""Bonus RANK_WEIGHT / rank for sentences of the retriever's higher-ranked passages."""
+QUOTE_MARGIN = 0.03
+"""Further sentences are quoted when they score within this margin of the best one."""
+
+
+class Sentence(NamedTuple):
+    """A quotable sentence of hit number `hit` at document `span`, and its score as the answer."""
+
+    score: float
+    hit: int
+    span: Span
+
+
+class Extractor:
+    """Chooses the sentences to quote; embeds those the retriever gave no similarity for (cached)."""
+
+    def __init__(self, embedder: TextEncoder, max_quotes: int) -> None:
+        self.embedder = embedder
+        self.max_quotes = max_quotes
+        self._vectors: dict[tuple[str, int, int], np.ndarray] = {}
+
+    def choose(self, query: Query, hits: list[Hit], focus: Query) -> list[Sentence]:
+        """The sentences to quote, best first: those scoring within QUOTE_MARGIN of the best (at most `max_quotes`,
+        none overlapping another), each widened to stand alone (`focus`: the question as asked)."""
+        scored = self.scored(query, hits, focus)
+        chosen: list[Sentence] = []
+        for sentence in scored:
+            if sentence.score < scored[0].score - QUOTE_MARGIN or len(chosen) == self.max_quotes:
+                break
+            if not any(overlaps(sentence.span, other.span) for other in chosen):
+                chosen.append(sentence)
+        return _standalone(chosen, hits, focus.kind == "person")
+
+    def scored(self, query: Query, hits: list[Hit], focus: Query | None = None) -> list[Sentence]:
+        """Every sentence of the hits (`Hit.sentences`; without them, the highlight or else the whole
+        passage), scored, best first.
+
+        `query` is what was searched; `focus` (default: the query) is the question as asked.
+
+        Score: cosine similarity of the query and the sentence, plus LEXICAL_WEIGHT times the
+        share of the focus's content words that the sentence contains (in any form), plus RANK_WEIGHT / rank
+        of its passage (the retriever's view of the whole passage), plus ANSWER_TYPE_WEIGHT when it
+        holds the kind of phrase the focus asks for.
+        """
+        places = [
+            (i, span)
+            for i, hit in enumerate(hits)
+            for span in ([(a, b) for a, b, _ in hit.sentences] or [hit.highlight or (hit.start, hit.end)])
+        ]
+        owners = [hits[i] for i, _ in places]
+        spans = [span for _, span in places]
+        texts = [hit.text[a - hit.start : b - hit.start] for hit, (a, b) in zip(owners, spans)]
+        similarities = self.similarities(query.text, owners, spans, texts)
+        similarity_of = dict(zip(places, similarities))
+        focus = focus or query
+        question_words = focus.words
+        kind = focus.word_kind
+        who = focus.kind == "person"
+        scored = []
+        for (i, _), similarity, span in zip(places, similarities, spans):
+            # Scored as the quote it makes with what it needs to stand alone (`quotes.standalone_span`).
+            if before := antecedent(hits[i], span):
+                similarity = max(similarity, similarity_of.get((i, before), similarity))
+            start, end = standalone_span(hits[i], span, who)
+            text = hits[i].text[start - hits[i].start : end - hits[i].start]
+            readings = frozenset().union(*content_words(text))
+            overlap = (
+                sum(bool(word & readings) for word in question_words) / len(question_words) if question_words else 0.0
+            )
+            typed = bool(kind) and holds_answer(text, kind, focus) or who and names_speaker(text, focus)
+            score = similarity + LEXICAL_WEIGHT * overlap + RANK_WEIGHT / (i + 1) + ANSWER_TYPE_WEIGHT * typed
+            scored.append(Sentence(score, i, span))
+        scored.sort(key=lambda sentence: -sentence.score)
+        return scored
+
+    def similarities(self, query: str, hits: list[Hit], spans: list[Span], texts: list[str]) -> list[float]:
+        """Cosine similarity of the query and `texts[i]` (document span `spans[i]` of `hits[i]`): the
+        retriever's own when it has it, else embedded here (and cached)."""
+        known = [_known_similarity(hit, span) for hit, span in zip(hits, spans)]
+        if all(value is not None for value in known):
+            return [float(value) for value in known]
+        keys = [(hit.doc_id, *span) for hit, span in zip(hits, spans)]
+        missing = {
+            key: text for key, text, value in zip(keys, texts, known) if value is None and key not in self._vectors
+        }
+        if missing:
+            self._vectors.update(zip(missing, self.embedder.encode_passages(list(missing.values()))))
+        question = self.embedder.encode_queries([query])[0]
+        return [
+            float(value) if value is not None else float(np.dot(question, self._vectors[key]))
+            for key, value in zip(keys, known)
+        ]
+
+
+def quote_text(hit: Hit, span: Span) -> str:
+    """The sentence at `span`, without a leading dash of direct speech."""
+    return hit.text[span[0] - hit.start : span[1] - hit.start].strip().lstrip("–—- ").strip()
+
+
+def overlaps(a: Span, b: Span) -> bool:
+    return a[0] < b[1] and b[0] < a[1]
+
+
+def _standalone(chosen: list[Sentence], hits: list[Hit], who: bool) -> list[Sentence]:
+    """The chosen sentences as quotes that stand alone (`quotes.standalone_span`; `who`: the question asks who);
+    a quote that comes to take in another chosen sentence of its passage is joined with it, in the place of the
+    better one."""
+    quotes: list[Sentence] = []
+    for sentence in chosen:
+        span = standalone_span(hits[sentence.hit], sentence.span, who)
+        joined = next((n for n, q in enumerate(quotes) if q.hit == sentence.hit and overlaps(q.span, span)), None)
+        if joined is None:
+            quotes.append(sentence._replace(span=span))
+        else:
+            other = quotes[joined]
+            quotes[joined] = other._replace(span=(min(other.span[0], span[0]), max(other.span[1], span[1])))
+    return quotes
+
+
+def _known_similarity(hit: Hit, span: Span) -> float | None:
+    """The retriever's cosine similarity of the query and the sentence at `span` of `hit`, if it has one."""
+    for start, end, similarity in hit.sentences:
+        if (start, end) == span:
+            return similarity
+    return hit.signals.get("sentence") if span == hit.highlight else None

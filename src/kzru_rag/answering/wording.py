@@ -1,0 +1,109 @@
+"""What the assistant says besides the document's words: the sentences of an abstention or an uncertain answer in the
+question's language (ru, en, kk), and the notices (in Russian, the UI's language) when an LLM answer was replaced or
+corrected.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from kzru_rag.schema import AbstentionReason, Language
+
+NO_ANSWER: dict[str, str] = {
+    "ru": "В документе нет ответа на этот вопрос.",
+    "en": "The document does not answer this question.",
+    "kk": "Құжатта бұл сұраққа жауап жоқ.",
+}
+CLOSEST: dict[str, str] = {
+    "ru": "Ближайшие по смыслу фрагменты",
+    "en": "The closest passages",
+    "kk": "Мағынасы жағынан ең жақын үзінділер",
+}
+# Why there is no answer, by `AbstentionReason.kind`, in the question's language ({detail}: the reason's detail).
+REASONS: dict[str, dict[str, str]] = {
+    "no_passages": {"ru": "Ничего не найдено.", "en": "Nothing was found.", "kk": "Ештеңе табылмады."},
+    "low_score": {
+        "ru": "Ни один фрагмент не близок к вопросу по смыслу.",
+        "en": "No passage is close to the question.",
+        "kk": "Сұраққа мағынасы жақын үзінді жоқ.",
+    },
+    "unknown_numbers": {
+        "ru": "В документе не упоминается: {detail}.",
+        "en": "The document never mentions {detail}.",
+        "kk": "Құжатта мыналар айтылмайды: {detail}.",
+    },
+    "unknown_names": {
+        "ru": "В документе не упоминается: {detail}.",
+        "en": "The document never mentions {detail}.",
+        "kk": "Құжатта мыналар айтылмайды: {detail}.",
+    },
+    "no_quantity": {
+        "ru": "Вопрос о количестве, а в найденных фрагментах нет чисел.",
+        "en": "The question asks for a quantity, and the passages found hold none.",
+        "kk": "Сұрақ санды сұрайды, ал табылған үзінділерде сан жоқ.",
+    },
+}
+UNCERTAIN: dict[str, str] = {
+    "ru": "Прямого ответа в документе может не быть. Ближайшие фрагменты: {markers}.",
+    "en": "The document may not answer this directly. The closest passages: {markers}.",
+    "kk": "Құжатта тікелей жауап болмауы мүмкін. Ең жақын үзінділер: {markers}.",
+}
+FOUND: dict[str, str] = {"ru": "Найденные фрагменты", "en": "Passages found", "kk": "Табылған үзінділер"}
+_NO_ANSWER_PATTERN = re.compile(r"нет ответа|не отвечает|does not answer|no answer|not answer|жауап жоқ", re.IGNORECASE)
+
+
+def markers(count: int) -> str:
+    """Citation markers for the first `count` passages: «[1], [2], [3]»."""
+    return ", ".join(f"[{n}]" for n in range(1, count + 1))
+
+
+def no_answer(language: Language, reasons: Sequence[AbstentionReason], cited: int) -> str:
+    """An abstention: the document does not answer, why, and the markers of the `cited` closest passages."""
+    why = [REASONS[reason.kind][language].format(detail=reason.detail) for reason in reasons]
+    return " ".join([NO_ANSWER[language], *why]) + (f" {CLOSEST[language]}: {markers(cited)}." if cited else "")
+
+
+def uncertain(language: Language, text: str, cited: int) -> str:
+    """An uncertain answer: a warning that the document may not answer, then its quotes (`text`) as leads."""
+    return f"{UNCERTAIN[language].format(markers=markers(cited))}\n\n{text}"
+
+
+def quotes_of(answer: str) -> str:
+    """An earlier answer's text without the warning an uncertain answer opens with (its quotes follow it)."""
+    head, blank, rest = answer.partition("\n\n")
+    if blank and any(head.startswith(warning.split("{markers}")[0]) for warning in UNCERTAIN.values()):
+        return rest
+    return answer
+
+
+def says_no_answer(reply: str) -> bool:
+    """True when an LLM reply says that the document holds no answer."""
+    return bool(_NO_ANSWER_PATTERN.search(reply))
+
+
+def uncited_tail(language: Language, abstained: bool, cited: int) -> str:
+    """What follows an LLM reply that cites no passage: the markers of the `cited` passages it is given with."""
+    label = (CLOSEST if abstained else FOUND)[language]
+    return f"\n\n{label}: {markers(cited)}." if cited else ""
+
+
+def dropped_notice(dropped: Sequence[int]) -> str:
+    wrong = ", ".join(f"[{n}]" for n in dropped)
+    return f"Модель сослалась на несуществующие фрагменты ({wrong}); эти ссылки удалены."
+
+
+UNCITED_NOTICE = "Модель не сослалась ни на один фрагмент: сверьте ответ с найденными фрагментами."
+
+
+def one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def empty_reply_notice(reply: str) -> str:
+    shown = one_line(reply)[:40] or "пустой ответ"
+    return f"Языковая модель не дала содержательного ответа («{shown}»); показан ответ из цитат документа."
+
+
+def failure_notice(err: BaseException) -> str:
+    return f"Языковая модель не ответила ({err}); показан ответ из цитат документа."

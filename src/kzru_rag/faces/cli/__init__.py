@@ -1,0 +1,64 @@
+"""`kzru-rag`: the command line, a thin layer over the Python API.
+
+One module per command group, each adding its commands to the parser: `index` (build, status), `documents` (list,
+add, remove), `asking` (search, ask), `evaluate` (eval, calibrate); `common` holds what they share. Each command's
+work imports what it needs when it runs, so `--help` and errors stay fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import warnings
+
+from kzru_rag.errors import KzruRagError
+from kzru_rag.faces.cli.asking import add_ask_command, add_search_command
+from kzru_rag.faces.cli.documents import add_documents_commands
+from kzru_rag.faces.cli.evaluate import add_calibrate_command, add_eval_command
+from kzru_rag.faces.cli.index import add_index_commands
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command in `argv` (default: the process's arguments); the exit code: 0, 2 on an error, 130 on ^C."""
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
+    warnings.simplefilter("default")
+    warnings.formatwarning = lambda message, category, *rest: f"warning: {message}\n"
+    try:
+        code = args.run(args)
+        sys.stdout.flush()  # inside the try: a closed pipe (`| head`) is reported here, not at exit
+        return code
+    except BrokenPipeError:
+        _silence_stdout()
+        return 0
+    except (KzruRagError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; the existing index was left as it was", file=sys.stderr)
+        return 130
+
+
+def parser() -> argparse.ArgumentParser:
+    """The `kzru-rag` parser: every command sets `run`, the function that carries it out."""
+    parser = argparse.ArgumentParser(prog="kzru-rag", description="Cited answers about the KZ–RU state visit document.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    commands = parser.add_subparsers(dest="command", required=True)
+    for add in (
+        add_index_commands,
+        add_documents_commands,
+        add_search_command,
+        add_ask_command,
+        add_eval_command,
+        add_calibrate_command,
+    ):
+        add(commands)
+    return parser
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null after its reader went away, so the exit flush does not fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
