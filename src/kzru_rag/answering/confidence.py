@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import functools
 import json
-from importlib import resources
 from dataclasses import dataclass
+from importlib import resources
 from typing import Any
 
 import numpy as np
