@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint install browser fonts eval bench index screenshots clean
+.PHONY: run test lint install browser fonts ocr eval bench index screenshots clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-run: $(STAMP)
+run: $(STAMP) ocr
 	$(BIN)/python app.py
 
 # Debian's chromium for the browser test (Playwright cannot download browsers here).
@@ -29,13 +29,19 @@ fonts:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-dejavu-core >/dev/null; \
 	  else echo "DejaVu Sans is missing: install Debian's fonts-dejavu-core (sudo apt-get install fonts-dejavu-core) for the reader tests"; fi; }
 
+# Tesseract with Russian and Kazakh (English is included) for reading scanned PDFs and images (OCR).
+ocr:
+	@{ command -v tesseract >/dev/null 2>&1 && tesseract --list-langs 2>/dev/null | grep -qx kaz && tesseract --list-langs 2>/dev/null | grep -qx rus; } || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tesseract-ocr tesseract-ocr-rus tesseract-ocr-kaz >/dev/null; \
+	  else echo "Tesseract is missing: install Debian's tesseract-ocr tesseract-ocr-rus tesseract-ocr-kaz (sudo apt-get install ...) to read scans"; fi; }
+
 # Style and lint first (seconds), then the tests.
 LINTED := src tests bench app.py
 lint: $(STAMP)
 	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/ruff check $(LINTED)
 
-test: $(STAMP) lint browser fonts
+test: $(STAMP) lint browser fonts ocr
 	$(BIN)/python -m pytest -q
 
 # dev, dev2: the shared dev sets; holdout, holdout2, blind3-8: questions written blind (docs/retrieval.md, docs/trust.md);

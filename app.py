@@ -1,7 +1,8 @@
 """Start the kzru-rag web app: `python app.py [--host 127.0.0.1] [--port 7860] [--index DIR]`.
 
 The LLM is configured by KZRU_RAG_LLM_BASE_URL / KZRU_RAG_LLM_MODEL / KZRU_RAG_LLM_API_KEY
-(none: extractive answers). KZRU_RAG_AUTH=user:password asks for a login.
+(none: extractive answers). KZRU_RAG_AUTH=user:password asks for a login (and the password as the bearer
+key of the OpenAI-compatible API at /v1 and the MCP server at /gradio_api/mcp/, served on the same port).
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         auth = auth_from_env()
         from kzru_rag.answering.llm import llm_from_config
+        from kzru_rag.faces.mounts import beside_the_ui
         from kzru_rag.faces.ui import build_app, launch_app
         from kzru_rag.library import Library
 
@@ -73,7 +75,9 @@ def main(argv: list[str] | None = None) -> int:
     log.info("LLM: %s", llm if llm else "none (extractive answers)")
     if not auth and not _is_loopback(args.host):
         log.warning("warning: serving on %s without a login; set KZRU_RAG_AUTH=user:password", args.host)
-    launch_app(demo, host=args.host, port=args.port, auth=auth)
+    password = auth[1] if auth else None
+    log.info("OpenAI-compatible API: http://%s:%d/v1 · MCP: http://%s:%d/gradio_api/mcp/", *(args.host, args.port) * 2)
+    launch_app(demo, host=args.host, port=args.port, auth=auth, lifespan=beside_the_ui(library, password, args.host))
     return 0
 
 

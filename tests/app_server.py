@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from kzru_rag.answering.llm import LLM
+from kzru_rag.faces.mounts import beside_the_ui
 from kzru_rag.faces.ui import build_app, launch_app
 from kzru_rag.index.load import load_index
 from kzru_rag.library import Library
@@ -36,10 +37,11 @@ def free_port() -> int:
 def serve(
     index: Path, embedder, llm: LLM | None = None, auth: tuple[str, str] | None = None
 ) -> Iterator[tuple[str, Library]]:
-    """(URL, Library) of the app over `index`, stopped on exit."""
+    """(URL, Library) of the app over `index` (with the API and MCP beside it, as app.py serves it), stopped on exit."""
     library = Library(Retriever(load_index(index), embedder), llm=llm)
     demo = build_app(library)
-    url = launch_app(demo, port=free_port(), auth=auth, prevent_thread_lock=True, quiet=True)
+    lifespan = beside_the_ui(library, auth[1] if auth else None)
+    url = launch_app(demo, port=free_port(), auth=auth, prevent_thread_lock=True, quiet=True, lifespan=lifespan)
     try:
         yield url, library
     finally:

@@ -1,9 +1,8 @@
-"""PDF, Word and scanned files made by other tools than the product's readers, for the reader tests and
-bench/readers.py.
+"""PDF, Word and scanned files made by other tools than the product's readers, for the reader tests and bench/.
 
 PDFs are drawn with reportlab in DejaVu Sans (Debian's fonts-dejavu-core, installed by `make fonts`);
-a "scan" is a page holding only a picture of text (Pillow); a .docx is a ZIP package written here by
-hand with the standard library (the product reads it with python-docx).
+a "scan" is a page holding only a picture of text (`page_picture`, Pillow); a .docx is a ZIP package written
+here by hand with the standard library (the product reads it with python-docx).
 """
 
 from __future__ import annotations
@@ -53,14 +52,22 @@ def wrap(paragraph: str, width: float = PAGE_WIDTH_PT, size: int = 11, hyphenate
     return lines
 
 
-def pdf_file(
-    path: Path, pages: list[list[str]], *, encrypt: str | None = None, hyphenate: bool = False, columns: int = 1
-) -> Path:
-    """A PDF whose page i holds the paragraphs `pages[i]` (an empty list: a blank page), in 1 or 2 columns."""
+def pdf_file(path: Path, pages: list, *, encrypt: str | None = None, hyphenate: bool = False, columns: int = 1) -> Path:
+    """A PDF whose page i holds the paragraphs `pages[i]` (an empty list: a blank page), in 1 or 2 columns,
+    or, when `pages[i]` is a Pillow picture (`page_picture`), only that picture over the whole page: a scan."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.utils import ImageReader
+
     canvas = _canvas(path, encrypt)
     gap = 20
     width = (PAGE_WIDTH_PT - gap * (columns - 1)) / columns
     for paragraphs in pages:
+        if not isinstance(paragraphs, list):
+            buffer = io.BytesIO()
+            paragraphs.save(buffer, "PNG")
+            canvas.drawImage(ImageReader(buffer), 0, 0, width=A4[0], height=A4[1])
+            canvas.showPage()
+            continue
         canvas.setFont("DejaVuSans", 11)
         column, y = 0, 770
         for paragraph in paragraphs:
@@ -75,20 +82,42 @@ def pdf_file(
     return path
 
 
-def scanned_pdf(path: Path, text: str) -> Path:
-    """A PDF page holding only a picture of `text`: no text layer, as a scanner makes."""
+def page_picture(lines: list[tuple[str, int]], angle: float = 0.0, dpi: int = 200):
+    """A white A4 page at `dpi` holding `lines` of (text, size in points) in DejaVu Sans, one under another and
+    wrapped to the page width, turned by `angle` degrees as a sheet lies askew on a scanner (a Pillow image)."""
     from PIL import Image, ImageDraw, ImageFont
-    from reportlab.lib.utils import ImageReader
 
-    image = Image.new("L", (1200, 200), 255)
-    ImageDraw.Draw(image).text((20, 80), text, fill=0, font=ImageFont.truetype(str(FONT), 32))
-    buffer = io.BytesIO()
-    image.save(buffer, "PNG")
-    canvas = _canvas(path)
-    canvas.drawImage(ImageReader(io.BytesIO(buffer.getvalue())), 72, 600, width=450, height=75)
-    canvas.showPage()
-    canvas.save()
-    return path
+    width, height, margin = round(8.27 * dpi), round(11.69 * dpi), dpi
+    page = Image.new("L", (width, height), 255)
+    draw = ImageDraw.Draw(page)
+    y = margin
+    for text, points in lines:
+        font = ImageFont.truetype(str(FONT), round(points * dpi / 72))
+        line = ""
+        for word in text.split():
+            if line and draw.textlength(f"{line} {word}", font=font) > width - 2 * margin:
+                draw.text((margin, y), line, fill=0, font=font)
+                y += round(points * 1.5 * dpi / 72)
+                line = word
+            else:
+                line = f"{line} {word}".strip()
+        draw.text((margin, y), line, fill=0, font=font)
+        y += round(points * 2.4 * dpi / 72)
+    page = page.rotate(angle, resample=Image.BICUBIC, expand=False, fillcolor=255)
+    page.info["dpi"] = (dpi, dpi)
+    return page
+
+
+def character_accuracy(read: str, truth: str) -> float:
+    """1 − (edit distance between `read` and `truth`) / len(truth), spaces and line breaks normalised."""
+    read, truth = " ".join(read.split()), " ".join(truth.split())
+    previous = list(range(len(read) + 1))
+    for i, expected in enumerate(truth, 1):
+        current = [i]
+        for j, got in enumerate(read, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (expected != got)))
+        previous = current
+    return 1 - previous[-1] / len(truth)
 
 
 _WORD_DOCUMENT = "application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"

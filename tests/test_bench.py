@@ -48,6 +48,13 @@ def test_the_readers_benchmark_prints_both_comparisons():
 
 
 @pytest.mark.slow
+def test_the_ocr_benchmark_prints_accuracy_and_pages_per_second():
+    out = run("ocr.py", "--pages", "2")
+    for line in ("character accuracy ru", "character accuracy kk", "pages/s", "ratio OCR/text-layer"):
+        assert line in out
+
+
+@pytest.mark.slow
 def test_the_startup_benchmark_prints_both_engines_side_by_side_with_their_ratios():
     out = run("startup.py", "--runs", "1", "--rounds", "1", "--no-build")
     rows = {line[:34].strip(): line[34:].split() for line in out.splitlines()[2:]}

@@ -6,7 +6,9 @@ a hand-built .docx; tests/data/pages: saved web pages)."""
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -22,10 +24,10 @@ from kzru_rag.index.load import load_index
 from kzru_rag.ingest.chunking import Chunker
 from kzru_rag.ingest.documents import collect_documents, read_document
 from kzru_rag.ingest.readers import read_file
-from kzru_rag.ingest.readers.sandbox import extract
+from kzru_rag.ingest.readers.sandbox import _PAGE_MARK, _run, extract
 from kzru_rag.library import Library
 from kzru_rag.retrieval.retriever import Retriever
-from made_files import docx_file, pdf_file, scanned_pdf, zip_bomb_docx
+from made_files import docx_file, pdf_file, zip_bomb_docx
 from openai_stub import OpenAIStub, openai_stub_fixture  # noqa: F401  (provides the openai_stub fixture)
 
 PAGES = Path(__file__).parent / "data" / "pages"
@@ -195,7 +197,7 @@ def _bad_files(folder: Path) -> dict[str, tuple[Path, str]]:
     )
     return {
         "encrypted": (pdf_file(folder / "с-паролем.pdf", [PAGE_1], encrypt="пароль"), "encrypted"),
-        "scan": (scanned_pdf(folder / "скан.pdf", "Отсканированный текст"), "no_text"),
+        "blank pages": (pdf_file(folder / "пустой.pdf", [[], []]), "no_text"),
         "corrupt": (corrupt, "corrupt"),
         "not docx": (not_docx, "not_docx"),
         "zip without a document": (plain_zip, "not_docx"),
@@ -226,8 +228,8 @@ def test_the_ui_says_in_russian_why_a_file_is_refused(tmp_path: Path, embedder) 
     folder.mkdir()
     bad = _bad_files(folder)
 
-    accepted, message = add_report(collection, bad["scan"][0])
-    assert not accepted and "в PDF нет текстового слоя — это скан; распознавание текста не поддерживается" in message
+    accepted, message = add_report(collection, bad["blank pages"][0])
+    assert not accepted and "в файле нет текста: ни текстового слоя, ни распознаваемого текста на страницах" in message
     assert "защищён паролем" in add_report(collection, bad["encrypted"][0])[1]
     assert "zip-бомбу" in add_report(collection, bad["zip bomb"][0])[1]
     big = folder / "большой.html"
@@ -248,6 +250,33 @@ def test_extraction_is_bounded_in_time_and_memory(tmp_path: Path) -> None:
     with pytest.raises(SourceError) as hungry:
         extract(path, "pdf", memory=8 * 2**20)
     assert hungry.value.reason in ("memory", "crashed") and "memory" in str(hungry.value)
+
+
+@pytest.mark.slow
+def test_each_page_read_by_ocr_gives_the_child_more_time_and_silence_stops_it() -> None:
+    """A real child that reports a page every 1.5 s runs past a 3 s bound (4.5 s in all); one that reports
+    nothing is stopped."""
+    pages = []
+    reporting = (
+        "import sys, time\n"
+        "for n in (1, 2, 3):\n"
+        "    time.sleep(1.5)\n"
+        "    print('{mark}', n, 3, file=sys.stderr, flush=True)\n"
+        "print('{{}}')"
+    )
+
+    code, out, messages = _run(
+        [sys.executable, "-c", reporting.format(mark=_PAGE_MARK)],
+        dict(os.environ),
+        3.0,
+        lambda *p: pages.append(p),
+        "скан.pdf",
+    )
+
+    assert (code, out.strip(), messages, pages) == (0, b"{}", [], [(1, 3), (2, 3), (3, 3)])
+    with pytest.raises(SourceError) as stopped:
+        _run([sys.executable, "-c", reporting.format(mark="silent")], dict(os.environ), 3.0, pages.append, "скан.pdf")
+    assert stopped.value.reason == "timeout" and "скан.pdf" in str(stopped.value)
 
 
 # ---------------------------------------------------------------- the collection and its command

@@ -139,7 +139,11 @@ def test_the_llm_switch_says_why_it_is_off_and_the_page_says_how_answers_are_mad
 @pytest.mark.parametrize(
     "name, data, complaint",
     [
-        ("report.rtf", "{\\rtf1 Привет}", "только файлы .txt, .md, .pdf, .docx, .html и .htm"),
+        (
+            "report.rtf",
+            "{\\rtf1 Привет}",
+            "только файлы .txt, .md, .pdf, .docx, .html, .htm и сканы .png, .jpg, .jpeg, .tif, .tiff",
+        ),
         ("report.pdf", "%PDF-1.4", "файл повреждён"),
         ("binary.txt", b"abc\x00def", "двоичный файл"),
         ("cp1251.txt", "Привет".encode("cp1251"), "не в кодировке UTF-8 (например, в Windows-1251); откройте файл"),

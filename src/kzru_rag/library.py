@@ -42,12 +42,13 @@ MAX_UPLOAD_BYTES = 10 * 2**20
 
 @dataclass(frozen=True)
 class Added:
-    """A document added to the folder: where it is, whether it replaced one of the same name, and the
-    1-based numbers of its pages that held no text (a PDF's blank or scanned pages, left out)."""
+    """A document added to the folder: where it is, whether it replaced one of the same name, the
+    1-based numbers of its pages that held no text (left out) and of those read by OCR (scans)."""
 
     path: Path
     replaced: bool
     empty_pages: tuple[int, ...] = ()
+    scanned_pages: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -121,7 +122,7 @@ class Library:
         partial = self.documents_dir / f".{name}.part"
         shutil.copyfile(path, partial)
         os.replace(partial, target)  # a rebuild reading the folder sees the old file or the new one, never half
-        return Added(target, replaced, extracted.empty_pages)
+        return Added(target, replaced, extracted.empty_pages, extracted.scanned_pages)
 
     def remove(self, name: str) -> Path:
         """Delete an added document by file name or document name (it leaves the index at the next rebuild);

@@ -1,5 +1,5 @@
-"""Source documents: the text of `.txt`/`.md`/`.pdf`/`.docx`/`.html` files (see `readers`), their metadata and
-checksums."""
+"""Source documents: the text of `.txt`/`.md`/`.pdf`/`.docx`/`.html` files and pictures of pages (see `readers`),
+their metadata and checksums."""
 
 from __future__ import annotations
 
@@ -133,10 +133,12 @@ def read_document(path: Path, known: dict[str, Document] | None = None) -> Docum
 
 
 def from_extracted(extracted: Extracted, *, doc_id: str, source: str, file_sha256: str = "") -> Document:
-    """A Document of a PDF, Word or HTML file's extracted text (title from the file, else `doc_id`)."""
+    """A Document of a PDF, Word, HTML or picture file's extracted text (title from the file, else `doc_id`)."""
     metadata: dict[str, Any] = {"title": extracted.title or doc_id}
     if extracted.empty_pages:
         metadata["empty_pages"] = list(extracted.empty_pages)
+    if extracted.scanned_pages:
+        metadata["scanned_pages"] = list(extracted.scanned_pages)
     text = extracted.text
     return Document(doc_id, source, text, sha256_text(text), 0, metadata, file_sha256, list(extracted.pages))
 

@@ -1,8 +1,8 @@
 """`kzru-rag`: the command line, a thin layer over the Python API.
 
 One module per command group, each adding its commands to the parser: `index` (build, status), `documents` (list,
-add, remove), `asking` (search, ask), `evaluate` (eval, calibrate); `common` holds what they share. Each command's
-work imports what it needs when it runs, so `--help` and errors stay fast.
+add, remove), `asking` (search, ask), `evaluate` (eval, calibrate), `agents` (mcp); `common` holds what they
+share. Each command's work imports what it needs when it runs, so `--help` and errors stay fast.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import sys
 import warnings
 
 from kzru_rag.errors import KzruRagError
+from kzru_rag.faces.cli.agents import add_mcp_command
 from kzru_rag.faces.cli.asking import add_ask_command, add_search_command
 from kzru_rag.faces.cli.documents import add_documents_commands
 from kzru_rag.faces.cli.evaluate import add_calibrate_command, add_eval_command
@@ -53,6 +54,7 @@ def parser() -> argparse.ArgumentParser:
         add_ask_command,
         add_eval_command,
         add_calibrate_command,
+        add_mcp_command,
     ):
         add(commands)
     return parser

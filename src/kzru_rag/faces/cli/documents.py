@@ -80,4 +80,6 @@ def _add(library: Library, path: str) -> str:
     """Add one file; the line that says so."""
     added = library.add(path)
     blank = f" (pages without text, left out: {', '.join(map(str, added.empty_pages))})" if added.empty_pages else ""
-    return f"{'replaced' if added.replaced else 'added'} {added.path}{blank}"
+    scanned = sorted(set(added.scanned_pages) - set(added.empty_pages))
+    read = f" (pages read by OCR: {', '.join(map(str, scanned))})" if scanned else ""
+    return f"{'replaced' if added.replaced else 'added'} {added.path}{blank}{read}"

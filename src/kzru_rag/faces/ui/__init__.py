@@ -11,8 +11,9 @@ from kzru_rag.faces.ui.gradio_stubs import skip_stub_writing
 
 skip_stub_writing()
 
+from kzru_rag.faces.replies import MAX_PASSAGES  # noqa: E402
 from kzru_rag.faces.ui.app import build_app, launch_app  # noqa: E402
-from kzru_rag.faces.ui.handlers import MAX_PASSAGES, MAX_QUESTION_CHARS  # noqa: E402
+from kzru_rag.faces.ui.handlers import MAX_QUESTION_CHARS  # noqa: E402
 from kzru_rag.faces.ui.render import (  # noqa: E402
     escape_html,
     escape_markdown,

@@ -7,14 +7,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 import gradio as gr
 
+from kzru_rag.faces.replies import MAX_PASSAGES
 from kzru_rag.faces.ui.assets import CSS, I18N, PAGE_JS, SCROLL_TO_CITED, THEME
 from kzru_rag.faces.ui.handlers import (
-    MAX_PASSAGES,
     add_files,
     ask_endpoint,
     ask_removal,
@@ -258,8 +261,11 @@ def launch_app(
     auth: tuple[str, str] | None = None,
     prevent_thread_lock: bool = False,
     quiet: bool = False,
+    lifespan: Callable[[Any], AbstractAsyncContextManager[None]] | None = None,
 ) -> str:
-    """Serve the app; return its local URL (when `prevent_thread_lock`, the server runs in the background)."""
+    """Serve the app; return its local URL (when `prevent_thread_lock`, the server runs in the background).
+
+    `lifespan` runs with the server (`faces.mounts.beside_the_ui` mounts the API and MCP on it)."""
     _, url, _ = demo.queue(default_concurrency_limit=2).launch(
         server_name=host,
         server_port=port,
@@ -275,5 +281,6 @@ def launch_app(
         css=CSS,
         i18n=I18N,
         js=PAGE_JS,
+        app_kwargs={"lifespan": lifespan} if lifespan else None,
     )
     return url

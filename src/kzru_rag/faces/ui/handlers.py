@@ -32,8 +32,6 @@ log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 2000
 """The longest question the chat sends; a longer one is refused with a warning."""
-MAX_PASSAGES = 10
-"""The most passages per answer the «Настройки» slider offers (the library's `k`, its default, is at most this)."""
 CHOOSE_UPLOAD = "Выберите загруженный документ."
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from kzru_rag.errors import SourceError
 from kzru_rag.library import MAX_UPLOAD_BYTES, Library
 
-TYPE_PROBLEM = "можно добавлять только файлы .txt, .md, .pdf, .docx, .html и .htm"
+TYPE_PROBLEM = "можно добавлять только файлы .txt, .md, .pdf, .docx, .html, .htm и сканы .png, .jpg, .jpeg, .tif, .tiff"
 _SOURCE_PROBLEMS = {
     "unsupported": TYPE_PROBLEM,
     "too_large": "файл больше {limit} МБ ({size} МБ); разделите его на части",
@@ -22,7 +22,9 @@ _SOURCE_PROBLEMS = {
     ),
     "empty": "в файле нет текста",
     "encrypted": "PDF защищён паролем; сохраните копию без пароля",
-    "no_text": "в PDF нет текстового слоя — это скан; распознавание текста не поддерживается",
+    "no_text": "в файле нет текста: ни текстового слоя, ни распознаваемого текста на страницах",
+    "no_ocr": "это скан, а программа распознавания текста Tesseract не установлена; установите её: "
+    "sudo apt-get install tesseract-ocr tesseract-ocr-rus tesseract-ocr-kaz (или make ocr)",
     "corrupt": "файл повреждён и не читается; пересохраните его",
     "not_docx": "это не документ Word .docx (возможно, старый .doc или файл с паролем); сохраните его как .docx",
     "zip_bomb": "файл .docx распаковывается в слишком большой объём (похоже на zip-бомбу); он не открывался",
@@ -56,7 +58,9 @@ def add_report(collection: Library, path: str | Path, name: str | None = None) -
         return False, f"«{name}» не добавлен: {source_problem(err)}"
     verb = "заменён" if added.replaced else "добавлен"
     blank = f" Страницы без текста пропущены: {', '.join(map(str, added.empty_pages))}." if added.empty_pages else ""
-    return True, f"«{name}» {verb}; нажмите «Перестроить индекс», чтобы искать и по нему.{blank}"
+    scanned = sorted(set(added.scanned_pages) - set(added.empty_pages))
+    read = f" Распознаны со сканов (OCR) страницы: {', '.join(map(str, scanned))}." if scanned else ""
+    return True, f"«{name}» {verb}; нажмите «Перестроить индекс», чтобы искать и по нему.{blank}{read}"
 
 
 def removal_report(collection: Library, name: str) -> str:

@@ -1,9 +1,11 @@
-"""PDF files with a text layer, read with pypdfium2 (PDFium; chosen by bench/readers.py, see docs/readers.md).
+"""PDF files, read with pypdfium2 (PDFium; chosen by bench/readers.py, see docs/readers.md).
 
 Each page's lines are joined into paragraphs: a line that stops short of the page's longest line
 ends a paragraph (the last line of a paragraph, a heading); PDFium's marks of words hyphenated at
 a line end are dropped, joining the word. Pages are separated by a blank line, so a page break is
-always a paragraph boundary and no passage straddles two pages.
+always a paragraph boundary and no passage straddles two pages. A page without a text layer that
+draws anything (a scan, text turned into outlines) is drawn at `ocr.PDF_DPI` and read by OCR, so a
+mixed PDF is read page by page and keeps its page numbers.
 """
 
 from __future__ import annotations
@@ -13,16 +15,18 @@ from pathlib import Path
 import pypdfium2 as pdfium
 
 from kzru_rag.errors import SourceError
-from kzru_rag.ingest.readers.base import Extracted
+from kzru_rag.ingest.readers.base import Extracted, join_pages
+from kzru_rag.ingest.readers.ocr import PDF_DPI, Progress, check_tesseract, recognize
 
 SHORT_LINE = 0.75
 """A line shorter than this share of the page's longest line ends a paragraph."""
 _HYPHEN_MARKS = str.maketrans("", "", "\ufffe\x02")
-NO_TEXT_LAYER = "the PDF has no text layer: it is a scan, and text recognition (OCR) is not supported"
+NO_TEXT = "the PDF holds no text: no text layer, and none was recognized on its pages"
 
 
-def read_pdf(path: Path, name: str) -> Extracted:
-    """The text of a PDF, pages separated by blank lines; SourceError "encrypted", "corrupt" or "no_text"."""
+def read_pdf(path: Path, name: str, progress: Progress | None = None) -> Extracted:
+    """The text of a PDF, pages separated by blank lines, scanned pages read by OCR (`progress` after each);
+    SourceError "encrypted", "corrupt", "no_ocr" or "no_text"."""
     try:
         pdf = pdfium.PdfDocument(str(path))
     except pdfium.PdfiumError as exc:
@@ -35,17 +39,24 @@ def read_pdf(path: Path, name: str) -> Extracted:
         ) from exc
     try:
         pages = [_page_text(page.get_textpage().get_text_range()) for page in pdf]
+        scanned = [n for n, text in enumerate(pages, 1) if not text and _draws_anything(pdf[n - 1])]
+        if scanned:
+            check_tesseract(name)
+        for done, number in enumerate(scanned, 1):
+            picture = pdf[number - 1].render(scale=PDF_DPI / 72, grayscale=True).to_pil()
+            pages[number - 1] = recognize(picture, name, PDF_DPI)
+            if progress:
+                progress(done, len(scanned))
     finally:
         pdf.close()
     if not any(pages):
-        raise SourceError(f"{name}: {NO_TEXT_LAYER}", "no_text")
-    text, starts = "", []
-    for page in pages:
-        if text and page:
-            text += "\n\n"
-        starts.append(len(text))
-        text += page
-    return Extracted(text, pages=tuple(starts), empty_pages=tuple(n for n, page in enumerate(pages, 1) if not page))
+        raise SourceError(f"{name}: {NO_TEXT}", "no_text")
+    return join_pages(pages, scanned)
+
+
+def _draws_anything(page: pdfium.PdfPage) -> bool:
+    """Whether a page has any content (a picture, paths) that OCR could read."""
+    return next(iter(page.get_objects(max_depth=1)), None) is not None
 
 
 def _page_text(raw: str) -> str:

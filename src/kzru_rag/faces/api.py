@@ -1,0 +1,209 @@
+"""An OpenAI-compatible API over a `Library`, served under `/v1` on the app's own port (a thin layer over `Assistant`).
+
+- `GET /v1/models`: `kzru-rag` (answers with the configured LLM, quotes without one) and `kzru-rag-extractive`
+  (always quotes).
+- `POST /v1/chat/completions` (`"stream": true` for server-sent events): the messages are the conversation — the
+  last user message is the question, the earlier user and assistant turns its history (system messages are
+  ignored: the assistant keeps its own instructions). The reply's content is the answer the chat gives, with its
+  [n] markers (and its warning, «⚠ …», when it has one); the extra field `kzru_rag` of the response, and of a
+  stream's last chunk, is a `replies.Reply`: status, confidence, mode and the cited passages (marker [n] is
+  `citations[n - 1]`: document, title, paragraph, page, start, end, text). Optional `k`: passages to retrieve.
+  Other request fields (temperature, max_tokens, …) are accepted and ignored; `usage` counts no tokens (zeros).
+
+With a password (`KZRU_RAG_AUTH=user:password`) every request needs it as its bearer key
+(`Authorization: Bearer <password>`); otherwise the answer is 401 and nothing else.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from kzru_rag.errors import KzruRagError
+from kzru_rag.faces.replies import MAX_PASSAGES, Reply
+from kzru_rag.library import Library
+from kzru_rag.schema import Answer, Message
+
+log = logging.getLogger(__name__)
+
+MODELS = {"kzru-rag": True, "kzru-rag-extractive": False}
+"""Model id → whether it answers with the configured LLM."""
+ANSWERS_AT_ONCE = 2
+"""Answers computed at the same time (the others wait), as the chat's queue allows."""
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    role: str
+    content: str | list[dict[str, Any]] | None = None
+
+
+class ChatRequest(BaseModel):
+    model_config = ConfigDict(extra="allow")  # temperature, max_tokens, … are accepted and not used
+    model: str
+    messages: list[ChatMessage]
+    stream: bool = False
+    k: int | None = None
+
+
+def error(status: int, message: str, kind: str = "invalid_request_error", code: str | None = None) -> JSONResponse:
+    """An error in OpenAI's shape: {"error": {"message", "type", "param", "code"}}."""
+    body = {"error": {"message": message, "type": kind, "param": None, "code": code}}
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def require_key(app: ASGIApp, password: str | None) -> ASGIApp:
+    """`app` behind a bearer key: every HTTP request without `Authorization: Bearer <password>` gets 401
+    (no check when `password` is None)."""
+    if not password:
+        return app
+    expected = f"Bearer {password}".encode()
+
+    async def guarded(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            given = dict(scope["headers"]).get(b"authorization", b"")
+            if not hmac.compare_digest(given, expected):
+                await error(401, "a wrong or missing API key: use the app's password", code="invalid_api_key")(
+                    scope, receive, send
+                )
+                return
+        await app(scope, receive, send)
+
+    return guarded
+
+
+def conversation(messages: list[ChatMessage]) -> tuple[str, list[Message]]:
+    """(question, history) of a chat request's messages; ValueError when the last message is not the user's."""
+    turns = [
+        {"role": m.role, "content": _text(m.content)} for m in messages if m.role in ("user", "assistant") and m.content
+    ]
+    if not turns or turns[-1]["role"] != "user" or messages[-1].role != "user":
+        raise ValueError("the last message must be the user's question")
+    return turns[-1]["content"], turns[:-1]
+
+
+def _text(content: str | list[dict[str, Any]] | None) -> str:
+    """A message's text: a string, or the text parts of a list of content parts joined."""
+    if isinstance(content, str):
+        return content
+    return "\n".join(str(part.get("text", "")) for part in content or [] if part.get("type") == "text")
+
+
+def content_of(answer: Answer) -> str:
+    """The reply's content: the answer's text, and its warning after it."""
+    return answer.text + (f"\n\n⚠ {answer.notice}" if answer.notice else "")
+
+
+def create_api(library: Library, password: str | None = None) -> ASGIApp:
+    """The `/v1` application over `library` (mount it at /v1), behind `password` as a bearer key when given."""
+    api = FastAPI(title="kzru-rag OpenAI-compatible API", docs_url=None, redoc_url=None, openapi_url=None)
+    slots = threading.BoundedSemaphore(ANSWERS_AT_ONCE)
+
+    @api.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(part) for part in first.get("loc", ()) if part != "body")
+        return error(400, f"invalid request: {where} {first.get('msg', '')}".strip())
+
+    @api.get("/models")
+    def models() -> dict[str, Any]:
+        listed = [{"id": name, "object": "model", "created": 0, "owned_by": "kzru-rag"} for name in MODELS]
+        return {"object": "list", "data": listed}
+
+    @api.post("/chat/completions", response_model=None)
+    def chat(request: ChatRequest) -> JSONResponse | StreamingResponse:
+        if request.model not in MODELS:
+            return error(404, f"no model {request.model!r}: use one of {', '.join(MODELS)}", code="model_not_found")
+        try:
+            question, history = conversation(request.messages)
+            k = library.k if request.k is None else request.k
+            if not 1 <= k <= MAX_PASSAGES:
+                raise ValueError(f"k (passages per answer) must be between 1 and {MAX_PASSAGES}")
+            items = _answering(library, slots, question, history, k, MODELS[request.model])
+            first = next(items)  # a bad question is refused here, before a stream starts
+        except (KzruRagError, ValueError) as err:
+            log.info("/v1/chat/completions refused: %s", err)
+            return error(400, str(err))
+        completion = Completion(request.model)
+        if request.stream:
+            return StreamingResponse(completion.events(first, items), media_type="text/event-stream")
+        answer = [item for item in _chain(first, items) if isinstance(item, Answer)][-1]
+        return JSONResponse(completion.whole(answer))
+
+    return require_key(api, password)
+
+
+def _answering(
+    library: Library, slots: threading.BoundedSemaphore, question: str, history: list[Message], k: int, llm: bool
+) -> Iterator[str | Answer]:
+    """`Assistant.stream`, holding one of the answer slots while it runs."""
+    with slots:
+        yield from library.assistant.stream(question, history, k=k, use_llm=llm)
+
+
+class Completion:
+    """The chat.completion (or its chunks) of one answer."""
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+        self.id = f"chatcmpl-{uuid.uuid4().hex}"
+        self.created = int(time.time())
+
+    def _head(self, kind: str) -> dict[str, Any]:
+        return {"id": self.id, "object": kind, "created": self.created, "model": self.model}
+
+    def whole(self, answer: Answer) -> dict[str, Any]:
+        return {
+            **self._head("chat.completion"),
+            "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": content_of(answer)}, "finish_reason": "stop"}
+            ],
+            "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+            "kzru_rag": Reply.of(answer).to_dict(),
+        }
+
+    def _chunk(self, delta: dict[str, str], finish: str | None = None, **extra: Any) -> str:
+        choice = {"index": 0, "delta": delta, "finish_reason": finish}
+        body = {**self._head("chat.completion.chunk"), "choices": [choice], **extra}
+        return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
+
+    def events(self, first: str | Answer, items: Iterator[str | Answer]) -> Iterator[str]:
+        """Server-sent events: the pieces as they come, then the last chunk with `kzru_rag`. When the answer
+        replaced what was streamed (the LLM failed part-way), the answer follows in full after a blank line."""
+        yield self._chunk({"role": "assistant", "content": ""})
+        streamed = ""
+        try:
+            for item in _chain(first, items):
+                if isinstance(item, Answer):
+                    if streamed.strip() != item.text.strip():
+                        yield self._chunk({"content": f"\n\n{item.text}" if streamed else item.text})
+                    if item.notice:
+                        yield self._chunk({"content": f"\n\n⚠ {item.notice}"})
+                    yield self._chunk({}, "stop", kzru_rag=Reply.of(item).to_dict())
+                else:
+                    streamed += item
+                    yield self._chunk({"content": item})
+        except (KzruRagError, ValueError) as err:
+            log.warning("/v1/chat/completions stream stopped: %s", err)
+            failure = {"error": {"message": str(err), "type": "server_error"}}
+            yield f"data: {json.dumps(failure, ensure_ascii=False)}\n\n"
+        yield "data: [DONE]\n\n"
+
+
+def _chain(first: str | Answer, items: Iterator[str | Answer]) -> Iterator[str | Answer]:
+    """`first`, then the rest of `items` (to their end, so the answer slot is given back)."""
+    yield first
+    yield from items

@@ -1,0 +1,27 @@
+"""`kzru-rag mcp`: the MCP tools (`faces.mcp`: ask, search_passages, list_documents) over stdio, for a desktop agent
+that starts the command itself."""
+
+from __future__ import annotations
+
+import argparse
+
+from kzru_rag.faces.cli.common import index_option
+
+
+def add_mcp_command(commands: argparse._SubParsersAction) -> None:
+    command = commands.add_parser(
+        "mcp", help="serve ask / search_passages / list_documents to an agent over stdio (MCP)"
+    )
+    index_option(command)
+    command.add_argument(
+        "--documents", metavar="DIR", help="folder of added documents (default: documents/ beside the index folder)"
+    )
+    command.add_argument("-k", type=int, default=5, help="passages per answer (default 5)")
+    command.set_defaults(run=run_mcp)
+
+
+def run_mcp(args: argparse.Namespace) -> int:
+    from kzru_rag.faces.mcp import run_stdio
+
+    run_stdio(args.index, args.documents, args.k)
+    return 0

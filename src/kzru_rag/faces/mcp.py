@@ -1,0 +1,109 @@
+"""kzru-rag as tools for agents (MCP): ask, search passages, list documents — a thin layer over a `Library`.
+
+One server (`create_server`), two transports: the running app serves it over streamable HTTP at `/gradio_api/mcp/`
+(mounted by `faces.mounts`, behind the app's password as a bearer key when one is set), and `kzru-rag mcp`
+(`faces/cli/agents.py`) over stdio for desktop agents (`run_stdio`). Tools run in worker threads, at most
+ANSWERS_AT_ONCE at a time, so the app keeps serving while one answers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import anyio
+from mcp.server.fastmcp import FastMCP
+from pydantic import Field
+
+from kzru_rag.faces.api import ANSWERS_AT_ONCE
+from kzru_rag.faces.replies import MAX_PASSAGES, Passage, Reply
+from kzru_rag.library import Library
+
+INSTRUCTIONS = (
+    "Questions about the documents indexed by kzru-rag (Russian, Kazakh and English; by default an analysis of the "
+    "Kazakhstan–Russia state visit of November 2025). `ask` gives a cited answer: every claim carries a marker [n] "
+    "that is citations[n-1]; trust it only when status is 'answered' (see confidence). `search_passages` gives the "
+    "passages that best match a query; `list_documents` the documents."
+)
+
+Count = Annotated[int, Field(ge=1, le=MAX_PASSAGES, description="how many passages to retrieve")]
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    """A document of the collection: `state` "indexed" (searchable), "changed", "removed", "replaced" or
+    "pending" (added, searchable after the next rebuild); `chars` its characters (None: unreadable)."""
+
+    name: str
+    title: str
+    state: str
+    chars: int | None
+    pages: int | None
+
+
+def create_server(library: Library, host: str = "127.0.0.1") -> FastMCP:
+    """The MCP server over `library` (`host`: where the app listens, for the transport's host checks)."""
+    server = FastMCP("kzru-rag", instructions=INSTRUCTIONS, host=host, streamable_http_path="/")
+    slots = anyio.CapacityLimiter(ANSWERS_AT_ONCE)
+
+    @server.tool()
+    async def ask(
+        question: Annotated[str, Field(description="the question, in Russian, Kazakh or English")],
+        k: Count = library.k,
+        history: Annotated[
+            list[dict[str, str]] | None,
+            Field(description="earlier turns, oldest first: [{'role': 'user'|'assistant', 'content': str}]"),
+        ] = None,
+    ) -> Reply:
+        """Answer a question from the documents, with citations.
+
+        Returns the answer text with [n] markers (marker n is citations[n-1]: document, title, paragraph, page,
+        character offsets, text), status ('answered'; 'uncertain': the passages are leads, not a sure answer;
+        'abstained': the documents hold no answer) and a calibrated confidence (0-1, or null).
+        """
+        answer = await anyio.to_thread.run_sync(
+            lambda: library.assistant.ask(question, history or [], k=k), limiter=slots
+        )
+        return Reply.of(answer)
+
+    @server.tool()
+    async def search_passages(
+        query: Annotated[str, Field(description="what to look for, in Russian, Kazakh or English")], k: Count = 5
+    ) -> list[Passage]:
+        """The passages of the documents that best match a query, best first, each with its document, title,
+        paragraph, page, character offsets, text and score (no answer is composed)."""
+        hits = await anyio.to_thread.run_sync(lambda: library.retriever.search(query, k=k), limiter=slots)
+        return [Passage.of(hit) for hit in hits]
+
+    @server.tool()
+    async def list_documents() -> list[DocumentInfo]:
+        """The documents of the collection: name, title, state ('indexed' ones are searchable), characters, pages."""
+        return await anyio.to_thread.run_sync(lambda: documents(library))
+
+    return server
+
+
+def documents(library: Library) -> list[DocumentInfo]:
+    """The collection's documents, indexed ones first (`Library.entries`), with their titles and page counts."""
+    indexed = library.retriever.index.documents
+    rows = []
+    for entry in library.entries():
+        document = indexed.get(entry.name)
+        title = str(document.metadata.get("title", entry.name)) if document else entry.name
+        pages = len(document.pages) if document and document.pages else None
+        rows.append(DocumentInfo(entry.name, title, entry.state, entry.chars, pages))
+    return rows
+
+
+def run_stdio(index: str | Path | None = None, documents_dir: str | Path | None = None, k: int = 5) -> None:
+    """Serve the tools over stdio (`kzru-rag mcp`): load the index and the model, then answer on stdin/stdout.
+
+    While loading, anything printed goes to stderr, so stdout carries only the protocol."""
+    from kzru_rag.answering.llm import llm_from_config
+
+    with contextlib.redirect_stdout(sys.stderr):
+        library = Library.open(index, llm=llm_from_config(), k=k, documents_dir=documents_dir)
+    create_server(library).run("stdio")

@@ -1,0 +1,78 @@
+"""What the machine faces (the OpenAI-compatible API, the MCP tools) say about an answer: typed, JSON-ready records.
+
+`Reply` is an `Answer` as a client needs it: its text with [n] markers, status, confidence and the cited passages,
+where marker [n] is `citations[n - 1]`; `Passage` is one passage with its place in its document.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from kzru_rag.schema import Answer, Hit
+
+MAX_PASSAGES = 10
+"""The most passages a face asks the retriever for (the chat's slider, the API's and the MCP tools' `k`)."""
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A passage of a document: `text` is the document's text[start:end]; `page` (PDFs and scans) and `paragraph`
+    are 1-based; `highlight` the [start, end) of its sentence that answers best (None: the whole passage)."""
+
+    document: str
+    title: str
+    paragraph: int | None
+    page: int | None
+    start: int
+    end: int
+    text: str
+    score: float
+    highlight: tuple[int, int] | None = None
+
+    @classmethod
+    def of(cls, hit: Hit) -> "Passage":
+        return cls(
+            document=hit.doc_id,
+            title=str(hit.metadata.get("title", hit.doc_id)),
+            paragraph=hit.metadata.get("paragraph"),
+            page=hit.metadata.get("page"),
+            start=hit.start,
+            end=hit.end,
+            text=hit.text,
+            score=round(hit.score, 4),
+            highlight=hit.highlight,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """An answer for a client: `status` "answered", "uncertain" (the passages are leads) or "abstained" (the
+    documents hold no answer); `confidence` the calibrated probability that it is right (None: not computed);
+    `mode` "extractive" (quotes) or "llm"; `notice` a warning for the reader (in Russian), if any."""
+
+    text: str
+    status: str
+    confidence: float | None
+    mode: str
+    language: str
+    notice: str | None
+    citations: list[Passage]
+
+    @classmethod
+    def of(cls, answer: Answer) -> "Reply":
+        return cls(
+            text=answer.text,
+            status=answer.status,
+            confidence=None if answer.confidence is None else round(answer.confidence, 4),
+            mode=answer.mode,
+            language=answer.language,
+            notice=answer.notice,
+            citations=[Passage.of(hit) for hit in answer.citations],
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

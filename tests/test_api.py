@@ -1,0 +1,120 @@
+"""The OpenAI-compatible API (`faces/api.py`) of the running app, spoken to by the official `openai` client.
+
+The app is served on a free 127.0.0.1 port with a password (tests/app_server.py, the same mounts as app.py), so
+every call also checks the bearer key; each reply is compared with what `Assistant.ask` says to the chat.
+"""
+
+from __future__ import annotations
+
+import httpx
+import openai
+import pytest
+
+from app_server import copy_index, serve
+
+PASSWORD = "kzru-api-secret-7"  # HTTP headers are ASCII: a key in Cyrillic cannot be sent
+QUESTION = "Где проходит XXI форум межрегионального сотрудничества?"
+FOLLOW_UP = "А когда он пройдёт?"
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory, embedder):
+    with serve(copy_index(tmp_path_factory.mktemp("api")), embedder, auth=("admin", PASSWORD)) as (url, library):
+        yield url.rstrip("/"), library
+
+
+def client(url: str, key: str = PASSWORD) -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{url}/v1", api_key=key, max_retries=0, timeout=120)
+
+
+def test_the_models_are_listed(app) -> None:
+    url, _ = app
+
+    assert [model.id for model in client(url).models.list()] == ["kzru-rag", "kzru-rag-extractive"]
+
+
+def test_a_question_gets_the_chats_answer_with_markers_and_its_cited_passages(app) -> None:
+    url, library = app
+    expected = library.assistant.ask(QUESTION)
+
+    completion = client(url).chat.completions.create(
+        model="kzru-rag",
+        messages=[{"role": "system", "content": "Отвечай кратко."}, {"role": "user", "content": QUESTION}],
+    )
+
+    content = completion.choices[0].message.content
+    assert content == expected.text and "[1]" in content and "Уральск" in content
+    extra = completion.model_extra["kzru_rag"]
+    assert extra["status"] == expected.status == "answered"
+    assert extra["confidence"] == pytest.approx(expected.confidence, abs=1e-4)
+    assert len(extra["citations"]) == len(expected.citations) >= 1
+    documents = library.retriever.index.documents
+    for cited, hit in zip(extra["citations"], expected.citations):
+        assert (cited["document"], cited["start"], cited["end"]) == (hit.doc_id, hit.start, hit.end)
+        assert documents[cited["document"]].text[cited["start"] : cited["end"]] == cited["text"]
+        assert cited["paragraph"] == hit.metadata["paragraph"] and cited["title"]
+
+
+def test_earlier_messages_are_the_history_of_a_follow_up(app) -> None:
+    url, library = app
+    first = library.assistant.ask(QUESTION)
+    history = [{"role": "user", "content": QUESTION}, {"role": "assistant", "content": first.text}]
+    expected = library.assistant.ask(FOLLOW_UP, history)
+
+    completion = client(url).chat.completions.create(
+        model="kzru-rag", messages=[*history, {"role": "user", "content": FOLLOW_UP}]
+    )
+
+    assert completion.choices[0].message.content == expected.text
+    assert completion.model_extra["kzru_rag"]["status"] == expected.status
+
+
+def test_a_streamed_answer_is_the_same_and_its_last_chunk_carries_the_citations(app) -> None:
+    url, library = app
+    expected = library.assistant.ask(QUESTION)
+
+    chunks = list(
+        client(url).chat.completions.create(
+            model="kzru-rag-extractive", messages=[{"role": "user", "content": QUESTION}], stream=True
+        )
+    )
+
+    assert "".join(chunk.choices[0].delta.content or "" for chunk in chunks) == expected.text
+    last = chunks[-1]
+    assert last.choices[0].finish_reason == "stop"
+    assert [c["start"] for c in last.model_extra["kzru_rag"]["citations"]] == [h.start for h in expected.citations]
+    assert all("kzru_rag" not in (chunk.model_extra or {}) for chunk in chunks[:-1])
+
+
+@pytest.mark.parametrize("key", ["wrong-key", "admin"])
+def test_a_wrong_or_missing_key_gets_401_and_nothing_else(app, key: str) -> None:
+    url, _ = app
+
+    with pytest.raises(openai.AuthenticationError):
+        client(url, key).chat.completions.create(model="kzru-rag", messages=[{"role": "user", "content": QUESTION}])
+    with pytest.raises(openai.AuthenticationError):
+        client(url, key).models.list()
+    bare = httpx.post(f"{url}/v1/chat/completions", json={"model": "kzru-rag", "messages": []}, timeout=30)
+    assert bare.status_code == 401 and set(bare.json()) == {"error"}
+    assert "Уральск" not in bare.text
+
+
+def test_a_bad_request_is_refused_in_one_line(app) -> None:
+    url, _ = app
+    api = client(url)
+
+    with pytest.raises(openai.NotFoundError, match="kzru-rag-extractive"):
+        api.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": QUESTION}])
+    with pytest.raises(openai.BadRequestError, match="the last message must be the user's question"):
+        api.chat.completions.create(model="kzru-rag", messages=[{"role": "assistant", "content": "Здравствуйте"}])
+    with pytest.raises(openai.BadRequestError, match="the question is empty"):
+        api.chat.completions.create(model="kzru-rag", messages=[{"role": "user", "content": "   "}])
+
+
+def test_without_a_password_the_api_needs_no_key(tmp_path, embedder) -> None:
+    with serve(copy_index(tmp_path), embedder) as (url, _):
+        models = openai.OpenAI(base_url=f"{url.rstrip('/')}/v1", api_key="anything", max_retries=0).models.list()
+
+    assert [model.id for model in models] == ["kzru-rag", "kzru-rag-extractive"]
