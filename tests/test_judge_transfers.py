@@ -14,6 +14,7 @@ from kzru_rag.index.build import build_index
 from kzru_rag.retrieval.retriever import Retriever
 from kzru_rag.stores.layout import MANIFEST
 from kzru_rag.stores.manifest import write_confidence
+from kzru_rag.stores.settings import RetrievalSettings
 
 ARTICLES = {
     "bridge.txt": (
@@ -68,3 +69,19 @@ def test_an_index_calibrated_by_its_user_keeps_its_own_judge(own_index, tmp_path
         assert assistant.ask("Когда завершат строительство моста через Иртыш?", use_llm=False).status == "uncertain"
     finally:
         write_confidence(own_index, {})
+
+
+def test_an_index_built_before_the_sentence_lexical_part_keeps_its_scoring():
+    old = RetrievalSettings().to_dict()
+    del old["weights"]["sentence_lexical"]
+    assert RetrievalSettings.from_dict(old).sentence_lexical_weight == 0.0
+    assert RetrievalSettings().sentence_lexical_weight > 0
+
+
+def test_within_a_passage_the_sentence_holding_the_questions_words_is_chosen(own_index):
+    """Both sentences of the bridge article's first paragraph are about the bridge; the question's words
+    («длина», «полосы», «движения») are in the second one only, which is the one highlighted."""
+    hit = Retriever.load(own_index).search("Какова длина перехода и сколько полос движения на мосту?")[0]
+    start, end = hit.highlight
+    assert "1200 метров" in hit.text[start - hit.start : end - hit.start]
+    assert hit.signals["sentence_lexical"] > 0
