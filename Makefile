@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint install browser fonts ocr eval bench index screenshots clean
+.PHONY: run test test-fast lint install browser fonts ocr eval bench index screenshots clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,8 +41,13 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/ruff check $(LINTED)
 
+# Everything: lint, then the whole suite (the bundled model's quality, browser, servers, builds included).
 test: $(STAMP) lint browser fonts ocr
 	$(BIN)/python -m pytest -q
+
+# The fast layer (under a minute): behaviour tests on small indexes built with a test encoder; no slow tests.
+test-fast: $(STAMP) lint fonts ocr
+	$(BIN)/python -m pytest -q -m "not slow"
 
 # dev, dev2: the shared dev sets; holdout, holdout2, blind3-8: questions written blind (docs/retrieval.md, docs/trust.md);
 # dialogues: the shared follow-up conversations, dialogues_blind*: ones written blind, scored turn by turn (docs/dialogue.md).
@@ -70,9 +75,20 @@ eval: $(STAMP)
 	$(BIN)/kzru-rag eval --dialogues $(NEWS)/dialogues.jsonl --index $(EVAL_INDEXES)/news
 	$(BIN)/kzru-rag calibrate $(SETS) --corpus $(EVAL_INDEXES)/xquad $(XQUAD)/questions.jsonl $(XQUAD)/questions_en.jsonl
 
+# Every benchmark meant to be run, with options small enough for a few minutes each (tests/test_bench.py only checks
+# that they start); bench/chunking.py rebuilds the index per setting, the longest: 10 min on a busy 2-core machine.
+# Longer runs by hand: bench/scale.py (default sizes up to 100k passages: an hour), bench/load.py
+# (default 20 clients x 10 questions), bench/startup.py --runs 3 --rounds 3. Not here: bench/confidence.py and
+# bench/trust_baseline.py compare with an older checkout (--baseline-src DIR, or that checkout's PYTHONPATH).
 bench: $(STAMP)
-	$(BIN)/python bench/retrieval.py
 	$(BIN)/python bench/readers.py
+	$(BIN)/python bench/ocr.py --pages 2
+	$(BIN)/python bench/chunking.py
+	$(BIN)/python bench/retrieval.py --rounds 1
+	$(BIN)/python bench/retrieval_sensitivity.py
+	$(BIN)/python bench/startup.py --runs 1 --rounds 1
+	$(BIN)/python bench/load.py --clients 4 --questions 3
+	$(BIN)/python bench/scale.py --sizes 1000 --rounds 1 --kinds flat,hnsw,milvus --no-incremental
 
 # The README's pictures, taken by the browser tests (small PNGs, committed).
 screenshots: $(STAMP) browser

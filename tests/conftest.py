@@ -6,10 +6,35 @@ from pathlib import Path
 
 import pytest
 
+from hashing_encoder import RETRIEVAL, HashingEncoder
 from kzru_rag.embedding.base import DEFAULT_MODEL
 from kzru_rag.embedding.sentence_transformers import Embedder, load_embedder
+from kzru_rag.index.build import build_index
 from kzru_rag.index.load import load_index
 from kzru_rag.stores.layout import default_index_path
+
+
+@pytest.fixture(scope="session")
+def encoder() -> HashingEncoder:
+    """A small real encoder for tests of behaviour (hashed character n-grams, no model files): build small indexes
+    with it in tmp folders. Tests of the bundled model's quality use `embedder` and are marked slow."""
+    return HashingEncoder()
+
+
+@pytest.fixture(scope="session")
+def small_index(tmp_path_factory, encoder) -> Path:
+    """The bundled document indexed with `encoder` (about a second): tests of behaviour search it."""
+    path = tmp_path_factory.mktemp("small") / "index"
+    build_index(None, encoder, path, retrieval=RETRIEVAL)
+    return path
+
+
+@pytest.fixture(scope="session")
+def small_retriever(small_index, encoder):
+    """A Retriever over `small_index`: the pipeline's mechanics without the bundled model."""
+    from kzru_rag.retrieval.retriever import Retriever
+
+    return Retriever(load_index(small_index), encoder)
 
 
 @pytest.fixture(scope="session")

@@ -47,7 +47,14 @@ def _no_llm_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="module")
-def assistant(retriever) -> Assistant:
+def assistant(small_retriever) -> Assistant:
+    """The assistant over the bundled document indexed with the small test encoder: wording, citations, errors."""
+    return Assistant(small_retriever)
+
+
+@pytest.fixture(scope="module")
+def bundled_assistant(retriever) -> Assistant:
+    """The assistant over the committed index and the bundled model: the answers' quality (slow tests)."""
     return Assistant(retriever)
 
 
@@ -66,8 +73,9 @@ def _markers(text: str) -> list[int]:
 # ---------------------------------------------------------------- extractive answers
 
 
-def test_extractive_answer_quotes_the_document_with_numbered_citations(assistant: Assistant) -> None:
-    answer = assistant.ask("Где открыт филиал МГИМО?")
+@pytest.mark.slow
+def test_extractive_answer_quotes_the_document_with_numbered_citations(bundled_assistant: Assistant) -> None:
+    answer = bundled_assistant.ask("Где открыт филиал МГИМО?")
 
     assert not answer.abstained and answer.mode == "extractive" and answer.notice is None
     assert "Астане" in answer.text.split("\n\n")[0]
@@ -76,9 +84,12 @@ def test_extractive_answer_quotes_the_document_with_numbered_citations(assistant
         quote, number = re.fullmatch(r"(.+) \[(\d+)\]", line, re.DOTALL).groups()
         hit = answer.citations[int(number) - 1]
         start, end = hit.highlight
-        assert quote in _document(assistant, hit)[start:end], "a quote must be the cited sentence, word for word"
+        assert quote in _document(bundled_assistant, hit)[start:end], (
+            "a quote must be the cited sentence, word for word"
+        )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "question, expected",
     [
@@ -88,8 +99,8 @@ def test_extractive_answer_quotes_the_document_with_numbered_citations(assistant
         ("Тоқаев Мәскеуге қашан барады?", "11–12 ноября"),
     ],
 )
-def test_extractive_answers_in_three_languages(assistant: Assistant, question: str, expected: str) -> None:
-    answer = assistant.ask(question)
+def test_extractive_answers_in_three_languages(bundled_assistant: Assistant, question: str, expected: str) -> None:
+    answer = bundled_assistant.ask(question)
 
     assert expected in answer.text
     assert all(f"[{n}]" in answer.text for n in range(1, len(answer.citations) + 1))
@@ -132,16 +143,21 @@ def test_a_question_is_analysed_once_for_retrieval_quoting_and_confidence(assist
     assert calls == 2
 
 
-def test_without_the_retrievers_signals_sentences_are_embedded_here_with_the_same_result(assistant: Assistant) -> None:
+@pytest.mark.slow
+def test_without_the_retrievers_signals_sentences_are_embedded_here_with_the_same_result(
+    bundled_assistant: Assistant,
+) -> None:
     question = "Где открыт филиал МГИМО?"
-    hits = assistant.retriever.search(question, k=4)
+    hits = bundled_assistant.retriever.search(question, k=4)
     spans = [hit.highlight for hit in hits]
     texts = [hit.text[a - hit.start : b - hit.start] for hit, (a, b) in zip(hits, spans)]
 
-    embedded = assistant.extractor.similarities(question, [replace(hit, signals={}) for hit in hits], spans, texts)
+    embedded = bundled_assistant.extractor.similarities(
+        question, [replace(hit, signals={}) for hit in hits], spans, texts
+    )
 
     assert embedded == pytest.approx([hit.signals["sentence"] for hit in hits], abs=1e-4)
-    whole = assistant.extractor.scored(
+    whole = bundled_assistant.extractor.scored(
         analyse(question), [replace(hit, highlight=None, signals={}, sentences=()) for hit in hits]
     )
     assert sorted(s.span for s in whole) == sorted((hit.start, hit.end) for hit in hits), (
@@ -178,11 +194,12 @@ def test_a_quote_that_opens_with_a_pronoun_comes_with_the_sentence_that_names_it
     assert answer.text.count("Рабочие профессии – драйвер") == 1, "the sentence is not quoted twice"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name, floor", [("dev.jsonl", 0.85), ("holdout.jsonl", 0.79), ("holdout2.jsonl", 0.80)])
-def test_extractive_answers_quote_the_answer(assistant: Assistant, name: str, floor: float) -> None:
+def test_extractive_answers_quote_the_answer(bundled_assistant: Assistant, name: str, floor: float) -> None:
     """One question below what the committed settings reach: dev 25/28 (0.893), holdout 39/48 (0.812),
     holdout2 33/40 (0.825)."""
-    report = evaluate_answers(assistant, load_questions(DEV_SET.with_name(name)))
+    report = evaluate_answers(bundled_assistant, load_questions(DEV_SET.with_name(name)))
     assert len(report.quoted) / report.answerable >= floor, report.missed
     assert set(report.abstained) <= {"hb26"}, (
         "hb26's answer is in the document's header (metadata), no passage holds it"
@@ -201,9 +218,9 @@ def test_k_limits_the_passages(assistant: Assistant) -> None:
     assert len(assistant.ask("Где открыт филиал МГИМО?", k=7).hits) == 7
 
 
-def test_bad_arguments_are_rejected_clearly(retriever, assistant: Assistant) -> None:
+def test_bad_arguments_are_rejected_clearly(small_retriever, assistant: Assistant) -> None:
     with pytest.raises(ValueError, match="k .* at least 1"):
-        Assistant(retriever, k=0)
+        Assistant(small_retriever, k=0)
     with pytest.raises(ValueError, match="question is empty"):
         assistant.ask("   ")
     with pytest.raises(ValueError, match="history turns"):
@@ -257,11 +274,12 @@ def test_an_abstention_says_why_in_the_questions_language(
     assert assistant.ask("Где открыт филиал МГИМО?").reasons == []
 
 
-def test_abstention_follows_the_retrievers_signal_on_the_dev_set(assistant: Assistant) -> None:
-    retriever = assistant.retriever
+@pytest.mark.slow
+def test_abstention_follows_the_retrievers_signal_on_the_dev_set(bundled_assistant: Assistant) -> None:
+    retriever = bundled_assistant.retriever
     for line in DEV_SET.read_text(encoding="utf-8").splitlines():
         row = json.loads(line)
-        answer = assistant.ask(row["question"])
+        answer = bundled_assistant.ask(row["question"])
         assert answer.abstained == retriever.abstains(answer.query_used, answer.hits), row["id"]
         if not row["gold"]:
             assert answer.abstained, f"{row['id']} has no answer in the document"
@@ -270,12 +288,13 @@ def test_abstention_follows_the_retrievers_signal_on_the_dev_set(assistant: Assi
 # ---------------------------------------------------------------- follow-ups
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("earlier_answer", ["quoted", "paraphrased"])
-def test_a_follow_up_is_resolved_from_the_conversation(assistant: Assistant, earlier_answer: str) -> None:
-    first = assistant.ask(THEME).text if earlier_answer == "quoted" else "Тема форума — рабочие профессии."
+def test_a_follow_up_is_resolved_from_the_conversation(bundled_assistant: Assistant, earlier_answer: str) -> None:
+    first = bundled_assistant.ask(THEME).text if earlier_answer == "quoted" else "Тема форума — рабочие профессии."
     history: list[Message] = [{"role": "user", "content": THEME}, {"role": "assistant", "content": first}]
 
-    answer = assistant.ask(FOLLOW_UP, history=history)
+    answer = bundled_assistant.ask(FOLLOW_UP, history=history)
 
     assert THEME in answer.query_used
     assert any("в Уральске" in hit.text for hit in answer.hits)
@@ -283,23 +302,25 @@ def test_a_follow_up_is_resolved_from_the_conversation(assistant: Assistant, ear
     assert not answer.abstained
 
 
-def test_a_chain_of_follow_ups_keeps_the_topic(assistant: Assistant) -> None:
+@pytest.mark.slow
+def test_a_chain_of_follow_ups_keeps_the_topic(bundled_assistant: Assistant) -> None:
     history: list[Message] = [
         {"role": "user", "content": THEME},
         {"role": "assistant", "content": "…"},
         {"role": "user", "content": FOLLOW_UP},
         {"role": "assistant", "content": "…"},
     ]
-    answer = assistant.ask("А когда?", history=history)
+    answer = bundled_assistant.ask("А когда?", history=history)
 
     assert THEME in answer.query_used and FOLLOW_UP in answer.query_used
     assert "11–12 ноября" in answer.text
 
 
-def test_a_question_that_stands_alone_ignores_the_conversation(assistant: Assistant) -> None:
+@pytest.mark.slow
+def test_a_question_that_stands_alone_ignores_the_conversation(bundled_assistant: Assistant) -> None:
     history: list[Message] = [{"role": "user", "content": THEME}, {"role": "assistant", "content": "…"}]
 
-    answer = assistant.ask("Какую электростанцию планируют модернизировать?", history=history)
+    answer = bundled_assistant.ask("Какую электростанцию планируют модернизировать?", history=history)
 
     assert answer.query_used == "Какую электростанцию планируют модернизировать?"
     assert "ГРЭС-2" in answer.text
@@ -369,11 +390,11 @@ def test_citation_check_does_not_depend_on_how_the_stream_is_cut(cuts: list[int]
 
 
 def test_llm_answer_streams_with_renumbered_citations_and_the_server_gets_numbered_passages(
-    retriever, openai_stub: OpenAIStub
+    small_retriever, openai_stub: OpenAIStub
 ) -> None:
     question = "Где проходит XXI форум межрегионального сотрудничества?"
     openai_stub.queue(["Форум проходит ", "в Уральске [", "5], его тема — рабочие ", "профессии [5][2]."])
-    assistant = Assistant(retriever, llm=_llm(openai_stub))
+    assistant = Assistant(small_retriever, llm=_llm(openai_stub))
 
     items = list(assistant.stream(question))
     answer = items[-1]
@@ -391,6 +412,7 @@ def test_llm_answer_streams_with_renumbered_citations_and_the_server_gets_number
         assert f"[{number}] (абзац {hit.metadata['paragraph']}) {hit.text}" in user["content"]
 
 
+@pytest.mark.slow
 def test_with_several_documents_the_llm_sees_which_document_a_passage_is_from(
     tmp_path, embedder, openai_stub: OpenAIStub
 ) -> None:
@@ -409,14 +431,14 @@ def test_with_several_documents_the_llm_sees_which_document_a_passage_is_from(
 
     assert answer.citations[0].doc_id == "pavlodar"
     assert (
-        "[1] («pavlodar», абзац 2) В Павлодаре построят завод аккумуляторов."
+        "[1] («Павлодар», абзац 2) В Павлодаре построят завод аккумуляторов."  # the title: its first heading
         in openai_stub.requests[0]["messages"][1]["content"]
     )
 
 
-def test_llm_markers_pointing_at_no_passage_are_removed_and_flagged(retriever, openai_stub: OpenAIStub) -> None:
+def test_llm_markers_pointing_at_no_passage_are_removed_and_flagged(small_retriever, openai_stub: OpenAIStub) -> None:
     openai_stub.queue("Филиал МГИМО открыт в Астане [1][9]. Это решение [12] принято в этом году.")
-    answer = Assistant(retriever, llm=_llm(openai_stub)).ask("Где открыт филиал МГИМО?")
+    answer = Assistant(small_retriever, llm=_llm(openai_stub)).ask("Где открыт филиал МГИМО?")
 
     assert answer.text == "Филиал МГИМО открыт в Астане [1]. Это решение принято в этом году."
     assert answer.flagged
@@ -424,31 +446,33 @@ def test_llm_markers_pointing_at_no_passage_are_removed_and_flagged(retriever, o
     assert answer.citations == [answer.hits[0]]
 
 
-def test_an_llm_answer_without_citations_is_flagged_and_shows_the_passages(retriever, openai_stub: OpenAIStub) -> None:
+def test_an_llm_answer_without_citations_is_flagged_and_shows_the_passages(
+    small_retriever, openai_stub: OpenAIStub
+) -> None:
     openai_stub.queue("Филиал МГИМО открыт в Астане.")
-    answer = Assistant(retriever, llm=_llm(openai_stub), max_quotes=2).ask("Где открыт филиал МГИМО?")
+    answer = Assistant(small_retriever, llm=_llm(openai_stub), max_quotes=2).ask("Где открыт филиал МГИМО?")
 
     assert answer.flagged and "не сослалась" in answer.notice
     assert answer.text == "Филиал МГИМО открыт в Астане.\n\nНайденные фрагменты: [1], [2]."
     assert answer.citations == answer.hits[:2]
 
 
-def test_an_llm_that_finds_no_answer_abstains(retriever, openai_stub: OpenAIStub) -> None:
+def test_an_llm_that_finds_no_answer_abstains(small_retriever, openai_stub: OpenAIStub) -> None:
     openai_stub.queue("В документе нет ответа на этот вопрос.")
-    answer = Assistant(retriever, llm=_llm(openai_stub)).ask("Где открыт филиал МГИМО?")
+    answer = Assistant(small_retriever, llm=_llm(openai_stub)).ask("Где открыт филиал МГИМО?")
 
     assert answer.abstained and answer.mode == "llm"
     assert answer.text.startswith("В документе нет ответа на этот вопрос.")
 
 
-def test_when_the_retriever_abstains_the_llm_is_not_asked(retriever, openai_stub: OpenAIStub) -> None:
-    answer = Assistant(retriever, llm=_llm(openai_stub)).ask("Кто выиграл чемпионат мира по футболу?")
+def test_when_the_retriever_abstains_the_llm_is_not_asked(small_retriever, openai_stub: OpenAIStub) -> None:
+    answer = Assistant(small_retriever, llm=_llm(openai_stub)).ask("Кто выиграл чемпионат мира по футболу?")
 
     assert answer.abstained and openai_stub.requests == []
 
 
-def test_llm_can_be_switched_off_per_question(retriever, openai_stub: OpenAIStub) -> None:
-    answer = Assistant(retriever, llm=_llm(openai_stub)).ask("Где открыт филиал МГИМО?", use_llm=False)
+def test_llm_can_be_switched_off_per_question(small_retriever, openai_stub: OpenAIStub) -> None:
+    answer = Assistant(small_retriever, llm=_llm(openai_stub)).ask("Где открыт филиал МГИМО?", use_llm=False)
 
     assert answer.mode == "extractive" and openai_stub.requests == []
 
@@ -464,13 +488,13 @@ def test_llm_can_be_switched_off_per_question(retriever, openai_stub: OpenAIStub
     ids=["http-error", "garbage", "truncated", "timeout"],
 )
 def test_llm_failure_gives_the_extractive_answer_with_a_notice(
-    retriever, assistant: Assistant, openai_stub: OpenAIStub, reply: object, detail: str
+    small_retriever, assistant: Assistant, openai_stub: OpenAIStub, reply: object, detail: str
 ) -> None:
     openai_stub.queue(reply)
     question = "Где открыт филиал МГИМО?"
     started = time.monotonic()
 
-    answer = Assistant(retriever, llm=_llm(openai_stub, timeout=1.0)).ask(question)
+    answer = Assistant(small_retriever, llm=_llm(openai_stub, timeout=1.0)).ask(question)
 
     assert time.monotonic() - started < 1.0 + HANG_GUARD
     assert answer.mode == "extractive"
@@ -481,28 +505,28 @@ def test_llm_failure_gives_the_extractive_answer_with_a_notice(
 
 @pytest.mark.parametrize("reply", ["", "[1]", " [1][2]. ", "Да [1]."], ids=["empty", "marker", "markers", "one-word"])
 def test_an_llm_reply_that_says_nothing_gives_the_extractive_answer_with_a_notice(
-    retriever, assistant: Assistant, openai_stub: OpenAIStub, reply: str
+    small_retriever, assistant: Assistant, openai_stub: OpenAIStub, reply: str
 ) -> None:
     openai_stub.queue(reply)
     question = "Где открыт филиал МГИМО?"
 
-    answer = Assistant(retriever, llm=_llm(openai_stub)).ask(question)
+    answer = Assistant(small_retriever, llm=_llm(openai_stub)).ask(question)
 
     assert answer.mode == "extractive" and not answer.abstained
     assert answer.text == assistant.ask(question).text
     assert answer.notice.startswith("Языковая модель не дала содержательного ответа")
 
 
-def test_a_short_llm_answer_with_words_is_kept(retriever, openai_stub: OpenAIStub) -> None:
+def test_a_short_llm_answer_with_words_is_kept(small_retriever, openai_stub: OpenAIStub) -> None:
     openai_stub.queue("В Астане [1].")
 
-    answer = Assistant(retriever, llm=_llm(openai_stub)).ask("Где открыт филиал МГИМО?")
+    answer = Assistant(small_retriever, llm=_llm(openai_stub)).ask("Где открыт филиал МГИМО?")
 
     assert answer.mode == "llm" and answer.text == "В Астане [1]." and answer.notice is None
 
 
-def test_an_unreachable_llm_gives_the_extractive_answer_with_a_notice(retriever, assistant: Assistant) -> None:
-    answer = Assistant(retriever, llm=_llm(None)).ask("Где открыт филиал МГИМО?")
+def test_an_unreachable_llm_gives_the_extractive_answer_with_a_notice(small_retriever, assistant: Assistant) -> None:
+    answer = Assistant(small_retriever, llm=_llm(None)).ask("Где открыт филиал МГИМО?")
 
     assert answer.mode == "extractive" and "could not be reached" in answer.notice
     assert answer.text == assistant.ask("Где открыт филиал МГИМО?").text
@@ -518,12 +542,13 @@ class _BrokenBackend(LLM):
         raise RuntimeError("backend bug")
 
 
-def test_a_broken_plugin_backend_gives_the_extractive_answer(retriever) -> None:
-    answer = Assistant(retriever, llm=_BrokenBackend()).ask("Где открыт филиал МГИМО?")
+def test_a_broken_plugin_backend_gives_the_extractive_answer(small_retriever) -> None:
+    answer = Assistant(small_retriever, llm=_BrokenBackend()).ask("Где открыт филиал МГИМО?")
 
     assert answer.mode == "extractive" and "backend bug" in answer.notice
 
 
+@pytest.mark.slow
 def test_with_an_llm_a_follow_up_is_condensed_with_the_prompt(retriever, openai_stub: OpenAIStub) -> None:
     standalone = "Где пройдёт форум межрегионального сотрудничества?"
     openai_stub.queue(f"«{standalone}»\n", "Форум пройдёт в Уральске [1].")
@@ -543,21 +568,23 @@ def test_with_an_llm_a_follow_up_is_condensed_with_the_prompt(retriever, openai_
     assert any("в Уральске" in hit.text for hit in answer.hits)
 
 
-def test_the_condense_prompt_is_told_the_person_the_previous_answer_named(retriever, openai_stub: OpenAIStub) -> None:
+def test_the_condense_prompt_is_told_the_person_the_previous_answer_named(
+    small_retriever, openai_stub: OpenAIStub
+) -> None:
     openai_stub.queue("Где работает Жанар Тулиндинова?", "В институте [1].")
     history: list[Message] = [
         {"role": "user", "content": "Кто говорит о ядре евразийской логистики?"},
         {"role": "assistant", "content": "Об этом рассказала Жанар Тулиндинова. [1]"},
     ]
 
-    Assistant(retriever, llm=_llm(openai_stub)).ask("А где она работает?", history=history)
+    Assistant(small_retriever, llm=_llm(openai_stub)).ask("А где она работает?", history=history)
 
     condense = openai_stub.requests[0]["messages"][1]["content"]
     assert condense.endswith(load_prompt("condense.ru#referent").replace("$referent", "Жанар Тулиндинова"))
 
 
 def test_a_condensed_question_that_says_nothing_is_replaced_by_the_conversation(
-    retriever, openai_stub: OpenAIStub
+    small_retriever, openai_stub: OpenAIStub
 ) -> None:
     openai_stub.queue("[1]", "Форум пройдёт в Уральске [1].")
     history: list[Message] = [
@@ -565,18 +592,19 @@ def test_a_condensed_question_that_says_nothing_is_replaced_by_the_conversation(
         {"role": "assistant", "content": "Тема — рабочие профессии."},
     ]
 
-    answer = Assistant(retriever, llm=_llm(openai_stub)).ask(FOLLOW_UP, history=history)
+    answer = Assistant(small_retriever, llm=_llm(openai_stub)).ask(FOLLOW_UP, history=history)
 
     assert THEME in answer.query_used and answer.mode == "llm"
 
 
+@pytest.mark.slow
 def test_when_condensing_fails_the_conversation_is_used_and_the_llm_not_asked_again(
-    retriever, assistant: Assistant, openai_stub: OpenAIStub
+    retriever, bundled_assistant: Assistant, openai_stub: OpenAIStub
 ) -> None:
     openai_stub.queue(HTTPError(500, "boom"))
     history: list[Message] = [
         {"role": "user", "content": THEME},
-        {"role": "assistant", "content": assistant.ask(THEME).text},
+        {"role": "assistant", "content": bundled_assistant.ask(THEME).text},
     ]
 
     answer = Assistant(retriever, llm=_llm(openai_stub)).ask(FOLLOW_UP, history=history)
@@ -586,12 +614,12 @@ def test_when_condensing_fails_the_conversation_is_used_and_the_llm_not_asked_ag
     assert THEME in answer.query_used and "в Уральске" in answer.text
 
 
-def test_llm_errors_never_show_the_api_key(retriever, openai_stub: OpenAIStub) -> None:
+def test_llm_errors_never_show_the_api_key(small_retriever, openai_stub: OpenAIStub) -> None:
     secret = "sk-test-SECRET-1234"
     openai_stub.queue(HTTPError(401, f"bad key {secret}"))
     llm = OpenAICompatibleLLM("stub-model", base_url=openai_stub.base_url, api_key=secret, timeout=5)
 
-    answer = Assistant(retriever, llm=llm).ask("Где открыт филиал МГИМО?")
+    answer = Assistant(small_retriever, llm=llm).ask("Где открыт филиал МГИМО?")
 
     assert secret not in answer.notice and "HTTP 401" in answer.notice
 

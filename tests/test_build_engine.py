@@ -22,6 +22,8 @@ from kzru_rag.index.build import build_index
 from kzru_rag.index.load import load_index
 from kzru_rag.retrieval.retriever import Retriever
 
+pytestmark = pytest.mark.slow  # builds of the bundled index with both engines
+
 ROOT = Path(__file__).resolve().parents[1]
 DEV_SETS = [ROOT / "tests" / "data" / "dev.jsonl", ROOT.parent / "shared" / "eval" / "dev.jsonl"]
 

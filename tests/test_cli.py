@@ -36,6 +36,7 @@ def test_a_hits_place_names_its_page_only_when_the_document_has_pages():
     assert place(unpaged) == ["doc", "paragraph 5", "chars 10–15"]
 
 
+@pytest.mark.slow
 def test_eval_prints_metrics_and_languages(capsys):
     assert main(["eval", str(DEV_SET), "--baselines"]) == 0
     out = capsys.readouterr().out
@@ -46,6 +47,7 @@ def test_eval_prints_metrics_and_languages(capsys):
     assert "2 questions with empty gold excluded" in out
 
 
+@pytest.mark.slow
 def test_eval_json(capsys):
     assert main(["eval", str(DEV_SET), "--json"]) == 0
     (report,) = json.loads(capsys.readouterr().out)
@@ -54,6 +56,7 @@ def test_eval_json(capsys):
     assert 0 < report["overall"]["mrr"] <= 1
 
 
+@pytest.mark.slow
 def test_eval_answers_scores_the_assistants_quotes(capsys):
     assert main(["eval", str(DEV_SET), "--answers"]) == 0
     assert "assistant, extractive answers: the quoted text holds the answer for " in capsys.readouterr().out
@@ -64,6 +67,7 @@ def test_eval_answers_scores_the_assistants_quotes(capsys):
     assert output["retrievers"][0]["overall"]["questions"] == 28
 
 
+@pytest.mark.slow
 def test_index_build_and_status(tmp_path, capsys):
     source = tmp_path / "note.md"
     source.write_text("# Заметка\n\nФорум пройдёт в Уральске.", encoding="utf-8")

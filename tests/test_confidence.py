@@ -24,12 +24,20 @@ DATA = Path(__file__).parent / "data"
 
 
 @pytest.fixture(scope="module")
-def assistant(retriever) -> Assistant:
+def assistant(small_retriever) -> Assistant:
+    """The assistant over the bundled document indexed with the small test encoder (the mechanics)."""
+    return Assistant(small_retriever)
+
+
+@pytest.fixture(scope="module")
+def bundled_assistant(retriever) -> Assistant:
+    """The assistant over the committed index, its calibrated confidence and the bundled model (slow tests)."""
     return Assistant(retriever)
 
 
-def test_the_committed_index_carries_a_calibrated_model(assistant):
-    model = assistant.confidence
+@pytest.mark.slow
+def test_the_committed_index_carries_a_calibrated_model(bundled_assistant):
+    model = bundled_assistant.confidence
     assert model is not None and model.names == SIGNAL_NAMES
     assert 0 < model.answer_from < 1
 
@@ -51,6 +59,7 @@ def test_a_question_naming_what_no_document_mentions_abstains_with_that_reason(a
     assert answer.confidence is None
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "question",
     [
@@ -90,7 +99,8 @@ def test_answer_kind_by_ner_and_morphology():
     assert not holds_kind(built, "person", "Кто из «Росатома» участвует в строительстве?")
 
 
-def test_a_key_noun_with_no_counterpart_lowers_the_match_and_the_confidence(assistant, retriever):
+@pytest.mark.slow
+def test_a_key_noun_with_no_counterpart_lowers_the_match_and_the_confidence(bundled_assistant, retriever):
     """«бюджет» is nowhere in the passages about the forum; «тема» is."""
     asked, missing = "Какова тема форума в Уральске?", "Каков бюджет форума в Уральске?"
     signals = {}
@@ -99,19 +109,20 @@ def test_a_key_noun_with_no_counterpart_lowers_the_match_and_the_confidence(assi
         hits = retriever.search(query)
         signals[question] = measure(query, hits, hits[0], retriever.evidence(query, hits))
     assert signals[asked].noun_match == 1.0 > signals[missing].noun_match
-    assert assistant.ask(missing).confidence < assistant.ask(asked).confidence
+    assert bundled_assistant.ask(missing).confidence < bundled_assistant.ask(asked).confidence
 
 
-def test_a_question_whose_key_noun_the_passages_lack_is_presented_as_uncertain(assistant, retriever):
+@pytest.mark.slow
+def test_a_question_whose_key_noun_the_passages_lack_is_presented_as_uncertain(bundled_assistant, retriever):
     question = "Какая погода была в Москве во время визита?"
-    answer = assistant.ask(question)
+    answer = bundled_assistant.ask(question)
     query = analyse(question)
     assert measure(query, answer.hits, answer.citations[0], retriever.evidence(query, answer.hits)).noun_match < 1
     assert answer.status == "uncertain" and not answer.abstained
     warning, *leads = answer.text.split("\n\n")
     assert warning.startswith("Прямого ответа в документе может не быть. Ближайшие фрагменты: [1]")
     assert leads and all(line.endswith("]") for line in leads)  # the quotes, given as leads
-    assert answer.citations and answer.confidence < assistant.confidence.answer_from
+    assert answer.citations and answer.confidence < bundled_assistant.confidence.answer_from
 
 
 def test_a_question_asking_whose_needs_the_owner_in_the_quote_not_the_owned_noun(assistant):
@@ -123,14 +134,16 @@ def test_a_question_asking_whose_needs_the_owner_in_the_quote_not_the_owned_noun
     assert whose.signals.asked_noun == 0.5 and which.signals.asked_noun == 0.0
 
 
-def test_a_direct_answer_is_answered_with_its_confidence(assistant):
-    answer = assistant.ask("Кто сказал, что Казахстан и Россия формируют ядро евразийской логистики?")
+@pytest.mark.slow
+def test_a_direct_answer_is_answered_with_its_confidence(bundled_assistant):
+    answer = bundled_assistant.ask("Кто сказал, что Казахстан и Россия формируют ядро евразийской логистики?")
     assert answer.status == "answered" and "Жанар Тулиндинова" in answer.text
-    assert assistant.confidence.answer_from <= answer.confidence <= 1
+    assert bundled_assistant.confidence.answer_from <= answer.confidence <= 1
 
 
-def test_the_uncertain_presentation_speaks_the_questions_language(assistant):
-    answer = assistant.ask("What budget was allocated to the forum in Uralsk?")
+@pytest.mark.slow
+def test_the_uncertain_presentation_speaks_the_questions_language(bundled_assistant):
+    answer = bundled_assistant.ask("What budget was allocated to the forum in Uralsk?")
     assert answer.status == "uncertain" and answer.text.startswith("The document may not answer this directly.")
 
 
@@ -179,6 +192,7 @@ def _signals(value: float) -> Signals:
     return Signals(**{name: value for name in SIGNAL_NAMES})
 
 
+@pytest.mark.slow
 def test_calibration_cross_validates_across_sets_and_bounds_the_misleading_rate():
     rng = np.random.default_rng(0)
     samples = []
@@ -198,6 +212,7 @@ def test_calibration_cross_validates_across_sets_and_bounds_the_misleading_rate(
     assert effects["all"][0] > 0.8  # the signals carry the label: held-out ROC AUC
 
 
+@pytest.mark.slow
 def test_a_model_for_other_signals_is_refused_and_calibrate_replaces_it(tmp_path, capsys):
     model = fit(np.array([[0.0] * len(SIGNAL_NAMES), [1.0] * len(SIGNAL_NAMES)]), np.array([0.0, 1.0]), 0.5)
     data = {**model.to_dict(), "signals": ["score"]}
@@ -218,8 +233,8 @@ def test_a_model_for_other_signals_is_refused_and_calibrate_replaces_it(tmp_path
     assert json.loads(capsys.readouterr().out)["confidence"] is not None
 
 
-def test_dialogue_turns_become_samples_asked_in_order_with_the_earlier_answers(retriever):
-    assistant = Assistant(retriever, calibrated=False)
+def test_dialogue_turns_become_samples_asked_in_order_with_the_earlier_answers(small_retriever):
+    assistant = Assistant(small_retriever, calibrated=False)
     dialogues = load_dialogues(DATA / "dialogues_blind.jsonl")[:3]
     samples = collect_dialogues(assistant, {"dialogues_blind.jsonl": dialogues})
     turns = [(d, n, t) for d in dialogues for n, t in enumerate(d.turns, start=1)]
@@ -235,6 +250,7 @@ def test_dialogue_turns_become_samples_asked_in_order_with_the_earlier_answers(r
     ]
 
 
+@pytest.mark.slow
 def test_calibrate_holds_out_each_dialogue_file_as_one_set(tmp_path, capsys):
     files = []
     for name in ("dialogues_blind.jsonl", "dialogues_blind2.jsonl"):

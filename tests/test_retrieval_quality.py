@@ -17,6 +17,8 @@ from kzru_rag.evaluation.baselines import DenseSearcher
 from kzru_rag.evaluation.datasets import load_questions
 from kzru_rag.evaluation.retrieval import evaluate
 
+pytestmark = pytest.mark.slow  # the bundled model's retrieval figures
+
 
 @pytest.fixture(scope="module")
 def report(retriever):

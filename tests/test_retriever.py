@@ -20,8 +20,8 @@ from kzru_rag.language.words import query_words
 from kzru_rag.stores.settings import RetrievalSettings
 
 
-def test_search_returns_cited_hits(retriever):
-    hits = retriever.search("Где проходит XXI форум межрегионального сотрудничества?", k=5)
+def test_search_returns_cited_hits(small_retriever):
+    hits = small_retriever.search("Где проходит XXI форум межрегионального сотрудничества?", k=5)
     assert len(hits) == 5 and all(isinstance(h, Hit) for h in hits)
     assert any("Уральске" in h.text for h in hits)
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
@@ -35,27 +35,27 @@ def test_search_returns_cited_hits(retriever):
 
 
 @pytest.mark.parametrize("query", ["", "   ", "\n\t"])
-def test_empty_questions_are_refused(retriever, query):
+def test_empty_questions_are_refused(small_retriever, query):
     with pytest.raises(ValueError, match="empty"):
-        retriever.search(query)
+        small_retriever.search(query)
 
 
 @pytest.mark.parametrize("k", [0, -3])
-def test_k_must_be_positive(retriever, k):
+def test_k_must_be_positive(small_retriever, k):
     with pytest.raises(ValueError, match="k must be at least 1"):
-        retriever.search("форум", k=k)
+        small_retriever.search("форум", k=k)
 
 
-def test_k_larger_than_the_index_returns_every_sentence_once(retriever):
-    hits = retriever.search("форум", k=10_000)
+def test_k_larger_than_the_index_returns_every_sentence_once(small_retriever):
+    hits = small_retriever.search("форум", k=10_000)
     covered = sorted(
-        (a, b) for hit in hits for a, b in retriever.index.sentences.spans if hit.start <= a and b <= hit.end
+        (a, b) for hit in hits for a, b in small_retriever.index.sentences.spans if hit.start <= a and b <= hit.end
     )
-    assert covered == sorted(map(tuple, retriever.index.sentences.spans.tolist()))
+    assert covered == sorted(map(tuple, small_retriever.index.sentences.spans.tolist()))
 
 
-def test_a_huge_question_is_truncated_not_fatal(retriever):
-    hits = retriever.search("Где проходит форум? " * 5000, k=3)
+def test_a_huge_question_is_truncated_not_fatal(small_retriever):
+    hits = small_retriever.search("Где проходит форум? " * 5000, k=3)
     assert len(hits) == 3
 
 
@@ -70,36 +70,42 @@ def sentence_texts(retriever):
 
 
 @pytest.mark.parametrize("question", [q.question for q in load_questions(DEV_SET)])
-def test_hits_are_short_windows_with_a_sentence_highlighted(retriever, question):
+def test_hits_are_short_windows_with_a_sentence_highlighted(small_retriever, question):
     text = bundled_document().text
-    sentences = sentence_texts(retriever)
-    hits = retriever.search(question, k=5)
+    sentences = sentence_texts(small_retriever)
+    hits = small_retriever.search(question, k=5)
     assert len(hits) == 5
     for hit in hits:
         a, b = hit.highlight
         assert hit.start <= a < b <= hit.end and text[a:b] in sentences
         last_start, last_end, _ = hit.sentences[-1]
         to_speaker = expected_answer(question) == "person" and attributes_speech(text[last_start:last_end])
-        assert len(hit.text) <= retriever.settings.window_chars or hit.highlight == (hit.start, hit.end) or to_speaker
+        assert (
+            len(hit.text) <= small_retriever.settings.window_chars
+            or hit.highlight == (hit.start, hit.end)
+            or to_speaker
+        )
         parts = {"sentence", "passage", "lexical", "sentence_lexical"}
         assert parts <= set(hit.signals) <= parts | {"answer_type"}
         expected = (
-            retriever.settings.sentence_weight * hit.signals["sentence"]
-            + retriever.settings.passage_weight * hit.signals["passage"]
-            + retriever.settings.lexical_weight * hit.signals["lexical"]
-            + retriever.settings.sentence_lexical_weight * hit.signals["sentence_lexical"]
-            + retriever.settings.answer_type_weight * hit.signals.get("answer_type", 0.0)
+            small_retriever.settings.sentence_weight * hit.signals["sentence"]
+            + small_retriever.settings.passage_weight * hit.signals["passage"]
+            + small_retriever.settings.lexical_weight * hit.signals["lexical"]
+            + small_retriever.settings.sentence_lexical_weight * hit.signals["sentence_lexical"]
+            + small_retriever.settings.answer_type_weight * hit.signals.get("answer_type", 0.0)
         )
         assert hit.score == pytest.approx(expected, abs=1e-5)
     spans = sorted((hit.start, hit.end) for hit in hits)
     assert all(b1 <= a2 for (_, b1), (a2, _) in zip(spans, spans[1:])), "hits never overlap"
 
 
+@pytest.mark.slow
 def test_the_highlight_is_the_answering_sentence(retriever):
     hit = retriever.search("Какую электростанцию планируют модернизировать?", k=1)[0]
     assert "Экибастузской ГРЭС-2" in bundled_document().text[hit.highlight[0] : hit.highlight[1]]
 
 
+@pytest.mark.slow
 def test_lexical_fusion_does_not_drown_the_dense_signal_for_english_and_kazakh_questions(retriever):
     """Their words reach the lexical signal only through the word bridge; over the dev and holdout sets
     (12 English, 8 Kazakh questions) the answers rank no lower on average than with dense signals alone."""
@@ -113,27 +119,27 @@ def test_lexical_fusion_does_not_drown_the_dense_signal_for_english_and_kazakh_q
 
 
 @pytest.fixture(scope="module")
-def two_experts(embedder):
+def two_experts(encoder):
     text = (
         "Эксперт Жанар Тулиндинова отметила рост торговли между странами.\n\n"
         "Аналитики считают, что взаимная торговля двух стран будет расти и дальше."
     )
-    return index_documents([parse_document(text, doc_id="experts", source="experts.txt")], embedder)
+    return index_documents([parse_document(text, doc_id="experts", source="experts.txt")], encoder)
 
 
-def test_lexical_weight_lifts_the_passage_that_names_what_the_question_names(two_experts, embedder):
+def test_lexical_weight_lifts_the_passage_that_names_what_the_question_names(two_experts, encoder):
     question = "Что сказала Тулиндинова о торговле?"
-    lexical = Retriever(two_experts, embedder, RetrievalSettings(lexical_weight=1.0))
+    lexical = Retriever(two_experts, encoder, RetrievalSettings(lexical_weight=1.0))
     top = lexical.search(question, k=2)
     assert "Тулиндинова" in top[0].text and top[0].signals["lexical"] > top[1].signals["lexical"]
     assert top[0].score - top[1].score > 0.5 * (top[0].signals["lexical"] - top[1].signals["lexical"])
 
 
-def test_overlapping_chunks_give_each_sentence_once(embedder):
+def test_overlapping_chunks_give_each_sentence_once(encoder):
     document = bundled_document()
-    index = index_documents([document], embedder, Chunker(max_chars=300, overlap=1))
-    retriever = Retriever(index, embedder)
-    hits = retriever.search("форум межрегионального сотрудничества", k=1000)
+    index = index_documents([document], encoder, Chunker(max_chars=300, overlap=1))
+    small_retriever = Retriever(index, encoder)
+    hits = small_retriever.search("форум межрегионального сотрудничества", k=1000)
     covered = [
         (a, b)
         for hit in hits
@@ -145,16 +151,19 @@ def test_overlapping_chunks_give_each_sentence_once(embedder):
         assert document.text[hit.start : hit.end] == hit.text
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("question", [q.question for q in load_questions(DEV_SET) if not q.gold])
 def test_abstains_on_the_unanswerable_dev_questions(retriever, question):
     assert retriever.abstains(question, retriever.search(question))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("question", [q.question for q in load_questions(DEV_SET) if q.gold])
 def test_does_not_abstain_on_answerable_dev_questions(retriever, question):
     assert not retriever.abstains(question, retriever.search(question))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "question",
     [
@@ -171,6 +180,7 @@ def test_abstains_on_clearly_unanswerable_questions(retriever, question):
     assert retriever.abstains(question, retriever.search(question))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "question",
     [
@@ -187,6 +197,7 @@ def test_does_not_abstain_on_plainly_answerable_questions(retriever, question):
     assert not retriever.abstains(question, retriever.search(question))
 
 
+@pytest.mark.slow
 def test_the_abstention_floor_rises_with_the_share_of_russian_words(retriever):
     assert retriever.russian_share("Где откроется филиал МГИМО?") == 1.0
     assert retriever.russian_share("Where is the MGIMO branch?") == 0.0
@@ -197,38 +208,39 @@ def test_the_abstention_floor_rises_with_the_share_of_russian_words(retriever):
     assert not retriever.abstains("What is Rosatom's role?", hits)
 
 
-def test_no_hits_means_abstaining(retriever):
-    assert retriever.abstains("форум", [])
+def test_no_hits_means_abstaining(small_retriever):
+    assert small_retriever.abstains("форум", [])
 
 
-def test_the_manifest_records_the_method_and_weights(tmp_path, embedder):
+def test_the_manifest_records_the_method_and_weights(tmp_path, encoder):
     source = tmp_path / "note.md"
     source.write_text("Форум пройдёт в Уральске.", encoding="utf-8")
-    build_index([source], embedder, tmp_path / "index")
+    build_index([source], encoder, tmp_path / "index")
     retrieval = json.loads((tmp_path / "index" / "manifest.json").read_text(encoding="utf-8"))["retrieval"]
     assert retrieval == RetrievalSettings().to_dict()
     assert set(retrieval["weights"]) == {"sentence", "passage", "lexical", "sentence_lexical"} and "method" in retrieval
-    assert Retriever(load_index(tmp_path / "index"), embedder).settings == RetrievalSettings()
+    assert Retriever(load_index(tmp_path / "index"), encoder).settings == RetrievalSettings()
 
 
+@pytest.mark.slow
 def test_the_committed_index_uses_the_current_settings(retriever):
     assert retriever.index.manifest.retrieval == RetrievalSettings().to_dict()
 
 
-def test_settings_from_the_manifest_are_used(tmp_path, embedder):
+def test_settings_from_the_manifest_are_used(tmp_path, encoder):
     source = tmp_path / "note.md"
     source.write_text("Форум пройдёт в Уральске. Там обсудят кадры.", encoding="utf-8")
     settings = RetrievalSettings(lexical_weight=0.0, window_chars=0)
-    build_index([source], embedder, tmp_path / "index", retrieval=settings.to_dict())
-    assert Retriever(load_index(tmp_path / "index"), embedder).settings == settings
+    build_index([source], encoder, tmp_path / "index", retrieval=settings.to_dict())
+    assert Retriever(load_index(tmp_path / "index"), encoder).settings == settings
 
 
-def test_broken_settings_in_the_manifest_are_a_clear_error(tmp_path, embedder):
+def test_broken_settings_in_the_manifest_are_a_clear_error(tmp_path, encoder):
     source = tmp_path / "note.md"
     source.write_text("Форум пройдёт в Уральске.", encoding="utf-8")
-    build_index([source], embedder, tmp_path / "index", retrieval={"weights": {}})
+    build_index([source], encoder, tmp_path / "index", retrieval={"weights": {}})
     with pytest.raises(IndexLoadError, match="no valid retrieval settings.*kzru-rag index build"):
-        Retriever(load_index(tmp_path / "index"), embedder)
+        Retriever(load_index(tmp_path / "index"), encoder)
 
 
 @pytest.mark.parametrize(
@@ -261,6 +273,7 @@ def bridged(retriever, question):
     )
 
 
+@pytest.mark.slow
 def test_kazakh_words_bridge_to_the_documents_russian_words(retriever):
     foreign, words = bridged(retriever, KAZAKH)
     assert {surface for _, surface in foreign} >= {"Аймақаралық", "ынтымақтастық", "форумдары"}
@@ -270,6 +283,7 @@ def test_kazakh_words_bridge_to_the_documents_russian_words(retriever):
     assert retriever._bridge.foreign(russian, query_words(russian)) == [], "Russian words need no bridge"
 
 
+@pytest.mark.slow
 def test_english_words_are_bridged_by_default_and_can_be_left_out(retriever):
     foreign, words = bridged(retriever, ENGLISH)
     assert {surface for _, surface in foreign} >= {"forums", "interregional", "cooperation"}
@@ -279,6 +293,7 @@ def test_english_words_are_bridged_by_default_and_can_be_left_out(retriever):
     assert bridged(plain, ENGLISH)[0] == []
 
 
+@pytest.mark.slow
 def test_the_bridge_gives_kazakh_questions_a_lexical_signal_and_can_be_switched_off(retriever):
     hits = retriever.search(KAZAKH)
     assert hits[0].signals["lexical"] > 0.3
@@ -287,9 +302,9 @@ def test_the_bridge_gives_kazakh_questions_a_lexical_signal_and_can_be_switched_
     assert max(hit.signals["lexical"] for hit in off.search(KAZAKH)) < hits[0].signals["lexical"]
 
 
-def test_abstention_reasons_say_why(retriever):
+def test_abstention_reasons_say_why(small_retriever):
     def reasons(question):
-        return retriever.abstention_reasons(question, retriever.search(question))
+        return small_retriever.abstention_reasons(question, small_retriever.search(question))
 
     assert reasons("Где открыт филиал МГИМО?") == []
     in_1999 = reasons("Что произошло на переговорах в 1999 году?")
@@ -297,11 +312,11 @@ def test_abstention_reasons_say_why(retriever):
     assert any("never mention 1999" in str(r) for r in in_1999)
     assert [r.kind for r in reasons("Сколько стоит модернизация Экибастузской ГРЭС-2?")] == ["no_quantity"]
     assert "below the floor" in str(reasons("Как приготовить борщ?")[0])
-    assert [r.kind for r in retriever.abstention_reasons("форум", [])] == ["no_passages"]
+    assert [r.kind for r in small_retriever.abstention_reasons("форум", [])] == ["no_passages"]
 
 
-def test_a_hit_lists_its_sentences_with_their_similarity(retriever):
-    for hit in retriever.search("Где проходит XXI форум межрегионального сотрудничества?", k=5):
+def test_a_hit_lists_its_sentences_with_their_similarity(small_retriever):
+    for hit in small_retriever.search("Где проходит XXI форум межрегионального сотрудничества?", k=5):
         spans = [(a, b) for a, b, _ in hit.sentences]
         assert spans[0][0] == hit.start and spans[-1][1] == hit.end
         assert all(a < b <= c for (a, b), (c, _) in zip(spans, spans[1:])), "in order, not overlapping"
@@ -310,6 +325,7 @@ def test_a_hit_lists_its_sentences_with_their_similarity(retriever):
         assert similarity == pytest.approx(hit.signals["sentence"], abs=1e-5)
 
 
+@pytest.mark.slow
 def test_a_passage_holding_the_kind_of_answer_asked_for_is_preferred(retriever):
     question = "When does the interregional cooperation forum in Uralsk take place?"
     hits = retriever.search(question, k=5)

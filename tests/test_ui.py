@@ -7,6 +7,7 @@ import hashlib
 import importlib.util
 import os
 import re
+import shutil
 import subprocess
 import sys
 from dataclasses import replace
@@ -42,8 +43,15 @@ NOTE = "# Заметка\n\nВ Павлодаре построят завод п
 
 
 @pytest.fixture
-def library(tmp_path: Path, embedder) -> Library:
-    """A Library over a private copy of the committed index; uploads go to tmp_path/documents."""
+def library(tmp_path: Path, small_index: Path, encoder) -> Library:
+    """A Library over a private copy of the small test index; uploads go to tmp_path/documents."""
+    shutil.copytree(small_index, tmp_path / "index")
+    return Library(Retriever(load_index(tmp_path / "index"), encoder))
+
+
+@pytest.fixture
+def bundled_library(tmp_path: Path, embedder) -> Library:
+    """A Library over a private copy of the committed index (a rebuild loads the bundled model: slow tests)."""
     return Library(Retriever(load_index(copy_index(tmp_path)), embedder))
 
 
@@ -73,8 +81,8 @@ def test_escaping_leaves_no_markup() -> None:
     )
 
 
-def test_render_answer_escapes_the_text_and_styles_only_real_markers(retriever) -> None:
-    hit = retriever.search("Где открыт филиал МГИМО?", k=1)[0]
+def test_render_answer_escapes_the_text_and_styles_only_real_markers(small_retriever) -> None:
+    hit = small_retriever.search("Где открыт филиал МГИМО?", k=1)[0]
     answer = Answer(f"Текст {XSS} [1]", [hit], False, "Где открыт филиал?", [hit], notice=f"сбой {XSS}")
 
     html = render_answer(answer, "Где открыт филиал?")
@@ -86,12 +94,12 @@ def test_render_answer_escapes_the_text_and_styles_only_real_markers(retriever) 
     assert "Вопрос понят как: А где" in render_answer(replace(answer, query_used="А где он? Где филиал?"), "А где он?")
 
 
-def test_render_sources_quote_the_passage_with_the_answering_sentence_marked(retriever) -> None:
-    hit = retriever.search("Где открыт филиал МГИМО?", k=1)[0]
+def test_render_sources_quote_the_passage_with_the_answering_sentence_marked(small_retriever) -> None:
+    hit = small_retriever.search("Где открыт филиал МГИМО?", k=1)[0]
     start, end = hit.highlight
     answer = Answer("…", [hit], False, "q", [hit])
 
-    html = render_sources(answer, retriever.index.documents)
+    html = render_sources(answer, small_retriever.index.documents)
 
     assert html.startswith('<div class="kz-source">') and '<span class="kz-num">[1]</span>' in html
     assert f"абзац {hit.metadata['paragraph']} · символы {hit.start}–{hit.end} · 11.11.2025" in unescape(html)
@@ -104,9 +112,9 @@ def test_render_sources_quote_the_passage_with_the_answering_sentence_marked(ret
     assert "стр. 3 · абзац" in unescape(render_sources(replace(answer, citations=[paged])))
 
 
-def test_render_document_highlights_the_passage_and_escapes_everything(retriever) -> None:
-    hit = retriever.search("Где открыт филиал МГИМО?", k=1)[0]
-    document = retriever.index.documents[hit.doc_id]
+def test_render_document_highlights_the_passage_and_escapes_everything(small_retriever) -> None:
+    hit = small_retriever.search("Где открыт филиал МГИМО?", k=1)[0]
+    document = small_retriever.index.documents[hit.doc_id]
     evil = replace(document, text=document.text + f"\n\n{XSS}")
 
     html = render_document(evil, hit)
@@ -149,7 +157,6 @@ def test_the_llm_switch_says_why_it_is_off_and_the_page_says_how_answers_are_mad
         ("cp1251.txt", "Привет".encode("cp1251"), "не в кодировке UTF-8 (например, в Windows-1251); откройте файл"),
         ("utf16.txt", "Привет".encode("utf-16"), "в кодировке UTF-16; пересохраните"),
         ("empty.md", " \n\n ", "в файле нет текста"),
-        ("kz-ru-state-visit-2025-11.md", "Другой текст", "уже есть; переименуйте"),
     ],
 )
 def test_bad_uploads_are_refused_with_a_clear_message(
@@ -178,19 +185,21 @@ def test_an_upload_is_kept_in_the_documents_folder_next_to_the_index(library: Li
     assert library.pending() == library.uploads()
     assert "ждёт перестройки" in render_status(library)
     assert add_report(library, _file(tmp_path, "note.md", NOTE + "ещё"))[1].startswith("«note.md» заменён")
-    assert not add_report(library, _file(tmp_path, "note.txt", NOTE))[0], "note.txt would clash with note.md"
+    assert add_report(library, _file(tmp_path, "note.txt", NOTE))[0], "note.txt is a document beside note.md"
+    assert "<td>note.md</td>" in render_status(library) and "<td>note.txt</td>" in render_status(library)
     assert add_report(library, _file(tmp_path, "итоги, <b>.txt", NOTE))[0]
     status = render_status(library)
     assert "<td>итоги, &lt;b&gt;</td>" in status and "<td>8\u00a0408</td>" in status
     assert f"<td>{len(NOTE)}</td>" in status, "characters, not bytes, for files waiting for a rebuild too"
 
 
-def test_a_replaced_upload_is_one_row_of_the_status_table(library: Library, tmp_path: Path) -> None:
-    library.add(_file(tmp_path, "note.md", NOTE))
-    library.rebuild()
-    library.add(_file(tmp_path, "note.md", NOTE + "Ещё абзац.\n"))
+@pytest.mark.slow
+def test_a_replaced_upload_is_one_row_of_the_status_table(bundled_library: Library, tmp_path: Path) -> None:
+    bundled_library.add(_file(tmp_path, "note.md", NOTE))
+    bundled_library.rebuild()
+    bundled_library.add(_file(tmp_path, "note.md", NOTE + "Ещё абзац.\n"))
 
-    status = render_status(library)
+    status = render_status(bundled_library)
 
     assert status.count("<td>note</td>") == 1
     assert "заменён — ждёт перестройки" in status and f"<td>{len(NOTE) + 11}</td>" in status
@@ -199,58 +208,61 @@ def test_a_replaced_upload_is_one_row_of_the_status_table(library: Library, tmp_
 # ---------------------------------------------------------------- rebuilding
 
 
-def test_rebuild_indexes_the_uploads_and_swaps_in_the_new_index(library: Library, tmp_path: Path) -> None:
-    before = library.assistant
-    library.add(_file(tmp_path, "note.md", NOTE))
+@pytest.mark.slow
+def test_rebuild_indexes_the_uploads_and_swaps_in_the_new_index(bundled_library: Library, tmp_path: Path) -> None:
+    before = bundled_library.assistant
+    bundled_library.add(_file(tmp_path, "note.md", NOTE))
     reports: list[tuple[int, int]] = []
 
-    manifest = library.rebuild(lambda done, total: reports.append((done, total)))
+    manifest = bundled_library.rebuild(lambda done, total: reports.append((done, total)))
 
     assert len(manifest.documents) == 2
-    assert library.assistant is not before
-    assert library.retriever.embedder is before.retriever.embedder, "the model is not loaded again"
+    assert bundled_library.assistant is not before
+    assert bundled_library.retriever.embedder is before.retriever.embedder, "the model is not loaded again"
     assert reports and reports[-1][0] == reports[-1][1], "progress reaches the end"
-    assert reports[-1][1] < library.retriever.index.manifest.chunk_count, "only the new chunks are embedded"
-    answer = library.assistant.ask("Какой завод построят в Павлодаре?")
+    assert reports[-1][1] < bundled_library.retriever.index.manifest.chunk_count, "only the new chunks are embedded"
+    answer = bundled_library.assistant.ask("Какой завод построят в Павлодаре?")
     assert "аккумуляторов" in answer.text and answer.citations[0].doc_id == "note"
-    assert library.pending() == []
-    status = render_status(library)
+    assert bundled_library.pending() == []
+    status = render_status(bundled_library)
     assert "актуален" in status and "загружен" in status and "встроенный документ" in status
-    assert library.retriever.index.manifest.retrieval == before.retriever.index.manifest.retrieval
+    assert bundled_library.retriever.index.manifest.retrieval == before.retriever.index.manifest.retrieval
 
-    assert library.remove("note.md") == library.documents_dir / "note.md"
-    library.rebuild()
-    assert [r.source for r in library.retriever.index.manifest.documents] == [BUNDLED_SOURCE]
+    assert bundled_library.remove("note.md") == bundled_library.documents_dir / "note.md"
+    bundled_library.rebuild()
+    assert [r.source for r in bundled_library.retriever.index.manifest.documents] == [BUNDLED_SOURCE]
 
 
-def test_a_failed_rebuild_leaves_the_working_index_in_place(library: Library) -> None:
-    before, files = library.assistant, _digest(library.index_path)
-    library.documents_dir.mkdir()
-    _file(library.documents_dir, "broken.txt", "Привет".encode("cp1251"))  # put there by hand, not uploaded
+@pytest.mark.slow
+def test_a_failed_rebuild_leaves_the_working_index_in_place(bundled_library: Library) -> None:
+    before, files = bundled_library.assistant, _digest(bundled_library.index_path)
+    bundled_library.documents_dir.mkdir()
+    _file(bundled_library.documents_dir, "broken.txt", "Привет".encode("cp1251"))  # put there by hand, not uploaded
 
     with pytest.raises(KzruRagError, match="not valid UTF-8"):
-        library.rebuild()
+        bundled_library.rebuild()
 
-    assert library.assistant is before
-    assert _digest(library.index_path) == files
-    assert "Астане" in library.assistant.ask("Где открыт филиал МГИМО?").text
+    assert bundled_library.assistant is before
+    assert _digest(bundled_library.index_path) == files
+    assert "Астане" in bundled_library.assistant.ask("Где открыт филиал МГИМО?").text
 
 
-def test_only_one_rebuild_runs_at_a_time(library: Library) -> None:
+@pytest.mark.slow
+def test_only_one_rebuild_runs_at_a_time(bundled_library: Library) -> None:
     inner: list[str] = []
 
     def progress(done: int, total: int) -> None:
         if not inner:
-            assert library.rebuilding and "перестраивается" in render_status(library)
+            assert bundled_library.rebuilding and "перестраивается" in render_status(bundled_library)
             with pytest.raises(KzruRagError, match="already being rebuilt") as refused:
-                library.rebuild()
+                bundled_library.rebuild()
             inner.append(str(refused.value))
 
-    library.documents_dir.mkdir()
-    _file(library.documents_dir, "note.md", NOTE)
-    library.rebuild(progress)
+    bundled_library.documents_dir.mkdir()
+    _file(bundled_library.documents_dir, "note.md", NOTE)
+    bundled_library.rebuild(progress)
 
-    assert inner and not library.rebuilding
+    assert inner and not bundled_library.rebuilding
 
 
 def test_library_rejects_a_bad_k_and_the_page_one_over_its_slider(library: Library) -> None:
@@ -294,6 +306,7 @@ def test_app_reports_a_missing_index_without_a_traceback(tmp_path: Path, capsys:
     assert err.startswith("error: no index at") and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_importing_the_ui_skips_gradios_stub_writer_and_gradio_still_works() -> None:
     """Gradio rewrites a .pyi stub per component class as it is imported (about half of `import gradio`); the UI's
     import replaces the writer first. Fails when Gradio renames it, so the saving is not lost unnoticed."""

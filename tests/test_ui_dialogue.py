@@ -12,8 +12,8 @@ from kzru_rag.faces.ui.conversation import ChatTurn, chat_messages, from_state, 
 
 
 @pytest.fixture(scope="module")
-def turns(retriever) -> list[ChatTurn]:
-    assistant = Assistant(retriever)
+def turns(small_retriever) -> list[ChatTurn]:
+    assistant = Assistant(small_retriever)
     first = "Какова тема форума межрегионального сотрудничества?"
     turns = [ChatTurn(first, assistant.ask(first))]
     second = "А где он пройдёт?"
@@ -36,8 +36,10 @@ def test_an_unreadable_stored_conversation_is_a_value_error(stored) -> None:
         from_state(stored)
 
 
-def test_the_chat_shows_each_answer_with_markers_that_open_its_own_sources(turns: list[ChatTurn], retriever) -> None:
-    messages = chat_messages(turns, retriever.index.documents)
+def test_the_chat_shows_each_answer_with_markers_that_open_its_own_sources(
+    turns: list[ChatTurn], small_retriever
+) -> None:
+    messages = chat_messages(turns, small_retriever.index.documents)
 
     answers = [m["content"] for m in messages if m["role"] == "assistant" and "metadata" not in m]
     assert "kz-cite-0-1" in answers[0] and "kz-cite-1-1" in answers[1]

@@ -2,10 +2,11 @@
 
 A `Library` owns the working `Assistant` over an index. Documents are added to (or removed
 from) a `documents/` folder next to the index folder (for the project's `index/` that is
-`documents/` at the top of the checkout, which git ignores); a rebuild indexes the sources of
-the current index that still exist plus that folder and swaps the new index in without a
-restart. A failed rebuild leaves the working index and assistant in place. The UI and the
-`kzru-rag documents` command are thin faces over this class.
+`documents/` at the top of the checkout, which git ignores). The collection is the index's truth: every
+build indexes `collection_sources` (the sources of the current index that still exist plus that folder) unless
+a different source is asked for explicitly; a rebuild swaps the new index in without a restart. A failed
+rebuild leaves the working index and assistant in place. The UI and the `kzru-rag documents` and
+`kzru-rag index build` commands are thin faces over this module.
 """
 
 from __future__ import annotations
@@ -23,16 +24,16 @@ from typing import Any, Literal
 from kzru_rag.answering.assistant import Assistant
 from kzru_rag.answering.llm import LLM
 from kzru_rag.embedding.engines import load_build_embedder
-from kzru_rag.errors import KzruRagError, SourceError
+from kzru_rag.errors import IndexLoadError, KzruRagError, SourceError
 from kzru_rag.index.build import build_index
 from kzru_rag.index.load import load_index
 from kzru_rag.ingest.chunking import Chunker
-from kzru_rag.ingest.documents import BUNDLED_SOURCE, check_file, format_of
+from kzru_rag.ingest.documents import BUNDLED_SOURCE, SUPPORTED_SUFFIXES, check_file, document_names, format_of
 from kzru_rag.ingest.readers import read_file
 from kzru_rag.retrieval.retriever import Retriever
-from kzru_rag.stores.layout import default_index_path
+from kzru_rag.stores.layout import MANIFEST, default_index_path
 from kzru_rag.stores.loaded import LoadedIndex
-from kzru_rag.stores.manifest import IndexManifest
+from kzru_rag.stores.manifest import IndexManifest, read_manifest
 
 log = logging.getLogger(__name__)
 
@@ -40,15 +41,52 @@ MAX_UPLOAD_BYTES = 10 * 2**20
 """The largest document `Library.add` takes."""
 
 
+REBUILD_COMMAND = "kzru-rag index build"
+"""The command that rebuilds an index from its whole collection (the added documents included)."""
+
+
 @dataclass(frozen=True)
 class Added:
-    """A document added to the folder: where it is, whether it replaced one of the same name, the
-    1-based numbers of its pages that held no text (left out) and of those read by OCR (scans)."""
+    """A document added to the folder: where it is, whether it replaced one of the same name (`unchanged`: the
+    same bytes were there already), the 1-based numbers of its pages that held no text (left out) and of those read
+    by OCR (scans)."""
 
     path: Path
     replaced: bool
     empty_pages: tuple[int, ...] = ()
     scanned_pages: tuple[int, ...] = ()
+    unchanged: bool = False
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A file that may be added to the folder under `name` (see `Library.check`), not copied yet."""
+
+    path: Path
+    name: str
+    empty_pages: tuple[int, ...] = ()
+    scanned_pages: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What happened to the collection since its index was built, by document name."""
+
+    added: tuple[str, ...] = ()
+    changed: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.changed or self.removed)
+
+    def summary(self) -> str:
+        """What changed: «added a, b; removed c»."""
+        parts = [("added", self.added), ("changed", self.changed), ("removed", self.removed)]
+        return "; ".join(f"{verb} {', '.join(names)}" for verb, names in parts if names)
+
+    def describe(self, command: str = REBUILD_COMMAND) -> str:
+        """One line: what changed since the build, and the command that indexes the whole collection."""
+        return f"since the index was built: {self.summary()}; `{command}` indexes every document, these included"
 
 
 @dataclass(frozen=True)
@@ -100,58 +138,87 @@ class Library:
         """Documents in the documents folder, by name."""
         return uploads(self.documents_dir)
 
-    def add(self, path: str | Path, name: str | None = None) -> Added:
-        """Check a file (type, size, readable text, a name no other document has) and keep it in the documents
-        folder, indexed at the next rebuild; SourceError (with a `reason`) says why it cannot be added."""
+    def check(self, path: str | Path, name: str | None = None) -> Checked:
+        """Check a file for the folder (type, size, readable text, a file name no other indexed source has) without
+        keeping it; SourceError (with a `reason`) says why it cannot be added."""
         path = Path(path)
         name = Path(name or path.name).name
+        if not path.is_file():
+            raise SourceError(f"{path}: no such file", "not_found")
         if name.startswith("."):
             raise SourceError(f"{name}: a hidden file; rename it", "unsupported")
         check_file(path, self.max_bytes, name)
         extracted = read_file(path, format_of(name))
-        stem = Path(name).stem
-        taken = [r.source for r in self.retriever.index.manifest.documents if r.doc_id == stem]
-        taken += [str(p) for p in self.uploads() if p.stem == stem]
-        if any(Path(source) != self.documents_dir / name for source in taken):
-            raise SourceError(
-                f"{name}: a document named {stem!r} is already there; rename the file", "name_taken", stem=stem
-            )
-        self.documents_dir.mkdir(parents=True, exist_ok=True)
         target = self.documents_dir / name
+        for record in self.retriever.index.manifest.documents:
+            if record.source != BUNDLED_SOURCE and Path(record.source).name == name and Path(record.source) != target:
+                raise SourceError(
+                    f"{name}: a document of that file name is already indexed ({record.source}); rename the file",
+                    "name_taken",
+                    stem=name,
+                )
+        return Checked(path, name, extracted.empty_pages, extracted.scanned_pages)
+
+    def keep(self, checked: Checked) -> Added:
+        """Keep a checked file in the documents folder (indexed at the next rebuild); nothing is written when the
+        same bytes are there already."""
+        target = self.documents_dir / checked.name
+        if target.is_file() and target.read_bytes() == checked.path.read_bytes():
+            return Added(target, False, checked.empty_pages, checked.scanned_pages, unchanged=True)
+        self.documents_dir.mkdir(parents=True, exist_ok=True)
         replaced = target.exists()
-        partial = self.documents_dir / f".{name}.part"
-        shutil.copyfile(path, partial)
+        partial = self.documents_dir / f".{checked.name}.part"
+        shutil.copyfile(checked.path, partial)
         os.replace(partial, target)  # a rebuild reading the folder sees the old file or the new one, never half
-        return Added(target, replaced, extracted.empty_pages, extracted.scanned_pages)
+        return Added(target, replaced, checked.empty_pages, checked.scanned_pages)
+
+    def add(self, path: str | Path, name: str | None = None) -> Added:
+        """`check` a file and `keep` it in the documents folder, indexed at the next rebuild."""
+        return self.keep(self.check(path, name))
+
+    def find(self, name: str) -> Path:
+        """The added document called `name` (its file name, or the name the collection lists it under);
+        SourceError "not_found" when there is none, "ambiguous" when the name fits several."""
+        files = self.uploads()
+        names = document_names(self.sources())
+        exact = [p for p in files if name == p.name]
+        found = exact or [p for p in files if name in (p.stem, names.get(str(p.resolve())))]
+        if not found:
+            raise SourceError(f"{name}: no such added document; `kzru-rag documents list` shows them", "not_found")
+        if len(found) > 1:
+            raise SourceError(
+                f"{name}: several added documents have this name ({', '.join(p.name for p in found)}); "
+                "give the file name",
+                "ambiguous",
+            )
+        return found[0]
 
     def remove(self, name: str) -> Path:
         """Delete an added document by file name or document name (it leaves the index at the next rebuild);
-        SourceError "not_found" when there is none."""
-        for path in self.uploads():
-            if name in (path.name, path.stem):
-                path.unlink()
-                return path
-        raise SourceError(f"{name}: no such added document; `kzru-rag documents list` shows them", "not_found")
+        SourceError (see `find`) when there is no such document."""
+        path = self.find(name)
+        path.unlink()
+        return path
 
     def sources(self) -> list[str]:
-        """What a rebuild indexes: the indexed sources that still exist, plus every added document."""
-        kept = [
-            record.source
-            for record in self.retriever.index.manifest.documents
-            if record.source == BUNDLED_SOURCE
-            or (Path(record.source).is_file() and Path(record.source).parent != self.documents_dir)
-        ]
-        return kept + [str(p.resolve()) for p in self.uploads()]
+        """What a rebuild indexes: `collection_sources`."""
+        return collection_sources(self.retriever.index.manifest, self.documents_dir)
 
-    def rebuild(self, progress: Callable[[int, int], None] | None = None) -> IndexManifest:
-        """Rebuild the index and swap in a new assistant; raise KzruRagError (index untouched) on failure."""
+    def changes(self) -> Changes:
+        """What happened to the collection since the index was built (nothing: a rebuild would change nothing)."""
+        return changes(self.retriever.index, self.documents_dir)
+
+    def rebuild(self, progress: Callable[[int, int], None] | None = None, engine: str | None = None) -> IndexManifest:
+        """Rebuild the index from the collection (`sources`) and swap in a new assistant; raise KzruRagError (index
+        untouched) on failure. `engine` embeds the texts (default: $KZRU_RAG_BUILD_ENGINE, see
+        `embedding.load_build_embedder`)."""
         if not self._rebuilding.acquire(blocking=False):
             raise KzruRagError("the index is already being rebuilt; wait for that rebuild to finish")
         try:
             current = self.retriever.index.manifest
             manifest = build_index(
                 self.sources(),
-                load_build_embedder(current.model_id),  # engine: $KZRU_RAG_BUILD_ENGINE
+                load_build_embedder(current.model_id, engine),
                 self.index_path,
                 Chunker.from_dict(current.chunker),
                 retrieval=current.retrieval,
@@ -180,8 +247,57 @@ class Library:
 
 
 def documents_folder(index_path: str | Path, documents_dir: str | Path | None = None) -> Path:
-    """The folder of added documents: `documents_dir`, by default `documents/` beside the index folder."""
-    return (Path(documents_dir) if documents_dir else Path(index_path).parent / "documents").resolve()
+    """The folder of added documents: `documents_dir`, by default `documents/` beside the index folder;
+    KzruRagError when that is a file."""
+    folder = (Path(documents_dir) if documents_dir else Path(index_path).parent / "documents").resolve()
+    if folder.exists() and not folder.is_dir():
+        raise KzruRagError(f"{folder} is a file, not a folder of documents; give a folder with --documents")
+    return folder
+
+
+def collection_sources(manifest: IndexManifest | None, documents_dir: Path) -> list[str]:
+    """What a build of an index indexes by default: the sources of its `manifest` that still exist (the bundled
+    document when there is no index yet), plus every document in the documents folder."""
+    if manifest is None:
+        kept = [BUNDLED_SOURCE]
+    else:
+        kept = [
+            record.source
+            for record in manifest.documents
+            if record.source == BUNDLED_SOURCE
+            or (Path(record.source).is_file() and Path(record.source).parent != documents_dir)
+        ]
+    return kept + [str(p.resolve()) for p in uploads(documents_dir)]
+
+
+def index_sources(index_path: str | Path | None, documents_dir: str | Path | None = None) -> list[str]:
+    """`collection_sources` of the index at `index_path` (default: the project's), read from its manifest alone;
+    an unreadable or missing index counts as none."""
+    path = Path(index_path) if index_path else default_index_path()
+    try:
+        manifest = read_manifest(path / MANIFEST) if (path / MANIFEST).is_file() else None
+    except IndexLoadError as err:
+        log.warning("%s; building from the bundled document and the added ones", err)
+        manifest = None
+    return collection_sources(manifest, documents_folder(path, documents_dir))
+
+
+def files_in(path: str | Path) -> list[Path]:
+    """A file, or the supported files inside a folder (at any depth, hidden ones left out), by path;
+    SourceError "not_found" when there is no such file or folder, "empty" for a folder without any."""
+    path = Path(path)
+    if path.is_dir():
+        files = sorted(
+            p
+            for p in path.rglob("*")
+            if p.is_file() and format_of(p) and not any(part.startswith(".") for part in p.relative_to(path).parts)
+        )
+        if not files:
+            raise SourceError(f"{path}: no {', '.join(SUPPORTED_SUFFIXES)} files in this folder", "empty")
+        return files
+    if not path.is_file():
+        raise SourceError(f"{path}: no such file or folder", "not_found")
+    return [path]
 
 
 def uploads(documents_dir: Path) -> list[Path]:
@@ -220,9 +336,20 @@ def entries(index: LoadedIndex, documents_dir: Path) -> list[DocumentEntry]:
         else:
             state = "changed" if record.source in index.stale else "indexed"
         rows.append(DocumentEntry(record.doc_id, record.source, origin, state, chars))
+    names = document_names(collection_sources(index.manifest, documents_dir))
     for source, path in waiting.items():
-        rows.append(DocumentEntry(path.stem, source, "added", "pending", _chars(path)))
+        rows.append(DocumentEntry(names.get(source, path.stem), source, "added", "pending", _chars(path)))
     return rows
+
+
+def changes(index: LoadedIndex, documents_dir: Path) -> Changes:
+    """What happened to the collection of `index` since it was built (`entries` by state)."""
+    rows = entries(index, documents_dir)
+
+    def named(*states: str) -> tuple[str, ...]:
+        return tuple(row.name for row in rows if row.state in states)
+
+    return Changes(named("pending"), named("changed", "replaced"), named("removed"))
 
 
 def _chars(path: Path) -> int | None:

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Collection, Generator, Iterator, Sequence
 from dataclasses import replace
 
 from kzru_rag.answering.citations import CitationChecker, says_nothing
@@ -103,20 +103,33 @@ class Assistant:
         self._terms = retriever.index.sentences.terms if retriever.index.sentences is not None else None
 
     def ask(
-        self, question: str, history: Sequence[Message] | None = None, *, k: int | None = None, use_llm: bool = True
+        self,
+        question: str,
+        history: Sequence[Message] | None = None,
+        *,
+        k: int | None = None,
+        use_llm: bool = True,
+        documents: Collection[str] | None = None,
     ) -> Answer:
-        """The whole answer to `question`, given the conversation so far."""
+        """The whole answer to `question`, given the conversation so far (from the named `documents` alone when
+        given: `Retriever.search`)."""
         answer = None
-        for item in self.stream(question, history, k=k, use_llm=use_llm):
+        for item in self.stream(question, history, k=k, use_llm=use_llm, documents=documents):
             if isinstance(item, Answer):
                 answer = item
         assert answer is not None
         return answer
 
     def stream(
-        self, question: str, history: Sequence[Message] | None = None, *, k: int | None = None, use_llm: bool = True
+        self,
+        question: str,
+        history: Sequence[Message] | None = None,
+        *,
+        k: int | None = None,
+        use_llm: bool = True,
+        documents: Collection[str] | None = None,
     ) -> Iterator[str | Answer]:
-        """Yield the answer text in pieces, then the `Answer`.
+        """Yield the answer text in pieces, then the `Answer` (from the named `documents` alone when given).
 
         The `Answer` is authoritative: when the LLM fails part-way, its text (the extractive
         answer) replaces the pieces streamed so far.
@@ -134,7 +147,7 @@ class Assistant:
             query = asked if text == asked.text else analyse(text)
             if notice:
                 llm = None
-        hits = self.retriever.search(query, k=k)
+        hits = self.retriever.search(query, k=k, documents=documents)
         base = Answer("", [], False, query.text, hits, language=asked.language)
         if reasons := self.retriever.abstention_reasons(query, hits):
             answer = self._abstain(base, reasons)

@@ -49,6 +49,8 @@ def build_index(
     `$KZRU_RAG_STORE`, else the existing index's store, else "faiss".
     """
     path = Path(path) if path else default_index_path()
+    if path.exists() and not path.is_dir():
+        raise IndexBuildError(f"{path} is a file, not an index folder; give a folder (new or an index) with --index")
     old = _current_index(path)
     try:
         documents = collect_documents(sources, {d.source: d for d in old.documents.values()} if old else None)

@@ -6,6 +6,7 @@ import warnings
 from pathlib import Path
 
 from kzru_rag.errors import IndexLoadError
+from kzru_rag.ingest.documents import BUNDLED_SOURCE
 from kzru_rag.stores.faiss.files import load_files
 from kzru_rag.stores.layout import MANIFEST, REBUILD_HINT, default_index_path, file_signature
 from kzru_rag.stores.loaded import LoadedIndex
@@ -34,13 +35,21 @@ def load_index(path: str | Path | None = None, check_sources: bool = True, whole
         loaded = load_files(path, manifest)
     loaded.stale = loaded.manifest.stale_sources() if check_sources else []
     if loaded.stale:
-        warnings.warn(
-            f"index at {path} is stale: {', '.join(loaded.stale)} changed since it was built; "
-            "`kzru-rag index build` refreshes it",
-            StaleIndexWarning,
-            stacklevel=2,
-        )
+        warnings.warn(stale_message(path, loaded.stale), StaleIndexWarning, stacklevel=2)
     return loaded
+
+
+def stale_message(path: Path, stale: list[str]) -> str:
+    """What happened to the `stale` sources of the index at `path` (removed, or changed) and the command that
+    rebuilds it keeping every document."""
+    removed = [source for source in stale if source != BUNDLED_SOURCE and not Path(source).is_file()]
+    changed = [source for source in stale if source not in removed]
+    what = [f"{', '.join(sources)} {verb}" for sources, verb in ((removed, "removed"), (changed, "changed")) if sources]
+    command = "kzru-rag index build" + ("" if path.resolve() == default_index_path().resolve() else f" --index {path}")
+    return (
+        f"index at {path} is stale: {'; '.join(what)} since it was built; "
+        f"`{command}` rebuilds it from all its documents (the added ones included)"
+    )
 
 
 def _load_milvus(path: Path, manifest: IndexManifest, whole: bool) -> LoadedIndex:

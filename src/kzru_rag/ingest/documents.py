@@ -6,7 +6,8 @@ from __future__ import annotations
 import hashlib
 import re
 from bisect import bisect_right
-from dataclasses import asdict, dataclass, field
+from collections import Counter
+from dataclasses import asdict, dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -17,9 +18,15 @@ from kzru_rag.ingest.readers.base import SUPPORTED_SUFFIXES, Extracted, format_o
 
 BUNDLED_NAME = "kz-ru-state-visit-2025-11.txt"
 BUNDLED_SOURCE = f"bundled:{BUNDLED_NAME}"
+BUNDLED_ID = Path(BUNDLED_NAME).stem
 MAX_SOURCE_BYTES = 50 * 1024 * 1024
 
 _HEADER = re.compile(r"^\s*date\s+(?P<date>\d{4}-\d{2}-\d{2})(?:\s+(?P<credit>.*?))?\s*$")
+_HEADING = re.compile(r"^#{1,6}[ \t]+(?P<heading>.+?)[ \t#]*$")
+_PLACEHOLDER_TITLE = re.compile(
+    r"^(untitled|unknown|document\s*\d*|microsoft \w+ - .*|.*\.(docx?|pdf|rtf|odt|txt))$", re.I
+)
+"""Titles that tools write for the user (ReportLab's «untitled», Word's «Microsoft Word - отчёт.docx»): no title."""
 
 
 @dataclass(frozen=True)
@@ -59,9 +66,13 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def parse_document(text: str, *, doc_id: str, source: str, file_sha256: str = "") -> Document:
-    """Make a Document of plain text; a first line `date YYYY-MM-DD [credit]` becomes metadata, not body."""
-    metadata: dict[str, Any] = {"title": doc_id}
+def parse_document(
+    text: str, *, doc_id: str, source: str, file_sha256: str = "", file_name: str | None = None
+) -> Document:
+    """Make a Document of plain text; a first line `date YYYY-MM-DD [credit]` becomes metadata, not body.
+
+    Its title (`title_of`): a first Markdown heading, else `file_name` (default: `doc_id`)."""
+    metadata: dict[str, Any] = {}
     body_start = 0
     first_line, newline, _ = text.partition("\n")
     match = _HEADER.match(first_line)
@@ -70,14 +81,32 @@ def parse_document(text: str, *, doc_id: str, source: str, file_sha256: str = ""
         if match["credit"]:
             metadata["credit"] = match["credit"]
         body_start = len(first_line) + len(newline)
+    metadata = {"title": title_of(None, text[body_start:], file_name or doc_id), **metadata}
     return Document(doc_id, source, text, sha256_text(text), body_start, metadata, file_sha256)
+
+
+def title_of(metadata_title: str | None, text: str, file_name: str) -> str:
+    """A document's title, the same rule for every format: the title its file declares (HTML `<title>`, a Word or
+    PDF file's properties; a tool's placeholder such as «untitled» is none), else its first heading (a Markdown `# …`
+    line as its first line; a Word file's reader gives its first heading as its title), else its file name."""
+    declared = " ".join((metadata_title or "").split())
+    if declared and not _PLACEHOLDER_TITLE.match(declared):
+        return declared
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    if heading := _HEADING.match(first.strip()):
+        return heading["heading"]
+    return file_name
 
 
 def bundled_document() -> Document:
     """The document shipped with the package (the default corpus)."""
     data = (resources.files("kzru_rag") / "data" / BUNDLED_NAME).read_bytes()
     return parse_document(
-        data.decode("utf-8"), doc_id=Path(BUNDLED_NAME).stem, source=BUNDLED_SOURCE, file_sha256=sha256_bytes(data)
+        data.decode("utf-8"),
+        doc_id=BUNDLED_ID,
+        source=BUNDLED_SOURCE,
+        file_sha256=sha256_bytes(data),
+        file_name=BUNDLED_NAME,
     )
 
 
@@ -125,16 +154,30 @@ def read_document(path: Path, known: dict[str, Document] | None = None) -> Docum
     file_sha256 = sha256_bytes(path.read_bytes())
     previous = (known or {}).get(source)
     if previous is not None and previous.file_sha256 == file_sha256:
-        return previous
+        return _retitled(previous, path.name)
     extracted = read_file(path)
     if format_of(path) == "text":
-        return parse_document(extracted.text, doc_id=path.stem, source=source, file_sha256=file_sha256)
-    return from_extracted(extracted, doc_id=path.stem, source=source, file_sha256=file_sha256)
+        return parse_document(
+            extracted.text, doc_id=path.stem, source=source, file_sha256=file_sha256, file_name=path.name
+        )
+    return from_extracted(extracted, doc_id=path.stem, source=source, file_sha256=file_sha256, file_name=path.name)
 
 
-def from_extracted(extracted: Extracted, *, doc_id: str, source: str, file_sha256: str = "") -> Document:
-    """A Document of a PDF, Word, HTML or picture file's extracted text (title from the file, else `doc_id`)."""
-    metadata: dict[str, Any] = {"title": extracted.title or doc_id}
+def _retitled(document: Document, file_name: str) -> Document:
+    """A document read by an earlier build, with its title by `title_of` (earlier builds used the document's name
+    where the file declared no title)."""
+    old = document.metadata.get("title")
+    declared = None if old == document.doc_id else old
+    title = title_of(declared, document.text[document.body_start :], file_name)
+    return document if title == old else replace(document, metadata={**document.metadata, "title": title})
+
+
+def from_extracted(
+    extracted: Extracted, *, doc_id: str, source: str, file_sha256: str = "", file_name: str | None = None
+) -> Document:
+    """A Document of a PDF, Word, HTML or picture file's extracted text (title: `title_of`; `file_name` defaults
+    to `doc_id`)."""
+    metadata: dict[str, Any] = {"title": title_of(extracted.title, extracted.text, file_name or doc_id)}
     if extracted.empty_pages:
         metadata["empty_pages"] = list(extracted.empty_pages)
     if extracted.scanned_pages:
@@ -164,8 +207,21 @@ def collect_documents(sources: list[str | Path] | None, known: dict[str, Documen
             documents.append(read_document(path, known))
         else:
             raise SourceError(f"{path}: no such file or folder")
+    names = document_names([d.source for d in documents])
+    documents = [d if d.doc_id == names[d.source] else replace(d, doc_id=names[d.source]) for d in documents]
     _unique_ids(documents)
     return documents
+
+
+def document_names(sources: list[str]) -> dict[str, str]:
+    """The name (doc_id) of the document of each source: its file's stem, or its whole file name when another
+    source has the same stem (`inj.txt` beside `inj.html`); the bundled document keeps its stem."""
+    stems = {source: BUNDLED_ID if source == BUNDLED_SOURCE else Path(source).stem for source in set(sources)}
+    shared = Counter(stems.values())
+    return {
+        source: stem if shared[stem] == 1 or source == BUNDLED_SOURCE else Path(source).name
+        for source, stem in stems.items()
+    }
 
 
 def _unique_ids(documents: list[Document]) -> None:

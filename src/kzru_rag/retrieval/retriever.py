@@ -11,6 +11,7 @@ a precise, readable citation.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from kzru_rag.language.questions import as_query, holds_answer
 from kzru_rag.language.speech import SPEECH_REACH, attributes_speech
 from kzru_rag.language.words import LATIN, Readings, content_words, in_dictionary
 from kzru_rag.retrieval.bridge import WordBridge
+from kzru_rag.retrieval.scope import candidates, chosen
 from kzru_rag.schema import QUANTITY_HITS, AbstentionReason, Evidence, Hit, Kind, Query
 from kzru_rag.stores.layout import REBUILD_HINT
 from kzru_rag.stores.loaded import LoadedIndex
@@ -73,9 +75,10 @@ class Retriever:
         _check_model(index, model or index.manifest.model_id)
         return cls(index, load_query_embedder(index.manifest.model_id, engine))
 
-    def search(self, query: str | Query, k: int = 5) -> list[Hit]:
+    def search(self, query: str | Query, k: int = 5, documents: Collection[str] | None = None) -> list[Hit]:
         """The k passages most relevant to `query` (a question, or one `questions.analyse` read), best first
-        (fewer when the index holds fewer)."""
+        (fewer when the index holds fewer); only from the named `documents` when given (`scope.chosen`)."""
+        within = chosen(self.index, documents)
         query = as_query(query)
         if k < 1:
             raise ValueError("k must be at least 1")
@@ -83,7 +86,7 @@ class Retriever:
         foreign = self._bridge.foreign(query.text, words) if self.settings.lexical_weight else []
         vectors = self.embedder.encode_queries([query.text, *(surface for _, surface in foreign)])
         vector = vectors[0]
-        units, scores, signals = self._score(self._bridge.translate(words, foreign, vectors[1:]), vector, k)
+        units, scores, signals = self._score(self._bridge.translate(words, foreign, vectors[1:]), vector, k, within)
         kind = query.word_kind if self.settings.answer_type_weight else None
         typed = kind in TYPED_KINDS
         pool = max(k, ANSWER_TYPE_POOL) if typed else k
@@ -224,12 +227,12 @@ class Retriever:
         return sum(1 for w in words if in_dictionary(w) or not terms.absent([w])) / len(words)
 
     def _score(
-        self, words: list[Readings], vector: np.ndarray, k: int
+        self, words: list[Readings], vector: np.ndarray, k: int, within: frozenset[str] | None = None
     ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
         """Candidate sentence units for the query's `words` and `vector`, their scores and the parts of their scores."""
         settings, sentences = self.settings, self._sentences
         wanted = min(self.index.vectors.ntotal, max(settings.candidates, k))
-        passage_scores, chunk_ids = self.index.vectors.search(vector[None, :], wanted)
+        passage_scores, chunk_ids = candidates(self.index, vector, wanted, within)
         keep = chunk_ids[0] >= 0
         chunk_ids, passage_scores = chunk_ids[0][keep], passage_scores[0][keep]
         starts = sentences.first[chunk_ids]

@@ -12,6 +12,7 @@ import logging
 import os
 import sys
 import warnings
+from typing import NoReturn
 
 from kzru_rag.errors import KzruRagError
 from kzru_rag.faces.cli.agents import add_mcp_command
@@ -22,9 +23,15 @@ from kzru_rag.faces.cli.index import add_index_commands
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the command in `argv` (default: the process's arguments); the exit code: 0, 2 on an error, 130 on ^C."""
-    args = parser().parse_args(argv)
+    """Run the command in `argv` (default: the process's arguments); the exit code: 0, 2 on an error (one line on
+    stderr), 130 on ^C."""
+    try:
+        args = parser().parse_args(argv)
+    except SystemExit as exit:  # --help (0), or a bad option, already reported in one line (2)
+        return exit.code if isinstance(exit.code, int) else 2
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
+    if not args.verbose:  # its notes on loading a model (revision not pinned) are noise beside our one-line errors
+        logging.getLogger("sentence_transformers").setLevel(logging.ERROR)
     warnings.simplefilter("default")
     warnings.formatwarning = lambda message, category, *rest: f"warning: {message}\n"
     try:
@@ -34,8 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         _silence_stdout()
         return 0
-    except (KzruRagError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except (KzruRagError, ValueError, OSError) as exc:
+        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted; the existing index was left as it was", file=sys.stderr)
@@ -44,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def parser() -> argparse.ArgumentParser:
     """The `kzru-rag` parser: every command sets `run`, the function that carries it out."""
-    parser = argparse.ArgumentParser(prog="kzru-rag", description="Cited answers about the KZ–RU state visit document.")
+    parser = _Parser(prog="kzru-rag", description="Cited answers about the KZ–RU state visit document.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     commands = parser.add_subparsers(dest="command", required=True)
     for add in (
@@ -58,6 +65,14 @@ def parser() -> argparse.ArgumentParser:
     ):
         add(commands)
     return parser
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser (and, by inheritance, its subcommands' parsers) that reports a bad command line in one
+    line naming the help to read, not with the usage text."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {message}; `{self.prog} --help` lists the options\n")
 
 
 def _silence_stdout() -> None:

@@ -18,6 +18,7 @@ def add_search_command(commands: argparse._SubParsersAction) -> None:
     search.add_argument("query")
     search.add_argument("-k", type=int, default=5, help="number of passages (default 5)")
     json_option(search)
+    document_option(search)
     index_option(search)
     search.set_defaults(run=run_search)
 
@@ -33,14 +34,24 @@ def add_ask_command(commands: argparse._SubParsersAction) -> None:
     )
     ask.add_argument("--llm-api-key", metavar="KEY", help="LLM API key (default: $KZRU_RAG_LLM_API_KEY)")
     ask.add_argument("--no-llm", action="store_true", help="quote the document even when an LLM is configured")
+    document_option(ask)
     index_option(ask)
     ask.set_defaults(run=run_ask)
+
+
+def document_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--document",
+        metavar="NAME",
+        action="append",
+        help="search only this document (a name `kzru-rag documents list` shows); repeatable (default: all)",
+    )
 
 
 def run_search(args: argparse.Namespace) -> int:
     from kzru_rag.retrieval.retriever import Retriever
 
-    hits = Retriever.load(args.index).search(args.query, k=args.k)
+    hits = Retriever.load(args.index).search(args.query, k=args.k, documents=args.document)
     if args.json:
         print(json.dumps([hit.to_dict() for hit in hits], ensure_ascii=False, indent=2))
         return 0
@@ -62,10 +73,10 @@ def run_ask(args: argparse.Namespace) -> int:
     )
     assistant = Assistant(Retriever.load(args.index), llm=llm, k=args.k)
     if args.json:
-        print(json.dumps(assistant.ask(args.question).to_dict(), ensure_ascii=False, indent=2))
+        print(json.dumps(assistant.ask(args.question, documents=args.document).to_dict(), ensure_ascii=False, indent=2))
         return 0
     streamed = ""
-    for item in assistant.stream(args.question):
+    for item in assistant.stream(args.question, documents=args.document):
         if isinstance(item, Answer):
             answer = item
         else:

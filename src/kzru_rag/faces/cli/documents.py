@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from kzru_rag.faces.cli.common import ProgressBar, index_option, json_option
+from kzru_rag.faces.cli.common import (
+    ProgressBar,
+    documents_option,
+    engine_option,
+    index_option,
+    json_option,
+)
 
 if TYPE_CHECKING:
-    from kzru_rag.library import Library
+    from kzru_rag.library import Checked, Library
 
 
 def add_documents_commands(commands: argparse._SubParsersAction) -> None:
@@ -23,16 +29,15 @@ def add_documents_commands(commands: argparse._SubParsersAction) -> None:
     add = documents.add_parser(
         "add", help="add .txt/.md/.pdf/.docx/.html files to the documents folder and rebuild the index"
     )
-    add.add_argument("paths", nargs="+", metavar="PATH")
+    add.add_argument("paths", nargs="+", metavar="PATH", help="a file, or a folder (every supported file inside)")
     remove = documents.add_parser("remove", help="remove added documents (by file or document name) and rebuild")
     remove.add_argument("names", nargs="+", metavar="NAME")
     for command in (add, remove):
         command.set_defaults(run=run_change)
+        engine_option(command)
     for command in (listing, add, remove):
         index_option(command)
-        command.add_argument(
-            "--documents", metavar="DIR", help="folder of added documents (default: documents/ beside the index folder)"
-        )
+        documents_option(command)
 
 
 def run_list(args: argparse.Namespace) -> int:
@@ -55,31 +60,65 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_change(args: argparse.Namespace) -> int:
-    """Add or remove each named document (a refused one is reported and the others go on), then rebuild."""
+    """Add or remove the named documents, then rebuild the index from the whole collection. Everything is checked
+    first: one refusal (a missing, unreadable or unsupported file, an unknown name) changes nothing."""
     from kzru_rag.errors import SourceError
     from kzru_rag.library import Library
 
-    library = Library.open(args.index, documents_dir=args.documents)
-    failed = False
-    for item in args.paths if args.action == "add" else args.names:
-        try:
-            print(_add(library, item) if args.action == "add" else f"removed {library.remove(item)}")
-        except SourceError as err:
-            print(f"error: {err}", file=sys.stderr)
-            failed = True
-    bar = ProgressBar()
+    adding = args.action == "add"
+    verb = "added" if adding else "removed"
     try:
-        manifest = library.rebuild(bar)
-    finally:
-        bar.close()
-    print(f"indexed {manifest.chunk_count} chunks from {len(manifest.documents)} documents")
-    return 2 if failed else 0
+        files = [file for path in args.paths for file in _files(path)] if adding else []
+        library = Library.open(args.index, documents_dir=args.documents)
+        planned: list[Any] = _checked(library, files) if adding else _found(library, args.names)
+    except SourceError as err:
+        raise SourceError(f"{err}; nothing was {verb}", err.reason) from err
+    for item in planned:
+        print(_kept(library, item) if adding else f"removed {library.remove(item.name)}")
+    if not (changes := library.changes()):
+        print("the index already holds every document as it is; nothing to rebuild")
+        return 0
+    print(f"{changes.summary()}: rebuilding the index")
+    return _rebuild(library, args.engine)
 
 
-def _add(library: Library, path: str) -> str:
-    """Add one file; the line that says so."""
-    added = library.add(path)
+def _files(path: str) -> list[Path]:
+    from kzru_rag.library import files_in
+
+    return files_in(path)
+
+
+def _checked(library: Library, files: list[Path]) -> list[Checked]:
+    """Every file checked for the folder (SourceError at the first refusal, nothing kept)."""
+    from kzru_rag.errors import SourceError
+
+    checked = [library.check(file) for file in files]
+    names = [item.name for item in checked]
+    if twice := sorted({name for name in names if names.count(name) > 1}):
+        raise SourceError(f"{', '.join(twice)}: given more than once (files of the same name)", "name_taken")
+    return checked
+
+
+def _found(library: Library, names: list[str]) -> list[Path]:
+    """The added documents called `names` (SourceError for the first unknown or ambiguous one)."""
+    return list(dict.fromkeys(library.find(name) for name in names))
+
+
+def _kept(library: Library, checked: Checked) -> str:
+    """Keep one checked file in the folder; the line that says so."""
+    added = library.keep(checked)
     blank = f" (pages without text, left out: {', '.join(map(str, added.empty_pages))})" if added.empty_pages else ""
     scanned = sorted(set(added.scanned_pages) - set(added.empty_pages))
     read = f" (pages read by OCR: {', '.join(map(str, scanned))})" if scanned else ""
-    return f"{'replaced' if added.replaced else 'added'} {added.path}{blank}{read}"
+    state = "unchanged" if added.unchanged else "replaced" if added.replaced else "added"
+    return f"{state} {added.path}{blank}{read}"
+
+
+def _rebuild(library: Library, engine: str | None) -> int:
+    bar = ProgressBar()
+    try:
+        manifest = library.rebuild(bar, engine=engine)
+    finally:
+        bar.close()
+    print(f"indexed {manifest.chunk_count} chunks from {len(manifest.documents)} documents")
+    return 0

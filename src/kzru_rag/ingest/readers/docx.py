@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import zipfile
 from pathlib import Path
+from typing import Any
 
 from kzru_rag.errors import SourceError
 from kzru_rag.ingest.readers.base import Extracted
@@ -46,7 +47,8 @@ def check_package(path: Path, name: str) -> None:
 
 
 def read_docx(path: Path, name: str) -> Extracted:
-    """The text of a .docx: paragraphs, headings and table rows separated by blank lines; title from its properties."""
+    """The text of a .docx: paragraphs, headings and table rows separated by blank lines; title from its properties,
+    else its first heading."""
     check_package(path, name)
     import docx
     from docx.table import Table
@@ -64,4 +66,11 @@ def read_docx(path: Path, name: str) -> Extracted:
     text = "\n\n".join(block for block in blocks if block.strip(" |"))
     if not text:
         raise SourceError(f"{name}: the document holds no text", "empty")
-    return Extracted(text, title=document.core_properties.title or None)
+    heading = next((p.text for p in document.paragraphs if _is_heading(p) and p.text.strip()), None)
+    return Extracted(text, title=document.core_properties.title or heading)
+
+
+def _is_heading(paragraph: Any) -> bool:
+    """True for a paragraph styled as Word's Title or a Heading."""
+    name = paragraph.style.name if paragraph.style is not None else ""
+    return name == "Title" or name.startswith("Heading")

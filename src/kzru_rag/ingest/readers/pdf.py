@@ -10,6 +10,7 @@ mixed PDF is read page by page and keeps its page numbers.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pypdfium2 as pdfium
@@ -25,8 +26,8 @@ NO_TEXT = "the PDF holds no text: no text layer, and none was recognized on its 
 
 
 def read_pdf(path: Path, name: str, progress: Progress | None = None) -> Extracted:
-    """The text of a PDF, pages separated by blank lines, scanned pages read by OCR (`progress` after each);
-    SourceError "encrypted", "corrupt", "no_ocr" or "no_text"."""
+    """The text of a PDF, pages separated by blank lines, scanned pages read by OCR (`progress` after each), and the
+    title its properties give; SourceError "encrypted", "corrupt", "no_ocr" or "no_text"."""
     try:
         pdf = pdfium.PdfDocument(str(path))
     except pdfium.PdfiumError as exc:
@@ -39,6 +40,7 @@ def read_pdf(path: Path, name: str, progress: Progress | None = None) -> Extract
         ) from exc
     try:
         pages = [_page_text(page.get_textpage().get_text_range()) for page in pdf]
+        title = pdf.get_metadata_dict().get("Title") or None
         scanned = [n for n, text in enumerate(pages, 1) if not text and _draws_anything(pdf[n - 1])]
         if scanned:
             check_tesseract(name)
@@ -51,7 +53,7 @@ def read_pdf(path: Path, name: str, progress: Progress | None = None) -> Extract
         pdf.close()
     if not any(pages):
         raise SourceError(f"{name}: {NO_TEXT}", "no_text")
-    return join_pages(pages, scanned)
+    return replace(join_pages(pages, scanned), title=title)
 
 
 def _draws_anything(page: pdfium.PdfPage) -> bool:
