@@ -85,13 +85,13 @@ def test_hits_are_short_windows_with_a_sentence_highlighted(small_retriever, que
             or hit.highlight == (hit.start, hit.end)
             or to_speaker
         )
-        assert (
-            {"sentence", "passage", "lexical"} <= set(hit.signals) <= {"sentence", "passage", "lexical", "answer_type"}
-        )
+        parts = {"sentence", "passage", "lexical", "sentence_lexical"}
+        assert parts <= set(hit.signals) <= parts | {"answer_type"}
         expected = (
             small_retriever.settings.sentence_weight * hit.signals["sentence"]
             + small_retriever.settings.passage_weight * hit.signals["passage"]
             + small_retriever.settings.lexical_weight * hit.signals["lexical"]
+            + small_retriever.settings.sentence_lexical_weight * hit.signals["sentence_lexical"]
             + small_retriever.settings.answer_type_weight * hit.signals.get("answer_type", 0.0)
         )
         assert hit.score == pytest.approx(expected, abs=1e-5)
@@ -218,7 +218,7 @@ def test_the_manifest_records_the_method_and_weights(tmp_path, encoder):
     build_index([source], encoder, tmp_path / "index")
     retrieval = json.loads((tmp_path / "index" / "manifest.json").read_text(encoding="utf-8"))["retrieval"]
     assert retrieval == RetrievalSettings().to_dict()
-    assert set(retrieval["weights"]) == {"sentence", "passage", "lexical"} and "method" in retrieval
+    assert set(retrieval["weights"]) == {"sentence", "passage", "lexical", "sentence_lexical"} and "method" in retrieval
     assert Retriever(load_index(tmp_path / "index"), encoder).settings == RetrievalSettings()
 
 
@@ -284,12 +284,13 @@ def test_kazakh_words_bridge_to_the_documents_russian_words(retriever):
 
 
 @pytest.mark.slow
-def test_latin_words_are_bridged_only_when_asked(retriever):
-    assert bridged(retriever, ENGLISH)[0] == [], "English words are not bridged by default"
-    latin = Retriever(retriever.index, retriever.embedder, replace(retriever.settings, bridge_latin=True))
-    foreign, words = bridged(latin, ENGLISH)
+def test_english_words_are_bridged_by_default_and_can_be_left_out(retriever):
+    foreign, words = bridged(retriever, ENGLISH)
     assert {surface for _, surface in foreign} >= {"forums", "interregional", "cooperation"}
     assert "форум" in next(readings for readings in words if "forums" in readings)
+    assert retriever.search(ENGLISH)[0].signals["lexical"] > 0, "the bridge gives an English question a lexical signal"
+    plain = Retriever(retriever.index, retriever.embedder, replace(retriever.settings, bridge_latin=False))
+    assert bridged(plain, ENGLISH)[0] == []
 
 
 @pytest.mark.slow

@@ -31,7 +31,7 @@ from collections.abc import Collection, Generator, Iterator, Sequence
 from dataclasses import replace
 
 from kzru_rag.answering.citations import CitationChecker, says_nothing
-from kzru_rag.answering.confidence import ConfidenceModel, measure
+from kzru_rag.answering.confidence import ConfidenceModel, measure, shipped_model
 from kzru_rag.answering.extractive import Extractor, Span, quote_text
 from kzru_rag.answering.followups import contextual_query, first_claim, referent
 from kzru_rag.answering.llm import LLM, render_prompt
@@ -47,6 +47,7 @@ from kzru_rag.answering.wording import (
     uncertain,
     uncited_tail,
 )
+from kzru_rag.embedding.base import DEFAULT_MODEL
 from kzru_rag.errors import KzruRagError
 from kzru_rag.language.questions import analyse
 from kzru_rag.retrieval.retriever import Retriever
@@ -84,7 +85,9 @@ class Assistant:
         llm_timeout: float | None = None,
         calibrated: bool = True,
     ) -> None:
-        """`calibrated=False` ignores the index's confidence model (answers then carry signals, no confidence)."""
+        """`calibrated=False` ignores the confidence model (answers then carry signals, no confidence). The model is
+        the index's own when its user calibrated one (`kzru-rag calibrate --write`), else the shipped one when the
+        index was built with the bundled model (the one it was fitted for), else none."""
         if k < 1:
             raise ValueError("k (passages per answer) must be at least 1")
         if max_quotes < 1:
@@ -96,8 +99,9 @@ class Assistant:
         self.k = k
         self.max_quotes = max_quotes
         self.llm_timeout = llm_timeout
-        model = retriever.index.manifest.confidence
-        self.confidence = ConfidenceModel.from_dict(model) if model and calibrated else None
+        self.confidence = (
+            _judge(retriever.index.manifest.confidence, retriever.index.manifest.model_id) if calibrated else None
+        )
         self.extractor = Extractor(retriever.embedder, max_quotes)
         self._terms = retriever.index.sentences.terms if retriever.index.sentences is not None else None
 
@@ -304,3 +308,10 @@ class Assistant:
 def _said(hit: Hit, span: Span, said: Sequence[str]) -> bool:
     """True when the sentence at `span` of `hit` is in one of the earlier answers' claims `said`."""
     return any(quote_text(hit, span) in text for text in said)
+
+
+def _judge(own: dict, model_id: str) -> ConfidenceModel | None:
+    """The index's own confidence model, else the shipped one for an index of the model it was fitted for."""
+    if own:
+        return ConfidenceModel.from_dict(own)
+    return shipped_model() if model_id == DEFAULT_MODEL else None

@@ -9,7 +9,10 @@ leads). `fit` trains a model on labelled signals; docs/trust.md gives each signa
 
 from __future__ import annotations
 
+import functools
+import json
 from dataclasses import dataclass
+from importlib import resources
 from typing import Any
 
 import numpy as np
@@ -127,3 +130,15 @@ def fit(x: np.ndarray, y: np.ndarray, answer_from: float, l2: float = 1.0, steps
         w -= 0.5 * (z.T @ (p - y) / len(y) + l2 * w / len(y))
         b -= 0.5 * float(np.mean(p - y))
     return ConfidenceModel(tuple(map(float, w)), b, tuple(map(float, means)), tuple(map(float, scales)), answer_from)
+
+
+SHIPPED = "confidence.json"
+"""The confidence model that comes with kzru-rag (package data), fitted across corpora and languages."""
+
+
+@functools.cache
+def shipped_model() -> ConfidenceModel:
+    """The shipped confidence model: the judge of every index whose user has not calibrated one."""
+    return ConfidenceModel.from_dict(
+        json.loads(resources.files("kzru_rag").joinpath("data", SHIPPED).read_text("utf-8"))
+    )

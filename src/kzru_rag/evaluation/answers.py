@@ -25,12 +25,16 @@ class AnswerReport:
         return asdict(self)
 
 
-def evaluate_answers(assistant: Assistant, questions: list[Question]) -> AnswerReport:
-    """Ask every answerable question without an LLM: does the quoted answer hold the gold?"""
-    answerable = [q for q in questions if q.gold]
-    report = AnswerReport(len(answerable))
-    for question in answerable:
-        answer = assistant.ask(question.question, use_llm=False)
+def evaluate_answers(
+    assistant: Assistant, questions: list[Question], answers: list[Answer] | None = None
+) -> AnswerReport:
+    """Does the quoted answer to every answerable question hold the gold? (`answers`: theirs, in order; default: asked
+    here, without an LLM)."""
+    answers = answers if answers is not None else [assistant.ask(q.question, use_llm=False) for q in questions]
+    report = AnswerReport(sum(bool(q.gold) for q in questions))
+    for question, answer in zip(questions, answers):
+        if not question.gold:
+            continue
         (report.quoted if any(g in answer.text for g in question.gold) else report.missed).append(question.id)
         if answer.abstained:
             report.abstained.append(question.id)

@@ -15,24 +15,37 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Question:
-    """One evaluation question; `gold` lists exact substrings of a passage that answers it."""
+    """One evaluation question; `gold` lists exact substrings of a passage that answers it; `doc`, when given, the
+    file name of the document that answers it (or, with no gold, the one it is about)."""
 
     id: str
     question: str
     lang: str
     gold: list[str]
+    doc: str | None = None
 
 
 def load_questions(path: str | Path) -> list[Question]:
-    """Read a JSONL question file (`{"id","question","lang","gold"}` a line)."""
-    return _read_jsonl(
-        path,
-        "question",
-        "id, question, lang, gold",
-        lambda record: Question(
-            str(record["id"]), str(record["question"]), str(record.get("lang", "?")), list(record["gold"])
-        ),
+    """Read a JSONL question file (`{"id","question","lang","gold"}` a line, optionally `"doc"`)."""
+    return _read_jsonl(path, "question", "id, question, lang, gold (and doc)", _question)
+
+
+def _question(record: dict[str, Any]) -> Question:
+    if not isinstance(record, dict):
+        raise TypeError(f"a question is a JSON object, not {type(record).__name__}")
+    doc = record.get("doc")
+    return Question(
+        str(record["id"]),
+        str(record["question"]),
+        str(record.get("lang", "?")),
+        list(record["gold"]),
+        None if doc is None else str(doc),
     )
+
+
+def document_name(source: str) -> str:
+    """The file name a question set's `doc` gives for a document's `source` (a path, or `bundled:NAME`)."""
+    return Path(source.removeprefix("bundled:")).name
 
 
 def _read_jsonl(path: str | Path, kind: str, fields: str, parse: Callable[[dict[str, Any]], T]) -> list[T]:

@@ -7,7 +7,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from kzru_rag.evaluation.datasets import Question
+from kzru_rag.evaluation.datasets import Question, document_name
 from kzru_rag.schema import Hit
 
 CUTOFFS = (1, 3, 5)
@@ -25,8 +25,11 @@ class Scores:
     hit: dict[int, float] = field(default_factory=dict)
     mrr: float = 0.0
     mean_top_chars: float = 0.0
+    median_top_chars: float = 0.0
     sentence_hit1: float = 0.0
     """Share of questions whose top hit's highlighted sentence (the whole hit when none) answers them."""
+    wrong_document: float | None = None
+    """Share of the questions naming their document whose top hit comes from another one (None: none name it)."""
 
 
 @dataclass
@@ -66,6 +69,7 @@ def evaluate(searcher: Searcher, questions: list[Question], k: int = 5, name: st
     ranks: dict[str, int | None] = {}
     top_chars: dict[str, int] = {}
     top_sentence: dict[str, bool] = {}
+    wrong_document: dict[str, bool] = {}
     misses = []
     abstention = (
         Abstention(len(questions) - len(answerable), len(answerable)) if hasattr(searcher, "abstains") else None
@@ -80,15 +84,17 @@ def evaluate(searcher: Searcher, questions: list[Question], k: int = 5, name: st
         ranks[question.id] = rank
         top_chars[question.id] = len(hits[0].text) if hits else 0
         top_sentence[question.id] = bool(hits) and any(g in highlighted(hits[0]) for g in question.gold)
+        if question.doc is not None:
+            wrong_document[question.id] = not hits or document_name(hits[0].metadata.get("source", "")) != question.doc
         if rank != 1:
             misses.append({"id": question.id, "lang": question.lang, "question": question.question, "rank": rank})
     languages = sorted({q.lang for q in answerable})
     return Report(
         name=name,
         k=k,
-        overall=_scores(answerable, ranks, top_chars, top_sentence),
+        overall=_scores(answerable, ranks, top_chars, top_sentence, wrong_document),
         by_lang={
-            lang: _scores([q for q in answerable if q.lang == lang], ranks, top_chars, top_sentence)
+            lang: _scores([q for q in answerable if q.lang == lang], ranks, top_chars, top_sentence, wrong_document)
             for lang in languages
         },
         unanswerable=len(questions) - len(answerable),
@@ -98,25 +104,32 @@ def evaluate(searcher: Searcher, questions: list[Question], k: int = 5, name: st
 
 
 def _scores(
-    questions: list[Question], ranks: dict[str, int | None], top_chars: dict[str, int], top_sentence: dict[str, bool]
+    questions: list[Question],
+    ranks: dict[str, int | None],
+    top_chars: dict[str, int],
+    top_sentence: dict[str, bool],
+    wrong_document: dict[str, bool],
 ) -> Scores:
     found = [ranks[q.id] for q in questions]
     n = len(found)
     if not n:
         return Scores()
+    named = [wrong_document[q.id] for q in questions if q.id in wrong_document]
     return Scores(
         questions=n,
         hit={c: sum(1 for r in found if r is not None and r <= c) / n for c in CUTOFFS},
         mrr=sum(1 / r for r in found if r is not None) / n,
         mean_top_chars=float(np.mean([top_chars[q.id] for q in questions])),
+        median_top_chars=float(np.median([top_chars[q.id] for q in questions])),
         sentence_hit1=sum(top_sentence[q.id] for q in questions) / n,
+        wrong_document=sum(named) / len(named) if named else None,
     )
 
 
 def format_reports(reports: list[Report]) -> str:
     """A plain-text table: one row per searcher, then per-language rows."""
     header = f"{'retriever':<28}{'lang':>6}{'n':>4}" + "".join(f"{f'hit@{c}':>8}" for c in CUTOFFS)
-    header += f"{'MRR':>8}{'top chars':>11}{'sent@1':>8}"
+    header += f"{'MRR':>8}{'top chars':>11}{'median':>8}{'sent@1':>8}{'other doc':>11}"
     rows = [header, "-" * len(header)]
     for report in reports:
         groups = [("all", report.overall), *report.by_lang.items()]
@@ -124,12 +137,15 @@ def format_reports(reports: list[Report]) -> str:
             name = report.name if lang == "all" else ""
             row = f"{name:<28}{lang:>6}{scores.questions:>4}"
             row += "".join(f"{scores.hit.get(c, 0.0):>8.3f}" for c in CUTOFFS)
-            row += f"{scores.mrr:>8.3f}{scores.mean_top_chars:>11.0f}{scores.sentence_hit1:>8.3f}"
+            row += f"{scores.mrr:>8.3f}{scores.mean_top_chars:>11.0f}{scores.median_top_chars:>8.0f}"
+            other = "" if scores.wrong_document is None else f"{scores.wrong_document:.3f}"
+            row += f"{scores.sentence_hit1:>8.3f}{other:>11}"
             rows.append(row)
     unanswerable = reports[0].unanswerable if reports else 0
     rows.append(
         f"({unanswerable} questions with empty gold excluded from hit@k and MRR; "
-        "sent@1: the top hit's highlighted sentence holds the answer)"
+        "top chars: mean and median length of the top hit; sent@1: the top hit's highlighted sentence holds the "
+        "answer; other doc: the top hit comes from another document than the question's `doc`)"
     )
     for report in reports:
         if (abstention := report.abstention) is not None:

@@ -1,17 +1,16 @@
-"""Retrieval quality on a question set: hit@k, MRR, passage length and abstention, per language;
-dialogue sets scored turn by turn."""
+"""How the assistant presents its answers on a question set: answered, uncertain or abstained, the misleading rate
+and coverage, overall and per language, the risk–coverage table and the confidence's calibration."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
 from kzru_rag.answering.assistant import Assistant
-from kzru_rag.evaluation.datasets import Question
-
-# ---------------------------------------------------------------- dialogues
+from kzru_rag.evaluation.datasets import Question, document_name
+from kzru_rag.schema import Answer
 
 
 @dataclass(frozen=True)
@@ -24,6 +23,9 @@ class Outcome:
     status: str
     confidence: float | None
     correct: bool
+    lang: str = "?"
+    other_document: bool = False
+    """The first citation comes from another document than the question's `doc` (False when it names none)."""
 
 
 @dataclass
@@ -46,6 +48,8 @@ class TrustReport:
     answerable_abstained: list[str]
     misleading_ids: list[str]
     outcomes: list[Outcome]
+    other_document: list[str] = field(default_factory=list)
+    """Answerable questions presented as answered whose first citation is from another document than theirs."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -55,14 +59,19 @@ RISK_THRESHOLDS = (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 CONFIDENCE_BANDS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 
 
-def evaluate_trust(assistant: Assistant, questions: list[Question]) -> TrustReport:
-    """Ask every question without an LLM and score how the answers are presented."""
-    outcomes = []
-    for question in questions:
-        answer = assistant.ask(question.question, use_llm=False)
-        correct = bool(question.gold) and any(g in answer.text for g in question.gold)
-        outcomes.append(Outcome(question.id, bool(question.gold), answer.status, answer.confidence, correct))
-    return trust_report(outcomes)
+def evaluate_trust(assistant: Assistant, questions: list[Question], answers: list[Answer] | None = None) -> TrustReport:
+    """Score how the answers to `questions` are presented (`answers`: theirs, in order; default: asked here, no LLM)."""
+    answers = answers if answers is not None else [assistant.ask(q.question, use_llm=False) for q in questions]
+    return trust_report([outcome(question, answer) for question, answer in zip(questions, answers)])
+
+
+def outcome(question: Question, answer: Answer) -> Outcome:
+    """How `answer` presents `question`: its status and confidence, whether it quotes a gold string, and whether its
+    first citation comes from another document than the question names."""
+    correct = bool(question.gold) and any(g in answer.text for g in question.gold)
+    first = answer.citations[0].metadata.get("source", "") if answer.citations else ""
+    other = question.doc is not None and bool(answer.citations) and document_name(first) != question.doc
+    return Outcome(question.id, bool(question.gold), answer.status, answer.confidence, correct, question.lang, other)
 
 
 def trust_report(outcomes: list[Outcome]) -> TrustReport:
@@ -83,7 +92,14 @@ def trust_report(outcomes: list[Outcome]) -> TrustReport:
         answerable_abstained=[o.id for o in outcomes if o.answerable and o.status == "abstained"],
         misleading_ids=misleading,
         outcomes=outcomes,
+        other_document=[o.id for o in answered if o.answerable and o.other_document],
     )
+
+
+def by_language(report: TrustReport) -> dict[str, TrustReport]:
+    """`report` recomputed for each language of its questions."""
+    languages = sorted({o.lang for o in report.outcomes})
+    return {lang: trust_report([o for o in report.outcomes if o.lang == lang]) for lang in languages}
 
 
 def risk_coverage(outcomes: list[Outcome], thresholds: tuple[float, ...] = RISK_THRESHOLDS) -> list[dict[str, float]]:
@@ -139,6 +155,10 @@ def format_trust(report: TrustReport) -> str:
         f"unanswerable presented as answered {len(report.unanswerable_answered)}/{unanswerable}; "
         f"answerable abstained {len(report.answerable_abstained)}/{report.answerable}",
     ]
+    if report.other_document:
+        lines.append(f"  answered from another document than the question's: {len(report.other_document)}")
+    if len(languages := by_language(report)) > 1:
+        lines += [f"  {lang}: {_rates(part)}" for lang, part in languages.items()]
     if report.misleading_ids:
         lines.append(f"  misleading: {', '.join(report.misleading_ids)}")
     lines.append(format_risk_coverage(risk_coverage(report.outcomes)))
@@ -161,3 +181,12 @@ def format_calibration(rows: list[dict[str, float]]) -> str:
         for r in rows
     ]
     return "\n".join(lines)
+
+
+def _rates(report: TrustReport) -> str:
+    unanswerable = report.questions - report.answerable
+    share = len(report.unanswerable_answered) / unanswerable if unanswerable else 0.0
+    return (
+        f"misleading {report.misleading:.3f}; coverage {report.coverage:.3f}; unanswerable presented as answered "
+        f"{len(report.unanswerable_answered)}/{unanswerable} ({share:.3f}) of {report.questions}"
+    )

@@ -245,10 +245,16 @@ class Retriever:
         lexical = np.zeros(len(units))
         if settings.lexical_weight:
             lexical = sentences.terms.coverage(words, units, groups, len(chunk_ids))[groups]
+        own = np.zeros(len(units))
+        if settings.sentence_lexical_weight:
+            own = sentences.terms.coverage(words, units, np.arange(len(units)), len(units))
         scores = (
-            settings.sentence_weight * sentence + settings.passage_weight * passage + settings.lexical_weight * lexical
+            settings.sentence_weight * sentence
+            + settings.passage_weight * passage
+            + settings.lexical_weight * lexical
+            + settings.sentence_lexical_weight * own
         )
-        return units, scores, {"sentence": sentence, "passage": passage, "lexical": lexical}
+        return units, scores, {"sentence": sentence, "passage": passage, "lexical": lexical, "sentence_lexical": own}
 
     def _window(self, unit: int, vector: np.ndarray, taken: set[int]) -> tuple[int, int]:
         """The first and last unit of the window around `unit`: neighbours of its paragraph not `taken`

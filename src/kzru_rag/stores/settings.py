@@ -18,7 +18,9 @@ class RetrievalSettings:
 
     Each sentence of the candidate passages is scored
     `sentence_weight * cos(query, sentence) + passage_weight * cos(query, passage)
-    + lexical_weight * (IDF-weighted share of the query's words the passage contains)`;
+    + lexical_weight * (IDF-weighted share of the query's words the passage contains)
+    + sentence_lexical_weight * (the same share in the sentence alone)`: the last part picks, within a passage, the
+    sentence that holds the question's words (an index built before it existed reads it as 0);
     a hit is the best sentence grown by its best-scoring neighbours up to `window_chars`.
     `candidates` passages are taken from the vector index. A query word that is neither Russian
     nor in the documents (Kazakh; English too with `bridge_latin`) also matches its `bridge_words`
@@ -37,17 +39,19 @@ class RetrievalSettings:
     sentence_weight: float = 0.35
     passage_weight: float = 0.65
     lexical_weight: float = 0.1
+    sentence_lexical_weight: float = 0.2
     window_chars: int = 400
     candidates: int = 100
     abstain_below_russian: float = 0.84
     abstain_below_other: float = 0.76
     bridge_words: int = 2
     bridge_similarity: float = 0.9
-    bridge_latin: bool = False
+    bridge_latin: bool = True
     answer_type_weight: float = 0.02
 
     def __post_init__(self) -> None:
-        if min(self.sentence_weight, self.passage_weight, self.lexical_weight, self.answer_type_weight) < 0:
+        weights = (self.sentence_weight, self.passage_weight, self.lexical_weight, self.sentence_lexical_weight)
+        if min(*weights, self.answer_type_weight) < 0:
             raise ValueError("retrieval weights must be 0 or more")
         if self.sentence_weight + self.passage_weight <= 0:
             raise ValueError("sentence_weight + passage_weight must be greater than 0")
@@ -69,6 +73,7 @@ class RetrievalSettings:
                 "sentence": self.sentence_weight,
                 "passage": self.passage_weight,
                 "lexical": self.lexical_weight,
+                "sentence_lexical": self.sentence_lexical_weight,
             },
             "lexical": "pymorphy3 readings, IDF-weighted share of query words in the passage",
             "window_chars": self.window_chars,
@@ -89,6 +94,7 @@ class RetrievalSettings:
             sentence_weight=float(weights["sentence"]),
             passage_weight=float(weights["passage"]),
             lexical_weight=float(weights["lexical"]),
+            sentence_lexical_weight=float(weights.get("sentence_lexical", 0.0)),
             window_chars=int(data["window_chars"]),
             candidates=int(data["candidates"]),
             abstain_below_russian=float(data["abstain_below"]["russian"]),

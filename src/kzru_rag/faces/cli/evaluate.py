@@ -51,7 +51,19 @@ def add_calibrate_command(commands: argparse._SubParsersAction) -> None:
         default=[],
         help="dialogue set (JSONL: id, turns [{question, gold}]), one sample per turn; repeatable",
     )
-    calibrate.add_argument("--write", action="store_true", help="store the fitted model in the index manifest")
+    calibrate.add_argument(
+        "--corpus",
+        nargs="+",
+        action="append",
+        default=[],
+        metavar=("DIR", "FILE"),
+        help="another index folder and question sets asked of it (repeatable); each set is held out in turn, and "
+        "the figures are also given leaving out each corpus (its index) in turn",
+    )
+    calibrate.add_argument("--write", action="store_true", help="store the fitted model in the --index manifest")
+    calibrate.add_argument(
+        "--save", metavar="FILE", help="write the fitted model as JSON (src/kzru_rag/data/confidence.json is shipped)"
+    )
     index_option(calibrate)
     calibrate.set_defaults(run=run_calibrate)
 
@@ -91,8 +103,9 @@ def _eval_questions(args: argparse.Namespace, retriever: Retriever) -> None:
         searchers.update(ablations(retriever))
     reports = [evaluate(searcher, questions, k=args.k, name=name) for name, searcher in searchers.items()]
     assistant = Assistant(retriever)
-    answers = evaluate_answers(assistant, questions) if args.answers else None
-    trust = evaluate_trust(assistant, questions) if args.answers else None
+    asked = [assistant.ask(q.question, use_llm=False) for q in questions] if args.answers else None
+    answers = evaluate_answers(assistant, questions, asked) if asked is not None else None
+    trust = evaluate_trust(assistant, questions, asked) if asked is not None else None
     if args.json:
         retrievers = [report.to_dict() for report in reports]
         output: Any = retrievers
@@ -112,30 +125,54 @@ def _eval_questions(args: argparse.Namespace, retriever: Retriever) -> None:
 def run_calibrate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from kzru_rag.answering.assistant import Assistant
-    from kzru_rag.evaluation.calibration import calibrate, collect, collect_dialogues
-    from kzru_rag.evaluation.datasets import load_dialogues, load_questions
+    from kzru_rag.evaluation.calibration import calibrate
     from kzru_rag.retrieval.retriever import Retriever
     from kzru_rag.stores.manifest import write_confidence
 
-    if len(args.files) + len(args.dialogues) < 2:
+    if len(args.files) + len(args.dialogues) + sum(len(files) - 1 for files in args.corpus) < 2:
         raise ValueError("calibrate needs at least two question or dialogue sets (each is held out in turn)")
-    sets = {Path(file).name: load_questions(file) for file in args.files}
-    dialogues = {Path(file).name: load_dialogues(file) for file in args.dialogues}
     retriever = Retriever.load(args.index)
-    assistant = Assistant(retriever, calibrated=False)
-    samples = collect(assistant, sets) + collect_dialogues(assistant, dialogues)
+    corpora = [Path(folder).name for folder, *_ in args.corpus]
+    samples = _samples(retriever, args.files, args.dialogues, retriever.index.path.name if corpora else None)
+    for (folder, *files), name in zip(args.corpus, corpora):
+        samples += _samples(Retriever.load(folder), files, [], name)
     result = calibrate(samples)
-    _print_calibration(result, [*sets, *dialogues], samples)
+    _print_calibration(result, list(dict.fromkeys(s.set_name for s in samples)), samples)
+    if corpora:
+        _print_by_corpus(result)
     if args.write:
         write_confidence(retriever.index.path, result.model.to_dict())
         print(f"wrote the confidence model to {retriever.index.path / 'manifest.json'}")
+    if args.save:
+        Path(args.save).write_text(json.dumps(result.model.to_dict(), indent=2) + "\n", encoding="utf-8")
+        print(f"wrote the confidence model to {args.save}")
     return 0
+
+
+def _samples(retriever: Retriever, files: list[str], dialogues: list[str], corpus: str | None) -> list[Sample]:
+    """Every question and dialogue turn of the sets asked of `retriever`'s index, without a judge; each set named by
+    its file, as `CORPUS/FILE` when a `corpus` is given, and a set whose questions name their documents split into
+    `FILE#1`… by document (`calibration.by_document_folds`)."""
+    from pathlib import Path
+
+    from kzru_rag.answering.assistant import Assistant
+    from kzru_rag.evaluation.calibration import by_document_folds, collect, collect_dialogues
+    from kzru_rag.evaluation.datasets import load_dialogues, load_questions
+
+    assistant = Assistant(retriever, calibrated=False)
+    prefix = f"{corpus}/" if corpus else ""
+    questions = {
+        f"{prefix}{Path(file).name}{part}": chosen
+        for file in files
+        for part, chosen in by_document_folds(load_questions(file)).items()
+    }
+    turns = {prefix + Path(file).name: load_dialogues(file) for file in dialogues}
+    return collect(assistant, questions) + collect_dialogues(assistant, turns)
 
 
 def _print_calibration(result: Calibration, set_names: list[str], samples: list[Sample]) -> None:
     """The fitted model, its held-out figures per set and overall, its calibration, risk–coverage and signals."""
-    from kzru_rag.evaluation.calibration import signal_effects
+    from kzru_rag.evaluation.calibration import MAX_MISLEADING, signal_effects
     from kzru_rag.evaluation.trust import (
         calibration_table,
         format_calibration,
@@ -145,7 +182,9 @@ def _print_calibration(result: Calibration, set_names: list[str], samples: list[
     )
 
     model = result.model
-    print(f"presentation threshold (held-out misleading rate <= 0.10): confidence >= {model.answer_from:.2f}")
+    print(
+        f"presentation threshold (held-out misleading rate <= {MAX_MISLEADING}): confidence >= {model.answer_from:.2f}"
+    )
     print("weights (standardised signals): " + ", ".join(f"{n} {w:+.2f}" for n, w in zip(model.names, model.weights)))
     outcomes = result.outcomes()
     print("held-out figures (each set scored by the model fitted on the others):")
@@ -153,14 +192,33 @@ def _print_calibration(result: Calibration, set_names: list[str], samples: list[
         report = trust_report([o for s, o in zip(result.samples, outcomes) if s.set_name == name])
         print(f"  {name}: " + _trust_line(report))
     print(f"  all: {_trust_line(trust_report(outcomes))}")
+    for lang in sorted({o.lang for o in outcomes}):
+        print(f"  {lang}: {_trust_line(trust_report([o for o in outcomes if o.lang == lang]))}")
     judged = [(p, s.outcome.correct) for s, p in zip(result.samples, result.held_out) if p is not None]
     print("calibration (held-out confidence of answers not abstained):")
     print(format_calibration(calibration_table([p for p, _ in judged], [ok for _, ok in judged])))
     print("risk–coverage (held-out, all sets):")
     print(format_risk_coverage(risk_coverage(outcomes)))
-    print("signal effects (held-out ROC AUC; threshold and coverage at misleading <= 0.10):")
+    print(f"signal effects (held-out ROC AUC; threshold and coverage at misleading <= {MAX_MISLEADING}):")
     for name, (auc, threshold, coverage) in signal_effects(samples).items():
         print(f"  {name:<26}AUC {auc:.3f}  threshold {threshold:.2f}  coverage {coverage:.3f}")
+
+
+def _print_by_corpus(result: Calibration) -> None:
+    """Leave-one-corpus-out figures at the fitted threshold, per corpus and language."""
+    from kzru_rag.evaluation.calibration import corpus_of, held_out_by_corpus, presented
+    from kzru_rag.evaluation.trust import trust_report
+
+    threshold = result.model.answer_from
+    held_out = held_out_by_corpus(result.samples)
+    outcomes = [presented(s.outcome, p, threshold) for s, p in zip(result.samples, held_out)]
+    print(
+        f"leave-one-corpus-out (each corpus judged by the model fitted on the others; confidence >= {threshold:.2f}):"
+    )
+    for corpus in dict.fromkeys(corpus_of(s) for s in result.samples):
+        mine = [(s, o) for s, o in zip(result.samples, outcomes) if corpus_of(s) == corpus]
+        for lang in sorted({o.lang for _, o in mine}):
+            print(f"  {corpus} {lang}: " + _trust_line(trust_report([o for _, o in mine if o.lang == lang])))
 
 
 def _trust_line(report: TrustReport) -> str:
