@@ -10,10 +10,10 @@ from typing import Any, Mapping, Sequence
 from kzru_rag.ingest.chunking import Chunk
 from kzru_rag.ingest.documents import Document
 from kzru_rag.language.entities import spells
-from kzru_rag.stores.base import VectorSearch
 from kzru_rag.stores.layout import file_signature
 from kzru_rag.stores.manifest import IndexManifest
 from kzru_rag.stores.sentences import SentenceIndex
+from kzru_rag.stores.vectors import VectorSearch
 
 _WORDS = re.compile(r"\w+")
 

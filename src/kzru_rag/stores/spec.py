@@ -16,7 +16,10 @@ STORE_ENV = "KZRU_RAG_STORE"
 TOKEN_ENV = "KZRU_RAG_MILVUS_TOKEN"
 
 
-STORE_HELP = "faiss, milvus:PATH.db (Milvus Lite), milvus://HOST:19530 or https://… (a Milvus server; token from $KZRU_RAG_MILVUS_TOKEN)"
+STORE_HELP = (
+    "faiss, milvus:PATH.db (Milvus Lite), milvus://HOST:19530 or https://… (a Milvus server; token from "
+    "$KZRU_RAG_MILVUS_TOKEN)"
+)
 
 
 @dataclass(frozen=True)

@@ -105,7 +105,8 @@ def _read_sentences(path: Path, chunks: list[Chunk], dim: int) -> SentenceIndex:
         ) from exc
     if terms.size != len(spans):
         raise IndexLoadError(
-            f"index file {path / SENTENCE_TERMS} covers {terms.size} sentences, the chunks have {len(spans)}: {REBUILD_HINT}"
+            f"index file {path / SENTENCE_TERMS} covers {terms.size} sentences, the chunks have {len(spans)}: "
+            f"{REBUILD_HINT}"
         )
     words = len(bridge_words(terms))
     word_vectors = _read_vectors(path / WORD_VECTORS, words, dim, f"term index has {words} words")
@@ -124,7 +125,8 @@ def _read_vectors(file: Path, rows: int, dim: int, expected: str) -> np.ndarray:
         raise IndexLoadError(f"index file {file} is corrupt ({first_line(exc)}): {REBUILD_HINT}") from exc
     if vectors.shape != (rows, dim) or vectors.dtype != np.float32:
         raise IndexLoadError(
-            f"index file {file} holds {vectors.shape} {vectors.dtype} vectors, the {expected} of dimension {dim}: {REBUILD_HINT}"
+            f"index file {file} holds {vectors.shape} {vectors.dtype} vectors, the {expected} of dimension {dim}: "
+            f"{REBUILD_HINT}"
         )
     return vectors
 

@@ -113,9 +113,9 @@ def _refusal(exc: BaseException) -> str | None:
 def _fault(spec: StoreSpec, detail: str) -> IndexLoadError:
     if spec.lite:
         return IndexLoadError(
-            f"cannot open the Milvus Lite file {spec.uri} ({detail}): Milvus Lite serves one process at a time, so stop "
-            f"the other kzru-rag process using it (or serve the index from a Milvus server); if the file is damaged, "
-            f"rebuild with `kzru-rag index build --store milvus:{spec.uri}`"
+            f"cannot open the Milvus Lite file {spec.uri} ({detail}): Milvus Lite serves one process at a time, so "
+            f"stop the other kzru-rag process using it (or serve the index from a Milvus server); if the file is "
+            f"damaged, rebuild with `kzru-rag index build --store milvus:{spec.uri}`"
         )
     return IndexLoadError(
         f"cannot use the Milvus server at {spec.uri} ({detail}): check that it is running and reachable from here, "

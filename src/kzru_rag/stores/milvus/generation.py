@@ -78,7 +78,8 @@ class MilvusIndex:
         return any(spells(abbreviation, row["words"].split()) for row in rows)
 
     def changed(self) -> list[str]:
-        """What differs from the Milvus index this was read from: a newer generation serves, or Milvus is unreachable."""
+        """What differs from the Milvus index this was read from: a newer generation serves, or Milvus is
+        unreachable."""
         try:
             with self.calls():
                 serving = serving_generation(self.client, self.name)
