@@ -139,6 +139,10 @@ def _end(pid: int, first: signal.Signals, timeout: float) -> None:
         return
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run a server in the foreground until Ctrl-C (`make milvus`)."""
     parser = argparse.ArgumentParser(description="Run a local Milvus server on 127.0.0.1 until Ctrl-C.")
@@ -146,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port to serve on (default {DEFAULT_PORT})")
     parser.add_argument("--authorization", action="store_true", help="require a token (user root, password Milvus)")
     args = parser.parse_args(argv)
+    for stop in (signal.SIGINT, signal.SIGTERM):  # Ctrl-C, and `kill`, even where the shell ignored SIGINT
+        signal.signal(stop, _interrupt)
     server = LocalMilvus(args.data.resolve(), args.port, args.authorization)
     try:
         server.start()
