@@ -46,6 +46,11 @@ class LoadedIndex:
             self._words = [w.lower() for d in self.documents.values() for w in _WORDS.findall(d.text)]
         return spells(abbreviation, self._words)
 
+    def superseded(self) -> bool:
+        """True when the store shares this index between processes and now serves a newer build of it (Milvus: another
+        process rebuilt it); False for files in this process's memory, or when the store cannot tell."""
+        return self.store is not None and self.store.superseded()
+
     def changed_on_disk(self) -> list[str]:
         """Index files (or Milvus collections) deleted, rewritten or replaced since this index was read from them."""
         changed = [name for name, seen in self.files.items() if file_signature(self.path / name) != seen]
