@@ -48,7 +48,9 @@ class LocalMilvus:
         script = Path(sys.executable).with_name("milvus-server")
         if not script.exists():
             raise RuntimeError(f"{script} is missing: install the server with `pip install 'kzru-rag[server]'`")
-        self.data.mkdir(parents=True, exist_ok=True)
+        # The engine locks its pid file in DATA/run when that folder exists, else in /run/milvus, which would keep a
+        # second server on this machine from starting.
+        (self.data / "run").mkdir(parents=True, exist_ok=True)
         command = [str(script), "--data", str(self.data), "--proxy-port", str(self.port)]
         command += ["--authorization-enabled", "true"] if self.authorization else []
         with open(self.data / "milvus-server.log", "ab") as log:
