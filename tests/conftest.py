@@ -42,4 +42,4 @@ def milvus_server(tmp_path_factory):
         yield server
     finally:
         forget(parse_store(server.uri))
-        server.stop()
+        server.stop(timeout=10)
