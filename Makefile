@@ -95,6 +95,11 @@ screenshots: $(STAMP) browser
 	KZRU_RAG_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -q tests/test_browser.py \
 	  -k "russian_question or markers_open or index_tab"
 
+# A local Milvus server on 127.0.0.1:19530, its data in milvus-data/ (README: scaling out); Ctrl-C stops it.
+.PHONY: milvus
+milvus: $(STAMP)
+	$(BIN)/python -m kzru_rag.stores.milvus.server --data milvus-data --port 19530
+
 index: $(STAMP)
 	$(BIN)/kzru-rag index build
 

@@ -9,12 +9,12 @@ is a hard case for approximate search. The index folders are written by the prod
 the real model and answered by the product's `Retriever.search`, each index measured in a fresh process.
 
 Prints embedding throughput on real text, per size and vector index (FAISS flat, FAISS HNSW, the index in
-Milvus Lite with its HNSW embedded in the app process, `--store milvus:…`, and `server`: the same Milvus Lite
-engine run as a gRPC server in a process of its own, `python -m milvus_lite server`, which the app reaches as it
-would a Milvus server, `--store http://127.0.0.1:PORT`): build time, size on disk, the app process's RSS (and the
-server's), query p50/p95 and recall@5/@10 against flat; the ratio of the 100k p50 to the one-document index's p50
-(target <= 2x, recall >= 0.98); and an incremental rebuild (one document added to 50) against a full rebuild, real
-embeddings.
+Milvus Lite with its HNSW embedded in the app process, `--store milvus:…`, and `server`: a real Milvus server, the
+Milvus 2.3.5 standalone engine of the `server` extra (`milvus-server`, `stores.milvus.server.LocalMilvus`) in
+processes of its own, which the app reaches by `--store http://127.0.0.1:PORT`): build time, size on disk, the app
+process's RSS (and the server's), query p50/p95 and recall@5/@10 against flat; the ratio of the 100k p50 to the
+one-document index's p50 (target <= 2x, recall >= 0.98); and an incremental rebuild (one document added to 50)
+against a full rebuild, real embeddings.
 
     .venv/bin/python bench/scale.py [--sizes 1000,10000,100000] [--rounds 3] [--kinds flat,hnsw,milvus,server]
 """
@@ -27,7 +27,6 @@ import json
 import random
 import resource
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -48,6 +47,7 @@ from kzru_rag.ingest.documents import bundled_document
 from kzru_rag.retrieval.retriever import Retriever
 from kzru_rag.stores import milvus
 from kzru_rag.stores.layout import default_index_path
+from kzru_rag.stores.milvus.server import LocalMilvus
 from kzru_rag.stores.spec import parse_store
 from kzru_rag.stores.vectors import HNSW_EF_SEARCH
 from retrieval import PrecomputedQueries  # bench/retrieval.py
@@ -202,46 +202,8 @@ def folder_mib(path: Path) -> float:
     )
 
 
-class LiteServer:
-    """Milvus Lite run as a gRPC server in a process of its own on 127.0.0.1 (`python -m milvus_lite server`): the
-    app reaches it as it would a Milvus server, so the engine's memory is not the app's."""
-
-    def __init__(self, data: Path) -> None:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        command = [
-            sys.executable,
-            "-m",
-            "milvus_lite",
-            "server",
-            "--data-dir",
-            str(data),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-        ]
-        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.uri = f"http://127.0.0.1:{self.port}"
-        for _ in range(300):
-            with socket.socket() as probe:
-                if probe.connect_ex(("127.0.0.1", self.port)) == 0:
-                    return
-            time.sleep(0.1)
-        raise SystemExit(f"the Milvus Lite server on port {self.port} did not start")
-
-    def rss_mib(self) -> float:
-        return psutil.Process(self.process.pid).memory_info().rss / 2**20
-
-    def stop(self) -> None:
-        milvus.forget(parse_store(self.uri))
-        self.process.terminate()
-        self.process.wait(timeout=60)
-
-
-def build(corpus: Path, encoder: "SyntheticEncoder", path: Path, kind: str, server: LiteServer | None) -> float:
-    """Build the index of `kind` (flat, hnsw, or HNSW in Milvus: milvus, Lite beside `path`, or server, the Lite
+def build(corpus: Path, encoder: "SyntheticEncoder", path: Path, kind: str, server: LocalMilvus | None) -> float:
+    """Build the index of `kind` (flat, hnsw, or HNSW in Milvus: milvus, Lite beside `path`, or server, a Milvus
     server); its build seconds. A Milvus Lite file serves one process, so this process lets go of it for the
     measuring one."""
     store = {"milvus": f"milvus:{path.with_suffix('.db')}", "server": server.uri if server else ""}.get(kind, "faiss")
@@ -317,7 +279,7 @@ def scale(embedder: Embedder, sizes: list[int], rounds: int, work: Path, kinds: 
         found: dict[str, Any] = {}
         for kind in kinds:
             path = work / f"index-{size}-{kind}"
-            server = LiteServer(path.with_suffix(".db")) if kind == "server" else None
+            server = LocalMilvus(work / f"server-{size}").start() if kind == "server" else None
             build_seconds = build(corpus, encoder, path, kind, server)
             figures = measure_in_subprocess(path, rounds)
             figures["server_rss_mib"] = server.rss_mib() if server else 0.0

@@ -52,3 +52,19 @@ def retriever(embedder):
     from kzru_rag.retrieval.retriever import Retriever
 
     return Retriever(load_index(default_index_path()), embedder)
+
+
+@pytest.fixture(scope="session")
+def milvus_server(tmp_path_factory):
+    """A real Milvus server for the session (`milvus-server`, the Milvus 2.3 standalone engine) on a free 127.0.0.1
+    port, asking for a token (`ROOT_TOKEN`, user root); stopped with its engine process at the end."""
+    from kzru_rag.stores.milvus import forget
+    from kzru_rag.stores.milvus.server import LocalMilvus
+    from kzru_rag.stores.spec import parse_store
+
+    server = LocalMilvus(tmp_path_factory.mktemp("milvus-server"), authorization=True).start()
+    try:
+        yield server
+    finally:
+        forget(parse_store(server.uri))
+        server.stop(timeout=10)

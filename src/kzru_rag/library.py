@@ -16,6 +16,7 @@ import logging
 import os
 import shutil
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +44,8 @@ MAX_UPLOAD_BYTES = 10 * 2**20
 
 REBUILD_COMMAND = "kzru-rag index build"
 """The command that rebuilds an index from its whole collection (the added documents included)."""
+FOLLOW_SECONDS = 2.0
+"""How often the working assistant asks a shared store (a Milvus server) whether another process rebuilt the index."""
 
 
 @dataclass(frozen=True)
@@ -122,7 +125,8 @@ class Library:
         self.llm = llm
         self.k = k
         self.max_bytes = max_bytes
-        self.assistant = Assistant(retriever, llm=llm, k=k)
+        self._assistant = Assistant(retriever, llm=llm, k=k)
+        self._checked = time.monotonic()
         self._rebuilding = threading.Lock()
 
     @classmethod
@@ -131,8 +135,24 @@ class Library:
         return cls(Retriever.load(index or default_index_path()), llm=llm, **options)
 
     @property
+    def assistant(self) -> Assistant:
+        """The working assistant. Over an index a store shares between processes (Milvus), it follows a rebuild
+        another process made: the next question after it (checked every FOLLOW_SECONDS) is answered from the new
+        index; when that cannot be read, from the one in use."""
+        if time.monotonic() - self._checked >= FOLLOW_SECONDS and not self.rebuilding:
+            self._checked = time.monotonic()
+            if self._assistant.retriever.index.superseded():
+                try:
+                    retriever = Retriever(load_index(self.index_path), self._assistant.retriever.embedder)
+                except KzruRagError as err:
+                    log.warning("the index was rebuilt elsewhere and cannot be read (%s); answering from the old", err)
+                else:
+                    self._assistant = Assistant(retriever, llm=self.llm, k=self.k)
+        return self._assistant
+
+    @property
     def retriever(self) -> Retriever:
-        return self.assistant.retriever
+        return self._assistant.retriever
 
     def uploads(self) -> list[Path]:
         """Documents in the documents folder, by name."""
@@ -225,7 +245,7 @@ class Library:
                 progress=progress,
             )
             # the same question encoder (engine) as before: the model is the same
-            self.assistant = Assistant(
+            self._assistant = Assistant(
                 Retriever(load_index(self.index_path), self.retriever.embedder), llm=self.llm, k=self.k
             )
         finally:

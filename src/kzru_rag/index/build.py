@@ -1,5 +1,5 @@
-"""Building an index: chunk the documents, embed what the current index lacks, write FAISS files or Milvus
-collections, and swap the result in whole."""
+"""Building an index: chunk the documents, embed what the current index lacks, write it to its store (FAISS files,
+Milvus collections: `stores.base.Store`), and swap the result in whole."""
 
 from __future__ import annotations
 
@@ -17,10 +17,10 @@ from kzru_rag.index.load import load_index
 from kzru_rag.index.swap import staging_folder, swap_in
 from kzru_rag.ingest.chunking import Chunker
 from kzru_rag.ingest.documents import Document, collect_documents
-from kzru_rag.stores.faiss.files import write_files
+from kzru_rag.stores.base import store_for
 from kzru_rag.stores.layout import MANIFEST, default_index_path
 from kzru_rag.stores.loaded import LoadedIndex
-from kzru_rag.stores.manifest import IndexManifest, SourceRecord, read_manifest, write_manifest
+from kzru_rag.stores.manifest import IndexManifest, SourceRecord, read_manifest
 from kzru_rag.stores.sentences import SentenceIndex
 from kzru_rag.stores.settings import RetrievalSettings
 from kzru_rag.stores.spec import StoreSpec, default_store, parse_store
@@ -62,7 +62,7 @@ def build_index(
     built = index_documents(documents, embedder, chunker, retrieval, progress, known, kind)
     built.manifest = replace(built.manifest, confidence=_kept_confidence(path, embedder.model_id))
     with staging_folder(path) as staging:
-        manifest = write_files(staging, built) if spec.kind == "faiss" else _write_milvus(staging, built, spec, path)
+        manifest = store_for(spec).write(staging, built, path)
         swap_in(staging, path)
     log.info("indexed %d chunks from %d documents into %s", len(built.chunks), len(documents), path)
     return manifest
@@ -80,16 +80,6 @@ def _store_of(store: str | StoreSpec | None, path: Path) -> StoreSpec:
     except IndexLoadError:
         current = "faiss"
     return default_store() or parse_store(current)
-
-
-def _write_milvus(folder: Path, built: LoadedIndex, spec: StoreSpec, path: Path) -> IndexManifest:
-    """Write the index to Milvus, swap it in there, and write its manifest (the folder's only file)."""
-    from kzru_rag.stores import milvus
-
-    manifest = replace(built.manifest, store=str(spec), collection=milvus.collection_name(path))
-    milvus.write(spec, manifest.collection, built, manifest)
-    write_manifest(folder, manifest)
-    return manifest
 
 
 def index_documents(

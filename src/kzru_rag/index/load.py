@@ -1,4 +1,4 @@
-"""Reading an index: the manifest, then the FAISS files beside it or the Milvus collections it names, checked."""
+"""Reading an index: the manifest, then the rest from the store it names (`stores.base.Store`), checked."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from pathlib import Path
 
 from kzru_rag.errors import IndexLoadError
 from kzru_rag.ingest.documents import BUNDLED_SOURCE
-from kzru_rag.stores.faiss.files import load_files
-from kzru_rag.stores.layout import MANIFEST, REBUILD_HINT, default_index_path, file_signature
+from kzru_rag.stores.base import store_for
+from kzru_rag.stores.layout import MANIFEST, REBUILD_HINT, default_index_path
 from kzru_rag.stores.loaded import LoadedIndex
 from kzru_rag.stores.manifest import IndexManifest, read_manifest
-from kzru_rag.stores.spec import parse_store
+from kzru_rag.stores.spec import StoreSpec, parse_store
 
 
 class StaleIndexWarning(UserWarning):
@@ -29,10 +29,7 @@ def load_index(path: str | Path | None = None, check_sources: bool = True, whole
     if not (path / MANIFEST).is_file():
         raise IndexLoadError(f"index file {path / MANIFEST} is missing: {REBUILD_HINT}")
     manifest = read_manifest(path / MANIFEST)
-    if manifest.store != "faiss":
-        loaded = _load_milvus(path, manifest, whole)
-    else:
-        loaded = load_files(path, manifest)
+    loaded = store_for(_spec_of(manifest, path)).read(path, manifest, whole)
     loaded.stale = loaded.manifest.stale_sources() if check_sources else []
     if loaded.stale:
         warnings.warn(stale_message(path, loaded.stale), StaleIndexWarning, stacklevel=2)
@@ -52,10 +49,9 @@ def stale_message(path: Path, stale: list[str]) -> str:
     )
 
 
-def _load_milvus(path: Path, manifest: IndexManifest, whole: bool) -> LoadedIndex:
-    from kzru_rag.stores import milvus
-
-    signature = file_signature(path / MANIFEST)
-    loaded = milvus.read(parse_store(manifest.store), path, manifest.collection, whole)
-    loaded.files = {MANIFEST: signature}
-    return loaded
+def _spec_of(manifest: IndexManifest, path: Path) -> StoreSpec:
+    """The store the manifest names; IndexLoadError when it names none kzru-rag knows."""
+    try:
+        return parse_store(manifest.store)
+    except ValueError as exc:
+        raise IndexLoadError(f"index file {path / MANIFEST} is corrupt ({exc}): {REBUILD_HINT}") from exc

@@ -1,24 +1,46 @@
-"""What a store is: the `Store` protocol an index's storage implements (FAISS files, Milvus collections), found by
-entry point, and the `VectorSearch` the retriever needs of its passage vectors.
-"""
+"""What a store is: the `Store` protocol an index's storage implements (FAISS files, Milvus collections), and
+`store_for`, which finds the implementation of a spec's kind by entry point (group `kzru_rag.stores`)."""
 
 from __future__ import annotations
 
+from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Protocol
 
-import numpy as np
+from kzru_rag.errors import KzruRagError
+from kzru_rag.stores.loaded import LoadedIndex
+from kzru_rag.stores.manifest import IndexManifest
+from kzru_rag.stores.spec import StoreSpec
+
+ENTRY_POINT_GROUP = "kzru_rag.stores"
 
 
-class VectorSearch(Protocol):
-    """What the retriever needs from a store's passage vectors (a FAISS index has it)."""
+class Store(Protocol):
+    """Where an index's data is kept: written for a built index, read back as a `LoadedIndex`.
 
-    ntotal: int
-    d: int
+    The index folder always holds the manifest; a store may keep the rest there too (FAISS) or elsewhere (Milvus).
+    Either way a build's result must replace the old index in one step: the folder by `index.swap`, data held
+    elsewhere by the store itself."""
 
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(scores, ids) of the k best rows for each query, best first, ids -1 where there are fewer."""
+    spec: StoreSpec
+
+    def write(self, staging: Path, built: LoadedIndex, path: Path) -> IndexManifest:
+        """Write `built` as the index at `path`: its files (the manifest last) into `staging`, which is then swapped
+        in for `path`. Return the manifest written."""
         ...
 
-    def reconstruct_n(self, first: int, count: int) -> np.ndarray:
-        """Rows first..first+count-1 as an array."""
+    def read(self, path: Path, manifest: IndexManifest, whole: bool = False) -> LoadedIndex:
+        """The index at `path` that `manifest` describes, checked; IndexLoadError naming what is broken and the fix.
+        `whole` reads all of it into the process (a rebuild reuses its vectors), where a store could query it."""
         ...
+
+
+def store_for(spec: StoreSpec) -> Store:
+    """The store `spec` names, its implementation found by entry point (so a kind's libraries load only when used)."""
+    found = tuple(entry_points(group=ENTRY_POINT_GROUP, name=spec.kind))
+    if not found:
+        known = ", ".join(sorted({ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)})) or "none"
+        raise KzruRagError(
+            f"no store of kind {spec.kind!r} is installed (installed: {known}): reinstall kzru-rag (pip install -e .)"
+        )
+    return found[0].load()(spec)

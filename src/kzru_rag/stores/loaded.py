@@ -10,10 +10,10 @@ from typing import Any, Mapping, Sequence
 from kzru_rag.ingest.chunking import Chunk
 from kzru_rag.ingest.documents import Document
 from kzru_rag.language.entities import spells
-from kzru_rag.stores.base import VectorSearch
 from kzru_rag.stores.layout import file_signature
 from kzru_rag.stores.manifest import IndexManifest
 from kzru_rag.stores.sentences import SentenceIndex
+from kzru_rag.stores.vectors import VectorSearch
 
 _WORDS = re.compile(r"\w+")
 
@@ -45,6 +45,11 @@ class LoadedIndex:
         if self._words is None:  # the documents' words, lower-cased, in order (read once)
             self._words = [w.lower() for d in self.documents.values() for w in _WORDS.findall(d.text)]
         return spells(abbreviation, self._words)
+
+    def superseded(self) -> bool:
+        """True when the store shares this index between processes and now serves a newer build of it (Milvus: another
+        process rebuilt it); False for files in this process's memory, or when the store cannot tell."""
+        return self.store is not None and self.store.superseded()
 
     def changed_on_disk(self) -> list[str]:
         """Index files (or Milvus collections) deleted, rewritten or replaced since this index was read from them."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import faiss
 import numpy as np
 
@@ -12,6 +14,21 @@ HNSW_FROM_PASSAGES = 50_000
 one-document query time at 100k passages, HNSW 1.2x with recall@10 1.0)."""
 # efSearch covers the retriever's 100 candidate passages: recall@100 0.999 vs flat at 100k passages (bench/scale.py)
 HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 32, 200, 512
+
+
+class VectorSearch(Protocol):
+    """What the retriever needs from a store's passage vectors (a FAISS index has it)."""
+
+    ntotal: int
+    d: int
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, ids) of the k best rows for each query, best first, ids -1 where there are fewer."""
+        ...
+
+    def reconstruct_n(self, first: int, count: int) -> np.ndarray:
+        """Rows first..first+count-1 as an array."""
+        ...
 
 
 def chosen_kind(kind: str, passages: int) -> str:

@@ -3,13 +3,15 @@ one step, so readers see the old index or the new one. The previous generation i
 reading it and dropped by the next build, with anything an interrupted build left.
 
 `chunks` holds passage vectors, chunk records and each chunk's first sentence unit; `sentences` per sentence unit
-its vector, span, chunk, place in its paragraph, indexed words, and its lower-cased words and their initials (for
-spelling abbreviations); `terms` each indexed word and how many units hold it; `words` the word bridge's words and
-vectors; `records` the manifest and the documents, as JSON in pieces.
+its vector, span, chunk, place in its paragraph, indexed words, and its lower-cased words and the initials and pairs
+of consecutive initials they hold (an array: Milvus 2.3 filters strings by prefix only; for spelling
+abbreviations); `terms` each indexed word and how many units hold it; `words` the word bridge's words and vectors;
+`records` the manifest and the documents, as JSON in pieces.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import time
@@ -31,6 +33,8 @@ from kzru_rag.stores.vectors import HNSW_EF_CONSTRUCTION, HNSW_M
 PIECE_CHARS = 16_000
 """Characters of JSON per row: a VARCHAR holds 65,535 bytes, and a character takes at most 4."""
 MAX_VARCHAR = 65_535
+MAX_INITIALS = 4_096
+"""The most elements a Milvus array field holds."""
 _WORDS = re.compile(r"\w+")
 
 
@@ -52,6 +56,7 @@ def write(spec: StoreSpec, name: str, built: LoadedIndex, manifest: IndexManifes
 
 def _write_generation(client: MilvusClient, generation: str, built: LoadedIndex, manifest: IndexManifest) -> None:
     units, dim, terms = built.sentences, manifest.dim, built.sentences.terms  # type: ignore[union-attr]
+    _create = functools.partial(_create_collection, scalar_indexes=_scalar_indexes(client))
     vectors = built.vectors.reconstruct_n(0, built.vectors.ntotal)
     chunk_rows = (
         {
@@ -71,8 +76,9 @@ def _write_generation(client: MilvusClient, generation: str, built: LoadedIndex,
         f"{generation}_sentences",
         dim,
         "flat",
-        {"terms": MAX_VARCHAR, "words": MAX_VARCHAR, "initials": MAX_VARCHAR},
+        {"terms": MAX_VARCHAR, "words": MAX_VARCHAR},
         dict.fromkeys(("start", "end", "chunk", "canonical", "previous", "following"), DataType.INT64),
+        arrays={"initials": MAX_INITIALS},
     )
     _insert(client, f"{generation}_sentences", _sentence_rows(built))
     _create(client, f"{generation}_terms", 2, "flat", {"term": MAX_VARCHAR}, {"df": DataType.INT64}, ("term",))
@@ -122,7 +128,7 @@ def _sentence_rows(built: LoadedIndex) -> Iterator[dict[str, Any]]:
             "vector": vector,
             "terms": _varchar("\n".join(terms), "a sentence's words"),
             "words": _varchar(" ".join(words), "a sentence"),
-            "initials": "".join(w[0] for w in words),
+            "initials": _initials(words),
             "start": start,
             "end": end,
             "chunk": int(units.chunk_of[i]),
@@ -130,6 +136,15 @@ def _sentence_rows(built: LoadedIndex) -> Iterator[dict[str, Any]]:
             "previous": int(units.previous[i]),
             "following": int(units.following[i]),
         }
+
+
+def _initials(words: list[str]) -> list[str]:
+    """The distinct initials of `words` and pairs of consecutive ones; IndexBuildError past MAX_INITIALS."""
+    initials = [w[0] for w in words]
+    found = sorted({*initials, *(a + b for a, b in zip(initials, initials[1:]))})
+    if len(found) > MAX_INITIALS:
+        raise IndexBuildError("a sentence has more words than Milvus indexes in one row: use a smaller --max-chars")
+    return found
 
 
 def _varchar(text: str, what: str) -> str:
@@ -156,7 +171,17 @@ def _record_rows(records: list[tuple[str, int, dict[str, Any]]]) -> Iterator[dic
             row += 1
 
 
-def _create(
+def _scalar_indexes(client: MilvusClient) -> tuple[str, str]:
+    """The scalar index types (for VARCHAR fields, for numbers) the server builds: INVERTED from Milvus 2.4 (and in
+    Milvus Lite), Trie and STL_SORT before."""
+    version = client.get_server_version()
+    found = re.match(r"v?(\d+)\.(\d+)", version)
+    if found and not version.startswith("milvus_lite") and (int(found[1]), int(found[2])) < (2, 4):
+        return "Trie", "STL_SORT"
+    return "INVERTED", "INVERTED"
+
+
+def _create_collection(
     client: MilvusClient,
     collection: str,
     dim: int,
@@ -164,10 +189,13 @@ def _create(
     texts: dict[str, int],
     numbers: dict[str, DataType] | None = None,
     looked_up: tuple[str, ...] = (),
+    scalar_indexes: tuple[str, str] = ("INVERTED", "INVERTED"),
+    arrays: dict[str, int] | None = None,
 ) -> None:
     """A collection with int64 `id`, a `vector` of `dim` searched by inner product (FLAT, or HNSW for "hnsw"),
-    VARCHAR fields of the given byte lengths and other `numbers`; the `looked_up` ones get an INVERTED scalar index
-    (queries filter on them)."""
+    VARCHAR fields of the given byte lengths and other `numbers`; the `looked_up` ones get a scalar index of
+    `scalar_indexes` (for text, for numbers: queries filter on them); `arrays` are arrays of short strings of the
+    given capacities."""
     schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
     schema.add_field("id", DataType.INT64, is_primary=True)
     schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
@@ -175,6 +203,8 @@ def _create(
         schema.add_field(field, DataType.VARCHAR, max_length=length)
     for field, type_ in (numbers or {}).items():
         schema.add_field(field, type_)
+    for field, capacity in (arrays or {}).items():
+        schema.add_field(field, DataType.ARRAY, element_type=DataType.VARCHAR, max_capacity=capacity, max_length=8)
     params = client.prepare_index_params()
     if kind == "hnsw":
         params.add_index(
@@ -183,7 +213,7 @@ def _create(
     else:
         params.add_index("vector", index_type="FLAT", metric_type="IP")
     for field in looked_up:
-        params.add_index(field, index_type="INVERTED")
+        params.add_index(field, index_type=scalar_indexes[0] if field in texts else scalar_indexes[1])
     client.create_collection(collection, schema=schema, consistency_level="Strong")
     # sync=False: pymilvus waits for an index through a call Milvus Lite lacks; loading waits for it anyway.
     client.create_index(collection, params, sync=False)

@@ -1,4 +1,4 @@
-"""The process's Milvus clients (one per URI), and Milvus failures as errors that name the URI and the fix.
+"""The process's Milvus clients (one per URI and token), and Milvus failures as errors that name the URI and the fix.
 
 A token never appears in an error: the server's words are masked before they are shown.
 """
@@ -19,40 +19,43 @@ from kzru_rag.errors import IndexLoadError, KzruRagError
 from kzru_rag.stores.spec import TOKEN_ENV, StoreSpec
 
 CONNECT_TIMEOUT = 10.0
-_clients: dict[str, MilvusClient] = {}
+_clients: dict[tuple[str, str], MilvusClient] = {}
 # pymilvus logs every failed call with a traceback; each is raised to us and reported as an error naming the URI.
-logging.getLogger("pymilvus.decorators").setLevel(logging.CRITICAL)
+# (and every failed reconnection to a server that is down).
+for _noisy in ("pymilvus.decorators", "pymilvus.client.connection_manager"):
+    logging.getLogger(_noisy).setLevel(logging.CRITICAL)
 _connecting = threading.Lock()
 REFUSALS = (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED)
 """How a Milvus server answers a token it does not accept, or a user without rights."""
 
 
 def connect(spec: StoreSpec, create: bool = False) -> MilvusClient:
-    """The process's client for `spec` (one per URI); IndexLoadError naming the URI and the fix when it fails."""
+    """The process's client for `spec` and the token in $KZRU_RAG_MILVUS_TOKEN (one per URI and token: a changed
+    token is sent, not the one a client made earlier holds); IndexLoadError naming the URI and the fix when it fails."""
+    token = "" if spec.lite else os.environ.get(TOKEN_ENV, "")
     with _connecting:
-        if spec.uri in _clients:
-            return _clients[spec.uri]
+        if (spec.uri, token) in _clients:
+            return _clients[(spec.uri, token)]
         if spec.lite and not create and not Path(spec.uri).exists():
             raise IndexLoadError(
                 f"the Milvus Lite file {spec.uri} is missing: rebuild the index with "
                 f"`kzru-rag index build --store milvus:{spec.uri}`"
             )
-        token = "" if spec.lite else os.environ.get(TOKEN_ENV, "")
         with _lite_startup_errors() as causes:
             try:
                 client = MilvusClient(spec.uri, token=token, timeout=CONNECT_TIMEOUT)
                 client.list_collections()
             except (MilvusException, grpc.RpcError) as exc:
                 raise (_fault(spec, "; ".join(causes)) if causes else _failure(spec, exc)) from exc
-        _clients[spec.uri] = client
+        _clients[(spec.uri, token)] = client
         return client
 
 
 def forget(spec: StoreSpec) -> None:
-    """Close and drop the process's client for `spec` (a Milvus Lite file is then free for another process)."""
+    """Close and drop the process's clients for `spec` (a Milvus Lite file is then free for another process)."""
     with _connecting:
-        client = _clients.pop(spec.uri, None)
-    if client is not None:
+        clients = [_clients.pop(key) for key in list(_clients) if key[0] == spec.uri]
+    for client in clients:
         client.close()
     if spec.lite:  # pymilvus leaves the embedded engine running, and holding the file's lock
         from milvus_lite.server_manager import server_manager_instance

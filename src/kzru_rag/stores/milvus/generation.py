@@ -5,16 +5,24 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from pymilvus import MilvusClient
+import grpc
+from pymilvus import MilvusClient, MilvusException
 
 from kzru_rag.errors import IndexLoadError
 from kzru_rag.language.entities import spells
 from kzru_rag.stores.milvus.client import guarded
-from kzru_rag.stores.milvus.layout import BATCH, paged_rows, serving_generation
+from kzru_rag.stores.milvus.layout import BATCH, PARTS, paged_rows, serving_generation
 from kzru_rag.stores.spec import StoreSpec
 
+NOT_LOADED = 101
+"""Milvus's error code for a collection that is not loaded (as after a server restart)."""
+RELOAD_TIMEOUT = 60.0
+SUPERSEDED_TIMEOUT = 2.0
+"""Seconds the check for a newer generation waits for Milvus (it runs before questions)."""
 SPELLING_CANDIDATES = 1_000
 """Sentence units read to check an abbreviation against (those whose initials could spell it)."""
 
@@ -25,9 +33,24 @@ class MilvusIndex:
     def __init__(self, client: MilvusClient, spec: StoreSpec, name: str, generation: str) -> None:
         self.client, self.spec, self.name, self.generation = client, spec, name, generation
 
-    def calls(self) -> Any:
-        """A context turning Milvus failures into IndexLoadError naming the URI and the fix."""
-        return guarded(self.spec)
+    @contextmanager
+    def calls(self) -> Iterator[None]:
+        """A context turning Milvus failures into IndexLoadError naming the URI and the fix. A restarted server
+        serves a collection only once it is loaded again: such a failure asks it to load them, for the next call."""
+        try:
+            with guarded(self.spec):
+                yield
+        except IndexLoadError as err:
+            if isinstance(err.__cause__, MilvusException) and err.__cause__.code == NOT_LOADED:
+                self._reload()
+            raise
+
+    def _reload(self) -> None:
+        for part in PARTS:
+            try:
+                self.client.load_collection(self.collection(part), timeout=RELOAD_TIMEOUT)
+            except (MilvusException, grpc.RpcError):
+                return
 
     def collection(self, part: str) -> str:
         return f"{self.generation}_{part}"
@@ -73,9 +96,17 @@ class MilvusIndex:
         sentences whose words' initials hold its first letter followed by one of its others."""
         letters = abbreviation.lower()
         pairs = sorted({letters[0] + other for other in letters[1:]} or {letters[0]})
-        expression = " or ".join(f'initials like "%{like(pair)}%"' for pair in pairs)
+        expression = f"array_contains_any(initials, {quoted(pairs)})"
         rows = self.query("sentences", expression, ["words"], limit=SPELLING_CANDIDATES)
         return any(spells(abbreviation, row["words"].split()) for row in rows)
+
+    def superseded(self) -> bool:
+        """True when another generation of the index serves now; False when it does not or Milvus cannot tell."""
+        try:
+            with self.calls():
+                return serving_generation(self.client, self.name, SUPERSEDED_TIMEOUT) not in (None, self.generation)
+        except IndexLoadError:
+            return False
 
     def changed(self) -> list[str]:
         """What differs from the Milvus index this was read from: a newer generation serves, or Milvus is

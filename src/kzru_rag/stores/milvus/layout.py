@@ -24,11 +24,11 @@ def collection_name(folder: Path) -> str:
     return "kzru_" + re.sub(r"[^A-Za-z0-9_]", "_", folder.name)
 
 
-def serving_generation(client: MilvusClient, name: str) -> str | None:
+def serving_generation(client: MilvusClient, name: str, timeout: float | None = None) -> str | None:
     """The generation (collection prefix) the alias `name` serves; None when there is none."""
-    if name not in client.list_aliases().get("aliases", []):
+    if name not in client.list_aliases(timeout=timeout).get("aliases", []):
         return None
-    return client.describe_alias(name)["collection_name"].removesuffix("_records")
+    return client.describe_alias(name, timeout=timeout)["collection_name"].removesuffix("_records")
 
 
 def paged_rows(
