@@ -297,9 +297,7 @@ class Assistant:
         )
 
     def _passage_line(self, number: int, hit: Hit) -> str:
-        place = f"абзац {hit.metadata.get('paragraph', '?')}"
-        if page := hit.metadata.get("page"):
-            place = f"стр. {page}, {place}"
+        place = ", ".join(hit.place(chars=None))
         if len(self.retriever.index.documents) > 1:
             place = f"«{hit.metadata.get('title', hit.doc_id)}», {place}"
         return f"[{number}] ({place}) {_PASSAGE_TAG.sub(' ', hit.text)}"
