@@ -223,8 +223,13 @@ def test_the_manifest_records_the_method_and_weights(tmp_path, encoder):
 
 
 @pytest.mark.slow
-def test_the_committed_index_uses_the_current_settings(retriever):
-    assert retriever.index.manifest.retrieval == RetrievalSettings().to_dict()
+def test_the_committed_index_keeps_the_settings_and_judge_it_was_calibrated_with(retriever):
+    """The bundled index keeps the scoring its own confidence model was fitted on (the sentence's own lexical part
+    off, English words not bridged); new indexes get today's defaults and the shipped judge (docs/trust.md)."""
+    settings = RetrievalSettings.from_dict(retriever.index.manifest.retrieval)
+    assert retriever.settings == settings
+    assert settings.sentence_lexical_weight == 0.0 and not settings.bridge_latin
+    assert settings != RetrievalSettings() and retriever.index.manifest.confidence
 
 
 def test_settings_from_the_manifest_are_used(tmp_path, encoder):
@@ -284,13 +289,16 @@ def test_kazakh_words_bridge_to_the_documents_russian_words(retriever):
 
 
 @pytest.mark.slow
-def test_english_words_are_bridged_by_default_and_can_be_left_out(retriever):
-    foreign, words = bridged(retriever, ENGLISH)
+def test_english_words_are_bridged_in_new_indexes_and_can_be_left_out(retriever):
+    assert RetrievalSettings().bridge_latin, "new indexes bridge English words"
+    latin = Retriever(retriever.index, retriever.embedder, replace(retriever.settings, bridge_latin=True))
+    foreign, words = bridged(latin, ENGLISH)
     assert {surface for _, surface in foreign} >= {"forums", "interregional", "cooperation"}
     assert "форум" in next(readings for readings in words if "forums" in readings)
-    assert retriever.search(ENGLISH)[0].signals["lexical"] > 0, "the bridge gives an English question a lexical signal"
+    assert latin.search(ENGLISH)[0].signals["lexical"] > 0, "the bridge gives an English question a lexical signal"
     plain = Retriever(retriever.index, retriever.embedder, replace(retriever.settings, bridge_latin=False))
     assert bridged(plain, ENGLISH)[0] == []
+    assert plain.search(ENGLISH)[0].signals["lexical"] == 0
 
 
 @pytest.mark.slow
