@@ -438,6 +438,9 @@ def test_the_index_tab_speaks_russian_asks_before_deleting_and_runs_one_rebuild(
         assert page.locator(".toast-body").count() == 0, "no English toast from Gradio"
 
         page.set_input_files("#kz-upload input[type=file]", [str(note)])
+        page.wait_for_selector("#kz-upload-log :text('«note.md» уже есть в коллекции и не изменился')")
+        note.write_text(note.read_text(encoding="utf-8") + "\n\nДобавлен ещё один абзац.", encoding="utf-8")
+        page.set_input_files("#kz-upload input[type=file]", [str(note)])
         page.wait_for_selector("#kz-upload-log :text('«note.md» заменён')")
         assert page.locator("#kz-upload-log li").count() == 1, "the log shows this batch only"
         assert page.locator("#kz-status td", has_text="note").count() == 1

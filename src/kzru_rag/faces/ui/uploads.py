@@ -56,6 +56,8 @@ def add_report(collection: Library, path: str | Path, name: str | None = None) -
         added = collection.add(path, name)
     except SourceError as err:
         return False, f"«{name}» не добавлен: {source_problem(err)}"
+    if added.unchanged:
+        return True, f"«{name}» уже есть в коллекции и не изменился; перестраивать индекс не нужно."
     verb = "заменён" if added.replaced else "добавлен"
     blank = f" Страницы без текста пропущены: {', '.join(map(str, added.empty_pages))}." if added.empty_pages else ""
     scanned = sorted(set(added.scanned_pages) - set(added.empty_pages))
