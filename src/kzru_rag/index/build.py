@@ -59,8 +59,9 @@ def build_index(
     known = reusable_vectors(old, embedder.model_id)
     kind = vector_index or ("hnsw" if old and old.manifest.vector_index == "hnsw" else "auto")
     spec = _store_of(store, path)
-    built = index_documents(documents, embedder, chunker, retrieval, progress, known, kind)
-    built.manifest = replace(built.manifest, confidence=_kept_confidence(path, embedder.model_id))
+    confidence, calibrated_with = _kept_calibration(path, embedder.model_id)
+    built = index_documents(documents, embedder, chunker, retrieval or calibrated_with, progress, known, kind)
+    built.manifest = replace(built.manifest, confidence=confidence)
     with staging_folder(path) as staging:
         manifest = store_for(spec).write(staging, built, path)
         swap_in(staging, path)
@@ -135,11 +136,14 @@ def _current_index(path: Path) -> LoadedIndex | None:
         return None
 
 
-def _kept_confidence(path: Path, model_id: str) -> dict[str, Any]:
-    """The confidence model of the index at `path` when it was built with `model_id`, read from its manifest alone
-    (an index whose other files no longer load keeps it too); empty when there is none."""
+def _kept_calibration(path: Path, model_id: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The confidence model of the index at `path` when it was built with `model_id`, and the retrieval settings it
+    was calibrated with (a rebuild keeps both: the model judges scores made with those settings), read from its
+    manifest alone (an index whose other files no longer load keeps them too); ({}, None) when there is none."""
     try:
         manifest = read_manifest(path / MANIFEST)
     except IndexLoadError:
-        return {}
-    return manifest.confidence if manifest.model_id == model_id else {}
+        return {}, None
+    if manifest.model_id != model_id or not manifest.confidence:
+        return {}, None
+    return manifest.confidence, manifest.retrieval
