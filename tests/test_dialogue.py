@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from kzru_rag import Assistant
-from kzru_rag.answering.followups import contextual_query, entities, first_claim, referent
+from kzru_rag.answering.followups import contextual_query, entities, first_claim, is_follow_up, referent
 from kzru_rag.evaluation.datasets import Dialogue, Turn, load_dialogues
 from kzru_rag.evaluation.dialogues import evaluate_dialogues, format_dialogues
 from kzru_rag.faces.cli import main
@@ -62,6 +62,42 @@ def test_the_pronoun_takes_the_entity_that_agrees_with_it(question: str, expecte
     carried = referent(question, _history(WHO, TWO_PEOPLE))
 
     assert carried is not None and carried.text == expected
+
+
+def test_she_takes_the_woman_the_answer_to_who_named() -> None:
+    """An organisation named by a masculine noun with plural dependants is masculine (its head word), so «она»
+    passes it over; «Москву» agrees with «она» too, but the previous question asked who: the person comes first."""
+    answer = (
+        "Визит в Москву важен, – акцентирует руководитель отдела Казахстанского института стратегических "
+        "исследований Жанар Тулиндинова. [1]"
+    )
+    found = {entity.text: entity for entity in entities(answer)}
+
+    assert found["Казахстанского института стратегических исследований"].gender == "masc"
+    assert found["Жанар Тулиндинова"].gender == "femn"
+    assert found["Москву"].gender == "femn"
+    assert referent("А какую должность она занимает?", _history(WHO, answer)).text == "Жанар Тулиндинова"
+
+
+BRIDGE = _history("Когда откроют второй мост через Иртыш?", "Движение по мосту откроют в ноябре 2027 года. [1]")
+
+
+@pytest.mark.parametrize(
+    "question, follow_up",
+    [
+        ("Сколько будет стоить этот мост через реку?", True),  # its noun was named: it points back
+        ("Кто это сказал об открытии движения?", True),  # a demonstrative standing alone
+        ("Какие вузы перечислены в этой статье?", False),  # a noun never named points elsewhere
+        ("Какие меры для этого принимают в регионе?", True),  # «для этого»: no noun of its own
+        ("Which universities does this article list?", True),  # an English noun is not compared with Russian
+        ("Бұл бастама кімдікі?", True),  # nor a Kazakh one
+        ("Is there a metro line in Almaty planned?", False),  # "there" of "is there" points nowhere
+        ("What will be built there next year?", True),
+    ],
+)
+def test_a_demonstrative_points_back_only_to_what_the_conversation_named(question: str, follow_up: bool) -> None:
+    assert is_follow_up(question, BRIDGE) is follow_up
+    assert (contextual_query(question, BRIDGE) == question) is not follow_up
 
 
 def test_a_pronoun_of_the_wrong_gender_does_not_take_the_entity() -> None:
@@ -157,6 +193,19 @@ def test_a_follow_up_is_judged_by_the_kind_it_asks_for_not_the_earlier_questions
     assert first in answer.query_used and "Рабочие профессии" in answer.text
     assert answer.signals is not None and answer.signals.kind_missing == 0
     assert answer.status == "answered"
+
+
+@pytest.mark.slow
+def test_the_earlier_question_does_not_pull_the_search_back_to_its_own_answer(bundled_assistant: Assistant) -> None:
+    """«А что при этом будут производить?» searched with the earlier question appended at full weight finds only
+    the sentence that answered it; with the follow-up's own meaning leading (`Retriever.search`'s `lead`), the
+    sentence on what will be produced is quoted too."""
+    first = "Переход от чего к чему позволит странам формировать продовольственные цепочки?"
+    earlier = bundled_assistant.ask(first, use_llm=False)
+    answer = bundled_assistant.ask("А что при этом будут производить?", _history(first, earlier.text), use_llm=False)
+
+    assert first in answer.query_used
+    assert "кормов и биотоплива" in answer.text
 
 
 def test_natasha_is_loaded_only_for_a_pronoun() -> None:
