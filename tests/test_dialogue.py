@@ -195,6 +195,30 @@ def test_a_follow_up_is_judged_by_the_kind_it_asks_for_not_the_earlier_questions
     assert answer.status == "answered"
 
 
+EMBANKMENT = _history(
+    "Сколько стоит реконструкция набережной?", "Реконструкция набережной обойдётся в 4 млрд тенге. [1]"
+)
+
+
+@pytest.mark.parametrize(
+    "question, history, follow_up",
+    [
+        (
+            "Когда закончат реконструкцию набережной?",
+            EMBANKMENT,
+            True,
+        ),  # a common noun standing for what was just talked about
+        ("Когда закончат реконструкцию набережной?", BRIDGE, False),  # the conversation was about something else
+        ("Когда закончат реконструкцию набережной в Уральске?", EMBANKMENT, False),  # it names a place of its own
+    ],
+)
+def test_a_common_noun_the_previous_exchange_named_continues_it(
+    question: str, history: list[Message], follow_up: bool
+) -> None:
+    assert is_follow_up(question, history) is follow_up
+    assert contextual_query(question, history).startswith(question)
+
+
 @pytest.mark.slow
 def test_the_earlier_question_does_not_pull_the_search_back_to_its_own_answer(bundled_assistant: Assistant) -> None:
     """«А что при этом будут производить?» searched with the earlier question appended at full weight finds only

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from kzru_rag.language.entities import tagged
-from kzru_rag.language.questions import WHICH, expected_answer, question_language
+from kzru_rag.language.questions import WHICH, analyse, expected_answer, question_language
 from kzru_rag.language.speech import ANAPHORS
 from kzru_rag.language.words import WORD, Readings, best_parse, content_words, is_cyrillic_word, tokens, word_readings
 from kzru_rag.schema import Kind, Query
@@ -111,7 +111,8 @@ def is_follow_up(question: str | Query, history: Sequence[Message] = ()) -> bool
     """True when the question refers back to the conversation `history` or is too short to stand alone.
 
     It refers back with a pronoun («он», «там», "it"), a demonstrative standing alone («Кто это сказал?»), or a
-    demonstrative whose noun an earlier turn named («этот мост» after «…второго моста через Иртыш»). A demonstrative
+    demonstrative whose noun an earlier turn named («этот мост» after «…второго моста через Иртыш»), or it names
+    only what the previous exchange named (`_continues`: a common noun standing for it). A demonstrative
     with a Russian noun the conversation never named points elsewhere («в этой статье»), and "there" of "is
     there" points nowhere: such a question stands alone.
     """
@@ -123,7 +124,19 @@ def is_follow_up(question: str | Query, history: Sequence[Message] = ()) -> bool
     if len(named) < len(demonstrated):
         return True
     earlier = frozenset().union(*(r for turn in history for r in content_words(turn["content"])))
-    return any(noun & earlier for noun in named)
+    return any(noun & earlier for noun in named) or _continues(question, history)
+
+
+def _continues(question: str | Query, history: Sequence[Message]) -> bool:
+    """True when every noun of the question was named in the previous exchange (its question and answer) and the
+    question names nothing of its own (a name, a number): it goes on about the same thing without pointing
+    («Когда закончат набережную?» after a turn about that embankment)."""
+    asked = question if isinstance(question, Query) else analyse(question)
+    previous = list(history)[-2:]
+    if not previous or asked.named or asked.numbers or not asked.key_nouns:
+        return False
+    said = frozenset().union(*(r for turn in previous for r in content_words(turn["content"])))
+    return all(readings & said for _, readings in asked.key_nouns)
 
 
 def pronoun_of(question: str | Query) -> Pronoun | None:
