@@ -210,9 +210,13 @@ EMBANKMENT = _history(
         ),  # a common noun standing for what was just talked about
         ("Когда закончат реконструкцию набережной?", BRIDGE, False),  # the conversation was about something else
         ("Когда закончат реконструкцию набережной в Уральске?", EMBANKMENT, False),  # it names a place of its own
+        ("Где находится зоопарк?", EMBANKMENT, False),  # short, but it names a new thing and does not go on
+        ("Где находится набережная?", EMBANKMENT, True),  # short, about what was just talked about
+        ("А по чьей инициативе?", EMBANKMENT, True),  # short, opening as a continuation
+        ("А когда?", EMBANKMENT, True),  # short, with no noun
     ],
 )
-def test_a_common_noun_the_previous_exchange_named_continues_it(
+def test_a_question_continues_the_conversation_only_about_what_it_named(
     question: str, history: list[Message], follow_up: bool
 ) -> None:
     assert is_follow_up(question, history) is follow_up

@@ -42,6 +42,8 @@ DEMONSTRATIVES = frozenset(
 )
 """Demonstratives among `speech.ANAPHORS`: with a noun they name what they point to («этот мост»)."""
 _BE = frozenset("is are was were be been will".split())
+CONTINUING = frozenset("а и ну and also so ал және".split())
+"""Words that open a question as a continuation of the conversation («А по чьей инициативе?»)."""
 _ADJECTIVES = frozenset({"ADJF", "PRTF"})
 
 
@@ -108,7 +110,9 @@ class Entity:
 
 
 def is_follow_up(question: str | Query, history: Sequence[Message] = ()) -> bool:
-    """True when the question refers back to the conversation `history` or is too short to stand alone.
+    """True when the question refers back to the conversation `history` or is too short to stand alone: of at most
+    `SHORT_QUESTION_WORDS` words, with no noun («А когда?», «Почему?») or opening as a continuation («А по чьей
+    инициативе?», "And how long?"); a short question naming a new thing stands alone («Где находится зоопарк?»).
 
     It refers back with a pronoun («он», «там», "it"), a demonstrative standing alone («Кто это сказал?»), or a
     demonstrative whose noun an earlier turn named («этот мост» after «…второго моста через Иртыш»), or it names
@@ -116,15 +120,22 @@ def is_follow_up(question: str | Query, history: Sequence[Message] = ()) -> bool
     with a Russian noun the conversation never named points elsewhere («в этой статье»), and "there" of "is
     there" points nowhere: such a question stands alone.
     """
-    lemmas = question.lemmas if isinstance(question, Query) else tokens(question)
-    if len(lemmas) <= SHORT_QUESTION_WORDS or _pointers(question):
+    if _pointers(question):
         return True
     demonstrated = _demonstrated(question)
     named = [noun for noun in demonstrated if noun is not None]
     if len(named) < len(demonstrated):
         return True
     earlier = frozenset().union(*(r for turn in history for r in content_words(turn["content"])))
-    return any(noun & earlier for noun in named) or _continues(question, history)
+    if any(noun & earlier for noun in named) or _continues(question, history):
+        return True
+    lemmas = question.lemmas if isinstance(question, Query) else tokens(question)
+    if len(lemmas) > SHORT_QUESTION_WORDS:
+        return False
+    opens = _written(question)[:1]
+    return (
+        bool(set(opens) & CONTINUING) or not (question if isinstance(question, Query) else analyse(question)).key_nouns
+    )
 
 
 def _continues(question: str | Query, history: Sequence[Message]) -> bool:
