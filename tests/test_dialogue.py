@@ -118,6 +118,14 @@ def test_after_a_question_for_a_place_the_pronoun_keeps_the_questions_subject() 
     assert referent("А что там ещё будет?", history).text == "Уральске"
 
 
+def test_a_kazakh_question_keeps_no_subject_by_russian_grammar() -> None:
+    """pymorphy3 guesses genders for Kazakh words («сарапшының», «пікірі»), so the subject rule, which would keep
+    the earlier question instead of the person its answer named, applies to Russian questions only."""
+    history = _history("Мақалада қай сарапшының пікірі келтірілген?", ONE_WOMAN)
+
+    assert referent("Оның лауазымы қандай?", history).text == "Жанар Тулиндинова"
+
+
 def test_a_repeated_pronoun_keeps_its_referent() -> None:
     history = [*_history(WHO, ONE_WOMAN), *_history("А где она работает?", "В Москве находится институт. [1]")]
 

@@ -306,8 +306,9 @@ def contextual_query(question: str | Query, history: Sequence[Message], terms: T
 
 def _subject_agrees(question: str, pronoun: Pronoun) -> bool:
     """True when a Russian noun of `question`, other than the head of its «какой…» phrase (what it
-    asks for), agrees with the pronoun in gender and number."""
-    if pronoun.kinds == _PLACE:
+    asks for), agrees with the pronoun in gender and number (never for a question in another language: pymorphy3
+    would guess a gender for Kazakh words)."""
+    if pronoun.kinds == _PLACE or question_language(question) != "ru":
         return False
     words = [match.group().lower() for match in WORD.finditer(question)]
     head_taken = False
