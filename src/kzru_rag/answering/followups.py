@@ -21,10 +21,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from kzru_rag.language.entities import tagged
-from kzru_rag.language.questions import WHICH, analyse, expected_answer, question_language
+from kzru_rag.language.entities import named_specifics, tagged
+from kzru_rag.language.questions import WHICH, expected_answer, key_nouns, question_language
 from kzru_rag.language.speech import ANAPHORS
-from kzru_rag.language.words import WORD, Readings, best_parse, content_words, is_cyrillic_word, tokens, word_readings
+from kzru_rag.language.words import (
+    WORD,
+    Readings,
+    best_parse,
+    content_words,
+    is_cyrillic_word,
+    specifics,
+    tokens,
+    word_readings,
+)
 from kzru_rag.schema import Kind, Query
 from kzru_rag.stores.terms import TermIndex
 
@@ -132,22 +141,28 @@ def is_follow_up(question: str | Query, history: Sequence[Message] = ()) -> bool
     lemmas = question.lemmas if isinstance(question, Query) else tokens(question)
     if len(lemmas) > SHORT_QUESTION_WORDS:
         return False
-    opens = _written(question)[:1]
-    return (
-        bool(set(opens) & CONTINUING) or not (question if isinstance(question, Query) else analyse(question)).key_nouns
-    )
+    return bool(set(_written(question)[:1]) & CONTINUING) or not _own_nouns(question)[0]
 
 
 def _continues(question: str | Query, history: Sequence[Message]) -> bool:
     """True when every noun of the question was named in the previous exchange (its question and answer) and the
     question names nothing of its own (a name, a number): it goes on about the same thing without pointing
     («Когда закончат набережную?» after a turn about that embankment)."""
-    asked = question if isinstance(question, Query) else analyse(question)
     previous = list(history)[-2:]
-    if not previous or asked.named or asked.numbers or not asked.key_nouns:
+    if not previous:
+        return False
+    nouns, names = _own_nouns(question)
+    if names or not nouns:
         return False
     said = frozenset().union(*(r for turn in previous for r in content_words(turn["content"])))
-    return all(readings & said for _, readings in asked.key_nouns)
+    return all(readings & said for _, readings in nouns)
+
+
+def _own_nouns(question: str | Query) -> tuple[Sequence[tuple[str, Readings]], bool]:
+    """The question's nouns (`Query.key_nouns`), and whether it names a thing of its own (a name or a number)."""
+    if isinstance(question, Query):
+        return question.key_nouns, bool(question.named or question.numbers)
+    return key_nouns(question), bool(named_specifics(question) or specifics(question))
 
 
 def pronoun_of(question: str | Query) -> Pronoun | None:
