@@ -41,7 +41,8 @@ STEM_SHORTER_BY = 3
 
 CONTEXT_WEIGHT = 0.5
 """Weight of the earlier questions' meaning against a follow-up's own in its search (`Retriever.search`'s `lead`):
-chosen on the studied dialogue sets (0.5 and 1.0 tried: 0.5 better), never on the unseen ones."""
+chosen on the studied dialogue sets (1.0 and 0.5 tried first, 0.5 better; 0.3 later, within one turn of it), never on
+the unseen ones (docs/dialogue.md)."""
 
 
 class Retriever:
