@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from hashing_encoder import RETRIEVAL
 from kzru_rag import Assistant
+from kzru_rag.answering.quotes import antecedent
+from kzru_rag.index.build import build_index
+from kzru_rag.index.load import load_index
 from kzru_rag.language.speech import names_speaker
+from kzru_rag.retrieval.retriever import Retriever
+from kzru_rag.schema import Hit
 
 SPEECH = "Эти встречи позволяют договариваться о конкретных инициативах, – отмечает эксперт КИСИ."
 
@@ -39,3 +45,47 @@ def test_a_passage_asked_who_is_carried_on_to_the_words_that_name_the_speaker(sm
     assert "Форум станет площадкой" in what.text and "поясняет Жанар Тулиндинова" not in what.text
     answer = Assistant(small_retriever).ask(f"Кто говорит, {line}")
     assert "Жанар Тулиндинова" in answer.text.split("[1]")[0] and answer.status == "answered"
+
+
+ALGORITHMS = (
+    "# Простые числа\n\n"
+    "Для проверки простоты больших чисел были разработаны намного более быстрые алгоритмы, чем перебор делителей. "
+    "К ним относятся тест Миллера – Рабина и тест AKS. "
+    "Перебор делителей остаётся самым наглядным способом.\n"
+)
+
+
+def _hit(text: str, sentences: list[str]) -> Hit:
+    spans, start = [], 0
+    for sentence in sentences:
+        start = text.index(sentence, start)
+        spans.append((start, start + len(sentence), 0.5))
+    return Hit(text, 1.0, "doc", 0, len(text), "doc#0", sentences=tuple(spans))
+
+
+def test_a_sentence_pointing_back_within_its_first_words_is_read_with_the_one_before() -> None:
+    """«К ним относятся…», «Сегодня она известна как…»: the anaphor need not be the first word; one further in («…
+    учёные спорят о ней») does not make the sentence lean on the one before."""
+    sentences = [
+        "Самой широко принятой теорией стало то, что чуму вызывал плохой воздух.",
+        "Сегодня она известна как теория миазмов.",
+        "К ним относятся лекари той эпохи.",
+        "Долгие годы учёные спорят о ней.",
+    ]
+    hit = _hit(" ".join(sentences), sentences)
+    spans = [(a, b) for a, b, _ in hit.sentences]
+    assert antecedent(hit, spans[1]) == spans[0]
+    assert antecedent(hit, spans[2]) == spans[1]
+    assert antecedent(hit, spans[3]) is None
+    assert antecedent(hit, spans[0]) is None, "the passage's first sentence has nothing before it"
+
+
+def test_the_sentence_a_topic_sentence_sets_up_is_quoted_with_it(tmp_path, encoder) -> None:
+    """Asked what the algorithms are called, the best sentence only restates the question; the next one («К ним
+    относятся тест Миллера – Рабина…») names them: both are quoted, as one."""
+    (tmp_path / "primes.md").write_text(ALGORITHMS, encoding="utf-8")
+    build_index([tmp_path / "primes.md"], encoder, tmp_path / "index", retrieval=RETRIEVAL)
+    assistant = Assistant(Retriever(load_index(tmp_path / "index"), encoder))
+    answer = assistant.ask("Как называются быстрые алгоритмы проверки простоты больших чисел?")
+    first = answer.text.split(" [1]")[0]
+    assert first.startswith("Для проверки простоты") and first.endswith("тест Миллера – Рабина и тест AKS.")

@@ -20,15 +20,18 @@ if TYPE_CHECKING:
 Span = tuple[int, int]
 
 _SPEECH_OPENING = re.compile(r"^\s*[–—]")
+OPENING_WORDS = 3
+"""A sentence points back when one of its first this many words is an anaphor: «Они формируют…», «К ним
+относятся…», «Сегодня она известна как…», «Как правило, эти школы…»."""
 
 
 def antecedent(hit: Hit, span: Span) -> Span | None:
-    """The span of the sentence before the one at `span` in `hit` when that one opens by pointing back («Они
-    формируют…», «Его тема – …», "It will…"), else None."""
+    """The span of the sentence before the one at `span` in `hit` when that one opens by pointing back (an anaphor
+    among its first OPENING_WORDS words: «Его тема – …», «Во главе их были…», "It will…"), else None."""
     position = _position(hit, span)
     if not position:
         return None
-    opening = tokens(_text(hit, span), lemmas=False)[:1]
+    opening = tokens(_text(hit, span), lemmas=False)[:OPENING_WORDS]
     return _span(hit, position - 1) if set(opening) & ANAPHORS else None
 
 
