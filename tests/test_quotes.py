@@ -1,10 +1,13 @@
-"""Quotes that stand alone: the sentence a pronoun points back to, the words that name who speaks."""
+"""Quotes that stand alone: the sentence a pronoun points back to, the words that name who speaks; a quote that only
+restates the question: the sentence it sets up, or the answer saying what it lacks."""
 
 from __future__ import annotations
 
 from hashing_encoder import RETRIEVAL
 from kzru_rag import Assistant
+from kzru_rag.answering.confidence import ConfidenceModel
 from kzru_rag.answering.quotes import antecedent
+from kzru_rag.answering.wording import doubt, quotes_of, uncertain
 from kzru_rag.index.build import build_index
 from kzru_rag.index.load import load_index
 from kzru_rag.language.speech import names_speaker
@@ -89,3 +92,55 @@ def test_the_sentence_a_topic_sentence_sets_up_is_quoted_with_it(tmp_path, encod
     answer = assistant.ask("Как называются быстрые алгоритмы проверки простоты больших чисел?")
     first = answer.text.split(" [1]")[0]
     assert first.startswith("Для проверки простоты") and first.endswith("тест Миллера – Рабина и тест AKS.")
+
+
+BRIDGE = (
+    "# Мост\n\n"
+    "Новый мост через Иртыш в Омске откроют после завершения всех работ. "
+    "Его строят три крупные компании из Новосибирска.\n"
+)
+KIND_DECIDES = ConfidenceModel(
+    weights=(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, -5.0, 0.0, 5.0),
+    bias=2.0,
+    means=(0.0,) * 8 + (0.5,),
+    scales=(1.0,) * 9,
+    answer_from=0.5,
+)
+"""A judge that reads only `kind_missing` and `asked_noun` (`schema.SIGNAL_NAMES` order): a quote lacking the kind of
+answer asked for, or the noun asked for, is uncertain; one holding it is answered."""
+
+
+def _judged_assistant(tmp_path, encoder, text: str) -> Assistant:
+    (tmp_path / "doc.md").write_text(text, encoding="utf-8")
+    build_index([tmp_path / "doc.md"], encoder, tmp_path / "index", retrieval=RETRIEVAL)
+    assistant = Assistant(Retriever(load_index(tmp_path / "index"), encoder))
+    assistant.confidence = KIND_DECIDES
+    return assistant
+
+
+def test_a_quote_that_only_restates_the_question_is_uncertain_and_says_what_it_lacks(tmp_path, encoder) -> None:
+    """The sentence on the bridge's opening repeats the question and gives no date: the answer is uncertain and says
+    that the date asked for is missing; asked for a budget the document never gives, that the word is missing."""
+    assistant = _judged_assistant(tmp_path, encoder, BRIDGE)
+    when = assistant.ask("Когда откроют новый мост через Иртыш в Омске?")
+    assert when.status == "uncertain" and "Новый мост через Иртыш" in when.text
+    assert when.text.split("\n\n")[0].endswith(
+        "Ближайшие фрагменты: [1]. Вопрос о времени, а в первом фрагменте нет даты."
+    )
+    budget = assistant.ask("Какой бюджет у нового моста через Иртыш в Омске?")
+    assert budget.status == "uncertain"
+    assert budget.text.split("\n\n")[0].endswith("В первом фрагменте нет слова «бюджет» из вопроса.")
+    many = assistant.ask("Сколько компаний строят новый мост через Иртыш в Омске?")
+    assert many.status == "answered" and many.text.startswith("Новый мост через Иртыш"), (
+        "a quote that answers is as before"
+    )
+
+
+def test_the_reason_for_doubt_speaks_the_questions_language() -> None:
+    assert doubt("en", kind="time") == "The question asks when; the first passage gives no date."
+    assert doubt("kk", kind="number") == "Сұрақ сан туралы, ал бірінші үзіндіде сан жоқ."
+    assert doubt("ru", noun="бюджет", restates=True) == "В первом фрагменте нет слова «бюджет» из вопроса."
+    assert doubt("ru", restates=True) == "Первый фрагмент повторяет слова вопроса, но ответа может не содержать."
+    assert doubt("ru") == ""
+    warning = uncertain("ru", "Цитата [1]", 1, doubt("ru", kind="place"))
+    assert quotes_of(warning) == "Цитата [1]", "a follow-up still reads the quotes under the warning"

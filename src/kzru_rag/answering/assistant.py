@@ -37,6 +37,7 @@ from kzru_rag.answering.followups import contextual_query, first_claim, referent
 from kzru_rag.answering.llm import LLM, render_prompt
 from kzru_rag.answering.wording import (
     UNCITED_NOTICE,
+    doubt,
     dropped_notice,
     empty_reply_notice,
     failure_notice,
@@ -58,6 +59,9 @@ log = logging.getLogger(__name__)
 _PASSAGE_TAG = re.compile(r"</?\s*passages\s*>", re.IGNORECASE)
 CONDENSE_HISTORY_TURNS = 6
 CONDENSE_ANSWER_CHARS = 600
+RESTATES_FROM = 0.5
+"""An uncertain answer's first quote holding at least this share of the question's content words restates it: the
+warning says so when nothing more telling is known (`wording.doubt`)."""
 
 
 def check_history(history: Sequence[Message] | None) -> list[Message]:
@@ -236,7 +240,8 @@ class Assistant:
 
     def _judged(self, answer: Answer, query: Query, focus: Query, in_play: list[Hit]) -> Answer:
         """The extractive answer with its confidence; below the model's threshold it is presented as
-        uncertain: a warning that the document may not answer, then the quotes as leads.
+        uncertain: a warning that the document may not answer, and why when the first quote shows it (the kind of
+        answer or the noun asked for is missing from it, or it repeats the question), then the quotes as leads.
 
         For a follow-up the kind of answer asked for is read from the question as asked (`focus`), and
         the retrieval signals from the passages still in play (`in_play`: the quoted one, and no other
@@ -250,7 +255,13 @@ class Assistant:
         status = self.confidence.status(confidence)
         if status == "answered":
             return replace(answer, confidence=confidence)
-        text = uncertain(answer.language, answer.text, len(answer.citations))
+        why = doubt(
+            answer.language,
+            kind=focus.kind if signals.kind_missing else None,
+            noun=focus.asked_noun if signals.asked_noun == 0 else None,
+            restates=signals.quote_overlap >= RESTATES_FROM,
+        )
+        text = uncertain(answer.language, answer.text, len(answer.citations), why)
         return replace(answer, text=text, confidence=confidence, status=status)
 
     def _generate(self, base: Answer, query: Query, llm: LLM) -> Generator[str, None, Answer]:
