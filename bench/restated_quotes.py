@@ -4,7 +4,7 @@
 
 For every answer that is not an
 abstention, the first quote is the first citation's highlighted span; it *restates* the question when its share of
-the question's content words (`Signals.quote_overlap`) is at least HEAVY. Per set it prints:
+the question's content words (`Signals.quote_overlap`) is at least `extractive.RESTATES_FROM`. Per set it prints:
 
 - `neighbour`: answerable questions whose first quote does not hold a gold string while a sentence next to it in the
   same passage does — all of them, and those whose quote restates the question (`restated`), with how many of those
@@ -20,19 +20,11 @@ from collections import Counter
 from pathlib import Path
 
 from kzru_rag.answering.assistant import Assistant
+from kzru_rag.answering.extractive import RESTATES_FROM
+from kzru_rag.answering.quotes import neighbours, span_text
 from kzru_rag.evaluation.datasets import Question, load_questions
 from kzru_rag.retrieval.retriever import Retriever
-from kzru_rag.schema import Answer, Hit
-
-HEAVY = 0.5
-"""A first quote holding at least this share of the question's content words restates it."""
-
-
-def neighbours(hit: Hit, span: tuple[int, int]) -> list[str]:
-    """The texts of the sentences just before and just after `span` in `hit`."""
-    before = [(a, b) for a, b, _ in hit.sentences if b <= span[0]][-1:]
-    after = [(a, b) for a, b, _ in hit.sentences if a >= span[1]][:1]
-    return [hit.text[a - hit.start : b - hit.start] for a, b in before + after]
+from kzru_rag.schema import Answer
 
 
 def tally(question: Question, answer: Answer, counts: Counter, examples: list[str]) -> None:
@@ -40,11 +32,15 @@ def tally(question: Question, answer: Answer, counts: Counter, examples: list[st
         return
     hit = answer.citations[0]
     span = hit.highlight or (hit.start, hit.end)
-    first = hit.text[span[0] - hit.start : span[1] - hit.start]
-    restates = answer.signals.quote_overlap >= HEAVY
+    first = span_text(hit, span)
+    restates = answer.signals.quote_overlap >= RESTATES_FROM
     presented = answer.status == "answered"
     gold = question.gold
-    if gold and not any(g in first for g in gold) and any(g in s for s in neighbours(hit, span) for g in gold):
+    if (
+        gold
+        and not any(g in first for g in gold)
+        and any(g in span_text(hit, s) for s in neighbours(hit, span) for g in gold)
+    ):
         counts["neighbour"] += 1
         if restates:
             counts["restated"] += 1

@@ -3,13 +3,17 @@ restates the question: the sentence it sets up, or the answer saying what it lac
 
 from __future__ import annotations
 
+import pytest
+
 from hashing_encoder import RETRIEVAL
 from kzru_rag import Assistant
 from kzru_rag.answering.confidence import ConfidenceModel
-from kzru_rag.answering.quotes import antecedent
+from kzru_rag.answering.extractive import Extractor
+from kzru_rag.answering.quotes import antecedent, span_text
 from kzru_rag.answering.wording import doubt, quotes_of, uncertain
 from kzru_rag.index.build import build_index
 from kzru_rag.index.load import load_index
+from kzru_rag.language.questions import analyse
 from kzru_rag.language.speech import names_speaker
 from kzru_rag.retrieval.retriever import Retriever
 from kzru_rag.schema import Hit
@@ -58,11 +62,12 @@ ALGORITHMS = (
 )
 
 
-def _hit(text: str, sentences: list[str]) -> Hit:
+def _hit(text: str, sentences: list[str], cosines: list[float] | None = None) -> Hit:
+    """A passage of `sentences` (in `text`) with their cosines to the question (default 0.5 each)."""
     spans, start = [], 0
-    for sentence in sentences:
+    for sentence, cosine in zip(sentences, cosines or [0.5] * len(sentences)):
         start = text.index(sentence, start)
-        spans.append((start, start + len(sentence), 0.5))
+        spans.append((start, start + len(sentence), cosine))
     return Hit(text, 1.0, "doc", 0, len(text), "doc#0", sentences=tuple(spans))
 
 
@@ -144,3 +149,23 @@ def test_the_reason_for_doubt_speaks_the_questions_language() -> None:
     assert doubt("ru") == ""
     warning = uncertain("ru", "Цитата [1]", 1, doubt("ru", kind="place"))
     assert quotes_of(warning) == "Цитата [1]", "a follow-up still reads the quotes under the warning"
+
+
+EXPEDITION = [
+    "Экспедиция к истокам Иртыша вернулась в Омск с богатыми находками.",
+    "Участники прибыли 14 сентября 1897 года.",
+    "Коллекцию передали городскому музею.",
+]
+
+
+@pytest.mark.parametrize("cosine, joined", [(0.91, True), (0.7, False)])
+def test_a_quote_that_restates_the_question_is_joined_with_the_sentence_beside_it_that_answers(
+    encoder, cosine: float, joined: bool
+) -> None:
+    """Asked when the expedition came back, the best sentence repeats the question and gives no date; the next one
+    gives it: when it scores within the quote margin of the first (it is quoted anyway) the first quote takes it in;
+    when it is far from the question, the first quote stays as it is."""
+    hit = _hit(" ".join(EXPEDITION), EXPEDITION, [0.9, cosine, 0.5])
+    question = analyse("Когда экспедиция к истокам Иртыша вернулась в Омск?")
+    first = Extractor(encoder, 3).choose(question, [hit], question)[0]
+    assert span_text(hit, first.span) == (" ".join(EXPEDITION[:2]) if joined else EXPEDITION[0])

@@ -32,7 +32,7 @@ from dataclasses import replace
 
 from kzru_rag.answering.citations import CitationChecker, says_nothing
 from kzru_rag.answering.confidence import ConfidenceModel, measure, shipped_model
-from kzru_rag.answering.extractive import Extractor, Span, quote_text
+from kzru_rag.answering.extractive import RESTATES_FROM, Extractor, Span, quote_text
 from kzru_rag.answering.followups import contextual_query, first_claim, referent
 from kzru_rag.answering.llm import LLM, render_prompt
 from kzru_rag.answering.wording import (
@@ -59,9 +59,6 @@ log = logging.getLogger(__name__)
 _PASSAGE_TAG = re.compile(r"</?\s*passages\s*>", re.IGNORECASE)
 CONDENSE_HISTORY_TURNS = 6
 CONDENSE_ANSWER_CHARS = 600
-RESTATES_FROM = 0.5
-"""An uncertain answer's first quote holding at least this share of the question's content words restates it: the
-warning says so when nothing more telling is known (`wording.doubt`)."""
 
 
 def check_history(history: Sequence[Message] | None) -> list[Message]:
