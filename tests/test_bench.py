@@ -13,6 +13,7 @@ OPTIONS = {
     "confidence.py": ["--baseline-src", "--rounds"],
     "ocr.py": ["--pages"],
     "load.py": ["--clients", "--questions", "--deadline", "--url", "--threads"],
+    "restated_quotes.py": ["--index", "--examples"],
     "retrieval.py": ["--rounds"],
     "retrieval_sensitivity.py": ["--questions"],
     "scale.py": ["--sizes", "--rounds", "--kinds", "--no-incremental"],

@@ -1,9 +1,22 @@
-"""Quotes that stand alone: the sentence a pronoun points back to, the words that name who speaks."""
+"""Quotes that stand alone: the sentence a pronoun points back to, the words that name who speaks; a quote that only
+restates the question: the sentence it sets up, or the answer saying what it lacks."""
 
 from __future__ import annotations
 
+import pytest
+
+from hashing_encoder import RETRIEVAL
 from kzru_rag import Assistant
+from kzru_rag.answering.confidence import ConfidenceModel
+from kzru_rag.answering.extractive import Extractor
+from kzru_rag.answering.quotes import antecedent, span_text
+from kzru_rag.answering.wording import doubt, quotes_of, uncertain
+from kzru_rag.index.build import build_index
+from kzru_rag.index.load import load_index
+from kzru_rag.language.questions import analyse
 from kzru_rag.language.speech import names_speaker
+from kzru_rag.retrieval.retriever import Retriever
+from kzru_rag.schema import Hit
 
 SPEECH = "Эти встречи позволяют договариваться о конкретных инициативах, – отмечает эксперт КИСИ."
 
@@ -39,3 +52,120 @@ def test_a_passage_asked_who_is_carried_on_to_the_words_that_name_the_speaker(sm
     assert "Форум станет площадкой" in what.text and "поясняет Жанар Тулиндинова" not in what.text
     answer = Assistant(small_retriever).ask(f"Кто говорит, {line}")
     assert "Жанар Тулиндинова" in answer.text.split("[1]")[0] and answer.status == "answered"
+
+
+ALGORITHMS = (
+    "# Простые числа\n\n"
+    "Для проверки простоты больших чисел были разработаны намного более быстрые алгоритмы, чем перебор делителей. "
+    "К ним относятся тест Миллера – Рабина и тест AKS. "
+    "Перебор делителей остаётся самым наглядным способом.\n"
+)
+
+
+def _hit(text: str, sentences: list[str], cosines: list[float] | None = None) -> Hit:
+    """A passage of `sentences` (in `text`) with their cosines to the question (default 0.5 each)."""
+    spans, start = [], 0
+    for sentence, cosine in zip(sentences, cosines or [0.5] * len(sentences)):
+        start = text.index(sentence, start)
+        spans.append((start, start + len(sentence), cosine))
+    return Hit(text, 1.0, "doc", 0, len(text), "doc#0", sentences=tuple(spans))
+
+
+def test_a_sentence_pointing_back_within_its_first_words_is_read_with_the_one_before() -> None:
+    """«К ним относятся…», «Сегодня она известна как…»: the anaphor need not be the first word; one further in («…
+    учёные спорят о ней») does not make the sentence lean on the one before."""
+    sentences = [
+        "Самой широко принятой теорией стало то, что чуму вызывал плохой воздух.",
+        "Сегодня она известна как теория миазмов.",
+        "К ним относятся лекари той эпохи.",
+        "Долгие годы учёные спорят о ней.",
+    ]
+    hit = _hit(" ".join(sentences), sentences)
+    spans = [(a, b) for a, b, _ in hit.sentences]
+    assert antecedent(hit, spans[1]) == spans[0]
+    assert antecedent(hit, spans[2]) == spans[1]
+    assert antecedent(hit, spans[3]) is None
+    assert antecedent(hit, spans[0]) is None, "the passage's first sentence has nothing before it"
+
+
+def test_the_sentence_a_topic_sentence_sets_up_is_quoted_with_it(tmp_path, encoder) -> None:
+    """Asked what the algorithms are called, the best sentence only restates the question; the next one («К ним
+    относятся тест Миллера – Рабина…») names them: both are quoted, as one."""
+    (tmp_path / "primes.md").write_text(ALGORITHMS, encoding="utf-8")
+    build_index([tmp_path / "primes.md"], encoder, tmp_path / "index", retrieval=RETRIEVAL)
+    assistant = Assistant(Retriever(load_index(tmp_path / "index"), encoder))
+    answer = assistant.ask("Как называются быстрые алгоритмы проверки простоты больших чисел?")
+    first = answer.text.split(" [1]")[0]
+    assert first.startswith("Для проверки простоты") and first.endswith("тест Миллера – Рабина и тест AKS.")
+
+
+BRIDGE = (
+    "# Мост\n\n"
+    "Новый мост через Иртыш в Омске откроют после завершения всех работ. "
+    "Его строят три крупные компании из Новосибирска.\n"
+)
+KIND_DECIDES = ConfidenceModel(
+    weights=(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, -5.0, 0.0, 5.0),
+    bias=2.0,
+    means=(0.0,) * 8 + (0.5,),
+    scales=(1.0,) * 9,
+    answer_from=0.5,
+)
+"""A judge that reads only `kind_missing` and `asked_noun` (`schema.SIGNAL_NAMES` order): a quote lacking the kind of
+answer asked for, or the noun asked for, is uncertain; one holding it is answered."""
+
+
+def _judged_assistant(tmp_path, encoder, text: str) -> Assistant:
+    (tmp_path / "doc.md").write_text(text, encoding="utf-8")
+    build_index([tmp_path / "doc.md"], encoder, tmp_path / "index", retrieval=RETRIEVAL)
+    assistant = Assistant(Retriever(load_index(tmp_path / "index"), encoder))
+    assistant.confidence = KIND_DECIDES
+    return assistant
+
+
+def test_a_quote_that_only_restates_the_question_is_uncertain_and_says_what_it_lacks(tmp_path, encoder) -> None:
+    """The sentence on the bridge's opening repeats the question and gives no date: the answer is uncertain and says
+    that the date asked for is missing; asked for a budget the document never gives, that the word is missing."""
+    assistant = _judged_assistant(tmp_path, encoder, BRIDGE)
+    when = assistant.ask("Когда откроют новый мост через Иртыш в Омске?")
+    assert when.status == "uncertain" and "Новый мост через Иртыш" in when.text
+    assert when.text.split("\n\n")[0].endswith(
+        "Ближайшие фрагменты: [1]. Вопрос о времени, а в первом фрагменте нет даты."
+    )
+    budget = assistant.ask("Какой бюджет у нового моста через Иртыш в Омске?")
+    assert budget.status == "uncertain"
+    assert budget.text.split("\n\n")[0].endswith("В первом фрагменте нет слова «бюджет» из вопроса.")
+    many = assistant.ask("Сколько компаний строят новый мост через Иртыш в Омске?")
+    assert many.status == "answered" and many.text.startswith("Новый мост через Иртыш"), (
+        "a quote that answers is as before"
+    )
+
+
+def test_the_reason_for_doubt_speaks_the_questions_language() -> None:
+    assert doubt("en", kind="time") == "The question asks when; the first passage gives no date."
+    assert doubt("kk", kind="number") == "Сұрақ сан туралы, ал бірінші үзіндіде сан жоқ."
+    assert doubt("ru", noun="бюджет", restates=True) == "В первом фрагменте нет слова «бюджет» из вопроса."
+    assert doubt("ru", restates=True) == "Первый фрагмент повторяет слова вопроса, но ответа может не содержать."
+    assert doubt("ru") == ""
+    warning = uncertain("ru", "Цитата [1]", 1, doubt("ru", kind="place"))
+    assert quotes_of(warning) == "Цитата [1]", "a follow-up still reads the quotes under the warning"
+
+
+EXPEDITION = [
+    "Экспедиция к истокам Иртыша вернулась в Омск с богатыми находками.",
+    "Участники прибыли 14 сентября 1897 года.",
+    "Коллекцию передали городскому музею.",
+]
+
+
+@pytest.mark.parametrize("cosine, joined", [(0.91, True), (0.7, False)])
+def test_a_quote_that_restates_the_question_is_joined_with_the_sentence_beside_it_that_answers(
+    encoder, cosine: float, joined: bool
+) -> None:
+    """Asked when the expedition came back, the best sentence repeats the question and gives no date; the next one
+    gives it: when it scores within the quote margin of the first (it is quoted anyway) the first quote takes it in;
+    when it is far from the question, the first quote stays as it is."""
+    hit = _hit(" ".join(EXPEDITION), EXPEDITION, [0.9, cosine, 0.5])
+    question = analyse("Когда экспедиция к истокам Иртыша вернулась в Омск?")
+    first = Extractor(encoder, 3).choose(question, [hit], question)[0]
+    assert span_text(hit, first.span) == (" ".join(EXPEDITION[:2]) if joined else EXPEDITION[0])

@@ -33,11 +33,12 @@ from dataclasses import replace
 
 from kzru_rag.answering.citations import CitationChecker, says_nothing
 from kzru_rag.answering.confidence import ConfidenceModel, measure, shipped_model
-from kzru_rag.answering.extractive import Extractor, Span, quote_text
+from kzru_rag.answering.extractive import RESTATES_FROM, Extractor, Span, quote_text
 from kzru_rag.answering.followups import Standalone, first_claim, referent, standalone
 from kzru_rag.answering.llm import LLM, render_prompt
 from kzru_rag.answering.wording import (
     UNCITED_NOTICE,
+    doubt,
     dropped_notice,
     empty_reply_notice,
     failure_notice,
@@ -239,7 +240,8 @@ class Assistant:
 
     def _judged(self, answer: Answer, query: Query, focus: Query, in_play: list[Hit]) -> Answer:
         """The extractive answer with its confidence; below the model's threshold it is presented as
-        uncertain: a warning that the document may not answer, then the quotes as leads.
+        uncertain: a warning that the document may not answer, and why when the first quote shows it (the kind of
+        answer or the noun asked for is missing from it, or it repeats the question), then the quotes as leads.
 
         For a follow-up the kind of answer asked for is read from the question as asked (`focus`), and
         the retrieval signals from the passages still in play (`in_play`: the quoted one, and no other
@@ -253,7 +255,13 @@ class Assistant:
         status = self.confidence.status(confidence)
         if status == "answered":
             return replace(answer, confidence=confidence)
-        text = uncertain(answer.language, answer.text, len(answer.citations))
+        why = doubt(
+            answer.language,
+            kind=focus.kind if signals.kind_missing else None,
+            noun=focus.asked_noun if signals.asked_noun == 0 else None,
+            restates=signals.quote_overlap >= RESTATES_FROM,
+        )
+        text = uncertain(answer.language, answer.text, len(answer.citations), why)
         return replace(answer, text=text, confidence=confidence, status=status)
 
     def _generate(self, base: Answer, query: Query, llm: LLM) -> Generator[str, None, Answer]:

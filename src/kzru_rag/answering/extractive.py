@@ -8,12 +8,12 @@ from typing import NamedTuple
 
 import numpy as np
 
-from kzru_rag.answering.quotes import antecedent, standalone_span
+from kzru_rag.answering.quotes import antecedent, neighbours, span_text, standalone_span
 from kzru_rag.embedding.base import TextEncoder
 from kzru_rag.language.questions import holds_answer
 from kzru_rag.language.speech import names_speaker
 from kzru_rag.language.words import content_words
-from kzru_rag.schema import Hit, Query
+from kzru_rag.schema import Hit, Kind, Query
 
 Span = tuple[int, int]
 
@@ -25,6 +25,8 @@ RANK_WEIGHT = 0.02
 """Bonus RANK_WEIGHT / rank for sentences of the retriever's higher-ranked passages."""
 QUOTE_MARGIN = 0.03
 """Further sentences are quoted when they score within this margin of the best one."""
+RESTATES_FROM = 0.5
+"""A quote holding at least this share of the question's content words restates it (`word_share`)."""
 
 
 class Sentence(NamedTuple):
@@ -53,7 +55,8 @@ class Extractor:
                 break
             if not any(overlaps(sentence.span, other.span) for other in chosen):
                 chosen.append(sentence)
-        return _standalone(chosen, hits, focus.kind == "person")
+        scores = {(sentence.hit, sentence.span): sentence.score for sentence in scored}
+        return _with_answer(_standalone(chosen, hits, focus.kind == "person"), hits, focus, scores)
 
     def scored(self, query: Query, hits: list[Hit], focus: Query | None = None) -> list[Sentence]:
         """Every sentence of the hits (`Hit.sentences`; without them, the highlight or else the whole
@@ -87,10 +90,7 @@ class Extractor:
                 similarity = max(similarity, similarity_of.get((i, before), similarity))
             start, end = standalone_span(hits[i], span, who)
             text = hits[i].text[start - hits[i].start : end - hits[i].start]
-            readings = frozenset().union(*content_words(text))
-            overlap = (
-                sum(bool(word & readings) for word in question_words) / len(question_words) if question_words else 0.0
-            )
+            overlap = word_share(text, question_words)
             typed = bool(kind) and holds_answer(text, kind, focus) or who and names_speaker(text, focus)
             score = similarity + LEXICAL_WEIGHT * overlap + RANK_WEIGHT / (i + 1) + ANSWER_TYPE_WEIGHT * typed
             scored.append(Sentence(score, i, span))
@@ -116,6 +116,12 @@ class Extractor:
         ]
 
 
+def word_share(text: str, words: tuple[frozenset[str], ...]) -> float:
+    """The share of `words` (a question's content words, as readings) that `text` holds in any form; 0 without words."""
+    readings = frozenset().union(*content_words(text))
+    return sum(bool(word & readings) for word in words) / len(words) if words else 0.0
+
+
 def quote_text(hit: Hit, span: Span) -> str:
     """The sentence at `span`, without a leading dash of direct speech."""
     return hit.text[span[0] - hit.start : span[1] - hit.start].strip().lstrip("–—- ").strip()
@@ -139,6 +145,35 @@ def _standalone(chosen: list[Sentence], hits: list[Hit], who: bool) -> list[Sent
             other = quotes[joined]
             quotes[joined] = other._replace(span=(min(other.span[0], span[0]), max(other.span[1], span[1])))
     return quotes
+
+
+def _with_answer(
+    quotes: list[Sentence], hits: list[Hit], focus: Query, scores: dict[tuple[int, Span], float]
+) -> list[Sentence]:
+    """The quotes, the first joined with the sentence next to it in its passage that holds the kind of answer asked
+    for and scores within QUOTE_MARGIN of it (`scores`; the better, when both neighbours do), when the first restates
+    the question (RESTATES_FROM) without holding one itself; a further quote it comes to take in is joined with it."""
+    if not quotes or (kind := focus.kind) is None:
+        return quotes
+    first, hit = quotes[0], hits[quotes[0].hit]
+    text = span_text(hit, first.span)
+    if word_share(text, focus.words) < RESTATES_FROM or _answers(text, kind, focus):
+        return quotes
+    near = [s for s in neighbours(hit, first.span) if scores.get((first.hit, s), -1.0) >= first.score - QUOTE_MARGIN]
+    answering = [s for s in near if _answers(span_text(hit, s), kind, focus)]
+    if not answering:
+        return quotes
+    neighbour = max(answering, key=lambda s: scores[(first.hit, s)])
+    span = (min(first.span[0], neighbour[0]), max(first.span[1], neighbour[1]))
+    joined = [q for q in quotes[1:] if q.hit == first.hit and overlaps(q.span, span)]
+    span = (min([span[0], *(q.span[0] for q in joined)]), max([span[1], *(q.span[1] for q in joined)]))
+    return [first._replace(span=span), *(q for q in quotes[1:] if q not in joined)]
+
+
+def _answers(text: str, kind: Kind, focus: Query) -> bool:
+    """True when `text` holds a phrase of `kind` that `focus` lacks, by morphology (`questions.holds_answer`), or,
+    asked who, the words that name who speaks."""
+    return holds_answer(text, kind, focus) or kind == "person" and names_speaker(text, focus)
 
 
 def _known_similarity(hit: Hit, span: Span) -> float | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from kzru_rag.schema import AbstentionReason, Language
+from kzru_rag.schema import AbstentionReason, Kind, Language
 
 NO_ANSWER: dict[str, str] = {
     "ru": "В документе нет ответа на этот вопрос.",
@@ -49,6 +49,55 @@ UNCERTAIN: dict[str, str] = {
     "en": "The document may not answer this directly. The closest passages: {markers}.",
     "kk": "Құжатта тікелей жауап болмауы мүмкін. Ең жақын үзінділер: {markers}.",
 }
+# Why an answer is uncertain, when its first quote shows it: the kind of answer asked for is not in it (by `Kind`),
+# the noun asked for is not in it ({noun}, as the question writes it), or it only repeats the question's words.
+MISSING_KIND: dict[str, dict[str, str]] = {
+    "person": {
+        "ru": "Вопрос о человеке, а первый фрагмент никого не называет.",
+        "en": "The question asks who; the first passage names no one.",
+        "kk": "Сұрақ адам туралы, ал бірінші үзіндіде ешкім аталмайды.",
+    },
+    "organisation": {
+        "ru": "Вопрос об организации, а первый фрагмент её не называет.",
+        "en": "The question asks for an organisation; the first passage names none.",
+        "kk": "Сұрақ ұйым туралы, ал бірінші үзіндіде ұйым аталмайды.",
+    },
+    "place": {
+        "ru": "Вопрос о месте, а первый фрагмент его не называет.",
+        "en": "The question asks where; the first passage names no place.",
+        "kk": "Сұрақ орын туралы, ал бірінші үзіндіде орын аталмайды.",
+    },
+    "time": {
+        "ru": "Вопрос о времени, а в первом фрагменте нет даты.",
+        "en": "The question asks when; the first passage gives no date.",
+        "kk": "Сұрақ уақыт туралы, ал бірінші үзіндіде күн-мерзім жоқ.",
+    },
+    "number": {
+        "ru": "Вопрос о количестве, а в первом фрагменте нет числа.",
+        "en": "The question asks for a quantity; the first passage gives none.",
+        "kk": "Сұрақ сан туралы, ал бірінші үзіндіде сан жоқ.",
+    },
+    "duration": {
+        "ru": "Вопрос о сроке, а в первом фрагменте его нет.",
+        "en": "The question asks how long; the first passage does not say.",
+        "kk": "Сұрақ мерзім туралы, ал бірінші үзіндіде мерзім жоқ.",
+    },
+    "reason": {
+        "ru": "Вопрос о причине, а первый фрагмент её не называет.",
+        "en": "The question asks why; the first passage gives no reason.",
+        "kk": "Сұрақ себеп туралы, ал бірінші үзіндіде себеп айтылмайды.",
+    },
+}
+MISSING_NOUN: dict[str, str] = {
+    "ru": "В первом фрагменте нет слова «{noun}» из вопроса.",
+    "en": "The first passage does not mention «{noun}».",
+    "kk": "Бірінші үзіндіде сұрақтағы «{noun}» сөзі жоқ.",
+}
+RESTATES: dict[str, str] = {
+    "ru": "Первый фрагмент повторяет слова вопроса, но ответа может не содержать.",
+    "en": "The first passage repeats the question's words but may not answer it.",
+    "kk": "Бірінші үзінді сұрақтың сөздерін қайталайды, бірақ жауап бермеуі мүмкін.",
+}
 FOUND: dict[str, str] = {"ru": "Найденные фрагменты", "en": "Passages found", "kk": "Табылған үзінділер"}
 _NO_ANSWER_PATTERN = re.compile(r"нет ответа|не отвечает|does not answer|no answer|not answer|жауап жоқ", re.IGNORECASE)
 
@@ -64,9 +113,21 @@ def no_answer(language: Language, reasons: Sequence[AbstentionReason], cited: in
     return " ".join([NO_ANSWER[language], *why]) + (f" {CLOSEST[language]}: {markers(cited)}." if cited else "")
 
 
-def uncertain(language: Language, text: str, cited: int) -> str:
-    """An uncertain answer: a warning that the document may not answer, then its quotes (`text`) as leads."""
-    return f"{UNCERTAIN[language].format(markers=markers(cited))}\n\n{text}"
+def uncertain(language: Language, text: str, cited: int, why: str = "") -> str:
+    """An uncertain answer: a warning that the document may not answer (and `why`, when known), then its quotes
+    (`text`) as leads."""
+    warning = UNCERTAIN[language].format(markers=markers(cited))
+    return f"{warning} {why}\n\n{text}" if why else f"{warning}\n\n{text}"
+
+
+def doubt(language: Language, kind: Kind | None = None, noun: str | None = None, restates: bool = False) -> str:
+    """Why the first quote may not answer, in one sentence (the first that applies): the `kind` of answer asked for
+    is missing from it, the `noun` asked for is, or it `restates` the question; "" when none is given."""
+    if kind:
+        return MISSING_KIND[kind][language]
+    if noun:
+        return MISSING_NOUN[language].format(noun=noun)
+    return RESTATES[language] if restates else ""
 
 
 def quotes_of(answer: str) -> str:
