@@ -40,7 +40,7 @@ class RetrievalSettings:
     passage_weight: float = 0.65
     lexical_weight: float = 0.1
     sentence_lexical_weight: float = 0.2
-    window_chars: int = 400
+    window_chars: int = 450
     candidates: int = 100
     abstain_below_russian: float = 0.84
     abstain_below_other: float = 0.76
