@@ -10,7 +10,7 @@ import httpx
 import openai
 import pytest
 
-from app_server import copy_index, serve
+from app_server import add_note, copy_index, serve
 
 PASSWORD = "kzru-api-secret-7"  # HTTP headers are ASCII: a key in Cyrillic cannot be sent
 QUESTION = "Где проходит XXI форум межрегионального сотрудничества?"
@@ -21,7 +21,9 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory, embedder):
-    with serve(copy_index(tmp_path_factory.mktemp("api")), embedder, auth=("admin", PASSWORD)) as (url, library):
+    folder = tmp_path_factory.mktemp("api")
+    with serve(copy_index(folder), embedder, auth=("admin", PASSWORD)) as (url, library):
+        add_note(library, folder)  # two documents, for the document filter
         yield url.rstrip("/"), library
 
 
@@ -86,6 +88,23 @@ def test_a_streamed_answer_is_the_same_and_its_last_chunk_carries_the_citations(
     assert last.choices[0].finish_reason == "stop"
     assert [c["start"] for c in last.model_extra["kzru_rag"]["citations"]] == [h.start for h in expected.citations]
     assert all("kzru_rag" not in (chunk.model_extra or {}) for chunk in chunks[:-1])
+
+
+def test_the_documents_field_answers_from_the_chosen_documents_alone(app) -> None:
+    url, library = app
+    api = client(url)
+    asked = {"model": "kzru-rag", "messages": [{"role": "user", "content": QUESTION}]}
+    everywhere = api.chat.completions.create(**asked).model_extra["kzru_rag"]
+    expected = library.assistant.ask(QUESTION, documents=["note"])
+
+    within = api.chat.completions.create(**asked, extra_body={"documents": ["note"]})
+
+    assert "kz-ru-state-visit-2025-11" in {c["document"] for c in everywhere["citations"]}
+    cited = within.model_extra["kzru_rag"]["citations"]
+    assert cited and {c["document"] for c in cited} == {"note"}
+    assert within.choices[0].message.content == expected.text
+    with pytest.raises(openai.BadRequestError, match="no document named 'nowhere'"):
+        api.chat.completions.create(**asked, extra_body={"documents": ["nowhere"]})
 
 
 @pytest.mark.parametrize("key", ["wrong-key", "admin"])
