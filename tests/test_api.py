@@ -132,6 +132,27 @@ def test_a_bad_request_is_refused_in_one_line(app) -> None:
         api.chat.completions.create(model="kzru-rag", messages=[{"role": "user", "content": "   "}])
 
 
+def test_an_llm_answer_carries_its_status_and_confidence(tmp_path, embedder) -> None:
+    from kzru_rag.answering.llm import OpenAICompatibleLLM
+    from openai_stub import OpenAIStub
+
+    reply = "Форум проходит в Уральске [{n}]."
+    with OpenAIStub() as stub:
+        llm = OpenAICompatibleLLM("stub-model", base_url=stub.base_url, timeout=30)
+        with serve(copy_index(tmp_path), embedder, llm=llm) as (url, library):
+            hits = library.retriever.search(QUESTION)
+            n = next(n for n, hit in enumerate(hits, 1) if "Уральске" in hit.text)
+            stub.queue(reply.format(n=n), reply.format(n=n))
+            expected = library.assistant.ask(QUESTION)
+            api = openai.OpenAI(base_url=f"{url.rstrip('/')}/v1", api_key="anything", max_retries=0, timeout=120)
+            completion = api.chat.completions.create(model="kzru-rag", messages=[{"role": "user", "content": QUESTION}])
+
+    extra = completion.model_extra["kzru_rag"]
+    assert expected.mode == extra["mode"] == "llm" and completion.choices[0].message.content == expected.text
+    assert extra["status"] == expected.status == "answered"
+    assert 0 < extra["confidence"] <= 1 and extra["confidence"] == pytest.approx(expected.confidence, abs=1e-4)
+
+
 def test_without_a_password_the_api_needs_no_key(tmp_path, embedder) -> None:
     with serve(copy_index(tmp_path), embedder) as (url, _):
         models = openai.OpenAI(base_url=f"{url.rstrip('/')}/v1", api_key="anything", max_retries=0).models.list()

@@ -4,6 +4,7 @@ stopping, answering again and rating; the document filter; the axe-core audit; t
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -119,6 +120,8 @@ def test_a_streaming_answer_stops_and_an_answer_is_given_again(browser, tmp_path
             )
             page.locator("#kz-chat .kz-source").first.wait_for()
             assert len(stub.requests) == 2
+            status = page.locator("#kz-chat .kz-confidence").inner_text()
+            assert re.fullmatch(r"Ответ модели.* · уверенность \d+%", status), "an LLM answer's status and confidence"
             assert page.locator("#kz-chat [data-testid=user]").count() == 1, "the stopped turn is not kept"
             stub.queue(["Это ", "Экибастузская ГРЭС-2 [1]."])
             page.click("#kz-again")

@@ -94,6 +94,19 @@ def test_render_answer_escapes_the_text_and_styles_only_real_markers(small_retri
     assert "Вопрос понят как: А где" in render_answer(replace(answer, query_used="А где он? Где филиал?"), "А где он?")
 
 
+def test_the_status_line_gives_status_and_confidence_in_the_questions_language(small_retriever) -> None:
+    hit = small_retriever.search("Где открыт филиал МГИМО?", k=1)[0]
+    answer = Answer("Текст [1]", [hit], False, "Где открыт филиал?", [hit], confidence=0.87)
+    english = replace(answer, language="en", query_used="Where is it? Where is the branch?")
+
+    assert "Ответ · уверенность 87%" in render_answer(answer, "Где открыт филиал?")
+    assert "Ответ модели · уверенность 87%" in render_answer(replace(answer, mode="llm"), "Где открыт филиал?")
+    shown = render_answer(replace(english, mode="llm", status="uncertain"), "Where is it?")
+    assert "The model's answer; there may be no direct answer · confidence 87%" in shown
+    assert "The question was taken as: Where is it? Where is the branch?" in shown
+    assert "уверенност" not in shown and "Вопрос понят" not in shown
+
+
 def test_render_sources_quote_the_passage_with_the_answering_sentence_marked(small_retriever) -> None:
     hit = small_retriever.search("Где открыт филиал МГИМО?", k=1)[0]
     start, end = hit.highlight
