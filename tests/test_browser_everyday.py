@@ -39,6 +39,17 @@ def serious_violations(page) -> list[str]:
     ]
 
 
+def english_labels(page) -> list[str]:
+    """The page's accessible names, titles, placeholders and image texts that are English (Latin words, no
+    Cyrillic)."""
+    labels = page.evaluate(
+        """() => [...document.querySelectorAll('[aria-label], [title], [placeholder], img[alt]')].flatMap((e) =>
+          ['aria-label', 'title', 'placeholder', 'alt'].filter((a) => e.hasAttribute(a)).map((a) => e.getAttribute(a))
+        )"""
+    )
+    return sorted({label for label in labels if re.search("[A-Za-z]{3}", label) and not re.search("[А-яЁё]", label)})
+
+
 def test_conversations_outlive_a_restart_of_the_app_and_are_renamed_deleted_and_rated(
     browser,  # noqa: F811
     tmp_path: Path,
@@ -161,14 +172,21 @@ def test_the_chat_the_document_view_and_the_index_tab_pass_axe(browser, tmp_path
             context, page = open_page(browser, f"{url}?__theme={theme}")
             ask(page, "Где проходит XXI форум межрегионального сотрудничества?")
             page.locator("#kz-chat .kz-context summary").first.click()
-            assert serious_violations(page) == [], f"chat and document view, {theme}"
+            page.click("#kz-ask")  # an empty question: a toast, with its close button
+            page.locator(".toast-body", has_text="Введите вопрос").wait_for()
+            page.wait_for_function(  # the toast has faded in (axe reads a fading text's colours as faint)
+                "() => getComputedStyle(document.querySelector('.toast-body')).opacity === '1'"
+            )
+            assert serious_violations(page) == [], f"chat, document view and a toast, {theme}"
             names = page.locator("#kz-chat [data-testid=bot]").evaluate_all(
                 "ms => ms.map(m => m.getAttribute('aria-label'))"
             )
             assert names and all(n.startswith("Ответ: ") and "<" not in n for n in names), names
+            assert english_labels(page) == [], "accessible names in Russian, the chat and a toast"
             page.get_by_role("tab", name="Индекс").click()
             page.locator("#kz-status table").wait_for()
             assert serious_violations(page) == [], f"the «Индекс» tab, {theme}"
+            assert english_labels(page) == [], "accessible names in Russian, the «Индекс» tab"
             context.close()
 
 
