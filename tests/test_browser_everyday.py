@@ -183,6 +183,7 @@ def test_the_chat_the_document_view_and_the_index_tab_pass_axe(browser, tmp_path
             )
             assert names and all(n.startswith("Ответ: ") and "<" not in n for n in names), names
             assert english_labels(page) == [], "accessible names in Russian, the chat and a toast"
+            assert not re.search("[A-Za-z]", page.locator(".toast-title").first.inner_text()), "a Russian toast title"
             page.get_by_role("tab", name="Индекс").click()
             page.locator("#kz-status table").wait_for()
             assert serious_violations(page) == [], f"the «Индекс» tab, {theme}"
