@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from kzru_rag import Assistant
-from kzru_rag.answering.followups import contextual_query, entities, first_claim, referent
+from kzru_rag.answering.followups import contextual_query, entities, first_claim, is_follow_up, referent
 from kzru_rag.evaluation.datasets import Dialogue, Turn, load_dialogues
 from kzru_rag.evaluation.dialogues import evaluate_dialogues, format_dialogues
 from kzru_rag.faces.cli import main
@@ -64,6 +64,42 @@ def test_the_pronoun_takes_the_entity_that_agrees_with_it(question: str, expecte
     assert carried is not None and carried.text == expected
 
 
+def test_she_takes_the_woman_the_answer_to_who_named() -> None:
+    """An organisation named by a masculine noun with plural dependants is masculine (its head word), so «она»
+    passes it over; «Москву» agrees with «она» too, but the previous question asked who: the person comes first."""
+    answer = (
+        "Визит в Москву важен, – акцентирует руководитель отдела Казахстанского института стратегических "
+        "исследований Жанар Тулиндинова. [1]"
+    )
+    found = {entity.text: entity for entity in entities(answer)}
+
+    assert found["Казахстанского института стратегических исследований"].gender == "masc"
+    assert found["Жанар Тулиндинова"].gender == "femn"
+    assert found["Москву"].gender == "femn"
+    assert referent("А какую должность она занимает?", _history(WHO, answer)).text == "Жанар Тулиндинова"
+
+
+BRIDGE = _history("Когда откроют второй мост через Иртыш?", "Движение по мосту откроют в ноябре 2027 года. [1]")
+
+
+@pytest.mark.parametrize(
+    "question, follow_up",
+    [
+        ("Сколько будет стоить этот мост через реку?", True),  # its noun was named: it points back
+        ("Кто это сказал об открытии движения?", True),  # a demonstrative standing alone
+        ("Какие вузы перечислены в этой статье?", False),  # a noun never named points elsewhere
+        ("Какие меры для этого принимают в регионе?", True),  # «для этого»: no noun of its own
+        ("Which universities does this article list?", True),  # an English noun is not compared with Russian
+        ("Бұл бастама кімдікі?", True),  # nor a Kazakh one
+        ("Is there a metro line in Almaty planned?", False),  # "there" of "is there" points nowhere
+        ("What will be built there next year?", True),
+    ],
+)
+def test_a_demonstrative_points_back_only_to_what_the_conversation_named(question: str, follow_up: bool) -> None:
+    assert is_follow_up(question, BRIDGE) is follow_up
+    assert (contextual_query(question, BRIDGE) == question) is not follow_up
+
+
 def test_a_pronoun_of_the_wrong_gender_does_not_take_the_entity() -> None:
     assert referent("А где он работает?", _history(WHO, ONE_WOMAN)) is None
     assert contextual_query("А где он работает?", _history(WHO, ONE_WOMAN)) == f"А где он работает? {WHO}"
@@ -80,6 +116,14 @@ def test_after_a_question_for_a_place_the_pronoun_keeps_the_questions_subject() 
 
     assert referent("А какая у него тема?", history) is None
     assert referent("А что там ещё будет?", history).text == "Уральске"
+
+
+def test_a_kazakh_question_keeps_no_subject_by_russian_grammar() -> None:
+    """pymorphy3 guesses genders for Kazakh words («сарапшының», «пікірі»), so the subject rule, which would keep
+    the earlier question instead of the person its answer named, applies to Russian questions only."""
+    history = _history("Мақалада қай сарапшының пікірі келтірілген?", ONE_WOMAN)
+
+    assert referent("Оның лауазымы қандай?", history).text == "Жанар Тулиндинова"
 
 
 def test_a_repeated_pronoun_keeps_its_referent() -> None:
@@ -157,6 +201,47 @@ def test_a_follow_up_is_judged_by_the_kind_it_asks_for_not_the_earlier_questions
     assert first in answer.query_used and "Рабочие профессии" in answer.text
     assert answer.signals is not None and answer.signals.kind_missing == 0
     assert answer.status == "answered"
+
+
+EMBANKMENT = _history(
+    "Сколько стоит реконструкция набережной?", "Реконструкция набережной обойдётся в 4 млрд тенге. [1]"
+)
+
+
+@pytest.mark.parametrize(
+    "question, history, follow_up",
+    [
+        (
+            "Когда закончат реконструкцию набережной?",
+            EMBANKMENT,
+            True,
+        ),  # a common noun standing for what was just talked about
+        ("Когда закончат реконструкцию набережной?", BRIDGE, False),  # the conversation was about something else
+        ("Когда закончат реконструкцию набережной в Уральске?", EMBANKMENT, False),  # it names a place of its own
+        ("Где находится зоопарк?", EMBANKMENT, False),  # short, but it names a new thing and does not go on
+        ("Где находится набережная?", EMBANKMENT, True),  # short, about what was just talked about
+        ("А по чьей инициативе?", EMBANKMENT, True),  # short, opening as a continuation
+        ("А когда?", EMBANKMENT, True),  # short, with no noun
+    ],
+)
+def test_a_question_continues_the_conversation_only_about_what_it_named(
+    question: str, history: list[Message], follow_up: bool
+) -> None:
+    assert is_follow_up(question, history) is follow_up
+    assert contextual_query(question, history).startswith(question)
+
+
+@pytest.mark.slow
+def test_the_earlier_question_does_not_pull_the_search_back_to_its_own_answer(bundled_assistant: Assistant) -> None:
+    """«А что при этом будут производить?» searched with the earlier question appended at full weight finds only
+    the sentence that answered it; with the follow-up's own meaning leading (`Retriever.search`'s `lead`), the
+    sentence on what will be produced is quoted too."""
+    first = "Переход от чего к чему позволит странам формировать продовольственные цепочки?"
+    earlier = bundled_assistant.ask(first, use_llm=False)
+    answer = bundled_assistant.ask("А что при этом будут производить?", _history(first, earlier.text), use_llm=False)
+
+    assert first in answer.query_used
+    assert "кормов и биотоплива" in answer.text
 
 
 def test_natasha_is_loaded_only_for_a_pronoun() -> None:

@@ -14,7 +14,8 @@
   the question's language and cites the closest passages.
 - Follow-ups: a question that leans on the conversation («А где она работает?») is made
   self-contained (followups.py): its pronoun's referent in the previous answer («Жанар
-  Тулиндинова») is searched with it, or else the earlier questions it leans on; with an LLM,
+  Тулиндинова») is searched with it, or else the earlier questions it leans on (weighed less than the
+  follow-up itself: `Retriever.search`'s `lead`); with an LLM,
   prompts/condense.ru.md rewrites it and is told the same referent.
 - The question is analysed once (`questions.analyse` → `Query`); a follow-up made self-contained is analysed
   once more, as the different text it then is.
@@ -37,7 +38,7 @@ from dataclasses import replace
 from kzru_rag.answering.citations import CitationChecker, says_nothing
 from kzru_rag.answering.confidence import ConfidenceModel, measure, shipped_model
 from kzru_rag.answering.extractive import Extractor, Span, quote_text
-from kzru_rag.answering.followups import contextual_query, first_claim, referent
+from kzru_rag.answering.followups import Standalone, first_claim, referent, standalone
 from kzru_rag.answering.llm import LLM, render_prompt
 from kzru_rag.answering.wording import (
     UNCITED_NOTICE,
@@ -150,12 +151,14 @@ class Assistant:
         llm = self.llm if use_llm else None
         notice = None
         query = asked
+        lead = None
         if turns:
-            text, notice = self._standalone(asked, turns, llm)
-            query = asked if text == asked.text else analyse(text)
+            alone, notice = self._standalone(asked, turns, llm)
+            query = asked if alone.text == asked.text else analyse(alone.text)
+            lead = alone.lead if alone.lead != alone.text else None
             if notice:
                 llm = None
-        hits = self.retriever.search(query, k=k, documents=documents)
+        hits = self.retriever.search(query, k=k, documents=documents, lead=lead)
         base = Answer("", [], False, query.text, hits, language=asked.language)
         if reasons := self.retriever.abstention_reasons(query, hits):
             answer = self._abstain(base, reasons)
@@ -174,10 +177,10 @@ class Assistant:
             yield answer.text
         yield answer
 
-    def _standalone(self, question: Query, turns: list[Message], llm: LLM | None) -> tuple[str, str | None]:
+    def _standalone(self, question: Query, turns: list[Message], llm: LLM | None) -> tuple[Standalone, str | None]:
         """The question rewritten to stand alone, and a notice when the LLM could not do it."""
         if llm is None:
-            return contextual_query(question, turns, self._terms), None
+            return standalone(question, turns, self._terms), None
         recent = turns[-CONDENSE_HISTORY_TURNS:]
         speakers = {"user": "Пользователь", "assistant": "Ассистент"}
         lines = [f"{speakers[t['role']]}: {one_line(t['content'])[:CONDENSE_ANSWER_CHARS]}" for t in recent]
@@ -191,13 +194,13 @@ class Assistant:
         try:
             rewritten = one_line(self._complete(llm, messages)).strip(" «»\"'")
         except KzruRagError as err:
-            return contextual_query(question, turns, self._terms), failure_notice(err)
+            return standalone(question, turns, self._terms), failure_notice(err)
         if says_nothing(rewritten) or len(rewritten) > 4 * len(question.text) + 300:
             log.warning(
                 "LLM condensed %r to an unusable question %r; using the conversation instead", question.text, rewritten
             )
-            return contextual_query(question, turns, self._terms), None
-        return rewritten, None
+            return standalone(question, turns, self._terms), None
+        return Standalone(rewritten, rewritten), None
 
     def _complete(self, llm: LLM, messages: list[Message]) -> str:
         """The LLM's whole reply; any failure is raised as KzruRagError."""

@@ -9,7 +9,7 @@ when they agree with the pronoun in gender and number (natasha's morphology tags
 sentence: «она» takes «Жанар Тулиндинова», never «Владимир Путин») and in kind («там» / "there"
 take a place, "she" / "he" a person, "it" anything but a person). `contextual_query` puts the
 referent into the search in place of the pronoun; without one it appends the earlier questions the
-follow-up leans on.
+follow-up leans on, as context the search weighs less than the follow-up itself (`Standalone.lead`).
 
 natasha is imported and its models loaded only when a follow-up has a pronoun, once per process.
 """
@@ -21,10 +21,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from kzru_rag.language.entities import tagged
-from kzru_rag.language.questions import WHICH, expected_answer
+from kzru_rag.language.entities import named_specifics, tagged
+from kzru_rag.language.questions import WHICH, expected_answer, key_nouns, question_language
 from kzru_rag.language.speech import ANAPHORS
-from kzru_rag.language.words import WORD, best_parse, content_words, tokens
+from kzru_rag.language.words import (
+    WORD,
+    Readings,
+    best_parse,
+    content_words,
+    is_cyrillic_word,
+    specifics,
+    tokens,
+    word_readings,
+)
 from kzru_rag.schema import Kind, Query
 from kzru_rag.stores.terms import TermIndex
 
@@ -36,6 +45,15 @@ Gender = Literal["masc", "femn", "neut"]
 
 SHORT_QUESTION_WORDS = 2  # a question with this few content words is read as a follow-up
 EARLIER_QUESTIONS = 3  # at most this many earlier questions are appended to a follow-up without a referent
+DEMONSTRATED_WITHIN = 2  # a demonstrative's noun is looked for among this many words after it («этот новый мост»)
+DEMONSTRATIVES = frozenset(
+    "этот эта это эти этого этой этом этих этим тот та те того той this that these those осы сол бұл".split()
+)
+"""Demonstratives among `speech.ANAPHORS`: with a noun they name what they point to («этот мост»)."""
+_BE = frozenset("is are was were be been will".split())
+CONTINUING = frozenset("а и ну and also so ал және".split())
+"""Words that open a question as a continuation of the conversation («А по чьей инициативе?»)."""
+_ADJECTIVES = frozenset({"ADJF", "PRTF"})
 
 
 @dataclass(frozen=True)
@@ -73,6 +91,8 @@ own noun and are left to the earlier questions."""
 ATTRIBUTE_KINDS: frozenset[Kind] = frozenset({"place", "time", "number", "duration"})
 """Kinds of questions whose answer describes the question's subject rather than naming a new one."""
 _NER_KINDS: dict[str, EntityKind] = {"PER": "person", "LOC": "place", "ORG": "organisation"}
+_ENTITY_OF_KIND: dict[Kind, EntityKind] = {"person": "person", "organisation": "organisation"}
+"""The entity an answer to a question of that kind names («Кто…?» → a person)."""
 _GENDERS: dict[str, Gender] = {"Masc": "masc", "Fem": "femn", "Neut": "neut"}
 QUOTE_HEAD_TOKENS = 3
 """A «quoted» name takes the gender of a noun among the tokens just before it («коридора «Север – Юг»»)."""
@@ -98,20 +118,101 @@ class Entity:
         return pronoun.plural is None or self.plural is None or self.plural == pronoun.plural
 
 
-def is_follow_up(question: str | Query) -> bool:
-    """True when the question refers back (a pronoun such as «он», «там», "it") or is too short to stand alone."""
+def is_follow_up(question: str | Query, history: Sequence[Message] = ()) -> bool:
+    """True when the question refers back to the conversation `history` or is too short to stand alone: of at most
+    `SHORT_QUESTION_WORDS` words, with no noun («А когда?», «Почему?») or opening as a continuation («А по чьей
+    инициативе?», "And how long?"); a short question naming a new thing stands alone («Где находится зоопарк?»).
+
+    It refers back with a pronoun («он», «там», "it"), a demonstrative standing alone («Кто это сказал?»), or a
+    demonstrative whose noun an earlier turn named («этот мост» after «…второго моста через Иртыш»), or it names
+    only what the previous exchange named (`_continues`: a common noun standing for it). A demonstrative
+    with a Russian noun the conversation never named points elsewhere («в этой статье»), and "there" of "is
+    there" points nowhere: such a question stands alone.
+    """
+    if _pointers(question):
+        return True
+    demonstrated = _demonstrated(question)
+    named = [noun for noun in demonstrated if noun is not None]
+    if len(named) < len(demonstrated):
+        return True
+    earlier = frozenset().union(*(r for turn in history for r in content_words(turn["content"])))
+    if any(noun & earlier for noun in named) or _continues(question, history):
+        return True
     lemmas = question.lemmas if isinstance(question, Query) else tokens(question)
-    return bool(set(_written(question)) & ANAPHORS) or len(lemmas) <= SHORT_QUESTION_WORDS
+    if len(lemmas) > SHORT_QUESTION_WORDS:
+        return False
+    return bool(set(_written(question)[:1]) & CONTINUING) or not _own_nouns(question)[0]
+
+
+def _continues(question: str | Query, history: Sequence[Message]) -> bool:
+    """True when every noun of the question was named in the previous exchange (its question and answer) and the
+    question names nothing of its own (a name, a number): it goes on about the same thing without pointing
+    («Когда закончат набережную?» after a turn about that embankment)."""
+    previous = list(history)[-2:]
+    if not previous:
+        return False
+    nouns, names = _own_nouns(question)
+    if names or not nouns:
+        return False
+    said = frozenset().union(*(r for turn in previous for r in content_words(turn["content"])))
+    return all(readings & said for _, readings in nouns)
+
+
+def _own_nouns(question: str | Query) -> tuple[Sequence[tuple[str, Readings]], bool]:
+    """The question's nouns (`Query.key_nouns`), and whether it names a thing of its own (a name or a number)."""
+    if isinstance(question, Query):
+        return question.key_nouns, bool(question.named or question.numbers)
+    return key_nouns(question), bool(named_specifics(question) or specifics(question))
 
 
 def pronoun_of(question: str | Query) -> Pronoun | None:
     """The first pronoun of the question that stands for an entity, or None."""
-    return next((PRONOUNS[word] for word in _written(question) if word in PRONOUNS), None)
+    return next((PRONOUNS[word] for word in _pointers(question) if word in PRONOUNS), None)
 
 
 def _written(question: str | Query) -> Sequence[str]:
     """The question's words as written, lower-cased (an earlier question of the conversation is read here)."""
     return question.written if isinstance(question, Query) else tokens(question, lemmas=False)
+
+
+def _pointers(question: str | Query) -> list[str]:
+    """The question's pronouns and pro-adverbs that point back, in order (demonstratives are `_demonstrated`);
+    "there" next to a form of "be" ("is there", "there are") says that something exists and points nowhere."""
+    words = _written(question)
+    return [
+        word
+        for i, word in enumerate(words)
+        if word in ANAPHORS
+        and word not in DEMONSTRATIVES
+        and not (word == "there" and {*words[max(0, i - 1) : i], *words[i + 1 : i + 2]} & _BE)
+    ]
+
+
+def _demonstrated(question: str | Query) -> list[Readings | None]:
+    """For each demonstrative of the question, the readings of the Russian noun it points with («этот *мост*», «эти
+    новые *мосты*»: the next word, or the one after an adjective), or None when it points without one («для этого
+    развивают…», «Кто это сказал?») or in a question in another language ("that direction", «бұл бастама»: not
+    comparable with the Russian of the conversation)."""
+    words = _written(question)
+    russian = (question.language if isinstance(question, Query) else question_language(question)) == "ru"
+    found: list[Readings | None] = []
+    for i, word in enumerate(words):
+        if word not in DEMONSTRATIVES:
+            continue
+        if not russian:
+            found.append(None)
+            continue
+        following = list(words[i + 1 : i + 3])
+        if following and following[0] not in ANAPHORS and _pos(following[0]) in _ADJECTIVES:
+            following = following[1:]
+        noun = following[0] if following and _pos(following[0]) == "NOUN" else None
+        found.append(word_readings(noun) if noun is not None else None)
+    return found
+
+
+def _pos(word: str) -> str | None:
+    """pymorphy3's likeliest part of speech of a Russian word; None for a word in other letters."""
+    return best_parse(word)[1] if is_cyrillic_word(word) else None
 
 
 def entities(text: str) -> list[Entity]:
@@ -140,8 +241,9 @@ def referent(question: str | Query, history: Sequence[Message], terms: TermIndex
       of what the question was about, so only «там» / "there" takes an entity from it.
     - When a Russian noun of the previous question agrees with the pronoun and is not the one it
       asked for («Какова тема форума?» → «А где он пройдёт?»), the pronoun continues that question.
-    - Otherwise the entities of the previous answer that agree with the pronoun are ranked: those
-      the previous question did not name first (what the answer added), then the most specific
+    - Otherwise the entities of the previous answer that agree with the pronoun are ranked: those of
+      the kind the previous question asked for first («Кто…?»: a person), then those it did not name
+      (what the answer added), then the most specific
       (the rarest in the indexed sentences, by `terms`), then in the answer's order.
     None when the question has no such pronoun or nothing agrees with it.
     """
@@ -163,16 +265,33 @@ def referent(question: str | Query, history: Sequence[Message], terms: TermIndex
     named = frozenset().union(*content_words(asked))
     candidates = [entity for entity in entities(turns[last]["content"]) if entity.agrees_with(pronoun)]
 
-    def rank(item: tuple[int, Entity]) -> tuple[bool, int, int]:
+    wanted = _ENTITY_OF_KIND.get(kind) if kind is not None else None
+
+    def rank(item: tuple[int, Entity]) -> tuple[bool, bool, int, int]:
         position, entity = item
         words = content_words(entity.text)
         specificity = min((terms.frequency(word) for word in words), default=0) if terms is not None else 0
-        return (any(word & named for word in words), specificity, position)
+        return (
+            wanted is not None and entity.kind != wanted,
+            any(word & named for word in words),
+            specificity,
+            position,
+        )
 
     return min(enumerate(candidates), key=rank, default=(0, None))[1]
 
 
-def contextual_query(question: str | Query, history: Sequence[Message], terms: TermIndex | None = None) -> str:
+@dataclass(frozen=True)
+class Standalone:
+    """A question made to stand alone for search: `text` is searched; `lead` is what the question itself says
+    (with its pronoun's referent): all of `text`, or its beginning when earlier questions are appended as context,
+    which `Retriever.search` then weighs less than the question's own meaning."""
+
+    text: str
+    lead: str
+
+
+def standalone(question: str | Query, history: Sequence[Message], terms: TermIndex | None = None) -> Standalone:
     """The question made to stand alone for search: with the entity its pronoun stands for
     (`referent`), or else with the earlier questions it leans on appended (none when it stands alone).
 
@@ -180,24 +299,31 @@ def contextual_query(question: str | Query, history: Sequence[Message], terms: T
     a chain of follow-ups keeps the topic that started it.
     """
     text = question.text if isinstance(question, Query) else question
-    if not is_follow_up(question):
-        return text
+    if not is_follow_up(question, history):
+        return Standalone(text, text)
     if carried := referent(question, history, terms):
-        return f"{text} {carried.text}"
+        return Standalone(f"{text} {carried.text}", f"{text} {carried.text}")
     context: list[str] = []
-    for turn in reversed(history):
-        if turn["role"] != "user":
+    turns = list(history)
+    for at in range(len(turns) - 1, -1, -1):
+        if turns[at]["role"] != "user":
             continue
-        context.append(turn["content"].strip())
-        if not is_follow_up(turn["content"]) or len(context) == EARLIER_QUESTIONS:
+        context.append(turns[at]["content"].strip())
+        if not is_follow_up(turns[at]["content"], turns[:at]) or len(context) == EARLIER_QUESTIONS:
             break
-    return " ".join([text, *context])
+    return Standalone(" ".join([text, *context]), text)
+
+
+def contextual_query(question: str | Query, history: Sequence[Message], terms: TermIndex | None = None) -> str:
+    """What `standalone` searches for the question."""
+    return standalone(question, history, terms).text
 
 
 def _subject_agrees(question: str, pronoun: Pronoun) -> bool:
     """True when a Russian noun of `question`, other than the head of its «какой…» phrase (what it
-    asks for), agrees with the pronoun in gender and number."""
-    if pronoun.kinds == _PLACE:
+    asks for), agrees with the pronoun in gender and number (never for a question in another language: pymorphy3
+    would guess a gender for Kazakh words)."""
+    if pronoun.kinds == _PLACE or question_language(question) != "ru":
         return False
     words = [match.group().lower() for match in WORD.finditer(question)]
     head_taken = False
@@ -228,12 +354,16 @@ def first_claim(answer: str) -> str:
 
 
 def _entity(text: str, kind: EntityKind, words: Sequence[Any]) -> Entity:
-    """An entity with the gender and number natasha's morphology gives its words (None when they disagree)."""
-    genders = {_GENDERS.get(word.feats.get("Gender", "")) for word in words}
-    numbers = {word.feats.get("Number") for word in words}
+    """An entity with the gender and number natasha's morphology gives its head word (None when unknown).
+
+    The head is its first noun («Казахстанского *института* стратегических исследований»: masculine singular,
+    whatever its dependent words), else its last word: a person's surname carries the gender («Жанар
+    *Тулиндинова*»; a Kazakh first name is often tagged masculine)."""
+    head = next((word for word in words if word.pos == "NOUN"), words[-1] if words else None)
+    feats = head.feats if head is not None else {}
     return Entity(
         text=text,
         kind=kind,
-        gender=genders.pop() if len(genders) == 1 else None,
-        plural={"Plur": True, "Sing": False}.get(numbers.pop()) if len(numbers) == 1 else None,
+        gender=_GENDERS.get(feats.get("Gender", "")),
+        plural={"Plur": True, "Sing": False}.get(feats.get("Number", "")),
     )
