@@ -145,12 +145,14 @@ def test_a_streaming_answer_stops_and_an_answer_is_given_again(browser, tmp_path
             assert re.fullmatch(r"Ответ модели.* · уверенность \d+%", status), "an LLM answer's status and confidence"
             assert page.locator("#kz-chat [data-testid=user]").count() == 1, "the stopped turn is not kept"
             stub.queue(["Это ", "Экибастузская ГРЭС-2 [1]."])
-            page.click("#kz-again")
+            page.dblclick("#kz-again")
             page.wait_for_function(
                 "() => document.querySelector('#kz-chat').innerText.includes('Это Экибастузская ГРЭС-2')"
             )
             page.locator("#kz-chat .kz-source").first.wait_for()
             assert page.locator("#kz-chat [data-testid=user]").count() == 1, "the answer replaced, not added"
+            page.wait_for_timeout(1500)  # time for a second answer, had the double click asked twice
+            assert len(stub.requests) == 3 and page.locator(".toast-body").count() == 0, "a double click asks once"
             page.reload()
             page.locator("#kz-chat .kz-source").first.wait_for()
             assert page.locator("#kz-chat [data-testid=user]").count() == 1, "the stopped turn was not saved"

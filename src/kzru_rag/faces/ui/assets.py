@@ -152,6 +152,11 @@ document.addEventListener('click', (event) => {
   const marker = event.target.closest('.kz-cite[class*=kz-cite-]');
   if (marker) openMarker(marker);
 });
+// A question waits for an answer still ending (trigger_mode "always_last"): the second click of a double click would
+// then ask again with the emptied question box; it is dropped here.
+document.addEventListener('click', (event) => {
+  if (event.detail > 1 && event.target.closest('#kz-ask, #kz-again')) event.stopImmediatePropagation();
+}, true);
 // Gradio's copy button copies a message's HTML source; the answer is copied as the text the reader sees.
 document.addEventListener('click', (event) => {
   const button = event.target.closest('#kz-chat .message-buttons button[aria-label]');
