@@ -27,6 +27,19 @@ def copy_index(folder: Path) -> Path:
     return target
 
 
+NOTE = "# Заметка о заводе\n\nВ Павлодаре построят завод по выпуску аккумуляторов.\n"
+"""A second document (named `note`): a collection of two, for tests of the document filter."""
+
+
+def add_note(library: Library, folder: Path) -> str:
+    """`NOTE` added to `library` as `folder/note.md` and indexed; its document name."""
+    note = folder / "note.md"
+    note.write_text(NOTE, encoding="utf-8")
+    library.add(note)
+    library.rebuild()
+    return "note"
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -10,7 +10,7 @@ import httpx
 import openai
 import pytest
 
-from app_server import copy_index, serve
+from app_server import add_note, copy_index, serve
 
 PASSWORD = "kzru-api-secret-7"  # HTTP headers are ASCII: a key in Cyrillic cannot be sent
 QUESTION = "Где проходит XXI форум межрегионального сотрудничества?"
@@ -21,7 +21,9 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory, embedder):
-    with serve(copy_index(tmp_path_factory.mktemp("api")), embedder, auth=("admin", PASSWORD)) as (url, library):
+    folder = tmp_path_factory.mktemp("api")
+    with serve(copy_index(folder), embedder, auth=("admin", PASSWORD)) as (url, library):
+        add_note(library, folder)  # two documents, for the document filter
         yield url.rstrip("/"), library
 
 
@@ -88,6 +90,23 @@ def test_a_streamed_answer_is_the_same_and_its_last_chunk_carries_the_citations(
     assert all("kzru_rag" not in (chunk.model_extra or {}) for chunk in chunks[:-1])
 
 
+def test_the_documents_field_answers_from_the_chosen_documents_alone(app) -> None:
+    url, library = app
+    api = client(url)
+    asked = {"model": "kzru-rag", "messages": [{"role": "user", "content": QUESTION}]}
+    everywhere = api.chat.completions.create(**asked).model_extra["kzru_rag"]
+    expected = library.assistant.ask(QUESTION, documents=["note"])
+
+    within = api.chat.completions.create(**asked, extra_body={"documents": ["note"]})
+
+    assert "kz-ru-state-visit-2025-11" in {c["document"] for c in everywhere["citations"]}
+    cited = within.model_extra["kzru_rag"]["citations"]
+    assert cited and {c["document"] for c in cited} == {"note"}
+    assert within.choices[0].message.content == expected.text
+    with pytest.raises(openai.BadRequestError, match="no document named 'nowhere'"):
+        api.chat.completions.create(**asked, extra_body={"documents": ["nowhere"]})
+
+
 @pytest.mark.parametrize("key", ["wrong-key", "admin"])
 def test_a_wrong_or_missing_key_gets_401_and_nothing_else(app, key: str) -> None:
     url, _ = app
@@ -111,6 +130,27 @@ def test_a_bad_request_is_refused_in_one_line(app) -> None:
         api.chat.completions.create(model="kzru-rag", messages=[{"role": "assistant", "content": "Здравствуйте"}])
     with pytest.raises(openai.BadRequestError, match="the question is empty"):
         api.chat.completions.create(model="kzru-rag", messages=[{"role": "user", "content": "   "}])
+
+
+def test_an_llm_answer_carries_its_status_and_confidence(tmp_path, embedder) -> None:
+    from kzru_rag.answering.llm import OpenAICompatibleLLM
+    from openai_stub import OpenAIStub
+
+    reply = "Форум проходит в Уральске [{n}]."
+    with OpenAIStub() as stub:
+        llm = OpenAICompatibleLLM("stub-model", base_url=stub.base_url, timeout=30)
+        with serve(copy_index(tmp_path), embedder, llm=llm) as (url, library):
+            hits = library.retriever.search(QUESTION)
+            n = next(n for n, hit in enumerate(hits, 1) if "Уральске" in hit.text)
+            stub.queue(reply.format(n=n), reply.format(n=n))
+            expected = library.assistant.ask(QUESTION)
+            api = openai.OpenAI(base_url=f"{url.rstrip('/')}/v1", api_key="anything", max_retries=0, timeout=120)
+            completion = api.chat.completions.create(model="kzru-rag", messages=[{"role": "user", "content": QUESTION}])
+
+    extra = completion.model_extra["kzru_rag"]
+    assert expected.mode == extra["mode"] == "llm" and completion.choices[0].message.content == expected.text
+    assert extra["status"] == expected.status == "answered"
+    assert 0 < extra["confidence"] <= 1 and extra["confidence"] == pytest.approx(expected.confidence, abs=1e-4)
 
 
 def test_without_a_password_the_api_needs_no_key(tmp_path, embedder) -> None:

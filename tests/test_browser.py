@@ -7,6 +7,7 @@ README's screenshots are written to DIR as small PNGs.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import threading
 from collections.abc import Iterator
@@ -252,6 +253,7 @@ def test_with_an_llm_the_answer_streams_and_a_failure_shows_a_notice(browser, tm
         ask(page, "Где проходит XXI форум межрегионального сотрудничества?")
         bot = page.locator("#kz-chat [data-testid=bot]").first
         assert "Форум проходит в Уральске [1] 11–12 ноября." in bot.inner_text()
+        assert re.fullmatch(r"Ответ модели.* · уверенность \d+%", bot.locator(".kz-confidence").inner_text().strip())
         assert "несуществующие фрагменты ([9])" in bot.locator(".kz-notice").inner_text()
         assert page.locator("#kz-chat .kz-source").count() == 1
         assert "Вопрос: Где проходит XXI форум" in stub.requests[0]["messages"][1]["content"]
@@ -287,6 +289,8 @@ def test_an_english_question_quotes_the_answering_sentences_under_one_marker(pag
 
     bot = page.locator("#kz-chat [data-testid=bot]").first
     assert "Молодежно-волонтерского форума" in bot.inner_text()
+    status = bot.locator(".kz-confidence").inner_text()
+    assert re.fullmatch(r"(Answer|There may be no direct answer) · confidence \d+%", status), "in English"
     markers = bot.locator("sup.kz-cite").all_inner_texts()
     sources = page.locator("#kz-chat .kz-source")
     assert sources.count() == len(set(markers)), "a passage quoted twice is listed once"

@@ -17,7 +17,7 @@ from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 
-from app_server import copy_index, serve
+from app_server import add_note, copy_index, serve
 from kzru_rag.answering.assistant import Assistant
 from kzru_rag.index.load import load_index
 from kzru_rag.retrieval.retriever import Retriever
@@ -33,7 +33,9 @@ Action = Callable[[ClientSession], Awaitable[Any]]
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory, embedder):
-    with serve(copy_index(tmp_path_factory.mktemp("mcp")), embedder, auth=("admin", PASSWORD)) as (url, library):
+    folder = tmp_path_factory.mktemp("mcp")
+    with serve(copy_index(folder), embedder, auth=("admin", PASSWORD)) as (url, library):
+        add_note(library, folder)  # two documents, for the document filter
         yield url.rstrip("/"), library
 
 
@@ -77,6 +79,8 @@ def check_tools(listed: Any) -> None:
     assert {"question", "k", "history"} <= set(tools["ask"].inputSchema["properties"])
     assert "description" in tools["ask"].inputSchema["properties"]["question"]
     assert "status" in tools["ask"].outputSchema["properties"]
+    for name in ("ask", "search_passages"):
+        assert "description" in tools[name].inputSchema["properties"]["documents"], name
 
 
 def check_answer(result: Any, expected_text: str) -> dict[str, Any]:
@@ -115,6 +119,25 @@ def test_search_and_the_document_list_over_http(app) -> None:
     documents = listed.structuredContent["result"]
     assert [d["name"] for d in documents] == list(library.retriever.index.documents)
     assert documents[0]["state"] == "indexed" and documents[0]["chars"] > 1000
+
+
+def test_ask_and_search_keep_to_the_chosen_documents(app) -> None:
+    url, library = app
+    within = {"documents": ["note"]}
+
+    async def both(session: ClientSession) -> tuple[Any, Any, Any]:
+        answer = await session.call_tool("ask", {"question": QUESTION, **within})
+        found = await session.call_tool("search_passages", {"query": QUESTION, "k": 3, **within})
+        return answer, found, await session.call_tool("ask", {"question": QUESTION, "documents": ["nowhere"]})
+
+    answer, found, unknown = over_http(url, both)
+
+    reply = answer.structuredContent
+    assert reply["text"] == library.assistant.ask(QUESTION, documents=["note"]).text
+    assert reply["citations"] and {c["document"] for c in reply["citations"]} == {"note"}
+    passages = found.structuredContent["result"]
+    assert passages and {p["document"] for p in passages} == {"note"}
+    assert unknown.isError and "nowhere" in unknown.content[0].text
 
 
 def test_a_bad_argument_is_a_tool_error_the_agent_can_read(app) -> None:

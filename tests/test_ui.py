@@ -30,8 +30,12 @@ from kzru_rag.faces.ui import (
     render_sources,
     render_status,
 )
+from kzru_rag.faces.ui.asking import question_problem
+from kzru_rag.faces.ui.collection import collection_view
+from kzru_rag.faces.ui.render import passage_label
 from kzru_rag.index.load import load_index
 from kzru_rag.ingest.documents import BUNDLED_SOURCE
+from kzru_rag.language.words import counted
 from kzru_rag.library import MAX_UPLOAD_BYTES, Library
 from kzru_rag.retrieval.retriever import Retriever
 from kzru_rag.schema import Answer
@@ -92,6 +96,52 @@ def test_render_answer_escapes_the_text_and_styles_only_real_markers(small_retri
     assert "kz-cite-3-1" in render_answer(answer, "Где открыт филиал?", turn=3), "a marker knows its answer"
     assert 'class="kz-notice"' in html and "Вопрос понят как" not in html
     assert "Вопрос понят как: А где" in render_answer(replace(answer, query_used="А где он? Где филиал?"), "А где он?")
+
+
+def test_the_status_line_gives_status_and_confidence_in_the_questions_language(small_retriever) -> None:
+    hit = small_retriever.search("Где открыт филиал МГИМО?", k=1)[0]
+    answer = Answer("Текст [1]", [hit], False, "Где открыт филиал?", [hit], confidence=0.87)
+    english = replace(answer, language="en", query_used="Where is it? Where is the branch?")
+
+    assert "Ответ · уверенность 87%" in render_answer(answer, "Где открыт филиал?")
+    assert "Ответ модели · уверенность 87%" in render_answer(replace(answer, mode="llm"), "Где открыт филиал?")
+    shown = render_answer(replace(english, mode="llm", status="uncertain"), "Where is it?")
+    assert "The model's answer; there may be no direct answer · confidence 87%" in shown
+    assert "The question was taken as: Where is it? Where is the branch?" in shown
+    assert "уверенност" not in shown and "Вопрос понят" not in shown
+
+
+def test_numbers_agree_with_their_nouns() -> None:
+    assert [counted(n, "фрагмент") for n in (1, 2, 5, 11, 21, 41)] == [
+        "1 фрагмент",
+        "2 фрагмента",
+        "5 фрагментов",
+        "11 фрагментов",
+        "21 фрагмент",
+        "41 фрагмент",
+    ]
+    assert counted(2001, "символ") == "2\u00a0001 символ" and counted(3, "документ") == "3 документа"
+    assert "2\u00a0001 символ," in question_problem("в" * 2001), "the length limit's warning agrees too"
+
+
+@pytest.mark.slow
+def test_the_chat_describes_the_collection_and_labels_passages_by_title_and_page(
+    bundled_library: Library, tmp_path: Path
+) -> None:
+    one = collection_view(bundled_library)
+    bundled_library.add(_file(tmp_path, "note.md", NOTE))
+    bundled_library.rebuild()
+    two = collection_view(bundled_library)
+
+    assert one.placeholder == "Ваш вопрос о документе…" and "## Вопросы по документу\n" in one.header
+    assert two.placeholder == "Ваш вопрос по документам…"
+    assert "2 документа: " in two.header and "«Заметка»" in two.header
+    assert two.examples[0] == "О чём документ «Заметка»?" and len(two.examples) > 1
+    assert ("Заметка", "note") in two.choices
+    hit = bundled_library.retriever.search("Где построят завод аккумуляторов?", k=1, documents=["note"])[0]
+    paged = replace(hit, metadata={**hit.metadata, "page": 2})
+    label = passage_label(1, paged, bundled_library.retriever.index.documents)
+    assert label == f"[1] Заметка · стр. 2 · абзац {hit.metadata['paragraph']}"
 
 
 def test_render_sources_quote_the_passage_with_the_answering_sentence_marked(small_retriever) -> None:

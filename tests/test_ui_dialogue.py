@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+import time
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -23,6 +26,7 @@ from kzru_rag.faces.ui.conversation import (
     turn_of_message,
 )
 from kzru_rag.faces.ui.dialogues import browser_secret, feedback_record, keep_feedback
+from kzru_rag.faces.ui.pacing import paced
 from kzru_rag.faces.ui.render import document_title
 from kzru_rag.schema import Answer
 
@@ -153,3 +157,36 @@ def test_the_browser_key_outlives_the_app_and_only_its_owner_reads_it(tmp_path: 
 
     assert browser_secret(tmp_path / "app-data") == key and len(key) >= 32
     assert (tmp_path / "app-data" / "browser-key").stat().st_mode & 0o077 == 0
+
+
+def test_a_paced_answer_can_be_closed_while_its_source_is_silent() -> None:
+    """The chat's answer comes through `paced`: while the LLM is silent the handler still hands Gradio a `None` at
+    each pause (so «Остановить» closes it at once), and once closed the source is closed at its next piece."""
+    release, closed = threading.Event(), threading.Event()
+
+    def silent() -> Iterator[str]:
+        yield "Начало"
+        try:
+            release.wait(30)
+            yield "после паузы"
+            yield "не прочитано"
+        finally:
+            closed.set()
+
+    answer = paced(silent(), pause=0.05)
+    assert next(answer) == "Начало"
+    started = time.monotonic()
+    assert next(answer) is None and time.monotonic() - started < 5, "a silent source does not hold the handler"
+    answer.close()
+    assert not closed.is_set()
+    release.set()
+    assert closed.wait(5), "the source is closed at its next piece"
+
+
+def test_a_paced_answer_raises_its_sources_error() -> None:
+    def failing() -> Iterator[str]:
+        yield "Начало"
+        raise ValueError("сбой")
+
+    with pytest.raises(ValueError, match="сбой"):
+        assert [item for item in paced(failing(), pause=0.05) if item is not None] == ["Начало"]

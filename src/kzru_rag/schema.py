@@ -192,11 +192,13 @@ class Answer:
     reasons: list[AbstentionReason] = field(default_factory=list)
     """Why the retriever took the documents to have no answer (empty when it did not)."""
     confidence: float | None = None
-    """Calibrated probability that the first quote answers the question (None: abstained, or no model)."""
+    """Calibrated probability that the first quote answers the question; for an LLM answer, that the passages it
+    cites hold the answer (their sentence that would be quoted first, judged alike). None: abstained, or no model."""
     status: Status = "answered"
     """"answered" (presented as the answer), "uncertain" (passages given as leads) or "abstained"."""
     signals: Signals | None = None
-    """What the confidence is computed from (the `Signals` of the first quote; None: not extractive)."""
+    """What the confidence is computed from (the `Signals` of the first quote, or of an LLM answer's judged sentence;
+    None: abstained)."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -22,6 +22,10 @@
 - Confidence: an extractive answer carries the calibrated probability that its first quote answers
   the question (`confidence.ConfidenceModel`, from the index manifest); below the model's
   `answer_from` it is presented as *uncertain*: a warning first, the quotes below it as leads.
+  An LLM answer is judged by the same model on its evidence: the sentence of the passages it cites that
+  would be quoted first (`Extractor.choose` over them), with the retrieval signals of all passages found. It is
+  the probability that the cited passages hold the answer, not a check of the model's wording; below
+  `answer_from` the answer is *uncertain* and ends with a warning in the question's language.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ from kzru_rag.answering.wording import (
     quotes_of,
     says_no_answer,
     uncertain,
+    uncertain_tail,
     uncited_tail,
 )
 from kzru_rag.embedding.base import DEFAULT_MODEL
@@ -285,6 +290,11 @@ class Assistant:
         if says_nothing(checker.text):
             log.warning("LLM reply %r says nothing; giving the extractive answer", checker.text)
             return replace(self._extract(base, query, focus=query), notice=empty_reply_notice(checker.text))
+        return (yield from self._checked(base, query, checker))
+
+    def _checked(self, base: Answer, query: Query, checker: CitationChecker) -> Generator[str, None, Answer]:
+        """The LLM's finished reply as an answer, judged on its cited passages (`_weighed`); what it lacks (the
+        passages it is given with when it cites none, the warning of an uncertain answer) is streamed after it."""
         text = checker.text.strip()
         cited = [base.hits[i] for i in checker.cited]
         notices = [dropped_notice(checker.dropped)] if checker.dropped else []
@@ -296,7 +306,12 @@ class Assistant:
             tail = uncited_tail(base.language, abstained, len(cited))
             text += tail
             yield tail
-        return replace(
+        judged = None if abstained else self._weighed(base, query, cited)
+        if judged is not None and judged.status == "uncertain":
+            tail = uncertain_tail(base.language, len(cited))
+            text += tail
+            yield tail
+        answer = replace(
             base,
             text=text,
             citations=cited,
@@ -306,6 +321,20 @@ class Assistant:
             notice=" ".join(notices) or None,
             flagged=bool(checker.dropped) or not checker.cited,
         )
+        if judged is None:
+            return answer
+        return replace(answer, status=judged.status, confidence=judged.confidence, signals=judged.signals)
+
+    def _weighed(self, base: Answer, query: Query, cited: list[Hit]) -> Answer | None:
+        """How sure an LLM answer citing `cited` is: the extractive judgement (`_judged`) of the sentence of those
+        passages that would be quoted first, with the retrieval signals of every passage found; None without one."""
+        chosen = self.extractor.choose(query, cited, query)
+        if not chosen:
+            return None
+        best = chosen[0]
+        quote = replace(cited[best.hit], highlight=best.span)
+        in_play = [quote if hit is cited[best.hit] else hit for hit in base.hits]
+        return self._judged(replace(base, citations=[quote]), query, query, in_play)
 
     def _passage_line(self, number: int, hit: Hit) -> str:
         place = ", ".join(hit.place(chars=None))

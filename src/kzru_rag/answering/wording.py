@@ -99,6 +99,11 @@ RESTATES: dict[str, str] = {
     "kk": "Бірінші үзінді сұрақтың сөздерін қайталайды, бірақ жауап бермеуі мүмкін.",
 }
 FOUND: dict[str, str] = {"ru": "Найденные фрагменты", "en": "Passages found", "kk": "Табылған үзінділер"}
+UNCERTAIN_TAIL: dict[str, str] = {
+    "ru": "Прямого ответа в документе может не быть: сверьте ответ с фрагментами {markers}.",
+    "en": "The document may not answer this directly: check the answer against the passages {markers}.",
+    "kk": "Құжатта тікелей жауап болмауы мүмкін: жауапты {markers} үзінділерімен салыстырыңыз.",
+}
 _NO_ANSWER_PATTERN = re.compile(r"нет ответа|не отвечает|does not answer|no answer|not answer|жауап жоқ", re.IGNORECASE)
 
 
@@ -147,6 +152,11 @@ def uncited_tail(language: Language, abstained: bool, cited: int) -> str:
     """What follows an LLM reply that cites no passage: the markers of the `cited` passages it is given with."""
     label = (CLOSEST if abstained else FOUND)[language]
     return f"\n\n{label}: {markers(cited)}." if cited else ""
+
+
+def uncertain_tail(language: Language, cited: int) -> str:
+    """What follows an uncertain LLM answer: the document may not answer directly; the markers of its passages."""
+    return "\n\n" + UNCERTAIN_TAIL[language].format(markers=markers(cited))
 
 
 def dropped_notice(dropped: Sequence[int]) -> str:

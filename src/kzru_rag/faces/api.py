@@ -7,8 +7,10 @@
   ignored: the assistant keeps its own instructions). The reply's content is the answer the chat gives, with its
   [n] markers (and its warning, «⚠ …», when it has one); the extra field `kzru_rag` of the response, and of a
   stream's last chunk, is a `replies.Reply`: status, confidence, mode and the cited passages (marker [n] is
-  `citations[n - 1]`: document, title, paragraph, page, start, end, text). Optional `k`: passages to retrieve.
-  Other request fields (temperature, max_tokens, …) are accepted and ignored; `usage` counts no tokens (zeros).
+  `citations[n - 1]`: document, title, paragraph, page, start, end, text). Optional `k`: passages to retrieve;
+  optional `documents`: answer from these documents alone (names as `kzru-rag documents list` and the MCP tool
+  `list_documents` give them; an unknown name is a 400). Other request fields (temperature, max_tokens, …) are
+  accepted and ignored; `usage` counts no tokens (zeros).
 
 With a password (`KZRU_RAG_AUTH=user:password`) every request needs it as its bearer key
 (`Authorization: Bearer <password>`); otherwise the answer is 401 and nothing else.
@@ -23,6 +25,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -56,6 +59,8 @@ class ChatRequest(BaseModel):
     messages: list[ChatMessage]
     stream: bool = False
     k: int | None = None
+    documents: list[str] | None = None
+    """Answer from these documents alone (None or empty: all)."""
 
 
 def error(status: int, message: str, kind: str = "invalid_request_error", code: str | None = None) -> JSONResponse:
@@ -132,7 +137,7 @@ def create_api(library: Library, password: str | None = None) -> ASGIApp:
             k = library.k if request.k is None else request.k
             if not 1 <= k <= MAX_PASSAGES:
                 raise ValueError(f"k (passages per answer) must be between 1 and {MAX_PASSAGES}")
-            items = _answering(library, slots, question, history, k, MODELS[request.model])
+            items = _answering(library, slots, Asked(question, history, k, MODELS[request.model], request.documents))
             first = next(items)  # a bad question is refused here, before a stream starts
         except (KzruRagError, ValueError) as err:
             log.info("/v1/chat/completions refused: %s", err)
@@ -146,12 +151,24 @@ def create_api(library: Library, password: str | None = None) -> ASGIApp:
     return require_key(api, password)
 
 
-def _answering(
-    library: Library, slots: threading.BoundedSemaphore, question: str, history: list[Message], k: int, llm: bool
-) -> Iterator[str | Answer]:
+@dataclass(frozen=True)
+class Asked:
+    """What a chat request asks: the question, its history, passages to retrieve, whether the LLM answers, and the
+    documents to answer from (None: all)."""
+
+    question: str
+    history: list[Message]
+    k: int
+    llm: bool
+    documents: list[str] | None
+
+
+def _answering(library: Library, slots: threading.BoundedSemaphore, asked: Asked) -> Iterator[str | Answer]:
     """`Assistant.stream`, holding one of the answer slots while it runs."""
     with slots:
-        yield from library.assistant.stream(question, history, k=k, use_llm=llm)
+        yield from library.assistant.stream(
+            asked.question, asked.history, k=asked.k, use_llm=asked.llm, documents=asked.documents or None
+        )
 
 
 class Completion:

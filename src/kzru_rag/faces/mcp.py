@@ -30,6 +30,10 @@ INSTRUCTIONS = (
 )
 
 Count = Annotated[int, Field(ge=1, le=MAX_PASSAGES, description="how many passages to retrieve")]
+Within = Annotated[
+    list[str] | None,
+    Field(description="answer from these documents alone (names as list_documents gives them); omit for all"),
+]
 
 
 @dataclass(frozen=True)
@@ -57,25 +61,32 @@ def create_server(library: Library, host: str = "127.0.0.1") -> FastMCP:
             list[dict[str, str]] | None,
             Field(description="earlier turns, oldest first: [{'role': 'user'|'assistant', 'content': str}]"),
         ] = None,
+        documents: Within = None,
     ) -> Reply:
         """Answer a question from the documents, with citations.
 
         Returns the answer text with [n] markers (marker n is citations[n-1]: document, title, paragraph, page,
         character offsets, text), status ('answered'; 'uncertain': the passages are leads, not a sure answer;
-        'abstained': the documents hold no answer) and a calibrated confidence (0-1, or null).
+        'abstained': the documents hold no answer) and a calibrated confidence (0-1, or null). With `documents`,
+        only those documents are searched.
         """
         answer = await anyio.to_thread.run_sync(
-            lambda: library.assistant.ask(question, history or [], k=k), limiter=slots
+            lambda: library.assistant.ask(question, history or [], k=k, documents=documents or None), limiter=slots
         )
         return Reply.of(answer)
 
     @server.tool()
     async def search_passages(
-        query: Annotated[str, Field(description="what to look for, in Russian, Kazakh or English")], k: Count = 5
+        query: Annotated[str, Field(description="what to look for, in Russian, Kazakh or English")],
+        k: Count = 5,
+        documents: Within = None,
     ) -> list[Passage]:
         """The passages of the documents that best match a query, best first, each with its document, title,
-        paragraph, page, character offsets, text and score (no answer is composed)."""
-        hits = await anyio.to_thread.run_sync(lambda: library.retriever.search(query, k=k), limiter=slots)
+        paragraph, page, character offsets, text and score (no answer is composed); with `documents`, from those
+        documents alone."""
+        hits = await anyio.to_thread.run_sync(
+            lambda: library.retriever.search(query, k=k, documents=documents or None), limiter=slots
+        )
         return [Passage.of(hit) for hit in hits]
 
     @server.tool()

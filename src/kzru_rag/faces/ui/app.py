@@ -16,6 +16,7 @@ from typing import Any
 import gradio as gr
 
 from kzru_rag.faces.replies import MAX_PASSAGES
+from kzru_rag.faces.ui.asking import ChatAnswers
 from kzru_rag.faces.ui.assets import CSS, I18N, PAGE_JS, SCROLL_TO_CITED, THEME
 from kzru_rag.faces.ui.collection import CollectionView, collection_view
 from kzru_rag.faces.ui.conversation import Store
@@ -37,11 +38,8 @@ from kzru_rag.faces.ui.handlers import (
     open_marker,
     rebuild_index,
     refusal_log,
-    regenerate,
     remove_file,
-    respond,
     show_source,
-    stopped,
 )
 from kzru_rag.faces.ui.render import answer_mode, render_document
 from kzru_rag.ingest.documents import SUPPORTED_SUFFIXES
@@ -285,12 +283,13 @@ def _wire_chat(library: Library, model: str | None, chat: ChatTab, saved: gr.Bro
     shown = [chat.chatbot, cited, chat.pick, chat.document, chat.download, chat.dialogues]
     outputs = [chat.chatbot, saved, chat.question, *shown[1:]]
     settings = [saved, chat.passages, chat.use_llm, chat.within]
-    asking = [
-        trigger(partial(respond, library), [chat.question, *settings], outputs, **PRIVATE)
-        for trigger in (chat.question.submit, chat.ask.click)
-    ]
-    asking.append(chat.again.click(partial(regenerate, library), settings, outputs, **PRIVATE))
-    chat.stop.click(stopped, chat.chatbot, chat.chatbot, cancels=asking, queue=False, **PRIVATE)
+    answers = ChatAnswers(library)
+    # A question sent while an answer is still ending (just stopped) waits for it instead of being dropped.
+    waits = {"trigger_mode": "always_last", **PRIVATE}
+    for trigger in (chat.question.submit, chat.ask.click):
+        trigger(answers.respond, [chat.question, *settings], outputs, **waits)
+    chat.again.click(answers.regenerate, settings, outputs, **waits)
+    chat.stop.click(answers.stop, chat.chatbot, None, queue=False, **PRIVATE)
     chat.chatbot.like(rater(library), saved, None, **PRIVATE)
     chat.examples.click(lambda sample: sample[0], chat.examples, chat.question, queue=False, **PRIVATE)
     chat.opener.change(

@@ -152,6 +152,11 @@ document.addEventListener('click', (event) => {
   const marker = event.target.closest('.kz-cite[class*=kz-cite-]');
   if (marker) openMarker(marker);
 });
+// A question waits for an answer still ending (trigger_mode "always_last"): the second click of a double click would
+// then ask again with the emptied question box; it is dropped here.
+document.addEventListener('click', (event) => {
+  if (event.detail > 1 && event.target.closest('#kz-ask, #kz-again')) event.stopImmediatePropagation();
+}, true);
 // Gradio's copy button copies a message's HTML source; the answer is copied as the text the reader sees.
 document.addEventListener('click', (event) => {
   const button = event.target.closest('#kz-chat .message-buttons button[aria-label]');
@@ -162,18 +167,36 @@ document.addEventListener('click', (event) => {
     .map((message) => message.innerText.replace(/^Показать в тексте документа$/gm, '').trim()).join('\\n\\n');
   setTimeout(() => navigator.clipboard.writeText(text), 100);
 }, true);
-// Gradio's own English bits: toast titles, the chat's «Scroll down» button, and each message's accessible name
-// (role + "'s message: " + the message's HTML source) become Russian, the name the text a reader sees.
-const RUSSIAN = {'Warning': 'Предупреждение', 'Error': 'Ошибка', 'Info': 'Сообщение', 'Scroll down': 'Прокрутить вниз'};
+// Gradio's own English bits: toast titles, the accessible names of its buttons, regions and images (the chat's
+// «Scroll down», a toast's «Close», the upload area…), and each message's accessible name (role + "'s message: " +
+// the message's HTML source) become Russian, the name the text a reader sees.
+const RUSSIAN = {
+  'Warning': 'Предупреждение', 'Error': 'Ошибка', 'Info': 'Сообщение', 'Scroll down': 'Прокрутить вниз',
+  'Close': 'Закрыть', 'Click to upload or drop files': 'Выберите файлы или перетащите их сюда',
+  'File upload': 'Загрузка файлов', 'Gradio footer navigation': 'Ссылки внизу страницы', 'More tabs': 'Другие вкладки',
+  'chatbot conversation': 'Диалог', 'Stop Recording': 'Остановить запись', 'logo': 'Логотип',
+};
 const russify = (root) => {
   for (const title of root.querySelectorAll('.toast-title')) {
     if (RUSSIAN[title.textContent.trim()]) title.textContent = RUSSIAN[title.textContent.trim()];
+  }
+  // A toast's header is a button (it expands a long message) holding the close button: a nested control that
+  // assistive technology cannot reach; the close button stays, the header is plain.
+  for (const header of root.querySelectorAll('.toast-header[role=button]')) {
+    header.removeAttribute('role');
+    header.removeAttribute('tabindex');
   }
   // The sources block's title is a button already: its arrow icon is decoration, not a second, unnamed button.
   for (const arrow of root.querySelectorAll('#kz-chat .title[role=button] .arrow button:not([disabled])')) {
     arrow.setAttribute('aria-hidden', 'true');
     arrow.setAttribute('tabindex', '-1');
     arrow.disabled = true;
+  }
+  for (const named of root.querySelectorAll('img[alt], [title]')) {
+    for (const name of ['alt', 'title']) {
+      const value = named.getAttribute(name);
+      if (RUSSIAN[value]) named.setAttribute(name, RUSSIAN[value]);
+    }
   }
   for (const named of root.querySelectorAll('[aria-label]')) {
     const label = named.getAttribute('aria-label');
@@ -187,7 +210,7 @@ const russify = (root) => {
   }
 };
 new MutationObserver(() => russify(document.body)).observe(document.body, {
-  subtree: true, childList: true, attributes: true, attributeFilter: ['aria-label'],
+  subtree: true, childList: true, attributes: true, attributeFilter: ['aria-label', 'alt', 'title'],
 });
 russify(document.body);
 document.addEventListener('keydown', (event) => {

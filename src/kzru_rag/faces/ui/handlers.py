@@ -7,7 +7,7 @@ import hashlib
 import json
 import logging
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,7 @@ import gradio as gr
 
 from kzru_rag.errors import KzruRagError
 from kzru_rag.faces.ui.collection import collection_view
-from kzru_rag.faces.ui.conversation import ChatTurn, Store, chat_messages, history, to_markdown
+from kzru_rag.faces.ui.conversation import Store, chat_messages, to_markdown
 from kzru_rag.faces.ui.render import (
     answer_mode,
     escape_markdown,
@@ -23,18 +23,15 @@ from kzru_rag.faces.ui.render import (
     passage_label,
     render_document,
     render_status,
-    render_streaming,
 )
 from kzru_rag.faces.ui.uploads import TYPE_PROBLEM, add_report, removal_report, size_problem
 from kzru_rag.ingest.documents import SUPPORTED_SUFFIXES, Document
 from kzru_rag.language.words import counted
 from kzru_rag.library import Library
-from kzru_rag.schema import Answer, Hit, Message
+from kzru_rag.schema import Hit
 
 log = logging.getLogger(__name__)
 
-MAX_QUESTION_CHARS = 2000
-"""The longest question the chat sends; a longer one is refused with a warning."""
 CHOOSE_UPLOAD = "Выберите загруженный документ."
 
 
@@ -75,102 +72,6 @@ def shown(library: Library, store: Store) -> tuple[Any, ...]:
         gr.update(value=path, interactive=path is not None),
         dialogue_list(store),
     )
-
-
-def respond(
-    library: Library, text: str, state: Any, k: float, llm_on: bool, chosen: list[str] | None
-) -> Iterator[tuple[Any, ...]]:
-    """Ask the question, streaming the answer into the chat: chat, saved state, question box, cited hits, picker,
-    document view, download, conversation list."""
-    text = (text or "").strip()
-    if problem := _question_problem(text):
-        gr.Warning(problem, title="Вопрос не отправлен")
-        yield (gr.skip(),) * 8
-        return
-    yield from _answer_turn(library, restored(state), text, k, llm_on, chosen)
-
-
-def regenerate(library: Library, state: Any, k: float, llm_on: bool, chosen: list[str] | None) -> Iterator[Any]:
-    """«Ответить заново»: the open conversation's last question asked again, its answer replacing the last one."""
-    store = restored(state)
-    turns = store.turns()
-    if not turns:
-        gr.Info("В этом диалоге ещё нет ответа, который можно получить заново.", title="Нечего повторять")
-        yield (gr.skip(),) * 8
-        return
-    conversation = store.open()
-    assert conversation is not None
-    conversation.turns = turns[:-1]
-    yield from _answer_turn(library, store, turns[-1].question, k, llm_on, chosen)
-
-
-def _answer_turn(
-    library: Library, store: Store, text: str, k: float, llm_on: bool, chosen: list[str] | None
-) -> Iterator[tuple[Any, ...]]:
-    """Stream the answer to `text` after the open conversation's turns; keep the turn when it is complete."""
-    skip = (gr.skip(),) * 8
-    turns = store.turns()
-    messages = [*chat_messages(turns, documents(library)), {"role": "user", "content": escape_markdown(text)}]
-    messages.append({"role": "assistant", "content": "…"})
-    yield messages, gr.skip(), "", *skip[:5]
-    streamed = ""
-    answer: Answer | None = None
-    try:
-        for item in ask_stream(library, text, history(turns), int(k), bool(llm_on), chosen):
-            if isinstance(item, Answer):
-                answer = item
-            else:
-                streamed += item
-                messages[-1] = {"role": "assistant", "content": render_streaming(streamed)}
-                yield messages, *skip[:7]
-    except (KzruRagError, ValueError) as err:
-        notice = f'<div class="kz-notice">⚠ {escape_markdown(str(err))}</div>'
-        messages[-1] = {"role": "assistant", "content": notice}
-        yield messages, *skip[:7]
-        return
-    assert answer is not None
-    store.record([*turns, ChatTurn(text, answer)])
-    chat, hits, choices, view, path, listed = shown(library, store)
-    yield chat, store.to_state(), gr.skip(), hits, choices, view, path, listed
-
-
-def ask_stream(
-    library: Library, text: str, turns: list[Message], k: int, llm_on: bool, chosen: list[str] | None
-) -> Iterator[str | Answer]:
-    """The one call of the assistant from the chat. `chosen`: the documents picked in «Искать в документах»
-    (empty: all)."""
-    return library.assistant.stream(text, turns, k=k, use_llm=llm_on, documents=list(chosen) if chosen else None)
-
-
-def stopped(messages: list[dict[str, Any]] | None) -> Any:
-    """«Остановить»: the unfinished answer keeps its text and says it was stopped (it is not kept in the
-    conversation); nothing changes when no answer is streaming."""
-    last = messages[-1] if messages else None
-    content = _text_of(last.get("content")) if isinstance(last, dict) else ""
-    if last is None or last.get("role") != "assistant" or not content.endswith("▍"):
-        return gr.skip()
-    note = '<div class="kz-notice">Ответ остановлен и не сохранён в диалоге.</div>'
-    return [*messages[:-1], {"role": "assistant", "content": content.removesuffix(" ▍") + "\n\n" + note}]
-
-
-def _text_of(content: Any) -> str:
-    """A chat message's text (Gradio hands it back as a string or as a list of typed parts)."""
-    if isinstance(content, str):
-        return content
-    parts = content if isinstance(content, list) else []
-    return "".join(str(p.get("text", "")) for p in parts if isinstance(p, dict) and p.get("type") == "text")
-
-
-def _question_problem(text: str) -> str | None:
-    """Why the question is not sent, in Russian; None when it is fine."""
-    if not text:
-        return "Введите вопрос о документе."
-    if len(text) > MAX_QUESTION_CHARS:
-        return (
-            f"Вопрос слишком длинный: {counted(len(text), 'символ')}, можно до {MAX_QUESTION_CHARS}. "
-            "Сократите его — он не отправлен."
-        )
-    return None
 
 
 def open_marker(library: Library, ref: str, state: Any) -> tuple[Any, ...]:

@@ -55,21 +55,44 @@ def render_answer(answer: Answer, question: str, turn: int = 0) -> str:
     if line := _status_line(answer):
         parts.append(f'<div class="kz-confidence kz-{answer.status}">{line}</div>')
     if answer.query_used != question.strip():
-        parts.append(f'<div class="kz-query">Вопрос понят как: {escape_markdown(answer.query_used)}</div>')
+        understood = _status_words(answer)["understood"]
+        parts.append(f'<div class="kz-query">{understood}: {escape_markdown(answer.query_used)}</div>')
     return "\n\n".join(parts)
 
 
+STATUS_WORDS: dict[str, dict[str, str]] = {
+    "ru": {
+        "answered": "Ответ",
+        "uncertain": "Прямого ответа может не быть",
+        "llm answered": "Ответ модели",
+        "llm uncertain": "Ответ модели; прямого ответа может не быть",
+        "confidence": "уверенность",
+        "understood": "Вопрос понят как",
+    },
+    "en": {
+        "answered": "Answer",
+        "uncertain": "There may be no direct answer",
+        "llm answered": "The model's answer",
+        "llm uncertain": "The model's answer; there may be no direct answer",
+        "confidence": "confidence",
+        "understood": "The question was taken as",
+    },
+}
+"""The lines under an answer, in the question's language (English; Russian, the page's language, for the others)."""
+
+
+def _status_words(answer: Answer) -> dict[str, str]:
+    return STATUS_WORDS.get(answer.language, STATUS_WORDS["ru"])
+
+
 def _status_line(answer: Answer) -> str | None:
-    """How sure the answer is: its status and confidence (an LLM answer's confidence is not computed: said so)."""
+    """How sure the answer is: its status and, when computed, its confidence (none for a refusal)."""
     if answer.status == "abstained":
         return None
-    label = "Ответ" if answer.status == "answered" else "Прямого ответа может не быть"
-    if answer.mode == "llm":
-        label = "Ответ модели" if answer.status == "answered" else "Ответ модели; прямого ответа может не быть"
+    words = _status_words(answer)
+    label = words[f"llm {answer.status}" if answer.mode == "llm" else answer.status]
     if answer.confidence is not None:
-        return f"{label} · уверенность {answer.confidence:.0%}"
-    if answer.mode == "llm":
-        return f"{label} · уверенность не оценивается: её считают для ответов-цитат (выключите языковую модель)"
+        return f"{label} · {words['confidence']} {answer.confidence:.0%}"
     return label
 
 
