@@ -311,14 +311,8 @@ def test_the_bridge_gives_kazakh_questions_a_lexical_signal_and_can_be_switched_
 
 
 def test_abstention_reasons_say_why(small_retriever):
-    # Windows of 400 characters: with the hashing encoder a wider window brings «девяти вузов» into the third hit,
-    # and the quantity rule reads the top QUANTITY_HITS hits.
-    retriever = Retriever(
-        small_retriever.index, small_retriever.embedder, replace(small_retriever.settings, window_chars=400)
-    )
-
     def reasons(question):
-        return retriever.abstention_reasons(question, retriever.search(question))
+        return small_retriever.abstention_reasons(question, small_retriever.search(question))
 
     assert reasons("Где открыт филиал МГИМО?") == []
     in_1999 = reasons("Что произошло на переговорах в 1999 году?")
@@ -326,7 +320,7 @@ def test_abstention_reasons_say_why(small_retriever):
     assert any("never mention 1999" in str(r) for r in in_1999)
     assert [r.kind for r in reasons("Сколько стоит модернизация Экибастузской ГРЭС-2?")] == ["no_quantity"]
     assert "below the floor" in str(reasons("Как приготовить борщ?")[0])
-    assert [r.kind for r in retriever.abstention_reasons("форум", [])] == ["no_passages"]
+    assert [r.kind for r in small_retriever.abstention_reasons("форум", [])] == ["no_passages"]
 
 
 def test_a_hit_lists_its_sentences_with_their_similarity(small_retriever):
