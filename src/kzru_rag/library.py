@@ -17,7 +17,6 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -28,6 +27,7 @@ from kzru_rag.embedding.engines import load_build_embedder
 from kzru_rag.errors import IndexLoadError, KzruRagError, SourceError
 from kzru_rag.index.build import build_index
 from kzru_rag.index.load import load_index
+from kzru_rag.index.progress import Progress
 from kzru_rag.ingest.chunking import Chunker
 from kzru_rag.ingest.documents import BUNDLED_SOURCE, SUPPORTED_SUFFIXES, check_file, document_names, format_of
 from kzru_rag.ingest.readers import read_file
@@ -228,7 +228,7 @@ class Library:
         """What happened to the collection since the index was built (nothing: a rebuild would change nothing)."""
         return changes(self.retriever.index, self.documents_dir)
 
-    def rebuild(self, progress: Callable[[int, int], None] | None = None, engine: str | None = None) -> IndexManifest:
+    def rebuild(self, progress: Progress | None = None, engine: str | None = None) -> IndexManifest:
         """Rebuild the index from the collection (`sources`) and swap in a new assistant; raise KzruRagError (index
         untouched) on failure. `engine` embeds the texts (default: $KZRU_RAG_BUILD_ENGINE, see
         `embedding.load_build_embedder`)."""
