@@ -78,7 +78,7 @@ class ProgressBar:
         )
 
 
-_BAR = "{desc}: {percentage:3.0f}%|{bar:20}| {postfix} [{elapsed}<{remaining}]"
+_BAR = "{desc}: {percentage:3.0f}%|{bar:20}| [{elapsed}<{remaining}{postfix}]"
 _STAGES = {"reading": "reading", "embedding": "embedding", "writing": "writing", "done": "done"}
 
 
