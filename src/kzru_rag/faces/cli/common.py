@@ -51,7 +51,7 @@ class ProgressBar:
         if self._bar is None:
             from tqdm import tqdm
 
-            self._bar = tqdm(total=100, file=sys.stderr, bar_format=_BAR, mininterval=0.2)
+            self._bar = tqdm(total=100, desc=_STAGES[report.stage], file=sys.stderr, bar_format=_BAR, mininterval=0.2)
         self.last = report
         self._bar.set_description_str(_STAGES[report.stage], refresh=False)
         self._bar.set_postfix_str(
