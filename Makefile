@@ -84,6 +84,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/readers.py
 	$(BIN)/python bench/ocr.py --pages 2
 	$(BIN)/python bench/chunking.py
+	$(BIN)/python bench/build.py --docs $(XQUAD)/docs
 	$(BIN)/python bench/retrieval.py --rounds 1
 	$(BIN)/python bench/retrieval_sensitivity.py
 	$(BIN)/python bench/startup.py --runs 1 --rounds 1

@@ -42,6 +42,7 @@ import psutil
 from kzru_rag.embedding.sentence_transformers import Embedder, load_embedder
 from kzru_rag.index.build import build_index
 from kzru_rag.index.load import load_index
+from kzru_rag.index.progress import BuildProgress
 from kzru_rag.ingest.chunking import paragraphs, sentences
 from kzru_rag.ingest.documents import bundled_document
 from kzru_rag.retrieval.retriever import Retriever
@@ -348,8 +349,8 @@ def incremental(embedder: Embedder, work: Path) -> None:
     write_corpus(corpus, items)
     embedded: list[int] = []
 
-    def note(done: int, total: int) -> None:
-        embedded[:] = [total]
+    def note(report: BuildProgress) -> None:
+        embedded[:] = [report.embedded]
 
     start = time.perf_counter()
     full = build_index([corpus], embedder, index, progress=note)

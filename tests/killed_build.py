@@ -38,9 +38,9 @@ def main(source: str, index: str, pause: bool) -> None:
 
     announced = False
 
-    def progress(done: int, total: int) -> None:
+    def progress(report) -> None:
         nonlocal announced
-        if done > 0 and not announced:
+        if report.embedded > 0 and not announced:
             announced = True
             print("embedding", flush=True)
             if pause:

@@ -10,6 +10,7 @@ import pytest
 BENCH = Path(__file__).resolve().parents[1] / "bench"
 SCRIPTS = sorted(BENCH.glob("*.py"))
 OPTIONS = {
+    "build.py": ["--docs", "--engines"],
     "confidence.py": ["--baseline-src", "--rounds"],
     "ocr.py": ["--pages"],
     "load.py": ["--clients", "--questions", "--deadline", "--url", "--threads"],

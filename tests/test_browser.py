@@ -10,12 +10,14 @@ import os
 import re
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from app_server import copy_index, serve
+from kzru_rag.index.progress import BuildProgress
 
 pytestmark = pytest.mark.slow
 
@@ -213,7 +215,14 @@ def test_uploading_rebuilding_and_escaping_in_the_browser(browser, tmp_path: Pat
         assert "«note.md» добавлен" in log and "«latin1.txt» не добавлен: текст не в кодировке UTF-8" in log
         assert "ждёт перестройки" in status.inner_text()
 
+        shown = threading.Event()
+        library.rebuild = held_at_embedding(library.rebuild, shown)
         page.click("#kz-rebuild")
+        page.wait_for_selector("#kz-rebuild-log :text('Векторизация')")
+        progress = page.locator("#kz-rebuild-log").inner_text()
+        shown.set()
+        bundled = library.retriever.index.manifest.chunk_count
+        assert "(файл 1 из 2)" in progress and f"фрагментов: {bundled}" in progress and "%" in progress, progress
         page.wait_for_selector("#kz-rebuild-log :text('Индекс перестроен')")
         assert "актуален" in status.inner_text() and "note" in status.inner_text()
         assert [p.name for p in library.uploads()] == ["note.md"]
@@ -230,6 +239,21 @@ def test_uploading_rebuilding_and_escaping_in_the_browser(browser, tmp_path: Pat
         assert page.locator("#kz-chat img, #kz-document img").count() == 0
         assert dialogs == [], "no script from the document or the question ran"
         page.close()
+
+
+def held_at_embedding(rebuild: Callable[..., Any], shown: threading.Event) -> Callable[..., Any]:
+    """`rebuild` (a Library's), its progress held at the first embedding report until `shown` is set (the page has
+    shown it), so the test sees the progress a user sees however fast the build is."""
+
+    def held(progress: Callable[[BuildProgress], None], engine: str | None = None) -> Any:
+        def report(now: BuildProgress) -> None:
+            progress(now)
+            if now.stage == "embedding":
+                shown.wait(WAIT_MS / 1000)
+
+        return rebuild(report, engine)
+
+    return held
 
 
 def test_with_an_llm_the_answer_streams_and_a_failure_shows_a_notice(browser, tmp_path: Path, embedder) -> None:
@@ -460,7 +484,7 @@ def test_the_index_tab_speaks_russian_asks_before_deleting_and_runs_one_rebuild(
 
         started, release = threading.Event(), threading.Event()
 
-        def hold(done: int, total: int) -> None:
+        def hold(report: BuildProgress) -> None:
             started.set()
             release.wait()
 

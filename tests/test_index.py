@@ -70,8 +70,8 @@ def test_an_interrupted_build_leaves_the_old_index(built, corpus, encoder):
     before = fingerprint(built)
     (corpus / "b.txt").write_text(EXTRA, encoding="utf-8")
 
-    def interrupt(done, total):
-        if done > 0:
+    def interrupt(report):
+        if report.embedded > 0:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
@@ -141,12 +141,13 @@ def test_a_changed_source_makes_a_stale_warning(built, corpus):
 def test_adding_a_document_embeds_only_its_chunks(built, corpus, encoder):
     known_words = set(bridge_words(load_index(built).sentences.terms))
     (corpus / "b.txt").write_text(EXTRA, encoding="utf-8")
-    totals = []
-    manifest = build_index([corpus], encoder, built, progress=lambda done, total: totals.append(total))
+    reports = []
+    manifest = build_index([corpus], encoder, built, progress=reports.append)
     assert manifest.chunk_count == 4
     fresh = load_index(built)
     new_words = set(bridge_words(fresh.sentences.terms)) - known_words
-    assert new_words and set(totals) == {2 + len(new_words)}, "only the two new chunks and their new words are embedded"
+    embedded = reports[-1].embedded
+    assert new_words and embedded == 2 + len(new_words), "only the two new chunks and their new words are embedded"
     reference = encoder.encode_passages([c.text for c in fresh.chunks])
     stored = fresh.vectors.reconstruct_n(0, fresh.vectors.ntotal)
     assert abs(stored - reference).max() < 1e-4

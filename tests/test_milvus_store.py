@@ -177,10 +177,13 @@ def test_adding_and_removing_a_document_swaps_the_alias_and_reuses_vectors(tmp_p
     first = load_index(path, check_sources=False)
     totals: list[int] = []
     corpus(sources, FIRST, SECOND)
-    build_index([sources], encoder, path, progress=lambda done, total: totals.append(total))
-    build_index(
-        [sources], encoder, tmp_path / "fresh", store="faiss", progress=lambda done, total: totals.append(total)
-    )
+
+    def finished(report):
+        if report.stage == "done":
+            totals.append(report.embedded)
+
+    build_index([sources], encoder, path, progress=finished)
+    build_index([sources], encoder, tmp_path / "fresh", store="faiss", progress=finished)
     grown = load_index(path, check_sources=False)
     assert grown.manifest.store == store, "a rebuild keeps the index's store"
     assert 0 < totals[0] < totals[-1], "only the new document's texts are embedded, not all a fresh build embeds"

@@ -34,6 +34,7 @@ from kzru_rag.faces.ui.asking import question_problem
 from kzru_rag.faces.ui.collection import collection_view
 from kzru_rag.faces.ui.render import passage_label
 from kzru_rag.index.load import load_index
+from kzru_rag.index.progress import BuildProgress
 from kzru_rag.ingest.documents import BUNDLED_SOURCE
 from kzru_rag.language.words import counted
 from kzru_rag.library import MAX_UPLOAD_BYTES, Library
@@ -262,15 +263,18 @@ def test_a_replaced_upload_is_one_row_of_the_status_table(bundled_library: Libra
 def test_rebuild_indexes_the_uploads_and_swaps_in_the_new_index(bundled_library: Library, tmp_path: Path) -> None:
     before = bundled_library.assistant
     bundled_library.add(_file(tmp_path, "note.md", NOTE))
-    reports: list[tuple[int, int]] = []
+    reports: list[BuildProgress] = []
 
-    manifest = bundled_library.rebuild(lambda done, total: reports.append((done, total)))
+    manifest = bundled_library.rebuild(reports.append)
 
     assert len(manifest.documents) == 2
     assert bundled_library.assistant is not before
     assert bundled_library.retriever.embedder is before.retriever.embedder, "the model is not loaded again"
-    assert reports and reports[-1][0] == reports[-1][1], "progress reaches the end"
-    assert reports[-1][1] < bundled_library.retriever.index.manifest.chunk_count, "only the new chunks are embedded"
+    assert reports[-1].stage == "done" and reports[-1].share == 1.0, "progress reaches the end"
+    assert [r.share for r in reports] == sorted(r.share for r in reports), "progress only moves forward"
+    assert reports[-1].embedded < bundled_library.retriever.index.manifest.chunk_count, (
+        "only the new texts are embedded"
+    )
     answer = bundled_library.assistant.ask("Какой завод построят в Павлодаре?")
     assert "аккумуляторов" in answer.text and answer.citations[0].doc_id == "note"
     assert bundled_library.pending() == []
@@ -301,7 +305,7 @@ def test_a_failed_rebuild_leaves_the_working_index_in_place(bundled_library: Lib
 def test_only_one_rebuild_runs_at_a_time(bundled_library: Library) -> None:
     inner: list[str] = []
 
-    def progress(done: int, total: int) -> None:
+    def progress(report: BuildProgress) -> None:
         if not inner:
             assert bundled_library.rebuilding and "перестраивается" in render_status(bundled_library)
             with pytest.raises(KzruRagError, match="already being rebuilt") as refused:

@@ -44,7 +44,7 @@ def test_a_rebuild_keeps_hnsw_and_reuses_every_vector(indexes, encoder, tmp_path
     copy = tmp_path / "index"
     shutil.copytree(indexes[1], copy)
     totals = []
-    manifest = build_index(None, encoder, copy, progress=lambda done, total: totals.append(total))
+    manifest = build_index(None, encoder, copy, progress=lambda report: totals.append(report.embedded))
     assert manifest.vector_index == "hnsw"
     assert set(totals) == {0}, "nothing is embedded again"
     assert build_index(None, encoder, copy, vector_index="flat").vector_index == "flat"

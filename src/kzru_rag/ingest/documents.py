@@ -186,31 +186,56 @@ def from_extracted(
     return Document(doc_id, source, text, sha256_text(text), 0, metadata, file_sha256, list(extracted.pages))
 
 
-def collect_documents(sources: list[str | Path] | None, known: dict[str, Document] | None = None) -> list[Document]:
-    """Documents from files and folders (recursively, supported types); None means the bundled document.
+@dataclass(frozen=True)
+class SourceFile:
+    """One document a build reads, known before it is read: its `source` (a resolved path, or BUNDLED_SOURCE),
+    its `name` (the document's doc_id, see `document_names`) and its `size` in bytes (for progress)."""
 
-    `known`: documents of the current index by source, reused when their file is unchanged.
-    """
-    if not sources:
-        return [bundled_document()]
-    documents: list[Document] = []
-    for source in sources:
+    source: str
+    name: str
+    size: int
+
+
+def source_files(sources: list[str | Path] | None) -> list[SourceFile]:
+    """The documents `sources` name (files and folders, recursively, supported types; None means the bundled
+    document), in reading order, without reading them; SourceError for a missing path, an empty folder or two
+    documents of one name."""
+    found: list[str] = []
+    for source in sources or [BUNDLED_SOURCE]:
         path = Path(source)
         if str(source) == BUNDLED_SOURCE:
-            documents.append(bundled_document())
+            found.append(BUNDLED_SOURCE)
         elif path.is_dir():
             files = sorted(p for p in path.rglob("*") if p.is_file() and format_of(p) is not None)
             if not files:
                 raise SourceError(f"{path}: no {', '.join(SUPPORTED_SUFFIXES)} files in this folder")
-            documents.extend(read_document(p, known) for p in files)
+            found.extend(str(p.resolve()) for p in files)
         elif path.is_file():
-            documents.append(read_document(path, known))
+            found.append(str(path.resolve()))
         else:
             raise SourceError(f"{path}: no such file or folder")
-    names = document_names([d.source for d in documents])
-    documents = [d if d.doc_id == names[d.source] else replace(d, doc_id=names[d.source]) for d in documents]
-    _unique_ids(documents)
-    return documents
+    names = document_names(found)
+    listed = [SourceFile(source, names[source], _size(source)) for source in found]
+    _unique_names(listed)
+    return listed
+
+
+def read_source(file: SourceFile, known: dict[str, Document] | None = None) -> Document:
+    """The document of `file` (`read_document`; `known`: documents of the current index by source, reused when
+    their file is unchanged), named `file.name`."""
+    document = bundled_document() if file.source == BUNDLED_SOURCE else read_document(Path(file.source), known)
+    return document if document.doc_id == file.name else replace(document, doc_id=file.name)
+
+
+def collect_documents(sources: list[str | Path] | None, known: dict[str, Document] | None = None) -> list[Document]:
+    """Documents from files and folders (`source_files`), read one after another (see `read_source`)."""
+    return [read_source(file, known) for file in source_files(sources)]
+
+
+def _size(source: str) -> int:
+    if source == BUNDLED_SOURCE:
+        return len((resources.files("kzru_rag") / "data" / BUNDLED_NAME).read_bytes())
+    return Path(source).stat().st_size
 
 
 def document_names(sources: list[str]) -> dict[str, str]:
@@ -224,11 +249,11 @@ def document_names(sources: list[str]) -> dict[str, str]:
     }
 
 
-def _unique_ids(documents: list[Document]) -> None:
+def _unique_names(files: list[SourceFile]) -> None:
     seen: dict[str, str] = {}
-    for doc in documents:
-        if doc.doc_id in seen and seen[doc.doc_id] != doc.source:
+    for file in files:
+        if file.name in seen and seen[file.name] != file.source:
             raise SourceError(
-                f"two documents share the name {doc.doc_id!r} ({seen[doc.doc_id]} and {doc.source}); rename one of them"
+                f"two documents share the name {file.name!r} ({seen[file.name]} and {file.source}); rename one of them"
             )
-        seen[doc.doc_id] = doc.source
+        seen[file.name] = file.source

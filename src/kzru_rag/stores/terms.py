@@ -132,7 +132,12 @@ def bridge_words(terms: TermIndex) -> list[str]:
     Inflected forms too, not only lemmas: a Kazakh word is often nearer an inflected form («Аймақаралық» →
     «межрегионального») than its lemma, and bridging to lemmas only lost such words (docs/startup.md).
     """
-    return [term for term in terms.vocabulary if len(term) > 2 and is_cyrillic_word(term)]
+    return [term for term in terms.vocabulary if is_bridge_word(term)]
+
+
+def is_bridge_word(term: str) -> bool:
+    """True for a term `bridge_words` keeps: a Cyrillic word of three letters or more."""
+    return len(term) > 2 and is_cyrillic_word(term)
 
 
 class WordVectors:

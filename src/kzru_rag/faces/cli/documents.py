@@ -121,4 +121,5 @@ def _rebuild(library: Library, engine: str | None) -> int:
     finally:
         bar.close()
     print(f"indexed {manifest.chunk_count} chunks from {len(manifest.documents)} documents")
+    print(bar.summary())
     return 0

@@ -90,6 +90,7 @@ def run_build(args: argparse.Namespace) -> int:
         f"indexed {manifest.chunk_count} chunks from {len(manifest.documents)} documents with {manifest.model_id} "
         f"({manifest.vector_index} vector index) in store {manifest.store}"
     )
+    print(bar.summary())
     if args.source and (left := _left_out(args, manifest)):
         print(f"note: added documents left out by --source: {', '.join(left)}; `{_rebuild_command(args)}` indexes them")
     return 0

@@ -24,7 +24,8 @@ from kzru_rag.faces.ui.render import (
     render_document,
     render_status,
 )
-from kzru_rag.faces.ui.uploads import TYPE_PROBLEM, add_report, removal_report, size_problem
+from kzru_rag.faces.ui.uploads import TYPE_PROBLEM, add_report, rebuild_stage, removal_report, size_problem
+from kzru_rag.index.progress import BuildProgress
 from kzru_rag.ingest.documents import SUPPORTED_SUFFIXES, Document
 from kzru_rag.language.words import counted
 from kzru_rag.library import Library
@@ -179,11 +180,10 @@ def rebuild_index(library: Library, progress: gr.Progress = gr.Progress()) -> tu
             gr.update(interactive=True),
             *described(library),
         )
-    progress(None, desc="Чтение документов…")  # no share yet: the reading is not counted (issue 25)
+    progress(0.0, desc="Подготовка…")
 
-    def report(done: int, total: int) -> None:
-        if total:
-            progress((done, total), desc="Векторизация фрагментов и словаря", unit="текст.")
+    def report(now: BuildProgress) -> None:
+        progress(now.share, desc=rebuild_stage(now))
 
     try:
         manifest = library.rebuild(report)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from kzru_rag.errors import SourceError
+from kzru_rag.index.progress import BuildProgress
 from kzru_rag.library import MAX_UPLOAD_BYTES, Library
 
 TYPE_PROBLEM = "можно добавлять только файлы .txt, .md, .pdf, .docx, .html, .htm и сканы .png, .jpg, .jpeg, .tif, .tiff"
@@ -72,3 +73,24 @@ def removal_report(collection: Library, name: str) -> str:
     except SourceError:
         return f"Документа «{name}» нет среди загруженных."
     return f"«{name}» удалён; нажмите «Перестроить индекс», чтобы убрать его из поиска."
+
+
+def rebuild_stage(now: BuildProgress) -> str:
+    """Where a rebuild is, in Russian: the stage, the file at hand (n of all), passages so far and the time left."""
+    if now.stage in _STAGES:
+        return _STAGES[now.stage]
+    verb = "Чтение" if now.stage == "reading" else "Векторизация"
+    place = min(now.files_done + 1, now.files_total)
+    text = f"{verb}: «{now.file}» (файл {place} из {now.files_total}) · фрагментов: {now.passages}"
+    eta = now.eta
+    if eta is not None:
+        minutes, seconds = divmod(round(eta), 60)
+        text += f" · осталось ≈ {f'{minutes} мин ' if minutes else ''}{seconds} с"
+    return text
+
+
+_STAGES = {
+    "loading": "Загрузка модели (в отдельном процессе)…",
+    "writing": "Запись нового индекса…",
+    "done": "Готово",
+}
