@@ -354,7 +354,7 @@ def launch_app(
         quiet=quiet,
         show_error=False,
         ssr_mode=False,
-        footer_links=["api"],
+        footer_links=[],
         max_file_size=MAX_UPLOAD_BYTES,
         theme=THEME,
         css=CSS,
