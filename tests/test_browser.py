@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from app_server import copy_index, serve
 from kzru_rag.index.progress import BuildProgress
@@ -417,8 +418,8 @@ def test_on_a_phone_the_cited_passage_opens_right_under_the_answer(browser, app_
     assert "в Уральске" in passage.inner_text()
     assert passage.evaluate("mark => mark.closest('#kz-chat') !== null"), "inside the chat, under the answer"
     passage.scroll_into_view_if_needed()
-    box = passage.bounding_box()
-    assert -1 <= box["y"] and box["y"] + min(box["height"], 100) <= 844, "on screen"
+    # Most of it on screen: where its top lands depends on where the page stood when the passage was opened.
+    expect(passage).to_be_in_viewport(ratio=0.5)
     assert len(source.locator(".kz-context-text").inner_text()) > len(source.locator(".kz-quote").inner_text())
     context.close()
 
