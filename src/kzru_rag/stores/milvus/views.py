@@ -162,14 +162,9 @@ class Words:
     def nearest(self, vectors: np.ndarray, count: int) -> list[list[tuple[str, float]]]:
         if not count or not len(vectors):
             return [[] for _ in vectors]
-        with self.store.calls():
-            found = self.store.client.search(
-                self.store.collection("words"),
-                [v.astype(np.float32).tolist() for v in vectors],
-                limit=count,
-                output_fields=["word"],
-                search_params={"metric_type": "IP"},
-            )
+        found = self.store.search(
+            "words", [v.astype(np.float32).tolist() for v in vectors], count, {"metric_type": "IP"}, ["word"]
+        )
         return [[(hit["entity"]["word"], float(hit["distance"])) for hit in hits] for hits in found]
 
     def vectors_of(self, words: set[str]) -> np.ndarray:
@@ -194,10 +189,7 @@ class PassageVectors:
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
         ids = np.full((len(queries), k), -1, dtype=np.int64)
-        with self.store.calls():
-            found = self.store.client.search(
-                self.collection, [q.astype(np.float32).tolist() for q in queries], limit=k, search_params=self.params
-            )
+        found = self.store.search("chunks", [q.astype(np.float32).tolist() for q in queries], k, self.params, [])
         for row, hits in enumerate(found):
             for place, hit in enumerate(hits):
                 scores[row, place], ids[row, place] = hit["distance"], hit["id"]
