@@ -20,7 +20,8 @@ from kzru_rag.stores.vectors import HNSW_EF_SEARCH
 
 CACHE_ITEMS = 100_000
 """Term statistics, prefixes and bridge-word answers kept in process (a few MiB)."""
-CACHE_DOCUMENTS = 32
+CACHE_DOCUMENT_CHARS = 4_000_000
+"""Characters of recently read documents kept in process (up to ~8 MiB for Cyrillic text); the latest one always."""
 
 
 class Column:
@@ -77,7 +78,7 @@ class Documents(Mapping[str, Document]):
 
     def __init__(self, store: MilvusIndex, doc_ids: list[str]) -> None:
         self.store, self.items = store, {doc_id: item for item, doc_id in enumerate(doc_ids)}
-        self.cache = LRU(CACHE_DOCUMENTS)
+        self.cache = LRU(CACHE_DOCUMENT_CHARS, size=lambda document: len(document.text))
 
     def __len__(self) -> int:
         return len(self.items)
