@@ -329,6 +329,7 @@ def scale(embedder: Embedder, sizes: list[int], rounds: int, work: Path, kinds: 
         f"the server column). no-enc: Retriever.search with the question's vector computed beforehand (what the corpus "
         f"size changes), and the same for the 1-document index."
     )
+    extrapolate(rows)
     if "hnsw" in kinds:
         print(
             f"\nefSearch sweep at {max(sizes):,} passages "
@@ -340,6 +341,27 @@ def scale(embedder: Embedder, sizes: list[int], rounds: int, work: Path, kinds: 
                 + "  ".join(f"R@{k} {r:.3f}" for k, r in zip(depths, recalls_at))
                 + f"  p50 {p50:.2f} ms"
             )
+
+
+def extrapolate(rows: list[tuple]) -> None:
+    """Per kind measured at two sizes or more: the cost of one more passage between the two largest (build time,
+    the app's index RSS, the server's RSS), and what that slope gives at 1M and 10M passages."""
+    for kind in dict.fromkeys(row[2] for row in rows):
+        measured = sorted((row for row in rows if row[2] == kind), key=lambda row: row[0])
+        if len(measured) < 2:
+            continue
+        (small, _, _, small_build, _, small_f, _), (large, _, _, large_build, _, large_f, _) = measured[-2:]
+        slopes = {
+            "build s": (large_build - small_build) / (large - small),
+            "index RSS MiB": (large_f["index_rss_mib"] - small_f["index_rss_mib"]) / (large - small),
+            "server RSS MiB": (large_f["server_rss_mib"] - small_f["server_rss_mib"]) / (large - small),
+        }
+        at = {"build s": large_build, "index RSS MiB": large_f["index_rss_mib"]}
+        at["server RSS MiB"] = large_f["server_rss_mib"]
+        print(f"\n{kind}: per passage from {small:,} to {large:,} (linear from {large:,}):")
+        for name, slope in slopes.items():
+            scaled = "  ".join(f"{n:,}: {at[name] + slope * (n - large):,.0f}" for n in (1_000_000, 10_000_000))
+            print(f"  {name:15s} {slope * 1e3:9.3f} per 1,000 passages   {scaled}")
 
 
 def incremental(embedder: Embedder, work: Path) -> None:

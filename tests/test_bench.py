@@ -14,6 +14,7 @@ OPTIONS = {
     "confidence.py": ["--baseline-src", "--rounds"],
     "ocr.py": ["--pages"],
     "load.py": ["--clients", "--questions", "--deadline", "--url", "--threads"],
+    "milvus_query.py": ["--size", "--rounds", "--work"],
     "restated_quotes.py": ["--index", "--examples"],
     "retrieval.py": ["--rounds"],
     "retrieval_sensitivity.py": ["--questions"],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -13,11 +14,13 @@ from kzru_rag.stores.milvus.generation import MilvusIndex
 
 
 class LRU:
-    """A bounded, thread-safe map keeping the most recently used items."""
+    """A bounded, thread-safe map keeping the most recently used items: at most `capacity` of them, or of their
+    total `size` when one is given (a document's characters)."""
 
-    def __init__(self, capacity: int) -> None:
-        self.capacity = capacity
+    def __init__(self, capacity: int, size: Callable[[Any], int] | None = None) -> None:
+        self.capacity, self.size = capacity, size or (lambda _: 1)
         self._items: OrderedDict[Any, Any] = OrderedDict()
+        self._held = 0
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -33,17 +36,23 @@ class LRU:
     def keep(self, items: dict[Any, Any]) -> None:
         with self._lock:
             for key, value in items.items():
+                if key in self._items:
+                    self._held -= self.size(self._items[key])
                 self._items[key] = value
                 self._items.move_to_end(key)
-            while len(self._items) > self.capacity:
-                self._items.popitem(last=False)
+                self._held += self.size(value)
+            while self._held > self.capacity and len(self._items) > 1:
+                self._held -= self.size(self._items.popitem(last=False)[1])
 
 
 class Rows:
-    """Rows of one collection fetched by id and kept in an LRU; a fetch brings `neighbours` ids on each side too
-    (the sentences around a hit, which the retriever reads next to grow its citation window)."""
+    """Rows of one collection fetched by id and kept in an LRU; a fetch brings the `neighbours` (before, after)
+    ids around each too, in the same round trip: what the retriever reads next (the sentences around a hit, to grow
+    its citation window; the chunk after a candidate, where its sentence units end)."""
 
-    def __init__(self, store: MilvusIndex, part: str, fields: list[str], neighbours: int, capacity: int) -> None:
+    def __init__(
+        self, store: MilvusIndex, part: str, fields: list[str], neighbours: tuple[int, int], capacity: int
+    ) -> None:
         self.store, self.part, self.fields, self.neighbours = store, part, fields, neighbours
         self.cache = LRU(capacity)
 
@@ -51,9 +60,8 @@ class Rows:
         """The rows of `ids` (below `count`) by id; IndexLoadError when Milvus lacks one."""
         found = self.cache.known(ids)
         if missing := set(ids) - found.keys():
-            around = {
-                n for i in missing for n in range(max(i - self.neighbours, 0), min(i + self.neighbours + 1, count))
-            }
+            before, after = self.neighbours
+            around = {n for i in missing for n in range(max(i - before, 0), min(i + after + 1, count))}
             fetched = {
                 int(row["id"]): _compact(row)
                 for row in self.store.by_id(self.part, sorted(around - found.keys()), self.fields)

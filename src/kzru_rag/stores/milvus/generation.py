@@ -28,7 +28,14 @@ SPELLING_CANDIDATES = 1_000
 
 
 class MilvusIndex:
-    """One generation of an index in Milvus, as a loaded index reads it."""
+    """One generation of an index in Milvus, as a loaded index reads it.
+
+    A generation is written whole, sealed and flushed before its alias serves it, and never written again; `read`
+    counts its rows (at the collections' Strong level) before serving it. So a question's reads use `consistency`
+    instead: Strong would make the server wait on every one of them until it has applied everything written to any
+    collection before the read (its time tick, a few hundred ms here), for rows that cannot have changed."""
+
+    consistency = "Bounded"
 
     def __init__(self, client: MilvusClient, spec: StoreSpec, name: str, generation: str) -> None:
         self.client, self.spec, self.name, self.generation = client, spec, name, generation
@@ -59,16 +66,39 @@ class MilvusIndex:
         """Rows of `part` matching the filter `expression`: `id` and `fields`."""
         with self.calls():
             extra = {"limit": limit} if limit is not None else {}
-            return self.client.query(self.collection(part), filter=expression, output_fields=["id", *fields], **extra)
+            return self.client.query(
+                self.collection(part),
+                filter=expression,
+                output_fields=["id", *fields],
+                consistency_level=self.consistency,
+                **extra,
+            )
 
     def by_id(self, part: str, ids: list[int], fields: list[str]) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = []
         for first in range(0, len(ids), BATCH):
             with self.calls():
                 rows += self.client.query(
-                    self.collection(part), ids=ids[first : first + BATCH], output_fields=["id", *fields]
+                    self.collection(part),
+                    ids=ids[first : first + BATCH],
+                    output_fields=["id", *fields],
+                    consistency_level=self.consistency,
                 )
         return rows
+
+    def search(
+        self, part: str, vectors: list[list[float]], limit: int, params: dict[str, Any], fields: list[str]
+    ) -> list[list[dict[str, Any]]]:
+        """The `limit` rows of `part` nearest each of `vectors`, best first: `id`, `distance`, `entity` (`fields`)."""
+        with self.calls():
+            return self.client.search(
+                self.collection(part),
+                vectors,
+                limit=limit,
+                output_fields=fields,
+                search_params=params,
+                consistency_level=self.consistency,
+            )
 
     def rows(self, part: str, fields: list[str]) -> list[dict[str, Any]]:
         """Every row of `part`, in id order."""
@@ -76,6 +106,7 @@ class MilvusIndex:
             return paged_rows(self.client, self.collection(part), fields)
 
     def count(self, part: str) -> int:
+        """Rows in `part`, at the collection's own (Strong) level: the check that a generation is there whole."""
         with self.calls():
             return int(self.client.query(self.collection(part), filter="", output_fields=["count(*)"])[0]["count(*)"])
 

@@ -24,8 +24,9 @@ from kzru_rag.stores.spec import StoreSpec
 from kzru_rag.stores.terms import TermIndex
 
 CACHE_UNITS, CACHE_CHUNKS = 20_000, 10_000
-"""Sentence units (about 40 queries' worth, ~40 MiB at 384 dimensions) and chunk records (~20 MiB) kept in process."""
-NEIGHBOURS = 2
+"""Sentence units (about 40 queries' worth, ~40 MiB at 384 dimensions) and chunks (~20 MiB) kept in process."""
+NEIGHBOURS = (2, 2)
+"""Sentence units fetched around each one asked for: a citation window grows into them."""
 
 
 def read(spec: StoreSpec, folder: Path, name: str, whole: bool = False) -> LoadedIndex:
@@ -72,12 +73,13 @@ def _queried(
         NEIGHBOURS,
         CACHE_UNITS,
     )
-    chunk_rows = Rows(store, "chunks", ["record"], 0, CACHE_CHUNKS)
-    chunk_starts = Rows(store, "chunks", ["first"], 0, CACHE_UNITS)  # every candidate's: apart from the records
+    # The retriever reads where each candidate passage's units start and end (`first` of it and of the next
+    # chunk), all candidates at once, then the records of the few it cites, one by one: one round trip brings both.
+    chunk_rows = Rows(store, "chunks", ["first", "record"], (0, 1), CACHE_CHUNKS)
     sentences = SentenceIndex(
         spans=Column(unit_rows, units, ("start", "end")),
         chunk_of=Column(unit_rows, units, ("chunk",)),
-        first=Column(chunk_starts, chunks + 1, ("first",), last=units),
+        first=Column(chunk_rows, chunks + 1, ("first",), last=units),
         vectors=Column(unit_rows, units, ("vector",), np.float32),
         terms=Terms(store, unit_rows, units),
         words=Words(store, words),

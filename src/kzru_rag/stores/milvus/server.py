@@ -51,7 +51,11 @@ class LocalMilvus:
         # The engine locks its pid file in DATA/run when that folder exists, else in /run/milvus, which would keep a
         # second server on this machine from starting.
         (self.data / "run").mkdir(parents=True, exist_ok=True)
+        # `--proxy-port` alone is a wish: milvus-server probes it with a bind() that a killed server's connections,
+        # lingering in TIME_WAIT for a minute, refuse, and then serves on the next free port. The config line is
+        # the engine's own setting, and the engine binds its port even with those connections lingering.
         command = [str(script), "--data", str(self.data), "--proxy-port", str(self.port)]
+        command += ["--extra-config", f"proxy.port={self.port}"]
         command += ["--authorization-enabled", "true"] if self.authorization else []
         with open(self.data / "milvus-server.log", "ab") as log:
             # A session of its own: a Ctrl-C meant for the caller reaches the server only through `stop`.

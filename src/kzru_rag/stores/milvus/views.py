@@ -20,7 +20,8 @@ from kzru_rag.stores.vectors import HNSW_EF_SEARCH
 
 CACHE_ITEMS = 100_000
 """Term statistics, prefixes and bridge-word answers kept in process (a few MiB)."""
-CACHE_DOCUMENTS = 32
+CACHE_DOCUMENT_CHARS = 4_000_000
+"""Characters of recently read documents kept in process (up to ~8 MiB for Cyrillic text); the latest one always."""
 
 
 class Column:
@@ -77,7 +78,7 @@ class Documents(Mapping[str, Document]):
 
     def __init__(self, store: MilvusIndex, doc_ids: list[str]) -> None:
         self.store, self.items = store, {doc_id: item for item, doc_id in enumerate(doc_ids)}
-        self.cache = LRU(CACHE_DOCUMENTS)
+        self.cache = LRU(CACHE_DOCUMENT_CHARS, size=lambda document: len(document.text))
 
     def __len__(self) -> int:
         return len(self.items)
@@ -162,14 +163,9 @@ class Words:
     def nearest(self, vectors: np.ndarray, count: int) -> list[list[tuple[str, float]]]:
         if not count or not len(vectors):
             return [[] for _ in vectors]
-        with self.store.calls():
-            found = self.store.client.search(
-                self.store.collection("words"),
-                [v.astype(np.float32).tolist() for v in vectors],
-                limit=count,
-                output_fields=["word"],
-                search_params={"metric_type": "IP"},
-            )
+        found = self.store.search(
+            "words", [v.astype(np.float32).tolist() for v in vectors], count, {"metric_type": "IP"}, ["word"]
+        )
         return [[(hit["entity"]["word"], float(hit["distance"])) for hit in hits] for hits in found]
 
     def vectors_of(self, words: set[str]) -> np.ndarray:
@@ -194,10 +190,7 @@ class PassageVectors:
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
         ids = np.full((len(queries), k), -1, dtype=np.int64)
-        with self.store.calls():
-            found = self.store.client.search(
-                self.collection, [q.astype(np.float32).tolist() for q in queries], limit=k, search_params=self.params
-            )
+        found = self.store.search("chunks", [q.astype(np.float32).tolist() for q in queries], k, self.params, [])
         for row, hits in enumerate(found):
             for place, hit in enumerate(hits):
                 scores[row, place], ids[row, place] = hit["distance"], hit["id"]

@@ -1,0 +1,145 @@
+"""Where a question's time goes with the index on a Milvus server: the Milvus calls one `Retriever.search` makes, by
+kind, with their time, and the search p50 at the consistency level reads use (`MilvusIndex.consistency`) against
+Strong (the collections' own level, which waits on every read for the server to have applied everything written
+before it), measured alternately in one run.
+
+The index is bench/scale.py's synthetic news corpus (SyntheticEncoder vectors) built into a `milvus-server` under
+`--work`; a kept `--work` folder reuses the server's data and the built index. Questions are the dev set, their
+vectors computed beforehand (the model's time is not the store's).
+
+    .venv/bin/python bench/milvus_query.py [--size 10000] [--rounds 2] [--work DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from pymilvus import MilvusClient
+
+from kzru_rag.embedding.sentence_transformers import load_embedder
+from kzru_rag.index.build import build_index
+from kzru_rag.index.load import load_index
+from kzru_rag.retrieval.retriever import Retriever
+from kzru_rag.stores.milvus.generation import MilvusIndex
+from kzru_rag.stores.milvus.server import LocalMilvus
+from retrieval import PrecomputedQueries  # bench/retrieval.py
+from scale import SyntheticEncoder, dev_questions, document_sentences, percentile, synthetic_items, write_corpus
+
+CALLS = ("search", "query", "list_aliases", "describe_alias", "load_collection")
+
+
+class CallLog:
+    """Counts and times the MilvusClient calls made (wrapping the class's methods in this process): searches and
+    queries by collection (`chunks`, `sentences`, …)."""
+
+    def __init__(self) -> None:
+        self.count: Counter[str] = Counter()
+        self.seconds: defaultdict[str, float] = defaultdict(float)
+        for name in CALLS:
+            setattr(MilvusClient, name, self._timed(name, getattr(MilvusClient, name)))
+
+    def _timed(self, name: str, method: Callable) -> Callable:
+        def call(client: MilvusClient, *args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return method(client, *args, **kwargs)
+            finally:
+                part = str(args[0] if args else kwargs.get("collection_name", "")).rsplit("_", 1)[-1]
+                key = f"{name} {part}" if name in ("search", "query") else name
+                self.count[key] += 1
+                self.seconds[key] += time.perf_counter() - start
+
+        return call
+
+    def reset(self) -> None:
+        self.count.clear()
+        self.seconds.clear()
+
+
+def kept_port(path: Path) -> int | None:
+    """The port of the server a kept index was built on (its manifest names it), so that server serves it again."""
+    manifest = path / "manifest.json"
+    return urlsplit(json.loads(manifest.read_text())["store"]).port if manifest.exists() else None
+
+
+def built(server: LocalMilvus, work: Path, size: int, embedder) -> Path:
+    """The synthetic index of `size` passages on `server` (built unless a kept --work folder has it)."""
+    path = work / f"index-{size}"
+    if not (path / "manifest.json").exists():
+        pool = document_sentences()
+        corpus = work / f"corpus-{size}"
+        write_corpus(corpus, synthetic_items(pool, size, seed=size))
+        encoder = SyntheticEncoder(embedder.model_id, pool, embedder.encode_passages(pool))
+        start = time.perf_counter()
+        build_index([corpus], encoder, path, vector_index="hnsw", store=server.uri)
+        print(f"built {size:,} passages on the server in {time.perf_counter() - start:.0f} s", flush=True)
+    return path
+
+
+def timed_searches(retriever: Retriever, questions: list[str]) -> list[float]:
+    times = []
+    for question in questions:
+        start = time.perf_counter()
+        retriever.search(question, k=5)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def report(times: list[float], calls: Counter[str], seconds: dict[str, float], asked: int) -> None:
+    per_call = ", ".join(
+        f"{name} {calls[name] / asked:.2f} x {seconds[name] / calls[name] * 1e3:.1f} ms" for name in sorted(calls)
+    )
+    print(f"    p50 {percentile(times, 0.5) * 1e3:7.1f} ms  p95 {percentile(times, 0.95) * 1e3:7.1f} ms")
+    print(f"    Milvus calls per question: {per_call or 'none'}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=10_000, help="passages in the index (default 10000)")
+    parser.add_argument("--rounds", type=int, default=2, help="passes over the dev questions per level (default 2)")
+    parser.add_argument("--work", type=Path, help="folder for the server's data and the index (kept; default: temp)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="kzru-milvus-query-") as temporary:
+        work = args.work or Path(temporary)
+        work.mkdir(parents=True, exist_ok=True)
+        with LocalMilvus(work / "server", port=kept_port(work / f"index-{args.size}")) as server:
+            embedder = load_embedder()
+            path = built(server, work, args.size, embedder)
+            retriever = Retriever(load_index(path), embedder)
+            questions = dev_questions()
+            retriever = Retriever(retriever.index, PrecomputedQueries([retriever], questions))  # type: ignore[arg-type]
+            chosen = MilvusIndex.consistency
+            log = CallLog()
+            cold = timed_searches(retriever, questions)  # each question once: the process's caches fill
+            cold_calls, cold_seconds = Counter(log.count), dict(log.seconds)
+            times: dict[str, list[float]] = {chosen: [], "Strong": []}
+            calls: dict[str, Counter[str]] = {}
+            seconds: dict[str, dict[str, float]] = {}
+            for _ in range(args.rounds):
+                for level in times:
+                    MilvusIndex.consistency = level
+                    log.reset()
+                    times[level] += timed_searches(retriever, questions)
+                    calls[level], seconds[level] = Counter(log.count), dict(log.seconds)
+            MilvusIndex.consistency = chosen
+    asked = len(questions)
+    print(f"\n{args.size:,} passages on a Milvus server, {asked} dev questions; Retriever.search without encoding")
+    print(f"  cold caches ({chosen}, each question once):")
+    report(cold, cold_calls, cold_seconds, asked)
+    for level, values in times.items():
+        print(f"  warm caches, {level} ({args.rounds} rounds):")
+        report(values, calls[level], seconds[level], asked)
+    ratio = statistics.median(times["Strong"]) / statistics.median(times[chosen])
+    print(f"  Strong / {chosen} p50: {ratio:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
