@@ -153,9 +153,20 @@ def test_a_streaming_answer_stops_and_an_answer_is_given_again(browser, tmp_path
             assert page.locator("#kz-chat [data-testid=user]").count() == 1, "the answer replaced, not added"
             page.wait_for_timeout(1500)  # time for a second answer, had the double click asked twice
             assert len(stub.requests) == 3 and page.locator(".toast-body").count() == 0, "a double click asks once"
+            stub.queue(["Речь об ", "Экибастузской ГРЭС-2 [1]."])
+            answered = page.locator("#kz-chat .kz-source-head").count()
+            page.fill("#kz-question textarea", "Где находится эта электростанция?")
+            page.press("#kz-question textarea", "Enter")
+            page.press("#kz-question textarea", "Enter")
+            page.wait_for_function(
+                "n => document.querySelectorAll('#kz-chat .kz-source-head').length > n", arg=answered
+            )
+            page.wait_for_timeout(1500)  # time for the empty question's message, had the second Enter sent it
+            assert page.locator("#kz-chat [data-testid=user]").count() == 2, "a double Enter asks once"
+            assert page.locator(".toast-body").count() == 0, "and the emptied box is not sent"
             page.reload()
             page.locator("#kz-chat .kz-source").first.wait_for()
-            assert page.locator("#kz-chat [data-testid=user]").count() == 1, "the stopped turn was not saved"
+            assert page.locator("#kz-chat [data-testid=user]").count() == 2, "the stopped turn was not saved"
             context.close()
 
 

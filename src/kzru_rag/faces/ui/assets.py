@@ -157,6 +157,19 @@ document.addEventListener('click', (event) => {
 document.addEventListener('click', (event) => {
   if (event.detail > 1 && event.target.closest('#kz-ask, #kz-again')) event.stopImmediatePropagation();
 }, true);
+// Likewise an Enter within a second of the one that sent the question (by then the box may be emptied or not yet);
+// an Enter in an empty box at any other time still gets the «Введите вопрос» message.
+let sentAt = 0;
+document.addEventListener('keydown', (event) => {
+  const box = event.target.closest && event.target.closest('#kz-question textarea');
+  if (!box || event.key !== 'Enter' || event.shiftKey) return;
+  if (Date.now() - sentAt < 1000) {
+    event.preventDefault();
+    event.stopImmediatePropagation();
+  } else if (box.value.trim()) {
+    sentAt = Date.now();
+  }
+}, true);
 // Gradio's copy button copies a message's HTML source; the answer is copied as the text the reader sees.
 document.addEventListener('click', (event) => {
   const button = event.target.closest('#kz-chat .message-buttons button[aria-label]');
