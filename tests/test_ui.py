@@ -10,9 +10,12 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
+from collections.abc import Callable
 from dataclasses import replace
 from html import unescape
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -32,7 +35,9 @@ from kzru_rag.faces.ui import (
 )
 from kzru_rag.faces.ui.asking import question_problem
 from kzru_rag.faces.ui.collection import collection_view
+from kzru_rag.faces.ui.handlers import rebuild_index
 from kzru_rag.faces.ui.render import passage_label
+from kzru_rag.faces.ui.uploads import rebuild_progress
 from kzru_rag.index.load import load_index
 from kzru_rag.index.progress import BuildProgress
 from kzru_rag.ingest.documents import BUNDLED_SOURCE
@@ -317,6 +322,46 @@ def test_only_one_rebuild_runs_at_a_time(bundled_library: Library) -> None:
     bundled_library.rebuild(progress)
 
     assert inner and not bundled_library.rebuilding
+
+
+def test_rebuild_progress_shows_the_share_once_texts_are_read_and_a_moving_bar_before() -> None:
+    loading = rebuild_progress(BuildProgress("loading", "", 0, 0, 0, 0, 0.0, 0.0), 7.4)
+    assert "Загрузка модели (в отдельном процессе) · идёт 7 с" in loading
+    assert "<progress" in loading and "value=" not in loading, "no share while the model loads: a moving bar"
+    embedding = rebuild_progress(BuildProgress("embedding", f"{XSS}.md", 1, 2, 28, 3, 65.0, 0.5), 65.2)
+    assert 'value="0.500" max="1"' in embedding and "50 % · Векторизация" in embedding
+    assert "(файл 2 из 2)" in embedding and "идёт 1 мин 5 с" in embedding
+    assert XSS not in embedding and escape_html(XSS) in embedding, "a file's name is text"
+    said = re.search(r'aria-valuetext="([^"]*)"', embedding)
+    assert said and unescape(said[1]) in unescape(embedding), "a screen reader hears what the page shows"
+    assert 'aria-label="Перестройка индекса"' in embedding
+
+
+@pytest.mark.slow
+def test_the_rebuild_log_moves_while_the_model_loads_in_silence(bundled_library: Library, tmp_path: Path) -> None:
+    """The app's rebuild loads the model in a child process, which says «loading» and then nothing until PyTorch
+    and the model are loaded: the log still renews at each tick, its time growing, and ends with the outcome."""
+    bundled_library.add(_file(tmp_path, "note.md", NOTE))
+    loaded = threading.Event()
+    rebuild = bundled_library.rebuild
+
+    def silent_while_loading(progress: Callable[[BuildProgress], None], engine: str | None = None) -> Any:
+        progress(BuildProgress("loading", "", 0, 0, 0, 0, 0.0, 0.0))  # the child's first report
+        loaded.wait(60)
+        return rebuild(progress, engine)
+
+    bundled_library.rebuild = silent_while_loading  # type: ignore[method-assign]
+    logs: list[str] = []
+    for log in rebuild_index(bundled_library):
+        logs.append(log)
+        if sum("Загрузка модели" in entry for entry in logs) == 6:
+            loaded.set()
+
+    silent = [entry for entry in logs if "Загрузка модели" in entry]
+    seconds = [int(re.search(r"идёт (\d+) с", entry)[1]) for entry in silent]  # type: ignore[index]
+    assert len(silent) >= 6 and seconds == sorted(seconds) and seconds[-1] >= 2, seconds
+    assert all("value=" not in entry for entry in silent)
+    assert "Индекс перестроен: 2 документа" in logs[-1]
 
 
 def test_library_rejects_a_bad_k_and_the_page_one_over_its_slider(library: Library) -> None:

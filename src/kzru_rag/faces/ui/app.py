@@ -31,6 +31,7 @@ from kzru_rag.faces.ui.dialogues import (
 )
 from kzru_rag.faces.ui.handlers import (
     add_files,
+    after_rebuild,
     ask_endpoint,
     ask_removal,
     mode_line,
@@ -90,7 +91,7 @@ class IndexTab:
     confirm_yes: gr.Button
     confirm_no: gr.Button
     rebuild: gr.Button
-    rebuild_log: gr.Markdown
+    rebuild_log: gr.HTML
 
 
 def build_app(library: Library) -> gr.Blocks:
@@ -260,7 +261,7 @@ def _index_tab() -> IndexTab:
                     confirm_yes = gr.Button("Да, удалить", variant="stop", size="sm", elem_id="kz-remove-yes")
                     confirm_no = gr.Button("Отмена", size="sm", elem_id="kz-remove-no")
             rebuild = gr.Button("Перестроить индекс", variant="primary", elem_id="kz-rebuild")
-            rebuild_log = gr.Markdown(elem_id="kz-rebuild-log")
+            rebuild_log = gr.HTML(elem_id="kz-rebuild-log")
     return IndexTab(
         status,
         upload,
@@ -326,9 +327,15 @@ def _wire_index(library: Library, index: IndexTab, described: list[gr.components
     index.rebuild.click(lambda: gr.update(interactive=False), None, index.rebuild, queue=False, **PRIVATE).then(
         partial(rebuild_index, library),
         None,
-        [index.rebuild_log, index.status, index.uploaded, index.rebuild, *described],
+        index.rebuild_log,
         concurrency_limit=None,
-        show_progress_on=index.rebuild_log,
+        show_progress="hidden",
+        **PRIVATE,
+    ).then(
+        partial(after_rebuild, library),
+        None,
+        [index.status, index.uploaded, index.rebuild, *described],
+        show_progress="hidden",
         **PRIVATE,
     )
 

@@ -68,6 +68,17 @@ mark.kz-passage { background: #dbeafe; color: #1f2937; border-radius: 3px; }
 .kz-table th, .kz-table td { text-align: left; padding: 4px 8px; border-bottom: 1px solid var(--border-color-primary); }
 .kz-hint { color: var(--body-text-color); font-size: 14px; }
 #kz-rebuild-log { min-height: 64px; }
+/* The rebuild's bar: its share of the work, or (no share yet) a band sliding along it. */
+#kz-rebuild-log .kz-progress { appearance: none; width: 100%; height: 10px; border: 0; border-radius: 5px;
+  background: var(--border-color-primary); overflow: hidden; }
+#kz-rebuild-log .kz-progress::-webkit-progress-bar { background: transparent; }
+#kz-rebuild-log .kz-progress::-webkit-progress-value { background: var(--button-primary-background-fill); }
+#kz-rebuild-log .kz-progress::-moz-progress-bar { background: var(--button-primary-background-fill); }
+#kz-rebuild-log .kz-progress:not([value]) { background: linear-gradient(90deg, var(--border-color-primary) 45%,
+  var(--button-primary-background-fill) 45% 55%, var(--border-color-primary) 55%) 0 0 / 300% 100%;
+  animation: kz-sliding 1.6s linear infinite; }
+@keyframes kz-sliding { from { background-position: 100% 0; } to { background-position: 0 0; } }
+@media (prefers-reduced-motion: reduce) { #kz-rebuild-log .kz-progress:not([value]) { animation: none; } }
 #kz-chat .title[role=button] .arrow button { pointer-events: none; }
 /* The chat's ↓ button sits in a gutter on the right, not over the messages' text (in the middle, at the bottom). */
 #kz-chat .scroll-down-button-container { left: auto; right: 4px; transform: none; }

@@ -7,7 +7,10 @@ import hashlib
 import json
 import logging
 import tempfile
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, wait
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +27,13 @@ from kzru_rag.faces.ui.render import (
     render_document,
     render_status,
 )
-from kzru_rag.faces.ui.uploads import TYPE_PROBLEM, add_report, rebuild_stage, removal_report, size_problem
+from kzru_rag.faces.ui.uploads import TYPE_PROBLEM, add_report, rebuild_progress, removal_report, size_problem
 from kzru_rag.index.progress import BuildProgress
 from kzru_rag.ingest.documents import SUPPORTED_SUFFIXES, Document
 from kzru_rag.language.words import counted
 from kzru_rag.library import Library
 from kzru_rag.schema import Hit
+from kzru_rag.stores.manifest import IndexManifest
 
 log = logging.getLogger(__name__)
 
@@ -168,35 +172,46 @@ def remove_file(library: Library, name: str | None) -> tuple[Any, ...]:
     return escape_markdown(message), render_status(library), upload_choices(library), gr.update(visible=False)
 
 
-def rebuild_index(library: Library, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
-    """Rebuild the index, reporting progress: the rebuild log, the status, the uploads list, the rebuild button,
-    and the collection's words in the chat."""
+REBUILD_TICK_SECONDS = 0.5
+"""How often the rebuild log is renewed while a rebuild runs (its time moves even when the build says nothing)."""
+
+
+def rebuild_index(library: Library) -> Iterator[str]:
+    """Rebuild the index: the rebuild log, its progress renewed every `REBUILD_TICK_SECONDS`, then the outcome
+    (`after_rebuild` renews the rest of the page)."""
     if library.rebuilding:
-        message = f"{mark(False)} Перестройка уже идёт (в этой или другой вкладке); дождитесь её окончания."
-        return (
-            message,
-            render_status(library),
-            upload_choices(library),
-            gr.update(interactive=True),
-            *described(library),
-        )
-    progress(0.0, desc="Подготовка…")
-
-    def report(now: BuildProgress) -> None:
-        progress(now.share, desc=rebuild_stage(now))
-
+        yield f"{mark(False)} Перестройка уже идёт (в этой или другой вкладке); дождитесь её окончания."
+        return
+    start = time.monotonic()
+    reports: list[BuildProgress] = []
+    built: Future[IndexManifest] = Future()
+    threading.Thread(
+        target=_rebuild, args=(library, reports.append, built), name="kzru-rag-rebuild", daemon=True
+    ).start()
+    while not built.done():
+        yield rebuild_progress(reports[-1] if reports else None, time.monotonic() - start)
+        wait([built], timeout=REBUILD_TICK_SECONDS)
     try:
-        manifest = library.rebuild(report)
-        counts = f"{counted(len(manifest.documents), 'документ')}, {counted(manifest.chunk_count, 'фрагмент')}"
-        message = f"{mark(True)} Индекс перестроен: {counts}."
+        manifest = built.result()
     except KzruRagError as err:
         log.warning("index rebuild failed: %s", err)
-        message = f"{mark(False)} Индекс не перестроен, работает прежний. Причина: {escape_markdown(str(err))}"
-    return message, *_after_rebuild(library)
+        yield f"{mark(False)} Индекс не перестроен, работает прежний. Причина: {escape_markdown(str(err))}"
+        return
+    counts = f"{counted(len(manifest.documents), 'документ')}, {counted(manifest.chunk_count, 'фрагмент')}"
+    yield f"{mark(True)} Индекс перестроен: {counts}."
 
 
-def _after_rebuild(library: Library) -> tuple[Any, ...]:
-    """The status, the uploads list, the rebuild button (enabled again) and the collection's words."""
+def _rebuild(library: Library, progress: Callable[[BuildProgress], None], built: Future[IndexManifest]) -> None:
+    """`library.rebuild(progress)`, its outcome (manifest or error) set on `built`."""
+    try:
+        built.set_result(library.rebuild(progress))
+    except BaseException as err:  # handed to the handler, which words it
+        built.set_exception(err)
+
+
+def after_rebuild(library: Library) -> tuple[Any, ...]:
+    """After a rebuild (or a refused one): the status, the uploads list, the rebuild button (enabled again) and the
+    collection's words."""
     return render_status(library), upload_choices(library), gr.update(interactive=True), *described(library)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from kzru_rag.errors import SourceError
+from kzru_rag.faces.ui.render import escape_html
 from kzru_rag.index.progress import BuildProgress
 from kzru_rag.library import MAX_UPLOAD_BYTES, Library
 
@@ -84,13 +85,35 @@ def rebuild_stage(now: BuildProgress) -> str:
     text = f"{verb}: «{now.file}» (файл {place} из {now.files_total}) · фрагментов: {now.passages}"
     eta = now.eta
     if eta is not None:
-        minutes, seconds = divmod(round(eta), 60)
-        text += f" · осталось ≈ {f'{minutes} мин ' if minutes else ''}{seconds} с"
+        text += f" · осталось ≈ {duration(eta)}"
     return text
 
 
+def duration(seconds: float) -> str:
+    """Seconds as a reader counts them: «7 с», «1 мин 5 с»."""
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{f'{minutes} мин ' if minutes else ''}{rest} с"
+
+
+def rebuild_progress(now: BuildProgress | None, seconds: float) -> str:
+    """The rebuild log while a rebuild runs (HTML): its stage and the time it has taken, over a bar. The bar shows
+    the share of the work once texts are read and embedded; before that (the model loads in a process of its own,
+    many seconds without a report) and while the index is written it is a moving bar without a share. The bar is a
+    native progress bar named for screen readers, its value text the stage and the time."""
+    said = f"{rebuild_stage(now) if now else 'Подготовка'} · идёт {duration(seconds)}"
+    value = ""
+    if now is not None and now.stage in ("reading", "embedding"):
+        said = f"{round(now.share * 100)} % · {said}"
+        value = f' value="{now.share:.3f}" max="1"'
+    return (
+        f'<p class="kz-progress-text">{escape_html(said)}</p>'
+        f'<progress class="kz-progress"{value} aria-label="Перестройка индекса"'
+        f' aria-valuetext="{escape_html(said)}"></progress>'
+    )
+
+
 _STAGES = {
-    "loading": "Загрузка модели (в отдельном процессе)…",
-    "writing": "Запись нового индекса…",
+    "loading": "Загрузка модели (в отдельном процессе)",
+    "writing": "Запись нового индекса",
     "done": "Готово",
 }
