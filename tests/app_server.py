@@ -60,3 +60,12 @@ def serve(
         yield url, library
     finally:
         demo.close()
+
+
+@contextmanager
+def serve_two_documents(folder: Path, embedder, auth: tuple[str, str] | None = None) -> Iterator[tuple[str, Library]]:
+    """`serve` over a copy of the committed index in `folder` with `NOTE` added and indexed: a collection of two
+    documents, for tests of the document filter."""
+    with serve(copy_index(folder), embedder, auth=auth) as (url, library):
+        add_note(library, folder)
+        yield url, library

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from hashing_encoder import RETRIEVAL, HashingEncoder
+from kzru_rag.answering.assistant import Assistant
 from kzru_rag.embedding.base import DEFAULT_MODEL
 from kzru_rag.embedding.sentence_transformers import Embedder, load_embedder
 from kzru_rag.index.build import build_index
@@ -52,6 +53,20 @@ def retriever(embedder):
     from kzru_rag.retrieval.retriever import Retriever
 
     return Retriever(load_index(default_index_path()), embedder)
+
+
+@pytest.fixture(scope="module")
+def assistant(small_retriever) -> Assistant:
+    """The assistant over the bundled document indexed with the small test encoder: the mechanics (wording,
+    citations, errors, dialogue)."""
+    return Assistant(small_retriever)
+
+
+@pytest.fixture(scope="module")
+def bundled_assistant(retriever) -> Assistant:
+    """The assistant over the committed index, its calibrated confidence and the bundled model: the answers'
+    quality (slow tests)."""
+    return Assistant(retriever)
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ import httpx
 import openai
 import pytest
 
-from app_server import add_note, copy_index, serve
+from app_server import copy_index, serve, serve_two_documents
 
 PASSWORD = "kzru-api-secret-7"  # HTTP headers are ASCII: a key in Cyrillic cannot be sent
 QUESTION = "Где проходит XXI форум межрегионального сотрудничества?"
@@ -21,9 +21,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory, embedder):
-    folder = tmp_path_factory.mktemp("api")
-    with serve(copy_index(folder), embedder, auth=("admin", PASSWORD)) as (url, library):
-        add_note(library, folder)  # two documents, for the document filter
+    with serve_two_documents(tmp_path_factory.mktemp("api"), embedder, ("admin", PASSWORD)) as (url, library):
         yield url.rstrip("/"), library
 
 

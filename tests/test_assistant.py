@@ -46,18 +46,6 @@ def _no_llm_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(f"KZRU_RAG_LLM_{name}", raising=False)
 
 
-@pytest.fixture(scope="module")
-def assistant(small_retriever) -> Assistant:
-    """The assistant over the bundled document indexed with the small test encoder: wording, citations, errors."""
-    return Assistant(small_retriever)
-
-
-@pytest.fixture(scope="module")
-def bundled_assistant(retriever) -> Assistant:
-    """The assistant over the committed index and the bundled model: the answers' quality (slow tests)."""
-    return Assistant(retriever)
-
-
 def _llm(stub: OpenAIStub | None, timeout: float = 10.0) -> OpenAICompatibleLLM:
     return OpenAICompatibleLLM("stub-model", base_url=stub.base_url if stub else unused_base_url(), timeout=timeout)
 

@@ -102,6 +102,34 @@ def readme_screenshot(page, name: str, element: str | None = None) -> None:
     Image.open(path).convert("RGB").quantize(colors=128).save(path, optimize=True)
 
 
+SERIOUS = {"serious", "critical"}
+
+
+def open_page(browser, url: str, **options):
+    """A page of the app at `url` in a fresh context (desktop size, Russian locale; `options` override), ready for
+    questions."""
+    context = browser.new_context(**{"viewport": {"width": 1400, "height": 1000}, "locale": "ru-RU", **options})
+    page = context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    page.goto(url)
+    page.wait_for_selector("#kz-question textarea")
+    return context, page
+
+
+def serious_violations(page, within: str | None = None) -> list[str]:
+    """axe-core's serious and critical WCAG 2.1 A/AA violations on the page as it is now (`within`: in the elements
+    of this selector alone)."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    tags = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+    results = Axe().run(page, context=within, options={"runOnly": {"type": "tag", "values": tags}})
+    return [
+        f"{v['id']} ({v['impact']}): {[node['target'] for node in v['nodes']]}"
+        for v in results.response["violations"]
+        if v["impact"] in SERIOUS
+    ]
+
+
 # The text inside `scope` that a reader sees: each visible element with its own text, checked for size, opacity
 # (of it and every ancestor) and WCAG contrast against the first opaque background behind it.
 READABILITY_PROBLEMS = r"""
@@ -221,6 +249,9 @@ def test_uploading_rebuilding_and_escaping_in_the_browser(browser, tmp_path: Pat
         page.click("#kz-rebuild")
         page.wait_for_selector("#kz-rebuild-log :text('Векторизация')")
         progress = page.locator("#kz-rebuild-log").inner_text()
+        bar = page.get_by_role("progressbar", name="Перестройка индекса")
+        assert bar.get_attribute("aria-valuetext") == progress.strip(), "a screen reader hears what the page shows"
+        assert serious_violations(page, "#kz-rebuild-log") == [], "the rebuild's progress"
         shown.set()
         bundled = library.retriever.index.manifest.chunk_count
         assert "(файл 1 из 2)" in progress and f"фрагментов: {bundled}" in progress and "%" in progress, progress
@@ -372,7 +403,7 @@ def test_markers_open_their_source_and_the_dialogue_is_copied_and_downloaded(bro
     page = context.new_page()
     page.set_default_timeout(WAIT_MS)
     page.goto(app_url)
-    assert "Ответы — цитаты из документа" in page.locator("#kz-mode").inner_text()
+    assert "Ответы — цитаты из документов" in page.locator("#kz-mode").inner_text()
     page.click("text=Настройки")
     switch = page.locator("#kz-use-llm")
     assert switch.locator("input").is_disabled() and "KZRU_RAG_LLM_MODEL" in switch.inner_text()

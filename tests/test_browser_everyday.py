@@ -9,36 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from app_server import copy_index, free_port, serve
-from test_browser import WAIT_MS, ask, browser  # noqa: F401  (the module's chromium)
+from app_server import copy_index, free_port, serve, serve_two_documents
+from test_browser import (  # noqa: F401  (the module's chromium)
+    WAIT_MS,
+    ask,
+    browser,
+    open_page,
+    readme_screenshot,
+    serious_violations,
+)
 
 pytestmark = pytest.mark.slow
-
-SERIOUS = {"serious", "critical"}
-
-
-def open_page(browser, url: str, **options):  # noqa: F811
-    context = browser.new_context(**{"viewport": {"width": 1400, "height": 1000}, "locale": "ru-RU", **options})
-    page = context.new_page()
-    page.set_default_timeout(WAIT_MS)
-    page.goto(url)
-    page.wait_for_selector("#kz-question textarea")
-    return context, page
-
-
-def serious_violations(page, within: str | None = None) -> list[str]:
-    """axe-core's serious and critical WCAG 2.1 A/AA violations on the page as it is now (`within`: in the elements
-    of this selector alone)."""
-    from axe_playwright_python.sync_playwright import Axe
-
-    tags = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
-    results = Axe().run(page, context=within, options={"runOnly": {"type": "tag", "values": tags}})
-    return [
-        f"{v['id']} ({v['impact']}): {[node['target'] for node in v['nodes']]}"
-        for v in results.response["violations"]
-        if v["impact"] in SERIOUS
-    ]
-
 
 FADED_IN = """() => {
   for (let e = document.querySelector('.toast-body'); e; e = e.parentElement) {
@@ -82,6 +63,7 @@ def test_conversations_outlive_a_restart_of_the_app_and_are_renamed_deleted_and_
             "Какую электростанцию планируют модернизировать?",
             "Где открыт филиал МГИМО?",
         ]
+        readme_screenshot(page, "dialogues.png")
         page.locator("ul[role=listbox] li", has_text="МГИМО").click()
         page.wait_for_function(
             "() => document.querySelector('#kz-chat [data-testid=user]')?.innerText.includes('МГИМО')"
@@ -171,13 +153,8 @@ def test_a_streaming_answer_stops_and_an_answer_is_given_again(browser, tmp_path
 
 
 def test_the_document_filter_answers_from_the_chosen_document_alone(browser, tmp_path: Path, embedder) -> None:  # noqa: F811
-    index = copy_index(tmp_path)
-    note = tmp_path / "note.md"
-    note.write_text("# Заметка о заводе\n\nВ Павлодаре построят завод по выпуску аккумуляторов.\n", encoding="utf-8")
-    with serve(index, embedder) as (url, library):
-        library.add(note)
-        library.rebuild()
-        context, page = open_page(browser, url)
+    with serve_two_documents(tmp_path, embedder) as (url, _):
+        context, page = open_page(browser, url, viewport={"width": 1400, "height": 1100})  # the filter in the picture
         page.locator("#kz-header", has_text="2 документа").wait_for()  # the header is the collection's
         assert "Заметка о заводе" in page.locator("#kz-examples").inner_text()
         page.locator("#kz-within input").click()
@@ -186,6 +163,10 @@ def test_the_document_filter_answers_from_the_chosen_document_alone(browser, tmp
         ask(page, "Где проходит XXI форум межрегионального сотрудничества?")
         heads = page.locator("#kz-chat .kz-source-head").all_inner_texts()
         assert heads and all("Заметка о заводе" in head for head in heads)
+        ask(page, "Какой завод построят в Павлодаре?")
+        assert "аккумуляторов" in page.locator("#kz-chat [data-testid=bot]").last.inner_text()
+        page.evaluate("window.scrollTo(0, 0)")
+        readme_screenshot(page, "filter.png")
         context.close()
 
 
@@ -213,6 +194,16 @@ def test_the_chat_the_document_view_and_the_index_tab_pass_axe(browser, tmp_path
             assert serious_violations(page) == [], f"the «Индекс» tab, {theme}"
             assert english_labels(page) == [], "accessible names in Russian, the «Индекс» tab"
             context.close()
+
+
+LAST_ANSWER_ON_TOP = """() => {
+  const chat = document.querySelector('#kz-chat');
+  const wrap = chat.querySelector('.bubble-wrap');
+  const answers = chat.querySelectorAll('[data-testid=bot]');
+  wrap.scrollTop += answers[answers.length - 1].getBoundingClientRect().top - wrap.getBoundingClientRect().top - 8;
+  window.scrollBy(0, chat.getBoundingClientRect().top - 8);
+}"""
+"""The page and the chat scrolled to show the last answer from its top (for the phone's picture)."""
 
 
 def test_on_a_phone_the_question_box_and_the_chat_stay_readable(browser, tmp_path: Path, embedder) -> None:  # noqa: F811
@@ -246,4 +237,10 @@ def test_on_a_phone_the_question_box_and_the_chat_stay_readable(browser, tmp_pat
             }"""
         )
         assert gutter >= 40, "the chat's ↓ button (Gradio's, 36 px, in the right-hand corner) has a gutter free of text"
+        row, column = page.locator("#kz-chat .message-row.bot-row").last.evaluate(
+            "row => [row, row.parentElement].map((e) => e.getBoundingClientRect().width)"
+        )
+        assert row >= column - 1, "an answer takes the chat's width up to the gutter (Gradio's leaves 60 px beside it)"
+        page.evaluate(LAST_ANSWER_ON_TOP)
+        readme_screenshot(page, "phone.png")
         context.close()

@@ -23,18 +23,6 @@ from kzru_rag.language.questions import analyse, holds_kind
 DATA = Path(__file__).parent / "data"
 
 
-@pytest.fixture(scope="module")
-def assistant(small_retriever) -> Assistant:
-    """The assistant over the bundled document indexed with the small test encoder (the mechanics)."""
-    return Assistant(small_retriever)
-
-
-@pytest.fixture(scope="module")
-def bundled_assistant(retriever) -> Assistant:
-    """The assistant over the committed index, its calibrated confidence and the bundled model (slow tests)."""
-    return Assistant(retriever)
-
-
 @pytest.mark.slow
 def test_the_committed_index_carries_a_calibrated_model(bundled_assistant):
     model = bundled_assistant.confidence

@@ -27,18 +27,6 @@ def _history(question: str, answer: str) -> list[Message]:
     return [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
 
 
-@pytest.fixture(scope="module")
-def assistant(small_retriever) -> Assistant:
-    """The assistant over the bundled document indexed with the small test encoder (the mechanics)."""
-    return Assistant(small_retriever)
-
-
-@pytest.fixture(scope="module")
-def bundled_assistant(retriever) -> Assistant:
-    """The assistant over the committed index, its calibrated confidence and the bundled model (slow tests)."""
-    return Assistant(retriever)
-
-
 def test_entities_are_found_with_their_gender_and_quoted_names_with_their_nouns() -> None:
     found = {
         entity.text: entity

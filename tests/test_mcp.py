@@ -17,7 +17,7 @@ from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 
-from app_server import add_note, copy_index, serve
+from app_server import copy_index, serve_two_documents
 from kzru_rag.answering.assistant import Assistant
 from kzru_rag.index.load import load_index
 from kzru_rag.retrieval.retriever import Retriever
@@ -33,9 +33,7 @@ Action = Callable[[ClientSession], Awaitable[Any]]
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory, embedder):
-    folder = tmp_path_factory.mktemp("mcp")
-    with serve(copy_index(folder), embedder, auth=("admin", PASSWORD)) as (url, library):
-        add_note(library, folder)  # two documents, for the document filter
+    with serve_two_documents(tmp_path_factory.mktemp("mcp"), embedder, ("admin", PASSWORD)) as (url, library):
         yield url.rstrip("/"), library
 
 

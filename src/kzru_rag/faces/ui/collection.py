@@ -16,9 +16,9 @@ BUNDLED_EXAMPLES = [
     "Какую электростанцию планируют модернизировать?",
     "Филиал какого казахстанского университета открыт в Омске?",
     "Which side events are planned at the forum?",
-    "Тоқаев Мәскеуге қашан барады?",
+    "Тоқаевтың Ресейге мемлекеттік сапары қашан болады?",
 ]
-"""Questions about the bundled document (shown while it is indexed)."""
+"""Questions about the bundled document (shown while it is indexed), each answered with confidence."""
 MAX_EXAMPLES = 6
 HOW = (
     "Ответ составляется только из документов; у каждого утверждения — ссылка [n] на фрагмент: "

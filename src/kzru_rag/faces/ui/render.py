@@ -41,7 +41,7 @@ def answer_mode(model: str | None) -> str:
     """How answers are made, for the line under the question box."""
     if model:
         return f"Отвечает модель {escape_markdown(model)}; каждое утверждение ссылается на фрагмент документа [n]."
-    return "Ответы — цитаты из документа; [n] ведёт к цитируемому фрагменту."
+    return "Ответы — цитаты из документов; [n] ведёт к цитируемому фрагменту."
 
 
 def render_answer(answer: Answer, question: str, turn: int = 0) -> str:
