@@ -94,7 +94,8 @@ bench: $(STAMP)
 # The README's pictures, taken by the browser tests (small PNGs, committed).
 screenshots: $(STAMP) browser
 	KZRU_RAG_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -q tests/test_browser.py \
-	  -k "russian_question or markers_open or index_tab"
+	  tests/test_browser_everyday.py -k "russian_question or markers_open or index_tab or outlive_a_restart \
+	  or document_filter or question_box_and_the_chat"
 
 # A local Milvus server on 127.0.0.1:19530, its data in milvus-data/ (README: scaling out); Ctrl-C stops it.
 .PHONY: milvus
