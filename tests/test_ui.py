@@ -335,11 +335,11 @@ def test_only_one_rebuild_runs_at_a_time(bundled_library: Library) -> None:
 
 def test_rebuild_progress_shows_the_share_once_texts_are_read_and_a_moving_bar_before() -> None:
     loading = rebuild_progress(BuildProgress("loading", "", 0, 0, 0, 0, 0.0, 0.0), 7.4)
-    assert "Загрузка модели (в отдельном процессе) · идёт 7 с" in loading
+    assert "Загрузка модели (в отдельном процессе) · прошло 7 с" in loading
     assert "<progress" in loading and "value=" not in loading, "no share while the model loads: a moving bar"
     embedding = rebuild_progress(BuildProgress("embedding", f"{XSS}.md", 1, 2, 28, 3, 65.0, 0.5), 65.2)
     assert 'value="0.500" max="1"' in embedding and "50 % · Векторизация" in embedding
-    assert "(файл 2 из 2)" in embedding and "идёт 1 мин 5 с" in embedding
+    assert "(файл 2 из 2)" in embedding and "прошло 1 мин 5 с" in embedding
     assert XSS not in embedding and escape_html(XSS) in embedding, "a file's name is text"
     said = re.search(r'aria-valuetext="([^"]*)"', embedding)
     assert said and unescape(said[1]) in unescape(embedding), "a screen reader hears what the page shows"
@@ -367,7 +367,7 @@ def test_the_rebuild_log_moves_while_the_model_loads_in_silence(bundled_library:
             loaded.set()
 
     silent = [entry for entry in logs if "Загрузка модели" in entry]
-    seconds = [int(re.search(r"идёт (\d+) с", entry)[1]) for entry in silent]  # type: ignore[index]
+    seconds = [int(re.search(r"прошло (\d+) с", entry)[1]) for entry in silent]  # type: ignore[index]
     assert len(silent) >= 6 and seconds == sorted(seconds) and seconds[-1] >= 2, seconds
     assert all("value=" not in entry for entry in silent)
     assert "Индекс перестроен: 2 документа" in logs[-1]

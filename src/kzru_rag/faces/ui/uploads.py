@@ -100,7 +100,7 @@ def rebuild_progress(now: BuildProgress | None, seconds: float) -> str:
     the share of the work once texts are read and embedded; before that (the model loads in a process of its own,
     many seconds without a report) and while the index is written it is a moving bar without a share. The bar is a
     native progress bar named for screen readers, its value text the stage and the time."""
-    said = f"{rebuild_stage(now) if now else 'Подготовка'} · идёт {duration(seconds)}"
+    said = f"{rebuild_stage(now) if now else 'Подготовка'} · прошло {duration(seconds)}"
     value = ""
     if now is not None and now.stage in ("reading", "embedding"):
         said = f"{round(now.share * 100)} % · {said}"
