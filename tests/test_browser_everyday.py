@@ -243,4 +243,14 @@ def test_on_a_phone_the_question_box_and_the_chat_stay_readable(browser, tmp_pat
         assert row >= column - 1, "an answer takes the chat's width up to the gutter (Gradio's leaves 60 px beside it)"
         page.evaluate(LAST_ANSWER_ON_TOP)
         readme_screenshot(page, "phone.png")
+
+        page.get_by_role("tab", name="Индекс").click()
+        page.locator("#kz-status table").wait_for()
+        overflowing = page.locator("#kz-status").evaluate(
+            "s => [...s.querySelectorAll(':not(thead, thead *)')].filter((e) => e.getBoundingClientRect().right > "
+            "s.getBoundingClientRect().right + 1).map((e) => e.tagName + ' ' + e.textContent.slice(0, 30))"
+        )
+        assert overflowing == [], "the documents table fits a phone (four columns did not: 400 of 302 px)"
+        assert page.get_by_role("columnheader", name="Состояние").count() == 1, "its column names read (not shown)"
+        assert serious_violations(page) == [], "the «Индекс» tab on a phone"
         context.close()

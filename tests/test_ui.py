@@ -71,6 +71,11 @@ def _file(folder: Path, name: str, data: bytes | str) -> Path:
     return path
 
 
+def cell(text: object) -> str:
+    """A cell of the status table as `render_status` writes it."""
+    return f'<td role="cell">{text}</td>'
+
+
 def _digest(folder: Path) -> dict[str, str]:
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
 
@@ -251,11 +256,11 @@ def test_an_upload_is_kept_in_the_documents_folder_next_to_the_index(library: Li
     assert "ждёт перестройки" in render_status(library)
     assert add_report(library, _file(tmp_path, "note.md", NOTE + "ещё"))[1].startswith("«note.md» заменён")
     assert add_report(library, _file(tmp_path, "note.txt", NOTE))[0], "note.txt is a document beside note.md"
-    assert "<td>note.md</td>" in render_status(library) and "<td>note.txt</td>" in render_status(library)
+    assert cell("note.md") in render_status(library) and cell("note.txt") in render_status(library)
     assert add_report(library, _file(tmp_path, "итоги, <b>.txt", NOTE))[0]
     status = render_status(library)
-    assert "<td>итоги, &lt;b&gt;</td>" in status and "<td>8\u00a0408</td>" in status
-    assert f"<td>{len(NOTE)}</td>" in status, "characters, not bytes, for files waiting for a rebuild too"
+    assert cell("итоги, &lt;b&gt;") in status and cell("8\u00a0408") in status
+    assert cell(len(NOTE)) in status, "characters, not bytes, for files waiting for a rebuild too"
 
 
 @pytest.mark.slow
@@ -266,8 +271,8 @@ def test_a_replaced_upload_is_one_row_of_the_status_table(bundled_library: Libra
 
     status = render_status(bundled_library)
 
-    assert status.count("<td>note</td>") == 1
-    assert "заменён — ждёт перестройки" in status and f"<td>{len(NOTE) + 11}</td>" in status
+    assert status.count(cell("note")) == 1
+    assert "заменён — ждёт перестройки" in status and cell(len(NOTE) + 11) in status
 
 
 # ---------------------------------------------------------------- rebuilding

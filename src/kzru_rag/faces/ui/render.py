@@ -259,8 +259,9 @@ def render_status(collection: Library) -> str:
     return (
         f'<div class="kz-status">{warning}<p>Индекс: <b>{state}</b> · фрагментов: <b>{manifest.chunk_count}</b> · '
         f"модель: <code>{escape_html(manifest.model_id)}</code> · собран: {escape_html(_built(manifest.built_at))}</p>"
-        '<table class="kz-table"><thead><tr>'
-        "<th>Документ</th><th>Источник</th><th>Символов</th><th>Состояние</th></tr></thead>"
+        '<table class="kz-table" role="table"><thead><tr role="row">'  # roles: a phone shows the rows as blocks
+        + "".join(f'<th role="columnheader">{name}</th>' for name in ("Документ", "Источник", "Символов", "Состояние"))
+        + "</tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table>"
         f'<p class="kz-hint">Загруженные документы хранятся в <code>{escape_html(str(collection.documents_dir))}'
         "</code>.</p></div>"
@@ -269,7 +270,8 @@ def render_status(collection: Library) -> str:
 
 def _row(name: str, origin: str, size: str, state: str) -> str:
     """A row of the documents table; `name` is escaped here, the other cells are HTML already."""
-    return f"<tr><td>{escape_html(name)}</td><td>{origin}</td><td>{size}</td><td>{state}</td></tr>"
+    cells = "".join(f'<td role="cell">{cell}</td>' for cell in (escape_html(name), origin, size, state))
+    return f'<tr role="row">{cells}</tr>'
 
 
 def _count(number: int) -> str:
