@@ -226,6 +226,8 @@ def test_on_a_phone_the_question_box_and_the_chat_stay_readable(browser, tmp_pat
             }"""
         )
         assert not clipped, "the placeholder fits the question box"
+        question, within = (page.locator(s).bounding_box()["width"] for s in ("#kz-question", "#kz-within"))  # type: ignore[index]
+        assert within >= question - 4, "the document filter has a line of its own (it had half of one: 158 of 326 px)"
         for question in ("Где проходит XXI форум межрегионального сотрудничества?", "Где открыт филиал МГИМО?"):
             ask(page, question)
         gutter = page.locator("#kz-chat .bubble-wrap").evaluate(

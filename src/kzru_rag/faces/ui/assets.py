@@ -85,10 +85,11 @@ mark.kz-passage { background: #dbeafe; color: #1f2937; border-radius: 3px; }
 /* The chat's ↓ button sits in a gutter on the right, not over the messages' text (in the middle, at the bottom). */
 #kz-chat .scroll-down-button-container { left: auto; right: 4px; transform: none; }
 #kz-chat .bubble-wrap { padding-right: 46px; }
-/* On a phone the question box takes a whole line (its placeholder is not clipped), the buttons the next; messages
+/* On a phone the question box and the document filter take a whole line each (the placeholder is not clipped,
+   chosen documents have room), their buttons the next; messages
    take the chat's width up to the ↓ button's gutter (Gradio leaves 60 px beside each, a third of a phone's width). */
 @media (max-width: 640px) {
-  #kz-question { flex: 1 1 100% !important; min-width: 100% !important; }
+  #kz-question, .form:has(> #kz-within) { flex: 1 1 100% !important; min-width: 100% !important; }
   #kz-chat .message-row.bubble { max-width: 100%; margin-left: 0; margin-right: 0; }
   /* The documents table (four columns, wider than a phone) becomes one block a document: its name, then the rest. */
   .kz-table thead { position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); }
