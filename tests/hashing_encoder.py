@@ -17,11 +17,14 @@ from kzru_rag.stores.settings import RetrievalSettings
 
 WORD = re.compile(r"\w+")
 
-RETRIEVAL = RetrievalSettings(abstain_below_russian=0.45, abstain_below_other=0.35, window_chars=400).to_dict()
+RETRIEVAL = RetrievalSettings(
+    abstain_below_russian=0.45, abstain_below_other=0.35, window_chars=400, widen_chars=0
+).to_dict()
 """Retrieval settings for an index built with `HashingEncoder`: its cosines run lower than e5's (best hits of the dev
 and holdout questions 0.29-0.76, «Кто выиграл чемпионат мира по футболу?» 0.40), so the abstention floors are
-lower; its windows stay at 400 characters (with its weaker ranking a 450-character window brings «девяти вузов» into
-the top hits the quantity rule reads, which the bundled model's do not); everything else is the product's default."""
+lower; its windows stay at 400 characters and do not widen (with its weaker ranking a 450-character window brings
+«девяти вузов» into the top hits the quantity rule reads, which the bundled model's do not); everything else is the
+product's default."""
 
 
 class HashingEncoder:

@@ -81,7 +81,7 @@ def test_hits_are_short_windows_with_a_sentence_highlighted(small_retriever, que
         last_start, last_end, _ = hit.sentences[-1]
         to_speaker = expected_answer(question) == "person" and attributes_speech(text[last_start:last_end])
         assert (
-            len(hit.text) <= small_retriever.settings.window_chars
+            len(hit.text) <= max(small_retriever.settings.window_chars, small_retriever.settings.widen_chars)
             or hit.highlight == (hit.start, hit.end)
             or to_speaker
         )
@@ -230,6 +230,31 @@ def test_the_committed_index_keeps_the_settings_and_judge_it_was_calibrated_with
     assert retriever.settings == settings
     assert settings.sentence_lexical_weight == 0.0 and not settings.bridge_latin
     assert settings != RetrievalSettings() and retriever.index.manifest.confidence
+
+
+@pytest.mark.parametrize(
+    "widen_chars,margin,expected",
+    [
+        (0, 0.1, ["Форум пройдёт в Уральске."]),
+        (300, 0.1, ["Форум пройдёт в Уральске.", "Погода бывает дождливой.", "Форум в Уральске пройдёт осенью."]),
+        (50, 0.1, ["Форум пройдёт в Уральске."]),
+        (300, 0.0, ["Форум пройдёт в Уральске."]),
+        (300, 1.0, ["Форум пройдёт в Уральске.", "Погода бывает дождливой."]),
+    ],
+)
+def test_a_window_widens_to_a_close_second_sentence_of_its_paragraph(tmp_path, encoder, widen_chars, margin, expected):
+    """A hit takes in the nearest sentence of its paragraph scoring within `widen_margin` of its own, with the ones
+    between, while the window fits in `widen_chars` (the nearest one: with a margin of 1 any sentence is close)."""
+    source = tmp_path / "note.md"
+    source.write_text(
+        "Форум пройдёт в Уральске. Погода бывает дождливой. Форум в Уральске пройдёт осенью.\n\n"
+        "Весной форум пройдёт в Актобе.",
+        encoding="utf-8",
+    )
+    settings = RetrievalSettings(window_chars=0, widen_chars=widen_chars, widen_margin=margin)
+    build_index([source], encoder, tmp_path / "index", retrieval=settings.to_dict())
+    hit = Retriever(load_index(tmp_path / "index"), encoder).search("Где пройдёт форум в Уральске?", k=1)[0]
+    assert [hit.text[a - hit.start : b - hit.start].strip() for a, b, _ in hit.sentences] == expected
 
 
 def test_settings_from_the_manifest_are_used(tmp_path, encoder):

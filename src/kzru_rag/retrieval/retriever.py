@@ -101,6 +101,7 @@ class Retriever:
         vector = vectors[0] if lead is None else _led(vectors[0], vectors[1])
         foreign_vectors = vectors[len(meant) :]
         units, scores, signals = self._score(self._bridge.translate(words, foreign, foreign_vectors), vector, k, within)
+        scored = self._unit_scores(units, scores)
         kind = query.word_kind if self.settings.answer_type_weight else None
         typed = kind in TYPED_KINDS
         pool = max(k, ANSWER_TYPE_POOL) if typed else k
@@ -111,7 +112,7 @@ class Retriever:
             unit = int(self._canonical[units[i]])
             if unit in covered:
                 continue
-            first, last = self._window(unit, vector, covered)
+            first, last = self._widen(*self._window(unit, vector, covered), float(scores[i]), scored, covered)
             if kind == "person":
                 last = self._through_speaker(first, last, covered)
             window = self._chain(first, last)
@@ -285,6 +286,29 @@ class Retriever:
                 return first, last
             best = max(options, key=lambda u: float(np.dot(self._sentences.vectors[u], vector)))
             first, last = (best, last) if best == self._previous[first] else (first, best)
+
+    def _unit_scores(self, units: np.ndarray, scores: np.ndarray) -> dict[int, float]:
+        """The best score of each scored unit, by its canonical unit."""
+        best: dict[int, float] = {}
+        for unit, score in zip(self._canonical[units].tolist(), scores.tolist()):
+            best[unit] = max(best.get(unit, score), score)
+        return best
+
+    def _widen(self, first: int, last: int, score: float, scored: dict[int, float], taken: set[int]) -> tuple[int, int]:
+        """The window `first`–`last` carried on, each way within its paragraph and `widen_chars`, to the nearest unit
+        not `taken` that scores within `widen_margin` of the hit's `score` (the units between come too): when two
+        sentences are nearly as good, the passage holds both."""
+        spans, limit, floor = self._sentences.spans, self.settings.widen_chars, score - self.settings.widen_margin
+        for step in (self._previous, self._next):
+            unit = int(step[first if step is self._previous else last])
+            while unit >= 0 and unit not in taken:
+                if max(spans[last][1], spans[unit][1]) - min(spans[first][0], spans[unit][0]) > limit:
+                    break
+                if scored.get(unit, -np.inf) >= floor:
+                    first, last = (unit, last) if step is self._previous else (first, unit)
+                    break
+                unit = int(step[unit])
+        return first, last
 
     def _through_speaker(self, first: int, last: int, taken: set[int]) -> int:
         """The window's last unit, carried on (at most SPEECH_REACH units of its paragraph, past `window_chars`)

@@ -21,7 +21,9 @@ class RetrievalSettings:
     + lexical_weight * (IDF-weighted share of the query's words the passage contains)
     + sentence_lexical_weight * (the same share in the sentence alone)`: the last part picks, within a passage, the
     sentence that holds the question's words (an index built before it existed reads it as 0);
-    a hit is the best sentence grown by its best-scoring neighbours up to `window_chars`.
+    a hit is the best sentence grown by its best-scoring neighbours up to `window_chars`, and further, up to
+    `widen_chars`, to take in the nearest sentence of its paragraph that scores within `widen_margin` of it (when two
+    sentences are close, the passage shows both rather than guess; an index built before reads 0: off).
     `candidates` passages are taken from the vector index. A query word that is neither Russian
     nor in the documents (Kazakh; English too with `bridge_latin`) also matches its `bridge_words`
     nearest indexed words whose similarity to it reaches `bridge_similarity` (see
@@ -41,6 +43,8 @@ class RetrievalSettings:
     lexical_weight: float = 0.1
     sentence_lexical_weight: float = 0.2
     window_chars: int = 450
+    widen_chars: int = 800
+    widen_margin: float = 0.08
     candidates: int = 100
     abstain_below_russian: float = 0.84
     abstain_below_other: float = 0.76
@@ -55,8 +59,8 @@ class RetrievalSettings:
             raise ValueError("retrieval weights must be 0 or more")
         if self.sentence_weight + self.passage_weight <= 0:
             raise ValueError("sentence_weight + passage_weight must be greater than 0")
-        if self.window_chars < 0:
-            raise ValueError("window_chars must be 0 or more")
+        if self.window_chars < 0 or self.widen_chars < 0 or self.widen_margin < 0:
+            raise ValueError("window_chars, widen_chars and widen_margin must be 0 or more")
         if self.candidates < 1:
             raise ValueError("candidates must be at least 1")
         if self.bridge_words < 0:
@@ -77,6 +81,7 @@ class RetrievalSettings:
             },
             "lexical": "pymorphy3 readings, IDF-weighted share of query words in the passage",
             "window_chars": self.window_chars,
+            "widen": {"chars": self.widen_chars, "margin": self.widen_margin},
             "candidates": self.candidates,
             "abstain_below": {"russian": self.abstain_below_russian, "other": self.abstain_below_other},
             "bridge": {
@@ -96,6 +101,8 @@ class RetrievalSettings:
             lexical_weight=float(weights["lexical"]),
             sentence_lexical_weight=float(weights.get("sentence_lexical", 0.0)),
             window_chars=int(data["window_chars"]),
+            widen_chars=int(data.get("widen", {}).get("chars", 0)),
+            widen_margin=float(data.get("widen", {}).get("margin", 0.0)),
             candidates=int(data["candidates"]),
             abstain_below_russian=float(data["abstain_below"]["russian"]),
             abstain_below_other=float(data["abstain_below"]["other"]),
