@@ -261,8 +261,9 @@ class Retriever:
         passage_scores, chunk_ids = candidates(self.index, vector, wanted, within)
         keep = chunk_ids[0] >= 0
         chunk_ids, passage_scores = chunk_ids[0][keep], passage_scores[0][keep]
-        starts = sentences.first[chunk_ids]
-        counts = sentences.first[chunk_ids + 1] - starts
+        bounds = sentences.first[np.concatenate([chunk_ids, chunk_ids + 1])]  # one read where the store queries
+        starts = bounds[: len(chunk_ids)]
+        counts = bounds[len(chunk_ids) :] - starts
         groups = np.repeat(np.arange(len(chunk_ids)), counts)  # the candidate passage of each unit
         places = np.arange(len(groups)) - np.repeat(np.cumsum(counts) - counts, counts)  # its place in the passage
         units = starts[groups] + places

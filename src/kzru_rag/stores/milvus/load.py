@@ -77,8 +77,8 @@ def _queried(
         CACHE_UNITS,
     )
     # The retriever reads where each candidate passage's units start and end (`first` of it and of the next
-    # chunk), all candidates at once, then the records of the few it cites, one by one: one round trip brings both.
-    chunk_rows = Rows(store, "chunks", ["first", "record"], (0, 1), CACHE_CHUNKS)
+    # chunk), all candidates at once, then the records of the few it cites: one round trip brings both.
+    chunk_rows = Rows(store, "chunks", ["first", "record"], (0, 0), CACHE_CHUNKS)
     sentences = SentenceIndex(
         spans=Column(unit_rows, units, ("start", "end")),
         chunk_of=Column(unit_rows, units, ("chunk",)),
