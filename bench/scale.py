@@ -25,7 +25,6 @@ import argparse
 import hashlib
 import json
 import random
-import resource
 import shutil
 import statistics
 import subprocess
@@ -160,7 +159,7 @@ def measure(path: Path, rounds: int) -> dict[str, Any]:
         **{f"{name}_p95_ms": percentile(values, 0.95) * 1e3 for name, values in times.items()},
         "index_rss_mib": rss_index / 2**20,
         "rss_mib": process.memory_info().rss / 2**20,
-        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mib": peak_rss_mib(),
         "queries": len(times["search"]),
         "hits": [[hit.score for hit in retriever.search(q, k=5)] for q in questions],
     }
@@ -203,17 +202,46 @@ def folder_mib(path: Path) -> float:
     )
 
 
-def build(corpus: Path, encoder: "SyntheticEncoder", path: Path, kind: str, server: LocalMilvus | None) -> float:
-    """Build the index of `kind` (flat, hnsw, or HNSW in Milvus: milvus, Lite beside `path`, or server, a Milvus
-    server); its build seconds. A Milvus Lite file serves one process, so this process lets go of it for the
-    measuring one."""
-    store = {"milvus": f"milvus:{path.with_suffix('.db')}", "server": server.uri if server else ""}.get(kind, "faiss")
+def build(corpus: Path, encoder: "SyntheticEncoder", path: Path, kind: str, server_uri: str) -> float:
+    """Build the index of `kind` (flat, hnsw, or HNSW in Milvus: milvus, Lite beside `path`, or server, the Milvus
+    server at `server_uri`); its build seconds. A Milvus Lite file serves one process, so this process lets go of it
+    for the measuring one."""
+    store = {"milvus": f"milvus:{path.with_suffix('.db')}", "server": server_uri}.get(kind, "faiss")
     start = time.perf_counter()
     build_index([corpus], encoder, path, vector_index="flat" if kind == "flat" else "hnsw", store=store)
     seconds = time.perf_counter() - start
     if kind == "milvus":
         milvus.forget(parse_store(store))
     return seconds
+
+
+def build_in_subprocess(
+    corpus: Path, pool_file: Path, model_id: str, path: Path, kind: str, server_uri: str
+) -> tuple[float, float]:
+    """`build` in a fresh process (the synthetic vectors from `pool_file`, no model loaded): its seconds and the
+    building process's peak RSS in MiB."""
+    command = [sys.executable, __file__, "--build", str(path), "--corpus", str(corpus), "--pool", str(pool_file)]
+    command += ["--model-id", model_id, "--kinds", kind, "--store-uri", server_uri]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise SystemExit(f"building {path} failed:\n{result.stderr}")
+    found = json.loads(result.stdout.strip().splitlines()[-1])
+    return found["seconds"], found["peak_rss_mib"]
+
+
+def peak_rss_mib() -> float:
+    """This process's peak RSS (VmHWM: `ru_maxrss` would report the parent's when it was larger, as Linux keeps it
+    across exec)."""
+    status = Path("/proc/self/status").read_text()
+    return int(next(line for line in status.splitlines() if line.startswith("VmHWM:")).split()[1]) / 1024
+
+
+def build_here(args: argparse.Namespace) -> dict[str, float]:
+    """The `--build` mode: one index built in this process, which loads no model."""
+    pool = document_sentences()
+    encoder = SyntheticEncoder(args.model_id, pool, np.load(args.pool))
+    seconds = build(Path(args.corpus), encoder, Path(args.build), args.kinds, args.store_uri)
+    return {"seconds": seconds, "peak_rss_mib": peak_rss_mib()}
 
 
 def embedding_throughput(embedder: Embedder, rounds: int) -> None:
@@ -239,8 +267,8 @@ def same_hits(a: list[list[float]], b: list[list[float]]) -> float:
 
 def table_header(depths: list[int]) -> str:
     return (
-        f"{'passages':>9} {'chunks':>7} {'index':>6} {'build s':>7} {'disk MiB':>8} {'load s':>6} {'index RSS':>9} "
-        f"{'RSS MiB':>7} {'server':>6} {'p50 ms':>6} {'p95 ms':>6} {'1-doc p50':>9} {'ratio':>5} "
+        f"{'passages':>9} {'chunks':>7} {'index':>6} {'build s':>7} {'build RSS':>9} {'disk MiB':>8} {'load s':>6} "
+        f"{'index RSS':>9} {'RSS MiB':>7} {'server':>6} {'p50 ms':>6} {'p95 ms':>6} {'1-doc p50':>9} {'ratio':>5} "
         f"{'no-enc p50':>10} {'1-doc':>5} " + " ".join(f"{'R@' + str(k):>5}" for k in depths) + f" {'hits':>5}"
     )
 
@@ -255,9 +283,9 @@ def table_row(row: tuple, depths: list[int]) -> str:
         else " ".join(f"{'exact':>5}" for _ in [*depths, 0])
     )
     return (
-        f"{size:9,d} {chunks:7d} {kind:>6} {build_seconds:7.1f} {disk:8.1f} {f['load_s']:6.1f} "
-        f"{f['index_rss_mib']:9.0f} {f['rss_mib']:7.0f} {f['server_rss_mib']:6.0f} {f['search_p50_ms']:6.1f} "
-        f"{f['search_p95_ms']:6.1f} {f['reference_p50_ms']:9.1f} {ratio:5.2f} "
+        f"{size:9,d} {chunks:7d} {kind:>6} {build_seconds:7.1f} {f['build_rss_mib']:9.0f} {disk:8.1f} "
+        f"{f['load_s']:6.1f} {f['index_rss_mib']:9.0f} {f['rss_mib']:7.0f} {f['server_rss_mib']:6.0f} "
+        f"{f['search_p50_ms']:6.1f} {f['search_p95_ms']:6.1f} {f['reference_p50_ms']:9.1f} {ratio:5.2f} "
         f"{f['search_only_p50_ms']:10.1f} {f['reference_only_p50_ms']:5.1f} {quality}"
     )
 
@@ -265,6 +293,8 @@ def table_row(row: tuple, depths: list[int]) -> str:
 def scale(embedder: Embedder, sizes: list[int], rounds: int, work: Path, kinds: list[str]) -> None:
     pool = document_sentences()
     pool_vectors = embedder.encode_passages(pool)
+    pool_file = work / "pool.npy"
+    np.save(pool_file, pool_vectors)
     query_vectors = embedder.encode_queries(dev_questions())
     candidates = int(load_index(default_index_path()).manifest.retrieval.get("candidates", 10))
     depths = sorted({5, 10, candidates})
@@ -281,8 +311,10 @@ def scale(embedder: Embedder, sizes: list[int], rounds: int, work: Path, kinds: 
         for kind in kinds:
             path = work / f"index-{size}-{kind}"
             server = LocalMilvus(work / f"server-{size}").start() if kind == "server" else None
-            build_seconds = build(corpus, encoder, path, kind, server)
+            uri = server.uri if server else ""
+            build_seconds, build_rss = build_in_subprocess(corpus, pool_file, embedder.model_id, path, kind, uri)
             figures = measure_in_subprocess(path, rounds)
+            figures["build_rss_mib"] = build_rss
             figures["server_rss_mib"] = server.rss_mib() if server else 0.0
             vectors = load_index(path, check_sources=False).vectors
             found[kind] = (vectors, figures["hits"])
@@ -324,7 +356,8 @@ def scale(embedder: Embedder, sizes: list[int], rounds: int, work: Path, kinds: 
         f"R@k: recall of an approximate index's top k against flat over {len(queries)} query vectors "
         f"({len(query_vectors)} dev questions, {HELD_OUT} held-out items); {candidates} = the retriever's candidate "
         f"passages; hits: share of Retriever.search top-5 hits scored as with flat. build s: chunking, synthetic "
-        f"vectors, term index, FAISS or Milvus, writing. index RSS: memory the loaded index adds to the app process "
+        f"vectors, term index, FAISS or Milvus, writing; build RSS: the building process's peak (a fresh one, no "
+        f"model loaded). index RSS: memory the loaded index adds to the app process "
         f"(milvus: Milvus Lite runs its engine inside it; server: the engine runs in the server process, whose RSS is "
         f"the server column). no-enc: Retriever.search with the question's vector computed beforehand (what the corpus "
         f"size changes), and the same for the 1-document index."
@@ -353,10 +386,15 @@ def extrapolate(rows: list[tuple]) -> None:
         (small, _, _, small_build, _, small_f, _), (large, _, _, large_build, _, large_f, _) = measured[-2:]
         slopes = {
             "build s": (large_build - small_build) / (large - small),
+            "build RSS MiB": (large_f["build_rss_mib"] - small_f["build_rss_mib"]) / (large - small),
             "index RSS MiB": (large_f["index_rss_mib"] - small_f["index_rss_mib"]) / (large - small),
             "server RSS MiB": (large_f["server_rss_mib"] - small_f["server_rss_mib"]) / (large - small),
         }
-        at = {"build s": large_build, "index RSS MiB": large_f["index_rss_mib"]}
+        at = {
+            "build s": large_build,
+            "build RSS MiB": large_f["build_rss_mib"],
+            "index RSS MiB": large_f["index_rss_mib"],
+        }
         at["server RSS MiB"] = large_f["server_rss_mib"]
         print(f"\n{kind}: per passage from {small:,} to {large:,} (linear from {large:,}):")
         for name, slope in slopes.items():
@@ -405,9 +443,14 @@ def main() -> None:
         "--no-incremental", action="store_true", help="skip the incremental rebuild (real embeddings, minutes)"
     )
     parser.add_argument("--measure", metavar="INDEX", help=argparse.SUPPRESS)
+    for hidden in ("--build", "--corpus", "--pool", "--model-id", "--store-uri"):  # the `--build` mode's
+        parser.add_argument(hidden, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
         print(json.dumps(measure(Path(args.measure), args.rounds)))
+        return
+    if args.build:
+        print(json.dumps(build_here(args)))
         return
     embedder = load_embedder()
     embedding_throughput(embedder, args.rounds)

@@ -220,6 +220,60 @@ def test_a_build_failing_midway_leaves_the_old_index_serving(tmp_path, store):
     assert len(generations(store, path)) == 2, "the next build drops what the failed one left"
 
 
+PARAGRAPHS = (
+    "Первое предложение абзаца о форуме. Второе предложение о делегациях из Омска и Астаны. "
+    "Третье предложение о подписанных соглашениях. Четвёртое о планах на следующий год.\n\n"
+    "Короткий второй абзац о кадрах."
+)
+
+
+def test_a_streamed_build_stores_every_unit_as_the_in_memory_index_has_it(tmp_path):
+    """The Milvus store writes a build document by document; ids, paragraph order (overlapping chunks repeat
+    sentences), words, and vectors across documents must still be those of the whole index built in memory."""
+    encoder, chunker = HashEncoder(), Chunker(max_chars=120, overlap=1)
+    sources, path = corpus(tmp_path / "docs", FIRST, PARAGRAPHS, SECOND), index_folder(tmp_path)
+    build_index([sources], encoder, path, chunker, store=f"milvus:{tmp_path / 'kzru.db'}")
+    build_index([sources], encoder, tmp_path / "faiss", chunker, store="faiss")
+    streamed, whole = load_index(path, check_sources=False), load_index(tmp_path / "faiss", check_sources=False)
+    units, expected = streamed.sentences, whole.sentences
+    everything = np.arange(len(expected.spans))
+    assert not np.array_equal(expected.canonical, everything), "overlapping chunks repeat a sentence"
+    for column in ("spans", "chunk_of", "canonical", "previous", "following", "vectors"):
+        assert np.array_equal(getattr(units, column)[everything], getattr(expected, column)), column
+    chunk_ids = np.arange(len(whole.chunks) + 1)
+    assert np.array_equal(units.first[chunk_ids], expected.first)
+    assert [streamed.chunks[i] for i in range(len(whole.chunks))] == whole.chunks
+    assert streamed.documents_of(whole.documents) == whole.documents
+    assert [units.terms.frequency(frozenset({t})) for t in expected.terms.vocabulary] == [
+        expected.terms.frequency(frozenset({t})) for t in expected.terms.vocabulary
+    ]
+    assert np.array_equal(units.words.vectors_of(set(expected.words.words)), expected.words.vectors)
+
+
+def test_an_interrupted_streaming_build_leaves_the_serving_index_and_drops_what_it_wrote(tmp_path, store):
+    encoder = HashEncoder()
+    sources, path = corpus(tmp_path / "docs", FIRST), index_folder(tmp_path)
+    build_index([sources], encoder, path, store=store)
+    serving = generations(store, path)
+    question = "форум в Уральске"
+    before = [hit.text for hit in Retriever(load_index(path, check_sources=False), encoder).search(question)]  # type: ignore[arg-type]
+    corpus(sources, SECOND, PARAGRAPHS, FIRST)
+    written: list[set[str]] = []
+
+    def interrupt(report):
+        if report.files_done == 2:  # two documents written to the new generation: Ctrl-C
+            written.append(generations(store, path))
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        build_index([sources], encoder, path, progress=interrupt)
+    assert len(written[0] - serving) == 1, "the build was writing a generation of its own"
+    assert generations(store, path) == serving, "and dropped it"
+    after = load_index(path, check_sources=False)
+    assert sorted(after.documents) == ["doc0"] and not after.changed_on_disk()
+    assert [hit.text for hit in Retriever(after, encoder).search(question)] == before  # type: ignore[arg-type]
+
+
 def test_a_deleted_milvus_lite_file_is_a_clear_error(tmp_path):
     path = tmp_path / "index"
     build_index([corpus(tmp_path / "docs", FIRST)], HashEncoder(), path, store=f"milvus:{tmp_path / 'gone.db'}")

@@ -3,30 +3,31 @@ Milvus collections: `stores.base.Store`), and swap the result in whole."""
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 
 from kzru_rag.errors import IndexBuildError, IndexLoadError, KzruRagError
 from kzru_rag.index.embed import PassageEncoder, VectorCache, reusable_vectors
 from kzru_rag.index.load import load_index
-from kzru_rag.index.pipeline import embedded_batches, read_ahead
+from kzru_rag.index.pipeline import DocumentBatch, embedded_batches, read_ahead
 from kzru_rag.index.progress import Progress, Tracker
 from kzru_rag.index.swap import staging_folder, swap_in
 from kzru_rag.ingest.chunking import Chunker
 from kzru_rag.ingest.documents import Document, source_files
-from kzru_rag.stores.base import store_for
+from kzru_rag.stores.base import IndexWriter, StreamingStore, store_for
 from kzru_rag.stores.layout import MANIFEST, default_index_path
 from kzru_rag.stores.loaded import LoadedIndex
 from kzru_rag.stores.manifest import IndexManifest, SourceRecord, read_manifest
 from kzru_rag.stores.sentences import SentenceIndex
 from kzru_rag.stores.settings import RetrievalSettings
 from kzru_rag.stores.spec import StoreSpec, default_store, parse_store
-from kzru_rag.stores.terms import TermIndex, bridge_words
+from kzru_rag.stores.terms import TermIndex, bridge_words, is_bridge_word
 from kzru_rag.stores.vectors import VECTOR_INDEXES, chosen_kind, faiss_index
 
 log = logging.getLogger(__name__)
@@ -65,14 +66,20 @@ def build_index(
     tracker = Tracker([file.size for file in files], progress)
     documents = read_ahead(files, {d.source: d for d in old.documents.values()} if old else None)
     names = [file.name for file in files]
-    built = _indexed(documents, names, cache, chunker or Chunker(), retrieval or calibrated_with, tracker, kind)
-    built.manifest = replace(built.manifest, confidence=confidence)
-    with staging_folder(path) as staging:
-        tracker.report("writing")
-        manifest = store_for(spec).write(staging, built, path)
-        swap_in(staging, path)
+    chunker, retrieval, store = chunker or Chunker(), retrieval or calibrated_with, store_for(spec)
+    if isinstance(store, StreamingStore):
+        batches = embedded_batches(documents, names, chunker, cache, tracker)
+        described = functools.partial(_manifest, cache, chunker, retrieval, kind, confidence)
+        manifest = _streamed(store.writer(path, embedder.dim), batches, described, cache, tracker, path)
+    else:
+        built = _indexed(documents, names, cache, chunker, retrieval, tracker, kind)
+        built.manifest = replace(built.manifest, confidence=confidence)
+        with staging_folder(path) as staging:
+            tracker.report("writing")
+            manifest = store.write(staging, built, path)
+            swap_in(staging, path)
     tracker.report("done")
-    log.info("indexed %d chunks from %d documents into %s", len(built.chunks), len(built.documents), path)
+    log.info("indexed %d chunks from %d documents into %s", manifest.chunk_count, len(manifest.documents), path)
     return manifest
 
 
@@ -131,18 +138,64 @@ def _indexed(
     sentence_vectors = np.concatenate([batch.sentence_vectors for batch in batches])
     sentences = SentenceIndex.in_memory(chunks, sentence_vectors, terms, cache.word_vectors(bridge_words(terms)))
     documents = [batch.document for batch in batches]
-    manifest = IndexManifest(
-        model_id=cache.embedder.model_id,
-        dim=int(vectors.shape[1]),
-        chunker=chunker.to_dict(),
-        documents=[SourceRecord(d.doc_id, d.source, d.sha256, len(d.text), d.file_sha256) for d in documents],
-        chunk_count=len(chunks),
-        built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        retrieval=dict(retrieval) if retrieval is not None else RetrievalSettings().to_dict(),
-        vector_index=chosen_kind(vector_index, len(chunks)),
-    )
+    manifest = _manifest(cache, chunker, retrieval, vector_index, {}, [_source(d) for d in documents], len(chunks))
     searchable = faiss_index(vectors, manifest.vector_index)
     return LoadedIndex(Path("<memory>"), manifest, searchable, chunks, {d.doc_id: d for d in documents}, [], sentences)
+
+
+def _streamed(
+    writer: IndexWriter,
+    batches: Iterable[DocumentBatch],
+    described: Callable[[list[SourceRecord], int], IndexManifest],
+    cache: VectorCache,
+    tracker: Tracker,
+    path: Path,
+) -> IndexManifest:
+    """Write the index into a store that takes it as it comes (`StreamingStore`): each batch goes to `writer` when
+    embedded, so the build holds one document's batch, not the index; its manifest is `described` from the
+    documents and the chunk count. An error or interruption before the end leaves the serving index as it was."""
+    sources: list[SourceRecord] = []
+    chunk_count = 0
+    with writer:
+        for batch in batches:
+            writer.add(batch)
+            sources.append(_source(batch.document))
+            chunk_count += len(batch.chunks)
+        if not chunk_count:
+            raise IndexBuildError("the sources contain no text to index; the existing index was left as it was")
+        tracker.report("writing")
+        words = [word for word in writer.vocabulary() if is_bridge_word(word)]
+        with staging_folder(path) as staging:
+            manifest = writer.finish(staging, described(sources, chunk_count), words, cache.word_vectors(words))
+            swap_in(staging, path)
+    return manifest
+
+
+def _manifest(
+    cache: VectorCache,
+    chunker: Chunker,
+    retrieval: dict[str, Any] | None,
+    vector_index: str,
+    confidence: dict[str, Any],
+    sources: list[SourceRecord],
+    chunk_count: int,
+) -> IndexManifest:
+    """The manifest of an index of `sources` in `chunk_count` chunks, built now."""
+    return IndexManifest(
+        model_id=cache.embedder.model_id,
+        dim=cache.embedder.dim,
+        chunker=chunker.to_dict(),
+        documents=sources,
+        chunk_count=chunk_count,
+        built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        retrieval=dict(retrieval) if retrieval is not None else RetrievalSettings().to_dict(),
+        vector_index=chosen_kind(vector_index, chunk_count),
+        confidence=confidence,
+    )
+
+
+def _source(document: Document) -> SourceRecord:
+    return SourceRecord(document.doc_id, document.source, document.sha256, len(document.text), document.file_sha256)
 
 
 def _current_index(path: Path) -> LoadedIndex | None:

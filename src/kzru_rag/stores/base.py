@@ -5,9 +5,13 @@ from __future__ import annotations
 
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
+
+import numpy as np
 
 from kzru_rag.errors import KzruRagError
+from kzru_rag.ingest.chunking import Chunk
+from kzru_rag.ingest.documents import Document
 from kzru_rag.stores.loaded import LoadedIndex
 from kzru_rag.stores.manifest import IndexManifest
 from kzru_rag.stores.spec import StoreSpec
@@ -32,6 +36,50 @@ class Store(Protocol):
     def read(self, path: Path, manifest: IndexManifest, whole: bool = False) -> LoadedIndex:
         """The index at `path` that `manifest` describes, checked; IndexLoadError naming what is broken and the fix.
         `whole` reads all of it into the process (a rebuild reuses its vectors), where a store could query it."""
+        ...
+
+
+class IndexPart(Protocol):
+    """One document's share of an index as a build gives it (`index.pipeline.DocumentBatch`): its `chunks` with
+    their passage vectors, and their sentence units (`SentenceIndex.units`) with their words and vectors."""
+
+    document: Document
+    chunks: list[Chunk]
+    chunk_vectors: np.ndarray
+    unit_words: list[set[str]]
+    sentence_vectors: np.ndarray
+
+
+class IndexWriter(Protocol):
+    """A new index being written part by part (a context: leaving it without `finish` leaves the serving index as it
+    was and drops what was written)."""
+
+    def __enter__(self) -> IndexWriter: ...
+
+    def __exit__(self, *failure: object) -> None: ...
+
+    def add(self, part: IndexPart) -> None:
+        """Write one document's part (parts come in the index's order)."""
+        ...
+
+    def vocabulary(self) -> list[str]:
+        """The indexed words of the parts added, sorted."""
+        ...
+
+    def finish(
+        self, staging: Path, manifest: IndexManifest, words: list[str], word_vectors: np.ndarray
+    ) -> IndexManifest:
+        """Write the bridge `words` with their vectors and the manifest (into `staging`, then swapped in for the index
+        folder), and make the new index the one served. Return the manifest written."""
+        ...
+
+
+@runtime_checkable
+class StreamingStore(Protocol):
+    """A store a build writes as it goes (Milvus), so the build never holds the whole index in memory."""
+
+    def writer(self, path: Path, dim: int) -> IndexWriter:
+        """A writer of a new index for the folder `path`, its vectors of `dim`."""
         ...
 
 

@@ -1,31 +1,43 @@
-"""Writing an index to Milvus: a new generation's collections, created and filled, then the alias moved to it in
-one step, so readers see the old index or the new one. The previous generation is kept for processes still
-reading it and dropped by the next build, with anything an interrupted build left.
+"""Writing an index to Milvus: a new generation's collections, created and filled as a build gives its documents
+(`GenerationWriter`: rows go to Milvus a batch at a time, so a build's memory does not grow with the corpus), then
+sealed, indexed and loaded once, and the alias moved to it in one step, so readers see the old index or the new one.
+The previous generation is kept for processes still reading it and dropped by the next build, with anything an
+interrupted build left.
 
 `chunks` holds passage vectors, chunk records and each chunk's first sentence unit; `sentences` per sentence unit
-its vector, span, chunk, place in its paragraph, indexed words, and its lower-cased words and the initials and pairs
-of consecutive initials they hold (an array: Milvus 2.3 filters strings by prefix only; for spelling
-abbreviations); `terms` each indexed word and how many units hold it; `words` the word bridge's words and vectors;
-`records` the manifest and the documents, as JSON in pieces.
+its vector (packed in a text field: `layout.pack`), span, chunk, place in its paragraph, indexed words, and its
+lower-cased words and the initials and pairs of consecutive initials they hold (an array: Milvus 2.3 filters
+strings by prefix only; for spelling abbreviations); `terms` each indexed word and how many units hold it; `words`
+the word bridge's words and vectors; `records` the manifest and the documents, as JSON in pieces.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import itertools
 import json
 import re
 import time
+from collections import Counter
 from collections.abc import Iterator
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, NamedTuple
 
 import numpy as np
 from pymilvus import DataType, MilvusClient
 
 from kzru_rag.errors import IndexBuildError
+from kzru_rag.ingest.chunking import Chunk
+from kzru_rag.ingest.documents import Document
+from kzru_rag.stores.base import IndexPart
 from kzru_rag.stores.loaded import LoadedIndex
-from kzru_rag.stores.manifest import IndexManifest
+from kzru_rag.stores.manifest import IndexManifest, write_manifest
 from kzru_rag.stores.milvus.client import connect, guarded
-from kzru_rag.stores.milvus.layout import BATCH, serving_generation
+from kzru_rag.stores.milvus.layout import BATCH, PARTS, collection_name, pack, serving_generation
+from kzru_rag.stores.sentences import SentenceIndex, paragraph_order
 from kzru_rag.stores.spec import StoreSpec
 from kzru_rag.stores.terms import TermIndex
 from kzru_rag.stores.vectors import HNSW_EF_CONSTRUCTION, HNSW_M
@@ -36,106 +48,191 @@ MAX_VARCHAR = 65_535
 MAX_INITIALS = 4_096
 """The most elements a Milvus array field holds."""
 _WORDS = re.compile(r"\w+")
+_NO_VECTOR = np.zeros(2, dtype=np.float32)
+"""The vector of a collection that is never searched (Milvus requires one)."""
 
 
-def write(spec: StoreSpec, name: str, built: LoadedIndex, manifest: IndexManifest) -> None:
-    """Write `built` (with `manifest`) as a new generation and make it the one `name` serves."""
+def write(spec: StoreSpec, staging: Path, built: LoadedIndex, path: Path) -> IndexManifest:
+    """Write `built`, an index held in memory, as a new generation for the folder `path` (its manifest into
+    `staging`) and make it the one served: its documents' parts through a `GenerationWriter`."""
     if built.sentences is None or not isinstance(built.sentences.terms, TermIndex):
         raise IndexBuildError("the index has no sentence units to write")
-    client = connect(spec, create=True)
-    generation = f"{name}_g{time.time_ns()}"
-    with guarded(spec, IndexBuildError):
-        serving = serving_generation(client, name)
-        _drop_generations(client, name, keep=serving)
-        _write_generation(client, generation, built, manifest)
-        if serving is None:
-            client.create_alias(f"{generation}_records", name)
-        else:
-            client.alter_alias(f"{generation}_records", name)
+    with GenerationWriter(spec, path, built.manifest.dim) as writer:
+        for part in _parts(built):
+            writer.add(part)
+        words = built.sentences.words
+        return writer.finish(staging, built.manifest, list(words.words), words.vectors)  # type: ignore[attr-defined]
 
 
-def _write_generation(client: MilvusClient, generation: str, built: LoadedIndex, manifest: IndexManifest) -> None:
-    units, dim, terms = built.sentences, manifest.dim, built.sentences.terms  # type: ignore[union-attr]
-    _create = functools.partial(_create_collection, scalar_indexes=_scalar_indexes(client))
-    vectors = built.vectors.reconstruct_n(0, built.vectors.ntotal)
-    chunk_rows = (
-        {
-            "id": i,
-            "vector": v,
-            "record": _varchar(json.dumps(c.to_dict(), ensure_ascii=False), "a chunk"),
-            "first": int(units.first[i]),
-        }
-        for i, (c, v) in enumerate(zip(built.chunks, vectors))
-    )
-    _create(
-        client, f"{generation}_chunks", dim, manifest.vector_index, {"record": MAX_VARCHAR}, {"first": DataType.INT64}
-    )
-    _insert(client, f"{generation}_chunks", chunk_rows)
-    _create(
-        client,
-        f"{generation}_sentences",
-        dim,
-        "flat",
-        {"terms": MAX_VARCHAR, "words": MAX_VARCHAR},
-        dict.fromkeys(("start", "end", "chunk", "canonical", "previous", "following"), DataType.INT64),
-        arrays={"initials": MAX_INITIALS},
-    )
-    _insert(client, f"{generation}_sentences", _sentence_rows(built))
-    _create(client, f"{generation}_terms", 2, "flat", {"term": MAX_VARCHAR}, {"df": DataType.INT64}, ("term",))
-    _insert(
-        client,
-        f"{generation}_terms",
-        (
-            {
-                "id": i,
-                "vector": np.zeros(2, dtype=np.float32),
-                "term": _varchar(term, "a word"),
-                "df": int(terms.indptr[i + 1] - terms.indptr[i]),
-            }
-            for i, term in enumerate(terms.vocabulary)
-        ),
-    )
-    _create(client, f"{generation}_words", dim, "flat", {"word": MAX_VARCHAR}, {}, ("word",))
-    _insert(
-        client,
-        f"{generation}_words",
-        ({"id": i, "vector": v, "word": w} for i, (w, v) in enumerate(zip(units.words.words, units.words.vectors))),
-    )  # type: ignore[attr-defined]
-    _create(
-        client,
-        f"{generation}_records",
-        2,
-        "flat",
-        {"kind": 16, "text": MAX_VARCHAR},
-        {"item": DataType.INT64},
-        ("kind", "item"),
-    )
-    records = [("manifest", 0, manifest.to_dict())]
-    records += [("document", i, d.to_dict()) for i, d in enumerate(built.documents.values())]
-    _insert(client, f"{generation}_records", _record_rows(records))
+class _Part(NamedTuple):
+    """One document's share of an index held in memory (an `IndexPart`)."""
+
+    document: Document
+    chunks: list[Chunk]
+    chunk_vectors: np.ndarray
+    unit_words: list[set[str]]
+    sentence_vectors: np.ndarray
 
 
-def _sentence_rows(built: LoadedIndex) -> Iterator[dict[str, Any]]:
-    """One row per sentence unit: vector, span, chunk, place in its paragraph, indexed words, words and initials."""
+def _parts(built: LoadedIndex) -> Iterator[_Part]:
+    """`built`'s documents as parts, in the order of its chunks."""
     units = built.sentences
-    assert units is not None
-    for i, (vector, terms) in enumerate(zip(units.vectors, units.terms.unit_terms())):  # type: ignore[attr-defined]
-        start, end = (int(x) for x in units.spans[i])
-        chunk = built.chunks[int(units.chunk_of[i])]
-        words = [w.lower() for w in _WORDS.findall(built.documents[chunk.doc_id].text[start:end])]
-        yield {
-            "id": i,
-            "vector": vector,
-            "terms": _varchar("\n".join(terms), "a sentence's words"),
-            "words": _varchar(" ".join(words), "a sentence"),
-            "initials": _initials(words),
-            "start": start,
-            "end": end,
-            "chunk": int(units.chunk_of[i]),
-            "canonical": int(units.canonical[i]),
-            "previous": int(units.previous[i]),
-            "following": int(units.following[i]),
-        }
+    assert units is not None and isinstance(units.terms, TermIndex)
+    vectors = built.vectors.reconstruct_n(0, built.vectors.ntotal)
+    unit_words = units.terms.unit_terms()
+    first = 0
+    for doc_id, group in itertools.groupby(built.chunks, key=lambda chunk: chunk.doc_id):
+        chunks = list(group)
+        end = first + len(chunks)
+        a, b = int(units.first[first]), int(units.first[end])
+        words = [set(w) for w in unit_words[a:b]]
+        yield _Part(built.documents[doc_id], chunks, vectors[first:end], words, np.asarray(units.vectors[a:b]))
+        first = end
+
+
+class GenerationWriter:
+    """A new generation of the index of the folder `path` (`IndexWriter`), written as a build gives its documents'
+    parts (`add`: rows inserted BATCH at a time; nothing is held but the rows waiting for the next insert and the
+    words' unit counts), then sealed, indexed, loaded and served by `finish`. Leaving the `with` block without
+    `finish` (an error, an interrupted build) drops what was written; the alias, and so the serving index, stays as
+    it was."""
+
+    def __init__(self, spec: StoreSpec, path: Path, dim: int) -> None:
+        self.spec, self.name, self.dim = spec, collection_name(path), dim
+        self.generation = f"{self.name}_g{time.time_ns()}"
+        self.chunks = self.units = self.documents = 0
+        self.df: Counter[str] = Counter()
+        self.pending: dict[str, list[dict[str, Any]]] = {part: [] for part in PARTS}
+        self.records = itertools.count()
+        self.finished = False
+
+    def __enter__(self) -> GenerationWriter:
+        self.client = connect(self.spec, create=True)
+        with guarded(self.spec, IndexBuildError):
+            self.serving = serving_generation(self.client, self.name)
+            _drop_generations(self.client, self.name, keep=self.serving)
+            self.scalar_indexes = _scalar_indexes(self.client)
+            for part, schema in _schemas(self.dim).items():
+                _create_collection(self.client, self.collection(part), schema)
+        return self
+
+    def __exit__(self, *failure: object) -> None:
+        if not self.finished:  # best effort: the next build drops what is left anyway
+            with contextlib.suppress(Exception), guarded(self.spec, IndexBuildError):
+                for part in PARTS:
+                    self.client.drop_collection(self.collection(part))
+
+    def collection(self, part: str) -> str:
+        return f"{self.generation}_{part}"
+
+    def add(self, part: IndexPart) -> None:
+        """Write one document's chunks, sentence units and record."""
+        spans, chunk_of, first = SentenceIndex.units(part.chunks)
+        canonical, previous, following = paragraph_order(part.chunks, spans, chunk_of)
+        text = part.document.text
+        for c, (chunk, vector) in enumerate(zip(part.chunks, part.chunk_vectors)):
+            record = _varchar(json.dumps(chunk.to_dict(), ensure_ascii=False), "a chunk")
+            self._put(
+                "chunks",
+                {"id": self.chunks + c, "vector": vector, "record": record, "first": self.units + int(first[c])},
+            )
+        for u, ((start, end), vector, words) in enumerate(zip(spans.tolist(), part.sentence_vectors, part.unit_words)):
+            self.df.update(words)
+            row = _sentence_row(text[start:end], vector, words)
+            place = {"start": start, "end": end, "chunk": chunk_of[u], "canonical": canonical[u]}
+            place |= {"previous": previous[u], "following": following[u]}
+            self._put("sentences", row | _shifted(place, self.units, self.chunks) | {"id": self.units + u})
+        for row in _record_rows([("document", self.documents, part.document.to_dict())], self.records):
+            self._put("records", row)
+        self.chunks += len(part.chunks)
+        self.units += len(spans)
+        self.documents += 1
+
+    def vocabulary(self) -> list[str]:
+        """The words of the units added so far, sorted."""
+        return sorted(self.df)
+
+    def finish(
+        self, staging: Path, manifest: IndexManifest, words: list[str], word_vectors: np.ndarray
+    ) -> IndexManifest:
+        """Write the term statistics, the bridge `words` with their vectors and `manifest` (naming this store and
+        alias; also into `staging`); seal, index and load every collection; then make this generation the one the
+        alias serves."""
+        manifest = replace(manifest, store=str(self.spec), collection=self.name)
+        for i, term in enumerate(self.vocabulary()):
+            self._put("terms", {"id": i, "vector": _NO_VECTOR, "term": _varchar(term, "a word"), "df": self.df[term]})
+        for i, (word, vector) in enumerate(zip(words, word_vectors)):
+            self._put("words", {"id": i, "vector": vector, "word": word})
+        for row in _record_rows([("manifest", 0, manifest.to_dict())], self.records):
+            self._put("records", row)
+        with guarded(self.spec, IndexBuildError), ThreadPoolExecutor(len(PARTS)) as pool:
+            for part in PARTS:
+                self._insert(part)
+            # The collections side by side: a server takes seconds to seal each one and to load it once indexed.
+            list(pool.map(functools.partial(self._seal, vector_index=manifest.vector_index), PARTS))
+            list(pool.map(self.client.load_collection, map(self.collection, PARTS)))
+            if self.serving is None:
+                self.client.create_alias(self.collection("records"), self.name)
+            else:
+                self.client.alter_alias(self.collection("records"), self.name)
+        self.finished = True
+        write_manifest(staging, manifest)
+        return manifest
+
+    def _seal(self, part: str, vector_index: str) -> None:
+        """Seal what `part` holds (a server indexes sealed segments only, and searches growing ones by scanning),
+        and index it (`vector_index` for the passages)."""
+        self.client.flush(self.collection(part))
+        kind = vector_index if part == "chunks" else "flat"
+        # sync=False: pymilvus waits for an index through a call Milvus Lite lacks; loading waits for it.
+        self.client.create_index(self.collection(part), self._index_params(part, kind), sync=False)
+
+    def _put(self, part: str, row: dict[str, Any]) -> None:
+        self.pending[part].append(row)
+        if len(self.pending[part]) == BATCH:
+            self._insert(part)
+
+    def _insert(self, part: str) -> None:
+        if self.pending[part]:
+            with guarded(self.spec, IndexBuildError):
+                self.client.insert(self.collection(part), self.pending[part])
+            self.pending[part] = []
+
+    def _index_params(self, part: str, kind: str) -> Any:
+        """The vector index (FLAT, or HNSW for "hnsw") and a scalar index on each field queries look up (of the
+        server's type for text, for numbers: `_scalar_indexes`)."""
+        params = self.client.prepare_index_params()
+        if kind == "hnsw":
+            hnsw = {"M": HNSW_M, "efConstruction": HNSW_EF_CONSTRUCTION}
+            params.add_index("vector", index_type="HNSW", metric_type="IP", params=hnsw)
+        else:
+            params.add_index("vector", index_type="FLAT", metric_type="IP")
+        schema = _schemas(self.dim)[part]
+        for name in schema.looked_up:
+            params.add_index(name, index_type=self.scalar_indexes[0 if name in schema.texts else 1])
+        return params
+
+
+def _sentence_row(text: str, vector: np.ndarray, words: set[str]) -> dict[str, Any]:
+    """A sentence unit's vector (packed), indexed words, and its lower-cased words with their initials."""
+    lowered = [w.lower() for w in _WORDS.findall(text)]
+    return {
+        "vector": _NO_VECTOR,
+        "packed": pack(vector),
+        "terms": _varchar("\n".join(sorted(words)), "a sentence's words"),
+        "words": _varchar(" ".join(lowered), "a sentence"),
+        "initials": _initials(lowered),
+    }
+
+
+def _shifted(place: dict[str, Any], units: int, chunks: int) -> dict[str, int]:
+    """A unit's place within its document's part as ids in the whole index: units and chunks before it counted,
+    -1 (no neighbour) kept."""
+    out = {name: int(value) for name, value in place.items()}
+    out["chunk"] += chunks
+    for name in ("canonical", "previous", "following"):
+        out[name] += units if out[name] >= 0 else 0
+    return out
 
 
 def _initials(words: list[str]) -> list[str]:
@@ -155,20 +252,18 @@ def _varchar(text: str, what: str) -> str:
     return text
 
 
-def _record_rows(records: list[tuple[str, int, dict[str, Any]]]) -> Iterator[dict[str, Any]]:
-    """Rows of `records` (kind, item, data): the JSON of each in PIECE_CHARS pieces, numbered in order."""
-    row = 0
+def _record_rows(records: list[tuple[str, int, dict[str, Any]]], ids: Iterator[int]) -> Iterator[dict[str, Any]]:
+    """Rows of `records` (kind, item, data): the JSON of each in PIECE_CHARS pieces, numbered from `ids`."""
     for kind, item, data in records:
         text = json.dumps(data, ensure_ascii=False)
         for first in range(0, max(len(text), 1), PIECE_CHARS):
             yield {
-                "id": row,
-                "vector": np.zeros(2, dtype=np.float32),
+                "id": next(ids),
+                "vector": _NO_VECTOR,
                 "kind": kind,
                 "item": item,
                 "text": text[first : first + PIECE_CHARS],
             }
-            row += 1
 
 
 def _scalar_indexes(client: MilvusClient) -> tuple[str, str]:
@@ -181,56 +276,48 @@ def _scalar_indexes(client: MilvusClient) -> tuple[str, str]:
     return "INVERTED", "INVERTED"
 
 
-def _create_collection(
-    client: MilvusClient,
-    collection: str,
-    dim: int,
-    kind: str,
-    texts: dict[str, int],
-    numbers: dict[str, DataType] | None = None,
-    looked_up: tuple[str, ...] = (),
-    scalar_indexes: tuple[str, str] = ("INVERTED", "INVERTED"),
-    arrays: dict[str, int] | None = None,
-) -> None:
-    """A collection with int64 `id`, a `vector` of `dim` searched by inner product (FLAT, or HNSW for "hnsw"),
-    VARCHAR fields of the given byte lengths and other `numbers`; the `looked_up` ones get a scalar index of
-    `scalar_indexes` (for text, for numbers: queries filter on them); `arrays` are arrays of short strings of the
-    given capacities."""
-    schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
-    schema.add_field("id", DataType.INT64, is_primary=True)
-    schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
-    for field, length in texts.items():
-        schema.add_field(field, DataType.VARCHAR, max_length=length)
-    for field, type_ in (numbers or {}).items():
-        schema.add_field(field, type_)
-    for field, capacity in (arrays or {}).items():
-        schema.add_field(field, DataType.ARRAY, element_type=DataType.VARCHAR, max_capacity=capacity, max_length=8)
-    params = client.prepare_index_params()
-    if kind == "hnsw":
-        params.add_index(
-            "vector", index_type="HNSW", metric_type="IP", params={"M": HNSW_M, "efConstruction": HNSW_EF_CONSTRUCTION}
-        )
-    else:
-        params.add_index("vector", index_type="FLAT", metric_type="IP")
-    for field in looked_up:
-        params.add_index(field, index_type=scalar_indexes[0] if field in texts else scalar_indexes[1])
-    client.create_collection(collection, schema=schema, consistency_level="Strong")
-    # sync=False: pymilvus waits for an index through a call Milvus Lite lacks; loading waits for it anyway.
-    client.create_index(collection, params, sync=False)
-    client.load_collection(collection)
+@dataclass(frozen=True)
+class _Schema:
+    """A collection's fields besides int64 `id` and a `vector` of `dim`: VARCHARs of the given byte lengths, other
+    `numbers`, arrays of short strings of the given capacities; `looked_up` are the fields queries filter on."""
+
+    dim: int
+    texts: dict[str, int]
+    numbers: dict[str, DataType] = field(default_factory=dict)
+    looked_up: tuple[str, ...] = ()
+    arrays: dict[str, int] = field(default_factory=dict)
 
 
-def _insert(client: MilvusClient, collection: str, rows: Any) -> None:
-    batch: list[dict[str, Any]] = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) == BATCH:
-            client.insert(collection, batch)
-            batch = []
-    if batch:
-        client.insert(collection, batch)
-    # Seal what was inserted: searches of unsealed (growing) segments scan every row instead of using the indexes.
-    client.flush(collection)
+def _schemas(dim: int) -> dict[str, _Schema]:
+    """The collections of a generation (`PARTS`) by part."""
+    places = dict.fromkeys(("start", "end", "chunk", "canonical", "previous", "following"), DataType.INT64)
+    return {
+        "chunks": _Schema(dim, {"record": MAX_VARCHAR}, {"first": DataType.INT64}),
+        "sentences": _Schema(
+            2,
+            {"packed": MAX_VARCHAR, "terms": MAX_VARCHAR, "words": MAX_VARCHAR},
+            places,
+            (),
+            {"initials": MAX_INITIALS},
+        ),
+        "terms": _Schema(2, {"term": MAX_VARCHAR}, {"df": DataType.INT64}, ("term",)),
+        "words": _Schema(dim, {"word": MAX_VARCHAR}, {}, ("word",)),
+        "records": _Schema(2, {"kind": 16, "text": MAX_VARCHAR}, {"item": DataType.INT64}, ("kind", "item")),
+    }
+
+
+def _create_collection(client: MilvusClient, collection: str, schema: _Schema) -> None:
+    """An empty collection of `schema`, not indexed nor loaded: `GenerationWriter.finish` does both once written."""
+    fields = client.create_schema(auto_id=False, enable_dynamic_field=False)
+    fields.add_field("id", DataType.INT64, is_primary=True)
+    fields.add_field("vector", DataType.FLOAT_VECTOR, dim=schema.dim)
+    for name, length in schema.texts.items():
+        fields.add_field(name, DataType.VARCHAR, max_length=length)
+    for name, type_ in schema.numbers.items():
+        fields.add_field(name, type_)
+    for name, capacity in schema.arrays.items():
+        fields.add_field(name, DataType.ARRAY, element_type=DataType.VARCHAR, max_capacity=capacity, max_length=8)
+    client.create_collection(collection, schema=fields, consistency_level="Strong")
 
 
 def _drop_generations(client: MilvusClient, name: str, keep: str | None) -> None:

@@ -11,6 +11,7 @@ import numpy as np
 
 from kzru_rag.errors import IndexLoadError
 from kzru_rag.stores.milvus.generation import MilvusIndex
+from kzru_rag.stores.milvus.layout import unpack
 
 
 class LRU:
@@ -76,7 +77,10 @@ class Rows:
 
 
 def _compact(row: dict[str, Any]) -> dict[str, Any]:
-    """`row` with its vector as float32 (pymilvus gives a list of Python floats, 8 times the memory)."""
-    if "vector" in row:
+    """`row` with its vector as float32 (pymilvus gives a list of Python floats, 8 times the memory; a `packed` one
+    is unpacked)."""
+    if "packed" in row:
+        row["vector"] = unpack(row.pop("packed"))
+    elif "vector" in row:
         row["vector"] = np.asarray(row["vector"], dtype=np.float32)
     return row

@@ -23,6 +23,8 @@ NOT_LOADED = 101
 RELOAD_TIMEOUT = 60.0
 SUPERSEDED_TIMEOUT = 2.0
 """Seconds the check for a newer generation waits for Milvus (it runs before questions)."""
+RECORD_PIECES = 16_384
+"""Pieces a query for records returns at most (Milvus's limit): 260 MB of JSON."""
 SPELLING_CANDIDATES = 1_000
 """Sentence units read to check an abbreviation against (those whose initials could spell it)."""
 
@@ -112,15 +114,27 @@ class MilvusIndex:
 
     def record(self, kind: str, item: int) -> dict[str, Any]:
         """The JSON record (`manifest` 0, `document` i) from its pieces."""
-        pieces = sorted(
-            self.query("records", f"kind == {json.dumps(kind)} and item == {int(item)}", ["text"], limit=16_384),
-            key=lambda row: row["id"],
-        )
-        if not pieces:
+        return self.records(kind, [item])[item]
+
+    def records(self, kind: str, items: list[int]) -> dict[int, dict[str, Any]]:
+        """The JSON records of `kind` numbered `items`, read in one query (a few for many pieces); IndexLoadError
+        when one is missing."""
+        pieces: dict[int, list[dict[str, Any]]] = {int(item): [] for item in items}
+        for row in self.query(
+            "records",
+            f"kind == {json.dumps(kind)} and item in {sorted(pieces)}",
+            ["item", "text"],
+            limit=RECORD_PIECES,
+        ):
+            pieces[int(row["item"])].append(row)
+        if missing := [item for item, found in pieces.items() if not found]:
             raise IndexLoadError(
-                f"the index {self.name} in Milvus at {self.spec.uri} lacks its {kind} {item}: rebuild it"
+                f"the index {self.name} in Milvus at {self.spec.uri} lacks its {kind} {missing[0]}: rebuild it"
             )
-        return json.loads("".join(row["text"] for row in pieces))
+        return {
+            item: json.loads("".join(row["text"] for row in sorted(found, key=lambda row: row["id"])))
+            for item, found in pieces.items()
+        }
 
     def spells(self, abbreviation: str) -> bool:
         """True when consecutive words of a sentence spell `abbreviation` (`entities.spells`): checked on the

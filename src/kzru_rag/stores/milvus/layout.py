@@ -6,6 +6,7 @@ One build is one *generation*: five collections (`PARTS`) named `{name}_g{time}_
 
 from __future__ import annotations
 
+import base64
 import itertools
 import re
 from pathlib import Path
@@ -54,8 +55,20 @@ def paged_rows(
 
 
 def stacked(rows: list[dict[str, Any]], first: int, count: int, dim: int) -> np.ndarray:
-    """The `vector`s of rows with ids first..first+count-1 as one (count, dim) array."""
+    """The vectors (`vector`, or `packed`) of rows with ids first..first+count-1 as one (count, dim) array."""
     out = np.zeros((count, dim), dtype=np.float32)
     for row in rows:
-        out[int(row["id"]) - first] = row["vector"]
+        out[int(row["id"]) - first] = unpack(row["packed"]) if "packed" in row else row["vector"]
     return out
+
+
+def pack(vector: np.ndarray) -> str:
+    """A vector as a Milvus VARCHAR: its float32 bytes in base64. Sentence vectors are kept so: they are read by
+    id, never searched, and Milvus 2.3 returns a text field several times faster than a vector field (600 rows:
+    about 20 ms against 160 ms more than the other fields alone, here)."""
+    return base64.b64encode(np.asarray(vector, dtype=np.float32).tobytes()).decode("ascii")
+
+
+def unpack(text: str) -> np.ndarray:
+    """The float32 vector `pack` made."""
+    return np.frombuffer(base64.b64decode(text), dtype=np.float32)

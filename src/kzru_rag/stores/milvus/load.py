@@ -56,6 +56,9 @@ def _served(client: MilvusClient, spec: StoreSpec, name: str, hint: str) -> Milv
     generation = serving_generation(client, name)
     if generation is None or not all(client.has_collection(f"{generation}_{part}") for part in PARTS):
         raise IndexLoadError(f"Milvus at {spec.uri} holds no index named {name}: {hint}")
+    fields = {field["name"] for field in client.describe_collection(f"{generation}_sentences")["fields"]}
+    if "packed" not in fields:
+        raise IndexLoadError(f"the index {name} in Milvus at {spec.uri} was written by an older kzru-rag: {hint}")
     for part in PARTS:
         client.load_collection(f"{generation}_{part}")
     return MilvusIndex(client, spec, name, generation)
@@ -69,13 +72,13 @@ def _queried(
     unit_rows = Rows(
         store,
         "sentences",
-        ["vector", "start", "end", "chunk", "canonical", "previous", "following", "terms"],
+        ["packed", "start", "end", "chunk", "canonical", "previous", "following", "terms"],
         NEIGHBOURS,
         CACHE_UNITS,
     )
     # The retriever reads where each candidate passage's units start and end (`first` of it and of the next
-    # chunk), all candidates at once, then the records of the few it cites, one by one: one round trip brings both.
-    chunk_rows = Rows(store, "chunks", ["first", "record"], (0, 1), CACHE_CHUNKS)
+    # chunk), all candidates at once, then the records of the few it cites: one round trip brings both.
+    chunk_rows = Rows(store, "chunks", ["first", "record"], (0, 0), CACHE_CHUNKS)
     sentences = SentenceIndex(
         spans=Column(unit_rows, units, ("start", "end")),
         chunk_of=Column(unit_rows, units, ("chunk",)),
@@ -87,7 +90,7 @@ def _queried(
         previous=Column(unit_rows, units, ("previous",)),
         following=Column(unit_rows, units, ("following",)),
     )
-    documents = Documents(store, [record.doc_id for record in manifest.documents])
+    documents = Documents(store, manifest.documents)
     return LoadedIndex(
         folder, manifest, vectors, Chunks(chunk_rows, chunks), documents, sentences=sentences, store=store
     )  # type: ignore[arg-type]
@@ -105,7 +108,7 @@ def _whole(
         raise IndexLoadError(
             f"the index {store.name} in Milvus at {store.spec.uri} lacks documents {sorted(missing)}: {hint}"
         )
-    unit_rows = store.rows("sentences", ["vector", "terms"])
+    unit_rows = store.rows("sentences", ["packed", "terms"])
     terms = TermIndex.from_units(row["terms"].split("\n") if row["terms"] else [] for row in unit_rows)
     unit_vectors = stacked(unit_rows, 0, len(unit_rows), manifest.dim)
     word_rows = store.rows("words", ["vector"])

@@ -3,14 +3,13 @@ its folder."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from kzru_rag.stores.layout import MANIFEST, file_signature
 from kzru_rag.stores.loaded import LoadedIndex
-from kzru_rag.stores.manifest import IndexManifest, write_manifest
-from kzru_rag.stores.milvus.build import write
-from kzru_rag.stores.milvus.layout import collection_name
+from kzru_rag.stores.manifest import IndexManifest
+from kzru_rag.stores.milvus.build import GenerationWriter, write
 from kzru_rag.stores.milvus.load import read
 from kzru_rag.stores.spec import StoreSpec
 
@@ -23,10 +22,11 @@ class MilvusStore:
 
     def write(self, staging: Path, built: LoadedIndex, path: Path) -> IndexManifest:
         """Write a new generation and move the alias to it, then the manifest (the folder's only file)."""
-        manifest = replace(built.manifest, store=str(self.spec), collection=collection_name(path))
-        write(self.spec, manifest.collection, built, manifest)
-        write_manifest(staging, manifest)
-        return manifest
+        return write(self.spec, staging, built, path)
+
+    def writer(self, path: Path, dim: int) -> GenerationWriter:
+        """A new generation written as a build goes (`StreamingStore`)."""
+        return GenerationWriter(self.spec, path, dim)
 
     def read(self, path: Path, manifest: IndexManifest, whole: bool = False) -> LoadedIndex:
         signature = file_signature(path / MANIFEST)

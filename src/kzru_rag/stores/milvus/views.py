@@ -4,7 +4,7 @@ documents, term statistics, bridge words and passage vectors, each fetching from
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -12,6 +12,7 @@ import numpy as np
 from kzru_rag.ingest.chunking import Chunk
 from kzru_rag.ingest.documents import Document
 from kzru_rag.language.words import Readings
+from kzru_rag.stores.manifest import SourceRecord
 from kzru_rag.stores.milvus.cache import LRU, Rows
 from kzru_rag.stores.milvus.generation import MilvusIndex, like, quoted
 from kzru_rag.stores.milvus.layout import BATCH, paged_rows, stacked
@@ -74,10 +75,12 @@ class Chunks:
 
 
 class Documents(Mapping[str, Document]):
-    """The documents of a Milvus index by id, each read when asked for (an LRU keeps recent ones)."""
+    """The documents of a Milvus index by id, each read when asked for, or several in one query (`many`); an LRU
+    keeps recent ones."""
 
-    def __init__(self, store: MilvusIndex, doc_ids: list[str]) -> None:
-        self.store, self.items = store, {doc_id: item for item, doc_id in enumerate(doc_ids)}
+    def __init__(self, store: MilvusIndex, sources: list[SourceRecord]) -> None:
+        self.store, self.items = store, {source.doc_id: item for item, source in enumerate(sources)}
+        self.chars = {source.doc_id: source.chars for source in sources}
         self.cache = LRU(CACHE_DOCUMENT_CHARS, size=lambda document: len(document.text))
 
     def __len__(self) -> int:
@@ -89,11 +92,33 @@ class Documents(Mapping[str, Document]):
     def __getitem__(self, doc_id: str) -> Document:
         if doc_id not in self.items:
             raise KeyError(doc_id)
-        if found := self.cache.known([doc_id]):
-            return found[doc_id]
-        document = Document.from_dict(self.store.record("document", self.items[doc_id]))
-        self.cache.keep({doc_id: document})
-        return document
+        return self.many([doc_id])[doc_id]
+
+    def many(self, doc_ids: Iterable[str]) -> dict[str, Document]:
+        """The documents of `doc_ids` (known ones), those not in the cache read together: one query for as many
+        as the cache holds."""
+        wanted = [doc_id for doc_id in dict.fromkeys(doc_ids) if doc_id in self.items]
+        found = self.cache.known(wanted)
+        for group in _within(self.chars, [doc_id for doc_id in wanted if doc_id not in found], CACHE_DOCUMENT_CHARS):
+            read = self.store.records("document", [self.items[doc_id] for doc_id in group])
+            fetched = {doc_id: Document.from_dict(read[self.items[doc_id]]) for doc_id in group}
+            self.cache.keep(fetched)
+            found.update(fetched)
+        return {doc_id: found[doc_id] for doc_id in wanted}
+
+
+def _within(sizes: dict[str, int], keys: list[str], budget: int) -> Iterator[list[str]]:
+    """`keys` in order, in groups whose `sizes` add up to at most `budget` (a bigger key alone)."""
+    group: list[str] = []
+    held = 0
+    for key in keys:
+        if group and held + sizes[key] > budget:
+            yield group
+            group, held = [], 0
+        group.append(key)
+        held += sizes[key]
+    if group:
+        yield group
 
 
 class Terms:
