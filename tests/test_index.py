@@ -5,11 +5,15 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from hashing_encoder import HashingEncoder
 from kzru_rag.embedding.base import DEFAULT_MODEL
 from kzru_rag.errors import IndexBuildError, IndexLoadError
+from kzru_rag.index import embed
 from kzru_rag.index.build import build_index
+from kzru_rag.index.embed import VectorCache
 from kzru_rag.index.load import StaleIndexWarning, load_index
 from kzru_rag.ingest.chunking import Chunker
 from kzru_rag.ingest.documents import bundled_document
@@ -184,3 +188,55 @@ def test_a_rebuild_keeps_the_confidence_model_even_when_the_old_index_no_longer_
     build_index([corpus], encoder, built)
 
     assert load_index(built).manifest.confidence == model
+
+
+class CountingEncoder(HashingEncoder):
+    """The hashing encoder, counting the texts it embeds."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embedded: list[str] = []
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        self.embedded += texts
+        return super()._encode(texts)
+
+
+def test_a_build_keeps_passage_vectors_for_its_recent_texts_and_every_words():
+    encoder, reference = CountingEncoder(), HashingEncoder()
+    cache = VectorCache(encoder, recent=3)
+
+    def document(texts: list[str], words: tuple[str, ...] = ()) -> np.ndarray:
+        passages, new_words = cache.missing(texts, list(words))
+        cache.add(passages, new_words, lambda count: None)
+        return cache.passage_vectors(texts)
+
+    document(["Общий абзац.", "Первый."], ("форум",))
+    document(["Общий абзац.", "Второй."])
+    assert encoder.embedded == ["Общий абзац.", "Первый.", "форум", "Второй."], "a recent text is embedded once"
+    large = [f"Абзац {i}." for i in range(8)]
+    assert np.array_equal(document(large + large[:2]), reference.encode_passages(large + large[:2]))
+    assert encoder.embedded[4:] == large, "a document past the reach is embedded whole, each text once"
+    encoder.embedded.clear()
+    texts = ["Общий абзац.", large[-1]]
+    assert np.array_equal(document(texts, ("форум",)), reference.encode_passages(texts))
+    assert encoder.embedded == ["Общий абзац."], "only a text beyond the reach is embedded again, to the same vector"
+    assert np.array_equal(cache.word_vectors(["форум"]), reference.encode_queries(["форум"]))
+
+
+@pytest.mark.parametrize("store", ["faiss", pytest.param("milvus", marks=pytest.mark.slow)])
+def test_rebuilding_an_unchanged_corpus_embeds_nothing_and_keeps_the_vectors(
+    tmp_path, corpus, encoder, store, monkeypatch
+):
+    monkeypatch.setattr(embed, "PAGE", 1)  # the old index's passage vectors read one a page: pages come and go
+    (corpus / "b.txt").write_text(EXTRA, encoding="utf-8")
+    path, spec = tmp_path / "index", "faiss" if store == "faiss" else f"milvus:{tmp_path / 'milvus.db'}"
+    build_index([corpus], encoder, path, store=spec)
+    before = load_index(path, whole=True)
+    reports = []
+    build_index([corpus], encoder, path, progress=reports.append)
+    after = load_index(path, whole=True)
+    assert reports[-1].embedded == 0 and after.manifest.chunk_count == 4
+    assert np.array_equal(after.vectors.reconstruct_n(0, 4), before.vectors.reconstruct_n(0, 4))
+    assert np.array_equal(np.asarray(after.sentences.vectors), np.asarray(before.sentences.vectors))
+    assert np.array_equal(after.sentences.words.vectors, before.sentences.words.vectors)
