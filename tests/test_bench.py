@@ -11,6 +11,7 @@ BENCH = Path(__file__).resolve().parents[1] / "bench"
 SCRIPTS = sorted(BENCH.glob("*.py"))
 OPTIONS = {
     "build.py": ["--docs", "--engines"],
+    "build_memory.py": ["--sizes", "--dim"],
     "confidence.py": ["--baseline-src", "--rounds"],
     "ocr.py": ["--pages"],
     "load.py": ["--clients", "--questions", "--deadline", "--url", "--threads"],
