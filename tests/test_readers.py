@@ -125,6 +125,33 @@ def test_a_saved_web_page_gives_its_article_without_menus_scripts_and_footers(pa
     assert "\n\n" in document.text, "blocks are paragraphs"
 
 
+LEGACY_TEXTS = [
+    ("cp1251", "Форум межрегионального сотрудничества прошёл в Уральске."),
+    ("koi8_r", "Стороны обсудили торговлю и энергетику."),
+    ("cp866", "Мост через Иртыш построят к 2028 году."),
+    ("cp1252", "Café Qazaqstan opened in Astana."),
+    ("utf-16", "Тоқаев Мәскеуге барады."),
+    ("utf-16", "Plain English text."),
+    ("utf-8-sig", "Тоқаев Мәскеуге барады."),
+]
+
+
+@pytest.mark.parametrize("encoding,text", LEGACY_TEXTS, ids=[f"{e}-{t[:6]}" for e, t in LEGACY_TEXTS])
+def test_a_text_file_saved_in_another_encoding_is_read_as_written(tmp_path: Path, encoding: str, text: str) -> None:
+    path = tmp_path / "old.txt"
+    path.write_bytes(text.encode(encoding))
+
+    assert read_file(path).text == text
+
+
+def test_a_web_page_without_a_declared_charset_is_read_in_its_code_page(tmp_path: Path) -> None:
+    page = tmp_path / "old.html"
+    body = "<p>Форум межрегионального сотрудничества прошёл в Уральске; в нём участвовали около 400 человек.</p>"
+    page.write_bytes(f"<html><head><title>Форум</title></head><body>{body * 3}</body></html>".encode("cp1251"))
+
+    assert "около 400 человек" in read_document(page).text
+
+
 # ---------------------------------------------------------------- page numbers in citations
 
 

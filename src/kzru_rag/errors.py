@@ -18,7 +18,7 @@ class IndexBuildError(KzruRagError):
 class SourceError(KzruRagError):
     """A source document cannot be read (wrong type, not UTF-8, empty, too large).
 
-    `reason` names the problem ("utf16", "binary", "encoding", "empty", …) so a UI can word it in its own language.
+    `reason` names the problem ("binary", "encoding", "empty", …) so a UI can word it in its own language.
     """
 
     def __init__(self, message: str, reason: str = "", **details: object) -> None:

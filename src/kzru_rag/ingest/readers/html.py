@@ -16,6 +16,7 @@ from pathlib import Path
 
 from kzru_rag.errors import SourceError
 from kzru_rag.ingest.readers.base import Extracted
+from kzru_rag.ingest.readers.text import decode_legacy
 
 SKIPPED = frozenset(
     {
@@ -141,11 +142,14 @@ class _Blocks(HTMLParser):
 
 
 def decode_html(data: bytes, name: str) -> str:
-    """The page's characters: a byte-order mark or `<meta charset>` decides, else UTF-8."""
+    """The page's characters: a byte-order mark or `<meta charset>` decides, else UTF-8 or a legacy code page
+    (`text.decode_legacy`)."""
     if data.startswith(b"\xef\xbb\xbf"):
         return data[3:].decode("utf-8", "replace")
     match = _CHARSET.search(data[:4096])
-    encoding = match[1].decode("ascii").lower() if match else "utf-8"
+    if not match:
+        return decode_legacy(data, name)
+    encoding = match[1].decode("ascii").lower()
     try:
         return data.decode(encoding)
     except LookupError as exc:

@@ -1,9 +1,20 @@
-"""Plain `.txt`/`.md` files: UTF-8 text (a byte-order mark dropped)."""
+"""Plain `.txt`/`.md` files: UTF-8 text (a byte-order mark dropped), UTF-16 with its byte-order mark, or a legacy
+code page that Russian, Kazakh and English files are still saved in (Windows-1251, KOI8-R, DOS 866, Mac Cyrillic,
+Windows-1252), recognised by `charset_normalizer`."""
 
 from __future__ import annotations
 
+import logging
+
+from charset_normalizer import from_bytes
+
 from kzru_rag.errors import SourceError
 from kzru_rag.ingest.readers.base import Extracted
+
+LEGACY_ENCODINGS = ("cp1251", "koi8_r", "cp866", "mac_cyrillic", "cp1252")
+"""The code pages a file that is not UTF-8 may be in; the one whose text reads most naturally wins."""
+
+log = logging.getLogger(__name__)
 
 
 def read_text(data: bytes, name: str) -> Extracted:
@@ -12,16 +23,33 @@ def read_text(data: bytes, name: str) -> Extracted:
 
 
 def decode_text(data: bytes, name: str) -> str:
-    """UTF-8 text of `data`, or SourceError: "utf16", "binary", "encoding" (with `byte`), "empty"."""
+    """The text of `data`, or SourceError: "binary", "encoding" (with `byte`), "empty"."""
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        raise SourceError(f"{name}: UTF-16 text; re-save the file as UTF-8", "utf16")
-    if b"\x00" in data:
+        try:
+            text = data.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            message = f"{name}: broken UTF-16 text (byte {exc.start}); re-save the file as UTF-8"
+            raise SourceError(message, "encoding", byte=exc.start) from exc
+    elif b"\x00" in data:
         raise SourceError(f"{name}: looks like a binary file, not text; save it as .txt or .md", "binary")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        message = f"{name}: not valid UTF-8 (byte {exc.start}); re-save the file as UTF-8"
-        raise SourceError(message, "encoding", byte=exc.start) from exc
+    else:
+        text = decode_legacy(data, name)
     if not text.strip():
         raise SourceError(f"{name}: the file is empty; remove it or add text", "empty")
     return text
+
+
+def decode_legacy(data: bytes, name: str) -> str:
+    """`data` as UTF-8 (a byte-order mark dropped), else in the `LEGACY_ENCODINGS` code page it reads naturally in,
+    else SourceError "encoding" naming the first byte that is not UTF-8."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        best = from_bytes(data, cp_isolation=list(LEGACY_ENCODINGS)).best()
+        if best is None:
+            message = (
+                f"{name}: not valid UTF-8 (byte {exc.start}) nor a Cyrillic or Western code page; re-save it as UTF-8"
+            )
+            raise SourceError(message, "encoding", byte=exc.start) from exc
+        log.info("%s: not UTF-8, read as %s", name, best.encoding)
+        return str(best)
