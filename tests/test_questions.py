@@ -28,6 +28,12 @@ def test_question_language(text: str, language: str) -> None:
         ("Когда состоится визит?", "time"),
         ("Кто такая Жанар Тулиндинова?", "person"),
         ("Сколько вузов открыли филиалы?", "number"),
+        ("Сколько стоит билет в музей?", "price"),
+        ("Во сколько обойдётся вызов врача?", "price"),
+        ("How much does the cartridge cost?", "price"),
+        ("Билет қанша тұрады?", "price"),
+        ("Во сколько открывается музей?", "time"),
+        ("Во сколько раз вырос товарооборот?", "number"),
         ("How many universities opened branches?", "number"),
         ("How much grain is exported?", "number"),
         ("Форумға қанша адам келеді?", "number"),
@@ -45,6 +51,20 @@ def test_holds_answer_finds_a_phrase_of_the_kind_the_question_lacks() -> None:
     assert holds_answer(URALSK, "time", "Когда проходит форум?")
     assert not holds_answer(URALSK, "place", "Что проходит в Уральске?"), "a place named in the question is no answer"
     assert not holds_answer("Форум продолжает традицию.", "place", "Где проходит форум?")
+
+
+def test_a_price_is_a_sum_of_money_or_free_and_a_time_can_be_a_time_of_day() -> None:
+    price = "Сколько стоит выезд сотрудника на дом?"
+    assert holds_answer("Выезд стоит 3 000 тенге.", "price", price)
+    assert holds_answer("Для пенсионеров выезд бесплатный.", "price", price)
+    assert holds_answer("Обучение стоит 198 000 рублей в год.", "price", "What does the course cost?")
+    assert not holds_answer("Звоните в контакт-центр 1414.", "price", price), "a phone number is no price"
+    assert not holds_answer("Меняйте картридж раз в 3 месяца.", "price", price)
+    opening = "Во сколько открывается музей?"
+    assert holds_answer("Музей открыт с 10:00 до 18:00.", "time", opening)
+    assert holds_answer("По понедельникам музей закрыт.", "time", "В какой день музей закрыт?")
+    assert not holds_answer("Адрес: улица Жамбыла, 158.", "time", opening)
+    assert not holds_answer("Музей открыт с 10:00.", "number", "Сколько залов в музее?"), "a time of day is no count"
 
 
 def test_a_quantity_is_a_number_or_numeral_but_not_a_date() -> None:

@@ -99,6 +99,25 @@ def test_the_sentence_a_topic_sentence_sets_up_is_quoted_with_it(tmp_path, encod
     assert first.startswith("Для проверки простоты") and first.endswith("тест Миллера – Рабина и тест AKS.")
 
 
+FAQ = (
+    "# Вопросы и ответы водоканала\n\n"
+    "Сколько стоит кубометр холодной воды для квартир?\n\n"
+    "Для квартир с 1 января кубометр холодной воды стоит 120 тенге, для частных домов — 95 тенге.\n"
+)
+
+
+def test_a_question_line_of_a_document_is_never_quoted_as_the_answer(tmp_path, encoder) -> None:
+    """An FAQ repeats the user's question word for word; the quote is the line that answers it."""
+    (tmp_path / "faq.md").write_text(FAQ, encoding="utf-8")
+    build_index([tmp_path / "faq.md"], encoder, tmp_path / "index", retrieval=RETRIEVAL)
+    answer = Assistant(Retriever(load_index(tmp_path / "index"), encoder)).ask(
+        "Сколько стоит кубометр холодной воды для квартир?"
+    )
+
+    assert answer.text.split(" [1]")[0].startswith("Для квартир с 1 января кубометр холодной воды стоит 120 тенге")
+    assert "?" not in answer.text.split("\n\n")[0]
+
+
 BRIDGE = (
     "# Мост\n\n"
     "Новый мост через Иртыш в Омске откроют после завершения всех работ. "

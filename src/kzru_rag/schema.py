@@ -73,7 +73,7 @@ class AbstentionReason:
 Language = Literal["ru", "en", "kk"]
 
 
-Kind = Literal["person", "organisation", "place", "time", "number", "duration", "reason"]
+Kind = Literal["person", "organisation", "place", "time", "number", "price", "duration", "reason"]
 """The kind of phrase that answers a question: «Где…?» a place, «Когда…?» a time, «Сколько…?» a number, «Почему…?» a
 reason, «Какой институт…?» an organisation."""
 

@@ -74,6 +74,7 @@ class Extractor:
             for i, hit in enumerate(hits)
             for span in ([(a, b) for a, b, _ in hit.sentences] or [hit.highlight or (hit.start, hit.end)])
         ]
+        places = [place for place in places if not _asks(hits[place[0]], place[1])] or places
         owners = [hits[i] for i, _ in places]
         spans = [span for _, span in places]
         texts = [hit.text[a - hit.start : b - hit.start] for hit, (a, b) in zip(owners, spans)]
@@ -168,6 +169,11 @@ def _with_answer(
     joined = [q for q in quotes[1:] if q.hit == first.hit and overlaps(q.span, span)]
     span = (min([span[0], *(q.span[0] for q in joined)]), max([span[1], *(q.span[1] for q in joined)]))
     return [first._replace(span=span), *(q for q in quotes[1:] if q not in joined)]
+
+
+def _asks(hit: Hit, span: Span) -> bool:
+    """True when the sentence at `span` is itself a question (an FAQ's «Сколько стоит…?»): it answers nothing."""
+    return quote_text(hit, span).rstrip(' »"”)').endswith("?")
 
 
 def _answers(text: str, kind: Kind, focus: Query) -> bool:

@@ -88,7 +88,7 @@ PRONOUNS: dict[str, Pronoun] = {
 """Personal pronouns and pro-adverbs that stand for an entity. Demonstratives («этот форум») name their
 own noun and are left to the earlier questions."""
 
-ATTRIBUTE_KINDS: frozenset[Kind] = frozenset({"place", "time", "number", "duration"})
+ATTRIBUTE_KINDS: frozenset[Kind] = frozenset({"place", "time", "number", "price", "duration"})
 """Kinds of questions whose answer describes the question's subject rather than naming a new one."""
 _NER_KINDS: dict[str, EntityKind] = {"PER": "person", "LOC": "place", "ORG": "organisation"}
 _ENTITY_OF_KIND: dict[Kind, EntityKind] = {"person": "person", "organisation": "organisation"}

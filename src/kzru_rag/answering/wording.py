@@ -77,6 +77,11 @@ MISSING_KIND: dict[str, dict[str, str]] = {
         "en": "The question asks for a quantity; the first passage gives none.",
         "kk": "Сұрақ сан туралы, ал бірінші үзіндіде сан жоқ.",
     },
+    "price": {
+        "ru": "Вопрос о цене, а в первом фрагменте нет суммы.",
+        "en": "The question asks for a price; the first passage gives no sum.",
+        "kk": "Сұрақ баға туралы, ал бірінші үзіндіде сома жоқ.",
+    },
     "duration": {
         "ru": "Вопрос о сроке, а в первом фрагменте его нет.",
         "en": "The question asks how long; the first passage does not say.",

@@ -2,11 +2,13 @@
 answer it.
 
 What is asked is one `Kind`, read in steps: the question word names it («Где…?» a place such as «в Уральске»,
-«Когда…?» a time such as «11–12 ноября», «Кто…?» a person, «Сколько…?» / "How many…?" / «Қанша…?» a quantity:
-`Query.word_kind`); else «Почему…?» asks for a reason, «Чьи…?» for a person, and the noun after «какой…» may name the
-kind («В каком городе…?»: a place; «Какой вуз…?»: an organisation). The retriever weighs the question-word kinds and
-uses the quantity check to recognise questions the document cannot answer; the assistant picks the sentence to quote
-by them; the confidence asks whether the quote holds a phrase of the kind asked (`holds_kind`).
+«Когда…?» a time such as «11–12 ноября» or «с 10:00», «Кто…?» a person, «Сколько…?» / "How many…?" / «Қанша…?» a
+quantity, and «Сколько стоит…?» / "How much does … cost?" a price such as «1 500 тенге»: `Query.word_kind`); else
+«Почему…?» asks for a reason, «Чьи…?» for a person, and the noun after «какой…» may name the kind («В каком
+городе…?»: a place; «Какой вуз…?»: an organisation; «Какова стоимость…?»: a price). The retriever weighs the
+question-word kinds and uses the quantity check to recognise questions the document cannot answer; the assistant
+picks the sentence to quote by them; the confidence asks whether the quote holds a phrase of the kind asked
+(`holds_kind`).
 """
 
 from __future__ import annotations
@@ -36,11 +38,24 @@ QUESTION_WORDS: dict[str, Kind] = {
     **dict.fromkeys("сколько қанша".split(), "number"),
 }
 _HOW: dict[str, Kind] = {"many": "number", "much": "number", "long": "duration"}
+PRICE_WORDS = frozenset(
+    "стоит стоят стоил стоила стоило стоили стоить обойдётся обойдется обойдутся обошёлся обошлось платить заплатить "
+    "платят оплатить оплата стоимость цена цену плата cost costs pay price fee тұрады төлеу бағасы".split()
+)
+"""Words that turn «сколько» / "how much" / «қанша» into a question about a price («Сколько стоит…?»)."""
 _DATE = re.compile(
     r"\b\d{1,2}(?:\s*[–-]\s*\d{1,2})?\s+(?:январ|феврал|март|апрел|ма[йя]|июн|июл|август|сентябр|октябр|ноябр|декабр)\w*"
-    r"|\b(?:1[89]|20)\d{2}\b",
+    r"|\b(?:1[89]|20)\d{2}\b|\b\d{1,2}:\d{2}\b|\b(?:понедельник|вторник|четверг|пятниц|суббот|воскресень)\w*",
     re.IGNORECASE,
 )
+"""Dates, years, times of day and days of the week (not «среда»: also "environment")."""
+_PRICE = re.compile(
+    r"\d[\d\s ,.]*\s*(?:(?:млн|млрд|тыс)\.?|миллион\w*|миллиард\w*|тысяч\w*)?\s*"
+    r"(?:тенге|тг\b|₸|руб\w*|доллар\w*|евро\b|сом\w*|\$|€|usd\b|kzt\b|rub\b)"
+    r"|[$€₸]\s*\d|\bбесплатн\w*|\bfree of charge\b|\bтегін\b",
+    re.IGNORECASE,
+)
+"""A sum of money, or «бесплатно»: what answers a question about a price."""
 WHICH = frozenset(
     "какой какая какое какие какого какую каком каких каков какова каково каковы "
     "который которая которое которые чей чья чьё чье чьи".split()
@@ -111,11 +126,14 @@ def expected_answer(question: str) -> Kind | None:
 
 
 def _word_kind(words: tuple[str, ...] | list[str]) -> Kind | None:
-    for word, after in zip(words, [*words[1:], ""]):
-        if word == "how" and after in _HOW:
-            return _HOW[after]
-        if word in QUESTION_WORDS:
-            return QUESTION_WORDS[word]
+    for before, word, after in zip(["", *words], words, [*words[1:], ""]):
+        kind = _HOW.get(after) if word == "how" else QUESTION_WORDS.get(word)
+        if kind == "number" and PRICE_WORDS & set(words):
+            return "price"
+        if kind == "number" and word == "сколько" and before == "во" and after != "раз":
+            return "time"  # «Во сколько открывается…?»: a time of day
+        if kind:
+            return kind
     return None
 
 
@@ -142,6 +160,8 @@ def holds_answer(sentence: str, kind: Kind, question: str | Query) -> bool:
     query = as_query(question)
     if kind == "time":
         return any(match.group() not in query.text for match in _DATE.finditer(sentence))
+    if kind == "price":
+        return any(match.group() not in query.text for match in _PRICE.finditer(sentence))
     if kind == "duration":
         return holds_answer(sentence, "time", query) or holds_answer(sentence, "number", query)
     if kind == "number":
@@ -173,7 +193,8 @@ _KIND_NOUNS: dict[str, Kind] = {
         "қала ел мемлекет өңір облыс астана".split(),
         "place",
     ),
-    **dict.fromkeys("год дата year date жыл".split(), "time"),
+    **dict.fromkeys("год дата день year date day жыл күн".split(), "time"),
+    **dict.fromkeys("стоимость цена плата тариф price cost fee баға".split(), "price"),
     **dict.fromkeys(
         "организация институт компания ведомство министерство вуз университет агентство банк фонд "
         "organisation organization institute company agency ministry university bank fund ұйым университет".split(),

@@ -175,7 +175,8 @@ class Retriever:
             reasons.append(AbstentionReason("unknown_numbers", ", ".join(sorted(min(m) for m in missing))))
         if names := self.unknown_names(query):
             reasons.append(AbstentionReason("unknown_names", ", ".join(names)))
-        if query.word_kind == "number" and not any(holds_answer(h.text, "number", query) for h in hits[:QUANTITY_HITS]):
+        kinds = {"number": ("number",), "price": ("number", "price")}.get(query.word_kind or "", ())
+        if kinds and not any(holds_answer(h.text, kind, query) for h in hits[:QUANTITY_HITS] for kind in kinds):
             reasons.append(AbstentionReason("no_quantity"))
         return reasons
 
