@@ -99,6 +99,7 @@ class Retriever:
         if k < 1:
             raise ValueError("k must be at least 1")
         words = list(query.words)
+        self.index.read_ahead(readings=(r for readings in words for r in readings))  # while the query is encoded
         foreign = self._bridge.foreign(query.text, words) if self.settings.lexical_weight else []
         meant = [query.text] if lead is None else [lead, query.text.removeprefix(lead)]
         vectors = self.embedder.encode_queries([*meant, *(surface for _, surface in foreign)])
@@ -259,9 +260,11 @@ class Retriever:
         """Candidate sentence units for the query's `words` and `vector`, their scores and the parts of their scores."""
         settings, sentences = self.settings, self._sentences
         wanted = min(self.index.vectors.ntotal, max(settings.candidates, k))
+        self.index.read_ahead(readings=(r for readings in words for r in readings))  # the bridge's, beside the search
         passage_scores, chunk_ids = candidates(self.index, vector, wanted, within)
         keep = chunk_ids[0] >= 0
         chunk_ids, passage_scores = chunk_ids[0][keep], passage_scores[0][keep]
+        self.index.read_ahead(passages=chunk_ids)  # their bounds beside their units, where the store queries
         bounds = sentences.first[np.concatenate([chunk_ids, chunk_ids + 1])]  # one read where the store queries
         starts = bounds[: len(chunk_ids)]
         counts = bounds[len(chunk_ids) :] - starts
