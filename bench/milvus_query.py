@@ -1,7 +1,8 @@
 """Where a question's time goes with the index on a Milvus server: the Milvus calls one `Retriever.search` makes, by
 kind, with their time, and the search p50 at the consistency level reads use (`MilvusIndex.consistency`) against
 Strong (the collections' own level, which waits on every read for the server to have applied everything written
-before it), measured alternately in one run.
+before it), measured alternately in one run; and with cold caches, each question asked of two indexes loaded
+afresh, in turn: one reading a call at a time, one reading ahead (`LoadedIndex.read_ahead`: reads side by side).
 
 The index is bench/scale.py's synthetic news corpus (SyntheticEncoder vectors) built into a `milvus-server` under
 `--work`; a kept `--work` folder reuses the server's data and the built index. Questions are the dev set, their
@@ -93,6 +94,30 @@ def timed_searches(retriever: Retriever, questions: list[str]) -> list[float]:
     return times
 
 
+ONE_BY_ONE, AHEAD = "one read at a time", "read ahead"
+
+
+def cold_compared(
+    path: Path, encoder: PrecomputedQueries, questions: list[str], log: CallLog
+) -> dict[str, tuple[Retriever, list[float], Counter[str], dict[str, float]]]:
+    """Each question asked once of two indexes loaded afresh (cold caches), in turn, the first alternating: one
+    reading what a question needs a call at a time (`LoadedIndex.ahead` off, as before read-ahead came), and one
+    reading ahead in the background (reads side by side). Per mode: the retriever, times, calls and their seconds."""
+    plain = load_index(path)
+    plain.ahead = None
+    retrievers = {ONE_BY_ONE: Retriever(plain, encoder), AHEAD: Retriever(load_index(path), encoder)}  # type: ignore[arg-type]
+    times: dict[str, list[float]] = {mode: [] for mode in retrievers}
+    calls: dict[str, Counter[str]] = {mode: Counter() for mode in retrievers}
+    seconds: dict[str, Counter[str]] = {mode: Counter() for mode in retrievers}
+    for i, question in enumerate(questions):
+        for mode in list(retrievers)[:: 1 if i % 2 == 0 else -1]:
+            log.reset()
+            times[mode] += timed_searches(retrievers[mode], [question])
+            calls[mode].update(log.count)
+            seconds[mode].update(log.seconds)
+    return {mode: (retrievers[mode], times[mode], calls[mode], dict(seconds[mode])) for mode in retrievers}
+
+
 def report(times: list[float], calls: Counter[str], seconds: dict[str, float], asked: int) -> None:
     per_call = ", ".join(
         f"{name} {calls[name] / asked:.2f} x {seconds[name] / calls[name] * 1e3:.1f} ms" for name in sorted(calls)
@@ -113,13 +138,12 @@ def main() -> None:
         with LocalMilvus(work / "server", port=kept_port(work / f"index-{args.size}")) as server:
             embedder = load_embedder()
             path = built(server, work, args.size, embedder)
-            retriever = Retriever(load_index(path), embedder)
             questions = dev_questions()
-            retriever = Retriever(retriever.index, PrecomputedQueries([retriever], questions))  # type: ignore[arg-type]
+            encoder = PrecomputedQueries([Retriever(load_index(path), embedder)], questions)
             chosen = MilvusIndex.consistency
             log = CallLog()
-            cold = timed_searches(retriever, questions)  # each question once: the process's caches fill
-            cold_calls, cold_seconds = Counter(log.count), dict(log.seconds)
+            cold = cold_compared(path, encoder, questions, log)
+            retriever = cold[AHEAD][0]
             times: dict[str, list[float]] = {chosen: [], "Strong": []}
             calls: dict[str, Counter[str]] = {}
             seconds: dict[str, dict[str, float]] = {}
@@ -132,8 +156,11 @@ def main() -> None:
             MilvusIndex.consistency = chosen
     asked = len(questions)
     print(f"\n{args.size:,} passages on a Milvus server, {asked} dev questions; Retriever.search without encoding")
-    print(f"  cold caches ({chosen}, each question once):")
-    report(cold, cold_calls, cold_seconds, asked)
+    for mode, (_, times_, calls_, seconds_) in cold.items():
+        print(f"  cold caches ({chosen}, each question once), {mode}:")
+        report(times_, calls_, seconds_, asked)
+    sequential = statistics.median(cold[ONE_BY_ONE][1]) / statistics.median(cold[AHEAD][1])
+    print(f"  cold p50, {ONE_BY_ONE} / {AHEAD}: {sequential:.2f}x")
     for level, values in times.items():
         print(f"  warm caches, {level} ({args.rounds} rounds):")
         report(values, calls[level], seconds[level], asked)

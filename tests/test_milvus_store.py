@@ -9,6 +9,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from concurrent import futures
 from dataclasses import replace
@@ -125,6 +126,63 @@ def test_a_loaded_milvus_index_holds_no_chunks_documents_or_terms_and_a_query_re
     assert 0 < len(chunk_rows) <= 2 * 2 < len(loaded.chunks), "only the candidate passages and the chunk after each"
     assert 0 < len(unit_rows) < len(units.spans)
     assert list(loaded.documents.cache.known(loaded.documents)) == [hits[0].doc_id], "only the cited document"
+
+
+class RoundTrips:
+    """The searches and queries a real MilvusClient makes (its methods wrapped on the instance), each numbered when it
+    starts and when it ends. A call of one of the `paired` kinds waits until its partner has started too (at most
+    PAIRING_TIMEOUT seconds), so reads issued side by side are seen to overlap however the threads are scheduled,
+    while reads issued one after the other are not."""
+
+    PAIRING_TIMEOUT = 10.0
+
+    def __init__(self, client, monkeypatch, paired: list[tuple[str, str]]) -> None:
+        self.calls: list[tuple[str, int, int]] = []
+        self.clock = 0
+        self.lock = threading.Lock()
+        self.started = {kind: threading.Event() for pair in paired for kind in pair}
+        self.partner = {a: b for pair in paired for a, b in (pair, pair[::-1])}
+        for name in ("search", "query"):
+            monkeypatch.setattr(client, name, self._wrapped(name, getattr(client, name)))
+
+    def _tick(self) -> int:
+        with self.lock:
+            self.clock += 1
+            return self.clock
+
+    def _wrapped(self, name: str, method):
+        def call(collection: str, *args, **kwargs):
+            kind = f"{name} {collection.rsplit('_', 1)[-1]}"
+            start = self._tick()
+            if kind in self.started and not self.started[kind].is_set():
+                self.started[kind].set()
+                self.started[self.partner[kind]].wait(self.PAIRING_TIMEOUT)
+            try:
+                return method(collection, *args, **kwargs)
+            finally:
+                self.calls.append((kind, start, self._tick()))
+
+        return call
+
+    def sequential(self) -> int:
+        """The longest chain of calls each started after the one before it ended: round trips one after another."""
+        depth: dict[int, int] = {}
+        for i, (_, start, _) in sorted(enumerate(self.calls), key=lambda item: item[1][1]):
+            depth[i] = 1 + max((depth[j] for j, (_, _, end) in enumerate(self.calls) if end < start), default=0)
+        return max(depth.values(), default=0)
+
+
+def test_a_cold_question_reads_the_term_statistics_beside_the_search_and_the_units_beside_the_chunks(
+    milvus_index, embedder, monkeypatch
+):
+    loaded = load_index(milvus_index)
+    pairs = [("query terms", "search chunks"), ("query chunks", "query sentences")]
+    trips = RoundTrips(loaded.store.client, monkeypatch, pairs)
+    hits = Retriever(loaded, embedder).search("Где проходит форум?", k=3)
+    assert "Уральске" in hits[0].text
+    kinds = [kind for kind, _, _ in trips.calls]
+    assert sorted(set(kinds)) == ["query chunks", "query records", "query sentences", "query terms", "search chunks"]
+    assert trips.sequential() == 3, trips.calls  # {terms, search}, then {chunks, units}, then the documents
 
 
 @pytest.mark.slow

@@ -40,8 +40,8 @@ STEM_SHORTER_BY = 3
 «Тулиндиновой» meets «тулиндинова», «Уральска» meets «уральск»."""
 
 READ_AHEAD = 2
-"""Documents of the best `READ_AHEAD` × k candidate units are read before the hits are made (`Retriever._read_ahead`):
-the hits come from them but for duplicates and units a window took."""
+"""Documents of the best `READ_AHEAD` × k candidate units are read before the hits are made (`Retriever._read_ahead`),
+those of the next as many when the hits go past them (duplicates and units a window took are skipped)."""
 
 CONTEXT_WEIGHT = 0.5
 """Weight of the earlier questions' meaning against a follow-up's own in its search (`Retriever.search`'s `lead`):
@@ -99,6 +99,7 @@ class Retriever:
         if k < 1:
             raise ValueError("k must be at least 1")
         words = list(query.words)
+        self.index.read_ahead(readings=(r for readings in words for r in readings))  # while the query is encoded
         foreign = self._bridge.foreign(query.text, words) if self.settings.lexical_weight else []
         meant = [query.text] if lead is None else [lead, query.text.removeprefix(lead)]
         vectors = self.embedder.encode_queries([*meant, *(surface for _, surface in foreign)])
@@ -113,8 +114,9 @@ class Retriever:
         covered: set[int] = set()
         quoted: set[str] = set()  # best sentences already cited: the same text from another document is cited once
         order = np.argsort(-scores, kind="stable")
-        self._read_ahead(units[order[: READ_AHEAD * pool]])
-        for i in order:
+        for place, i in enumerate(order):
+            if place % (READ_AHEAD * pool) == 0:
+                self._read_ahead(units[order[place : place + READ_AHEAD * pool]])
             unit = int(self._canonical[units[i]])
             if unit in covered:
                 continue
@@ -136,8 +138,7 @@ class Retriever:
         return hits[:k]
 
     def _read_ahead(self, best: np.ndarray) -> None:
-        """Have the index read the documents of the `best` units at once: those the hits most likely quote (an index
-        in Milvus reads them in one query instead of one for each hit)."""
+        """Have the index read the documents of the `best` units at once (Milvus: in one query, not one a hit)."""
         chunk_ids = dict.fromkeys(int(c) for c in np.atleast_1d(self._sentences.chunk_of[best]))
         self.index.documents_of(self.index.chunks[c].doc_id for c in chunk_ids)
 
@@ -260,9 +261,11 @@ class Retriever:
         """Candidate sentence units for the query's `words` and `vector`, their scores and the parts of their scores."""
         settings, sentences = self.settings, self._sentences
         wanted = min(self.index.vectors.ntotal, max(settings.candidates, k))
+        self.index.read_ahead(readings=(r for readings in words for r in readings))  # the bridge's, beside the search
         passage_scores, chunk_ids = candidates(self.index, vector, wanted, within)
         keep = chunk_ids[0] >= 0
         chunk_ids, passage_scores = chunk_ids[0][keep], passage_scores[0][keep]
+        self.index.read_ahead(passages=chunk_ids)  # their bounds beside their units, where the store queries
         bounds = sentences.first[np.concatenate([chunk_ids, chunk_ids + 1])]  # one read where the store queries
         starts = bounds[: len(chunk_ids)]
         counts = bounds[len(chunk_ids) :] - starts

@@ -25,6 +25,14 @@ class QueriedDocuments(Protocol):
     def many(self, doc_ids: Iterable[str]) -> dict[str, Document]: ...
 
 
+class ReadAhead(Protocol):
+    """A store's background reads of what a question reads next (`stores.milvus.views.ReadAhead`)."""
+
+    def words(self, readings: set[str]) -> None: ...
+
+    def passages(self, chunk_ids: list[int]) -> None: ...
+
+
 @dataclass
 class LoadedIndex:
     """An index read from disk (or Milvus) and checked.
@@ -43,7 +51,20 @@ class LoadedIndex:
     """(inode, size, mtime) of each index file when it was read."""
     store: Any = None
     """With Milvus: the `stores.milvus.generation.MilvusIndex` the data is read from."""
+    ahead: ReadAhead | None = None
+    """With Milvus: starts the reads `read_ahead` names."""
     _words: list[str] | None = field(default=None, repr=False, compare=False)
+
+    def read_ahead(self, readings: Iterable[str] = (), passages: Iterable[int] = ()) -> None:
+        """Name what a question reads next: the statistics of the words' `readings`; the bounds, records and sentence
+        units of the `passages` (chunk positions). A store that queries its data (Milvus) starts reading them in the
+        background, side by side, and a read of them waits for that; an index in memory has nothing to do."""
+        if self.ahead is None:
+            return
+        if wanted := set(readings):
+            self.ahead.words(wanted)
+        if chunk_ids := sorted({int(c) for c in passages}):
+            self.ahead.passages(chunk_ids)
 
     def spells(self, abbreviation: str) -> bool:
         """True when consecutive words of the documents spell `abbreviation` (`entities.spells`)."""

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any
 
 import numpy as np
@@ -12,6 +13,43 @@ import numpy as np
 from kzru_rag.errors import IndexLoadError
 from kzru_rag.stores.milvus.generation import MilvusIndex
 from kzru_rag.stores.milvus.layout import unpack
+
+READERS = 4
+"""Threads reading from Milvus in the background for the process's questions (a question starts two at once)."""
+_readers: ThreadPoolExecutor | None = None
+_starting = threading.Lock()
+QUERIED = 16_384
+"""Rows a query by filter returns at most (Milvus's limit)."""
+
+
+class Background:
+    """Reads started in the background (`start`), each with the keys it brings (None: not known beforehand), and
+    waited for (`settle`) by a read of those keys before it looks in its cache. A read that fails is left to the
+    caller, which reads what is still missing itself (and so reports the failure)."""
+
+    def __init__(self) -> None:
+        self._reads: list[tuple[Future[Any], frozenset[Any] | None]] = []
+        self._lock = threading.Lock()
+
+    def start(self, read: Callable[[], object], keys: frozenset[Any] | None) -> None:
+        global _readers
+        with _starting:
+            _readers = _readers or ThreadPoolExecutor(READERS, thread_name_prefix="kzru-milvus")
+        future = _readers.submit(read)
+        with self._lock:
+            self._reads = [(f, k) for f, k in self._reads if not f.done()] + [(future, keys)]
+
+    def in_flight(self) -> set[Any]:
+        """The keys of the reads still running."""
+        with self._lock:
+            return {key for future, keys in self._reads if keys and not future.done() for key in keys}
+
+    def settle(self, keys: Iterable[Any]) -> None:
+        """Wait for the reads that bring any of `keys` or whose keys are not known."""
+        wanted = set(keys)
+        with self._lock:
+            reads = [future for future, covers in self._reads if covers is None or covers & wanted]
+        wait(reads)
 
 
 class LRU:
@@ -49,31 +87,59 @@ class LRU:
 class Rows:
     """Rows of one collection fetched by id and kept in an LRU; a fetch brings the `neighbours` (before, after)
     ids around each too, in the same round trip: what the retriever reads next (the sentences around a hit, to grow
-    its citation window; the chunk after a candidate, where its sentence units end)."""
+    its citation window; the chunk after a candidate, where its sentence units end). `ahead` and `ahead_where`
+    start such fetches in the background; `get` waits for them."""
 
     def __init__(
         self, store: MilvusIndex, part: str, fields: list[str], neighbours: tuple[int, int], capacity: int
     ) -> None:
         self.store, self.part, self.fields, self.neighbours = store, part, fields, neighbours
         self.cache = LRU(capacity)
+        self.background = Background()
 
     def get(self, ids: list[int], count: int) -> dict[int, dict[str, Any]]:
         """The rows of `ids` (below `count`) by id; IndexLoadError when Milvus lacks one."""
+        self.background.settle(ids)
         found = self.cache.known(ids)
         if missing := set(ids) - found.keys():
-            before, after = self.neighbours
-            around = {n for i in missing for n in range(max(i - before, 0), min(i + after + 1, count))}
-            fetched = {
-                int(row["id"]): _compact(row)
-                for row in self.store.by_id(self.part, sorted(around - found.keys()), self.fields)
-            }
-            self.cache.keep(fetched)
-            found.update(fetched)
+            found.update(self._fetch(sorted(self._around(missing, count) - found.keys())))
         if absent := [i for i in ids if i not in found]:
             raise IndexLoadError(
                 f"the Milvus index at {self.store.spec.uri} lacks {self.part} {absent[:5]}: rebuild it"
             )
         return found
+
+    def ahead(self, ids: list[int], count: int) -> None:
+        """Start fetching the rows of `ids` (below `count`) that are not cached, with their neighbours."""
+        if missing := set(ids) - self.cache.known(ids).keys():
+            wanted = sorted(self._around(missing, count) - self.cache.known(ids).keys())
+            self.background.start(lambda: self._fetch(wanted), frozenset(wanted))
+
+    def ahead_where(self, field: str, values: list[int], count: int, links: tuple[str, str]) -> None:
+        """Start fetching the rows whose `field` is one of `values` (their ids unknown until they come), then the
+        neighbours of those that the (previous, next) `links` lead out of them to (a second fetch, waited for
+        only by a read of its ids)."""
+
+        def read() -> None:
+            rows = self._kept(self.store.query(self.part, f"{field} in {sorted(values)}", self.fields, limit=QUERIED))
+            linked = {row[link] for row in rows.values() for link in links if row[link] >= 0} - rows.keys()
+            outside = self._around(linked, count) - rows.keys()
+            if wanted := sorted(outside - self.cache.known(outside).keys()):
+                self.background.start(lambda: self._fetch(wanted), frozenset(wanted))
+
+        self.background.start(read, None)
+
+    def _around(self, ids: set[int], count: int) -> set[int]:
+        before, after = self.neighbours
+        return {n for i in ids for n in range(max(i - before, 0), min(i + after + 1, count))}
+
+    def _fetch(self, ids: list[int]) -> dict[int, dict[str, Any]]:
+        return self._kept(self.store.by_id(self.part, ids, self.fields))
+
+    def _kept(self, rows: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
+        fetched = {int(row["id"]): _compact(row) for row in rows}
+        self.cache.keep(fetched)
+        return fetched
 
 
 def _compact(row: dict[str, Any]) -> dict[str, Any]:

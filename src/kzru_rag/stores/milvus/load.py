@@ -18,7 +18,7 @@ from kzru_rag.stores.milvus.cache import Rows
 from kzru_rag.stores.milvus.client import connect, guarded
 from kzru_rag.stores.milvus.generation import MilvusIndex
 from kzru_rag.stores.milvus.layout import PARTS, serving_generation, stacked
-from kzru_rag.stores.milvus.views import Chunks, Column, Documents, PassageVectors, Terms, Words
+from kzru_rag.stores.milvus.views import Chunks, Column, Documents, PassageVectors, ReadAhead, Terms, Words
 from kzru_rag.stores.sentences import SentenceIndex
 from kzru_rag.stores.spec import StoreSpec
 from kzru_rag.stores.terms import TermIndex
@@ -91,8 +91,9 @@ def _queried(
         following=Column(unit_rows, units, ("following",)),
     )
     documents = Documents(store, manifest.documents)
+    ahead = ReadAhead(sentences.terms, chunk_rows, unit_rows, (chunks, units))  # type: ignore[arg-type]
     return LoadedIndex(
-        folder, manifest, vectors, Chunks(chunk_rows, chunks), documents, sentences=sentences, store=store
+        folder, manifest, vectors, Chunks(chunk_rows, chunks), documents, sentences=sentences, store=store, ahead=ahead
     )  # type: ignore[arg-type]
 
 

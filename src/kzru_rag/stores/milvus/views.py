@@ -13,7 +13,7 @@ from kzru_rag.ingest.chunking import Chunk
 from kzru_rag.ingest.documents import Document
 from kzru_rag.language.words import Readings
 from kzru_rag.stores.manifest import SourceRecord
-from kzru_rag.stores.milvus.cache import LRU, Rows
+from kzru_rag.stores.milvus.cache import LRU, Background, Rows
 from kzru_rag.stores.milvus.generation import MilvusIndex, like, quoted
 from kzru_rag.stores.milvus.layout import BATCH, paged_rows, stacked
 from kzru_rag.stores.terms import idf
@@ -128,18 +128,30 @@ class Terms:
     def __init__(self, store: MilvusIndex, units: Rows, size: int) -> None:
         self.store, self.units, self.size = store, units, size
         self._df, self._prefixes = LRU(CACHE_ITEMS), LRU(CACHE_ITEMS)
+        self.background = Background()
+
+    def ahead(self, readings: set[str]) -> None:
+        """Start reading the frequencies of `readings` not cached nor being read, in the background."""
+        missing = readings - self._df.known(readings).keys() - self.background.in_flight()
+        if missing:
+            self.background.start(lambda: self._fetch(missing), frozenset(missing))
 
     def _frequencies(self, readings: set[str]) -> dict[str, int]:
         """The number of units holding each reading (0: none)."""
+        self.background.settle(readings)
         found = self._df.known(readings)
-        if missing := sorted(readings - found.keys()):
-            fetched = dict.fromkeys(missing, 0)
-            for first in range(0, len(missing), BATCH):
-                rows = self.store.query("terms", f"term in {quoted(missing[first : first + BATCH])}", ["term", "df"])
-                fetched.update({row["term"]: int(row["df"]) for row in rows})
-            self._df.keep(fetched)
-            found.update(fetched)
+        if missing := readings - found.keys():
+            found.update(self._fetch(missing))
         return found
+
+    def _fetch(self, readings: set[str]) -> dict[str, int]:
+        listed = sorted(readings)
+        fetched = dict.fromkeys(listed, 0)
+        for first in range(0, len(listed), BATCH):
+            rows = self.store.query("terms", f"term in {quoted(listed[first : first + BATCH])}", ["term", "df"])
+            fetched.update({row["term"]: int(row["df"]) for row in rows})
+        self._df.keep(fetched)
+        return fetched
 
     def frequency(self, readings: Readings) -> int:
         frequencies = self._frequencies(set(readings))
@@ -173,6 +185,34 @@ class Terms:
             hit[groups[found]] = True
             share[hit] += weight
         return share / total if total else share
+
+
+class ReadAhead:
+    """Reads of what a question reads next, started in the background when the retriever names it
+    (`LoadedIndex.read_ahead`): term statistics; candidate passages' bounds and records (`chunks` by id, with the
+    chunk after each) beside their sentence units (`sentences` by chunk), the two at once. What is cached is not
+    read again."""
+
+    def __init__(self, terms: Terms, chunks: Rows, units: Rows, counts: tuple[int, int]) -> None:
+        self.terms, self.chunks, self.units = terms, chunks, units
+        self.chunk_count, self.unit_count = counts
+
+    def words(self, readings: set[str]) -> None:
+        self.terms.ahead(readings)
+
+    def passages(self, chunk_ids: list[int]) -> None:
+        self.chunks.ahead(sorted({c for i in chunk_ids for c in (i, i + 1) if c < self.chunk_count}), self.chunk_count)
+        if cold := [c for c in chunk_ids if not self._cached(c)]:
+            self.units.ahead_where("chunk", cold, self.unit_count, ("previous", "following"))
+
+    def _cached(self, chunk: int) -> bool:
+        """True when the sentence units of `chunk` are known to be cached (its bounds are)."""
+        bounds = self.chunks.cache.known([chunk, chunk + 1])
+        if chunk not in bounds or (chunk + 1 < self.chunk_count and chunk + 1 not in bounds):
+            return False
+        end = bounds[chunk + 1]["first"] if chunk + 1 < self.chunk_count else self.unit_count
+        units = range(bounds[chunk]["first"], end)
+        return len(self.units.cache.known(units)) == len(units)
 
 
 class Words:
