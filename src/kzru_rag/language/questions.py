@@ -181,6 +181,15 @@ def holds_answer(sentence: str, kind: Kind, question: str | Query) -> bool:
     return False
 
 
+def holds_quantity(sentence: str, question: str | Query) -> bool:
+    """True when `sentence` holds a number or numeral besides dates and the question's own, or, asked for a price, a
+    sum of money or «бесплатно»."""
+    query = as_query(question)
+    return (
+        holds_answer(sentence, "number", query) or query.word_kind == "price" and holds_answer(sentence, "price", query)
+    )
+
+
 # Question words for a kind their question word does not name (`Query.kind` beyond `Query.word_kind`).
 _REASON_WORDS = frozenset("почему зачем why неге неліктен".split())
 

@@ -24,7 +24,7 @@ from kzru_rag.errors import IndexLoadError, ModelError
 from kzru_rag.index.load import load_index
 from kzru_rag.ingest.chunking import Chunk
 from kzru_rag.language.entities import is_roman, kazakh_stem
-from kzru_rag.language.questions import as_query, holds_answer
+from kzru_rag.language.questions import as_query, holds_answer, holds_quantity
 from kzru_rag.language.speech import SPEECH_REACH, attributes_speech
 from kzru_rag.language.words import LATIN, Readings, content_words, in_dictionary
 from kzru_rag.retrieval.bridge import WordBridge
@@ -159,8 +159,8 @@ class Retriever:
         The best hit scores below the floor for the query's language (see `RetrievalSettings`);
         the question names a number the indexed documents never mention (a question about 2024
         when they only speak of 2025); or it asks for a quantity («Сколько…?», "How many…?",
-        «Қанша…?») and none of the top `QUANTITY_HITS` hits holds a number or numeral besides
-        dates and the question's own: passages that match the topic but cannot answer it.
+        «Қанша…?», or a price) and none of the top `QUANTITY_HITS` hits holds one (`holds_quantity`):
+        passages that match the topic but cannot answer it.
         """
         if not hits:
             return [AbstentionReason("no_passages")]
@@ -176,8 +176,9 @@ class Retriever:
             reasons.append(AbstentionReason("unknown_numbers", ", ".join(sorted(min(m) for m in missing))))
         if names := self.unknown_names(query):
             reasons.append(AbstentionReason("unknown_names", ", ".join(names)))
-        kinds = {"number": ("number",), "price": ("number", "price")}.get(query.word_kind or "", ())
-        if kinds and not any(holds_answer(h.text, kind, query) for h in hits[:QUANTITY_HITS] for kind in kinds):
+        if query.word_kind in ("number", "price") and not any(
+            holds_quantity(h.text, query) for h in hits[:QUANTITY_HITS]
+        ):
             reasons.append(AbstentionReason("no_quantity"))
         return reasons
 
