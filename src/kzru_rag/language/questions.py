@@ -181,6 +181,10 @@ def holds_answer(sentence: str, kind: Kind, question: str | Query) -> bool:
     return False
 
 
+QUANTITIES: frozenset[Kind] = frozenset({"number", "price"})
+"""Kinds that ask for a quantity: a question of one whose passages hold none cannot be answered from them."""
+
+
 def holds_quantity(sentence: str, question: str | Query) -> bool:
     """True when `sentence` holds a number or numeral besides dates and the question's own, or, asked for a price, a
     sum of money or «бесплатно»."""

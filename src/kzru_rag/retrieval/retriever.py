@@ -24,7 +24,7 @@ from kzru_rag.errors import IndexLoadError, ModelError
 from kzru_rag.index.load import load_index
 from kzru_rag.ingest.chunking import Chunk
 from kzru_rag.language.entities import is_roman, kazakh_stem
-from kzru_rag.language.questions import as_query, holds_answer, holds_quantity
+from kzru_rag.language.questions import QUANTITIES, as_query, holds_answer, holds_quantity
 from kzru_rag.language.speech import SPEECH_REACH, attributes_speech
 from kzru_rag.language.words import LATIN, Readings, content_words, in_dictionary
 from kzru_rag.retrieval.bridge import WordBridge
@@ -176,9 +176,7 @@ class Retriever:
             reasons.append(AbstentionReason("unknown_numbers", ", ".join(sorted(min(m) for m in missing))))
         if names := self.unknown_names(query):
             reasons.append(AbstentionReason("unknown_names", ", ".join(names)))
-        if query.word_kind in ("number", "price") and not any(
-            holds_quantity(h.text, query) for h in hits[:QUANTITY_HITS]
-        ):
+        if query.word_kind in QUANTITIES and not any(holds_quantity(h.text, query) for h in hits[:QUANTITY_HITS]):
             reasons.append(AbstentionReason("no_quantity"))
         return reasons
 
