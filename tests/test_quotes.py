@@ -118,6 +118,23 @@ def test_a_question_line_of_a_document_is_never_quoted_as_the_answer(tmp_path, e
     assert "?" not in answer.text.split("\n\n")[0]
 
 
+REPORT = (
+    "АО «Степной хлеб»: выручка и годовой отчёт за 2025 год\n\n"
+    "Выручка компании за 2025 год составила 38,6 млрд тенге. Компания открыла два новых цеха.\n"
+)
+
+
+def test_a_documents_title_is_never_quoted_as_the_answer(tmp_path, encoder) -> None:
+    """A title repeats the question's words («выручка … за 2025 год») and answers nothing; the sentence does."""
+    (tmp_path / "report.txt").write_text(REPORT, encoding="utf-8")
+    build_index([tmp_path / "report.txt"], encoder, tmp_path / "index", retrieval=RETRIEVAL)
+    answer = Assistant(Retriever(load_index(tmp_path / "index"), encoder)).ask(
+        "Какая выручка у «Степного хлеба» за 2025 год?"
+    )
+
+    assert answer.text.split(" [1]")[0] == "Выручка компании за 2025 год составила 38,6 млрд тенге."
+
+
 BRIDGE = (
     "# Мост\n\n"
     "Новый мост через Иртыш в Омске откроют после завершения всех работ. "

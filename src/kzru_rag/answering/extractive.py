@@ -74,7 +74,7 @@ class Extractor:
             for i, hit in enumerate(hits)
             for span in ([(a, b) for a, b, _ in hit.sentences] or [hit.highlight or (hit.start, hit.end)])
         ]
-        places = [place for place in places if not _asks(hits[place[0]], place[1])] or places
+        places = [place for place in places if not _unquotable(hits[place[0]], place[1])] or places
         owners = [hits[i] for i, _ in places]
         spans = [span for _, span in places]
         texts = [hit.text[a - hit.start : b - hit.start] for hit, (a, b) in zip(owners, spans)]
@@ -171,9 +171,11 @@ def _with_answer(
     return [first._replace(span=span), *(q for q in quotes[1:] if q not in joined)]
 
 
-def _asks(hit: Hit, span: Span) -> bool:
-    """True when the sentence at `span` is itself a question (an FAQ's «Сколько стоит…?»): it answers nothing."""
-    return quote_text(hit, span).rstrip(' »"”)').endswith("?")
+def _unquotable(hit: Hit, span: Span) -> bool:
+    """True when the sentence at `span` answers nothing: it is itself a question (an FAQ's «Сколько стоит…?»), or the
+    document's title (its first line, without a full stop: «АО «Степной хлеб»: годовой отчёт за 2025 год»)."""
+    text = quote_text(hit, span).rstrip(' »"”)')
+    return text.endswith("?") or span[0] == 0 and not text.endswith((".", "!", "…", ":", ";"))
 
 
 def _answers(text: str, kind: Kind, focus: Query) -> bool:
