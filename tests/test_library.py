@@ -321,6 +321,9 @@ def test_library_rebuild_keeps_the_collection(three: Path, tmp_path: Path, monke
 def test_titles_are_the_declared_title_else_the_first_heading_else_the_file_name(tmp_path: Path) -> None:
     assert read_document(write(tmp_path / "a.md", FORUM)).metadata["title"] == "Форум регионов"
     assert read_document(write(tmp_path / "b.txt", BRIDGE)).metadata["title"] == "b.txt"
+    rules = "Правила посещения  музея\n\nМузей открыт с 10:00 до 18:00.\n"
+    assert read_document(write(tmp_path / "g.txt", rules)).metadata["title"] == "Правила посещения музея"
+    assert read_document(write(tmp_path / "h.txt", "Музей открыт.\n\nВход свободный.\n")).metadata["title"] == "h.txt"
     html = "<html><head><title>Заголовок страницы</title></head><body><h1>Другое</h1><p>Текст.</p></body></html>"
     assert read_document(write(tmp_path / "c.html", html)).metadata["title"] == "Заголовок страницы"
     untitled = "<html><body><h1>Первый  заголовок</h1><p>Текст.</p></body></html>"

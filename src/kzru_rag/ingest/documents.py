@@ -85,16 +85,25 @@ def parse_document(
     return Document(doc_id, source, text, sha256_text(text), body_start, metadata, file_sha256)
 
 
+MAX_TITLE_CHARS = 150
+"""A plain first line longer than this is a paragraph, not a title."""
+_STOPS = (".", "!", "?", "…", ":", ";", ",")
+
+
 def title_of(metadata_title: str | None, text: str, file_name: str) -> str:
     """A document's title, the same rule for every format: the title its file declares (HTML `<title>`, a Word or
     PDF file's properties; a tool's placeholder such as «untitled» is none), else its first heading (a Markdown `# …`
-    line as its first line; a Word file's reader gives its first heading as its title), else its file name."""
+    line as its first line, or a first line that stands alone as a title: short, a blank line after it, no full stop;
+    a Word file's reader gives its first heading as its title), else its file name."""
     declared = " ".join((metadata_title or "").split())
     if declared and not _PLACEHOLDER_TITLE.match(declared):
         return declared
-    first = next((line for line in text.splitlines() if line.strip()), "")
-    if heading := _HEADING.match(first.strip()):
+    lines = text.strip().splitlines()
+    first = lines[0].strip() if lines else ""
+    if heading := _HEADING.match(first):
         return heading["heading"]
+    if len(lines) > 2 and not lines[1].strip() and len(first) <= MAX_TITLE_CHARS and not first.endswith(_STOPS):
+        return " ".join(first.split())
     return file_name
 
 
