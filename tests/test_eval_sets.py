@@ -13,7 +13,8 @@ DATA = Path(__file__).parent / "data"
 
 @pytest.mark.parametrize("corpus", ["news", "guides"])
 def test_a_blind_corpus_passes_its_own_check(corpus: str) -> None:
-    done = subprocess.run([sys.executable, str(DATA / corpus / "check.py")], capture_output=True, text=True, timeout=60)
+    command = [sys.executable, str(DATA / "check_corpus.py"), str(DATA / corpus)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60)
 
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.strip().endswith("OK")

@@ -99,40 +99,32 @@ def test_the_sentence_a_topic_sentence_sets_up_is_quoted_with_it(tmp_path, encod
     assert first.startswith("Для проверки простоты") and first.endswith("тест Миллера – Рабина и тест AKS.")
 
 
-FAQ = (
-    "# Вопросы и ответы водоканала\n\n"
-    "Сколько стоит кубометр холодной воды для квартир?\n\n"
-    "Для квартир с 1 января кубометр холодной воды стоит 120 тенге, для частных домов — 95 тенге.\n"
-)
+UNQUOTABLE = [
+    (  # an FAQ repeats the user's question word for word
+        "faq.md",
+        "# Вопросы и ответы водоканала\n\nСколько стоит кубометр холодной воды для квартир?\n\n"
+        "Для квартир с 1 января кубометр холодной воды стоит 120 тенге, для частных домов — 95 тенге.\n",
+        "Сколько стоит кубометр холодной воды для квартир?",
+        "Для квартир с 1 января кубометр холодной воды стоит 120 тенге, для частных домов — 95 тенге.",
+    ),
+    (  # a title repeats the question's words («выручка … за 2025 год»)
+        "report.txt",
+        "АО «Степной хлеб»: выручка и годовой отчёт за 2025 год\n\n"
+        "Выручка компании за 2025 год составила 38,6 млрд тенге. Компания открыла два новых цеха.\n",
+        "Какая выручка у «Степного хлеба» за 2025 год?",
+        "Выручка компании за 2025 год составила 38,6 млрд тенге.",
+    ),
+]
 
 
-def test_a_question_line_of_a_document_is_never_quoted_as_the_answer(tmp_path, encoder) -> None:
-    """An FAQ repeats the user's question word for word; the quote is the line that answers it."""
-    (tmp_path / "faq.md").write_text(FAQ, encoding="utf-8")
-    build_index([tmp_path / "faq.md"], encoder, tmp_path / "index", retrieval=RETRIEVAL)
-    answer = Assistant(Retriever(load_index(tmp_path / "index"), encoder)).ask(
-        "Сколько стоит кубометр холодной воды для квартир?"
-    )
+@pytest.mark.parametrize("name,text,question,quote", UNQUOTABLE, ids=["faq-question-line", "document-title"])
+def test_a_question_line_or_a_title_is_never_quoted_as_the_answer(tmp_path, encoder, name, text, question, quote):
+    """A line that is itself a question, or the document's title, answers nothing; the sentence that does is quoted."""
+    (tmp_path / name).write_text(text, encoding="utf-8")
+    build_index([tmp_path / name], encoder, tmp_path / "index", retrieval=RETRIEVAL)
+    answer = Assistant(Retriever(load_index(tmp_path / "index"), encoder)).ask(question)
 
-    assert answer.text.split(" [1]")[0].startswith("Для квартир с 1 января кубометр холодной воды стоит 120 тенге")
-    assert "?" not in answer.text.split("\n\n")[0]
-
-
-REPORT = (
-    "АО «Степной хлеб»: выручка и годовой отчёт за 2025 год\n\n"
-    "Выручка компании за 2025 год составила 38,6 млрд тенге. Компания открыла два новых цеха.\n"
-)
-
-
-def test_a_documents_title_is_never_quoted_as_the_answer(tmp_path, encoder) -> None:
-    """A title repeats the question's words («выручка … за 2025 год») and answers nothing; the sentence does."""
-    (tmp_path / "report.txt").write_text(REPORT, encoding="utf-8")
-    build_index([tmp_path / "report.txt"], encoder, tmp_path / "index", retrieval=RETRIEVAL)
-    answer = Assistant(Retriever(load_index(tmp_path / "index"), encoder)).ask(
-        "Какая выручка у «Степного хлеба» за 2025 год?"
-    )
-
-    assert answer.text.split(" [1]")[0] == "Выручка компании за 2025 год составила 38,6 млрд тенге."
+    assert answer.text.split(" [1]")[0] == quote
 
 
 BRIDGE = (
