@@ -197,3 +197,38 @@ def test_a_quote_that_restates_the_question_is_joined_with_the_sentence_beside_i
     question = analyse("Когда экспедиция к истокам Иртыша вернулась в Омск?")
     first = Extractor(encoder, 3).choose(question, [hit], question)[0]
     assert span_text(hit, first.span) == (" ".join(EXPEDITION[:2]) if joined else EXPEDITION[0])
+
+
+COURSE = [
+    "Следующий поток стартует 15 сентября 2026 года.",
+    "Ближайший поток начинается 14 апреля 2026 года.",
+]
+
+
+@pytest.mark.parametrize("adjective, first", [("ближайший", COURSE[1]), ("новый", COURSE[0])])
+def test_the_date_of_the_questions_own_thing_is_quoted_before_that_of_its_neighbour(
+    encoder, adjective: str, first: str
+) -> None:
+    """Both sentences give a date and the first is closer to the question, but it is about the next course, not the
+    one asked about: asked about «ближайший поток», which the passage names too, its sentence is quoted first. Asked
+    about a «новый поток», an adjective the passage never puts before «поток», neither sentence names a neighbour."""
+    hit = _hit(" ".join(COURSE), COURSE, [0.9, 0.87])
+    question = analyse(f"Когда стартует {adjective} поток курса?")
+    quote = Extractor(encoder, 3).choose(question, [hit], question)[0]
+    assert span_text(hit, quote.span) == first
+
+
+def test_an_answer_tells_when_its_first_quote_names_a_neighbour_of_the_thing_asked_about(tmp_path, encoder) -> None:
+    """The tariffs give the price of cold water only; asked for hot water's, the answer quotes the cold water's and
+    says so (`Answer.other_thing`), for the judge; asked for cold water's, it names no neighbour."""
+    text = (
+        "# Тарифы на воду\n\nС 1 января холодная вода стоит 98,40 тенге за кубометр. "
+        "Счётчики горячей воды поверяют раз в 4 года.\n"
+    )
+    (tmp_path / "water.md").write_text(text, encoding="utf-8")
+    build_index([tmp_path / "water.md"], encoder, tmp_path / "index", retrieval=RETRIEVAL)
+    assistant = Assistant(Retriever(load_index(tmp_path / "index"), encoder))
+    hot = assistant.ask("Сколько стоит кубометр горячей воды?")
+    assert hot.text.startswith("С 1 января холодная вода стоит") and hot.other_thing == "холодная вода"
+    cold = assistant.ask("Сколько стоит кубометр холодной воды?")
+    assert cold.text.startswith("С 1 января холодная вода стоит") and cold.other_thing is None

@@ -79,6 +79,17 @@ reason, «Какой институт…?» an organisation."""
 
 
 @dataclass(frozen=True)
+class Thing:
+    """A phrase of a question that tells which thing it asks about (`language.subjects`): a noun with its adjective
+    («горячей воды»), a name in quotes («Информационная безопасность»), or a year («2025»)."""
+
+    written: str
+    words: tuple[frozenset[str], ...]
+    """The readings of each of its words (for a modified noun: the adjective's, then the noun's)."""
+    shape: Literal["modified", "quoted", "year"]
+
+
+@dataclass(frozen=True)
 class Query:
     """A question analysed once (`language.questions.analyse`): what retrieval, answering and confidence read of it.
 
@@ -112,6 +123,8 @@ class Query:
     place)."""
     whose: bool
     """It asks whose («Чьи слова…?»)."""
+    things: tuple[Thing, ...] = ()
+    """The phrases that tell which thing it asks about (`language.subjects.question_things`)."""
 
 
 @dataclass(frozen=True)
@@ -199,6 +212,11 @@ class Answer:
     signals: Signals | None = None
     """What the confidence is computed from (the `Signals` of the first quote, or of an LLM answer's judged sentence;
     None: abstained)."""
+    other_thing: str | None = None
+    """The phrase of the first quote (as `signals`) that names a neighbour of the thing the question asks about, while
+    the quote does not name that thing: «холодная вода» asked about «горячей воды», another name in quotes, another
+    year (`language.subjects.other_thing`). The fact it gives may be the neighbour's. None: it names none (or
+    abstained; or a question in another language than the documents')."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

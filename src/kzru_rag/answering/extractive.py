@@ -12,8 +12,9 @@ from kzru_rag.answering.quotes import antecedent, neighbours, span_text, standal
 from kzru_rag.embedding.base import TextEncoder
 from kzru_rag.language.questions import holds_answer
 from kzru_rag.language.speech import names_speaker
+from kzru_rag.language.subjects import holds, other_thing, told_apart
 from kzru_rag.language.words import content_words
-from kzru_rag.schema import Hit, Kind, Query
+from kzru_rag.schema import Hit, Kind, Query, Thing
 
 Span = tuple[int, int]
 
@@ -25,6 +26,9 @@ RANK_WEIGHT = 0.02
 """Bonus RANK_WEIGHT / rank for sentences of the retriever's higher-ranked passages."""
 QUOTE_MARGIN = 0.03
 """Further sentences are quoted when they score within this margin of the best one."""
+OWN_THING_WEIGHT = 0.04
+"""Bonus for a sentence holding the kind of phrase asked for and the question's modified nouns (their share:
+`subjects.question_things`): «Ближайший поток начинается 14 апреля» for «Когда стартует ближайший поток?»."""
 RESTATES_FROM = 0.5
 """A quote holding at least this share of the question's content words restates it (`word_share`)."""
 
@@ -67,7 +71,9 @@ class Extractor:
         Score: cosine similarity of the query and the sentence, plus LEXICAL_WEIGHT times the
         share of the focus's content words that the sentence contains (in any form), plus RANK_WEIGHT / rank
         of its passage (the retriever's view of the whole passage), plus ANSWER_TYPE_WEIGHT when it
-        holds the kind of phrase the focus asks for.
+        holds the kind of phrase the focus asks for about the focus's own thing, not a neighbour the passages tell
+        from it («Следующий поток стартует 15 сентября» asked about «ближайший поток»: `_own_fact`), and then
+        OWN_THING_WEIGHT times the share of the focus's modified nouns it holds.
         """
         places = [
             (i, span)
@@ -84,6 +90,8 @@ class Extractor:
         question_words = focus.words
         kind = focus.word_kind
         who = focus.kind == "person"
+        things = tuple(thing for thing in focus.things if thing.shape == "modified")
+        apart = told_apart(things, [hit.text for hit in hits])
         scored = []
         for (i, _), similarity, span in zip(places, similarities, spans):
             # Scored as the quote it makes with what it needs to stand alone (`quotes.standalone_span`).
@@ -93,7 +101,12 @@ class Extractor:
             text = hits[i].text[start - hits[i].start : end - hits[i].start]
             overlap = word_share(text, question_words)
             typed = bool(kind) and holds_answer(text, kind, focus) or who and names_speaker(text, focus)
+            if typed and things:
+                typed, own = _own_fact(text, things, apart)
+            else:
+                own = 0.0
             score = similarity + LEXICAL_WEIGHT * overlap + RANK_WEIGHT / (i + 1) + ANSWER_TYPE_WEIGHT * typed
+            score += OWN_THING_WEIGHT * own
             scored.append(Sentence(score, i, span))
         scored.sort(key=lambda sentence: -sentence.score)
         return scored
@@ -126,6 +139,13 @@ def word_share(text: str, words: tuple[frozenset[str], ...]) -> float:
 def quote_text(hit: Hit, span: Span) -> str:
     """The sentence at `span`, without a leading dash of direct speech."""
     return hit.text[span[0] - hit.start : span[1] - hit.start].strip().lstrip("–—- ").strip()
+
+
+def neighbour_named(quote: Hit, focus: Query, hits: list[Hit]) -> str | None:
+    """The phrase of `quote`'s highlighted sentence that names a neighbour of the thing `focus` asks about instead of
+    it (`subjects.other_thing`; a modified noun only when the passages `hits` name the question's one too)."""
+    span = quote.highlight or (quote.start, quote.end)
+    return other_thing(span_text(quote, span), told_apart(focus.things, [hit.text for hit in hits]))
 
 
 def overlaps(a: Span, b: Span) -> bool:
@@ -182,6 +202,15 @@ def _answers(text: str, kind: Kind, focus: Query) -> bool:
     """True when `text` holds a phrase of `kind` that `focus` lacks, by morphology (`questions.holds_answer`), or,
     asked who, the words that name who speaks."""
     return holds_answer(text, kind, focus) or kind == "person" and names_speaker(text, focus)
+
+
+def _own_fact(text: str, things: tuple[Thing, ...], apart: tuple[Thing, ...]) -> tuple[bool, float]:
+    """Whether `text`, which holds the kind of fact asked for, gives it about the question's own thing: False when it
+    names a neighbour of one of the question's `things` that the passages tell apart (`apart`) instead
+    (`language.subjects.other_thing`); and the share of the `things` it holds."""
+    if other_thing(text, apart) is not None:
+        return False, 0.0
+    return True, sum(holds(text, thing) for thing in things) / len(things)
 
 
 def _known_similarity(hit: Hit, span: Span) -> float | None:

@@ -17,6 +17,7 @@ import re
 
 from kzru_rag.language.entities import entities, kazakh_stem, named_specifics
 from kzru_rag.language.speech import names_speaker
+from kzru_rag.language.subjects import question_things
 from kzru_rag.language.words import (
     KAZAKH_LETTERS,
     WORD,
@@ -82,6 +83,7 @@ def validate_query(query: str) -> str:
 def analyse(question: str) -> Query:
     """The question (validated by `validate_query`) analysed once: what every stage reads of it."""
     text = validate_query(question)
+    language = question_language(text)
     written = tuple(tokens(text, lemmas=False))
     word_kind = _word_kind(written)
     noun = asked_noun(text)
@@ -91,7 +93,7 @@ def analyse(question: str) -> Query:
     # What is asked, in steps: the question word, a reason word, «чей…», the noun asked for.
     return Query(
         text=text,
-        language=question_language(text),
+        language=language,
         written=written,
         lemmas=tuple(tokens(text)),
         words=tuple(query_words(text)),
@@ -103,6 +105,7 @@ def analyse(question: str) -> Query:
         asked_noun=noun,
         noun_kind=noun_kind,
         whose=whose,
+        things=question_things(text, language),
     )
 
 
