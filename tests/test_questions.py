@@ -76,6 +76,9 @@ def test_a_quantity_is_a_number_or_numeral_but_not_a_date() -> None:
     assert not holds_answer("Это выгодно обеим странам.", "number", "Сколько стран участвует?"), "«обеим» is no count"
     assert not holds_answer("Открыто 12 филиалов.", "number", "Правда ли, что открыто 12 филиалов?")
     assert holds_answer(URALSK, "duration", "How long does the forum last?"), "a date range can answer «how long»"
+    decree = "Сколько дней рассматривают заявление?"
+    assert not holds_answer("3. Разрешение выдаёт департамент архитектуры.", "number", decree), "a point's number"
+    assert holds_answer("3.4. Заявление рассматривают 15 рабочих дней.", "number", decree)
 
 
 @pytest.mark.parametrize(

@@ -232,3 +232,22 @@ def test_an_answer_tells_when_its_first_quote_names_a_neighbour_of_the_thing_ask
     assert hot.text.startswith("С 1 января холодная вода стоит") and hot.other_thing == "холодная вода"
     cold = assistant.ask("Сколько стоит кубометр холодной воды?")
     assert cold.text.startswith("С 1 января холодная вода стоит") and cold.other_thing is None
+
+
+ANALYST = [
+    "Жанар Тулиндинова встретилась с Иваном Петровым на форуме в Астане.",
+    "По мнению Жанар Тулиндиновой, форум станет площадкой для диалога.",
+    "Жанар Тулиндинова, руководитель отдела медиапроектов КИСИ, изучает связи двух стран.",
+]
+
+
+def test_asked_who_someone_is_the_sentence_that_says_what_she_is_is_quoted(encoder) -> None:
+    """«Кто такая X?» asks for her post, not for a person: the sentence naming another person with her, and her
+    opinion, are closer to the question, but the apposition («X, руководитель отдела…») is quoted first; asked who
+    she met, the sentence naming the other person is."""
+    hit = _hit(" ".join(ANALYST), ANALYST, [0.9, 0.9, 0.86])
+    extractor = Extractor(encoder, 3)
+    who_is = analyse("Кто такая Жанар Тулиндинова?")
+    assert span_text(hit, extractor.choose(who_is, [hit], who_is)[0].span) == ANALYST[2]
+    met = analyse("С кем встретилась Жанар Тулиндинова?")
+    assert span_text(hit, extractor.choose(met, [hit], met)[0].span) == ANALYST[0]

@@ -3,8 +3,10 @@ neighbouring thing of the same kind instead."""
 
 from __future__ import annotations
 
+import pytest
+
 from kzru_rag.language.questions import analyse
-from kzru_rag.language.subjects import holds, other_thing, told_apart
+from kzru_rag.language.subjects import describes, holds, other_thing, told_apart
 
 
 def _written(question: str) -> list[str]:
@@ -46,3 +48,30 @@ def test_an_adjective_the_documents_never_put_before_the_noun_tells_no_neighbour
     assert told_apart(summer, ["Музыка в сезонных кафе может звучать только до 22:00."]) == ()
     hot = analyse("Сколько стоит кубометр горячей воды?").things
     assert told_apart(hot, ["Счётчики горячей воды поверяют раз в 4 года."]) == hot
+
+
+def test_a_description_question_names_what_it_asks_to_describe() -> None:
+    assert analyse("Кто такая Жанар Тулиндинова?").described == (analyse("Что такое Жанар Тулиндинова?").described)
+    assert len(analyse("Кто такая Жанар Тулиндинова?").described) == 2
+    assert analyse("Что представляет собой ЕАЭС?").described == (frozenset({"еаэс"}),)
+    assert analyse("Где работает Жанар Тулиндинова?").described == ()
+    assert analyse("Who is Zhanar Tulindinova?").described == (), "English names are not the documents' words"
+
+
+NAME = analyse("Кто такая Жанар Тулиндинова?").described
+
+
+@pytest.mark.parametrize(
+    "sentence, describing",
+    [
+        ("Жанар Тулиндинова — политолог.", True),
+        ("Жанар Тулиндинова, руководитель отдела медиапроектов, выступила на форуме.", True),
+        ("– Это важный шаг, – отмечает политолог, руководитель отдела КИСИ Жанар Тулиндинова.", True),
+        ("Также, по мнению Жанар Тулиндиновой, форум станет площадкой.", False),
+        ("Мы прочитали книгу Жанар Тулиндиновой.", False),
+        ("– Это важный шаг, – подчеркивает Жанар Тулиндинова.", False),
+        ("Жанар Тулиндинова, которая выступила первой, говорила о логистике.", False),
+    ],
+)
+def test_a_sentence_describes_a_name_by_apposition_dash_or_the_role_before_it(sentence: str, describing: bool) -> None:
+    assert describes(sentence, NAME) is describing

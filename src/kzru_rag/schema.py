@@ -125,6 +125,9 @@ class Query:
     """It asks whose («Чьи слова…?»)."""
     things: tuple[Thing, ...] = ()
     """The phrases that tell which thing it asks about (`language.subjects.question_things`)."""
+    described: tuple[frozenset[str], ...] = ()
+    """The readings of each word of what it asks to describe («Кто такая *Жанар Тулиндинова*?», «Что такое
+    *сепсис*?»: `language.subjects.described`); empty when it asks no description."""
 
 
 @dataclass(frozen=True)

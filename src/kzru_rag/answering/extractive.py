@@ -12,7 +12,7 @@ from kzru_rag.answering.quotes import antecedent, neighbours, span_text, standal
 from kzru_rag.embedding.base import TextEncoder
 from kzru_rag.language.questions import holds_answer
 from kzru_rag.language.speech import names_speaker
-from kzru_rag.language.subjects import holds, other_thing, told_apart
+from kzru_rag.language.subjects import describes, holds, other_thing, told_apart
 from kzru_rag.language.words import content_words
 from kzru_rag.schema import Hit, Kind, Query, Thing
 
@@ -71,7 +71,8 @@ class Extractor:
         Score: cosine similarity of the query and the sentence, plus LEXICAL_WEIGHT times the
         share of the focus's content words that the sentence contains (in any form), plus RANK_WEIGHT / rank
         of its passage (the retriever's view of the whole passage), plus ANSWER_TYPE_WEIGHT when it
-        holds the kind of phrase the focus asks for about the focus's own thing, not a neighbour the passages tell
+        holds the kind of phrase the focus asks for (asked what X is, says what it is: `subjects.describes`) about
+        the focus's own thing, not a neighbour the passages tell
         from it («Следующий поток стартует 15 сентября» asked about «ближайший поток»: `_own_fact`), and then
         OWN_THING_WEIGHT times the share of the focus's modified nouns it holds.
         """
@@ -100,7 +101,10 @@ class Extractor:
             start, end = standalone_span(hits[i], span, who)
             text = hits[i].text[start - hits[i].start : end - hits[i].start]
             overlap = word_share(text, question_words)
-            typed = bool(kind) and holds_answer(text, kind, focus) or who and names_speaker(text, focus)
+            if focus.described:  # «Кто такая X?»: the sentence that says what X is, not one naming another person
+                typed = describes(text, focus.described)
+            else:
+                typed = bool(kind) and holds_answer(text, kind, focus) or who and names_speaker(text, focus)
             if typed and things:
                 typed, own = _own_fact(text, things, apart)
             else:

@@ -17,7 +17,7 @@ import re
 
 from kzru_rag.language.entities import entities, kazakh_stem, named_specifics
 from kzru_rag.language.speech import names_speaker
-from kzru_rag.language.subjects import question_things
+from kzru_rag.language.subjects import described, question_things
 from kzru_rag.language.words import (
     KAZAKH_LETTERS,
     WORD,
@@ -50,6 +50,8 @@ _DATE = re.compile(
     re.IGNORECASE,
 )
 """Dates, years, times of day and days of the week (not «среда»: also "environment")."""
+_POINT = re.compile(r"^\s*\d{1,2}(?:\.\d{1,2})*[.)]\s")
+"""The number of a point that opens a sentence («3. Разрешение выдаёт…», «3.4. Наймодатель вправе…»): no quantity."""
 _PRICE = re.compile(
     r"\d[\d\s ,.]*\s*(?:(?:млн|млрд|тыс)\.?|миллион\w*|миллиард\w*|тысяч\w*)?\s*"
     r"(?:тенге|тг\b|₸|руб\w*|доллар\w*|евро\b|сом\w*|\$|€|usd\b|kzt\b|rub\b)"
@@ -106,6 +108,7 @@ def analyse(question: str) -> Query:
         noun_kind=noun_kind,
         whose=whose,
         things=question_things(text, language),
+        described=described(text, language),
     )
 
 
@@ -157,7 +160,8 @@ def holds_answer(sentence: str, kind: Kind, question: str | Query) -> bool:
     """True when `sentence` contains a phrase of `kind` that the question does not already contain, by morphology
     and patterns (the kinds a question word asks for; never an organisation or a reason).
 
-    A quantity is a number or a numeral («девяти», «трех»; not «обеим»); dates are times, not quantities. A
+    A quantity is a number or a numeral («девяти», «трех»; not «обеим»); dates are times, not quantities, and nor is
+    the number of a point that opens the sentence («3. Разрешение выдаёт…»). A
     duration is either («более чем трех десятилетий», «11–12 ноября»).
     """
     query = as_query(question)
@@ -168,7 +172,7 @@ def holds_answer(sentence: str, kind: Kind, question: str | Query) -> bool:
     if kind == "duration":
         return holds_answer(sentence, "time", query) or holds_answer(sentence, "number", query)
     if kind == "number":
-        sentence = _DATE.sub(" ", sentence)
+        sentence = _DATE.sub(" ", _POINT.sub(" ", sentence))
     known = set(query.lemmas)
     words = [match.group() for match in WORD.finditer(sentence)]
     for before, word in zip(["", *words], words):

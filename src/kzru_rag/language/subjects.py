@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-from kzru_rag.language.words import WORD, best_parse, word_readings
+from kzru_rag.language.words import WORD, best_parse, cases, word_readings
 from kzru_rag.schema import Language, Thing
 
 _QUOTED = re.compile(r"«([^«»]{2,80})»|\"([^\"]{2,80})\"|“([^“”]{2,80})”")
@@ -88,6 +88,70 @@ def other_thing(sentence: str, things: tuple[Thing, ...]) -> str | None:
         if found:
             return found
     return None
+
+
+_DESCRIPTION = re.compile(
+    r"^\s*(?:(?:кто|что)\s+(?:такой|такая|такое|такие|таков|такова)"
+    r"|кем\s+(?:является|являлся|являлась|являются|являлись|был|была|были|работает|работал|работала)"
+    r"|что\s+(?:представляет|представляют|представлял|представляла|представляло)\s+собой"
+    r"|что\s+(?:значит|означает|означают))\s+(?P<thing>[^?]+?)\s*\??\s*$",
+    re.IGNORECASE,
+)
+_DEFINING = re.compile(
+    r"^\s*(?:[—–(]|-\s|\s*(?:это|является|являлся|являлась|являлось|являются|являлись|представляет\s+собой)\b)",
+    re.IGNORECASE,
+)
+"""What follows a thing's name where a sentence says what it is: «X — …», «X (…)», «X является…», «X – это…»."""
+_CHAIN = frozenset({"NOUN", "ADJF", "PRTF"})
+
+
+def described(question: str, language: Language) -> tuple[frozenset[str], ...]:
+    """The readings of each word of what a Russian question asks to describe: «Кто такая *Жанар Тулиндинова*?»,
+    «Что такое *сепсис*?», «Кем является *Бекмуратов*?», «Что представляет собой *ЕАЭС*?»; empty for others."""
+    match = _DESCRIPTION.match(question) if language == "ru" else None
+    return tuple(_word(w.group()) for w in WORD.finditer(match.group("thing"))) if match else ()
+
+
+def describes(sentence: str, thing: tuple[frozenset[str], ...]) -> bool:
+    """True when `sentence` says what `thing` (`described`) is or does: its words followed by a dash, a bracket,
+    «это», «является» («Сепсис — …»), by a comma and a noun in its case («Тулиндинова, руководитель отдела…»), or
+    preceded by a noun phrase in its case with no preposition before it («…, – отмечает политолог, руководитель
+    отдела КИСИ Жанар Тулиндинова»; not «по мнению Жанар Тулиндиновой»)."""
+    words = list(WORD.finditer(sentence))
+    for place in range(len(words) - len(thing) + 1):
+        if all(_word(words[place + n].group()) & part for n, part in enumerate(thing)):
+            end = words[place + len(thing) - 1].end()
+            after = words[place + len(thing)] if place + len(thing) < len(words) else None
+            if _DEFINING.match(sentence[end:]) or (
+                after is not None
+                and sentence[end : after.start()].strip() == ","
+                and after.group().islower()
+                and best_parse(after.group())[1] == "NOUN"
+                and cases(after.group()) & cases(words[place + len(thing) - 1].group().lower())
+            ):
+                return True
+            if _named_after_role(sentence, words, place, place + len(thing) - 1):
+                return True
+    return False
+
+
+def _named_after_role(sentence: str, words: list[re.Match[str]], place: int, last: int) -> bool:
+    """True when the words right before the name `words[place : last + 1]` are a noun phrase (nouns, adjectives;
+    nothing but spaces between them) with a noun in the case of the name's last word, not governed by a preposition:
+    «политолог Жанар Тулиндинова»."""
+    asked = cases(words[last].group().lower())
+    chain = []
+    for before in range(place - 1, -1, -1):
+        if sentence[words[before].end() : words[before + 1].start()].strip():
+            break
+        word = words[before].group().lower()
+        _, pos, _ = best_parse(word)
+        if pos not in _CHAIN:
+            if pos == "PREP":
+                return False
+            break
+        chain.append(word)
+    return any(best_parse(word)[1] == "NOUN" and cases(word) & asked for word in chain)
 
 
 def _held(thing: Thing, readings: frozenset[str]) -> bool:
