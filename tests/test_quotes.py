@@ -220,7 +220,9 @@ def test_the_date_of_the_questions_own_thing_is_quoted_before_that_of_its_neighb
 
 def test_an_answer_tells_when_its_first_quote_names_a_neighbour_of_the_thing_asked_about(tmp_path, encoder) -> None:
     """The tariffs give the price of cold water only; asked for hot water's, the answer quotes the cold water's and
-    says so (`Answer.other_thing`), for the judge; asked for cold water's, it names no neighbour."""
+    says so for the judge: the quote lacks «горячей воды», which the passage names elsewhere
+    (`Answer.missing_thing`), and names «холодная вода» instead (`Answer.other_thing`); asked for cold water's,
+    neither."""
     text = (
         "# Тарифы на воду\n\nС 1 января холодная вода стоит 98,40 тенге за кубометр. "
         "Счётчики горячей воды поверяют раз в 4 года.\n"
@@ -229,9 +231,11 @@ def test_an_answer_tells_when_its_first_quote_names_a_neighbour_of_the_thing_ask
     build_index([tmp_path / "water.md"], encoder, tmp_path / "index", retrieval=RETRIEVAL)
     assistant = Assistant(Retriever(load_index(tmp_path / "index"), encoder))
     hot = assistant.ask("Сколько стоит кубометр горячей воды?")
-    assert hot.text.startswith("С 1 января холодная вода стоит") and hot.other_thing == "холодная вода"
+    assert hot.text.startswith("С 1 января холодная вода стоит")
+    assert (hot.missing_thing, hot.other_thing) == ("горячей воды", "холодная вода")
     cold = assistant.ask("Сколько стоит кубометр холодной воды?")
-    assert cold.text.startswith("С 1 января холодная вода стоит") and cold.other_thing is None
+    assert cold.text.startswith("С 1 января холодная вода стоит")
+    assert (cold.missing_thing, cold.other_thing) == (None, None)
 
 
 ANALYST = [

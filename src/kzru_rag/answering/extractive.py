@@ -29,6 +29,10 @@ QUOTE_MARGIN = 0.03
 OWN_THING_WEIGHT = 0.04
 """Bonus for a sentence holding the kind of phrase asked for and the question's modified nouns (their share:
 `subjects.question_things`): «Ближайший поток начинается 14 апреля» for «Когда стартует ближайший поток?»."""
+FACT_KINDS: frozenset[Kind] = frozenset({"time", "number", "price", "duration"})
+"""Kinds of answer that are a fact of one thing (its date, count, price): a sentence giving it for a neighbour of the
+question's thing does not count as holding it (`_own_fact`). A person or a place is named with things of many sorts
+(«Государственный визит» is the «предстоящий визит» asked about), so those are left alone."""
 RESTATES_FROM = 0.5
 """A quote holding at least this share of the question's content words restates it (`word_share`)."""
 
@@ -91,7 +95,7 @@ class Extractor:
         question_words = focus.words
         kind = focus.word_kind
         who = focus.kind == "person"
-        things = tuple(thing for thing in focus.things if thing.shape == "modified")
+        things = tuple(thing for thing in focus.things if thing.shape == "modified") if kind in FACT_KINDS else ()
         apart = told_apart(things, [hit.text for hit in hits])
         scored = []
         for (i, _), similarity, span in zip(places, similarities, spans):
@@ -145,11 +149,16 @@ def quote_text(hit: Hit, span: Span) -> str:
     return hit.text[span[0] - hit.start : span[1] - hit.start].strip().lstrip("–—- ").strip()
 
 
-def neighbour_named(quote: Hit, focus: Query, hits: list[Hit]) -> str | None:
-    """The phrase of `quote`'s highlighted sentence that names a neighbour of the thing `focus` asks about instead of
-    it (`subjects.other_thing`; a modified noun only when the passages `hits` name the question's one too)."""
-    span = quote.highlight or (quote.start, quote.end)
-    return other_thing(span_text(quote, span), told_apart(focus.things, [hit.text for hit in hits]))
+def quoted_things(quote: Hit, focus: Query, hits: list[Hit]) -> tuple[str | None, str | None]:
+    """What `quote`'s highlighted sentence says of the thing `focus` asks about (`language.subjects`): the first of
+    the question's phrases that the passages `hits` hold and the sentence does not («временную выставку»), and the
+    phrase of the sentence that names a neighbour instead (`subjects.other_thing`; of a modified noun only when the
+    passages name the question's one too: «холодная вода»). None for either when there is none."""
+    sentence = span_text(quote, quote.highlight or (quote.start, quote.end))
+    texts = [hit.text for hit in hits]
+    named = [thing for thing in focus.things if any(holds(text, thing) for text in texts)]
+    missing = next((thing.written for thing in named if not holds(sentence, thing)), None)
+    return missing, other_thing(sentence, told_apart(focus.things, texts))
 
 
 def overlaps(a: Span, b: Span) -> bool:
