@@ -13,7 +13,7 @@ from kzru_rag.embedding.base import TextEncoder
 from kzru_rag.language.questions import holds_answer
 from kzru_rag.language.speech import names_speaker
 from kzru_rag.language.subjects import describes, holds, other_thing, told_apart
-from kzru_rag.language.words import content_words
+from kzru_rag.language.words import content_words, word_readings
 from kzru_rag.schema import Hit, Kind, Query, Thing
 
 Span = tuple[int, int]
@@ -74,11 +74,8 @@ class Extractor:
 
         Score: cosine similarity of the query and the sentence, plus LEXICAL_WEIGHT times the
         share of the focus's content words that the sentence contains (in any form), plus RANK_WEIGHT / rank
-        of its passage (the retriever's view of the whole passage), plus ANSWER_TYPE_WEIGHT when it
-        holds the kind of phrase the focus asks for (asked what X is, says what it is: `subjects.describes`) about
-        the focus's own thing, not a neighbour the passages tell
-        from it («Следующий поток стартует 15 сентября» asked about «ближайший поток»: `_own_fact`), and then
-        OWN_THING_WEIGHT times the share of the focus's modified nouns it holds.
+        of its passage (the retriever's view of the whole passage), plus what it holds of what the focus asks:
+        the kind of phrase, about the focus's own thing (`_bonus`).
         """
         places = [
             (i, span)
@@ -92,11 +89,8 @@ class Extractor:
         similarities = self.similarities(query.text, owners, spans, texts)
         similarity_of = dict(zip(places, similarities))
         focus = focus or query
-        question_words = focus.words
-        kind = focus.word_kind
         who = focus.kind == "person"
-        things = tuple(thing for thing in focus.things if thing.shape == "modified") if kind in FACT_KINDS else ()
-        apart = told_apart(things, [hit.text for hit in hits])
+        asked = _asked(focus, hits)
         scored = []
         for (i, _), similarity, span in zip(places, similarities, spans):
             # Scored as the quote it makes with what it needs to stand alone (`quotes.standalone_span`).
@@ -104,18 +98,8 @@ class Extractor:
                 similarity = max(similarity, similarity_of.get((i, before), similarity))
             start, end = standalone_span(hits[i], span, who)
             text = hits[i].text[start - hits[i].start : end - hits[i].start]
-            overlap = word_share(text, question_words)
-            if focus.described:  # «Кто такая X?»: the sentence that says what X is, not one naming another person
-                typed = describes(text, focus.described)
-            else:
-                typed = bool(kind) and holds_answer(text, kind, focus) or who and names_speaker(text, focus)
-            if typed and things:
-                typed, own = _own_fact(text, things, apart)
-            else:
-                own = 0.0
-            score = similarity + LEXICAL_WEIGHT * overlap + RANK_WEIGHT / (i + 1) + ANSWER_TYPE_WEIGHT * typed
-            score += OWN_THING_WEIGHT * own
-            scored.append(Sentence(score, i, span))
+            score = similarity + LEXICAL_WEIGHT * word_share(text, focus.words) + RANK_WEIGHT / (i + 1)
+            scored.append(Sentence(score + _bonus(text, asked), i, span))
         scored.sort(key=lambda sentence: -sentence.score)
         return scored
 
@@ -215,6 +199,45 @@ def _answers(text: str, kind: Kind, focus: Query) -> bool:
     """True when `text` holds a phrase of `kind` that `focus` lacks, by morphology (`questions.holds_answer`), or,
     asked who, the words that name who speaks."""
     return holds_answer(text, kind, focus) or kind == "person" and names_speaker(text, focus)
+
+
+class _Asked(NamedTuple):
+    """What a question asks, read once for weighing its passages' sentences (`_bonus`)."""
+
+    focus: Query
+    facts: tuple[Thing, ...]
+    """Its modified nouns when it asks for a fact of one thing (FACT_KINDS), else none."""
+    apart: tuple[Thing, ...]
+    """Those of `facts` the passages name too (`subjects.told_apart`)."""
+    named: tuple[Thing, ...]
+    """Its modified nouns headed by the noun it asks for («Какая *чистая прибыль*…?»)."""
+
+
+def _asked(focus: Query, hits: list[Hit]) -> _Asked:
+    modified = tuple(thing for thing in focus.things if thing.shape == "modified")
+    facts = modified if focus.word_kind in FACT_KINDS else ()
+    noun = word_readings(focus.asked_noun) if focus.asked_noun else frozenset()
+    named = tuple(thing for thing in modified if thing.words[1] & noun)
+    return _Asked(focus, facts, told_apart(facts, [hit.text for hit in hits]), named)
+
+
+def _bonus(text: str, asked: _Asked) -> float:
+    """ANSWER_TYPE_WEIGHT when `text` holds the kind of phrase asked for (asked what X is, says what it is:
+    `subjects.describes`) about the question's own thing, not a neighbour the passages tell from it (`_own_fact`:
+    «Следующий поток стартует 15 сентября» asked about «ближайший поток»); OWN_THING_WEIGHT times the share of the
+    question's modified nouns it holds, of those whose fact it gives, else of those naming what is asked («Чистая
+    прибыль составила…» for «Какая чистая прибыль…?»)."""
+    focus, kind = asked.focus, asked.focus.word_kind
+    if focus.described:  # «Кто такая X?»: the sentence that says what X is, not one naming another person
+        typed = describes(text, focus.described)
+    else:
+        typed = bool(kind) and holds_answer(text, kind, focus) or focus.kind == "person" and names_speaker(text, focus)
+    own = 0.0
+    if typed and asked.facts:
+        typed, own = _own_fact(text, asked.facts, asked.apart)
+    elif asked.named:
+        own = sum(holds(text, thing) for thing in asked.named) / len(asked.named)
+    return ANSWER_TYPE_WEIGHT * typed + OWN_THING_WEIGHT * own
 
 
 def _own_fact(text: str, things: tuple[Thing, ...], apart: tuple[Thing, ...]) -> tuple[bool, float]:

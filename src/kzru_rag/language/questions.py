@@ -34,7 +34,7 @@ MAX_QUERY_CHARS = 4000
 
 QUESTION_WORDS: dict[str, Kind] = {
     **dict.fromkeys("где куда where қайда қайдан".split(), "place"),
-    **dict.fromkeys("когда when қашан".split(), "time"),
+    **dict.fromkeys("когда скольки when қашан".split(), "time"),  # «До скольки работает…?»: until what time
     **dict.fromkeys("кто кого кому кем ком who whom кім кімді кімге кіммен".split(), "person"),
     **dict.fromkeys("сколько қанша".split(), "number"),
 }
