@@ -33,6 +33,7 @@ def test_question_language(text: str, language: str) -> None:
         ("How much does the cartridge cost?", "price"),
         ("Билет қанша тұрады?", "price"),
         ("Во сколько открывается музей?", "time"),
+        ("До скольки в субботу работает ЦОН?", "time"),
         ("Во сколько раз вырос товарооборот?", "number"),
         ("How many universities opened branches?", "number"),
         ("How much grain is exported?", "number"),

@@ -238,6 +238,20 @@ def test_an_answer_tells_when_its_first_quote_names_a_neighbour_of_the_thing_ask
     assert (cold.missing_thing, cold.other_thing) == (None, None)
 
 
+REPORT = [
+    "Всего за год компания выпустила 142 тысячи тонн продукции.",
+    "Чистая прибыль составила 2,7 млрд тенге.",
+]
+
+
+def test_the_sentence_naming_the_modified_noun_asked_for_is_quoted_first(encoder) -> None:
+    """«Какая чистая прибыль…?» asks for the value of «чистая прибыль»: the sentence naming it is quoted before a
+    closer one that shares as many of the question's words («компания», «год»)."""
+    hit = _hit(" ".join(REPORT), REPORT, [0.89, 0.87])
+    question = analyse("Какая чистая прибыль у компании за год?")
+    assert span_text(hit, Extractor(encoder, 3).choose(question, [hit], question)[0].span) == REPORT[1]
+
+
 ANALYST = [
     "Жанар Тулиндинова встретилась с Иваном Петровым на форуме в Астане.",
     "По мнению Жанар Тулиндиновой, форум станет площадкой для диалога.",
