@@ -7,7 +7,7 @@ For every answerable question that is not abstained on, the first quote is the f
 is *misplaced* when it holds no gold string while a sentence of the retrieved passages (`Answer.hits`) does. Per set
 it prints how many answers are misplaced, how many of those are presented as answered (`presented`), how many of
 the presented ones hold no gold anywhere in their text (`misleading`: another quote did not save them), and how many
-of the misplaced are description questions («Кто такая X?», «Что такое Y?», "Who is X?": `describe`). `--dump`
+of the misplaced are description questions («Кто такая X?», «Что такое Y?»: `Query.described`). `--dump`
 writes one JSON line per answered question (first quote, the sentence holding the gold and its rank among the
 scored sentences) to read them and to compare two runs.
 """
@@ -25,8 +25,6 @@ from kzru_rag.evaluation.datasets import Question, load_questions
 from kzru_rag.language.questions import analyse
 from kzru_rag.retrieval.retriever import Retriever
 from kzru_rag.schema import Answer
-
-DESCRIBE = ("кто так", "что так", "что есть", "who is", "who was", "who are", "what is", "what are", "кем явля")
 
 
 def record(assistant: Assistant, question: Question, answer: Answer) -> dict | None:
@@ -56,7 +54,7 @@ def record(assistant: Assistant, question: Question, answer: Answer) -> dict | N
         "gold_rank": golden[0] if golden else None,
         "gold_sentence": " ".join(span_text(answer.hits[golden[1].hit], golden[1].span).split()) if golden else None,
         "gold_margin": round(scored[0].score - golden[1].score, 4) if golden else None,
-        "describe": question.question.lower().startswith(DESCRIBE),
+        "describe": bool(query.described),
         "answerable": bool(question.gold),
     }
 
