@@ -9,7 +9,9 @@ it prints how many answers are misplaced, how many of those are presented as ans
 the presented ones hold no gold anywhere in their text (`misleading`: another quote did not save them), and how many
 of the misplaced are description questions («Кто такая X?», «Что такое Y?»: `Query.described`). `--dump`
 writes one JSON line per answered question (first quote, the sentence holding the gold and its rank among the
-scored sentences) to read them and to compare two runs.
+scored sentences, `Answer.missing_thing` and `Answer.other_thing`) to read them and to compare two runs. The last
+figures tell how often the answers presented as answered are wrong with and without a first quote that lacks the
+question's thing or names a neighbour of it (`flagged`): what that property would be worth to the judge.
 """
 
 from __future__ import annotations
@@ -56,6 +58,8 @@ def record(assistant: Assistant, question: Question, answer: Answer) -> dict | N
         "gold_margin": round(scored[0].score - golden[1].score, 4) if golden else None,
         "describe": bool(query.described),
         "answerable": bool(question.gold),
+        "missing_thing": answer.missing_thing,
+        "other_thing": answer.other_thing,
     }
 
 
@@ -69,6 +73,11 @@ def tally(rows: list[dict]) -> Counter:
         counts["presented"] += row["status"] == "answered"
         counts["misleading"] += row["status"] == "answered" and not row["text_holds"]
         counts["describe"] += row["describe"]
+    for row in rows:
+        if row["status"] == "answered":
+            flagged = "flagged" if row["missing_thing"] or row["other_thing"] else "clean"
+            counts[f"presented {flagged}"] += 1
+            counts[f"presented {flagged}, wrong"] += not (row["answerable"] and row["text_holds"])
     counts["first holds"] = sum(row["first_holds"] for row in rows)
     counts["answerable"] = sum(row["answerable"] for row in rows)
     return counts
@@ -94,7 +103,9 @@ def main() -> None:
             f"{Path(path).name}: first quote holds the gold {counts['first holds']}/{counts['answerable']}; misplaced "
             f"{counts['misplaced']} (presented {counts['presented']}, of which misleading {counts['misleading']}; "
             f"description questions {counts['describe']}); unanswerable presented as answered "
-            f"{counts['unanswerable presented']}",
+            f"{counts['unanswerable presented']}; presented with a missing or other thing "
+            f"{counts['presented flagged']} (wrong {counts['presented flagged, wrong']}), without "
+            f"{counts['presented clean']} (wrong {counts['presented clean, wrong']})",
             flush=True,
         )
         for row in rows:
