@@ -14,6 +14,7 @@ an answer whose first quote names a neighbour says so (`Answer.other_thing`).
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from kzru_rag.language.words import WORD, best_parse, cases, word_readings
 from kzru_rag.schema import Language, Thing
@@ -158,6 +159,7 @@ def _held(thing: Thing, readings: frozenset[str]) -> bool:
     return all(word & readings for word in thing.words)
 
 
+@lru_cache(maxsize=4096)
 def _readings(text: str) -> frozenset[str]:
     return frozenset(reading for match in WORD.finditer(text) for reading in _word(match.group()))
 
@@ -175,7 +177,8 @@ def _quoted(text: str) -> list[tuple[str, tuple[frozenset[str], ...]]]:
     return names
 
 
-def _pairs(text: str) -> list[tuple[str, frozenset[str], str, frozenset[str]]]:
+@lru_cache(maxsize=4096)
+def _pairs(text: str) -> tuple[tuple[str, frozenset[str], str, frozenset[str]], ...]:
     """(adjective, its readings, noun, its readings) of each adjective written right before a noun, or before another
     adjective of it («средняя заработная плата»: both adjectives), within one phrase (nothing but spaces between)."""
     words = list(WORD.finditer(text))
@@ -191,7 +194,7 @@ def _pairs(text: str) -> list[tuple[str, frozenset[str], str, frozenset[str]]]:
                 break
             if not _is_modifier(following.group()):
                 break
-    return pairs
+    return tuple(pairs)
 
 
 def _is_modifier(word: str) -> bool:
