@@ -55,6 +55,8 @@ def test_a_description_question_names_what_it_asks_to_describe() -> None:
     assert len(analyse("Кто такая Жанар Тулиндинова?").described) == 2
     assert analyse("Что представляет собой ЕАЭС?").described == (frozenset({"еаэс"}),)
     assert analyse("Где работает Жанар Тулиндинова?").described == ()
+    assert analyse("Кем был сын Аюрбарибады?").described == (), "asks who he was: a name"
+    assert len(analyse("Кем является Бекмуратов?").described) == 1
     assert analyse("Who is Zhanar Tulindinova?").described == (), "English names are not the documents' words"
 
 

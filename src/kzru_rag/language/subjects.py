@@ -108,9 +108,12 @@ _CHAIN = frozenset({"NOUN", "ADJF", "PRTF"})
 
 def described(question: str, language: Language) -> tuple[frozenset[str], ...]:
     """The readings of each word of what a Russian question asks to describe: «Кто такая *Жанар Тулиндинова*?»,
-    «Что такое *сепсис*?», «Кем является *Бекмуратов*?», «Что представляет собой *ЕАЭС*?»; empty for others."""
+    «Что такое *сепсис*?», «Кем является *Бекмуратов*?», «Что представляет собой *ЕАЭС*?»; empty for others. After
+    «кем был…» only a name asks for a description: «Кем был сын Аюрбарибады?» asks who he was, a name."""
     match = _DESCRIPTION.match(question) if language == "ru" else None
-    return tuple(_word(w.group()) for w in WORD.finditer(match.group("thing"))) if match else ()
+    if not match or question.lstrip().lower().startswith("кем") and not match.group("thing")[:1].isupper():
+        return ()
+    return tuple(_word(w.group()) for w in WORD.finditer(match.group("thing")))
 
 
 def describes(sentence: str, thing: tuple[frozenset[str], ...]) -> bool:
