@@ -16,6 +16,7 @@ OPTIONS = {
     "ocr.py": ["--pages"],
     "load.py": ["--clients", "--questions", "--deadline", "--url", "--threads"],
     "milvus_query.py": ["--size", "--rounds", "--work"],
+    "misplaced_quotes.py": ["--index", "--dump", "--examples"],
     "restated_quotes.py": ["--index", "--examples"],
     "retrieval.py": ["--rounds"],
     "retrieval_sensitivity.py": ["--questions"],

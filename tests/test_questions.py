@@ -33,6 +33,7 @@ def test_question_language(text: str, language: str) -> None:
         ("How much does the cartridge cost?", "price"),
         ("Билет қанша тұрады?", "price"),
         ("Во сколько открывается музей?", "time"),
+        ("До скольки в субботу работает ЦОН?", "time"),
         ("Во сколько раз вырос товарооборот?", "number"),
         ("How many universities opened branches?", "number"),
         ("How much grain is exported?", "number"),
@@ -76,6 +77,9 @@ def test_a_quantity_is_a_number_or_numeral_but_not_a_date() -> None:
     assert not holds_answer("Это выгодно обеим странам.", "number", "Сколько стран участвует?"), "«обеим» is no count"
     assert not holds_answer("Открыто 12 филиалов.", "number", "Правда ли, что открыто 12 филиалов?")
     assert holds_answer(URALSK, "duration", "How long does the forum last?"), "a date range can answer «how long»"
+    decree = "Сколько дней рассматривают заявление?"
+    assert not holds_answer("3. Разрешение выдаёт департамент архитектуры.", "number", decree), "a point's number"
+    assert holds_answer("3.4. Заявление рассматривают 15 рабочих дней.", "number", decree)
 
 
 @pytest.mark.parametrize(

@@ -197,3 +197,75 @@ def test_a_quote_that_restates_the_question_is_joined_with_the_sentence_beside_i
     question = analyse("Когда экспедиция к истокам Иртыша вернулась в Омск?")
     first = Extractor(encoder, 3).choose(question, [hit], question)[0]
     assert span_text(hit, first.span) == (" ".join(EXPEDITION[:2]) if joined else EXPEDITION[0])
+
+
+COURSE = [
+    "Следующий поток стартует 15 сентября 2026 года.",
+    "Ближайший поток начинается 14 апреля 2026 года.",
+]
+
+
+@pytest.mark.parametrize("adjective, first", [("ближайший", COURSE[1]), ("новый", COURSE[0])])
+def test_the_date_of_the_questions_own_thing_is_quoted_before_that_of_its_neighbour(
+    encoder, adjective: str, first: str
+) -> None:
+    """Both sentences give a date and the first is closer to the question, but it is about the next course, not the
+    one asked about: asked about «ближайший поток», which the passage names too, its sentence is quoted first. Asked
+    about a «новый поток», an adjective the passage never puts before «поток», neither sentence names a neighbour."""
+    hit = _hit(" ".join(COURSE), COURSE, [0.9, 0.87])
+    question = analyse(f"Когда стартует {adjective} поток курса?")
+    quote = Extractor(encoder, 3).choose(question, [hit], question)[0]
+    assert span_text(hit, quote.span) == first
+
+
+def test_an_answer_tells_when_its_first_quote_names_a_neighbour_of_the_thing_asked_about(tmp_path, encoder) -> None:
+    """The tariffs give the price of cold water only; asked for hot water's, the answer quotes the cold water's and
+    says so for the judge: the quote lacks «горячей воды», which the passage names elsewhere
+    (`Answer.missing_thing`), and names «холодная вода» instead (`Answer.other_thing`); asked for cold water's,
+    neither."""
+    text = (
+        "# Тарифы на воду\n\nС 1 января холодная вода стоит 98,40 тенге за кубометр. "
+        "Счётчики горячей воды поверяют раз в 4 года.\n"
+    )
+    (tmp_path / "water.md").write_text(text, encoding="utf-8")
+    build_index([tmp_path / "water.md"], encoder, tmp_path / "index", retrieval=RETRIEVAL)
+    assistant = Assistant(Retriever(load_index(tmp_path / "index"), encoder))
+    hot = assistant.ask("Сколько стоит кубометр горячей воды?")
+    assert hot.text.startswith("С 1 января холодная вода стоит")
+    assert (hot.missing_thing, hot.other_thing) == ("горячей воды", "холодная вода")
+    cold = assistant.ask("Сколько стоит кубометр холодной воды?")
+    assert cold.text.startswith("С 1 января холодная вода стоит")
+    assert (cold.missing_thing, cold.other_thing) == (None, None)
+
+
+REPORT = [
+    "Всего за год компания выпустила 142 тысячи тонн продукции.",
+    "Чистая прибыль составила 2,7 млрд тенге.",
+]
+
+
+def test_the_sentence_naming_the_modified_noun_asked_for_is_quoted_first(encoder) -> None:
+    """«Какая чистая прибыль…?» asks for the value of «чистая прибыль»: the sentence naming it is quoted before a
+    closer one that shares as many of the question's words («компания», «год»)."""
+    hit = _hit(" ".join(REPORT), REPORT, [0.89, 0.87])
+    question = analyse("Какая чистая прибыль у компании за год?")
+    assert span_text(hit, Extractor(encoder, 3).choose(question, [hit], question)[0].span) == REPORT[1]
+
+
+ANALYST = [
+    "Жанар Тулиндинова встретилась с Иваном Петровым на форуме в Астане.",
+    "По мнению Жанар Тулиндиновой, форум станет площадкой для диалога.",
+    "Жанар Тулиндинова, руководитель отдела медиапроектов КИСИ, изучает связи двух стран.",
+]
+
+
+def test_asked_who_someone_is_the_sentence_that_says_what_she_is_is_quoted(encoder) -> None:
+    """«Кто такая X?» asks for her post, not for a person: the sentence naming another person with her, and her
+    opinion, are closer to the question, but the apposition («X, руководитель отдела…») is quoted first; asked who
+    she met, the sentence naming the other person is."""
+    hit = _hit(" ".join(ANALYST), ANALYST, [0.9, 0.9, 0.86])
+    extractor = Extractor(encoder, 3)
+    who_is = analyse("Кто такая Жанар Тулиндинова?")
+    assert span_text(hit, extractor.choose(who_is, [hit], who_is)[0].span) == ANALYST[2]
+    met = analyse("С кем встретилась Жанар Тулиндинова?")
+    assert span_text(hit, extractor.choose(met, [hit], met)[0].span) == ANALYST[0]

@@ -79,6 +79,17 @@ reason, «Какой институт…?» an organisation."""
 
 
 @dataclass(frozen=True)
+class Thing:
+    """A phrase of a question that tells which thing it asks about (`language.subjects`): a noun with its adjective
+    («горячей воды»), a name in quotes («Информационная безопасность»), or a year («2025»)."""
+
+    written: str
+    words: tuple[frozenset[str], ...]
+    """The readings of each of its words (for a modified noun: the adjective's, then the noun's)."""
+    shape: Literal["modified", "quoted", "year"]
+
+
+@dataclass(frozen=True)
 class Query:
     """A question analysed once (`language.questions.analyse`): what retrieval, answering and confidence read of it.
 
@@ -112,6 +123,11 @@ class Query:
     place)."""
     whose: bool
     """It asks whose («Чьи слова…?»)."""
+    things: tuple[Thing, ...] = ()
+    """The phrases that tell which thing it asks about (`language.subjects.question_things`)."""
+    described: tuple[frozenset[str], ...] = ()
+    """The readings of each word of what it asks to describe («Кто такая *Жанар Тулиндинова*?», «Что такое
+    *сепсис*?»: `language.subjects.described`); empty when it asks no description."""
 
 
 @dataclass(frozen=True)
@@ -199,6 +215,14 @@ class Answer:
     signals: Signals | None = None
     """What the confidence is computed from (the `Signals` of the first quote, or of an LLM answer's judged sentence;
     None: abstained)."""
+    missing_thing: str | None = None
+    """A phrase of the question naming the thing it asks about that the passages hold and the first quote (as
+    `signals`) does not («временную выставку»: `language.subjects`): the fact it gives may be another thing's. None:
+    the quote holds them all (or abstained; or a question in another language than the documents')."""
+    other_thing: str | None = None
+    """The phrase of the first quote that names a neighbour of the thing the question asks about, while the quote
+    does not name that thing: «холодная вода» asked about «горячей воды», another name in quotes, another year
+    (`language.subjects.other_thing`). None: it names none."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

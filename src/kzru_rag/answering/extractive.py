@@ -12,8 +12,9 @@ from kzru_rag.answering.quotes import antecedent, neighbours, span_text, standal
 from kzru_rag.embedding.base import TextEncoder
 from kzru_rag.language.questions import holds_answer
 from kzru_rag.language.speech import names_speaker
-from kzru_rag.language.words import content_words
-from kzru_rag.schema import Hit, Kind, Query
+from kzru_rag.language.subjects import describes, holds, other_thing, told_apart
+from kzru_rag.language.words import content_words, word_readings
+from kzru_rag.schema import Hit, Kind, Query, Thing
 
 Span = tuple[int, int]
 
@@ -25,6 +26,13 @@ RANK_WEIGHT = 0.02
 """Bonus RANK_WEIGHT / rank for sentences of the retriever's higher-ranked passages."""
 QUOTE_MARGIN = 0.03
 """Further sentences are quoted when they score within this margin of the best one."""
+OWN_THING_WEIGHT = 0.04
+"""Bonus for a sentence holding the kind of phrase asked for and the question's modified nouns (their share:
+`subjects.question_things`): «Ближайший поток начинается 14 апреля» for «Когда стартует ближайший поток?»."""
+FACT_KINDS: frozenset[Kind] = frozenset({"time", "number", "price", "duration"})
+"""Kinds of answer that are a fact of one thing (its date, count, price): a sentence giving it for a neighbour of the
+question's thing does not count as holding it (`_own_fact`). A person or a place is named with things of many sorts
+(«Государственный визит» is the «предстоящий визит» asked about), so those are left alone."""
 RESTATES_FROM = 0.5
 """A quote holding at least this share of the question's content words restates it (`word_share`)."""
 
@@ -66,8 +74,8 @@ class Extractor:
 
         Score: cosine similarity of the query and the sentence, plus LEXICAL_WEIGHT times the
         share of the focus's content words that the sentence contains (in any form), plus RANK_WEIGHT / rank
-        of its passage (the retriever's view of the whole passage), plus ANSWER_TYPE_WEIGHT when it
-        holds the kind of phrase the focus asks for.
+        of its passage (the retriever's view of the whole passage), plus what it holds of what the focus asks:
+        the kind of phrase, about the focus's own thing (`_bonus`).
         """
         places = [
             (i, span)
@@ -81,9 +89,8 @@ class Extractor:
         similarities = self.similarities(query.text, owners, spans, texts)
         similarity_of = dict(zip(places, similarities))
         focus = focus or query
-        question_words = focus.words
-        kind = focus.word_kind
         who = focus.kind == "person"
+        asked = _asked(focus, hits)
         scored = []
         for (i, _), similarity, span in zip(places, similarities, spans):
             # Scored as the quote it makes with what it needs to stand alone (`quotes.standalone_span`).
@@ -91,10 +98,8 @@ class Extractor:
                 similarity = max(similarity, similarity_of.get((i, before), similarity))
             start, end = standalone_span(hits[i], span, who)
             text = hits[i].text[start - hits[i].start : end - hits[i].start]
-            overlap = word_share(text, question_words)
-            typed = bool(kind) and holds_answer(text, kind, focus) or who and names_speaker(text, focus)
-            score = similarity + LEXICAL_WEIGHT * overlap + RANK_WEIGHT / (i + 1) + ANSWER_TYPE_WEIGHT * typed
-            scored.append(Sentence(score, i, span))
+            score = similarity + LEXICAL_WEIGHT * word_share(text, focus.words) + RANK_WEIGHT / (i + 1)
+            scored.append(Sentence(score + _bonus(text, asked), i, span))
         scored.sort(key=lambda sentence: -sentence.score)
         return scored
 
@@ -126,6 +131,18 @@ def word_share(text: str, words: tuple[frozenset[str], ...]) -> float:
 def quote_text(hit: Hit, span: Span) -> str:
     """The sentence at `span`, without a leading dash of direct speech."""
     return hit.text[span[0] - hit.start : span[1] - hit.start].strip().lstrip("–—- ").strip()
+
+
+def quoted_things(quote: Hit, focus: Query, hits: list[Hit]) -> tuple[str | None, str | None]:
+    """What `quote`'s highlighted sentence says of the thing `focus` asks about (`language.subjects`): the first of
+    the question's phrases that the passages `hits` hold and the sentence does not («временную выставку»), and the
+    phrase of the sentence that names a neighbour instead (`subjects.other_thing`; of a modified noun only when the
+    passages name the question's one too: «холодная вода»). None for either when there is none."""
+    sentence = span_text(quote, quote.highlight or (quote.start, quote.end))
+    texts = [hit.text for hit in hits]
+    named = [thing for thing in focus.things if any(holds(text, thing) for text in texts)]
+    missing = next((thing.written for thing in named if not holds(sentence, thing)), None)
+    return missing, other_thing(sentence, told_apart(focus.things, texts))
 
 
 def overlaps(a: Span, b: Span) -> bool:
@@ -182,6 +199,54 @@ def _answers(text: str, kind: Kind, focus: Query) -> bool:
     """True when `text` holds a phrase of `kind` that `focus` lacks, by morphology (`questions.holds_answer`), or,
     asked who, the words that name who speaks."""
     return holds_answer(text, kind, focus) or kind == "person" and names_speaker(text, focus)
+
+
+class _Asked(NamedTuple):
+    """What a question asks, read once for weighing its passages' sentences (`_bonus`)."""
+
+    focus: Query
+    facts: tuple[Thing, ...]
+    """Its modified nouns when it asks for a fact of one thing (FACT_KINDS), else none."""
+    apart: tuple[Thing, ...]
+    """Those of `facts` the passages name too (`subjects.told_apart`)."""
+    named: tuple[Thing, ...]
+    """Its modified nouns headed by the noun it asks for («Какая *чистая прибыль*…?»)."""
+
+
+def _asked(focus: Query, hits: list[Hit]) -> _Asked:
+    modified = tuple(thing for thing in focus.things if thing.shape == "modified")
+    facts = modified if focus.word_kind in FACT_KINDS else ()
+    noun = word_readings(focus.asked_noun) if focus.asked_noun else frozenset()
+    named = tuple(thing for thing in modified if thing.words[1] & noun)
+    return _Asked(focus, facts, told_apart(facts, [hit.text for hit in hits]), named)
+
+
+def _bonus(text: str, asked: _Asked) -> float:
+    """ANSWER_TYPE_WEIGHT when `text` holds the kind of phrase asked for (asked what X is, says what it is:
+    `subjects.describes`) about the question's own thing, not a neighbour the passages tell from it (`_own_fact`:
+    «Следующий поток стартует 15 сентября» asked about «ближайший поток»); OWN_THING_WEIGHT times the share of the
+    question's modified nouns it holds, of those whose fact it gives, else of those naming what is asked («Чистая
+    прибыль составила…» for «Какая чистая прибыль…?»)."""
+    focus, kind = asked.focus, asked.focus.word_kind
+    if focus.described:  # «Кто такая X?»: the sentence that says what X is, not one naming another person
+        typed = describes(text, focus.described)
+    else:
+        typed = bool(kind) and holds_answer(text, kind, focus) or focus.kind == "person" and names_speaker(text, focus)
+    own = 0.0
+    if typed and asked.facts:
+        typed, own = _own_fact(text, asked.facts, asked.apart)
+    elif asked.named:
+        own = sum(holds(text, thing) for thing in asked.named) / len(asked.named)
+    return ANSWER_TYPE_WEIGHT * typed + OWN_THING_WEIGHT * own
+
+
+def _own_fact(text: str, things: tuple[Thing, ...], apart: tuple[Thing, ...]) -> tuple[bool, float]:
+    """Whether `text`, which holds the kind of fact asked for, gives it about the question's own thing: False when it
+    names a neighbour of one of the question's `things` that the passages tell apart (`apart`) instead
+    (`language.subjects.other_thing`); and the share of the `things` it holds."""
+    if other_thing(text, apart) is not None:
+        return False, 0.0
+    return True, sum(holds(text, thing) for thing in things) / len(things)
 
 
 def _known_similarity(hit: Hit, span: Span) -> float | None:

@@ -17,6 +17,7 @@ import re
 
 from kzru_rag.language.entities import entities, kazakh_stem, named_specifics
 from kzru_rag.language.speech import names_speaker
+from kzru_rag.language.subjects import described, question_things
 from kzru_rag.language.words import (
     KAZAKH_LETTERS,
     WORD,
@@ -33,7 +34,7 @@ MAX_QUERY_CHARS = 4000
 
 QUESTION_WORDS: dict[str, Kind] = {
     **dict.fromkeys("где куда where қайда қайдан".split(), "place"),
-    **dict.fromkeys("когда when қашан".split(), "time"),
+    **dict.fromkeys("когда скольки when қашан".split(), "time"),  # «До скольки работает…?»: until what time
     **dict.fromkeys("кто кого кому кем ком who whom кім кімді кімге кіммен".split(), "person"),
     **dict.fromkeys("сколько қанша".split(), "number"),
 }
@@ -49,6 +50,8 @@ _DATE = re.compile(
     re.IGNORECASE,
 )
 """Dates, years, times of day and days of the week (not «среда»: also "environment")."""
+_POINT = re.compile(r"^\s*\d{1,2}(?:\.\d{1,2})*[.)]\s")
+"""The number of a point that opens a sentence («3. Разрешение выдаёт…», «3.4. Наймодатель вправе…»): no quantity."""
 _PRICE = re.compile(
     r"\d[\d\s ,.]*\s*(?:(?:млн|млрд|тыс)\.?|миллион\w*|миллиард\w*|тысяч\w*)?\s*"
     r"(?:тенге|тг\b|₸|руб\w*|доллар\w*|евро\b|сом\w*|\$|€|usd\b|kzt\b|rub\b)"
@@ -82,6 +85,7 @@ def validate_query(query: str) -> str:
 def analyse(question: str) -> Query:
     """The question (validated by `validate_query`) analysed once: what every stage reads of it."""
     text = validate_query(question)
+    language = question_language(text)
     written = tuple(tokens(text, lemmas=False))
     word_kind = _word_kind(written)
     noun = asked_noun(text)
@@ -91,7 +95,7 @@ def analyse(question: str) -> Query:
     # What is asked, in steps: the question word, a reason word, «чей…», the noun asked for.
     return Query(
         text=text,
-        language=question_language(text),
+        language=language,
         written=written,
         lemmas=tuple(tokens(text)),
         words=tuple(query_words(text)),
@@ -103,6 +107,8 @@ def analyse(question: str) -> Query:
         asked_noun=noun,
         noun_kind=noun_kind,
         whose=whose,
+        things=question_things(text, language),
+        described=described(text, language),
     )
 
 
@@ -154,7 +160,8 @@ def holds_answer(sentence: str, kind: Kind, question: str | Query) -> bool:
     """True when `sentence` contains a phrase of `kind` that the question does not already contain, by morphology
     and patterns (the kinds a question word asks for; never an organisation or a reason).
 
-    A quantity is a number or a numeral («девяти», «трех»; not «обеим»); dates are times, not quantities. A
+    A quantity is a number or a numeral («девяти», «трех»; not «обеим»); dates are times, not quantities, and nor is
+    the number of a point that opens the sentence («3. Разрешение выдаёт…»). A
     duration is either («более чем трех десятилетий», «11–12 ноября»).
     """
     query = as_query(question)
@@ -165,7 +172,7 @@ def holds_answer(sentence: str, kind: Kind, question: str | Query) -> bool:
     if kind == "duration":
         return holds_answer(sentence, "time", query) or holds_answer(sentence, "number", query)
     if kind == "number":
-        sentence = _DATE.sub(" ", sentence)
+        sentence = _DATE.sub(" ", _POINT.sub(" ", sentence))
     known = set(query.lemmas)
     words = [match.group() for match in WORD.finditer(sentence)]
     for before, word in zip(["", *words], words):

@@ -62,6 +62,16 @@ def best_parse(word: str) -> tuple[str, str | None, frozenset[str]]:
     return parse.normal_form, parse.tag.POS, frozenset(parse.tag.grammemes)
 
 
+_CASES = frozenset({"nomn", "gent", "datv", "accs", "ablt", "loct", "voct", "gen2", "acc2", "loc2"})
+
+
+@lru_cache(maxsize=200_000)
+def cases(word: str) -> frozenset[str]:
+    """Every grammatical case pymorphy3 reads a lower-cased word in («Тулиндинова»: nominative, or genitive of
+    «Тулиндинов»); empty for a word without case."""
+    return frozenset(g for parse in _morph().parse(word) for g in parse.tag.grammemes if g in _CASES)
+
+
 @lru_cache(maxsize=200_000)
 def _lemma(word: str) -> str | None:
     """Lemma of a lower-cased Cyrillic word; None for function words (prepositions, conjunctions…)."""
