@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -200,12 +201,37 @@ def test_calibration_cross_validates_across_sets_and_bounds_the_misleading_rate(
     assert effects["all"][0] > 0.8  # the signals carry the label: held-out ROC AUC
 
 
+def test_a_model_fitted_before_a_signal_existed_judges_on_the_signals_it_knows():
+    older = tuple(name for name in SIGNAL_NAMES if name != "follow_up")
+    rows = np.array([[0.2] * len(older), [0.9] * len(older), [0.4] * len(older), [0.7] * len(older)])
+    model = ConfidenceModel.from_dict(fit(rows, np.array([0.0, 1.0, 0.0, 1.0]), 0.5, older).to_dict())
+    signals = _signals(0.8)
+
+    assert model.names == older
+    assert model.probability(replace(signals, follow_up=1.0)) == model.probability(signals)
+    assert model.probability(signals) == model.probabilities(signals.vector(older)[None, :])[0]
+    assert model.probability(_signals(0.9)) > model.probability(_signals(0.3))
+
+
+def test_a_follow_up_is_judged_as_one_and_a_question_asked_alone_is_not(small_retriever):
+    assistant = Assistant(small_retriever, calibrated=False)
+    first = assistant.ask("Где откроют филиал МГИМО?", use_llm=False)
+    history = [{"role": "user", "content": "Где откроют филиал МГИМО?"}, {"role": "assistant", "content": first.text}]
+    follow = assistant.ask("А когда?", history, use_llm=False)
+
+    assert first.signals is not None and first.signals.follow_up == 0.0
+    assert follow.query_used != "А когда?"
+    assert follow.signals is not None and follow.signals.follow_up == 1.0
+
+
 @pytest.mark.slow
 def test_a_model_for_other_signals_is_refused_and_calibrate_replaces_it(tmp_path, capsys):
     model = fit(np.array([[0.0] * len(SIGNAL_NAMES), [1.0] * len(SIGNAL_NAMES)]), np.array([0.0, 1.0]), 0.5)
-    data = {**model.to_dict(), "signals": ["score"]}
+    data = {**model.to_dict(), "signals": [*SIGNAL_NAMES[:-1], "a_signal_of_another_version"]}
     with pytest.raises(ValueError, match="kzru-rag calibrate"):
         ConfidenceModel.from_dict(data)
+    with pytest.raises(ValueError, match="kzru-rag calibrate"):
+        ConfidenceModel.from_dict({**model.to_dict(), "signals": ["score"]})  # one signal, ten weights
 
     index = tmp_path / "index"
     shutil.copytree(Path(__file__).parents[1] / "index", index)
@@ -245,10 +271,13 @@ def test_calibrate_holds_out_each_dialogue_file_as_one_set(tmp_path, capsys):
         lines = (DATA / name).read_text(encoding="utf-8").splitlines()[:6]
         (tmp_path / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
         files += ["--dialogues", str(tmp_path / name)]
-    assert main(["calibrate", str(DATA / "dev.jsonl"), *files]) == 0
+    corpus = tmp_path / "another"  # a corpus's dialogue set is told from its question sets by its records
+    shutil.copytree(Path(__file__).parents[1] / "index", corpus)
+    assert main(["calibrate", str(DATA / "dev.jsonl"), *files[:2], "--corpus", str(corpus), files[3]]) == 0
     out = capsys.readouterr().out
     assert all(
-        f"  {name}: answered " in out for name in ("dev.jsonl", "dialogues_blind.jsonl", "dialogues_blind2.jsonl")
+        f"  {name}: answered " in out
+        for name in ("index/dev.jsonl", "index/dialogues_blind.jsonl", "another/dialogues_blind2.jsonl")
     )
     assert main(["calibrate", "--dialogues", files[1]]) != 0
     assert "at least two" in capsys.readouterr().err

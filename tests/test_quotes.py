@@ -133,14 +133,15 @@ BRIDGE = (
     "Его строят три крупные компании из Новосибирска.\n"
 )
 KIND_DECIDES = ConfidenceModel(
-    weights=(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, -5.0, 0.0, 5.0),
+    weights=(-5.0, 5.0),
     bias=2.0,
-    means=(0.0,) * 8 + (0.5,),
-    scales=(1.0,) * 9,
+    means=(0.0, 0.5),
+    scales=(1.0, 1.0),
     answer_from=0.5,
+    names=("kind_missing", "asked_noun"),
 )
-"""A judge that reads only `kind_missing` and `asked_noun` (`schema.SIGNAL_NAMES` order): a quote lacking the kind of
-answer asked for, or the noun asked for, is uncertain; one holding it is answered."""
+"""A judge that reads only `kind_missing` and `asked_noun`: a quote lacking the kind of answer asked for, or the
+noun asked for, is uncertain; one holding it is answered."""
 
 
 def _judged_assistant(tmp_path, encoder, text: str) -> Assistant:

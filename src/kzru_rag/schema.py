@@ -6,6 +6,7 @@ from (`Signals`) and an answer with its citations (`Answer`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
@@ -164,6 +165,8 @@ class Signals:
       tells the combiner how far the lexical signals (`quote_overlap`) can speak for the question.
     - `asked_noun`: 1 when the noun the question asks for («Какой *бюджет*…?», «Сколько *студентов*…?») is
       in the quoted sentence (by lemma), 0 when it is not, 0.5 when the question has none.
+    - `follow_up`: 1 when the question was searched with the conversation added (a follow-up: its referent or the
+      earlier questions), else 0; such a search meets the passages with lower similarity and word overlap.
     """
 
     score: float
@@ -175,9 +178,11 @@ class Signals:
     kind_missing: float
     russian_share: float
     asked_noun: float
+    follow_up: float = 0.0
 
-    def vector(self) -> np.ndarray:
-        return np.array([getattr(self, f.name) for f in fields(self)], dtype=np.float64)
+    def vector(self, names: Sequence[str] | None = None) -> np.ndarray:
+        """The signals named (default: all, in `SIGNAL_NAMES` order) as a row."""
+        return np.array([getattr(self, name) for name in names or SIGNAL_NAMES], dtype=np.float64)
 
     def to_dict(self) -> dict[str, float]:
         return asdict(self)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -26,7 +27,7 @@ def measure(query: Query, hits: list[Hit], quote: Hit, evidence: Evidence, asked
     """The signals of `quote` (a hit whose `highlight` is the quoted sentence) as the answer to `query` (what was
     searched), given the `hits` in play for it and what the retriever tells of both (`evidence`, from
     `Retriever.evidence(query, hits)`); the kind of answer and the noun asked for are read from `asked` (default:
-    `query`), the question as the user asked it."""
+    `query`), the question as the user asked it; a follow-up when `query` is not the question as asked."""
     span = quote.highlight or (quote.start, quote.end)
     sentence = quote.text[span[0] - quote.start : span[1] - quote.start]
     cosine = max(
@@ -46,6 +47,7 @@ def measure(query: Query, hits: list[Hit], quote: Hit, evidence: Evidence, asked
         kind_missing=float(asked.kind is not None and not holds_kind(sentence, asked.kind, asked)),
         russian_share=evidence.russian_share,
         asked_noun=_asked_noun_quoted(asked, readings),
+        follow_up=float(asked.text != query.text),
     )
 
 
@@ -70,7 +72,8 @@ def _noun_match(query: Query, evidence: Evidence) -> float:
 class ConfidenceModel:
     """Logistic regression over standardised `Signals`: P(the first quote answers the question).
 
-    `answer_from`: the probability from which an answer is presented as answered (below: uncertain).
+    `answer_from`: the probability from which an answer is presented as answered (below: uncertain). `names`: the
+    signals it combines, any of `SIGNAL_NAMES` (a model fitted before a signal existed goes on without it).
     """
 
     weights: tuple[float, ...]
@@ -80,10 +83,23 @@ class ConfidenceModel:
     answer_from: float
     names: tuple[str, ...] = SIGNAL_NAMES
 
+    def __post_init__(self) -> None:
+        if unknown := [name for name in self.names if name not in SIGNAL_NAMES]:
+            raise ValueError(
+                f"the index's confidence model combines signals this kzru-rag does not compute ({', '.join(unknown)}): "
+                "fit a new one with `kzru-rag calibrate QUESTION_SETS... --write`"
+            )
+        if not len(self.names) == len(self.weights) == len(self.means) == len(self.scales):
+            raise ValueError(
+                "the index's confidence model does not give a weight, a mean and a scale for each of its signals: "
+                "fit a new one with `kzru-rag calibrate QUESTION_SETS... --write`"
+            )
+
     def probability(self, signals: Signals) -> float:
-        return float(self.probabilities(signals.vector()[None, :])[0])
+        return float(self.probabilities(signals.vector(self.names)[None, :])[0])
 
     def probabilities(self, x: np.ndarray) -> np.ndarray:
+        """P(answers) for rows of this model's signals (`names`, in order)."""
         z = (x - np.array(self.means)) / np.array(self.scales)
         return 1 / (1 + np.exp(-(z @ np.array(self.weights) + self.bias)))
 
@@ -103,24 +119,26 @@ class ConfidenceModel:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ConfidenceModel":
-        names = tuple(data["signals"])
-        if names != SIGNAL_NAMES:
-            raise ValueError(
-                f"the index's confidence model combines the signals {', '.join(names)}; this kzru-rag computes "
-                f"{', '.join(SIGNAL_NAMES)}: fit a new one with `kzru-rag calibrate QUESTION_SETS... --write`"
-            )
         return cls(
             tuple(map(float, data["weights"])),
             float(data["bias"]),
             tuple(map(float, data["means"])),
             tuple(map(float, data["scales"])),
             float(data["answer_from"]),
+            tuple(data["signals"]),
         )
 
 
-def fit(x: np.ndarray, y: np.ndarray, answer_from: float, l2: float = 1.0, steps: int = 3000) -> ConfidenceModel:
-    """A `ConfidenceModel` fitted to signal rows `x` and labels `y` (1: the quote answers) by gradient
-    descent on the L2-penalised log loss."""
+def fit(
+    x: np.ndarray,
+    y: np.ndarray,
+    answer_from: float,
+    names: Sequence[str] = SIGNAL_NAMES,
+    l2: float = 1.0,
+    steps: int = 3000,
+) -> ConfidenceModel:
+    """A `ConfidenceModel` of the signals `names` fitted to their rows `x` and labels `y` (1: the quote answers) by
+    gradient descent on the L2-penalised log loss."""
     means = x.mean(axis=0)
     scales = np.where(x.std(axis=0) > 1e-9, x.std(axis=0), 1.0)
     z = (x - means) / scales
@@ -129,7 +147,9 @@ def fit(x: np.ndarray, y: np.ndarray, answer_from: float, l2: float = 1.0, steps
         p = 1 / (1 + np.exp(-(z @ w + b)))
         w -= 0.5 * (z.T @ (p - y) / len(y) + l2 * w / len(y))
         b -= 0.5 * float(np.mean(p - y))
-    return ConfidenceModel(tuple(map(float, w)), b, tuple(map(float, means)), tuple(map(float, scales)), answer_from)
+    return ConfidenceModel(
+        tuple(map(float, w)), b, tuple(map(float, means)), tuple(map(float, scales)), answer_from, tuple(names)
+    )
 
 
 SHIPPED = "confidence.json"

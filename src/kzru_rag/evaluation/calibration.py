@@ -12,7 +12,7 @@ fitted on all sets with that threshold. `kzru-rag calibrate` runs it and can sto
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -100,7 +100,7 @@ def _sample(set_name: str, sample_id: str, gold: list[str], answer: Answer, lang
 
 def calibrate(samples: list[Sample], max_misleading: float = MAX_MISLEADING) -> Calibration:
     """Leave-one-set-out confidences, the threshold they support, and the model fitted on every set."""
-    held_out = _held_out(samples, list(range(len(SIGNAL_NAMES))))
+    held_out = _held_out(samples, SIGNAL_NAMES)
     judged = [i for i, s in enumerate(samples) if s.signals is not None]
     x = np.array([samples[i].signals.vector() for i in judged])  # type: ignore[union-attr]
     y = np.array([samples[i].outcome.correct for i in judged], dtype=np.float64)
@@ -113,13 +113,12 @@ def signal_effects(
 ) -> dict[str, tuple[float, float, float]]:
     """Each signal's effect, held out across sets: (ROC AUC, threshold, coverage at that threshold) with all
     signals ("all"), with each one left out ("without NAME"), and with the retrieval score alone."""
-    width = len(SIGNAL_NAMES)
-    variants = {"all": list(range(width))}
-    variants |= {f"without {name}": [j for j in range(width) if j != i] for i, name in enumerate(SIGNAL_NAMES)}
-    variants["score alone"] = [SIGNAL_NAMES.index("score")]
+    variants = {"all": SIGNAL_NAMES}
+    variants |= {f"without {name}": tuple(n for n in SIGNAL_NAMES if n != name) for name in SIGNAL_NAMES}
+    variants["score alone"] = ("score",)
     effects = {}
-    for name, columns in variants.items():
-        held_out = _held_out(samples, columns)
+    for name, names in variants.items():
+        held_out = _held_out(samples, names)
         threshold = _threshold(samples, held_out, max_misleading)
         outcomes = [presented(s.outcome, p, threshold) for s, p in zip(samples, held_out)]
         answerable = sum(o.answerable for o in outcomes)
@@ -137,16 +136,16 @@ def corpus_of(sample: Sample) -> str:
 def held_out_by_corpus(samples: list[Sample]) -> list[float | None]:
     """Leave-one-corpus-out confidences: each corpus scored by the model fitted on the others alone (the figures
     for documents of a kind the model never saw)."""
-    return _held_out(samples, list(range(len(SIGNAL_NAMES))), corpus_of)
+    return _held_out(samples, SIGNAL_NAMES, corpus_of)
 
 
 def _held_out(
-    samples: list[Sample], columns: list[int], group: Callable[[Sample], str] = lambda s: s.set_name
+    samples: list[Sample], names: Sequence[str], group: Callable[[Sample], str] = lambda s: s.set_name
 ) -> list[float | None]:
-    """Held-out confidences from the signals in `columns`: each group (default: each set) scored by the model
-    fitted on the other groups."""
+    """Held-out confidences from the signals `names`: each group (default: each set) scored by the model fitted on
+    the other groups."""
     judged = [i for i, s in enumerate(samples) if s.signals is not None]
-    x = np.array([samples[i].signals.vector()[columns] for i in judged])  # type: ignore[union-attr]
+    x = np.array([samples[i].signals.vector(names) for i in judged])  # type: ignore[union-attr]
     y = np.array([samples[i].outcome.correct for i in judged], dtype=np.float64)
     groups = np.array([group(samples[i]) for i in judged])
     held_out: list[float | None] = [None] * len(samples)
@@ -154,7 +153,7 @@ def _held_out(
         train = groups != name
         if len(set(y[train])) < 2:
             raise ValueError(f"leaving out {name} leaves only one kind of label: add question sets")
-        for i, p in zip(np.array(judged)[~train], fit(x[train], y[train], 0.5).probabilities(x[~train])):
+        for i, p in zip(np.array(judged)[~train], fit(x[train], y[train], 0.5, names).probabilities(x[~train])):
             held_out[int(i)] = float(p)
     return held_out
 

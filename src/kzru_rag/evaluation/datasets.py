@@ -93,3 +93,15 @@ def _dialogue(record: dict[str, Any]) -> Dialogue:
     if not turns:
         raise ValueError(f"dialogue {record.get('id')!r} has no turns")
     return Dialogue(str(record["id"]), turns)
+
+
+def holds_dialogues(path: str | Path) -> bool:
+    """True when the JSONL file's first record is a dialogue (it has `turns`), so a list of sets can mix both kinds;
+    False when it is anything else (reading it as questions then gives the clear error)."""
+    try:
+        with Path(path).open(encoding="utf-8") as lines:
+            first = next((line for line in lines if line.strip()), "")
+        record = json.loads(first)
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(record, dict) and "turns" in record

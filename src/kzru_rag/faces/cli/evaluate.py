@@ -57,8 +57,8 @@ def add_calibrate_command(commands: argparse._SubParsersAction) -> None:
         action="append",
         default=[],
         metavar=("DIR", "FILE"),
-        help="another index folder and question sets asked of it (repeatable); each set is held out in turn, and "
-        "the figures are also given leaving out each corpus (its index) in turn",
+        help="another index folder and question or dialogue sets asked of it (repeatable); each set is held out in "
+        "turn, and the figures are also given leaving out each corpus (its index) in turn",
     )
     calibrate.add_argument("--write", action="store_true", help="store the fitted model in the --index manifest")
     calibrate.add_argument(
@@ -126,6 +126,7 @@ def run_calibrate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from kzru_rag.evaluation.calibration import calibrate
+    from kzru_rag.evaluation.datasets import holds_dialogues
     from kzru_rag.retrieval.retriever import Retriever
     from kzru_rag.stores.manifest import write_confidence
 
@@ -135,7 +136,8 @@ def run_calibrate(args: argparse.Namespace) -> int:
     corpora = [Path(folder).name for folder, *_ in args.corpus]
     samples = _samples(retriever, args.files, args.dialogues, retriever.index.path.name if corpora else None)
     for (folder, *files), name in zip(args.corpus, corpora):
-        samples += _samples(Retriever.load(folder), files, [], name)
+        dialogues = [file for file in files if holds_dialogues(file)]
+        samples += _samples(Retriever.load(folder), [f for f in files if f not in dialogues], dialogues, name)
     result = calibrate(samples)
     _print_calibration(result, list(dict.fromkeys(s.set_name for s in samples)), samples)
     if corpora:
