@@ -13,7 +13,7 @@ from kzru_rag.errors import IndexLoadError
 from kzru_rag.ingest.chunking import Chunk
 from kzru_rag.ingest.documents import Document
 from kzru_rag.stores.loaded import LoadedIndex
-from kzru_rag.stores.manifest import IndexManifest
+from kzru_rag.stores.manifest import IndexManifest, manifest_from_json
 from kzru_rag.stores.milvus.cache import Rows
 from kzru_rag.stores.milvus.client import connect, guarded
 from kzru_rag.stores.milvus.generation import MilvusIndex
@@ -38,7 +38,7 @@ def read(spec: StoreSpec, folder: Path, name: str, whole: bool = False) -> Loade
     hint = f"rebuild it with `kzru-rag index build --index {folder} --store {spec}`"
     with guarded(spec):
         store = _served(client, spec, name, hint)
-        manifest = IndexManifest.from_dict(store.record("manifest", 0))
+        manifest = store.record("manifest", 0, manifest_from_json)
         chunks, units, words = (store.count(part) for part in ("chunks", "sentences", "words"))
         if chunks != manifest.chunk_count or not units:
             raise IndexLoadError(
@@ -90,7 +90,7 @@ def _queried(
         previous=Column(unit_rows, units, ("previous",)),
         following=Column(unit_rows, units, ("following",)),
     )
-    documents = Documents(store, manifest.documents)
+    documents = Documents(store, manifest.documents)  # type: ignore[arg-type]
     ahead = ReadAhead(sentences.terms, chunk_rows, unit_rows, (chunks, units))  # type: ignore[arg-type]
     return LoadedIndex(
         folder, manifest, vectors, Chunks(chunk_rows, chunks), documents, sentences=sentences, store=store, ahead=ahead
