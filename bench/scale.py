@@ -328,6 +328,7 @@ def scale(embedder: Embedder, sizes: list[int], rounds: int, work: Path, kinds: 
     candidates = int(load_index(default_index_path()).manifest.retrieval.get("candidates", 10))
     depths = sorted({5, 10, candidates})
     rows = []
+    sweep: list[tuple] = []
     beside: dict[int, list[float]] = {}  # HNSW's and the server's p50 measured side by side, by size
     for size in sizes:
         corpus = work / f"corpus-{size}"
@@ -405,7 +406,7 @@ def scale(embedder: Embedder, sizes: list[int], rounds: int, work: Path, kinds: 
             f"{server / hnsw:.2f}x HNSW's (target <= 2x)"
         )
     extrapolate(rows)
-    if "hnsw" in kinds:
+    if sweep:  # HNSW measured with flat at the largest size
         print(
             f"\nefSearch sweep at {max(sizes):,} passages "
             f"(FAISS alone, one query at a time; the index uses {HNSW_EF_SEARCH}):"
