@@ -13,8 +13,10 @@ Milvus Lite with its HNSW embedded in the app process, `--store milvus:…`, and
 Milvus 2.3.5 standalone engine of the `server` extra (`milvus-server`, `stores.milvus.server.LocalMilvus`) in
 processes of its own, which the app reaches by `--store http://127.0.0.1:PORT`): build time, size on disk, the app
 process's RSS (and the server's), query p50/p95 and recall@5/@10 against flat; the ratio of the 100k p50 to the
-one-document index's p50 (target <= 2x, recall >= 0.98); and an incremental rebuild (one document added to 50)
-against a full rebuild, real embeddings.
+one-document index's p50 (target <= 2x, recall >= 0.98); with HNSW and the server at one size, their p50s measured
+side by side in one more process (each question asked of both in turn: rows measured minutes apart see different
+machine load, which slows a client-server round trip far more than an in-process search); and an incremental
+rebuild (one document added to 50) against a full rebuild, real embeddings.
 
     .venv/bin/python bench/scale.py [--sizes 1000,10000,100000] [--rounds 3] [--kinds flat,hnsw,milvus,server]
 """
@@ -166,10 +168,39 @@ def measure(path: Path, rounds: int) -> dict[str, Any]:
 
 
 def measure_in_subprocess(path: Path, rounds: int) -> dict[str, Any]:
-    command = [sys.executable, __file__, "--measure", str(path), "--rounds", str(rounds)]
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    return _subprocess_json(["--measure", str(path), "--rounds", str(rounds)], f"measuring {path}")
+
+
+def side_by_side(paths: list[Path], rounds: int) -> dict[str, dict[str, float]]:
+    """In this (fresh) process: the indexes at `paths` loaded with the model, each question asked of each in turn
+    (the order alternating), so that they see the same machine load (rows measured one after another need not);
+    Retriever.search p50 and p95 per index, each question's first asking with cold caches as in `measure`."""
+    retrievers = [Retriever.load(path) for path in paths]
+    questions = dev_questions()
+    for retriever in retrievers:
+        retriever.search(questions[0])
+    times: list[list[float]] = [[] for _ in paths]
+    for _ in range(rounds):
+        for i, question in enumerate(questions):
+            for j in list(range(len(paths)))[:: 1 if i % 2 == 0 else -1]:
+                start = time.perf_counter()
+                retrievers[j].search(question, k=5)
+                times[j].append(time.perf_counter() - start)
+    return {
+        str(path): {"p50_ms": percentile(values, 0.5) * 1e3, "p95_ms": percentile(values, 0.95) * 1e3}
+        for path, values in zip(paths, times)
+    }
+
+
+def side_by_side_in_subprocess(paths: list[Path], rounds: int) -> dict[str, dict[str, float]]:
+    return _subprocess_json(["--beside", ",".join(map(str, paths)), "--rounds", str(rounds)], "side by side")
+
+
+def _subprocess_json(arguments: list[str], what: str) -> Any:
+    """The JSON this script prints last when run with `arguments` in a fresh process."""
+    result = subprocess.run([sys.executable, __file__, *arguments], capture_output=True, text=True, check=False)
     if result.returncode != 0:
-        raise SystemExit(f"measuring {path} failed:\n{result.stderr}")
+        raise SystemExit(f"{what} failed:\n{result.stderr}")
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
@@ -220,12 +251,10 @@ def build_in_subprocess(
 ) -> tuple[float, float]:
     """`build` in a fresh process (the synthetic vectors from `pool_file`, no model loaded): its seconds and the
     building process's peak RSS in MiB."""
-    command = [sys.executable, __file__, "--build", str(path), "--corpus", str(corpus), "--pool", str(pool_file)]
-    command += ["--model-id", model_id, "--kinds", kind, "--store-uri", server_uri]
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise SystemExit(f"building {path} failed:\n{result.stderr}")
-    found = json.loads(result.stdout.strip().splitlines()[-1])
+    arguments = ["--build", str(path), "--corpus", str(corpus), "--pool", str(pool_file)]
+    found = _subprocess_json(
+        [*arguments, "--model-id", model_id, "--kinds", kind, "--store-uri", server_uri], f"building {path}"
+    )
     return found["seconds"], found["peak_rss_mib"]
 
 
@@ -299,6 +328,8 @@ def scale(embedder: Embedder, sizes: list[int], rounds: int, work: Path, kinds: 
     candidates = int(load_index(default_index_path()).manifest.retrieval.get("candidates", 10))
     depths = sorted({5, 10, candidates})
     rows = []
+    sweep: list[tuple] = []
+    beside: dict[int, list[float]] = {}  # HNSW's and the server's p50 measured side by side, by size
     for size in sizes:
         corpus = work / f"corpus-{size}"
         write_corpus(corpus, synthetic_items(pool, size, seed=size))
@@ -329,6 +360,12 @@ def scale(embedder: Embedder, sizes: list[int], rounds: int, work: Path, kinds: 
             print(f"measured: {table_row(rows[-1], depths)}", flush=True)
             if kind == "milvus":
                 milvus.forget(parse_store(f"milvus:{path.with_suffix('.db')}"))
+            if server and "hnsw" in found:
+                paths = [work / f"index-{size}-hnsw", path]
+                beside[size] = [figures["p50_ms"] for figures in side_by_side_in_subprocess(paths, rounds).values()]
+                print(
+                    f"side by side: hnsw p50 {beside[size][0]:.1f} ms, server p50 {beside[size][1]:.1f} ms", flush=True
+                )
             if server:
                 server.stop()
         shutil.rmtree(corpus)
@@ -362,8 +399,14 @@ def scale(embedder: Embedder, sizes: list[int], rounds: int, work: Path, kinds: 
         f"the server column). no-enc: Retriever.search with the question's vector computed beforehand (what the corpus "
         f"size changes), and the same for the 1-document index."
     )
+    for size, (hnsw, server) in beside.items():
+        print(
+            f"{size:,} passages side by side in one process (each question asked of HNSW and the server in turn, the "
+            f"server's caches cold at its first asking): server p50 {server:.1f} ms, HNSW {hnsw:.1f} ms: "
+            f"{server / hnsw:.2f}x HNSW's (target <= 2x)"
+        )
     extrapolate(rows)
-    if "hnsw" in kinds:
+    if sweep:  # HNSW measured with flat at the largest size
         print(
             f"\nefSearch sweep at {max(sizes):,} passages "
             f"(FAISS alone, one query at a time; the index uses {HNSW_EF_SEARCH}):"
@@ -443,11 +486,15 @@ def main() -> None:
         "--no-incremental", action="store_true", help="skip the incremental rebuild (real embeddings, minutes)"
     )
     parser.add_argument("--measure", metavar="INDEX", help=argparse.SUPPRESS)
+    parser.add_argument("--beside", metavar="INDEX,INDEX", help=argparse.SUPPRESS)
     for hidden in ("--build", "--corpus", "--pool", "--model-id", "--store-uri"):  # the `--build` mode's
         parser.add_argument(hidden, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
         print(json.dumps(measure(Path(args.measure), args.rounds)))
+        return
+    if args.beside:
+        print(json.dumps(side_by_side([Path(path) for path in args.beside.split(",")], args.rounds)))
         return
     if args.build:
         print(json.dumps(build_here(args)))

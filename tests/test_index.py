@@ -17,8 +17,8 @@ from kzru_rag.index.embed import VectorCache
 from kzru_rag.index.load import StaleIndexWarning, load_index
 from kzru_rag.ingest.chunking import Chunker
 from kzru_rag.ingest.documents import bundled_document
-from kzru_rag.stores.layout import INDEX_FILES, default_index_path
-from kzru_rag.stores.manifest import write_confidence
+from kzru_rag.stores.layout import INDEX_FILES, MANIFEST, default_index_path
+from kzru_rag.stores.manifest import IndexManifest, SourceRecord, read_manifest, write_confidence
 from kzru_rag.stores.terms import bridge_words
 
 RU = "Первый абзац о сотрудничестве Казахстана и России в энергетике.\n\nВторой абзац о форуме в Уральске."
@@ -128,6 +128,26 @@ def test_garbage_files_are_reported(built):
     (built / "vectors.faiss").write_bytes(b"not a faiss index at all")
     with pytest.raises(IndexLoadError, match="vectors.faiss.*corrupt"):
         load_index(built)
+
+
+def test_the_manifest_keeps_its_document_records_compactly_and_as_written(built):
+    written = (built / MANIFEST).read_text(encoding="utf-8")
+    data = json.loads(written)
+    old = {"doc_id": "старый", "source": "/корпус/старый.txt", "sha256": "ab" * 32, "chars": 7}  # no file_sha256
+    data["documents"] += [old, {**old, "doc_id": "b", "file_sha256": "cd" * 32}]
+    manifest = IndexManifest.from_dict(data)
+    assert manifest.to_dict() == {
+        **data,
+        "documents": [data["documents"][0], {**old, "file_sha256": ""}, data["documents"][2]],
+    }
+    assert read_manifest(built / MANIFEST).to_dict() == json.loads(written)
+    records = manifest.documents
+    assert records[1] == SourceRecord("старый", "/корпус/старый.txt", "ab" * 32, 7) and records[-1].doc_id == "b"
+    assert [records.position(r.doc_id) for r in records] == [0, 1, 2] and records.position("нет") is None
+    assert records == list(records) and records[1:] == list(records)[1:]
+    (built / MANIFEST).write_text(json.dumps({**data, "documents": [{**old, "pages": 3}]}), encoding="utf-8")
+    with pytest.raises(IndexLoadError, match="corrupt"):
+        read_manifest(built / MANIFEST)
 
 
 def test_no_index_at_all(tmp_path):

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field, replace
+from array import array
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
+
+import numpy as np
 
 from kzru_rag.errors import IndexLoadError
 from kzru_rag.ingest.documents import source_sha256
@@ -33,6 +37,83 @@ class SourceRecord:
         return source_sha256(self.source, of_text=True) != self.sha256
 
 
+class SourceRecords(Sequence[SourceRecord]):
+    """Source records held compactly, one per document (about 0.25 KiB each, a third of what they take as objects:
+    an app serving a large corpus from Milvus holds nothing else per document): each text field in one UTF-8 buffer
+    with the offsets where records end, `chars` in an array; a `SourceRecord` is made when one is read, and
+    `position` finds a document by id through a sorted array of hashes."""
+
+    TEXTS = ("doc_id", "source", "sha256", "file_sha256")
+
+    def __init__(self, records: Iterable[SourceRecord | Mapping[str, Any]] = ()) -> None:
+        self._texts = {name: bytearray() for name in self.TEXTS}
+        self._ends = {name: array("q") for name in self.TEXTS}
+        self._chars, self._hashes = array("q"), array("q")
+        self._order: tuple[np.ndarray, np.ndarray] | None = None
+        for record in records:
+            self.add(record if isinstance(record, Mapping) else asdict(record))
+
+    def add(self, record: Mapping[str, Any]) -> None:
+        """Append a record given as its fields; TypeError when it lacks one `SourceRecord` needs or has another."""
+        if not _REQUIRED <= record.keys() <= _FIELDS:
+            raise TypeError(f"a document record with the fields {sorted(record)}")
+        for name in self.TEXTS:
+            self._texts[name] += str(record.get(name, "")).encode("utf-8")
+            self._ends[name].append(len(self._texts[name]))
+        self._chars.append(int(record["chars"]))
+        self._hashes.append(hash(str(record["doc_id"])))
+        self._order = None
+
+    def __len__(self) -> int:
+        return len(self._chars)
+
+    @overload
+    def __getitem__(self, i: int) -> SourceRecord: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[SourceRecord]: ...
+
+    def __getitem__(self, i: int | slice) -> SourceRecord | list[SourceRecord]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        if not -len(self) <= i < len(self):
+            raise IndexError(i)
+        i %= len(self)
+        doc_id, source, sha256, file_sha256 = (self._text(name, i) for name in self.TEXTS)
+        return SourceRecord(doc_id, source, sha256, self._chars[i], file_sha256)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence) or isinstance(other, (str, bytes)):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other))
+
+    def __repr__(self) -> str:
+        return f"SourceRecords({list(self)!r})"
+
+    def _text(self, name: str, i: int) -> str:
+        ends = self._ends[name]
+        return self._texts[name][ends[i - 1] if i else 0 : ends[i]].decode("utf-8")
+
+    def position(self, doc_id: str) -> int | None:
+        """Where the record of `doc_id` is; None when there is none."""
+        if self._order is None:
+            hashes = np.frombuffer(self._hashes, dtype=np.int64).copy()
+            order = np.argsort(hashes, kind="stable")
+            self._order = (order, hashes[order])
+        order, hashes = self._order
+        target = hash(doc_id)
+        first, last = (int(np.searchsorted(hashes, target, side=side)) for side in ("left", "right"))
+        return next((int(i) for i in order[first:last] if self._text("doc_id", int(i)) == doc_id), None)
+
+    def chars(self, i: int) -> int:
+        """The characters of the `i`-th document."""
+        return self._chars[i]
+
+
+_FIELDS = {f.name for f in fields(SourceRecord)}
+_REQUIRED = {f.name for f in fields(SourceRecord) if f.default is MISSING}
+
+
 @dataclass(frozen=True)
 class IndexManifest:
     """What an index was built from and how; stored as `manifest.json`."""
@@ -40,7 +121,8 @@ class IndexManifest:
     model_id: str
     dim: int
     chunker: dict[str, Any]
-    documents: list[SourceRecord]
+    documents: Sequence[SourceRecord]
+    """Held as `SourceRecords` (a list given is turned into one)."""
     chunk_count: int
     built_at: str
     retrieval: dict[str, Any] = field(default_factory=dict)
@@ -56,24 +138,50 @@ class IndexManifest:
     """The calibrated answer-confidence model (`confidence.ConfidenceModel.to_dict`; empty: none), set by
     `kzru-rag calibrate --write` and kept by rebuilds with the same model."""
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.documents, SourceRecords):
+            object.__setattr__(self, "documents", SourceRecords(self.documents))
+
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(replace(self, documents=[]))
+        data["documents"] = [asdict(record) for record in self.documents]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "IndexManifest":
-        documents = [SourceRecord(**record) for record in data["documents"]]
-        return cls(**{**data, "documents": documents})
+        """The manifest `data` holds; TypeError or KeyError when it is not one."""
+        documents = data["documents"]
+        return cls(
+            **{**data, "documents": documents if isinstance(documents, SourceRecords) else SourceRecords(documents)}
+        )
 
     def stale_sources(self) -> list[str]:
         """Sources whose file changed (or vanished) since the build."""
         return [record.source for record in self.documents if record.changed()]
 
 
+def manifest_from_json(text: str) -> IndexManifest:
+    """The manifest in the JSON `text`, its document records taken into `SourceRecords` as they are parsed (as dicts
+    they would take ~1 KiB each for a while, which the process then keeps as free heap); TypeError, KeyError or
+    JSONDecodeError when it is not one."""
+    records, taken = SourceRecords(), object()
+
+    def take(found: dict[str, Any]) -> Any:
+        if "doc_id" in found and found.keys() <= _FIELDS:  # a document record: no other object has these fields
+            records.add(found)
+            return taken
+        return found
+
+    data = json.loads(text, object_hook=take)
+    if any(record is not taken for record in data["documents"]) or len(data["documents"]) != len(records):
+        raise TypeError("a document record with other fields")
+    return IndexManifest.from_dict({**data, "documents": records})
+
+
 def read_manifest(file: Path) -> IndexManifest:
     """The manifest in `file`; IndexLoadError naming the file and the fix when it is unreadable or of another format."""
     try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-        manifest = IndexManifest.from_dict(data)
+        manifest = manifest_from_json(file.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, TypeError, KeyError) as exc:
         raise IndexLoadError(f"index file {file} is corrupt ({first_line(exc)}): {REBUILD_HINT}") from exc
     if manifest.format_version != FORMAT_VERSION:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -112,13 +112,13 @@ class MilvusIndex:
         with self.calls():
             return int(self.client.query(self.collection(part), filter="", output_fields=["count(*)"])[0]["count(*)"])
 
-    def record(self, kind: str, item: int) -> dict[str, Any]:
-        """The JSON record (`manifest` 0, `document` i) from its pieces."""
-        return self.records(kind, [item])[item]
+    def record(self, kind: str, item: int, parse: Callable[[str], Any] = json.loads) -> Any:
+        """The JSON record (`manifest` 0, `document` i) from its pieces, as `parse` reads it."""
+        return self.records(kind, [item], parse)[item]
 
-    def records(self, kind: str, items: list[int]) -> dict[int, dict[str, Any]]:
-        """The JSON records of `kind` numbered `items`, read in one query (a few for many pieces); IndexLoadError
-        when one is missing."""
+    def records(self, kind: str, items: list[int], parse: Callable[[str], Any] = json.loads) -> dict[int, Any]:
+        """The JSON records of `kind` numbered `items`, read in one query (a few for many pieces), as `parse` reads
+        them; IndexLoadError when one is missing."""
         pieces: dict[int, list[dict[str, Any]]] = {int(item): [] for item in items}
         for row in self.query(
             "records",
@@ -132,7 +132,7 @@ class MilvusIndex:
                 f"the index {self.name} in Milvus at {self.spec.uri} lacks its {kind} {missing[0]}: rebuild it"
             )
         return {
-            item: json.loads("".join(row["text"] for row in sorted(found, key=lambda row: row["id"])))
+            item: parse("".join(row["text"] for row in sorted(found, key=lambda row: row["id"])))
             for item, found in pieces.items()
         }
 

@@ -3,6 +3,8 @@ rebuild, everything at once)."""
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import json
 from pathlib import Path
 
@@ -13,7 +15,7 @@ from kzru_rag.errors import IndexLoadError
 from kzru_rag.ingest.chunking import Chunk
 from kzru_rag.ingest.documents import Document
 from kzru_rag.stores.loaded import LoadedIndex
-from kzru_rag.stores.manifest import IndexManifest
+from kzru_rag.stores.manifest import IndexManifest, manifest_from_json
 from kzru_rag.stores.milvus.cache import Rows
 from kzru_rag.stores.milvus.client import connect, guarded
 from kzru_rag.stores.milvus.generation import MilvusIndex
@@ -38,7 +40,7 @@ def read(spec: StoreSpec, folder: Path, name: str, whole: bool = False) -> Loade
     hint = f"rebuild it with `kzru-rag index build --index {folder} --store {spec}`"
     with guarded(spec):
         store = _served(client, spec, name, hint)
-        manifest = IndexManifest.from_dict(store.record("manifest", 0))
+        manifest = store.record("manifest", 0, manifest_from_json)
         chunks, units, words = (store.count(part) for part in ("chunks", "sentences", "words"))
         if chunks != manifest.chunk_count or not units:
             raise IndexLoadError(
@@ -48,7 +50,18 @@ def read(spec: StoreSpec, folder: Path, name: str, whole: bool = False) -> Loade
         vectors = PassageVectors(store, chunks, manifest.dim, manifest.vector_index)
         if whole:
             return _whole(store, folder, manifest, vectors, hint)
-    return _queried(store, folder, manifest, vectors, units, words)
+    loaded = _queried(store, folder, manifest, vectors, units, words)
+    _release_free_heap()
+    return loaded
+
+
+def _release_free_heap() -> None:
+    """Return to the system the heap that reading the manifest freed (its JSON pieces and text, the folder's copy):
+    glibc keeps it, about 1 KiB a document, 40 MiB at 40,000 (docs/scaling.md); a no-op without glibc."""
+    name = ctypes.util.find_library("c")
+    libc = ctypes.CDLL(name) if name else None
+    if libc is not None and hasattr(libc, "malloc_trim"):
+        libc.malloc_trim(0)
 
 
 def _served(client: MilvusClient, spec: StoreSpec, name: str, hint: str) -> MilvusIndex:
@@ -90,7 +103,7 @@ def _queried(
         previous=Column(unit_rows, units, ("previous",)),
         following=Column(unit_rows, units, ("following",)),
     )
-    documents = Documents(store, manifest.documents)
+    documents = Documents(store, manifest.documents)  # type: ignore[arg-type]
     ahead = ReadAhead(sentences.terms, chunk_rows, unit_rows, (chunks, units))  # type: ignore[arg-type]
     return LoadedIndex(
         folder, manifest, vectors, Chunks(chunk_rows, chunks), documents, sentences=sentences, store=store, ahead=ahead

@@ -12,7 +12,7 @@ import numpy as np
 from kzru_rag.ingest.chunking import Chunk
 from kzru_rag.ingest.documents import Document
 from kzru_rag.language.words import Readings
-from kzru_rag.stores.manifest import SourceRecord
+from kzru_rag.stores.manifest import SourceRecords
 from kzru_rag.stores.milvus.cache import LRU, Background, Rows
 from kzru_rag.stores.milvus.generation import MilvusIndex, like, quoted
 from kzru_rag.stores.milvus.layout import BATCH, paged_rows, stacked
@@ -76,35 +76,40 @@ class Chunks:
 
 class Documents(Mapping[str, Document]):
     """The documents of a Milvus index by id, each read when asked for, or several in one query (`many`); an LRU
-    keeps recent ones."""
+    keeps recent ones. Which documents there are comes from the manifest's compact records (`SourceRecords`)."""
 
-    def __init__(self, store: MilvusIndex, sources: list[SourceRecord]) -> None:
-        self.store, self.items = store, {source.doc_id: item for item, source in enumerate(sources)}
-        self.chars = {source.doc_id: source.chars for source in sources}
+    def __init__(self, store: MilvusIndex, sources: SourceRecords) -> None:
+        self.store, self.sources = store, sources
         self.cache = LRU(CACHE_DOCUMENT_CHARS, size=lambda document: len(document.text))
 
     def __len__(self) -> int:
-        return len(self.items)
+        return len(self.sources)
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self.items)
+        return (source.doc_id for source in self.sources)
+
+    def __contains__(self, doc_id: object) -> bool:
+        return isinstance(doc_id, str) and self.sources.position(doc_id) is not None
 
     def __getitem__(self, doc_id: str) -> Document:
-        if doc_id not in self.items:
+        if doc_id not in self:
             raise KeyError(doc_id)
         return self.many([doc_id])[doc_id]
 
     def many(self, doc_ids: Iterable[str]) -> dict[str, Document]:
         """The documents of `doc_ids` (known ones), those not in the cache read together: one query for as many
         as the cache holds."""
-        wanted = [doc_id for doc_id in dict.fromkeys(doc_ids) if doc_id in self.items]
-        found = self.cache.known(wanted)
-        for group in _within(self.chars, [doc_id for doc_id in wanted if doc_id not in found], CACHE_DOCUMENT_CHARS):
-            read = self.store.records("document", [self.items[doc_id] for doc_id in group])
-            fetched = {doc_id: Document.from_dict(read[self.items[doc_id]]) for doc_id in group}
+        items = {
+            doc_id: item for doc_id in dict.fromkeys(doc_ids) if (item := self.sources.position(doc_id)) is not None
+        }
+        found = self.cache.known(items)
+        missing = {doc_id: self.sources.chars(item) for doc_id, item in items.items() if doc_id not in found}
+        for group in _within(missing, list(missing), CACHE_DOCUMENT_CHARS):
+            read = self.store.records("document", [items[doc_id] for doc_id in group])
+            fetched = {doc_id: Document.from_dict(read[items[doc_id]]) for doc_id in group}
             self.cache.keep(fetched)
             found.update(fetched)
-        return {doc_id: found[doc_id] for doc_id in wanted}
+        return {doc_id: found[doc_id] for doc_id in items}
 
 
 def _within(sizes: dict[str, int], keys: list[str], budget: int) -> Iterator[list[str]]:
