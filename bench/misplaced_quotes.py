@@ -9,7 +9,8 @@ it prints how many answers are misplaced, how many of those are presented as ans
 the presented ones hold no gold anywhere in their text (`misleading`: another quote did not save them), and how many
 of the misplaced are description questions («Кто такая X?», «Что такое Y?»: `Query.described`). `--dump`
 writes one JSON line per answered question (first quote, the sentence holding the gold and its rank among the
-scored sentences, `Answer.missing_thing` and `Answer.other_thing`) to read them and to compare two runs. The last
+scored sentences, and what `extractive.quoted_things` says of it: the question's thing it lacks, the neighbour it
+names) to read them and to compare two runs. The last
 figures tell how often the answers presented as answered are wrong with and without a first quote that lacks the
 question's thing or names a neighbour of it (`flagged`): what that property would be worth to the judge.
 """
@@ -22,6 +23,7 @@ from collections import Counter
 from pathlib import Path
 
 from kzru_rag.answering.assistant import Assistant
+from kzru_rag.answering.extractive import quoted_things
 from kzru_rag.answering.quotes import span_text
 from kzru_rag.evaluation.datasets import Question, load_questions
 from kzru_rag.language.questions import analyse
@@ -58,8 +60,7 @@ def record(assistant: Assistant, question: Question, answer: Answer) -> dict | N
         "gold_margin": round(scored[0].score - golden[1].score, 4) if golden else None,
         "describe": bool(query.described),
         "answerable": bool(question.gold),
-        "missing_thing": answer.missing_thing,
-        "other_thing": answer.other_thing,
+        **dict(zip(("missing_thing", "other_thing"), quoted_things(hit, query, answer.hits))),
     }
 
 

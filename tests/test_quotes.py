@@ -8,7 +8,7 @@ import pytest
 from hashing_encoder import RETRIEVAL
 from kzru_rag import Assistant
 from kzru_rag.answering.confidence import ConfidenceModel
-from kzru_rag.answering.extractive import Extractor
+from kzru_rag.answering.extractive import Extractor, quoted_things
 from kzru_rag.answering.quotes import antecedent, span_text
 from kzru_rag.answering.wording import doubt, quotes_of, uncertain
 from kzru_rag.index.build import build_index
@@ -221,9 +221,8 @@ def test_the_date_of_the_questions_own_thing_is_quoted_before_that_of_its_neighb
 
 def test_an_answer_tells_when_its_first_quote_names_a_neighbour_of_the_thing_asked_about(tmp_path, encoder) -> None:
     """The tariffs give the price of cold water only; asked for hot water's, the answer quotes the cold water's and
-    says so for the judge: the quote lacks «горячей воды», which the passage names elsewhere
-    (`Answer.missing_thing`), and names «холодная вода» instead (`Answer.other_thing`); asked for cold water's,
-    neither."""
+    can be told (`extractive.quoted_things`): the quote lacks «горячей воды», which the passage names elsewhere, and
+    names «холодная вода» instead; asked for cold water's, neither."""
     text = (
         "# Тарифы на воду\n\nС 1 января холодная вода стоит 98,40 тенге за кубометр. "
         "Счётчики горячей воды поверяют раз в 4 года.\n"
@@ -233,10 +232,10 @@ def test_an_answer_tells_when_its_first_quote_names_a_neighbour_of_the_thing_ask
     assistant = Assistant(Retriever(load_index(tmp_path / "index"), encoder))
     hot = assistant.ask("Сколько стоит кубометр горячей воды?")
     assert hot.text.startswith("С 1 января холодная вода стоит")
-    assert (hot.missing_thing, hot.other_thing) == ("горячей воды", "холодная вода")
+    assert quoted_things(hot.citations[0], analyse(hot.query_used), hot.hits) == ("горячей воды", "холодная вода")
     cold = assistant.ask("Сколько стоит кубометр холодной воды?")
     assert cold.text.startswith("С 1 января холодная вода стоит")
-    assert (cold.missing_thing, cold.other_thing) == (None, None)
+    assert quoted_things(cold.citations[0], analyse(cold.query_used), cold.hits) == (None, None)
 
 
 REPORT = [

@@ -220,14 +220,6 @@ class Answer:
     signals: Signals | None = None
     """What the confidence is computed from (the `Signals` of the first quote, or of an LLM answer's judged sentence;
     None: abstained)."""
-    missing_thing: str | None = None
-    """A phrase of the question naming the thing it asks about that the passages hold and the first quote (as
-    `signals`) does not («временную выставку»: `language.subjects`): the fact it gives may be another thing's. None:
-    the quote holds them all (or abstained; or a question in another language than the documents')."""
-    other_thing: str | None = None
-    """The phrase of the first quote that names a neighbour of the thing the question asks about, while the quote
-    does not name that thing: «холодная вода» asked about «горячей воды», another name in quotes, another year
-    (`language.subjects.other_thing`). None: it names none."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

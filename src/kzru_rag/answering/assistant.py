@@ -37,7 +37,7 @@ from dataclasses import replace
 
 from kzru_rag.answering.citations import CitationChecker, says_nothing
 from kzru_rag.answering.confidence import ConfidenceModel, measure, shipped_model
-from kzru_rag.answering.extractive import RESTATES_FROM, Extractor, Span, quote_text, quoted_things
+from kzru_rag.answering.extractive import RESTATES_FROM, Extractor, Span, quote_text
 from kzru_rag.answering.followups import Standalone, first_claim, referent, standalone
 from kzru_rag.answering.llm import LLM, render_prompt
 from kzru_rag.answering.wording import (
@@ -253,8 +253,7 @@ class Assistant:
         whose best sentence an earlier answer already gave)."""
         evidence = self.retriever.evidence(query, in_play)
         signals = measure(query, in_play, answer.citations[0], evidence, asked=focus)
-        missing, other = quoted_things(answer.citations[0], focus, answer.hits)
-        answer = replace(answer, signals=signals, missing_thing=missing, other_thing=other)
+        answer = replace(answer, signals=signals)
         if self.confidence is None:
             return answer
         confidence = self.confidence.probability(signals)

@@ -8,7 +8,7 @@ A question names its thing by phrases (`Thing`): a noun with the adjective befor
 year and not the question's. A document often gives the same kind of fact (a price, a date) for neighbouring things in
 one passage; the quote should be the one about the question's own (`answering.extractive` weighs modified nouns: names
 in quotes and years are named in passing too often, «"Доктор Кто"» beside «"Семёрки Блейка"», to choose by them), and
-an answer whose first quote names a neighbour says so (`Answer.other_thing`).
+`answering.extractive.quoted_things` tells whether an answer's first quote names a neighbour.
 """
 
 from __future__ import annotations
