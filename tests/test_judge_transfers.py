@@ -83,6 +83,29 @@ def test_an_index_built_before_the_sentence_lexical_part_keeps_its_scoring():
     assert RetrievalSettings().sentence_lexical_weight > 0
 
 
+def test_an_english_question_is_ranked_with_its_words_soft_match_and_a_russian_one_without(own_index):
+    """A new index re-ranks the passages of a question with foreign words by how near those words come to each
+    passage's words (`soft_weight`), keeping each hit's retrieval score; a Russian question and an index built
+    before the soft match (its settings without it) rank by the score alone."""
+    retriever = Retriever.load(own_index)
+    weight = retriever.settings.soft_weight
+    assert weight > 0
+    hits = retriever.search("Who is the director of the library?", k=4)
+    matches = [hit.signals["soft_match"] for hit in hits]
+    assert all(0 <= m <= 1 for m in matches) and max(matches) > 0
+    keys = [hit.score + weight * m for hit, m in zip(hits, matches)]
+    assert keys == sorted(keys, reverse=True)
+    assert "Сейтказиева" in hits[0].text
+    assert all("soft_match" not in hit.signals for hit in retriever.search("Кто директор библиотеки?", k=4))
+    old = RetrievalSettings().to_dict()
+    del old["soft_match"]
+    assert RetrievalSettings.from_dict(old).soft_weight == 0.0
+    unsoftened = Retriever(retriever.index, retriever.embedder, RetrievalSettings.from_dict(old))
+    scores = [hit.score for hit in unsoftened.search("Who is the director of the library?", k=4)]
+    assert all("soft_match" not in hit.signals for hit in unsoftened.search("Who is the director?", k=4))
+    assert scores == sorted(scores, reverse=True)
+
+
 def test_within_a_passage_the_sentence_holding_the_questions_words_is_chosen(own_index):
     """Both sentences of the bridge article's first paragraph are about the bridge; the question's words
     («длина», «полосы», «движения») are in the second one only, which is the one highlighted."""

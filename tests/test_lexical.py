@@ -159,3 +159,22 @@ def test_bm25_with_lemmas_matches_inflected_forms():
     texts = ["Открыты филиалы девяти ведущих вузов.", "Форум пройдёт в Уральске."]
     assert BM25(texts, lemmas=True).scores("вуз")[0] > 0
     assert BM25(texts, lemmas=False).scores("вуз")[0] == 0
+
+
+def _bridge(words: list[str], vectors: np.ndarray):
+    from kzru_rag.retrieval.bridge import WordBridge
+    from kzru_rag.stores.terms import WordVectors
+
+    return WordBridge(TermIndex.build(["Посол прибыл."]), WordVectors(words, vectors), 0.9, 2, latin=True)
+
+
+def test_the_soft_match_reads_how_near_a_foreign_word_comes_to_a_word_of_each_passage():
+    """A foreign word at cosine 0.9 to «посол» and 0.3 to «форум» (below the floor 0.8): half a match for the
+    passage that holds «послом», none for the one with «форум» or with no bridge word at all."""
+    bridge = _bridge(["посол", "форум"], np.eye(3, dtype=np.float32)[:2])
+    foreign = np.array([[0.9, 0.3, np.sqrt(1 - 0.81 - 0.09)]], dtype=np.float32)
+    texts = ["Встреча с послом прошла в Астане.", "Форум открылся вчера.", "Ничего похожего здесь нет."]
+    assert bridge.soft_match(foreign, texts, 0.8) == pytest.approx([0.5, 0.0, 0.0], abs=1e-6)
+    two = np.vstack([foreign, [[0.0, 1.0, 0.0]]]).astype(np.float32)  # a second word: «форум» itself
+    assert bridge.soft_match(two, texts, 0.8) == pytest.approx([0.25, 0.5, 0.0], abs=1e-6)
+    assert bridge.soft_match(np.zeros((0, 3), dtype=np.float32), texts, 0.8).tolist() == [0.0, 0.0, 0.0]

@@ -16,7 +16,8 @@ from kzru_rag.index.build import index_documents
 from kzru_rag.ingest.chunking import Chunker
 from kzru_rag.language.questions import validate_query
 from kzru_rag.language.words import tokens
-from kzru_rag.retrieval.retriever import Retriever, make_hit
+from kzru_rag.retrieval.hits import make_hit
+from kzru_rag.retrieval.retriever import Retriever
 from kzru_rag.schema import Hit
 from kzru_rag.stores.loaded import LoadedIndex
 from kzru_rag.stores.terms import idf

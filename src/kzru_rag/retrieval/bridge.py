@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from kzru_rag.language.words import LATIN, WORD, Readings, in_dictionary, word_readings
+from kzru_rag.language.words import LATIN, WORD, Readings, content_words, in_dictionary, word_readings
 from kzru_rag.stores.terms import TermStatistics, WordVocabulary
 
 
@@ -65,3 +65,16 @@ class WordBridge:
                 if similarity >= self.min_similarity:
                     out[i] = out[i] | word_readings(word)
         return out
+
+    def soft_match(self, vectors: np.ndarray, texts: list[str], floor: float) -> np.ndarray:
+        """For each of `texts`, how near the foreign words (`vectors`, one row each) come to its words: per word the
+        best cosine to a bridge word the text holds, read from `floor` (0) to 1 (1), averaged over the words."""
+        held = [{r for readings in content_words(text) for r in readings} for text in texts]
+        known = self.vocabulary.vectors_by_word(set().union(*held)) if len(vectors) else {}
+        if not known:
+            return np.zeros(len(texts))
+        column = {word: j for j, word in enumerate(known)}
+        similarity = vectors @ np.stack(list(known.values())).T
+        best = [similarity[:, [column[w] for w in words if w in column] or [0]].max(axis=1) for words in held]
+        found = [bool(column.keys() & words) for words in held]
+        return np.array([np.clip((b - floor) / (1 - floor), 0, 1).mean() if f else 0.0 for b, f in zip(best, found)])

@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -22,18 +21,18 @@ from kzru_rag.embedding.base import Engine, TextEncoder
 from kzru_rag.embedding.engines import load_query_embedder
 from kzru_rag.errors import IndexLoadError, ModelError
 from kzru_rag.index.load import load_index
-from kzru_rag.ingest.chunking import Chunk
 from kzru_rag.language.entities import is_roman, kazakh_stem
 from kzru_rag.language.questions import QUANTITIES, as_query, holds_answer, holds_quantity
 from kzru_rag.language.speech import SPEECH_REACH, attributes_speech
 from kzru_rag.language.words import LATIN, Readings, content_words, in_dictionary
 from kzru_rag.retrieval.bridge import WordBridge
+from kzru_rag.retrieval.hits import metadata_of, sentence_key, with_soft
 from kzru_rag.retrieval.scope import candidates, chosen
 from kzru_rag.schema import QUANTITY_HITS, AbstentionReason, Evidence, Hit, Kind, Query
 from kzru_rag.stores.layout import REBUILD_HINT
 from kzru_rag.stores.loaded import LoadedIndex
 from kzru_rag.stores.sentences import SentenceIndex
-from kzru_rag.stores.settings import ANSWER_TYPE_POOL, TYPED_KINDS, RetrievalSettings
+from kzru_rag.stores.settings import ANSWER_TYPE_POOL, SOFT_POOL, TYPED_KINDS, RetrievalSettings
 
 STEM_SHORTER_BY = 3
 """A name matches an indexed word that starts with it minus this many final letters (at least 4 kept):
@@ -109,7 +108,8 @@ class Retriever:
         scored = self._unit_scores(units, scores)
         kind = query.word_kind if self.settings.answer_type_weight else None
         typed = kind in TYPED_KINDS
-        pool = max(k, ANSWER_TYPE_POOL) if typed else k
+        soft = bool(foreign) and self.settings.soft_weight > 0
+        pool = max(k, ANSWER_TYPE_POOL if typed else k, SOFT_POOL if soft else k)
         hits: list[Hit] = []
         covered: set[int] = set()
         quoted: set[str] = set()  # best sentences already cited: the same text from another document is cited once
@@ -127,15 +127,20 @@ class Retriever:
             covered.update(window)
             parts = {name: float(values[i]) for name, values in signals.items()}
             hit = self._hit(unit, window, vector, float(scores[i]), parts)
-            if (sentence := _sentence_key(hit)) in quoted:
+            if (sentence := sentence_key(hit)) in quoted:
                 continue
             quoted.add(sentence)
             hits.append(hit)
             if len(hits) == pool:
                 break
         if typed:
-            hits = sorted((self._typed(hit, kind, query) for hit in hits), key=lambda hit: -hit.score)
-        return hits[:k]
+            hits = [self._typed(hit, kind, query) for hit in hits]
+        if soft:
+            matches = self._bridge.soft_match(foreign_vectors, [hit.text for hit in hits], self.settings.soft_floor)
+            hits = [with_soft(hit, float(m)) for hit, m in zip(hits, matches)]
+        weight = self.settings.soft_weight  # the soft match re-ranks; a hit's score stays the retrieval's
+        ranked = sorted(hits, key=lambda hit: -hit.score - weight * hit.signals.get("soft_match", 0.0))
+        return ranked[:k] if typed or soft else hits[:k]
 
     def _read_ahead(self, best: np.ndarray) -> None:
         """Have the index read the documents of the `best` units at once (Milvus: in one query, not one a hit)."""
@@ -357,7 +362,7 @@ class Retriever:
         highlight = (int(spans[unit][0]), int(spans[unit][1]))
         similarities = np.asarray(self._sentences.vectors[window]) @ vector
         sentences = tuple((int(spans[u][0]), int(spans[u][1]), float(c)) for u, c in zip(window, similarities))
-        metadata = _metadata(self.index, chunk)
+        metadata = metadata_of(self.index, chunk)
         return Hit(text, score, chunk.doc_id, start, end, chunk.chunk_id, metadata, highlight, signals, sentences)
 
 
@@ -367,29 +372,11 @@ def _led(lead: np.ndarray, context: np.ndarray) -> np.ndarray:
     return mixed / np.linalg.norm(mixed)
 
 
-def _sentence_key(hit: Hit) -> str:
-    """The hit's best sentence with its spacing normalised: equal keys are the same passage."""
-    start, end = hit.highlight or (hit.start, hit.end)
-    return " ".join(hit.text[start - hit.start : end - hit.start].split())
-
-
 def _settings_of(index: LoadedIndex) -> RetrievalSettings:
     try:
         return RetrievalSettings.from_dict(index.manifest.retrieval)
     except (KeyError, TypeError, ValueError) as exc:
         raise IndexLoadError(f"index at {index.path} has no valid retrieval settings ({exc}): {REBUILD_HINT}") from exc
-
-
-def _metadata(index: LoadedIndex, chunk: Chunk) -> dict[str, Any]:
-    """Document metadata plus the chunk's (its page in a PDF), its paragraph number and the document's source."""
-    document = index.documents[chunk.doc_id]
-    return {**document.metadata, **chunk.metadata, "paragraph": chunk.paragraph, "source": document.source}
-
-
-def make_hit(index: LoadedIndex, position: int, score: float) -> Hit:
-    """The Hit for the whole chunk at `position` of `index`, with its document's metadata."""
-    chunk = index.chunks[position]
-    return Hit(chunk.text, score, chunk.doc_id, chunk.start, chunk.end, chunk.chunk_id, _metadata(index, chunk))
 
 
 def _check_model(index: LoadedIndex, model_id: str) -> None:

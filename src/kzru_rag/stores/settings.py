@@ -10,6 +10,8 @@ TYPED_KINDS = frozenset({"time", "place", "duration"})
 "number": a quantity question whose best passages hold no number is one the documents cannot answer (see
 `Retriever.abstention_reasons`), so those passages must not be re-ranked towards numbers first."""
 ANSWER_TYPE_POOL = 10
+SOFT_POOL = 20
+"""Passages re-ranked by the soft word match (`RetrievalSettings.soft_weight`) when the question has foreign words."""
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,10 @@ class RetrievalSettings:
     A passage holding the kind of phrase the question asks for (a date for «Когда…?», a place
     for «Где…?», a number or date for "How long…?"; see `TYPED_KINDS`) gains
     `answer_type_weight`; the best `ANSWER_TYPE_POOL` passages are re-ranked with it.
+    When the question has such foreign words, the best `SOFT_POOL` passages are re-ranked with `soft_weight` times
+    how near each foreign word comes to a word of the passage (`WordBridge.soft_match`: the best cosine, read from
+    `soft_floor` up; an index built before it existed reads 0: off), so a distinctive word the bridge's threshold
+    drops («ambassador» ≈ «посол» at 0.88) still tells the passages apart.
 
     The document is taken to have no answer when the best hit scores below a floor that rises
     from `abstain_below_other` to `abstain_below_russian` with the share of the question's words
@@ -52,10 +58,12 @@ class RetrievalSettings:
     bridge_similarity: float = 0.9
     bridge_latin: bool = True
     answer_type_weight: float = 0.02
+    soft_weight: float = 0.3
+    soft_floor: float = 0.8
 
     def __post_init__(self) -> None:
         weights = (self.sentence_weight, self.passage_weight, self.lexical_weight, self.sentence_lexical_weight)
-        if min(*weights, self.answer_type_weight) < 0:
+        if min(*weights, self.answer_type_weight, self.soft_weight) < 0:
             raise ValueError("retrieval weights must be 0 or more")
         if self.sentence_weight + self.passage_weight <= 0:
             raise ValueError("sentence_weight + passage_weight must be greater than 0")
@@ -67,6 +75,8 @@ class RetrievalSettings:
             raise ValueError("bridge_words must be 0 or more")
         if not -1 <= self.bridge_similarity <= 1:
             raise ValueError("bridge_similarity is a cosine similarity: between -1 and 1")
+        if not -1 <= self.soft_floor < 1:
+            raise ValueError("soft_floor is a cosine similarity: from -1 up to (not including) 1")
         if not (-2 <= self.abstain_below_other <= 2 and -2 <= self.abstain_below_russian <= 2):
             raise ValueError("abstain_below_* are scores on the scale of a cosine similarity: between -2 and 2")
 
@@ -90,6 +100,7 @@ class RetrievalSettings:
                 "latin": self.bridge_latin,
             },
             "answer_type": {"weight": self.answer_type_weight, "kinds": sorted(TYPED_KINDS)},
+            "soft_match": {"weight": self.soft_weight, "floor": self.soft_floor, "pool": SOFT_POOL},
         }
 
     @classmethod
@@ -110,4 +121,6 @@ class RetrievalSettings:
             bridge_similarity=float(data["bridge"]["min_similarity"]),
             bridge_latin=bool(data["bridge"]["latin"]),
             answer_type_weight=float(data["answer_type"]["weight"]),
+            soft_weight=float(data.get("soft_match", {}).get("weight", 0.0)),
+            soft_floor=float(data.get("soft_match", {}).get("floor", 0.8)),
         )

@@ -170,6 +170,10 @@ class WordVectors:
         rows = sorted(self._rows[word] for word in words if word in self._rows)
         return self.vectors[rows]
 
+    def vectors_by_word(self, words: set[str]) -> dict[str, np.ndarray]:
+        """The vector of each of `words` that is a bridge word."""
+        return {word: self.vectors[self._rows[word]] for word in words if word in self._rows}
+
 
 class WordVocabulary(Protocol):
     """What the word bridge needs from its vocabulary (in memory: `WordVectors`; in Milvus: searched there)."""
@@ -179,6 +183,8 @@ class WordVocabulary(Protocol):
     def nearest(self, vectors: np.ndarray, count: int) -> list[list[tuple[str, float]]]: ...
 
     def vectors_of(self, words: set[str]) -> np.ndarray: ...
+
+    def vectors_by_word(self, words: set[str]) -> dict[str, np.ndarray]: ...
 
 
 class TermStatistics(Protocol):

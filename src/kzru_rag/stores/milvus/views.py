@@ -246,6 +246,15 @@ class Words:
         rows.sort(key=lambda row: row["id"])
         return np.array([row["vector"] for row in rows], dtype=np.float32).reshape(len(rows), -1)
 
+    def vectors_by_word(self, words: set[str]) -> dict[str, np.ndarray]:
+        listed = sorted(words)
+        found: dict[str, np.ndarray] = {}
+        for first in range(0, len(listed), BATCH):
+            chosen = f"word in {quoted(listed[first : first + BATCH])}"
+            for row in self.store.query("words", chosen, ["word", "vector"]):
+                found[row["word"]] = np.asarray(row["vector"], dtype=np.float32)
+        return found
+
 
 class PassageVectors:
     """The chunk vectors of a Milvus index, searched by the engine (FAISS-like: see `stores.VectorSearch`)."""
