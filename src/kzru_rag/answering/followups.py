@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from kzru_rag.answering.wording import quotes_of
 from kzru_rag.language.entities import named_specifics, tagged
 from kzru_rag.language.questions import WHICH, expected_answer, key_nouns, question_language
 from kzru_rag.language.speech import ANAPHORS
@@ -241,7 +242,8 @@ def referent(question: str | Query, history: Sequence[Message], terms: TermIndex
       of what the question was about, so only «там» / "there" takes an entity from it.
     - When a Russian noun of the previous question agrees with the pronoun and is not the one it
       asked for («Какова тема форума?» → «А где он пройдёт?»), the pronoun continues that question.
-    - Otherwise the entities of the previous answer that agree with the pronoun are ranked: those of
+    - Otherwise the entities of what the previous answer claimed (`claimed`: its first quote, or all its leads when
+      it was uncertain; not the further quotes given as context) that agree with the pronoun are ranked: those of
       the kind the previous question asked for first («Кто…?»: a person), then those it did not name
       (what the answer added), then the most specific
       (the rarest in the indexed sentences, by `terms`), then in the answer's order.
@@ -263,7 +265,7 @@ def referent(question: str | Query, history: Sequence[Message], terms: TermIndex
     if kind != "person" and _subject_agrees(asked, pronoun):
         return None
     named = frozenset().union(*content_words(asked))
-    candidates = [entity for entity in entities(turns[last]["content"]) if entity.agrees_with(pronoun)]
+    candidates = [entity for entity in entities(claimed(turns[last]["content"])) if entity.agrees_with(pronoun)]
 
     wanted = _ENTITY_OF_KIND.get(kind) if kind is not None else None
 
@@ -351,6 +353,13 @@ def first_claim(answer: str) -> str:
     The further quotes of an extractive answer are context, not what the question was answered with.
     """
     return _MARKER.split(answer, maxsplit=1)[0].strip()
+
+
+def claimed(answer: str) -> str:
+    """What an earlier answer gave as the answer: its first claim (`first_claim`) when it was presented as one, all its
+    quotes when it was uncertain (leads, any of which the user may take up)."""
+    quotes = quotes_of(answer)
+    return quotes if quotes != answer else first_claim(answer)
 
 
 def _entity(text: str, kind: EntityKind, words: Sequence[Any]) -> Entity:
