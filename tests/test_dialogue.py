@@ -136,6 +136,20 @@ def test_the_pronoun_takes_an_entity_of_the_answer_not_of_its_further_quotes() -
     assert referent("А что там будут производить?", _history(CLUSTERS, leads)).text == "Омске"
 
 
+@pytest.mark.parametrize(
+    "question, follow_up",
+    [
+        ("Кто платит за ремонт стиральной машины, если она сломалась?", False),  # «она» is the machine
+        ("Где проходит форум, и когда он откроется?", False),
+        ("А чем, по её словам, станет форум для колледжей?", True),  # no noun before the comma: she is Тулиндинова
+        ("А какую должность она занимает?", True),  # the noun asked for is not what «она» stands for
+    ],
+)
+def test_a_pronoun_whose_noun_is_in_the_question_points_within_it(question: str, follow_up: bool) -> None:
+    assert is_follow_up(question, _history(WHO, ONE_WOMAN)) is follow_up
+    assert (referent(question, _history(WHO, ONE_WOMAN)) is None) is not follow_up
+
+
 def test_only_an_answers_first_claim_counts_as_what_it_said() -> None:
     assert first_claim("Первая цитата. [1]\n\nВторая цитата. [2]") == "Первая цитата."
     assert first_claim("Ответ без ссылок.") == "Ответ без ссылок."

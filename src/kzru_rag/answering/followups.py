@@ -127,8 +127,9 @@ def is_follow_up(question: str | Query, history: Sequence[Message] = ()) -> bool
     It refers back with a pronoun («он», «там», "it"), a demonstrative standing alone («Кто это сказал?»), or a
     demonstrative whose noun an earlier turn named («этот мост» after «…второго моста через Иртыш»), or it names
     only what the previous exchange named (`_continues`: a common noun standing for it). A demonstrative
-    with a Russian noun the conversation never named points elsewhere («в этой статье»), and "there" of "is
-    there" points nowhere: such a question stands alone.
+    with a Russian noun the conversation never named points elsewhere («в этой статье»), "there" of "is
+    there" points nowhere, and a pronoun after a comma whose noun the question names before it points within the
+    question (`_points_within`): such a question stands alone.
     """
     if _pointers(question):
         return True
@@ -180,13 +181,26 @@ def _pointers(question: str | Query) -> list[str]:
     """The question's pronouns and pro-adverbs that point back, in order (demonstratives are `_demonstrated`);
     "there" next to a form of "be" ("is there", "there are") says that something exists and points nowhere."""
     words = _written(question)
+    text = question.text if isinstance(question, Query) else question
     return [
         word
         for i, word in enumerate(words)
         if word in ANAPHORS
         and word not in DEMONSTRATIVES
         and not (word == "there" and {*words[max(0, i - 1) : i], *words[i + 1 : i + 2]} & _BE)
+        and not _points_within(text, word)
     ]
+
+
+def _points_within(text: str, word: str) -> bool:
+    """True when the pronoun `word` stands in a clause after a comma and a Russian noun of the question before that
+    comma agrees with it: it points within the question («Кто платит за ремонт стиральной машины, если она
+    сломалась?»), not back to the conversation."""
+    pronoun = PRONOUNS.get(word)
+    found = re.search(rf"(?<!\w){re.escape(word)}(?!\w)", text, re.IGNORECASE)
+    if pronoun is None or found is None or "," not in text[: found.start()]:
+        return False
+    return _subject_agrees(text[: found.start()].rpartition(",")[0], pronoun)
 
 
 def _demonstrated(question: str | Query) -> list[Readings | None]:
