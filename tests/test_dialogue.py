@@ -12,6 +12,7 @@ import pytest
 
 from kzru_rag import Assistant
 from kzru_rag.answering.followups import contextual_query, entities, first_claim, is_follow_up, referent
+from kzru_rag.answering.wording import uncertain
 from kzru_rag.evaluation.datasets import Dialogue, Turn, load_dialogues
 from kzru_rag.evaluation.dialogues import evaluate_dialogues, format_dialogues
 from kzru_rag.faces.cli import main
@@ -118,6 +119,35 @@ def test_a_repeated_pronoun_keeps_its_referent() -> None:
     history = [*_history(WHO, ONE_WOMAN), *_history("А где она работает?", "В Москве находится институт. [1]")]
 
     assert referent("А кем она работает?", history).text == "Жанар Тулиндинова"
+
+
+CLUSTERS = "Какие кластеры хотят формировать?"
+TWO_QUOTES = "Особое внимание уделяется кластерам по переработке зерна. [1]\n\nВ Омске открыт филиал университета. [2]"
+
+
+def test_the_pronoun_takes_an_entity_of_the_answer_not_of_its_further_quotes() -> None:
+    """An answer presented as one said its first claim; its further quotes are context, so «там» takes no place
+    from them and the earlier question is searched. An uncertain answer offers all its quotes as leads: any may
+    be what the user takes up."""
+    assert referent("А что там будут производить?", _history(CLUSTERS, TWO_QUOTES)) is None
+    assert contextual_query("А что там будут производить?", _history(CLUSTERS, TWO_QUOTES)).endswith(CLUSTERS)
+    leads = uncertain("ru", TWO_QUOTES, 2)
+
+    assert referent("А что там будут производить?", _history(CLUSTERS, leads)).text == "Омске"
+
+
+@pytest.mark.parametrize(
+    "question, follow_up",
+    [
+        ("Кто платит за ремонт стиральной машины, если она сломалась?", False),  # «она» is the machine
+        ("Где проходит форум, и когда он откроется?", False),
+        ("А чем, по её словам, станет форум для колледжей?", True),  # no noun before the comma: she is Тулиндинова
+        ("А какую должность она занимает?", True),  # the noun asked for is not what «она» stands for
+    ],
+)
+def test_a_pronoun_whose_noun_is_in_the_question_points_within_it(question: str, follow_up: bool) -> None:
+    assert is_follow_up(question, _history(WHO, ONE_WOMAN)) is follow_up
+    assert (referent(question, _history(WHO, ONE_WOMAN)) is None) is not follow_up
 
 
 def test_only_an_answers_first_claim_counts_as_what_it_said() -> None:

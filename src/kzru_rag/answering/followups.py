@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from kzru_rag.answering.wording import quotes_of
 from kzru_rag.language.entities import named_specifics, tagged
 from kzru_rag.language.questions import WHICH, expected_answer, key_nouns, question_language
 from kzru_rag.language.speech import ANAPHORS
@@ -126,8 +127,9 @@ def is_follow_up(question: str | Query, history: Sequence[Message] = ()) -> bool
     It refers back with a pronoun («он», «там», "it"), a demonstrative standing alone («Кто это сказал?»), or a
     demonstrative whose noun an earlier turn named («этот мост» after «…второго моста через Иртыш»), or it names
     only what the previous exchange named (`_continues`: a common noun standing for it). A demonstrative
-    with a Russian noun the conversation never named points elsewhere («в этой статье»), and "there" of "is
-    there" points nowhere: such a question stands alone.
+    with a Russian noun the conversation never named points elsewhere («в этой статье»), "there" of "is
+    there" points nowhere, and a pronoun after a comma whose noun the question names before it points within the
+    question (`_points_within`): such a question stands alone.
     """
     if _pointers(question):
         return True
@@ -179,13 +181,26 @@ def _pointers(question: str | Query) -> list[str]:
     """The question's pronouns and pro-adverbs that point back, in order (demonstratives are `_demonstrated`);
     "there" next to a form of "be" ("is there", "there are") says that something exists and points nowhere."""
     words = _written(question)
+    text = question.text if isinstance(question, Query) else question
     return [
         word
         for i, word in enumerate(words)
         if word in ANAPHORS
         and word not in DEMONSTRATIVES
         and not (word == "there" and {*words[max(0, i - 1) : i], *words[i + 1 : i + 2]} & _BE)
+        and not _points_within(text, word)
     ]
+
+
+def _points_within(text: str, word: str) -> bool:
+    """True when the pronoun `word` stands in a clause after a comma and a Russian noun of the question before that
+    comma agrees with it: it points within the question («Кто платит за ремонт стиральной машины, если она
+    сломалась?»), not back to the conversation."""
+    pronoun = PRONOUNS.get(word)
+    found = re.search(rf"(?<!\w){re.escape(word)}(?!\w)", text, re.IGNORECASE)
+    if pronoun is None or found is None or "," not in text[: found.start()]:
+        return False
+    return _subject_agrees(text[: found.start()].rpartition(",")[0], pronoun)
 
 
 def _demonstrated(question: str | Query) -> list[Readings | None]:
@@ -241,7 +256,8 @@ def referent(question: str | Query, history: Sequence[Message], terms: TermIndex
       of what the question was about, so only «там» / "there" takes an entity from it.
     - When a Russian noun of the previous question agrees with the pronoun and is not the one it
       asked for («Какова тема форума?» → «А где он пройдёт?»), the pronoun continues that question.
-    - Otherwise the entities of the previous answer that agree with the pronoun are ranked: those of
+    - Otherwise the entities of what the previous answer claimed (`claimed`: its first quote, or all its leads when
+      it was uncertain; not the further quotes given as context) that agree with the pronoun are ranked: those of
       the kind the previous question asked for first («Кто…?»: a person), then those it did not name
       (what the answer added), then the most specific
       (the rarest in the indexed sentences, by `terms`), then in the answer's order.
@@ -263,7 +279,7 @@ def referent(question: str | Query, history: Sequence[Message], terms: TermIndex
     if kind != "person" and _subject_agrees(asked, pronoun):
         return None
     named = frozenset().union(*content_words(asked))
-    candidates = [entity for entity in entities(turns[last]["content"]) if entity.agrees_with(pronoun)]
+    candidates = [entity for entity in entities(claimed(turns[last]["content"])) if entity.agrees_with(pronoun)]
 
     wanted = _ENTITY_OF_KIND.get(kind) if kind is not None else None
 
@@ -351,6 +367,13 @@ def first_claim(answer: str) -> str:
     The further quotes of an extractive answer are context, not what the question was answered with.
     """
     return _MARKER.split(answer, maxsplit=1)[0].strip()
+
+
+def claimed(answer: str) -> str:
+    """What an earlier answer gave as the answer: its first claim (`first_claim`) when it was presented as one, all its
+    quotes when it was uncertain (leads, any of which the user may take up)."""
+    quotes = quotes_of(answer)
+    return quotes if quotes != answer else first_claim(answer)
 
 
 def _entity(text: str, kind: EntityKind, words: Sequence[Any]) -> Entity:
