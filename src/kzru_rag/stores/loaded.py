@@ -56,15 +56,14 @@ class LoadedIndex:
     _words: list[str] | None = field(default=None, repr=False, compare=False)
 
     def read_ahead(self, readings: Iterable[str] = (), passages: Iterable[int] = ()) -> None:
-        """Name what a question reads next: the statistics of the words' `readings`; the bounds, records, sentence
-        units and documents of the `passages` (chunk positions, the best first). A store that queries its data
-        (Milvus) starts reading them in the background, side by side, and a read of them waits for that; an index in
-        memory has nothing to do."""
+        """Name what a question reads next: the statistics of the words' `readings`; the bounds, records and sentence
+        units of the `passages` (chunk positions). A store that queries its data (Milvus) starts reading them in the
+        background, side by side, and a read of them waits for that; an index in memory has nothing to do."""
         if self.ahead is None:
             return
         if wanted := set(readings):
             self.ahead.words(wanted)
-        if chunk_ids := list(dict.fromkeys(int(c) for c in passages)):
+        if chunk_ids := sorted({int(c) for c in passages}):
             self.ahead.passages(chunk_ids)
 
     def spells(self, abbreviation: str) -> bool:

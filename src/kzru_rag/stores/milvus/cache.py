@@ -48,8 +48,9 @@ class Background:
         """Wait for the reads that bring any of `keys` or whose keys are not known."""
         wanted = set(keys)
         with self._lock:
-            reads = [future for future, covers in self._reads if covers is None or covers & wanted]
-        wait(reads)
+            reads = [f for f, covers in self._reads if not f.done() and (covers is None or covers & wanted)]
+        if reads:  # a question reads thousands of cached rows: most find nothing to wait for
+            wait(reads)
 
 
 class LRU:

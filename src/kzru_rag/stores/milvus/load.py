@@ -106,7 +106,7 @@ def _queried(
         following=Column(unit_rows, units, ("following",)),
     )
     documents = Documents(store, manifest.documents)  # type: ignore[arg-type]
-    ahead = ReadAhead(sentences.terms, chunk_rows, unit_rows, documents, (chunks, units))  # type: ignore[arg-type]
+    ahead = ReadAhead(sentences.terms, chunk_rows, unit_rows, (chunks, units))  # type: ignore[arg-type]
     return LoadedIndex(
         folder, manifest, vectors, Chunks(chunk_rows, chunks), documents, sentences=sentences, store=store, ahead=ahead
     )  # type: ignore[arg-type]

@@ -23,9 +23,6 @@ CACHE_ITEMS = 100_000
 """Term statistics, prefixes and bridge-word answers kept in process (a few MiB)."""
 CACHE_DOCUMENT_CHARS = 4_000_000
 """Characters of recently read documents kept in process (up to ~8 MiB for Cyrillic text); the latest one always."""
-DOCUMENTS_AHEAD_CHARS = 1_000_000
-"""Characters of the candidate passages' documents read beside their sentence units (the best passages' first): the
-units that score best are among them, so the hits need no read after the scoring when they fit."""
 SEARCH_RECORDS = 1_000
 """A passage search for at most this many returns the passages' rows with its hits (`PassageVectors.search`)."""
 
@@ -80,14 +77,12 @@ class Chunks:
 
 
 class Documents(Mapping[str, Document]):
-    """The documents of a Milvus index by id, each read when asked for, or several in one query (`many`, or `ahead`
-    in the background); an LRU keeps recent ones. Which documents there are comes from the manifest's compact records
-    (`SourceRecords`)."""
+    """The documents of a Milvus index by id, each read when asked for, or several in one query (`many`); an LRU
+    keeps recent ones. Which documents there are comes from the manifest's compact records (`SourceRecords`)."""
 
     def __init__(self, store: MilvusIndex, sources: SourceRecords) -> None:
         self.store, self.sources = store, sources
         self.cache = LRU(CACHE_DOCUMENT_CHARS, size=lambda document: len(document.text))
-        self.background = Background()
 
     def __len__(self) -> int:
         return len(self.sources)
@@ -106,42 +101,17 @@ class Documents(Mapping[str, Document]):
     def many(self, doc_ids: Iterable[str]) -> dict[str, Document]:
         """The documents of `doc_ids` (known ones), those not in the cache read together: one query for as many
         as the cache holds."""
-        items = self._items(doc_ids)
-        self.background.settle(items)
-        found = self.cache.known(items)
-        found.update(self._read({doc_id: item for doc_id, item in items.items() if doc_id not in found}))
-        return {doc_id: found[doc_id] for doc_id in items}
-
-    def ahead(self, doc_ids: Iterable[str], chars: int) -> None:
-        """Start reading, in the background, the documents of `doc_ids` (in order) that are neither cached nor being
-        read, as long as their characters add up to at most `chars`."""
-        items = self._items(doc_ids)
-        skipped = self.cache.known(items).keys() | self.background.in_flight()
-        wanted: dict[str, int] = {}
-        for doc_id, item in items.items():
-            if doc_id not in skipped:
-                chars -= self.sources.chars(item)
-                if chars < 0:
-                    break
-                wanted[doc_id] = item
-        if wanted:
-            self.background.start(lambda: self._read(wanted), frozenset(wanted))
-
-    def _items(self, doc_ids: Iterable[str]) -> dict[str, int]:
-        """The known ones of `doc_ids`, each with its item number (its place in the manifest's records)."""
-        return {
+        items = {
             doc_id: item for doc_id in dict.fromkeys(doc_ids) if (item := self.sources.position(doc_id)) is not None
         }
-
-    def _read(self, items: dict[str, int]) -> dict[str, Document]:
-        sizes = {doc_id: self.sources.chars(item) for doc_id, item in items.items()}
-        fetched: dict[str, Document] = {}
-        for group in _within(sizes, list(items), CACHE_DOCUMENT_CHARS):
+        found = self.cache.known(items)
+        missing = {doc_id: self.sources.chars(item) for doc_id, item in items.items() if doc_id not in found}
+        for group in _within(missing, list(missing), CACHE_DOCUMENT_CHARS):
             read = self.store.records("document", [items[doc_id] for doc_id in group])
-            documents = {doc_id: Document.from_dict(read[items[doc_id]]) for doc_id in group}
-            self.cache.keep(documents)
-            fetched.update(documents)
-        return fetched
+            fetched = {doc_id: Document.from_dict(read[items[doc_id]]) for doc_id in group}
+            self.cache.keep(fetched)
+            found.update(fetched)
+        return {doc_id: found[doc_id] for doc_id in items}
 
 
 def _within(sizes: dict[str, int], keys: list[str], budget: int) -> Iterator[list[str]]:
@@ -226,13 +196,12 @@ class Terms:
 
 class ReadAhead:
     """Reads of what a question reads next, started in the background when the retriever names it
-    (`LoadedIndex.read_ahead`): term statistics; for the candidate passages (best first), the bounds of the passages
-    after them (`chunks` by id; their own rows came with the search, `PassageVectors`), their sentence units
-    (`sentences` by chunk) and their documents (up to `DOCUMENTS_AHEAD_CHARS`), all at once. What is cached is not
-    read again."""
+    (`LoadedIndex.read_ahead`): term statistics; for the candidate passages, the bounds of the passages after them
+    (`chunks` by id; their own rows came with the search, `PassageVectors`) beside their sentence units (`sentences`
+    by chunk). What is cached is not read again."""
 
-    def __init__(self, terms: Terms, chunks: Rows, units: Rows, documents: Documents, counts: tuple[int, int]) -> None:
-        self.terms, self.chunks, self.units, self.documents = terms, chunks, units, documents
+    def __init__(self, terms: Terms, chunks: Rows, units: Rows, counts: tuple[int, int]) -> None:
+        self.terms, self.chunks, self.units = terms, chunks, units
         self.chunk_count, self.unit_count = counts
 
     def words(self, readings: set[str]) -> None:
@@ -241,10 +210,7 @@ class ReadAhead:
     def passages(self, chunk_ids: list[int]) -> None:
         self.chunks.ahead(sorted({c for i in chunk_ids for c in (i, i + 1) if c < self.chunk_count}), self.chunk_count)
         if cold := [c for c in chunk_ids if not self._cached(c)]:
-            self.units.ahead_where("chunk", sorted(cold), self.unit_count, ("previous", "following"))
-        known = self.chunks.cache.known(chunk_ids)
-        doc_ids = (json.loads(known[c]["record"])["doc_id"] for c in chunk_ids if c in known)
-        self.documents.ahead(doc_ids, DOCUMENTS_AHEAD_CHARS)
+            self.units.ahead_where("chunk", cold, self.unit_count, ("previous", "following"))
 
     def _cached(self, chunk: int) -> bool:
         """True when the sentence units of `chunk` are known to be cached (its bounds are)."""
