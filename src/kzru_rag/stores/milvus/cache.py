@@ -48,8 +48,9 @@ class Background:
         """Wait for the reads that bring any of `keys` or whose keys are not known."""
         wanted = set(keys)
         with self._lock:
-            reads = [future for future, covers in self._reads if covers is None or covers & wanted]
-        wait(reads)
+            reads = [f for f, covers in self._reads if not f.done() and (covers is None or covers & wanted)]
+        if reads:  # a question reads thousands of cached rows: most find nothing to wait for
+            wait(reads)
 
 
 class LRU:
@@ -121,7 +122,9 @@ class Rows:
         only by a read of its ids)."""
 
         def read() -> None:
-            rows = self._kept(self.store.query(self.part, f"{field} in {sorted(values)}", self.fields, limit=QUERIED))
+            rows = self.keep_rows(
+                self.store.query(self.part, f"{field} in {sorted(values)}", self.fields, limit=QUERIED)
+            )
             linked = {row[link] for row in rows.values() for link in links if row[link] >= 0} - rows.keys()
             outside = self._around(linked, count) - rows.keys()
             if wanted := sorted(outside - self.cache.known(outside).keys()):
@@ -134,9 +137,10 @@ class Rows:
         return {n for i in ids for n in range(max(i - before, 0), min(i + after + 1, count))}
 
     def _fetch(self, ids: list[int]) -> dict[int, dict[str, Any]]:
-        return self._kept(self.store.by_id(self.part, ids, self.fields))
+        return self.keep_rows(self.store.by_id(self.part, ids, self.fields))
 
-    def _kept(self, rows: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
+    def keep_rows(self, rows: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
+        """Cache `rows` (read elsewhere: with a search's hits) by id; they hold `id` and this collection's `fields`."""
         fetched = {int(row["id"]): _compact(row) for row in rows}
         self.cache.keep(fetched)
         return fetched

@@ -47,10 +47,11 @@ def read(spec: StoreSpec, folder: Path, name: str, whole: bool = False) -> Loade
                 f"the index {name} in Milvus at {spec.uri} is inconsistent ({chunks} chunks and {units} sentences, "
                 f"the manifest says {manifest.chunk_count} chunks): {hint}"
             )
-        vectors = PassageVectors(store, chunks, manifest.dim, manifest.vector_index)
         if whole:
-            return _whole(store, folder, manifest, vectors, hint)
-    loaded = _queried(store, folder, manifest, vectors, units, words)
+            return _whole(
+                store, folder, manifest, PassageVectors(store, chunks, manifest.dim, manifest.vector_index), hint
+            )
+    loaded = _queried(store, folder, manifest, chunks, units, words)
     _release_free_heap()
     return loaded
 
@@ -78,10 +79,9 @@ def _served(client: MilvusClient, spec: StoreSpec, name: str, hint: str) -> Milv
 
 
 def _queried(
-    store: MilvusIndex, folder: Path, manifest: IndexManifest, vectors: PassageVectors, units: int, words: int
+    store: MilvusIndex, folder: Path, manifest: IndexManifest, chunks: int, units: int, words: int
 ) -> LoadedIndex:
     """The index as objects that query Milvus for what is read, keeping recent rows in LRU caches."""
-    chunks = vectors.ntotal
     unit_rows = Rows(
         store,
         "sentences",
@@ -90,8 +90,10 @@ def _queried(
         CACHE_UNITS,
     )
     # The retriever reads where each candidate passage's units start and end (`first` of it and of the next
-    # chunk), all candidates at once, then the records of the few it cites: one round trip brings both.
+    # chunk), all candidates at once, then the records of the few it cites: the search brings both for the
+    # candidates, one read the next chunks' beside their units.
     chunk_rows = Rows(store, "chunks", ["first", "record"], (0, 0), CACHE_CHUNKS)
+    vectors = PassageVectors(store, chunks, manifest.dim, manifest.vector_index, chunk_rows)
     sentences = SentenceIndex(
         spans=Column(unit_rows, units, ("start", "end")),
         chunk_of=Column(unit_rows, units, ("chunk",)),

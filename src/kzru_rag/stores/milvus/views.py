@@ -23,6 +23,8 @@ CACHE_ITEMS = 100_000
 """Term statistics, prefixes and bridge-word answers kept in process (a few MiB)."""
 CACHE_DOCUMENT_CHARS = 4_000_000
 """Characters of recently read documents kept in process (up to ~8 MiB for Cyrillic text); the latest one always."""
+SEARCH_RECORDS = 1_000
+"""A passage search for at most this many returns the passages' rows with its hits (`PassageVectors.search`)."""
 
 
 class Column:
@@ -194,9 +196,9 @@ class Terms:
 
 class ReadAhead:
     """Reads of what a question reads next, started in the background when the retriever names it
-    (`LoadedIndex.read_ahead`): term statistics; candidate passages' bounds and records (`chunks` by id, with the
-    chunk after each) beside their sentence units (`sentences` by chunk), the two at once. What is cached is not
-    read again."""
+    (`LoadedIndex.read_ahead`): term statistics; for the candidate passages, the bounds of the passages after them
+    (`chunks` by id; their own rows came with the search, `PassageVectors`) beside their sentence units (`sentences`
+    by chunk). What is cached is not read again."""
 
     def __init__(self, terms: Terms, chunks: Rows, units: Rows, counts: tuple[int, int]) -> None:
         self.terms, self.chunks, self.units = terms, chunks, units
@@ -257,10 +259,11 @@ class Words:
 
 
 class PassageVectors:
-    """The chunk vectors of a Milvus index, searched by the engine (FAISS-like: see `stores.VectorSearch`)."""
+    """The chunk vectors of a Milvus index, searched by the engine (FAISS-like: see `stores.VectorSearch`). With
+    `rows`, a search for up to `SEARCH_RECORDS` passages brings their rows too, and leaves them in that cache."""
 
-    def __init__(self, store: MilvusIndex, count: int, dim: int, kind: str) -> None:
-        self.store, self.ntotal, self.d = store, count, dim
+    def __init__(self, store: MilvusIndex, count: int, dim: int, kind: str, rows: Rows | None = None) -> None:
+        self.store, self.ntotal, self.d, self.rows = store, count, dim, rows
         self.collection = store.collection("chunks")
         self.params: dict[str, Any] = {"metric_type": "IP"}
         if kind == "hnsw":
@@ -269,10 +272,13 @@ class PassageVectors:
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
         ids = np.full((len(queries), k), -1, dtype=np.int64)
-        found = self.store.search("chunks", [q.astype(np.float32).tolist() for q in queries], k, self.params, [])
+        fields = self.rows.fields if self.rows is not None and k <= SEARCH_RECORDS else []
+        found = self.store.search("chunks", [q.astype(np.float32).tolist() for q in queries], k, self.params, fields)
         for row, hits in enumerate(found):
             for place, hit in enumerate(hits):
                 scores[row, place], ids[row, place] = hit["distance"], hit["id"]
+            if fields:
+                self.rows.keep_rows([{"id": hit["id"], **hit["entity"]} for hit in hits])  # type: ignore[union-attr]
         return scores, ids
 
     def reconstruct_n(self, first: int, count: int) -> np.ndarray:
