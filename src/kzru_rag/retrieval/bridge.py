@@ -74,7 +74,6 @@ class WordBridge:
         if not known:
             return np.zeros(len(texts))
         column = {word: j for j, word in enumerate(known)}
-        similarity = vectors @ np.stack(list(known.values())).T
-        best = [similarity[:, [column[w] for w in words if w in column] or [0]].max(axis=1) for words in held]
-        found = [bool(column.keys() & words) for words in held]
-        return np.array([np.clip((b - floor) / (1 - floor), 0, 1).mean() if f else 0.0 for b, f in zip(best, found)])
+        nearness = np.clip((vectors @ np.stack(list(known.values())).T - floor) / (1 - floor), 0, 1)
+        columns = [[column[word] for word in words if word in column] for words in held]
+        return np.array([nearness[:, c].max(axis=1).mean() if c else 0.0 for c in columns])

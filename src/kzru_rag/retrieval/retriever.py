@@ -138,9 +138,10 @@ class Retriever:
         if soft:
             matches = self._bridge.soft_match(foreign_vectors, [hit.text for hit in hits], self.settings.soft_floor)
             hits = [with_soft(hit, float(m)) for hit, m in zip(hits, matches)]
-        weight = self.settings.soft_weight  # the soft match re-ranks; a hit's score stays the retrieval's
-        ranked = sorted(hits, key=lambda hit: -hit.score - weight * hit.signals.get("soft_match", 0.0))
-        return ranked[:k] if typed or soft else hits[:k]
+        if typed or soft:  # the soft match re-ranks; a hit's score stays the retrieval's
+            weight = self.settings.soft_weight
+            hits.sort(key=lambda hit: -hit.score - weight * hit.signals.get("soft_match", 0.0))
+        return hits[:k]
 
     def _read_ahead(self, best: np.ndarray) -> None:
         """Have the index read the documents of the `best` units at once (Milvus: in one query, not one a hit)."""
