@@ -15,6 +15,7 @@ from kzru_rag.index.build import build_index
 from kzru_rag.index.load import load_index
 from kzru_rag.language.questions import analyse
 from kzru_rag.language.speech import names_speaker
+from kzru_rag.language.words import years
 from kzru_rag.retrieval.retriever import Retriever
 from kzru_rag.schema import Hit
 
@@ -269,3 +270,34 @@ def test_asked_who_someone_is_the_sentence_that_says_what_she_is_is_quoted(encod
     assert span_text(hit, extractor.choose(who_is, [hit], who_is)[0].span) == ANALYST[2]
     met = analyse("С кем встретилась Жанар Тулиндинова?")
     assert span_text(hit, extractor.choose(met, [hit], met)[0].span) == ANALYST[0]
+
+
+CENSUS = (
+    "# Заречный\n\nПо переписи 2021 года в Заречном жили 12 400 человек. Город стоит на левом берегу Тобола.\n\n"
+    "Речной вокзал открыли в 1959 году.\n"
+)
+YEAR_DECIDES = ConfidenceModel(
+    weights=(-5.0,), bias=2.0, means=(0.0,), scales=(1.0,), answer_from=0.5, names=("other_year",)
+)
+"""A judge that reads only `other_year`: a quote naming another year than the question is uncertain."""
+
+
+def test_a_quote_that_speaks_of_another_year_than_asked_is_uncertain_and_says_so(tmp_path, encoder) -> None:
+    """Asked about the 1959 census, the only census sentence gives 2021's (1959 is named elsewhere, so the question is
+    not refused for a year the document never names): the answer is uncertain and names both years; asked about
+    2021 (or with no year), the same sentence answers."""
+    assistant = _judged_assistant(tmp_path, encoder, CENSUS)
+    assistant.confidence = YEAR_DECIDES
+    then = assistant.ask("Сколько человек жило в Заречном по переписи 1959 года?")
+    assert then.status == "uncertain" and then.signals is not None and then.signals.other_year == 1.0
+    assert then.text.split("\n\n")[0].endswith("Вопрос о 1959 годе, а первый фрагмент говорит о 2021.")
+    for question in ("Сколько человек жило в Заречном по переписи 2021 года?", "Сколько человек живёт в Заречном?"):
+        answer = assistant.ask(question)
+        assert answer.status == "answered" and answer.signals is not None and answer.signals.other_year == 0.0
+    assert doubt("en", year=("1959", "2021")) == "The question asks about 1959; the first passage speaks of 2021."
+
+
+def test_the_years_of_a_text_are_four_digit_numbers_standing_alone() -> None:
+    assert years("по переписи 1959 года, в сезоне 2025/26, с 1971–1988") == {"1959", "2025", "1971", "1988"}
+    assert years("жили 41 300 человек, вклад до 1,4 млн, 1500 рублей, код 123456") == {"1500"}
+    assert years("0.2025 и 3000 лет") == frozenset()

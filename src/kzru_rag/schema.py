@@ -126,6 +126,8 @@ class Query:
     """It asks whose («Чьи слова…?»)."""
     things: tuple[Thing, ...] = ()
     """The phrases that tell which thing it asks about (`language.subjects.question_things`)."""
+    years: frozenset[str] = frozenset()
+    """The years it names (`language.words.years`)."""
     described: tuple[frozenset[str], ...] = ()
     """The readings of each word of what it asks to describe («Кто такая *Жанар Тулиндинова*?», «Что такое
     *сепсис*?»: `language.subjects.described`); empty when it asks no description."""
@@ -167,6 +169,8 @@ class Signals:
       in the quoted sentence (by lemma), 0 when it is not, 0.5 when the question has none.
     - `follow_up`: 1 when the question was searched with the conversation added (a follow-up: its referent or the
       earlier questions), else 0; such a search meets the passages with lower similarity and word overlap.
+    - `other_year`: 1 when the question names a year the quoted sentence does not and the sentence names another
+      («…по переписи 1959 года?» → «По переписи 2021 года…»), else 0.
     """
 
     score: float
@@ -179,6 +183,7 @@ class Signals:
     russian_share: float
     asked_noun: float
     follow_up: float = 0.0
+    other_year: float = 0.0
 
     def vector(self, names: Sequence[str] | None = None) -> np.ndarray:
         """The signals named (default: all, in `SIGNAL_NAMES` order) as a row."""

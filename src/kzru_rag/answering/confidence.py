@@ -18,8 +18,9 @@ from typing import Any
 
 import numpy as np
 
+from kzru_rag.answering.quotes import span_text
 from kzru_rag.language.questions import holds_kind
-from kzru_rag.language.words import content_words, word_readings
+from kzru_rag.language.words import content_words, word_readings, years
 from kzru_rag.schema import SIGNAL_NAMES, Evidence, Hit, Query, Signals, Status
 
 
@@ -29,7 +30,7 @@ def measure(query: Query, hits: list[Hit], quote: Hit, evidence: Evidence, asked
     `Retriever.evidence(query, hits)`); the kind of answer and the noun asked for are read from `asked` (default:
     `query`), the question as the user asked it; a follow-up when `query` is not the question as asked."""
     span = quote.highlight or (quote.start, quote.end)
-    sentence = quote.text[span[0] - quote.start : span[1] - quote.start]
+    sentence = quoted_sentence(quote)
     cosine = max(
         (c for a, b, c in quote.sentences if span[0] <= a and b <= span[1]), default=quote.signals.get("sentence", 0.0)
     )
@@ -48,7 +49,21 @@ def measure(query: Query, hits: list[Hit], quote: Hit, evidence: Evidence, asked
         russian_share=evidence.russian_share,
         asked_noun=_asked_noun_quoted(asked, readings),
         follow_up=float(asked.text != query.text),
+        other_year=float(bool(other_year(asked, sentence))),
     )
+
+
+def quoted_sentence(quote: Hit) -> str:
+    """The sentence `quote` cites: its highlight (the whole passage without one)."""
+    return span_text(quote, quote.highlight or (quote.start, quote.end))
+
+
+def other_year(question: Query, sentence: str) -> tuple[str, str] | None:
+    """(a year `question` names, a year `sentence` names instead) when the sentence lacks every year the question
+    names and names another; None otherwise. Such a sentence speaks of another time than the one asked about."""
+    quoted = years(sentence)
+    missing, other = sorted(question.years - quoted), sorted(quoted - question.years)
+    return (missing[0], other[0]) if missing and other and not question.years & quoted else None
 
 
 def _asked_noun_quoted(question: Query, quoted: frozenset[str]) -> float:

@@ -98,6 +98,11 @@ MISSING_NOUN: dict[str, str] = {
     "en": "The first passage does not mention «{noun}».",
     "kk": "Бірінші үзіндіде сұрақтағы «{noun}» сөзі жоқ.",
 }
+OTHER_YEAR: dict[str, str] = {
+    "ru": "Вопрос о {asked} годе, а первый фрагмент говорит о {other}.",
+    "en": "The question asks about {asked}; the first passage speaks of {other}.",
+    "kk": "Сұрақ {asked} жыл туралы, ал бірінші үзінді {other} жыл туралы.",
+}
 RESTATES: dict[str, str] = {
     "ru": "Первый фрагмент повторяет слова вопроса, но ответа может не содержать.",
     "en": "The first passage repeats the question's words but may not answer it.",
@@ -130,9 +135,18 @@ def uncertain(language: Language, text: str, cited: int, why: str = "") -> str:
     return f"{warning} {why}\n\n{text}" if why else f"{warning}\n\n{text}"
 
 
-def doubt(language: Language, kind: Kind | None = None, noun: str | None = None, restates: bool = False) -> str:
-    """Why the first quote may not answer, in one sentence (the first that applies): the `kind` of answer asked for
-    is missing from it, the `noun` asked for is, or it `restates` the question; "" when none is given."""
+def doubt(
+    language: Language,
+    kind: Kind | None = None,
+    noun: str | None = None,
+    restates: bool = False,
+    year: tuple[str, str] | None = None,
+) -> str:
+    """Why the first quote may not answer, in one sentence (the first that applies): it speaks of another `year`
+    (asked, other) than the question, the `kind` of answer asked for is missing from it, the `noun` asked for is, or
+    it `restates` the question; "" when none is given."""
+    if year:
+        return OTHER_YEAR[language].format(asked=year[0], other=year[1])
     if kind:
         return MISSING_KIND[kind][language]
     if noun:

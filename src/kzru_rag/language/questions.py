@@ -27,6 +27,7 @@ from kzru_rag.language.words import (
     specifics,
     tokens,
     word_readings,
+    years,
 )
 from kzru_rag.schema import Kind, Language, Query
 
@@ -109,6 +110,7 @@ def analyse(question: str) -> Query:
         whose=whose,
         things=question_things(text, language),
         described=described(text, language),
+        years=years(text),
     )
 
 

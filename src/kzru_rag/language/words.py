@@ -154,6 +154,15 @@ def specifics(text: str) -> list[Readings]:
     )
 
 
+_YEAR = re.compile(r"(?<![\d.,])(1\d{3}|20\d{2})(?!\d|[.,]\d)")
+
+
+def years(text: str) -> frozenset[str]:
+    """The years `text` names: four-digit numbers from 1000 to 2099 standing alone («в 1959 году», «2025/26»,
+    «1971–1988»), not parts of longer numbers or decimals («41 300», «1,4»)."""
+    return frozenset(_YEAR.findall(text))
+
+
 _ORDINAL = re.compile(r"(\d+)(?:st|nd|rd|th|-?[а-яё]{1,3})?")
 _ROMAN_DIGITS = (
     (1000, "m"),
