@@ -140,8 +140,7 @@ def is_follow_up(question: str | Query, history: Sequence[Message] = ()) -> bool
     earlier = frozenset().union(*(r for turn in history for r in content_words(turn["content"])))
     if any(noun & earlier for noun in named) or _continues(question, history):
         return True
-    lemmas = question.lemmas if isinstance(question, Query) else tokens(question)
-    if len(lemmas) > SHORT_QUESTION_WORDS:
+    if len(content_words(question.text if isinstance(question, Query) else question)) > SHORT_QUESTION_WORDS:
         return False
     return bool(set(_written(question)[:1]) & CONTINUING) or not _own_nouns(question)[0]
 
@@ -301,10 +300,14 @@ def referent(question: str | Query, history: Sequence[Message], terms: TermIndex
 class Standalone:
     """A question made to stand alone for search: `text` is searched; `lead` is what the question itself says
     (with its pronoun's referent): all of `text`, or its beginning when earlier questions are appended as context,
-    which `Retriever.search` then weighs less than the question's own meaning."""
+    which `Retriever.search` then weighs less than the question's own meaning (`finds`: in finding the passages too)."""
 
     text: str
     lead: str
+    finds: bool = True
+    """False when the question says too little of its own (at most `SHORT_QUESTION_WORDS` content words: «В каком
+    году это было?», "And to replace it?") for its meaning to lead the search for passages: they are then found by the
+    whole `text`, and only their sentences compared with the led meaning (`Lead.finds`)."""
 
 
 def standalone(question: str | Query, history: Sequence[Message], terms: TermIndex | None = None) -> Standalone:
@@ -327,7 +330,7 @@ def standalone(question: str | Query, history: Sequence[Message], terms: TermInd
         context.append(turns[at]["content"].strip())
         if not is_follow_up(turns[at]["content"], turns[:at]) or len(context) == EARLIER_QUESTIONS:
             break
-    return Standalone(" ".join([text, *context]), text)
+    return Standalone(" ".join([text, *context]), text, len(content_words(text)) > SHORT_QUESTION_WORDS)
 
 
 def contextual_query(question: str | Query, history: Sequence[Message], terms: TermIndex | None = None) -> str:
