@@ -293,6 +293,47 @@ def test_passages_are_found_by_the_whole_query_when_the_lead_does_not_find(small
     assert finding != pytest.approx(whole)
 
 
+def test_a_person_carried_in_does_not_lead_the_search_but_a_place_does() -> None:
+    woman = standalone("А где она работает?", _history(WHO, ONE_WOMAN))
+    place = standalone("А что там ещё будет?", _history("Что откроют в Омске?", "В Уральске пройдёт форум. [1]"))
+
+    assert woman.text == "А где она работает? Жанар Тулиндинова"
+    assert woman.lead == "А где она работает?"
+    assert place.text == place.lead == "А что там ещё будет? Уральске"
+
+
+FACTORY = """# Завод
+
+В 1941 году в посёлок эвакуировали из Харькова часть механического завода. В зданиях зерносклада наладили выпуск \
+деталей для миномётов; в цехах работали в основном женщины и подростки.
+
+Директором завода с 1946 по 1963 год был Григорий Фёдорович Ткач, приехавший с эшелоном из Харькова. После войны \
+завод не вернулся в Харьков, а был перепрофилирован: с 1947 года он выпускал сеялки и культиваторы.
+
+В 1994 году завод стал акционерным обществом, в 1997 году объявил о банкротстве, и половина цехов закрылась. \
+Директор завода в те годы, Анна Семёновна Корчагина, стала первой женщиной во главе завода в области.
+"""
+
+
+@pytest.mark.slow
+def test_the_sentence_on_what_a_person_did_is_quoted_not_the_one_naming_him(tmp_path: Path, embedder) -> None:
+    """«Что выпускал завод в его время?» carries «Григорий Фёдорович Ткач»; led by the name, the search quoted the
+    sentence naming him (the earlier answer) again; led by the question, the sentence on what the plant made."""
+    from kzru_rag.index.build import build_index
+    from kzru_rag.index.load import load_index
+
+    (tmp_path / "factory.md").write_text(FACTORY, encoding="utf-8")
+    build_index([tmp_path / "factory.md"], embedder, tmp_path / "index")
+    assistant = Assistant(Retriever(load_index(tmp_path / "index"), embedder))
+    first = "Кто был директором завода после войны?"
+    earlier = assistant.ask(first, use_llm=False)
+    answer = assistant.ask("Что выпускал завод в его время?", _history(first, earlier.text), use_llm=False)
+
+    assert "Ткач" in earlier.text.split("[1]")[0]
+    assert "Ткач" in answer.query_used
+    assert "сеялки и культиваторы" in answer.text.split("[1]")[0]
+
+
 @pytest.mark.slow
 def test_a_short_follow_up_keeps_the_passages_of_the_conversation(bundled_assistant: Assistant) -> None:
     """«А кто это поясняет?» led by its own meaning found passages on anyone explaining anything; found by the

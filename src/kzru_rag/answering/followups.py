@@ -314,6 +314,9 @@ def standalone(question: str | Query, history: Sequence[Message], terms: TermInd
     """The question made to stand alone for search: with the entity its pronoun stands for
     (`referent`), or else with the earlier questions it leans on appended (none when it stands alone).
 
+    A person carried in does not lead the search (`Standalone.lead`): what they did is often said without their name
+    («…Ткач» → «…с 1947 года он выпускал сеялки…»); a place's or organisation's name says what is asked about.
+
     Walks back through the user's questions and stops at the first one that stands alone, so
     a chain of follow-ups keeps the topic that started it.
     """
@@ -321,7 +324,8 @@ def standalone(question: str | Query, history: Sequence[Message], terms: TermInd
     if not is_follow_up(question, history):
         return Standalone(text, text)
     if carried := referent(question, history, terms):
-        return Standalone(f"{text} {carried.text}", f"{text} {carried.text}")
+        searched = f"{text} {carried.text}"
+        return Standalone(searched, text if carried.kind == "person" else searched)
     context: list[str] = []
     turns = list(history)
     for at in range(len(turns) - 1, -1, -1):
