@@ -11,12 +11,13 @@ from pathlib import Path
 import pytest
 
 from kzru_rag import Assistant
-from kzru_rag.answering.followups import contextual_query, entities, first_claim, is_follow_up, referent
+from kzru_rag.answering.followups import contextual_query, entities, first_claim, is_follow_up, referent, standalone
 from kzru_rag.answering.wording import uncertain
 from kzru_rag.evaluation.datasets import Dialogue, Turn, load_dialogues
 from kzru_rag.evaluation.dialogues import evaluate_dialogues, format_dialogues
 from kzru_rag.faces.cli import main
-from kzru_rag.schema import Message
+from kzru_rag.retrieval.retriever import Retriever
+from kzru_rag.schema import Lead, Message
 
 WHO = "Кто говорит о ядре евразийской логистики?"
 # Constructed answers: a woman and a man named in one quote, each agreeing with one pronoun only.
@@ -247,6 +248,104 @@ def test_a_question_continues_the_conversation_only_about_what_it_named(
 ) -> None:
     assert is_follow_up(question, history) is follow_up
     assert contextual_query(question, history).startswith(question)
+
+
+@pytest.mark.parametrize(
+    "question, follow_up",
+    [
+        ("А кто оказался последним?", True),  # «кто» is no content word: two words, opening with «А»
+        ("And in the whole republic?", True),  # "in", "the" are no content words
+        ("Ал пойызбен ше?", True),  # Kazakh, opening with «Ал»
+        ("Где находится зоопарк?", False),  # two content words, but a new thing and no continuation
+        ("And which transport corridors are being built in the south?", False),  # more than two content words
+    ],
+)
+def test_a_short_question_is_measured_by_its_content_words(question: str, follow_up: bool) -> None:
+    """Question words and English function words do not make a question long: «А кто оказался последним?» after a
+    turn about a league table goes on with it."""
+    assert is_follow_up(question, EMBANKMENT) is follow_up
+
+
+@pytest.mark.parametrize(
+    "question, finds",
+    [
+        ("В каком году это было?", False),  # asks only the kind of answer: the earlier question finds the passages
+        ("А сейчас?", False),
+        ("А что при этом будут производить на этих новых заводах?", True),  # says enough of its own to lead
+    ],
+)
+def test_a_follow_up_saying_little_of_its_own_does_not_find_the_passages_alone(question: str, finds: bool) -> None:
+    alone = standalone(question, EMBANKMENT)
+    assert alone.text.startswith(question) and alone.text != question
+    assert alone.lead == question
+    assert alone.finds is finds
+
+
+def test_passages_are_found_by_the_whole_query_when_the_lead_does_not_find(small_retriever: Retriever) -> None:
+    """A lead that does not find (`Lead.finds`) leaves the passages' ranking to the whole query's meaning, as if no
+    lead were given; a lead that finds ranks them by its own meaning first."""
+    follow_up = "В каком году это было?"
+    query = f"{follow_up} Когда откроется филиал МГИМО?"
+    whole = [hit.score for hit in small_retriever.search(query, k=3)]
+    not_finding = [hit.score for hit in small_retriever.search(query, k=3, lead=Lead(follow_up, finds=False))]
+    finding = [hit.score for hit in small_retriever.search(query, k=3, lead=Lead(follow_up))]
+    assert not_finding == pytest.approx(whole)
+    assert finding != pytest.approx(whole)
+
+
+def test_a_person_carried_in_does_not_lead_the_search_but_a_place_does() -> None:
+    woman = standalone("А где она работает?", _history(WHO, ONE_WOMAN))
+    place = standalone("А что там ещё будет?", _history("Что откроют в Омске?", "В Уральске пройдёт форум. [1]"))
+
+    assert woman.text == "А где она работает? Жанар Тулиндинова"
+    assert woman.lead == "А где она работает?"
+    assert place.text == place.lead == "А что там ещё будет? Уральске"
+
+
+FACTORY = """# Завод
+
+В 1941 году в посёлок эвакуировали из Харькова часть механического завода. В зданиях зерносклада наладили выпуск \
+деталей для миномётов; в цехах работали в основном женщины и подростки.
+
+Директором завода с 1946 по 1963 год был Григорий Фёдорович Ткач, приехавший с эшелоном из Харькова. После войны \
+завод не вернулся в Харьков, а был перепрофилирован: с 1947 года он выпускал сеялки и культиваторы.
+
+В 1994 году завод стал акционерным обществом, в 1997 году объявил о банкротстве, и половина цехов закрылась. \
+Директор завода в те годы, Анна Семёновна Корчагина, стала первой женщиной во главе завода в области.
+"""
+
+
+@pytest.mark.slow
+def test_the_sentence_on_what_a_person_did_is_quoted_not_the_one_naming_him(tmp_path: Path, embedder) -> None:
+    """«Что выпускал завод в его время?» carries «Григорий Фёдорович Ткач»; led by the name, the search quoted the
+    sentence naming him (the earlier answer) again; led by the question, the sentence on what the plant made."""
+    from kzru_rag.index.build import build_index
+    from kzru_rag.index.load import load_index
+
+    (tmp_path / "factory.md").write_text(FACTORY, encoding="utf-8")
+    build_index([tmp_path / "factory.md"], embedder, tmp_path / "index")
+    assistant = Assistant(Retriever(load_index(tmp_path / "index"), embedder))
+    first = "Кто был директором завода после войны?"
+    earlier = assistant.ask(first, use_llm=False)
+    answer = assistant.ask("Что выпускал завод в его время?", _history(first, earlier.text), use_llm=False)
+
+    assert "Ткач" in earlier.text.split("[1]")[0]
+    assert "Ткач" in answer.query_used
+    assert "сеялки и культиваторы" in answer.text.split("[1]")[0]
+
+
+@pytest.mark.slow
+def test_a_short_follow_up_keeps_the_passages_of_the_conversation(bundled_assistant: Assistant) -> None:
+    """«А кто это поясняет?» led by its own meaning found passages on anyone explaining anything; found by the
+    whole conversation, the passage on the forum's plans is found, with the expert who explains them."""
+    history: list[Message] = []
+    for question in [
+        "Какой форум проходит в Уральске 11–12 ноября?",
+        "Что ещё планируется провести в рамках этого форума?",
+    ]:
+        history += _history(question, bundled_assistant.ask(question, history, use_llm=False).text)
+    answer = bundled_assistant.ask("А кто это поясняет?", history, use_llm=False)
+    assert "Тулиндинов" in answer.text
 
 
 @pytest.mark.slow

@@ -134,6 +134,15 @@ class Query:
 
 
 @dataclass(frozen=True)
+class Lead:
+    """A follow-up's own words, `text` (the beginning of the query searched, before the earlier questions appended),
+    whose meaning leads its search; `finds` False when they say too little of their own to find the passages by."""
+
+    text: str
+    finds: bool = True
+
+
+@dataclass(frozen=True)
 class Evidence:
     """What the index tells about a question and the passages in play beyond their scores (`Retriever.evidence`):
     the figures the confidence needs from retrieval."""

@@ -58,7 +58,7 @@ from kzru_rag.embedding.base import DEFAULT_MODEL
 from kzru_rag.errors import KzruRagError
 from kzru_rag.language.questions import analyse
 from kzru_rag.retrieval.retriever import Retriever
-from kzru_rag.schema import AbstentionReason, Answer, Hit, Message, Query
+from kzru_rag.schema import AbstentionReason, Answer, Hit, Lead, Message, Query
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +156,7 @@ class Assistant:
         if turns:
             alone, notice = self._standalone(asked, turns, llm)
             query = asked if alone.text == asked.text else analyse(alone.text)
-            lead = alone.lead if alone.lead != alone.text else None
+            lead = Lead(alone.lead, alone.finds) if alone.lead != alone.text else None
             if notice:
                 llm = None
         hits = self.retriever.search(query, k=k, documents=documents, lead=lead)

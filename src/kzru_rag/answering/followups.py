@@ -140,8 +140,7 @@ def is_follow_up(question: str | Query, history: Sequence[Message] = ()) -> bool
     earlier = frozenset().union(*(r for turn in history for r in content_words(turn["content"])))
     if any(noun & earlier for noun in named) or _continues(question, history):
         return True
-    lemmas = question.lemmas if isinstance(question, Query) else tokens(question)
-    if len(lemmas) > SHORT_QUESTION_WORDS:
+    if len(content_words(question.text if isinstance(question, Query) else question)) > SHORT_QUESTION_WORDS:
         return False
     return bool(set(_written(question)[:1]) & CONTINUING) or not _own_nouns(question)[0]
 
@@ -301,15 +300,22 @@ def referent(question: str | Query, history: Sequence[Message], terms: TermIndex
 class Standalone:
     """A question made to stand alone for search: `text` is searched; `lead` is what the question itself says
     (with its pronoun's referent): all of `text`, or its beginning when earlier questions are appended as context,
-    which `Retriever.search` then weighs less than the question's own meaning."""
+    which `Retriever.search` then weighs less than the question's own meaning (`finds`: in finding the passages too)."""
 
     text: str
     lead: str
+    finds: bool = True
+    """False when the question says too little of its own (at most `SHORT_QUESTION_WORDS` content words: «В каком
+    году это было?», "And to replace it?") for its meaning to lead the search for passages: they are then found by the
+    whole `text`, and only their sentences compared with the led meaning (`Lead.finds`)."""
 
 
 def standalone(question: str | Query, history: Sequence[Message], terms: TermIndex | None = None) -> Standalone:
     """The question made to stand alone for search: with the entity its pronoun stands for
     (`referent`), or else with the earlier questions it leans on appended (none when it stands alone).
+
+    A person carried in does not lead the search (`Standalone.lead`): what they did is often said without their name
+    («…Ткач» → «…с 1947 года он выпускал сеялки…»); a place's or organisation's name says what is asked about.
 
     Walks back through the user's questions and stops at the first one that stands alone, so
     a chain of follow-ups keeps the topic that started it.
@@ -318,7 +324,8 @@ def standalone(question: str | Query, history: Sequence[Message], terms: TermInd
     if not is_follow_up(question, history):
         return Standalone(text, text)
     if carried := referent(question, history, terms):
-        return Standalone(f"{text} {carried.text}", f"{text} {carried.text}")
+        searched = f"{text} {carried.text}"
+        return Standalone(searched, text if carried.kind == "person" else searched)
     context: list[str] = []
     turns = list(history)
     for at in range(len(turns) - 1, -1, -1):
@@ -327,7 +334,7 @@ def standalone(question: str | Query, history: Sequence[Message], terms: TermInd
         context.append(turns[at]["content"].strip())
         if not is_follow_up(turns[at]["content"], turns[:at]) or len(context) == EARLIER_QUESTIONS:
             break
-    return Standalone(" ".join([text, *context]), text)
+    return Standalone(" ".join([text, *context]), text, len(content_words(text)) > SHORT_QUESTION_WORDS)
 
 
 def contextual_query(question: str | Query, history: Sequence[Message], terms: TermIndex | None = None) -> str:

@@ -28,7 +28,7 @@ from kzru_rag.language.words import LATIN, Readings, content_words, in_dictionar
 from kzru_rag.retrieval.bridge import WordBridge
 from kzru_rag.retrieval.hits import metadata_of, sentence_key, with_soft
 from kzru_rag.retrieval.scope import candidates, chosen
-from kzru_rag.schema import QUANTITY_HITS, AbstentionReason, Evidence, Hit, Kind, Query
+from kzru_rag.schema import QUANTITY_HITS, AbstentionReason, Evidence, Hit, Kind, Lead, Query
 from kzru_rag.stores.layout import REBUILD_HINT
 from kzru_rag.stores.loaded import LoadedIndex
 from kzru_rag.stores.sentences import SentenceIndex
@@ -84,7 +84,7 @@ class Retriever:
         return cls(index, load_query_embedder(index.manifest.model_id, engine))
 
     def search(
-        self, query: str | Query, k: int = 5, documents: Collection[str] | None = None, lead: str | None = None
+        self, query: str | Query, k: int = 5, documents: Collection[str] | None = None, lead: Lead | None = None
     ) -> list[Hit]:
         """The k passages most relevant to `query` (a question, or one `questions.analyse` read), best first
         (fewer when the index holds fewer); only from the named `documents` when given (`scope.chosen`).
@@ -92,7 +92,8 @@ class Retriever:
         `lead`: when `query` is a follow-up with the earlier questions it leans on appended, the follow-up itself (the
         beginning of `query.text`). The query's meaning is then the follow-up's plus `CONTEXT_WEIGHT` times the
         earlier questions', so that they keep the topic without pulling the search back to what they asked; the
-        words of both count alike."""
+        words of both count alike. A lead that does not find (`Lead.finds`: «В каком году это было?») leaves finding
+        the passages to the whole query's meaning (`_meanings`)."""
         within = chosen(self.index, documents)
         query = as_query(query)
         if k < 1:
@@ -100,11 +101,10 @@ class Retriever:
         words = list(query.words)
         self.index.read_ahead(readings=(r for readings in words for r in readings))  # while the query is encoded
         foreign = self._bridge.foreign(query.text, words) if self.settings.lexical_weight else []
-        meant = [query.text] if lead is None else [lead, query.text.removeprefix(lead)]
-        vectors = self.embedder.encode_queries([*meant, *(surface for _, surface in foreign)])
-        vector = vectors[0] if lead is None else _led(vectors[0], vectors[1])
-        foreign_vectors = vectors[len(meant) :]
-        units, scores, signals = self._score(self._bridge.translate(words, foreign, foreign_vectors), vector, k, within)
+        vector, finding, foreign_vectors = self._meanings(query.text, lead, foreign)
+        units, scores, signals = self._score(
+            self._bridge.translate(words, foreign, foreign_vectors), finding, k, within
+        )
         scored = self._unit_scores(units, scores)
         kind = query.word_kind if self.settings.answer_type_weight else None
         typed = kind in TYPED_KINDS
@@ -142,6 +142,18 @@ class Retriever:
             weight = self.settings.soft_weight
             hits.sort(key=lambda hit: -hit.score - weight * hit.signals.get("soft_match", 0.0))
         return hits[:k]
+
+    def _meanings(
+        self, text: str, lead: Lead | None, foreign: list[tuple[int, str]]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The meaning the query's sentences are compared with (led by `lead`: `search`), the one its passages are
+        found by (the same, or the whole `text`'s when the lead does not find), and its `foreign` words' vectors."""
+        meant = [text] if lead is None else [lead.text, text.removeprefix(lead.text)]
+        if lead is not None and not lead.finds:
+            meant.append(text)
+        vectors = self.embedder.encode_queries([*meant, *(surface for _, surface in foreign)])
+        vector = vectors[0] if lead is None else _led(vectors[0], vectors[1])
+        return vector, vectors[2] if len(meant) == 3 else vector, vectors[len(meant) :]
 
     def _read_ahead(self, best: np.ndarray) -> None:
         """Have the index read the documents of the `best` units at once (Milvus: in one query, not one a hit)."""
