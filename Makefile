@@ -62,10 +62,13 @@ DIALOGUES := dialogues dialogues_blind dialogues_blind2 dialogues_blind3 dialogu
 # reports: six long structured documents (a think-tank report, an interview, a paper summary, a city strategy, board
 # minutes, a biography; tests/data/reports) written blind in session 11, unseen like news; lessons: ten study and
 # reference texts (textbook chapters, a glossary, recipes, a museum guide, a season review; tests/data/lessons)
-# written blind in session 12, unseen.
+# written blind in session 12, studied since session 13; techdocs: ten technical and product documents (an install
+# guide, release notes, an API reference, a troubleshooting FAQ, a datasheet, a post-mortem…; tests/data/techdocs)
+# written blind in session 13, unseen.
 XQUAD := ../shared/data/xquad_dev
 GUIDES := tests/data/guides
-CORPORA := news guides reports lessons
+LESSONS := tests/data/lessons
+CORPORA := news guides reports lessons techdocs
 EVAL_INDEXES := .cache/eval
 eval: $(STAMP)
 	$(BIN)/kzru-rag eval tests/data/dev.jsonl --baselines --ablation --answers
@@ -86,7 +89,9 @@ eval: $(STAMP)
 	$(BIN)/kzru-rag calibrate $(SETS) $(foreach set,$(DIALOGUES),--dialogues tests/data/$(set).jsonl) \
 	  --corpus $(EVAL_INDEXES)/xquad $(XQUAD)/questions.jsonl $(XQUAD)/questions_en.jsonl \
 	  --corpus $(EVAL_INDEXES)/guides $(GUIDES)/questions.jsonl $(GUIDES)/questions_en.jsonl $(GUIDES)/questions_kk.jsonl \
-	  $(GUIDES)/dialogues.jsonl
+	  $(GUIDES)/dialogues.jsonl \
+	  --corpus $(EVAL_INDEXES)/lessons $(LESSONS)/questions.jsonl $(LESSONS)/questions_en.jsonl \
+	  $(LESSONS)/questions_kk.jsonl $(LESSONS)/dialogues.jsonl
 
 # Every benchmark meant to be run, with options small enough for a few minutes each (tests/test_bench.py only checks
 # that they start); bench/chunking.py rebuilds the index per setting, the longest: 10 min on a busy 2-core machine.

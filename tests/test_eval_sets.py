@@ -11,7 +11,7 @@ import pytest
 DATA = Path(__file__).parent / "data"
 
 
-@pytest.mark.parametrize("corpus", ["news", "guides", "reports", "lessons"])
+@pytest.mark.parametrize("corpus", ["news", "guides", "reports", "lessons", "techdocs"])
 def test_a_blind_corpus_passes_its_own_check(corpus: str) -> None:
     command = [sys.executable, str(DATA / "check_corpus.py"), str(DATA / corpus)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=60)
