@@ -125,12 +125,20 @@ class Rows:
             rows = self.keep_rows(
                 self.store.query(self.part, f"{field} in {sorted(values)}", self.fields, limit=QUERIED)
             )
-            linked = {row[link] for row in rows.values() for link in links if row[link] >= 0} - rows.keys()
-            outside = self._around(linked, count) - rows.keys()
-            if wanted := sorted(outside - self.cache.known(outside).keys()):
-                self.background.start(lambda: self._fetch(wanted), frozenset(wanted))
+            self._ahead_linked(rows, count, links)
 
         self.background.start(read, None)
+
+    def ahead_linked(self, ids: list[int], count: int, links: tuple[str, str]) -> None:
+        """Start fetching the neighbours that the (previous, next) `links` of the cached rows of `ids` lead out of
+        them to."""
+        self._ahead_linked(self.cache.known(ids), count, links)
+
+    def _ahead_linked(self, rows: dict[int, dict[str, Any]], count: int, links: tuple[str, str]) -> None:
+        linked = {row[link] for row in rows.values() for link in links if row[link] >= 0} - rows.keys()
+        outside = self._around(linked, count) - rows.keys()
+        if wanted := sorted(outside - self.cache.known(outside).keys()):
+            self.background.start(lambda: self._fetch(wanted), frozenset(wanted))
 
     def _around(self, ids: set[int], count: int) -> set[int]:
         before, after = self.neighbours

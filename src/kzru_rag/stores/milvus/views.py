@@ -12,6 +12,7 @@ import numpy as np
 from kzru_rag.ingest.chunking import Chunk
 from kzru_rag.ingest.documents import Document
 from kzru_rag.language.words import Readings
+from kzru_rag.stores.loaded import DocumentFacts
 from kzru_rag.stores.manifest import SourceRecords
 from kzru_rag.stores.milvus.cache import LRU, Background, Rows
 from kzru_rag.stores.milvus.generation import MilvusIndex, like, quoted
@@ -53,6 +54,72 @@ class Column:
             return self.last
         row = rows[i]
         return row[self.fields[0]] if len(self.fields) == 1 else [row[field] for field in self.fields]
+
+
+class Starts:
+    """Each chunk's first sentence unit, indexed like `SentenceIndex.first` (`count` chunks and one past the last,
+    which is `units`): from the chunk's row, or from the `end` of the row before it, so that a candidate passage's
+    row (which its search brings) bounds its units without the next chunk's row being read."""
+
+    def __init__(self, rows: Rows, count: int, units: int) -> None:
+        self.rows, self.count, self.units = rows, count, units
+
+    def __len__(self) -> int:
+        return self.count + 1
+
+    def __getitem__(self, ids: Any) -> np.ndarray:
+        wanted = [int(i) for i in np.atleast_1d(np.asarray(ids, dtype=np.int64))]
+        self.rows.background.settle({n for i in wanted for n in (i - 1, i)})
+        known = self.rows.cache.known({n for i in wanted for n in (i - 1, i) if 0 <= n < self.count})
+        missing = [i for i in wanted if i < self.count and i not in known and i - 1 not in known]
+        known.update(self.rows.get(missing, self.count) if missing else {})
+        values = [
+            self.units if i >= self.count else known[i]["first"] if i in known else known[i - 1]["end"] for i in wanted
+        ]
+        out = np.asarray(values, dtype=np.int64)
+        return out[0] if np.ndim(ids) == 0 else out
+
+
+class ChunkRows(Rows):
+    """The rows of `chunks`, each bringing its sentence units' rows (kept in `units`) and its document's source and
+    metadata (kept in `cited`) when it has them: what a hit on the passage reads."""
+
+    def __init__(self, store: MilvusIndex, units: Rows, cited: Cited, capacity: int) -> None:
+        super().__init__(store, "chunks", ["first", "end", "record", "cites", "units"], (0, 0), capacity)
+        self.units, self.cited = units, cited
+
+    def keep_rows(self, rows: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
+        units: list[dict[str, Any]] = []
+        for row in rows:
+            units += json.loads(row.pop("units") or "[]")
+            self.cited.keep(json.loads(row.pop("cites")))
+        self.units.keep_rows(units)
+        return super().keep_rows(rows)
+
+
+class Cited:
+    """What a hit cites, from the rows read with its passages (`loaded.Cited`): a window's text from its units'
+    texts (each reaches to the next unit of its paragraph), a document's source and metadata from its chunks'
+    rows (an LRU of them)."""
+
+    def __init__(self, units: Rows, count: int) -> None:
+        self.units, self.count = units, count
+        self.documents = LRU(CACHE_ITEMS)
+
+    def keep(self, cites: dict[str, Any]) -> None:
+        self.documents.keep({cites["doc_id"]: DocumentFacts(cites["source"], cites["metadata"])})
+
+    def facts(self, doc_id: str) -> DocumentFacts | None:
+        return self.documents.known([doc_id]).get(doc_id)
+
+    def text(self, units: list[int]) -> str | None:
+        """The text from the first of `units` to the end of the last; None when their texts do not join up."""
+        rows = self.units.get(units, self.count)
+        pieces = [rows[u] for u in units]
+        if any(row["start"] + len(row["text"]) != after["start"] for row, after in zip(pieces, pieces[1:])):
+            return None
+        last = pieces[-1]
+        return "".join(row["text"] for row in pieces[:-1]) + last["text"][: last["end"] - last["start"]]
 
 
 class Chunks:
@@ -196,9 +263,10 @@ class Terms:
 
 class ReadAhead:
     """Reads of what a question reads next, started in the background when the retriever names it
-    (`LoadedIndex.read_ahead`): term statistics; for the candidate passages, the bounds of the passages after them
-    (`chunks` by id; their own rows came with the search, `PassageVectors`) beside their sentence units (`sentences`
-    by chunk). What is cached is not read again."""
+    (`LoadedIndex.read_ahead`): term statistics; for the candidate passages, their rows when not cached (`chunks` by
+    id: a search brings them, with their sentence units: `PassageVectors`, `ChunkRows`), the units of those that
+    did not bring them (`sentences` by chunk), and the units a window can grow into beyond them. What is cached is
+    not read again."""
 
     def __init__(self, terms: Terms, chunks: Rows, units: Rows, counts: tuple[int, int]) -> None:
         self.terms, self.chunks, self.units = terms, chunks, units
@@ -208,17 +276,25 @@ class ReadAhead:
         self.terms.ahead(readings)
 
     def passages(self, chunk_ids: list[int]) -> None:
-        self.chunks.ahead(sorted({c for i in chunk_ids for c in (i, i + 1) if c < self.chunk_count}), self.chunk_count)
-        if cold := [c for c in chunk_ids if not self._cached(c)]:
+        """Start reading the rows of the passages `chunk_ids` not cached (a search brings them with their units),
+        the units of those whose units are not cached, and the units their windows can grow into beyond them."""
+        self.chunks.ahead(chunk_ids, self.chunk_count)
+        cold = [c for c in chunk_ids if not self._cached(c)]
+        if cold:
             self.units.ahead_where("chunk", cold, self.unit_count, ("previous", "following"))
+        if warm := [c for c in chunk_ids if c not in cold]:
+            self.units.ahead_linked(self._units(warm), self.unit_count, ("previous", "following"))
+
+    def _units(self, chunk_ids: list[int]) -> list[int]:
+        bounds = self.chunks.cache.known(chunk_ids)
+        return [u for c in chunk_ids for u in range(bounds[c]["first"], bounds[c]["end"])]
 
     def _cached(self, chunk: int) -> bool:
         """True when the sentence units of `chunk` are known to be cached (its bounds are)."""
-        bounds = self.chunks.cache.known([chunk, chunk + 1])
-        if chunk not in bounds or (chunk + 1 < self.chunk_count and chunk + 1 not in bounds):
+        bounds = self.chunks.cache.known([chunk])
+        if chunk not in bounds:
             return False
-        end = bounds[chunk + 1]["first"] if chunk + 1 < self.chunk_count else self.unit_count
-        units = range(bounds[chunk]["first"], end)
+        units = range(bounds[chunk]["first"], bounds[chunk]["end"])
         return len(self.units.cache.known(units)) == len(units)
 
 
