@@ -304,6 +304,19 @@ def test_a_streamed_build_stores_every_unit_as_the_in_memory_index_has_it(tmp_pa
     assert np.array_equal(units.first[chunk_ids], expected.first)
     assert [streamed.chunks[i] for i in range(len(whole.chunks))] == whole.chunks
     assert streamed.documents_of(whole.documents) == whole.documents
+    # a window's text and its document's facts come from the units' and chunks' rows, no document read; a window
+    # from a repeated sentence's copy (whose text reaches no further than itself) is read from its document
+    streamed, whole = load_index(path, check_sources=False), load_index(tmp_path / "faiss", check_sources=False)
+    windows = [[int(u), int(expected.following[u])] for u in np.flatnonzero(expected.following >= 0)]
+    windows += [[int(u)] for u in everything]
+    assert [streamed.text_of(w) for w in windows] == [whole.text_of(w) for w in windows]
+    assert [streamed.chunks[i] for i in range(len(whole.chunks))] == whole.chunks  # their rows bring the facts
+    assert all(streamed.facts_of(d) == whole.facts_of(d) for d in whole.documents)
+    assert len(streamed.documents.cache) == 0
+    copies = [[int(u), int(expected.following[c])] for u, c in enumerate(expected.canonical) if u != c]
+    copies = [window for window in copies if window[1] >= 0]
+    assert copies and [streamed.text_of(w) for w in copies] == [whole.text_of(w) for w in copies]
+    assert len(streamed.documents.cache) > 0
     assert [units.terms.frequency(frozenset({t})) for t in expected.terms.vocabulary] == [
         expected.terms.frequency(frozenset({t})) for t in expected.terms.vocabulary
     ]

@@ -287,7 +287,7 @@ class ReadAhead:
 
     def _units(self, chunk_ids: list[int]) -> list[int]:
         bounds = self.chunks.cache.known(chunk_ids)
-        return [u for c in chunk_ids for u in range(bounds[c]["first"], bounds[c]["end"])]
+        return [u for row in bounds.values() for u in range(row["first"], row["end"])]
 
     def _cached(self, chunk: int) -> bool:
         """True when the sentence units of `chunk` are known to be cached (its bounds are)."""
