@@ -18,6 +18,7 @@ from pathlib import Path
 import grpc
 import numpy as np
 import pytest
+from pymilvus import DataType
 
 from killed_build import HashEncoder
 from kzru_rag.errors import IndexBuildError, IndexLoadError
@@ -345,6 +346,24 @@ def test_an_interrupted_streaming_build_leaves_the_serving_index_and_drops_what_
     after = load_index(path, check_sources=False)
     assert sorted(after.documents) == ["doc0"] and not after.changed_on_disk()
     assert [hit.text for hit in Retriever(after, encoder).search(question)] == before  # type: ignore[arg-type]
+
+
+def test_an_index_written_before_passages_carried_their_units_is_refused_with_the_rebuild_hint(tmp_path):
+    path, store = tmp_path / "index", f"milvus:{tmp_path / 'old.db'}"
+    build_index([corpus(tmp_path / "docs", FIRST)], HashEncoder(), path, store=store)
+    loaded = load_index(path, check_sources=False)
+    client, chunks = loaded.store.client, loaded.store.collection("chunks")
+    client.drop_collection(chunks)  # the chunks as an older kzru-rag wrote them: vector, record, first unit
+    schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
+    schema.add_field("id", DataType.INT64, is_primary=True)
+    schema.add_field("vector", DataType.FLOAT_VECTOR, dim=loaded.manifest.dim)
+    schema.add_field("record", DataType.VARCHAR, max_length=65_535)
+    schema.add_field("first", DataType.INT64)
+    client.create_collection(chunks, schema=schema)
+    with pytest.raises(
+        IndexLoadError, match=r"was written by an older kzru-rag: rebuild it with `kzru-rag index build"
+    ):
+        load_index(path, check_sources=False)
 
 
 def test_a_deleted_milvus_lite_file_is_a_clear_error(tmp_path):
