@@ -15,7 +15,8 @@ processes of its own, which the app reaches by `--store http://127.0.0.1:PORT`):
 process's RSS (and the server's), query p50/p95 and recall@5/@10 against flat; the ratio of the 100k p50 to the
 one-document index's p50 (target <= 2x, recall >= 0.98); with HNSW and the server at one size, their p50s measured
 side by side in one more process (each question asked of both in turn: rows measured minutes apart see different
-machine load, which slows a client-server round trip far more than an in-process search); and an incremental
+machine load, which slows a client-server round trip far more than an in-process search), with the model encoding
+the question and, beside them, with its vector computed beforehand (the search's own cost); and an incremental
 rebuild (one document added to 50) against a full rebuild, real embeddings.
 
     .venv/bin/python bench/scale.py [--sizes 1000,10000,100000] [--rounds 3] [--kinds flat,hnsw,milvus,server]

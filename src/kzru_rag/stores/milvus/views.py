@@ -29,30 +29,25 @@ SEARCH_RECORDS = 1_000
 
 
 class Column:
-    """One or more fields of `rows` indexed like an array of `count` rows: `column[i]`, `column[ids]`; `last`
-    stands for the row one past the end (a chunk's `first` unit, where the next chunk would start)."""
+    """One or more fields of `rows` indexed like an array of `count` rows: `column[i]`, `column[ids]`."""
 
-    def __init__(
-        self, rows: Rows, count: int, fields: tuple[str, ...], dtype: Any = np.int64, last: int | None = None
-    ) -> None:
-        self.rows, self.count, self.fields, self.dtype, self.last = rows, count, fields, np.dtype(dtype), last
+    def __init__(self, rows: Rows, count: int, fields: tuple[str, ...], dtype: Any = np.int64) -> None:
+        self.rows, self.count, self.fields, self.dtype = rows, count, fields, np.dtype(dtype)
         self.shape = (count,) if len(fields) == 1 else (count, len(fields))
 
     def __len__(self) -> int:
         return self.count
 
     def __getitem__(self, ids: Any) -> np.ndarray:
-        wanted = [int(i) for i in np.atleast_1d(np.asarray(ids, dtype=np.int64))]
-        stored = self.count - (self.last is not None)
-        rows = self.rows.get([i for i in wanted if i < stored], stored)
-        values = [self._value(rows, i) for i in wanted]
-        out = np.asarray(values, dtype=self.dtype) if values else np.empty((0, *self.shape[1:]), dtype=self.dtype)
-        return out[0] if np.ndim(ids) == 0 else out
+        if np.ndim(ids) == 0:  # one row: the retriever walks a window a unit at a time
+            i = int(ids)
+            return np.array(self._value(self.rows.get([i], self.count)[i]), dtype=self.dtype)[()]
+        wanted = np.asarray(ids, dtype=np.int64).tolist()
+        rows = self.rows.get(wanted, self.count)
+        values = [self._value(rows[i]) for i in wanted]
+        return np.asarray(values, dtype=self.dtype) if values else np.empty((0, *self.shape[1:]), dtype=self.dtype)
 
-    def _value(self, rows: dict[int, dict[str, Any]], i: int) -> Any:
-        if i >= self.count - (self.last is not None):
-            return self.last
-        row = rows[i]
+    def _value(self, row: dict[str, Any]) -> Any:
         return row[self.fields[0]] if len(self.fields) == 1 else [row[field] for field in self.fields]
 
 
@@ -82,16 +77,30 @@ class Starts:
 
 class ChunkRows(Rows):
     """The rows of `chunks`, each bringing its sentence units' rows (kept in `units`) and its document's source and
-    metadata (kept in `cited`) when it has them: what a hit on the passage reads."""
+    metadata (kept in `cited`) when it has them: what a hit on the passage reads.
+
+    A passage search brings its hits' rows (`searched`, `found`): with their units while most of the last search's
+    hits were not cached, without them (the units then read by chunk where missing) while most were, as when
+    follow-up questions come back to the same passages: there the units would only slow the search."""
 
     def __init__(self, store: MilvusIndex, units: Rows, cited: Cited, capacity: int) -> None:
         super().__init__(store, "chunks", ["first", "end", "record", "cites", "units"], (0, 0), capacity)
         self.units, self.cited = units, cited
+        self.with_units = True
+
+    def searched(self) -> list[str]:
+        """The fields a passage search asks for."""
+        return self.fields if self.with_units else [name for name in self.fields if name != "units"]
+
+    def found(self, rows: list[dict[str, Any]]) -> None:
+        """Keep the rows a passage search brought, and whether the next one asks for their units."""
+        self.with_units = 2 * len(self.cache.known(row["id"] for row in rows)) < len(rows)
+        self.keep_rows(rows)
 
     def keep_rows(self, rows: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
         units: list[dict[str, Any]] = []
         for row in rows:
-            units += json.loads(row.pop("units") or "[]")
+            units += json.loads(row.pop("units", "") or "[]")
             self.cited.keep(json.loads(row.pop("cites")))
         self.units.keep_rows(units)
         return super().keep_rows(rows)
@@ -246,15 +255,16 @@ class Terms:
     def coverage(self, words: list[Readings], units: np.ndarray, groups: np.ndarray, group_count: int) -> np.ndarray:
         """As `lexical.TermIndex.coverage`, from the candidate units' rows and the words' frequencies."""
         frequencies = self._frequencies({r for readings in words for r in readings})
-        rows = self.units.get(sorted({int(u) for u in units}), self.size)
-        held = {u: set(row["terms"].split("\n")) if row["terms"] else set() for u, row in rows.items()}
+        listed = units.tolist()
+        held = {u: row["terms"] for u, row in self.units.get(sorted(set(listed)), self.size).items()}
         share = np.zeros(group_count, dtype=np.float64)
         total = 0.0
         for readings in words:
             known = [r for r in readings if frequencies[r]]
             weight = float(idf(max((frequencies[r] for r in known), default=0), self.size))
             total += weight
-            found = np.array([any(r in held[int(u)] for r in known) for u in units], dtype=bool)
+            wanted = frozenset(known)
+            found = np.array([not wanted.isdisjoint(held[u]) for u in listed], dtype=bool)
             hit = np.zeros(group_count, dtype=bool)
             hit[groups[found]] = True
             share[hit] += weight
@@ -338,7 +348,7 @@ class PassageVectors:
     """The chunk vectors of a Milvus index, searched by the engine (FAISS-like: see `stores.VectorSearch`). With
     `rows`, a search for up to `SEARCH_RECORDS` passages brings their rows too, and leaves them in that cache."""
 
-    def __init__(self, store: MilvusIndex, count: int, dim: int, kind: str, rows: Rows | None = None) -> None:
+    def __init__(self, store: MilvusIndex, count: int, dim: int, kind: str, rows: ChunkRows | None = None) -> None:
         self.store, self.ntotal, self.d, self.rows = store, count, dim, rows
         self.collection = store.collection("chunks")
         self.params: dict[str, Any] = {"metric_type": "IP"}
@@ -348,13 +358,13 @@ class PassageVectors:
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
         ids = np.full((len(queries), k), -1, dtype=np.int64)
-        fields = self.rows.fields if self.rows is not None and k <= SEARCH_RECORDS else []
+        fields = self.rows.searched() if self.rows is not None and k <= SEARCH_RECORDS else []
         found = self.store.search("chunks", [q.astype(np.float32).tolist() for q in queries], k, self.params, fields)
         for row, hits in enumerate(found):
             for place, hit in enumerate(hits):
                 scores[row, place], ids[row, place] = hit["distance"], hit["id"]
             if fields:
-                self.rows.keep_rows([{"id": hit["id"], **hit["entity"]} for hit in hits])  # type: ignore[union-attr]
+                self.rows.found([{"id": hit["id"], **hit["entity"]} for hit in hits])  # type: ignore[union-attr]
         return scores, ids
 
     def reconstruct_n(self, first: int, count: int) -> np.ndarray:
