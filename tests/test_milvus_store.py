@@ -304,7 +304,7 @@ def test_a_streamed_build_stores_every_unit_as_the_in_memory_index_has_it(tmp_pa
     chunk_ids = np.arange(len(whole.chunks) + 1)
     assert np.array_equal(units.first[chunk_ids], expected.first)
     assert [streamed.chunks[i] for i in range(len(whole.chunks))] == whole.chunks
-    assert streamed.documents_of(whole.documents) == whole.documents
+    assert {doc_id: streamed.documents[doc_id] for doc_id in whole.documents} == whole.documents
     # a window's text and its document's facts come from the units' and chunks' rows, no document read; a window
     # from a repeated sentence's copy (whose text reaches no further than itself) is read from its document
     streamed, whole = load_index(path, check_sources=False), load_index(tmp_path / "faiss", check_sources=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Protocol, Sequence, runtime_checkable
+from typing import Any, Iterable, Mapping, Protocol, Sequence
 
 from kzru_rag.ingest.chunking import Chunk
 from kzru_rag.ingest.documents import Document
@@ -16,13 +16,6 @@ from kzru_rag.stores.sentences import SentenceIndex
 from kzru_rag.stores.vectors import VectorSearch
 
 _WORDS = re.compile(r"\w+")
-
-
-@runtime_checkable
-class QueriedDocuments(Protocol):
-    """Documents a store reads when asked for (`stores.milvus.views.Documents`): several at once in one read."""
-
-    def many(self, doc_ids: Iterable[str]) -> dict[str, Document]: ...
 
 
 @dataclass(frozen=True)
@@ -92,13 +85,6 @@ class LoadedIndex:
         if self._words is None:  # the documents' words, lower-cased, in order (read once)
             self._words = [w.lower() for d in self.documents.values() for w in _WORDS.findall(d.text)]
         return spells(abbreviation, self._words)
-
-    def documents_of(self, doc_ids: Iterable[str]) -> dict[str, Document]:
-        """The documents of `doc_ids` (the index's), read together where the store queries them (one Milvus query,
-        which leaves them in its cache): a caller about to read several asks for them first."""
-        if isinstance(self.documents, QueriedDocuments):
-            return self.documents.many(doc_ids)
-        return {doc_id: self.documents[doc_id] for doc_id in dict.fromkeys(doc_ids) if doc_id in self.documents}
 
     def text_of(self, units: list[int]) -> str:
         """The document text from the start of the first of `units` to the end of the last: one sentence unit, or
