@@ -18,6 +18,7 @@ from pathlib import Path
 import grpc
 import numpy as np
 import pytest
+from pymilvus import DataType
 
 from killed_build import HashEncoder
 from kzru_rag.errors import IndexBuildError, IndexLoadError
@@ -123,9 +124,9 @@ def test_a_loaded_milvus_index_holds_no_chunks_documents_or_terms_and_a_query_re
     narrow = Retriever(loaded, embedder, replace(retriever.settings, candidates=2))
     hits = narrow.search("Где проходит форум?", k=1)
     assert "Уральске" in hits[0].text
-    assert 0 < len(chunk_rows) <= 2 * 2 < len(loaded.chunks), "only the candidate passages and the chunk after each"
+    assert len(chunk_rows) == 2 < len(loaded.chunks), "only the candidate passages: the search brings their rows"
     assert 0 < len(unit_rows) < len(units.spans)
-    assert list(loaded.documents.cache.known(loaded.documents)) == [hits[0].doc_id], "only the cited document"
+    assert len(loaded.documents.cache) == 0, "no document: what the hit cites came with its passage"
 
 
 class RoundTrips:
@@ -181,9 +182,10 @@ def test_a_cold_question_reads_the_term_statistics_beside_the_search_which_bring
     hits = Retriever(loaded, embedder).search("Где проходит форум?", k=3)
     assert "Уральске" in hits[0].text
     kinds = [kind for kind, _, _ in trips.calls]
-    # every passage is a candidate here: the search brings their rows, so no chunk is read by id
-    assert sorted(set(kinds)) == ["query records", "query sentences", "query terms", "search chunks"]
-    assert trips.sequential() == 3, trips.calls  # {terms, search}, then the units, then the documents
+    # every passage is a candidate here: the search brings their rows, each with its sentence units and its
+    # document's facts, and a unit's text reaches to the next one of its paragraph: nothing more is read
+    assert sorted(set(kinds)) == ["query terms", "search chunks"]
+    assert trips.sequential() == 1, trips.calls
 
 
 @pytest.mark.slow
@@ -302,7 +304,20 @@ def test_a_streamed_build_stores_every_unit_as_the_in_memory_index_has_it(tmp_pa
     chunk_ids = np.arange(len(whole.chunks) + 1)
     assert np.array_equal(units.first[chunk_ids], expected.first)
     assert [streamed.chunks[i] for i in range(len(whole.chunks))] == whole.chunks
-    assert streamed.documents_of(whole.documents) == whole.documents
+    assert {doc_id: streamed.documents[doc_id] for doc_id in whole.documents} == whole.documents
+    # a window's text and its document's facts come from the units' and chunks' rows, no document read; a window
+    # from a repeated sentence's copy (whose text reaches no further than itself) is read from its document
+    streamed, whole = load_index(path, check_sources=False), load_index(tmp_path / "faiss", check_sources=False)
+    windows = [[int(u), int(expected.following[u])] for u in np.flatnonzero(expected.following >= 0)]
+    windows += [[int(u)] for u in everything]
+    assert [streamed.text_of(w) for w in windows] == [whole.text_of(w) for w in windows]
+    assert [streamed.chunks[i] for i in range(len(whole.chunks))] == whole.chunks  # their rows bring the facts
+    assert all(streamed.facts_of(d) == whole.facts_of(d) for d in whole.documents)
+    assert len(streamed.documents.cache) == 0
+    copies = [[int(u), int(expected.following[c])] for u, c in enumerate(expected.canonical) if u != c]
+    copies = [window for window in copies if window[1] >= 0]
+    assert copies and [streamed.text_of(w) for w in copies] == [whole.text_of(w) for w in copies]
+    assert len(streamed.documents.cache) > 0
     assert [units.terms.frequency(frozenset({t})) for t in expected.terms.vocabulary] == [
         expected.terms.frequency(frozenset({t})) for t in expected.terms.vocabulary
     ]
@@ -331,6 +346,24 @@ def test_an_interrupted_streaming_build_leaves_the_serving_index_and_drops_what_
     after = load_index(path, check_sources=False)
     assert sorted(after.documents) == ["doc0"] and not after.changed_on_disk()
     assert [hit.text for hit in Retriever(after, encoder).search(question)] == before  # type: ignore[arg-type]
+
+
+def test_an_index_written_before_passages_carried_their_units_is_refused_with_the_rebuild_hint(tmp_path):
+    path, store = tmp_path / "index", f"milvus:{tmp_path / 'old.db'}"
+    build_index([corpus(tmp_path / "docs", FIRST)], HashEncoder(), path, store=store)
+    loaded = load_index(path, check_sources=False)
+    client, chunks = loaded.store.client, loaded.store.collection("chunks")
+    client.drop_collection(chunks)  # the chunks as an older kzru-rag wrote them: vector, record, first unit
+    schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
+    schema.add_field("id", DataType.INT64, is_primary=True)
+    schema.add_field("vector", DataType.FLOAT_VECTOR, dim=loaded.manifest.dim)
+    schema.add_field("record", DataType.VARCHAR, max_length=65_535)
+    schema.add_field("first", DataType.INT64)
+    client.create_collection(chunks, schema=schema)
+    with pytest.raises(
+        IndexLoadError, match=r"was written by an older kzru-rag: rebuild it with `kzru-rag index build"
+    ):
+        load_index(path, check_sources=False)
 
 
 def test_a_deleted_milvus_lite_file_is_a_clear_error(tmp_path):

@@ -1,8 +1,8 @@
 """Consistency check of a blind corpus (no product code): python3 tests/data/check_corpus.py tests/data/news
 
 Every gold occurs verbatim in its document (a dialogue's in some document), ids are unique, translations match their
-Russian original, documents are 2–6.5 KB (reports: 10–18 KB, lessons and techdocs: 4–9 KB, see DOC_BYTES) with a title line and
-paragraphs."""
+Russian original, documents are 2–6.5 KB (reports: 10–18 KB, lessons and techdocs: 4–9 KB, see DOC_BYTES) with a
+title line and paragraphs."""
 
 import json
 import pathlib

@@ -23,7 +23,7 @@ def sentence_key(hit: Hit) -> str:
 
 def metadata_of(index: LoadedIndex, chunk: Chunk) -> dict[str, Any]:
     """Document metadata plus the chunk's (its page in a PDF), its paragraph number and the document's source."""
-    document = index.documents[chunk.doc_id]
+    document = index.facts_of(chunk.doc_id)
     return {**document.metadata, **chunk.metadata, "paragraph": chunk.paragraph, "source": document.source}
 
 

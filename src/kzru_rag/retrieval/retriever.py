@@ -38,10 +38,6 @@ STEM_SHORTER_BY = 3
 """A name matches an indexed word that starts with it minus this many final letters (at least 4 kept):
 «Тулиндиновой» meets «тулиндинова», «Уральска» meets «уральск»."""
 
-READ_AHEAD = 2
-"""Documents of the best `READ_AHEAD` × k candidate units are read before the hits are made (`Retriever._read_ahead`),
-those of the next as many when the hits go past them (duplicates and units a window took are skipped)."""
-
 CONTEXT_WEIGHT = 0.5
 """Weight of the earlier questions' meaning against a follow-up's own in its search (`Retriever.search`'s `lead`):
 chosen on the studied dialogue sets (1.0 and 0.5 tried first, 0.5 better; 0.3 later, within one turn of it), never on
@@ -114,9 +110,7 @@ class Retriever:
         covered: set[int] = set()
         quoted: set[str] = set()  # best sentences already cited: the same text from another document is cited once
         order = np.argsort(-scores, kind="stable")
-        for place, i in enumerate(order):
-            if place % (READ_AHEAD * pool) == 0:
-                self._read_ahead(units[order[place : place + READ_AHEAD * pool]])
+        for i in order:
             unit = int(self._canonical[units[i]])
             if unit in covered:
                 continue
@@ -154,11 +148,6 @@ class Retriever:
         vectors = self.embedder.encode_queries([*meant, *(surface for _, surface in foreign)])
         vector = vectors[0] if lead is None else _led(vectors[0], vectors[1])
         return vector, vectors[2] if len(meant) == 3 else vector, vectors[len(meant) :]
-
-    def _read_ahead(self, best: np.ndarray) -> None:
-        """Have the index read the documents of the `best` units at once (Milvus: in one query, not one a hit)."""
-        chunk_ids = dict.fromkeys(int(c) for c in np.atleast_1d(self._sentences.chunk_of[best]))
-        self.index.documents_of(self.index.chunks[c].doc_id for c in chunk_ids)
 
     def _typed(self, hit: Hit, kind: Kind, query: Query) -> Hit:
         """`hit` with `answer_type_weight` added to its score when it holds the kind of phrase asked for."""
@@ -348,16 +337,14 @@ class Retriever:
         """The window's last unit, carried on (at most SPEECH_REACH units of its paragraph, past `window_chars`)
         to the sentence that names who says the direct speech it holds («…, – отмечает эксперт КИСИ.»), when no
         sentence of the window names a speaker: a question asking who is answered by those words."""
-        spans = self._sentences.spans
-        text = self.index.documents[self.index.chunks[int(self._sentences.chunk_of[first])].doc_id].text
-        if any(attributes_speech(text[spans[u][0] : spans[u][1]]) for u in self._chain(first, last)):
+        if any(attributes_speech(self.index.text_of([u])) for u in self._chain(first, last)):
             return last
         reached = last
         for _ in range(SPEECH_REACH):
             reached = int(self._next[reached])
             if reached < 0 or reached in taken:
                 return last
-            if attributes_speech(text[spans[reached][0] : spans[reached][1]]):
+            if attributes_speech(self.index.text_of([reached])):
                 return reached
         return last
 
@@ -371,7 +358,7 @@ class Retriever:
         spans = self._sentences.spans
         chunk = self.index.chunks[int(self._sentences.chunk_of[unit])]
         start, end = int(spans[window[0]][0]), int(spans[window[-1]][1])
-        text = self.index.documents[chunk.doc_id].text[start:end]
+        text = self.index.text_of(window)
         highlight = (int(spans[unit][0]), int(spans[unit][1]))
         similarities = np.asarray(self._sentences.vectors[window]) @ vector
         sentences = tuple((int(spans[u][0]), int(spans[u][1]), float(c)) for u, c in zip(window, similarities))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Protocol, Sequence, runtime_checkable
+from typing import Any, Iterable, Mapping, Protocol, Sequence
 
 from kzru_rag.ingest.chunking import Chunk
 from kzru_rag.ingest.documents import Document
@@ -18,11 +18,21 @@ from kzru_rag.stores.vectors import VectorSearch
 _WORDS = re.compile(r"\w+")
 
 
-@runtime_checkable
-class QueriedDocuments(Protocol):
-    """Documents a store reads when asked for (`stores.milvus.views.Documents`): several at once in one read."""
+@dataclass(frozen=True)
+class DocumentFacts:
+    """What a hit cites of its document besides text: where it came from and its metadata."""
 
-    def many(self, doc_ids: Iterable[str]) -> dict[str, Document]: ...
+    source: str
+    metadata: dict[str, Any]
+
+
+class Cited(Protocol):
+    """What a store keeps with its passages of what a hit cites (`stores.milvus.views.Cited`), so that making a hit
+    reads no document: None where it has not got it."""
+
+    def text(self, units: list[int]) -> str | None: ...
+
+    def facts(self, doc_id: str) -> DocumentFacts | None: ...
 
 
 class ReadAhead(Protocol):
@@ -53,6 +63,8 @@ class LoadedIndex:
     """With Milvus: the `stores.milvus.generation.MilvusIndex` the data is read from."""
     ahead: ReadAhead | None = None
     """With Milvus: starts the reads `read_ahead` names."""
+    cited: Cited | None = None
+    """With Milvus: the window texts and document facts read with the passages."""
     _words: list[str] | None = field(default=None, repr=False, compare=False)
 
     def read_ahead(self, readings: Iterable[str] = (), passages: Iterable[int] = ()) -> None:
@@ -74,12 +86,22 @@ class LoadedIndex:
             self._words = [w.lower() for d in self.documents.values() for w in _WORDS.findall(d.text)]
         return spells(abbreviation, self._words)
 
-    def documents_of(self, doc_ids: Iterable[str]) -> dict[str, Document]:
-        """The documents of `doc_ids` (the index's), read together where the store queries them (one Milvus query,
-        which leaves them in its cache): a caller about to read several asks for them first."""
-        if isinstance(self.documents, QueriedDocuments):
-            return self.documents.many(doc_ids)
-        return {doc_id: self.documents[doc_id] for doc_id in dict.fromkeys(doc_ids) if doc_id in self.documents}
+    def text_of(self, units: list[int]) -> str:
+        """The document text from the start of the first of `units` to the end of the last: one sentence unit, or
+        units of one paragraph in order (a hit's window)."""
+        if self.cited is not None and (text := self.cited.text(units)) is not None:
+            return text
+        assert self.sentences is not None
+        spans = self.sentences.spans
+        chunk = self.chunks[int(self.sentences.chunk_of[units[0]])]
+        return self.documents[chunk.doc_id].text[int(spans[units[0]][0]) : int(spans[units[-1]][1])]
+
+    def facts_of(self, doc_id: str) -> DocumentFacts:
+        """The source and metadata of the document `doc_id`."""
+        if self.cited is not None and (facts := self.cited.facts(doc_id)) is not None:
+            return facts
+        document = self.documents[doc_id]
+        return DocumentFacts(document.source, document.metadata)
 
     def superseded(self) -> bool:
         """True when the store shares this index between processes and now serves a newer build of it (Milvus: another

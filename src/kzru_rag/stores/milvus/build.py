@@ -4,10 +4,12 @@ sealed, indexed and loaded once, and the alias moved to it in one step, so reade
 The previous generation is kept for processes still reading it and dropped by the next build, with anything an
 interrupted build left.
 
-`chunks` holds passage vectors, chunk records and each chunk's first sentence unit; `sentences` per sentence unit
-its vector (packed in a text field: `layout.pack`), span, chunk, place in its paragraph, indexed words, and its
-lower-cased words and the initials and pairs of consecutive initials they hold (an array: Milvus 2.3 filters
-strings by prefix only; for spelling abbreviations); `terms` each indexed word and how many units hold it; `words`
+`chunks` holds passage vectors, chunk records, each chunk's first sentence unit and the one after its last, its
+document's id, source and metadata, and its sentence units' rows (so a passage search brings what a question reads of
+its hits: `_chunk_row`); `sentences` per sentence unit its vector (packed in a text field: `layout.pack`), span,
+chunk, place in its paragraph, indexed words, its text up to the next unit of its paragraph, and its lower-cased
+words and the initials and pairs of consecutive initials they hold (an array: Milvus 2.3 filters strings by prefix
+only; for spelling abbreviations); `terms` each indexed word and how many units hold it; `words`
 the word bridge's words and vectors; `records` the manifest and the documents, as JSON in pieces.
 """
 
@@ -36,7 +38,7 @@ from kzru_rag.stores.base import IndexPart
 from kzru_rag.stores.loaded import LoadedIndex
 from kzru_rag.stores.manifest import IndexManifest, write_manifest
 from kzru_rag.stores.milvus.client import connect, guarded
-from kzru_rag.stores.milvus.layout import BATCH, PARTS, collection_name, pack, serving_generation
+from kzru_rag.stores.milvus.layout import BATCH, PARTS, UNIT_FIELDS, collection_name, pack, serving_generation
 from kzru_rag.stores.sentences import SentenceIndex, paragraph_order
 from kzru_rag.stores.spec import StoreSpec
 from kzru_rag.stores.terms import TermIndex
@@ -126,22 +128,26 @@ class GenerationWriter:
         return f"{self.generation}_{part}"
 
     def add(self, part: IndexPart) -> None:
-        """Write one document's chunks, sentence units and record."""
+        """Write one document's chunks (each with its sentence units and what a hit citing it reads of the
+        document: `_chunk_row`), sentence units and record."""
         spans, chunk_of, first = SentenceIndex.units(part.chunks)
         canonical, previous, following = paragraph_order(part.chunks, spans, chunk_of)
         text = part.document.text
-        for c, (chunk, vector) in enumerate(zip(part.chunks, part.chunk_vectors)):
-            record = _varchar(json.dumps(chunk.to_dict(), ensure_ascii=False), "a chunk")
-            self._put(
-                "chunks",
-                {"id": self.chunks + c, "vector": vector, "record": record, "first": self.units + int(first[c])},
-            )
+        units: list[dict[str, Any]] = []
         for u, ((start, end), vector, words) in enumerate(zip(spans.tolist(), part.sentence_vectors, part.unit_words)):
             self.df.update(words)
-            row = _sentence_row(text[start:end], vector, words)
+            reach = spans[following[u]][0] if following[u] >= 0 else end
             place = {"start": start, "end": end, "chunk": chunk_of[u], "canonical": canonical[u]}
             place |= {"previous": previous[u], "following": following[u]}
-            self._put("sentences", row | _shifted(place, self.units, self.chunks) | {"id": self.units + u})
+            row = _sentence_row(text, (start, end, int(reach)), vector, words)
+            units.append(row | _shifted(place, self.units, self.chunks) | {"id": self.units + u})
+        document = part.document
+        cites = {"doc_id": document.doc_id, "source": document.source, "metadata": document.metadata}
+        cited = _varchar(json.dumps(cites, ensure_ascii=False), "a document's metadata")
+        for c, (chunk, vector) in enumerate(zip(part.chunks, part.chunk_vectors)):
+            self._put("chunks", _chunk_row(self.chunks + c, chunk, vector, units[first[c] : first[c + 1]], cited))
+        for row in units:
+            self._put("sentences", row)
         for row in _record_rows([("document", self.documents, part.document.to_dict())], self.records):
             self._put("records", row)
         self.chunks += len(part.chunks)
@@ -213,15 +219,39 @@ class GenerationWriter:
         return params
 
 
-def _sentence_row(text: str, vector: np.ndarray, words: set[str]) -> dict[str, Any]:
-    """A sentence unit's vector (packed), indexed words, and its lower-cased words with their initials."""
-    lowered = [w.lower() for w in _WORDS.findall(text)]
+def _chunk_row(
+    position: int, chunk: Chunk, vector: np.ndarray, units: list[dict[str, Any]], cites: str
+) -> dict[str, Any]:
+    """A passage's row: its vector, record, the ids of its first unit and of the one after its last, its document's
+    id, source and metadata (`cites`), and its sentence units' rows as JSON (`UNIT_FIELDS`; empty when longer than
+    a field holds: a reader then queries them), so that a search returning it brings what a hit on it reads."""
+    record = _varchar(json.dumps(chunk.to_dict(), ensure_ascii=False), "a chunk")
+    listed = json.dumps([{name: unit[name] for name in ("id", *UNIT_FIELDS)} for unit in units], ensure_ascii=False)
+    return {
+        "id": position,
+        "vector": vector,
+        "record": record,
+        "first": units[0]["id"],
+        "end": units[-1]["id"] + 1,
+        "cites": cites,
+        "units": listed if len(listed.encode("utf-8")) <= MAX_VARCHAR else "",
+    }
+
+
+def _sentence_row(document: str, span: tuple[int, int, int], vector: np.ndarray, words: set[str]) -> dict[str, Any]:
+    """A sentence unit's vector (packed), indexed words, its lower-cased words with their initials, and its text
+    with what follows it up to the next unit of its paragraph (`span`: start, end, that unit's start), so that a
+    window's text is its units' texts one after another (only the sentence when that would not fit a field)."""
+    start, end, reach = span
+    lowered = [w.lower() for w in _WORDS.findall(document[start:end])]
+    text = document[start : max(end, reach)]
     return {
         "vector": _NO_VECTOR,
         "packed": pack(vector),
         "terms": _varchar("\n".join(sorted(words)), "a sentence's words"),
         "words": _varchar(" ".join(lowered), "a sentence"),
         "initials": _initials(lowered),
+        "text": text if len(text.encode("utf-8")) <= MAX_VARCHAR else _varchar(document[start:end], "a sentence"),
     }
 
 
@@ -292,10 +322,14 @@ def _schemas(dim: int) -> dict[str, _Schema]:
     """The collections of a generation (`PARTS`) by part."""
     places = dict.fromkeys(("start", "end", "chunk", "canonical", "previous", "following"), DataType.INT64)
     return {
-        "chunks": _Schema(dim, {"record": MAX_VARCHAR}, {"first": DataType.INT64}),
+        "chunks": _Schema(
+            dim,
+            {"record": MAX_VARCHAR, "cites": MAX_VARCHAR, "units": MAX_VARCHAR},
+            {"first": DataType.INT64, "end": DataType.INT64},
+        ),
         "sentences": _Schema(
             2,
-            {"packed": MAX_VARCHAR, "terms": MAX_VARCHAR, "words": MAX_VARCHAR},
+            {"packed": MAX_VARCHAR, "terms": MAX_VARCHAR, "words": MAX_VARCHAR, "text": MAX_VARCHAR},
             places,
             (),
             {"initials": MAX_INITIALS},

@@ -46,9 +46,12 @@ class Background:
 
     def settle(self, keys: Iterable[Any]) -> None:
         """Wait for the reads that bring any of `keys` or whose keys are not known."""
-        wanted = set(keys)
         with self._lock:
-            reads = [f for f, covers in self._reads if not f.done() and (covers is None or covers & wanted)]
+            pending = [(f, covers) for f, covers in self._reads if not f.done()]
+        if not pending:
+            return
+        wanted = set(keys)
+        reads = [f for f, covers in pending if covers is None or covers & wanted]
         if reads:  # a question reads thousands of cached rows: most find nothing to wait for
             wait(reads)
 
@@ -102,7 +105,7 @@ class Rows:
         """The rows of `ids` (below `count`) by id; IndexLoadError when Milvus lacks one."""
         self.background.settle(ids)
         found = self.cache.known(ids)
-        if missing := set(ids) - found.keys():
+        if len(found) < len(ids) and (missing := set(ids) - found.keys()):
             found.update(self._fetch(sorted(self._around(missing, count) - found.keys())))
         if absent := [i for i in ids if i not in found]:
             raise IndexLoadError(
@@ -125,12 +128,20 @@ class Rows:
             rows = self.keep_rows(
                 self.store.query(self.part, f"{field} in {sorted(values)}", self.fields, limit=QUERIED)
             )
-            linked = {row[link] for row in rows.values() for link in links if row[link] >= 0} - rows.keys()
-            outside = self._around(linked, count) - rows.keys()
-            if wanted := sorted(outside - self.cache.known(outside).keys()):
-                self.background.start(lambda: self._fetch(wanted), frozenset(wanted))
+            self._ahead_linked(rows, count, links)
 
         self.background.start(read, None)
+
+    def ahead_linked(self, ids: list[int], count: int, links: tuple[str, str]) -> None:
+        """Start fetching the neighbours that the (previous, next) `links` of the cached rows of `ids` lead out of
+        them to."""
+        self._ahead_linked(self.cache.known(ids), count, links)
+
+    def _ahead_linked(self, rows: dict[int, dict[str, Any]], count: int, links: tuple[str, str]) -> None:
+        linked = {row[link] for row in rows.values() for link in links if row[link] >= 0} - rows.keys()
+        outside = self._around(linked, count) - rows.keys()
+        if wanted := sorted(outside - self.cache.known(outside).keys()):
+            self.background.start(lambda: self._fetch(wanted), frozenset(wanted))
 
     def _around(self, ids: set[int], count: int) -> set[int]:
         before, after = self.neighbours
@@ -148,7 +159,9 @@ class Rows:
 
 def _compact(row: dict[str, Any]) -> dict[str, Any]:
     """`row` with its vector as float32 (pymilvus gives a list of Python floats, 8 times the memory; a `packed` one
-    is unpacked)."""
+    is unpacked), and a unit's indexed words as a set."""
+    if "terms" in row:
+        row["terms"] = frozenset(row["terms"].split("\n")) if row["terms"] else frozenset()
     if "packed" in row:
         row["vector"] = unpack(row.pop("packed"))
     elif "vector" in row:

@@ -18,6 +18,8 @@ from pymilvus import MilvusClient
 PARTS = ("records", "chunks", "sentences", "terms", "words")
 BATCH = 1_000
 """Rows a call inserts or reads at the most."""
+UNIT_FIELDS = ("packed", "start", "end", "chunk", "canonical", "previous", "following", "terms", "text")
+"""The fields of a sentence unit a question reads: in `sentences`, and with each passage in `chunks`."""
 
 
 def collection_name(folder: Path) -> str:

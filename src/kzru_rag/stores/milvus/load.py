@@ -19,8 +19,19 @@ from kzru_rag.stores.manifest import IndexManifest, manifest_from_json
 from kzru_rag.stores.milvus.cache import Rows
 from kzru_rag.stores.milvus.client import connect, guarded
 from kzru_rag.stores.milvus.generation import MilvusIndex
-from kzru_rag.stores.milvus.layout import PARTS, serving_generation, stacked
-from kzru_rag.stores.milvus.views import Chunks, Column, Documents, PassageVectors, ReadAhead, Terms, Words
+from kzru_rag.stores.milvus.layout import PARTS, UNIT_FIELDS, serving_generation, stacked
+from kzru_rag.stores.milvus.views import (
+    ChunkRows,
+    Chunks,
+    Cited,
+    Column,
+    Documents,
+    PassageVectors,
+    ReadAhead,
+    Starts,
+    Terms,
+    Words,
+)
 from kzru_rag.stores.sentences import SentenceIndex
 from kzru_rag.stores.spec import StoreSpec
 from kzru_rag.stores.terms import TermIndex
@@ -70,34 +81,33 @@ def _served(client: MilvusClient, spec: StoreSpec, name: str, hint: str) -> Milv
     generation = serving_generation(client, name)
     if generation is None or not all(client.has_collection(f"{generation}_{part}") for part in PARTS):
         raise IndexLoadError(f"Milvus at {spec.uri} holds no index named {name}: {hint}")
-    fields = {field["name"] for field in client.describe_collection(f"{generation}_sentences")["fields"]}
-    if "packed" not in fields:
+    if not _has_fields(client, f"{generation}_sentences", {"packed", "text"}) or not _has_fields(
+        client, f"{generation}_chunks", {"units", "cites", "end"}
+    ):
         raise IndexLoadError(f"the index {name} in Milvus at {spec.uri} was written by an older kzru-rag: {hint}")
     for part in PARTS:
         client.load_collection(f"{generation}_{part}")
     return MilvusIndex(client, spec, name, generation)
 
 
+def _has_fields(client: MilvusClient, collection: str, names: set[str]) -> bool:
+    return names <= {field["name"] for field in client.describe_collection(collection)["fields"]}
+
+
 def _queried(
     store: MilvusIndex, folder: Path, manifest: IndexManifest, chunks: int, units: int, words: int
 ) -> LoadedIndex:
     """The index as objects that query Milvus for what is read, keeping recent rows in LRU caches."""
-    unit_rows = Rows(
-        store,
-        "sentences",
-        ["packed", "start", "end", "chunk", "canonical", "previous", "following", "terms"],
-        NEIGHBOURS,
-        CACHE_UNITS,
-    )
-    # The retriever reads where each candidate passage's units start and end (`first` of it and of the next
-    # chunk), all candidates at once, then the records of the few it cites: the search brings both for the
-    # candidates, one read the next chunks' beside their units.
-    chunk_rows = Rows(store, "chunks", ["first", "record"], (0, 0), CACHE_CHUNKS)
+    unit_rows = Rows(store, "sentences", list(UNIT_FIELDS), NEIGHBOURS, CACHE_UNITS)
+    # The retriever reads where each candidate passage's units start and end, all candidates at once, then the
+    # records of the few it cites: the search brings both, with their units and their documents' facts.
+    cited = Cited(unit_rows, units)
+    chunk_rows = ChunkRows(store, unit_rows, cited, CACHE_CHUNKS)
     vectors = PassageVectors(store, chunks, manifest.dim, manifest.vector_index, chunk_rows)
     sentences = SentenceIndex(
         spans=Column(unit_rows, units, ("start", "end")),
         chunk_of=Column(unit_rows, units, ("chunk",)),
-        first=Column(chunk_rows, chunks + 1, ("first",), last=units),
+        first=Starts(chunk_rows, chunks, units),
         vectors=Column(unit_rows, units, ("vector",), np.float32),
         terms=Terms(store, unit_rows, units),
         words=Words(store, words),
@@ -108,7 +118,15 @@ def _queried(
     documents = Documents(store, manifest.documents)  # type: ignore[arg-type]
     ahead = ReadAhead(sentences.terms, chunk_rows, unit_rows, (chunks, units))  # type: ignore[arg-type]
     return LoadedIndex(
-        folder, manifest, vectors, Chunks(chunk_rows, chunks), documents, sentences=sentences, store=store, ahead=ahead
+        folder,
+        manifest,
+        vectors,
+        Chunks(chunk_rows, chunks),
+        documents,
+        sentences=sentences,
+        store=store,
+        ahead=ahead,
+        cited=cited,
     )  # type: ignore[arg-type]
 
 

@@ -12,6 +12,7 @@ import numpy as np
 from kzru_rag.ingest.chunking import Chunk
 from kzru_rag.ingest.documents import Document
 from kzru_rag.language.words import Readings
+from kzru_rag.stores.loaded import DocumentFacts
 from kzru_rag.stores.manifest import SourceRecords
 from kzru_rag.stores.milvus.cache import LRU, Background, Rows
 from kzru_rag.stores.milvus.generation import MilvusIndex, like, quoted
@@ -28,31 +29,106 @@ SEARCH_RECORDS = 1_000
 
 
 class Column:
-    """One or more fields of `rows` indexed like an array of `count` rows: `column[i]`, `column[ids]`; `last`
-    stands for the row one past the end (a chunk's `first` unit, where the next chunk would start)."""
+    """One or more fields of `rows` indexed like an array of `count` rows: `column[i]`, `column[ids]`."""
 
-    def __init__(
-        self, rows: Rows, count: int, fields: tuple[str, ...], dtype: Any = np.int64, last: int | None = None
-    ) -> None:
-        self.rows, self.count, self.fields, self.dtype, self.last = rows, count, fields, np.dtype(dtype), last
+    def __init__(self, rows: Rows, count: int, fields: tuple[str, ...], dtype: Any = np.int64) -> None:
+        self.rows, self.count, self.fields, self.dtype = rows, count, fields, np.dtype(dtype)
         self.shape = (count,) if len(fields) == 1 else (count, len(fields))
 
     def __len__(self) -> int:
         return self.count
 
     def __getitem__(self, ids: Any) -> np.ndarray:
+        if np.ndim(ids) == 0:  # one row: the retriever walks a window a unit at a time
+            i = int(ids)
+            return np.array(self._value(self.rows.get([i], self.count)[i]), dtype=self.dtype)[()]
+        wanted = np.asarray(ids, dtype=np.int64).tolist()
+        rows = self.rows.get(wanted, self.count)
+        values = [self._value(rows[i]) for i in wanted]
+        return np.asarray(values, dtype=self.dtype) if values else np.empty((0, *self.shape[1:]), dtype=self.dtype)
+
+    def _value(self, row: dict[str, Any]) -> Any:
+        return row[self.fields[0]] if len(self.fields) == 1 else [row[field] for field in self.fields]
+
+
+class Starts:
+    """Each chunk's first sentence unit, indexed like `SentenceIndex.first` (`count` chunks and one past the last,
+    which is `units`): from the chunk's row, or from the `end` of the row before it, so that a candidate passage's
+    row (which its search brings) bounds its units without the next chunk's row being read."""
+
+    def __init__(self, rows: Rows, count: int, units: int) -> None:
+        self.rows, self.count, self.units = rows, count, units
+
+    def __len__(self) -> int:
+        return self.count + 1
+
+    def __getitem__(self, ids: Any) -> np.ndarray:
         wanted = [int(i) for i in np.atleast_1d(np.asarray(ids, dtype=np.int64))]
-        stored = self.count - (self.last is not None)
-        rows = self.rows.get([i for i in wanted if i < stored], stored)
-        values = [self._value(rows, i) for i in wanted]
-        out = np.asarray(values, dtype=self.dtype) if values else np.empty((0, *self.shape[1:]), dtype=self.dtype)
+        self.rows.background.settle({n for i in wanted for n in (i - 1, i)})
+        known = self.rows.cache.known({n for i in wanted for n in (i - 1, i) if 0 <= n < self.count})
+        missing = [i for i in wanted if i < self.count and i not in known and i - 1 not in known]
+        known.update(self.rows.get(missing, self.count) if missing else {})
+        values = [
+            self.units if i >= self.count else known[i]["first"] if i in known else known[i - 1]["end"] for i in wanted
+        ]
+        out = np.asarray(values, dtype=np.int64)
         return out[0] if np.ndim(ids) == 0 else out
 
-    def _value(self, rows: dict[int, dict[str, Any]], i: int) -> Any:
-        if i >= self.count - (self.last is not None):
-            return self.last
-        row = rows[i]
-        return row[self.fields[0]] if len(self.fields) == 1 else [row[field] for field in self.fields]
+
+class ChunkRows(Rows):
+    """The rows of `chunks`, each bringing its sentence units' rows (kept in `units`) and its document's source and
+    metadata (kept in `cited`) when it has them: what a hit on the passage reads.
+
+    A passage search brings its hits' rows (`searched`, `found`): with their units while most of the last search's
+    hits were not cached, without them (the units then read by chunk where missing) while most were, as when
+    follow-up questions come back to the same passages: there the units would only slow the search."""
+
+    def __init__(self, store: MilvusIndex, units: Rows, cited: Cited, capacity: int) -> None:
+        super().__init__(store, "chunks", ["first", "end", "record", "cites", "units"], (0, 0), capacity)
+        self.units, self.cited = units, cited
+        self.with_units = True
+
+    def searched(self) -> list[str]:
+        """The fields a passage search asks for."""
+        return self.fields if self.with_units else [name for name in self.fields if name != "units"]
+
+    def found(self, rows: list[dict[str, Any]]) -> None:
+        """Keep the rows a passage search brought, and whether the next one asks for their units."""
+        self.with_units = 2 * len(self.cache.known(row["id"] for row in rows)) < len(rows)
+        self.keep_rows(rows)
+
+    def keep_rows(self, rows: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
+        units: list[dict[str, Any]] = []
+        for row in rows:
+            units += json.loads(row.pop("units", "") or "[]")
+            self.cited.keep(json.loads(row.pop("cites")))
+        self.units.keep_rows(units)
+        return super().keep_rows(rows)
+
+
+class Cited:
+    """What a hit cites, from the rows read with its passages (`loaded.Cited`): a window's text from its units'
+    texts (each reaches to the next unit of its paragraph), a document's source and metadata from its chunks'
+    rows (an LRU of them)."""
+
+    def __init__(self, units: Rows, count: int) -> None:
+        self.units, self.count = units, count
+        self.documents = LRU(CACHE_ITEMS)
+
+    def keep(self, cites: dict[str, Any]) -> None:
+        self.documents.keep({cites["doc_id"]: DocumentFacts(cites["source"], cites["metadata"])})
+
+    def facts(self, doc_id: str) -> DocumentFacts | None:
+        return self.documents.known([doc_id]).get(doc_id)
+
+    def text(self, units: list[int]) -> str | None:
+        """The text from the first of `units` to the end of the last; None when their texts do not join up."""
+        rows = self.units.get(units, self.count)
+        pieces = [rows[u] for u in units]
+        if any(row["start"] + len(row["text"]) != after["start"] for row, after in zip(pieces, pieces[1:])):
+            return None
+        last = pieces[-1]
+        return "".join(row["text"] for row in pieces[:-1]) + last["text"][: last["end"] - last["start"]]
 
 
 class Chunks:
@@ -179,15 +255,16 @@ class Terms:
     def coverage(self, words: list[Readings], units: np.ndarray, groups: np.ndarray, group_count: int) -> np.ndarray:
         """As `lexical.TermIndex.coverage`, from the candidate units' rows and the words' frequencies."""
         frequencies = self._frequencies({r for readings in words for r in readings})
-        rows = self.units.get(sorted({int(u) for u in units}), self.size)
-        held = {u: set(row["terms"].split("\n")) if row["terms"] else set() for u, row in rows.items()}
+        listed = units.tolist()
+        held = {u: row["terms"] for u, row in self.units.get(sorted(set(listed)), self.size).items()}
         share = np.zeros(group_count, dtype=np.float64)
         total = 0.0
         for readings in words:
             known = [r for r in readings if frequencies[r]]
             weight = float(idf(max((frequencies[r] for r in known), default=0), self.size))
             total += weight
-            found = np.array([any(r in held[int(u)] for r in known) for u in units], dtype=bool)
+            wanted = frozenset(known)
+            found = np.array([not wanted.isdisjoint(held[u]) for u in listed], dtype=bool)
             hit = np.zeros(group_count, dtype=bool)
             hit[groups[found]] = True
             share[hit] += weight
@@ -196,9 +273,10 @@ class Terms:
 
 class ReadAhead:
     """Reads of what a question reads next, started in the background when the retriever names it
-    (`LoadedIndex.read_ahead`): term statistics; for the candidate passages, the bounds of the passages after them
-    (`chunks` by id; their own rows came with the search, `PassageVectors`) beside their sentence units (`sentences`
-    by chunk). What is cached is not read again."""
+    (`LoadedIndex.read_ahead`): term statistics; for the candidate passages, their rows when not cached (`chunks` by
+    id: a search brings them, with their sentence units: `PassageVectors`, `ChunkRows`), the units of those that
+    did not bring them (`sentences` by chunk), and the units a window can grow into beyond them. What is cached is
+    not read again."""
 
     def __init__(self, terms: Terms, chunks: Rows, units: Rows, counts: tuple[int, int]) -> None:
         self.terms, self.chunks, self.units = terms, chunks, units
@@ -208,17 +286,25 @@ class ReadAhead:
         self.terms.ahead(readings)
 
     def passages(self, chunk_ids: list[int]) -> None:
-        self.chunks.ahead(sorted({c for i in chunk_ids for c in (i, i + 1) if c < self.chunk_count}), self.chunk_count)
-        if cold := [c for c in chunk_ids if not self._cached(c)]:
+        """Start reading the rows of the passages `chunk_ids` not cached (a search brings them with their units),
+        the units of those whose units are not cached, and the units their windows can grow into beyond them."""
+        self.chunks.ahead(chunk_ids, self.chunk_count)
+        cold = [c for c in chunk_ids if not self._cached(c)]
+        if cold:
             self.units.ahead_where("chunk", cold, self.unit_count, ("previous", "following"))
+        if warm := [c for c in chunk_ids if c not in cold]:
+            self.units.ahead_linked(self._units(warm), self.unit_count, ("previous", "following"))
+
+    def _units(self, chunk_ids: list[int]) -> list[int]:
+        bounds = self.chunks.cache.known(chunk_ids)
+        return [u for row in bounds.values() for u in range(row["first"], row["end"])]
 
     def _cached(self, chunk: int) -> bool:
         """True when the sentence units of `chunk` are known to be cached (its bounds are)."""
-        bounds = self.chunks.cache.known([chunk, chunk + 1])
-        if chunk not in bounds or (chunk + 1 < self.chunk_count and chunk + 1 not in bounds):
+        bounds = self.chunks.cache.known([chunk])
+        if chunk not in bounds:
             return False
-        end = bounds[chunk + 1]["first"] if chunk + 1 < self.chunk_count else self.unit_count
-        units = range(bounds[chunk]["first"], end)
+        units = range(bounds[chunk]["first"], bounds[chunk]["end"])
         return len(self.units.cache.known(units)) == len(units)
 
 
@@ -262,7 +348,7 @@ class PassageVectors:
     """The chunk vectors of a Milvus index, searched by the engine (FAISS-like: see `stores.VectorSearch`). With
     `rows`, a search for up to `SEARCH_RECORDS` passages brings their rows too, and leaves them in that cache."""
 
-    def __init__(self, store: MilvusIndex, count: int, dim: int, kind: str, rows: Rows | None = None) -> None:
+    def __init__(self, store: MilvusIndex, count: int, dim: int, kind: str, rows: ChunkRows | None = None) -> None:
         self.store, self.ntotal, self.d, self.rows = store, count, dim, rows
         self.collection = store.collection("chunks")
         self.params: dict[str, Any] = {"metric_type": "IP"}
@@ -272,13 +358,13 @@ class PassageVectors:
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
         ids = np.full((len(queries), k), -1, dtype=np.int64)
-        fields = self.rows.fields if self.rows is not None and k <= SEARCH_RECORDS else []
+        fields = self.rows.searched() if self.rows is not None and k <= SEARCH_RECORDS else []
         found = self.store.search("chunks", [q.astype(np.float32).tolist() for q in queries], k, self.params, fields)
         for row, hits in enumerate(found):
             for place, hit in enumerate(hits):
                 scores[row, place], ids[row, place] = hit["distance"], hit["id"]
             if fields:
-                self.rows.keep_rows([{"id": hit["id"], **hit["entity"]} for hit in hits])  # type: ignore[union-attr]
+                self.rows.found([{"id": hit["id"], **hit["entity"]} for hit in hits])  # type: ignore[union-attr]
         return scores, ids
 
     def reconstruct_n(self, first: int, count: int) -> np.ndarray:
