@@ -265,7 +265,7 @@ class Assistant:
             kind=focus.kind if signals.kind_missing else None,
             noun=focus.asked_noun if signals.asked_noun == 0 else None,
             restates=signals.quote_overlap >= RESTATES_FROM,
-            year=other_year(focus, quoted_sentence(answer.citations[0])),
+            year=other_year(focus, quoted_sentence(answer.citations[0])) if signals.other_year else None,
         )
         text = uncertain(answer.language, answer.text, len(answer.citations), why)
         return replace(answer, text=text, confidence=confidence, status=status)
