@@ -367,9 +367,11 @@ class Retriever:
 
 
 def _led(lead: np.ndarray, context: np.ndarray) -> np.ndarray:
-    """A follow-up's meaning (`lead`) with its earlier questions' (`context`) at `CONTEXT_WEIGHT`, unit length."""
+    """A follow-up's meaning (`lead`) with its earlier questions' (`context`) at `CONTEXT_WEIGHT`, unit length; zero
+    when both are (the test encoder gives a text without words a zero vector)."""
     mixed = lead + CONTEXT_WEIGHT * context
-    return mixed / np.linalg.norm(mixed)
+    norm = np.linalg.norm(mixed)
+    return mixed / norm if norm else mixed
 
 
 def _settings_of(index: LoadedIndex) -> RetrievalSettings:
