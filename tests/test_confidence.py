@@ -224,19 +224,6 @@ def test_a_follow_up_is_judged_as_one_and_a_question_asked_alone_is_not(small_re
     assert follow.signals is not None and follow.signals.follow_up == 1.0
 
 
-def test_a_follow_up_is_judged_in_the_language_it_was_asked_in(small_retriever):
-    """The words the conversation adds to a follow-up's search (a Russian referent, an earlier Russian question) are
-    the document's, not the user's: the share of Russian words the judge reads is that of the question as asked."""
-    assistant = Assistant(small_retriever, calibrated=False)
-    first = assistant.ask("Где откроют филиал МГИМО?", use_llm=False)
-    history = [{"role": "user", "content": "Где откроют филиал МГИМО?"}, {"role": "assistant", "content": first.text}]
-    asked = "And in which year will it open?"
-    follow = assistant.ask(asked, history, use_llm=False)
-
-    assert follow.query_used != asked and small_retriever.russian_share(follow.query_used) > 0
-    assert follow.signals is not None and follow.signals.russian_share == small_retriever.russian_share(asked) == 0
-
-
 @pytest.mark.slow
 def test_a_model_for_other_signals_is_refused_and_calibrate_replaces_it(tmp_path, capsys):
     model = fit(np.array([[0.0] * len(SIGNAL_NAMES), [1.0] * len(SIGNAL_NAMES)]), np.array([0.0, 1.0]), 0.5)

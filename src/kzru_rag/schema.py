@@ -148,8 +148,7 @@ class Evidence:
     the figures the confidence needs from retrieval."""
 
     russian_share: float
-    """The share of the question's words (numbers aside) that are Russian (`Retriever.russian_share`), as the user
-    asked it (not the words a follow-up's search adds from the conversation)."""
+    """The share of the question's words (numbers aside) that are Russian (`Retriever.russian_share`)."""
     unmatched_nouns: tuple[tuple[str, float], ...]
     """(as written, best cosine to an indexed word of the passages; -1: none) of each key noun of the question that
     no passage holds by lemma."""

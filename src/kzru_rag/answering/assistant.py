@@ -248,10 +248,10 @@ class Assistant:
         uncertain: a warning that the document may not answer, and why when the first quote shows it (the kind of
         answer or the noun asked for is missing from it, or it repeats the question), then the quotes as leads.
 
-        For a follow-up the kind of answer asked for and the share of Russian words are read from the question as
-        asked (`focus`), and the retrieval signals from the passages still in play (`in_play`: the quoted one, and no
-        other whose best sentence an earlier answer already gave)."""
-        evidence = self.retriever.evidence(query, in_play, asked=focus)
+        For a follow-up the kind of answer asked for is read from the question as asked (`focus`), and
+        the retrieval signals from the passages still in play (`in_play`: the quoted one, and no other
+        whose best sentence an earlier answer already gave)."""
+        evidence = self.retriever.evidence(query, in_play)
         signals = measure(query, in_play, answer.citations[0], evidence, asked=focus)
         answer = replace(answer, signals=signals)
         if self.confidence is None:

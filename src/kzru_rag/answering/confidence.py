@@ -27,9 +27,8 @@ from kzru_rag.schema import SIGNAL_NAMES, Evidence, Hit, Query, Signals, Status
 def measure(query: Query, hits: list[Hit], quote: Hit, evidence: Evidence, asked: Query | None = None) -> Signals:
     """The signals of `quote` (a hit whose `highlight` is the quoted sentence) as the answer to `query` (what was
     searched), given the `hits` in play for it and what the retriever tells of both (`evidence`, from
-    `Retriever.evidence(query, hits, asked)`: its share of Russian words is the question's as asked); the kind of
-    answer and the noun asked for are read from `asked` (default: `query`), the question as the user asked it; a
-    follow-up when `query` is not the question as asked."""
+    `Retriever.evidence(query, hits)`); the kind of answer and the noun asked for are read from `asked` (default:
+    `query`), the question as the user asked it; a follow-up when `query` is not the question as asked."""
     span = quote.highlight or (quote.start, quote.end)
     sentence = quoted_sentence(quote)
     cosine = max(

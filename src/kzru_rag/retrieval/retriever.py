@@ -221,18 +221,16 @@ class Retriever:
             unmatched = [s for s in unmatched if s not in known]
         return unmatched
 
-    def evidence(self, query: str | Query, hits: list[Hit], asked: str | Query | None = None) -> Evidence:
+    def evidence(self, query: str | Query, hits: list[Hit]) -> Evidence:
         """What the index tells about `query` and the passages in play (`hits`) beyond their scores: the share of
-        Russian words in `asked` (the question as the user asked it; default `query`: a follow-up's search adds the
-        conversation's words, which are the document's, not the user's), and for each key noun of `query` no passage
-        holds by lemma, the highest cosine of its embedding to an indexed word of the passages (`word_similarity`)."""
+        its words that are Russian, and for each key noun no passage holds by lemma, the highest cosine of its
+        embedding to an indexed word of the passages (`word_similarity`)."""
         query = as_query(query)
         passages = [hit.text for hit in hits]
         found = frozenset().union(*(r for text in passages for r in content_words(text)))
         unmatched = [word for word, readings in query.key_nouns if not readings & found]
         similarities = self.word_similarity(unmatched, passages) if unmatched else []
-        share = self.russian_share(query if asked is None else asked)
-        return Evidence(share, tuple(zip(unmatched, map(float, similarities))))
+        return Evidence(self.russian_share(query), tuple(zip(unmatched, map(float, similarities))))
 
     def word_similarity(self, words: list[str], texts: list[str]) -> np.ndarray:
         """For each of `words`, the highest cosine similarity of its embedding to an indexed word that
