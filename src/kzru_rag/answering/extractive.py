@@ -4,14 +4,12 @@ ones chosen and widened to stand alone (`quotes.standalone_span`).
 
 from __future__ import annotations
 
-import re
 from typing import NamedTuple
 
 import numpy as np
 
 from kzru_rag.answering.quotes import antecedent, neighbours, span_text, standalone_span
 from kzru_rag.embedding.base import TextEncoder
-from kzru_rag.ingest.documents import stands_as_heading
 from kzru_rag.language.questions import holds_answer
 from kzru_rag.language.speech import names_speaker
 from kzru_rag.language.subjects import describes, holds, other_thing, told_apart
@@ -37,8 +35,6 @@ question's thing does not count as holding it (`_own_fact`). A person or a place
 («Государственный визит» is the «предстоящий визит» asked about), so those are left alone."""
 RESTATES_FROM = 0.5
 """A quote holding at least this share of the question's content words restates it (`word_share`)."""
-_LINE_END = re.compile(r"(?:^|\n)[ \t]*$")
-_LINE_START = re.compile(r"[ \t]*(?:\n|$)")
 
 
 class Sentence(NamedTuple):
@@ -193,23 +189,10 @@ def _with_answer(
 
 
 def _unquotable(hit: Hit, span: Span) -> bool:
-    """True when the sentence at `span` answers nothing: it is itself a question (an FAQ's «Сколько стоит…?»), the
-    document's title (its first line, without a full stop: «АО «Степной хлеб»: годовой отчёт за 2025 год»), or a
-    heading (`_heading`)."""
+    """True when the sentence at `span` answers nothing: it is itself a question (an FAQ's «Сколько стоит…?»), or the
+    document's title (its first line, without a full stop: «АО «Степной хлеб»: годовой отчёт за 2025 год»)."""
     text = quote_text(hit, span).rstrip(' »"”)')
-    return (
-        text.endswith("?") or span[0] == 0 and not text.endswith((".", "!", "…", ":", ";")) or _heading(hit, span, text)
-    )
-
-
-def _heading(hit: Hit, span: Span, text: str) -> bool:
-    """True when the sentence at `span` (reading `text`) is a heading: a line of its own in `hit`'s passage that stands
-    as a heading (`documents.stands_as_heading`) and states no «ключ: значение» fact («Кто может подать заявку»,
-    «8. Как предъявить претензию»): it names a topic and answers nothing. (A passage lies within one paragraph, so a
-    heading paragraph comes as a passage of its own.)"""
-    before, after = hit.text[: span[0] - hit.start], hit.text[span[1] - hit.start :]
-    alone = _LINE_END.search(before) and _LINE_START.match(after)
-    return bool(alone) and ":" not in text and stands_as_heading(text)
+    return text.endswith("?") or span[0] == 0 and not text.endswith((".", "!", "…", ":", ";"))
 
 
 def _answers(text: str, kind: Kind, focus: Query) -> bool:

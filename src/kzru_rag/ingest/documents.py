@@ -102,15 +102,9 @@ def title_of(metadata_title: str | None, text: str, file_name: str) -> str:
     first = lines[0].strip() if lines else ""
     if heading := _HEADING.match(first):
         return heading["heading"]
-    if len(lines) > 2 and not lines[1].strip() and stands_as_heading(first):
+    if len(lines) > 2 and not lines[1].strip() and len(first) <= MAX_TITLE_CHARS and not first.endswith(_STOPS):
         return " ".join(first.split())
     return file_name
-
-
-def stands_as_heading(line: str) -> bool:
-    """True when `line` reads as a title or heading: one line of at most MAX_TITLE_CHARS, not closed by a sentence's
-    or a clause's punctuation («Кто может обратиться», «8. Как предъявить претензию»)."""
-    return "\n" not in line and len(line) <= MAX_TITLE_CHARS and not line.endswith(_STOPS)
 
 
 def bundled_document() -> Document:
