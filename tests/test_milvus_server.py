@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from gradio_client.exceptions import AppError
+from pymilvus import MilvusClient
 
 from kzru_rag.evaluation.datasets import load_questions
 from kzru_rag.evaluation.retrieval import evaluate
@@ -20,7 +21,7 @@ from kzru_rag.index.build import build_index
 from kzru_rag.index.load import load_index
 from kzru_rag.retrieval.retriever import Retriever
 from kzru_rag.stores.layout import default_index_path
-from kzru_rag.stores.milvus.server import ROOT_TOKEN
+from kzru_rag.stores.milvus.server import ROOT_TOKEN, LocalMilvus
 from kzru_rag.stores.spec import TOKEN_ENV
 from test_faults_app import RunningApp
 from test_milvus_store import FIRST, SECOND, RememberingEncoder, corpus, run_cli
@@ -122,3 +123,20 @@ def test_the_server_killed_while_the_app_serves_gives_each_question_a_clear_erro
             time.sleep(2)
     assert "Уральске" in cited(answer)
     assert app.alive() and "Traceback" not in app.output()
+
+
+def test_two_local_servers_run_at_once_and_each_serves_its_own_collections(tmp_path, milvus_server):
+    """Beside the session's server, two more at once (as CI's and a benchmark's): every port of each is its own
+    (the embedded etcd's too), so both start and answer, each holding only what was written to it."""
+    with LocalMilvus(tmp_path / "one") as one, LocalMilvus(tmp_path / "two") as two:
+        assert len({one.port, two.port, milvus_server.port}) == 3
+        for server in (one, two):
+            client = MilvusClient(server.uri)
+            try:
+                client.create_collection(f"only_on_{server.port}", dimension=2)
+                client.insert(f"only_on_{server.port}", [{"id": 1, "vector": [0.6, 0.8]}])
+                found = client.search(f"only_on_{server.port}", [[0.6, 0.8]], limit=1, consistency_level="Strong")
+                assert found[0][0]["id"] == 1
+                assert client.list_collections() == [f"only_on_{server.port}"]
+            finally:
+                client.close()

@@ -28,6 +28,7 @@ from kzru_rag.language.words import LATIN, Readings, content_words, in_dictionar
 from kzru_rag.retrieval.bridge import WordBridge
 from kzru_rag.retrieval.hits import metadata_of, sentence_key, with_soft
 from kzru_rag.retrieval.scope import candidates, chosen
+from kzru_rag.retrieval.units import Units
 from kzru_rag.schema import QUANTITY_HITS, AbstentionReason, Evidence, Hit, Kind, Lead, Query
 from kzru_rag.stores.layout import REBUILD_HINT
 from kzru_rag.stores.loaded import LoadedIndex
@@ -63,11 +64,6 @@ class Retriever:
             settings.bridge_words,
             settings.bridge_latin,
         )
-        self._canonical, self._previous, self._next = (
-            index.sentences.canonical,
-            index.sentences.previous,
-            index.sentences.following,
-        )
 
     @classmethod
     def load(
@@ -98,10 +94,10 @@ class Retriever:
         self.index.read_ahead(readings=(r for readings in words for r in readings))  # while the query is encoded
         foreign = self._bridge.foreign(query.text, words) if self.settings.lexical_weight else []
         vector, finding, foreign_vectors = self._meanings(query.text, lead, foreign)
-        units, scores, signals = self._score(
+        table, scores, signals = self._score(
             self._bridge.translate(words, foreign, foreign_vectors), finding, k, within
         )
-        scored = self._unit_scores(units, scores)
+        scored = table.best(scores)
         kind = query.word_kind if self.settings.answer_type_weight else None
         typed = kind in TYPED_KINDS
         soft = bool(foreign) and self.settings.soft_weight > 0
@@ -110,17 +106,19 @@ class Retriever:
         covered: set[int] = set()
         quoted: set[str] = set()  # best sentences already cited: the same text from another document is cited once
         order = np.argsort(-scores, kind="stable")
-        for i in order:
-            unit = int(self._canonical[units[i]])
+        for i in order.tolist():
+            unit = table.canonical[i]
             if unit in covered:
                 continue
-            first, last = self._widen(*self._window(unit, vector, covered), float(scores[i]), scored, covered)
+            first, last = self._widen(
+                table, *self._window(table, unit, vector, covered), float(scores[i]), scored, covered
+            )
             if kind == "person":
-                last = self._through_speaker(first, last, covered)
-            window = self._chain(first, last)
+                last = self._through_speaker(table, first, last, covered)
+            window = table.chain(first, last)
             covered.update(window)
             parts = {name: float(values[i]) for name, values in signals.items()}
-            hit = self._hit(unit, window, vector, float(scores[i]), parts)
+            hit = self._hit(table, unit, window, vector, float(scores[i]), parts)
             if (sentence := sentence_key(hit)) in quoted:
                 continue
             quoted.add(sentence)
@@ -263,8 +261,9 @@ class Retriever:
 
     def _score(
         self, words: list[Readings], vector: np.ndarray, k: int, within: frozenset[str] | None = None
-    ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
-        """Candidate sentence units for the query's `words` and `vector`, their scores and the parts of their scores."""
+    ) -> tuple[Units, np.ndarray, dict[str, np.ndarray]]:
+        """Candidate sentence units for the query's `words` and `vector` (in a table: `Units`), their scores and the
+        parts of their scores."""
         settings, sentences = self.settings, self._sentences
         wanted = min(self.index.vectors.ntotal, max(settings.candidates, k))
         self.index.read_ahead(readings=(r for readings in words for r in readings))  # the bridge's, beside the search
@@ -278,7 +277,8 @@ class Retriever:
         groups = np.repeat(np.arange(len(chunk_ids)), counts)  # the candidate passage of each unit
         places = np.arange(len(groups)) - np.repeat(np.cumsum(counts) - counts, counts)  # its place in the passage
         units = starts[groups] + places
-        sentence = np.asarray(sentences.vectors[units]) @ vector
+        vectors = np.asarray(sentences.vectors[units])
+        sentence = vectors @ vector
         passage = passage_scores[groups]
         lexical = np.zeros(len(units))
         if settings.lexical_weight:
@@ -292,76 +292,68 @@ class Retriever:
             + settings.lexical_weight * lexical
             + settings.sentence_lexical_weight * own
         )
-        return units, scores, {"sentence": sentence, "passage": passage, "lexical": lexical, "sentence_lexical": own}
+        signals = {"sentence": sentence, "passage": passage, "lexical": lexical, "sentence_lexical": own}
+        return Units(sentences, units, vectors), scores, signals
 
-    def _window(self, unit: int, vector: np.ndarray, taken: set[int]) -> tuple[int, int]:
+    def _window(self, table: Units, unit: int, vector: np.ndarray, taken: set[int]) -> tuple[int, int]:
         """The first and last unit of the window around `unit`: neighbours of its paragraph not `taken`
         by an earlier hit are added, the one more similar to the query first, while the window fits
         in `window_chars`."""
-        spans, limit = self._sentences.spans, self.settings.window_chars
+        span, limit = table.span, self.settings.window_chars
         first = last = unit
         while True:
-            options = [u for u in (int(self._previous[first]), int(self._next[last])) if u >= 0 and u not in taken]
-            options = [
-                u for u in options if max(spans[last][1], spans[u][1]) - min(spans[first][0], spans[u][0]) <= limit
-            ]
+            before = table.previous_of(first)
+            options = [u for u in (before, table.following_of(last)) if u >= 0 and u not in taken]
+            options = [u for u in options if max(span(last)[1], span(u)[1]) - min(span(first)[0], span(u)[0]) <= limit]
             if not options:
                 return first, last
-            best = max(options, key=lambda u: float(np.dot(self._sentences.vectors[u], vector)))
-            first, last = (best, last) if best == self._previous[first] else (first, best)
+            best = max(options, key=lambda u: float(np.dot(table.vector(u), vector)))
+            first, last = (best, last) if best == before else (first, best)
 
-    def _unit_scores(self, units: np.ndarray, scores: np.ndarray) -> dict[int, float]:
-        """The best score of each scored unit, by its canonical unit."""
-        best: dict[int, float] = {}
-        for unit, score in zip(self._canonical[units].tolist(), scores.tolist()):
-            best[unit] = max(best.get(unit, score), score)
-        return best
-
-    def _widen(self, first: int, last: int, score: float, scored: dict[int, float], taken: set[int]) -> tuple[int, int]:
+    def _widen(
+        self, table: Units, first: int, last: int, score: float, scored: dict[int, float], taken: set[int]
+    ) -> tuple[int, int]:
         """The window `first`–`last` carried on, each way within its paragraph and `widen_chars`, to the nearest unit
         not `taken` that scores within `widen_margin` of the hit's `score` (the units between come too): when two
         sentences are nearly as good, the passage holds both."""
-        spans, limit, floor = self._sentences.spans, self.settings.widen_chars, score - self.settings.widen_margin
-        for step in (self._previous, self._next):
-            unit = int(step[first if step is self._previous else last])
+        span, limit, floor = table.span, self.settings.widen_chars, score - self.settings.widen_margin
+        for step in (table.previous_of, table.following_of):
+            backwards = step == table.previous_of
+            unit = step(first if backwards else last)
             while unit >= 0 and unit not in taken:
-                if max(spans[last][1], spans[unit][1]) - min(spans[first][0], spans[unit][0]) > limit:
+                if max(span(last)[1], span(unit)[1]) - min(span(first)[0], span(unit)[0]) > limit:
                     break
                 if scored.get(unit, -np.inf) >= floor:
-                    first, last = (unit, last) if step is self._previous else (first, unit)
+                    first, last = (unit, last) if backwards else (first, unit)
                     break
-                unit = int(step[unit])
+                unit = step(unit)
         return first, last
 
-    def _through_speaker(self, first: int, last: int, taken: set[int]) -> int:
+    def _through_speaker(self, table: Units, first: int, last: int, taken: set[int]) -> int:
         """The window's last unit, carried on (at most SPEECH_REACH units of its paragraph, past `window_chars`)
         to the sentence that names who says the direct speech it holds («…, – отмечает эксперт КИСИ.»), when no
         sentence of the window names a speaker: a question asking who is answered by those words."""
-        if any(attributes_speech(self.index.text_of([u])) for u in self._chain(first, last)):
+        if any(attributes_speech(self.index.text_of([u])) for u in table.chain(first, last)):
             return last
         reached = last
         for _ in range(SPEECH_REACH):
-            reached = int(self._next[reached])
+            reached = table.following_of(reached)
             if reached < 0 or reached in taken:
                 return last
             if attributes_speech(self.index.text_of([reached])):
                 return reached
         return last
 
-    def _chain(self, first: int, last: int) -> list[int]:
-        units = [first]
-        while units[-1] != last:
-            units.append(int(self._next[units[-1]]))
-        return units
-
-    def _hit(self, unit: int, window: list[int], vector: np.ndarray, score: float, signals: dict[str, float]) -> Hit:
-        spans = self._sentences.spans
+    def _hit(
+        self, table: Units, unit: int, window: list[int], vector: np.ndarray, score: float, signals: dict[str, float]
+    ) -> Hit:
+        span = table.span
         chunk = self.index.chunks[int(self._sentences.chunk_of[unit])]
-        start, end = int(spans[window[0]][0]), int(spans[window[-1]][1])
+        start, end = span(window[0])[0], span(window[-1])[1]
         text = self.index.text_of(window)
-        highlight = (int(spans[unit][0]), int(spans[unit][1]))
-        similarities = np.asarray(self._sentences.vectors[window]) @ vector
-        sentences = tuple((int(spans[u][0]), int(spans[u][1]), float(c)) for u, c in zip(window, similarities))
+        highlight = (span(unit)[0], span(unit)[1])
+        similarities = table.similarities(window, vector)
+        sentences = tuple((span(u)[0], span(u)[1], float(c)) for u, c in zip(window, similarities))
         metadata = metadata_of(self.index, chunk)
         return Hit(text, score, chunk.doc_id, start, end, chunk.chunk_id, metadata, highlight, signals, sentences)
 

@@ -2,7 +2,8 @@
 'kzru-rag[server]'`), run by its `milvus-server` script on 127.0.0.1 with its data in a folder.
 
 `python -m kzru_rag.stores.milvus.server --data DIR` (`make milvus`) runs one in the foreground until Ctrl-C; the
-tests and bench/scale.py start one on a free port with `LocalMilvus`. `milvus-server` starts the engine as a child
+tests and bench/scale.py start one on a free port with `LocalMilvus`, every other port it uses (its embedded etcd's,
+its coordinators') free too, so that several run on this machine at once. `milvus-server` starts the engine as a child
 process (`DIR/bin/milvus run standalone`); stopping stops both, by pid: the engine with SIGTERM (SIGKILL after a
 timeout), then the script.
 """
@@ -10,6 +11,8 @@ timeout), then the script.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import os
 import signal
 import socket
@@ -20,6 +23,21 @@ from pathlib import Path
 
 from pymilvus import MilvusClient, MilvusException
 
+PORTS = (
+    "etcd-port",
+    "root-coord-port",
+    "proxy-internal-port",
+    "query-coord-port",
+    "query-node-port",
+    "index-coord-port",
+    "index-node-port",
+    "data-coord-port",
+    "data-node-port",
+)
+"""The ports `milvus-server --help` lists besides the proxy's: each has a fixed default (etcd 2379, …), so a second
+server on this machine would find them taken; each server gets free ones (`LocalMilvus._ports`)."""
+ETCD_PEERS = "etcd-peer-port"
+"""The embedded etcd's peer port, which `milvus-server` does not name (`LocalMilvus._etcd_config`)."""
 ROOT_TOKEN = "root:Milvus"
 """The token of the user a new server with authorization enabled has (user root, password Milvus)."""
 DEFAULT_PORT = 19530
@@ -27,9 +45,16 @@ DEFAULT_PORT = 19530
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 nobody listens on now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` different TCP ports on 127.0.0.1 nobody listens on now."""
+    with contextlib.ExitStack() as held:  # all bound at once, so that no port comes twice
+        probes = [held.enter_context(socket.socket()) for _ in range(count)]
+        for probe in probes:
+            probe.bind(("127.0.0.1", 0))
+        return [probe.getsockname()[1] for probe in probes]
 
 
 class LocalMilvus:
@@ -56,10 +81,14 @@ class LocalMilvus:
         # the engine's own setting, and the engine binds its port even with those connections lingering.
         command = [str(script), "--data", str(self.data), "--proxy-port", str(self.port)]
         command += ["--extra-config", f"proxy.port={self.port}"]
+        ports = self._ports()
+        command += [argument for name in PORTS for argument in (f"--{name}", str(ports[name]))]
         command += ["--authorization-enabled", "true"] if self.authorization else []
+        config = self._etcd_config(ports["etcd-port"], ports[ETCD_PEERS])
+        environment = {**os.environ, "ETCD_CONFIG_PATH": str(config)}
         with open(self.data / "milvus-server.log", "ab") as log:
             # A session of its own: a Ctrl-C meant for the caller reaches the server only through `stop`.
-            self.process = subprocess.Popen(command, stdout=log, stderr=log, start_new_session=True)
+            self.process = subprocess.Popen(command, stdout=log, stderr=log, env=environment, start_new_session=True)
         deadline = time.monotonic() + timeout
         while not self._answers():
             if self.process.poll() is not None or time.monotonic() > deadline:
@@ -67,6 +96,35 @@ class LocalMilvus:
                 raise RuntimeError(f"the Milvus server did not start: see {self.data / 'milvus-server.log'}")
             time.sleep(0.5)
         return self
+
+    def _ports(self) -> dict[str, int]:
+        """A port for each of `PORTS` and `ETCD_PEERS`: the one this data folder's server had last (kept in
+        DATA/ports.json) while it is free, so that a server started again on its data (after a crash) serves where
+        it did, as with fixed ports; else a new free one."""
+        kept = self.data / "ports.json"
+        before: dict[str, int] = json.loads(kept.read_text()) if kept.exists() else {}
+        names = [*PORTS, ETCD_PEERS]
+        taken = {self.port, *before.values()}
+        fresh = iter(port for port in free_ports(len(names) + len(taken)) if port not in taken)
+        ports: dict[str, int] = {}
+        for name in names:
+            port = before.get(name)
+            ports[name] = port if port and port != self.port and _free(port) else next(fresh)
+        kept.write_text(json.dumps(ports))
+        return ports
+
+    def _etcd_config(self, client: int, peer: int) -> Path:
+        """The embedded etcd's own configuration, serving on `client` and `peer`: without one it listens on etcd's
+        default ports (2379, 2380) whatever `--etcd-port` says (that names the port Milvus's settings give, not the
+        one the embedded etcd binds). The engine reads its path from the ETCD_CONFIG_PATH environment variable (the
+        setting `etcd.config.path`, which the `milvus-server` template does not hold)."""
+        config = self.data / "etcd.yaml"
+        clients, peers = f"http://127.0.0.1:{client}", f"http://127.0.0.1:{peer}"
+        config.write_text(
+            f"listen-client-urls: {clients}\nadvertise-client-urls: {clients}\n"
+            f"listen-peer-urls: {peers}\ninitial-advertise-peer-urls: {peers}\ninitial-cluster: default={peers}\n"
+        )
+        return config
 
     def _answers(self) -> bool:
         try:
@@ -128,6 +186,16 @@ class LocalMilvus:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _free(port: int) -> bool:
+    """True when nothing holds `port` on 127.0.0.1 (the probe `milvus-server` makes before it serves there)."""
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def _end(pid: int, first: signal.Signals, timeout: float) -> None:

@@ -3,11 +3,11 @@ documents, term statistics, bridge words and passage vectors, each fetching from
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
+import orjson
 
 from kzru_rag.ingest.chunking import Chunk
 from kzru_rag.ingest.documents import Document
@@ -100,8 +100,8 @@ class ChunkRows(Rows):
     def keep_rows(self, rows: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
         units: list[dict[str, Any]] = []
         for row in rows:
-            units += json.loads(row.pop("units", "") or "[]")
-            self.cited.keep(json.loads(row.pop("cites")))
+            units += orjson.loads(row.pop("units", "") or "[]")
+            self.cited.keep(orjson.loads(row.pop("cites")))
         self.units.keep_rows(units)
         return super().keep_rows(rows)
 
@@ -144,12 +144,12 @@ class Chunks:
         if not -self.count <= position < self.count:
             raise IndexError(position)
         position %= self.count
-        return Chunk.from_dict(json.loads(self.rows.get([position], self.count)[position]["record"]))
+        return Chunk.from_dict(orjson.loads(self.rows.get([position], self.count)[position]["record"]))
 
     def __iter__(self) -> Iterator[Chunk]:
         """Every chunk, read page by page (for whole-index tools such as evaluation baselines)."""
         for row in self.rows.store.rows("chunks", ["record"]):
-            yield Chunk.from_dict(json.loads(row["record"]))
+            yield Chunk.from_dict(orjson.loads(row["record"]))
 
 
 class Documents(Mapping[str, Document]):
