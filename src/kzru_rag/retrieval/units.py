@@ -35,9 +35,6 @@ class Units:
         self.place[unit] = place
         return place
 
-    def canonical_of(self, unit: int) -> int:
-        return self.canonical[self._at(unit)]
-
     def previous_of(self, unit: int) -> int:
         """The canonical unit before `unit` in its paragraph; -1 at its start."""
         return self.previous[self._at(unit)]
