@@ -10,11 +10,9 @@ language, the shipped ranking against the learned one, each corpus scored by wei
 only, and the corpus of `--halves` also by halves of its documents (fitted on the other half and the other corpora);
 then the weights fitted on everything, scaled so that the two cosines' weights add up to 1, as stored. With
 `--timing N`: the time of a whole search (the question encoded too) of the first N foreign questions of each corpus,
-with the index's own settings and with the learned ranking off, taking turns, the fastest of `--rounds` kept;
-p50/p95 and their ratios.
+with the index's own settings and with the learned ranking off, taking turns, p50/p95 and their ratio.
 
     .venv/bin/python bench/ranking.py --corpus INDEX SET.jsonl [SET.jsonl ...] [--corpus ...] [--halves INDEX]
-    .venv/bin/python bench/ranking.py --timing 60 --corpus INDEX SET.jsonl [--corpus ...]
 """
 
 from __future__ import annotations
@@ -154,29 +152,24 @@ def held_out(questions: list[Candidates], test: Callable[[Candidates], bool], c:
     return orders
 
 
-def timing(corpora: list[list[str]], count: int, rounds: int) -> None:
-    """p50/p95 of a search of foreign questions with the index's settings against the learned ranking off: each
-    question searched `rounds` times each way, taking turns, its fastest kept (the machine is shared)."""
+def timing(corpora: list[list[str]], count: int) -> None:
+    """p50/p95 of a search of foreign questions with the index's settings against the learned ranking off."""
     on: list[float] = []
     off: list[float] = []
     for index, *files in corpora:
         retriever = Retriever.load(index)
         plain = Retriever(retriever.index, retriever.embedder, replace(retriever.settings, foreign_ranking=()))
         questions = [q.question for path in files for q in load_questions(path) if q.lang != "ru"][:count]
-        for question in questions:
-            best = {id(on): np.inf, id(off): np.inf}
-            for turn in range(rounds):
-                pair = ((retriever, on), (plain, off))
-                for searcher, times in pair if turn % 2 else pair[::-1]:
-                    start = time.perf_counter()
-                    searcher.search(question)
-                    best[id(times)] = min(best[id(times)], time.perf_counter() - start)
-            on.append(best[id(on)])
-            off.append(best[id(off)])
+        for i, question in enumerate(questions):
+            pair = ((retriever, on), (plain, off))
+            for searcher, times in pair if i % 2 else pair[::-1]:  # each first half the time
+                start = time.perf_counter()
+                searcher.search(question)
+                times.append(time.perf_counter() - start)
     (on50, on95), (off50, off95) = ([statistics.quantiles(t, n=100)[q - 1] * 1e3 for q in (50, 95)] for t in (on, off))
     print(
-        f"\nsearch of {len(on)} foreign questions, fastest of {rounds} (ms): learned p50 {on50:.1f} p95 {on95:.1f}, "
-        f"off p50 {off50:.1f} p95 {off95:.1f}; p50 ratio {on50 / off50:.3f}, p95 ratio {on95 / off95:.3f}"
+        f"\nsearch of {len(on)} foreign questions (ms): learned p50 {on50:.1f} p95 {on95:.1f}, "
+        f"off p50 {off50:.1f} p95 {off95:.1f}; p95 ratio {on95 / off95:.3f}"
     )
 
 
@@ -187,12 +180,11 @@ def main() -> None:
     parser.add_argument("--pool", type=int, default=SOFT_POOL, help="passages per question (default: the soft pool)")
     parser.add_argument("--c", type=float, default=1.0, help="inverse L2 strength")
     parser.add_argument("--timing", type=int, default=0, help="time this many foreign questions a corpus")
-    parser.add_argument("--rounds", type=int, default=3, help="with --timing: searches of each question each way")
     args = parser.parse_args()
     if any(len(corpus) < 2 for corpus in args.corpus):
         parser.error("--corpus takes an index and at least one question set")
     if args.timing:
-        timing(args.corpus, args.timing, args.rounds)
+        timing(args.corpus, args.timing)
         return
     questions = [q for index, *files in args.corpus for q in collect(Path(index), files, args.pool)]
     corpora = sorted({q.corpus for q in questions})
