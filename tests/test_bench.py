@@ -17,7 +17,6 @@ OPTIONS = {
     "load.py": ["--clients", "--questions", "--deadline", "--url", "--threads"],
     "milvus_query.py": ["--size", "--rounds", "--work"],
     "misplaced_quotes.py": ["--index", "--dump", "--examples"],
-    "ranking.py": ["--corpus", "--halves", "--pool", "--c", "--timing"],
     "restated_quotes.py": ["--index", "--examples"],
     "retrieval.py": ["--rounds"],
     "retrieval_sensitivity.py": ["--questions"],

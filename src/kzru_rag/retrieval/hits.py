@@ -1,5 +1,4 @@
-"""Hits as the retriever makes them: a chunk's hit with its metadata, a hit's key sentence, a hit re-scored or
-ranked by learned weights."""
+"""Hits as the retriever makes them: a chunk's hit with its metadata, a hit's key sentence, a hit re-scored."""
 
 from __future__ import annotations
 
@@ -9,18 +8,11 @@ from typing import Any
 from kzru_rag.ingest.chunking import Chunk
 from kzru_rag.schema import Hit
 from kzru_rag.stores.loaded import LoadedIndex
-from kzru_rag.stores.settings import RANK_PARTS
 
 
 def with_soft(hit: Hit, match: float) -> Hit:
     """`hit` with its soft word `match` (`WordBridge.soft_match`) among its signals; its score stays the retrieval's."""
     return replace(hit, signals={**hit.signals, "soft_match": match})
-
-
-def learned_rank(hit: Hit, weights: tuple[float, ...]) -> float:
-    """What `hit` is ranked by under a learned ranking: `weights` (one per `RANK_PARTS`) times the parts of its score
-    (`hit.signals`; a part the search did not compute counts 0)."""
-    return sum(w * hit.signals.get(part, 0.0) for w, part in zip(weights, RANK_PARTS))
 
 
 def sentence_key(hit: Hit) -> str:

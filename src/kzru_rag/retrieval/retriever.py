@@ -26,7 +26,7 @@ from kzru_rag.language.questions import QUANTITIES, as_query, holds_answer, hold
 from kzru_rag.language.speech import SPEECH_REACH, attributes_speech
 from kzru_rag.language.words import LATIN, Readings, content_words, in_dictionary
 from kzru_rag.retrieval.bridge import WordBridge
-from kzru_rag.retrieval.hits import learned_rank, metadata_of, sentence_key, with_soft
+from kzru_rag.retrieval.hits import metadata_of, sentence_key, with_soft
 from kzru_rag.retrieval.scope import candidates, chosen
 from kzru_rag.retrieval.units import Units
 from kzru_rag.schema import QUANTITY_HITS, AbstentionReason, Evidence, Hit, Kind, Lead, Query
@@ -130,18 +130,10 @@ class Retriever:
         if soft:
             matches = self._bridge.soft_match(foreign_vectors, [hit.text for hit in hits], self.settings.soft_floor)
             hits = [with_soft(hit, float(m)) for hit, m in zip(hits, matches)]
-        return self._ranked(hits, typed, soft)[:k]
-
-    def _ranked(self, hits: list[Hit], typed: bool, soft: bool) -> list[Hit]:
-        """`hits` re-ranked, their scores kept (the judge and the abstention floors read the retrieval's): with the
-        question's foreign words (`soft`), by the learned `foreign_ranking` when the index has one, else by score plus
-        `soft_weight` times the soft match; with an answer-type bonus (`typed`) alone, by score."""
-        if soft and self.settings.foreign_ranking:
-            return sorted(hits, key=lambda hit: -learned_rank(hit, self.settings.foreign_ranking))
-        if typed or soft:
+        if typed or soft:  # the soft match re-ranks; a hit's score stays the retrieval's
             weight = self.settings.soft_weight
-            return sorted(hits, key=lambda hit: -hit.score - weight * hit.signals.get("soft_match", 0.0))
-        return hits
+            hits.sort(key=lambda hit: -hit.score - weight * hit.signals.get("soft_match", 0.0))
+        return hits[:k]
 
     def _meanings(
         self, text: str, lead: Lead | None, foreign: list[tuple[int, str]]

@@ -12,10 +12,6 @@ TYPED_KINDS = frozenset({"time", "place", "duration"})
 ANSWER_TYPE_POOL = 10
 SOFT_POOL = 20
 """Passages re-ranked by the soft word match (`RetrievalSettings.soft_weight`) when the question has foreign words."""
-RANK_PARTS = ("sentence", "passage", "lexical", "sentence_lexical", "soft_match", "answer_type")
-"""The parts of a passage's score (`Hit.signals`; 0 when absent) the learned ranking weighs."""
-FOREIGN_RANKING = (0.520, 0.480, 0.009, 0.015, 0.244, 0.028)
-"""`RetrievalSettings.foreign_ranking` of a new index, fitted by `bench/ranking.py` (docs/trust.md, Session 15)."""
 
 
 @dataclass(frozen=True)
@@ -40,9 +36,7 @@ class RetrievalSettings:
     When the question has such foreign words, the best `SOFT_POOL` passages are re-ranked with `soft_weight` times
     how near each foreign word comes to a word of the passage (`WordBridge.soft_match`: the best cosine, read from
     `soft_floor` up; an index built before it existed reads 0: off), so a distinctive word the bridge's threshold
-    drops («ambassador» ≈ «посол» at 0.88) still tells the passages apart. With `foreign_ranking` (one weight per
-    `RANK_PARTS`; empty: off, as in an index built before it existed) those passages are ranked instead by that
-    learned sum of their score's parts, the soft match among them.
+    drops («ambassador» ≈ «посол» at 0.88) still tells the passages apart.
 
     The document is taken to have no answer when the best hit scores below a floor that rises
     from `abstain_below_other` to `abstain_below_russian` with the share of the question's words
@@ -66,7 +60,6 @@ class RetrievalSettings:
     answer_type_weight: float = 0.02
     soft_weight: float = 0.3
     soft_floor: float = 0.8
-    foreign_ranking: tuple[float, ...] = FOREIGN_RANKING
 
     def __post_init__(self) -> None:
         weights = (self.sentence_weight, self.passage_weight, self.lexical_weight, self.sentence_lexical_weight)
@@ -82,8 +75,6 @@ class RetrievalSettings:
             raise ValueError("bridge_words must be 0 or more")
         if not -1 <= self.bridge_similarity <= 1:
             raise ValueError("bridge_similarity is a cosine similarity: between -1 and 1")
-        if len(self.foreign_ranking) not in (0, len(RANK_PARTS)):
-            raise ValueError(f"foreign_ranking holds one weight per part ({', '.join(RANK_PARTS)}), or none")
         if not -1 <= self.soft_floor < 1:
             raise ValueError("soft_floor is a cosine similarity: from -1 up to (not including) 1")
         if not (-2 <= self.abstain_below_other <= 2 and -2 <= self.abstain_below_russian <= 2):
@@ -110,7 +101,6 @@ class RetrievalSettings:
             },
             "answer_type": {"weight": self.answer_type_weight, "kinds": sorted(TYPED_KINDS)},
             "soft_match": {"weight": self.soft_weight, "floor": self.soft_floor, "pool": SOFT_POOL},
-            "foreign_ranking": dict(zip(RANK_PARTS, self.foreign_ranking)),
         }
 
     @classmethod
@@ -133,10 +123,4 @@ class RetrievalSettings:
             answer_type_weight=float(data["answer_type"]["weight"]),
             soft_weight=float(data.get("soft_match", {}).get("weight", 0.0)),
             soft_floor=float(data.get("soft_match", {}).get("floor", 0.8)),
-            foreign_ranking=tuple(float(w) for w in _ranking(data.get("foreign_ranking", {}))),
         )
-
-
-def _ranking(weights: dict[str, Any]) -> list[Any]:
-    """The learned ranking's weights in `RANK_PARTS` order (none when the manifest gives none)."""
-    return [weights[part] for part in RANK_PARTS] if weights else []
