@@ -14,14 +14,12 @@ vectors computed beforehand (the model's time is not the store's).
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import tempfile
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from pymilvus import MilvusClient
 
@@ -32,7 +30,15 @@ from kzru_rag.retrieval.retriever import Retriever
 from kzru_rag.stores.milvus.generation import MilvusIndex
 from kzru_rag.stores.milvus.server import LocalMilvus
 from retrieval import PrecomputedQueries  # bench/retrieval.py
-from scale import SyntheticEncoder, dev_questions, document_sentences, percentile, synthetic_items, write_corpus
+from scale import (
+    SyntheticEncoder,
+    dev_questions,
+    document_sentences,
+    kept_port,
+    percentile,
+    synthetic_items,
+    write_corpus,
+)
 
 CALLS = ("search", "query", "list_aliases", "describe_alias", "load_collection")
 
@@ -70,12 +76,6 @@ class CallLog:
         self.count.clear()
         self.seconds.clear()
         self.calls.clear()
-
-
-def kept_port(path: Path) -> int | None:
-    """The port of the server a kept index was built on (its manifest names it), so that server serves it again."""
-    manifest = path / "manifest.json"
-    return urlsplit(json.loads(manifest.read_text())["store"]).port if manifest.exists() else None
 
 
 def built(server: LocalMilvus, work: Path, size: int, embedder) -> Path:

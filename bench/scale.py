@@ -20,6 +20,9 @@ the question and, beside them, with its vector computed beforehand (the search's
 rebuild (one document added to 50) against a full rebuild, real embeddings.
 
     .venv/bin/python bench/scale.py [--sizes 1000,10000,100000] [--rounds 3] [--kinds flat,hnsw,milvus,server]
+
+With `--work DIR` the corpora, index folders and servers' data are kept there, and a later run with the same DIR
+measures the indexes an earlier one built (printing that run's build figures) instead of building them again.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import faiss
 import numpy as np
@@ -57,6 +61,8 @@ from retrieval import PrecomputedQueries  # bench/retrieval.py
 
 DEV_SET = Path(__file__).resolve().parents[1] / "tests" / "data" / "dev.jsonl"
 ITEMS_PER_DOCUMENT = 25
+BUILT = "built.json"
+"""Beside a kept index (`--work`): its build's seconds and peak RSS."""
 MAX_ITEM_CHARS = 480  # one chunk per item with the default chunker (500)
 NOISE = 0.3  # norm of the noise added to a unit vector
 HELD_OUT = 200  # synthetic query vectors (not in the index) for recall, besides the dev questions
@@ -270,6 +276,25 @@ def build_in_subprocess(
     return found["seconds"], found["peak_rss_mib"]
 
 
+def built(corpus: Path, pool_file: Path, model_id: str, path: Path, kind: str, server_uri: str) -> tuple[float, float]:
+    """`build_in_subprocess`, unless an earlier run with the same `--work` built `path`: then its build's figures
+    (kept in `BUILT` beside it), and a note that it was kept."""
+    record = path.with_name(f"{path.name}.{BUILT}")
+    if record.exists() and (path / "manifest.json").exists():
+        print(f"kept: {path} (built by an earlier run; its build figures)", flush=True)
+        kept = json.loads(record.read_text())
+        return kept["seconds"], kept["peak_rss_mib"]
+    seconds, rss = build_in_subprocess(corpus, pool_file, model_id, path, kind, server_uri)
+    record.write_text(json.dumps({"seconds": seconds, "peak_rss_mib": rss}))
+    return seconds, rss
+
+
+def kept_port(path: Path) -> int | None:
+    """The port of the server a kept index was built on (its manifest names it), so that server serves it again."""
+    manifest = path / "manifest.json"
+    return urlsplit(json.loads(manifest.read_text())["store"]).port if manifest.exists() else None
+
+
 def peak_rss_mib() -> float:
     """This process's peak RSS (VmHWM: `ru_maxrss` would report the parent's when it was larger, as Linux keeps it
     across exec)."""
@@ -331,7 +356,7 @@ def table_row(row: tuple, depths: list[int]) -> str:
     )
 
 
-def scale(embedder: Embedder, sizes: list[int], rounds: int, work: Path, kinds: list[str]) -> None:
+def scale(embedder: Embedder, sizes: list[int], rounds: int, work: Path, kinds: list[str], keep: bool) -> None:
     pool = document_sentences()
     pool_vectors = embedder.encode_passages(pool)
     pool_file = work / "pool.npy"
@@ -344,7 +369,8 @@ def scale(embedder: Embedder, sizes: list[int], rounds: int, work: Path, kinds: 
     beside: dict[int, list[dict[str, float]]] = {}  # HNSW's and the server's p50s measured side by side, by size
     for size in sizes:
         corpus = work / f"corpus-{size}"
-        write_corpus(corpus, synthetic_items(pool, size, seed=size))
+        if not corpus.exists():
+            write_corpus(corpus, synthetic_items(pool, size, seed=size))
         encoder = SyntheticEncoder(embedder.model_id, pool, pool_vectors)
         held_out = np.stack(
             [encoder.vector(item) for item in synthetic_items(pool, HELD_OUT, seed=size + 1, first_number=10**7)]
@@ -353,9 +379,9 @@ def scale(embedder: Embedder, sizes: list[int], rounds: int, work: Path, kinds: 
         found: dict[str, Any] = {}
         for kind in kinds:
             path = work / f"index-{size}-{kind}"
-            server = LocalMilvus(work / f"server-{size}").start() if kind == "server" else None
+            server = LocalMilvus(work / f"server-{size}", port=kept_port(path)).start() if kind == "server" else None
             uri = server.uri if server else ""
-            build_seconds, build_rss = build_in_subprocess(corpus, pool_file, embedder.model_id, path, kind, uri)
+            build_seconds, build_rss = built(corpus, pool_file, embedder.model_id, path, kind, uri)
             figures = measure_in_subprocess(path, rounds)
             figures["build_rss_mib"] = build_rss
             figures["server_rss_mib"] = server.rss_mib() if server else 0.0
@@ -379,7 +405,8 @@ def scale(embedder: Embedder, sizes: list[int], rounds: int, work: Path, kinds: 
                 print(f"side by side: hnsw p50 {hnsw}, server p50 {served}", flush=True)
             if server:
                 server.stop()
-        shutil.rmtree(corpus)
+        if not keep:
+            shutil.rmtree(corpus)
 
     print(
         f"\nqueries: {rows[0][5]['queries']} per index ({len(query_vectors)} dev questions x {rounds} rounds), "
@@ -498,6 +525,12 @@ def main() -> None:
     parser.add_argument(
         "--no-incremental", action="store_true", help="skip the incremental rebuild (real embeddings, minutes)"
     )
+    parser.add_argument(
+        "--work",
+        type=Path,
+        help="folder for the corpora, indexes and servers' data, kept: a later run reuses what an earlier one built "
+        "(rebuild by removing it after a change to what a build writes; default: a temporary folder)",
+    )
     parser.add_argument("--measure", metavar="INDEX", help=argparse.SUPPRESS)
     parser.add_argument("--beside", metavar="INDEX,INDEX", help=argparse.SUPPRESS)
     for hidden in ("--build", "--corpus", "--pool", "--model-id", "--store-uri"):  # the `--build` mode's
@@ -515,7 +548,10 @@ def main() -> None:
     embedder = load_embedder()
     embedding_throughput(embedder, args.rounds)
     with tempfile.TemporaryDirectory(prefix="kzru-scale-") as folder:
-        scale(embedder, [int(s) for s in args.sizes.split(",")], args.rounds, Path(folder), args.kinds.split(","))
+        work = args.work or Path(folder)
+        work.mkdir(parents=True, exist_ok=True)
+        sizes = [int(s) for s in args.sizes.split(",")]
+        scale(embedder, sizes, args.rounds, work, args.kinds.split(","), keep=args.work is not None)
         if not args.no_incremental:
             incremental(embedder, Path(folder))
 

@@ -20,6 +20,7 @@ _readers: ThreadPoolExecutor | None = None
 _starting = threading.Lock()
 QUERIED = 16_384
 """Rows a query by filter returns at most (Milvus's limit)."""
+_ABSENT = object()
 
 
 class Background:
@@ -70,10 +71,13 @@ class LRU:
         return len(self._items)
 
     def known(self, keys: Any) -> dict[Any, Any]:
+        found = {}
         with self._lock:
-            found = {key: self._items[key] for key in keys if key in self._items}
-            for key in found:
-                self._items.move_to_end(key)
+            items = self._items
+            for key in keys:
+                if (item := items.get(key, _ABSENT)) is not _ABSENT:
+                    found[key] = item
+                    items.move_to_end(key)
         return found
 
     def keep(self, items: dict[Any, Any]) -> None:
