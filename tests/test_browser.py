@@ -117,8 +117,18 @@ def open_page(browser, url: str, **options):
 
 
 def serious_violations(page, within: str | None = None) -> list[str]:
-    """axe-core's serious and critical WCAG 2.1 A/AA violations on the page as it is now (`within`: in the elements
-    of this selector alone)."""
+    """axe-core's serious and critical WCAG 2.1 A/AA violations on the page (`within`: in the elements of this
+    selector alone) that are still there a second after they are first found: a page caught mid-change (once, on a
+    loaded machine, with no message kept) is audited again, and what stays is what a reader meets."""
+    found = _audit(page, within)
+    if found:
+        page.wait_for_timeout(1_000)
+        if within is None or page.locator(within).count():  # gone in the second: what was found stands
+            found = _audit(page, within)
+    return found
+
+
+def _audit(page, within: str | None) -> list[str]:
     from axe_playwright_python.sync_playwright import Axe
 
     tags = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
