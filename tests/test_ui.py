@@ -327,7 +327,10 @@ def test_a_failed_rebuild_leaves_the_working_index_in_place(bundled_library: Lib
 
     with pytest.raises(KzruRagError, match="not valid UTF-8"):
         bundled_library.rebuild()
+    *_, said = rebuild_index(bundled_library)  # the «Индекс» tab: the same rebuild, said in Russian
 
+    assert "Индекс не перестроен, работает прежний. Причина: «" in said and "broken.txt»: кодировка текста" in said
+    assert "UTF-8" in said and "not valid" not in said
     assert bundled_library.assistant is before
     assert _digest(bundled_library.index_path) == files
     assert "Астане" in bundled_library.assistant.ask("Где открыт филиал МГИМО?").text

@@ -19,6 +19,7 @@ import gradio as gr
 from kzru_rag.errors import KzruRagError
 from kzru_rag.faces.ui.collection import collection_view
 from kzru_rag.faces.ui.conversation import Store, chat_messages, to_markdown
+from kzru_rag.faces.ui.failures import in_russian
 from kzru_rag.faces.ui.render import (
     answer_mode,
     escape_markdown,
@@ -195,7 +196,7 @@ def rebuild_index(library: Library) -> Iterator[str]:
         manifest = built.result()
     except KzruRagError as err:
         log.warning("index rebuild failed: %s", err)
-        yield f"{mark(False)} Индекс не перестроен, работает прежний. Причина: {escape_markdown(str(err))}"
+        yield f"{mark(False)} Индекс не перестроен, работает прежний. Причина: {escape_markdown(in_russian(err))}"
         return
     counts = f"{counted(len(manifest.documents), 'документ')}, {counted(manifest.chunk_count, 'фрагмент')}"
     yield f"{mark(True)} Индекс перестроен: {counts}."
