@@ -93,6 +93,50 @@ def test_conversations_outlive_a_restart_of_the_app_and_are_renamed_deleted_and_
         context.close()
 
 
+def test_with_a_login_the_conversations_follow_the_user_to_another_browser(
+    browser,  # noqa: F811
+    tmp_path: Path,
+    embedder,
+) -> None:
+    """Kept on the server for the user: a second browser profile (a fresh context: nothing in its local storage)
+    logging in as the same user opens with the conversation; the copy's file names no user and is the owner's alone."""
+    login = ("анна", "секрет")
+    with serve(copy_index(tmp_path), embedder, auth=login) as (url, _):
+        first = browser.new_context(locale="ru-RU")
+        page = logged_in(first, url, *login)
+        ask(page, "Где открыт филиал МГИМО?")
+        kept_folder = tmp_path / "app-data" / "conversations"
+        page.wait_for_function("() => true")  # the change event reaches the server after the answer
+        deadline_ms = WAIT_MS
+        while not list(kept_folder.glob("*.json")) and deadline_ms > 0:
+            page.wait_for_timeout(200)
+            deadline_ms -= 200
+        kept = list(kept_folder.glob("*.json"))
+        assert len(kept) == 1 and "анна" not in kept[0].name and kept[0].stat().st_mode & 0o077 == 0
+        assert "МГИМО" in kept[0].read_text(encoding="utf-8")
+        first.close()
+
+        second = browser.new_context(locale="ru-RU")
+        page = logged_in(second, url, *login)
+        page.locator("#kz-chat .kz-source").first.wait_for()
+        assert "МГИМО" in page.locator("#kz-chat [data-testid=user]").first.inner_text()
+        page.locator("#kz-dialogues input").click()
+        listed = page.locator("ul[role=listbox] li").all_inner_texts()
+        assert [t.split("\n")[-1].strip() for t in listed] == ["Где открыт филиал МГИМО?"]
+        second.close()
+
+
+def logged_in(context, url: str, user: str, password: str):
+    """A page of the app at `url` in `context`, logged in as `user` through the login form's endpoint."""
+    answer = context.request.post(url.rstrip("/") + "/login", form={"username": user, "password": password})
+    assert answer.ok, answer.status
+    page = context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    page.goto(url)
+    page.wait_for_selector("#kz-question textarea")
+    return page
+
+
 def test_a_streaming_answer_stops_and_an_answer_is_given_again(browser, tmp_path: Path, embedder) -> None:  # noqa: F811
     from kzru_rag.answering.llm import OpenAICompatibleLLM
     from openai_stub import OpenAIStub, Stall

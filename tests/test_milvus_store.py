@@ -21,9 +21,10 @@ import pytest
 from pymilvus import DataType
 
 from killed_build import HashEncoder
-from kzru_rag.errors import IndexBuildError, IndexLoadError
+from kzru_rag.errors import IndexBuildError, IndexLoadError, KzruRagError
 from kzru_rag.evaluation.datasets import load_questions
 from kzru_rag.evaluation.retrieval import evaluate
+from kzru_rag.faces.ui.failures import in_russian
 from kzru_rag.index.build import build_index
 from kzru_rag.index.load import load_index
 from kzru_rag.ingest.chunking import Chunker
@@ -474,9 +475,12 @@ def test_a_rebuild_onto_a_refusing_server_fails_clearly_and_the_app_keeps_servin
     before = library.assistant.ask("форум в Уральске")
     monkeypatch.setenv("KZRU_RAG_MILVUS_TOKEN", "secret-token")
     monkeypatch.setenv("KZRU_RAG_STORE", uri)
-    with pytest.raises(IndexLoadError, match=f"Milvus server at {uri}") as error:
+    with pytest.raises(KzruRagError, match=f"Milvus server at {uri}") as error:  # built here or in a child process
         library.rebuild()
     assert "secret-token" not in str(error.value)
+    said = in_russian(error.value)  # as the «Индекс» tab says it
+    assert said.startswith(f"сервер Milvus {uri} ") and "secret-token" not in said
+    assert ("недоступен: проверьте, что он запущен" if kind == "unreachable" else "не принял токен") in said, said
     assert library.assistant.ask("форум в Уральске") == before, "the app answers from the index it has"
     assert load_index(path, check_sources=False).manifest.store == f"milvus:{tmp_path / 'kzru.db'}", (
         "and that index is kept"
@@ -495,6 +499,22 @@ def test_a_milvus_gone_while_serving_gives_a_clear_error_and_the_app_keeps_runni
     milvus.forget(parse_store(store))
     with pytest.raises(IndexLoadError, match=f"Milvus Lite file {tmp_path / 'kzru.db'}"):
         assistant.ask("форум в Уральске")
+
+
+def test_the_chat_says_in_russian_that_the_store_is_gone_and_what_to_do(tmp_path):
+    from kzru_rag.faces.ui.asking import ChatAnswers
+    from kzru_rag.library import Library
+
+    store = f"milvus:{tmp_path / 'kzru.db'}"
+    path = tmp_path / "index"
+    build_index([corpus(tmp_path / "docs", FIRST)], HashEncoder(), path, store=store)
+    library = Library(Retriever(load_index(path, check_sources=False), HashEncoder()))  # type: ignore[arg-type]
+    milvus.forget(parse_store(store))
+    *_, last = ChatAnswers(library).respond("Где проходит форум?", None, 3, False, None, None)  # type: ignore[arg-type]
+    notice = last[0][-1]["content"]
+    assert notice.startswith('<div class="kz-notice">⚠ Файл') and "Milvus Lite" in notice, notice
+    assert "перестройте индекс" in notice or "остановите" in notice, notice
+    assert "cannot" not in notice and "one process at a time" not in notice, notice
 
 
 @pytest.mark.slow

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import json
+import logging
 import os
 import re
 import shutil
@@ -17,6 +19,7 @@ from html import unescape
 from pathlib import Path
 from typing import Any
 
+import gradio as gr
 import pytest
 
 from app_server import copy_index
@@ -33,8 +36,10 @@ from kzru_rag.faces.ui import (
     render_sources,
     render_status,
 )
+from kzru_rag.faces.ui.app_data import UsersConversations
 from kzru_rag.faces.ui.asking import question_problem
 from kzru_rag.faces.ui.collection import BUNDLED_EXAMPLES, collection_view
+from kzru_rag.faces.ui.conversation import Store
 from kzru_rag.faces.ui.handlers import rebuild_index
 from kzru_rag.faces.ui.render import passage_label
 from kzru_rag.faces.ui.uploads import rebuild_progress
@@ -327,7 +332,10 @@ def test_a_failed_rebuild_leaves_the_working_index_in_place(bundled_library: Lib
 
     with pytest.raises(KzruRagError, match="not valid UTF-8"):
         bundled_library.rebuild()
+    *_, said = rebuild_index(bundled_library)  # the «Индекс» tab: the same rebuild, said in Russian
 
+    assert "Индекс не перестроен, работает прежний. Причина: «" in said and "broken.txt»: кодировка текста" in said
+    assert "UTF-8" in said and "not valid" not in said
     assert bundled_library.assistant is before
     assert _digest(bundled_library.index_path) == files
     assert "Астане" in bundled_library.assistant.ask("Где открыт филиал МГИМО?").text
@@ -446,3 +454,34 @@ def test_importing_the_ui_skips_gradios_stub_writer_and_gradio_still_works() -> 
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.split() == ["True", "True", "вопрос", "Blocks"]
+
+
+def test_a_users_conversations_are_kept_only_after_the_page_opened_and_never_from_a_stale_browser(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    users, kept = UsersConversations(tmp_path), tmp_path / "conversations"
+    first, second = gr.Request(username="анна", session_hash="one"), gr.Request(username="анна", session_hash="two")
+    mine = {"current": "a", "conversations": [{"id": "a", "title": "Где открыт филиал МГИМО?", "turns": []}]}
+    empty = Store().to_state()
+
+    users.changed(mine, first)  # the browser's own value, before its page opened
+    assert not kept.exists()
+    assert users.opened(mine, first) == mine  # no copy yet: the browser's conversations, kept from now on
+    users.changed(mine, first)
+    assert [json.loads(f.read_text(encoding="utf-8")) for f in kept.iterdir()] == [mine]
+
+    assert users.opened(empty, second) == mine  # another browser starts from the copy
+    users.changed(empty, second)  # and its stale value, reported after it opened, is not a change
+    assert [json.loads(f.read_text(encoding="utf-8")) for f in kept.iterdir()] == [mine]
+    users.changed(empty, second)  # the same value again: still not one
+    assert [json.loads(f.read_text(encoding="utf-8")) for f in kept.iterdir()] == [mine]
+
+    none = gr.Request(session_hash="three")  # without a login nothing is kept on the server
+    assert users.opened(empty, none) == empty
+    users.changed(mine | {"current": None}, none)
+    assert [json.loads(f.read_text(encoding="utf-8")) for f in kept.iterdir()] == [mine]
+
+    next(kept.iterdir()).write_text("{damaged", encoding="utf-8")
+    with caplog.at_level(logging.WARNING):
+        assert users.opened(empty, gr.Request(username="анна", session_hash="four")) == empty
+    assert "cannot be read" in caplog.text

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class KzruRagError(Exception):
-    """Base class for every error kzru-rag reports to a user."""
+    """Base class for every error kzru-rag reports to a user. The message is English (the CLI, the API, logs);
+    `russian`, when the raiser words it, is the same in Russian for the Russian faces (None: the face words the
+    error by its class)."""
+
+    def __init__(self, message: str, russian: str | None = None) -> None:
+        super().__init__(message)
+        self.russian = russian
 
 
 class IndexLoadError(KzruRagError):
@@ -26,15 +34,18 @@ class SourceError(KzruRagError):
         self.reason = reason
         self.details = details
 
+    def to_dict(self) -> dict[str, Any]:
+        """The error as JSON, for a process border (the reader's sandbox, the build's child)."""
+        return {"error": str(self), "reason": self.reason, "details": self.details}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SourceError:
+        return cls(data["error"], data["reason"], **data["details"])
+
 
 class ModelError(KzruRagError):
     """The embedding model cannot be loaded or does not match the index."""
 
 
 class LLMError(KzruRagError):
-    """The configured LLM failed (unreachable, timed out, returned an error); `russian` says so in Russian, for
-    the Russian faces (the message itself is English, for the CLI and logs)."""
-
-    def __init__(self, message: str, russian: str | None = None) -> None:
-        super().__init__(message)
-        self.russian = russian or message
+    """The configured LLM failed (unreachable, timed out, returned an error)."""

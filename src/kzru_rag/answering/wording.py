@@ -197,4 +197,4 @@ def empty_reply_notice(reply: str) -> str:
 
 def failure_notice(err: BaseException) -> str:
     """Why the LLM answer was replaced, in Russian (an `LLMError`'s Russian wording when it has one)."""
-    return f"Языковая модель не ответила ({getattr(err, 'russian', err)}); показан ответ из цитат документа."
+    return f"Языковая модель не ответила ({getattr(err, 'russian', None) or err}); показан ответ из цитат документа."

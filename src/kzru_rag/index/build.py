@@ -33,6 +33,11 @@ from kzru_rag.stores.vectors import VECTOR_INDEXES, chosen_kind, faiss_index
 log = logging.getLogger(__name__)
 
 
+NO_TEXT = "the sources contain no text to index; the existing index was left as it was"
+NO_TEXT_RU = "в документах нет текста для индекса; прежний индекс не тронут"
+"""A build's refusal when no source holds text, in English and in Russian."""
+
+
 def build_index(
     sources: list[str | Path] | None,
     embedder: PassageEncoder,
@@ -132,7 +137,7 @@ def _indexed(
     batches = list(embedded_batches(documents, names, chunker, cache, tracker))
     chunks = [chunk for batch in batches for chunk in batch.chunks]
     if not chunks:
-        raise IndexBuildError("the sources contain no text to index; the existing index was left as it was")
+        raise IndexBuildError(NO_TEXT, NO_TEXT_RU)
     terms = TermIndex.from_units(words for batch in batches for words in batch.unit_words)
     vectors = np.concatenate([batch.chunk_vectors for batch in batches])
     sentence_vectors = np.concatenate([batch.sentence_vectors for batch in batches])
@@ -162,7 +167,7 @@ def _streamed(
             sources.append(_source(batch.document))
             chunk_count += len(batch.chunks)
         if not chunk_count:
-            raise IndexBuildError("the sources contain no text to index; the existing index was left as it was")
+            raise IndexBuildError(NO_TEXT, NO_TEXT_RU)
         tracker.report("writing")
         words = [word for word in writer.vocabulary() if is_bridge_word(word)]
         with staging_folder(path) as staging:

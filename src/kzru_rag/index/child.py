@@ -1,7 +1,8 @@
 """A build in a child process, so the memory its model takes (PyTorch and the weights: about a gigabyte) goes back to
 the system when it ends, while the calling process (the app) keeps serving its index. The child is
 `python -m kzru_rag.index.child`: it reads its request as JSON on stdin and answers in JSON lines on stdout
-(progress reports, then the manifest or the error's one-line message); nothing of the caller's main module is run.
+(progress reports, then the manifest or the error: its one-line message, its Russian wording and the refused source
+behind it, if any); nothing of the caller's main module is run.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import IO, Any
 
-from kzru_rag.errors import IndexBuildError, KzruRagError
+from kzru_rag.errors import IndexBuildError, KzruRagError, SourceError
 from kzru_rag.index.progress import BuildProgress, Progress
 from kzru_rag.ingest.chunking import Chunker
 from kzru_rag.stores.manifest import IndexManifest
@@ -30,7 +31,8 @@ def build_in_child(
     progress: Progress | None = None,
 ) -> IndexManifest:
     """`build_index(sources, load_build_embedder(model_id, engine), path, chunker, retrieval)` run in a fresh
-    process; its reports go to `progress` here. IndexBuildError with the child's message when it fails."""
+    process; its reports go to `progress` here. IndexBuildError with the child's message (and the SourceError
+    behind it, as its cause) when it fails."""
     request = {
         "sources": sources,
         "model_id": model_id,
@@ -53,12 +55,13 @@ def build_in_child(
                 elif "done" in message:
                     return IndexManifest.from_dict(message["done"])
                 elif "error" in message:
-                    raise IndexBuildError(message["error"])
+                    raise _failure(message["error"])
         finally:
             if child.poll() is None:
                 child.kill()
     raise IndexBuildError(
-        f"the build process stopped (exit code {child.returncode}); the existing index was left as it was"
+        f"the build process stopped (exit code {child.returncode}); the existing index was left as it was",
+        f"процесс сборки остановился (код выхода {child.returncode}); прежний индекс не тронут",
     )
 
 
@@ -82,9 +85,26 @@ def _serve(request: dict[str, Any], answer: IO[str]) -> None:
             progress=lambda now: say({"progress": asdict(now)}),
         )
     except KzruRagError as exc:
-        say({"error": str(exc)})
+        say({"error": _said(exc)})
     else:
         say({"done": manifest.to_dict()})
+
+
+def _said(exc: KzruRagError) -> dict[str, Any]:
+    """A build's error as JSON: message, Russian wording, and the refused source behind it."""
+    said: dict[str, Any] = {"message": str(exc), "russian": exc.russian}
+    cause = exc if isinstance(exc, SourceError) else exc.__cause__
+    if isinstance(cause, SourceError):
+        said["source"] = cause.to_dict()
+    return said
+
+
+def _failure(said: dict[str, Any]) -> IndexBuildError:
+    """The child's error (`_said`) as the IndexBuildError to raise here, its refused source as its cause."""
+    failure = IndexBuildError(said["message"], said["russian"])
+    if source := said.get("source"):
+        failure.__cause__ = SourceError.from_dict(source)
+    return failure
 
 
 if __name__ == "__main__":

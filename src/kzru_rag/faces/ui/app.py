@@ -2,7 +2,8 @@
 
 `build_app` lays the page out and wires each event to its handler in `handlers` and `dialogues`, bound to the library
 with `functools.partial`. The conversations live in the browser (`gr.BrowserState`, encrypted with a key kept in the
-app's data folder, so they outlive a restart of the app).
+app's data folder, so they outlive a restart of the app) and, with a login, also in that folder for the user
+(`app_data`).
 """
 
 from __future__ import annotations
@@ -16,13 +17,13 @@ from typing import Any
 import gradio as gr
 
 from kzru_rag.faces.replies import MAX_PASSAGES
+from kzru_rag.faces.ui.app_data import UsersConversations, data_folder
 from kzru_rag.faces.ui.asking import ChatAnswers
 from kzru_rag.faces.ui.assets import CSS, I18N, PAGE_JS, SCROLL_TO_CITED, THEME
 from kzru_rag.faces.ui.collection import CollectionView, collection_view
 from kzru_rag.faces.ui.conversation import Store
 from kzru_rag.faces.ui.dialogues import (
     browser_secret,
-    data_folder,
     delete_dialogue,
     new_dialogue,
     open_dialogue,
@@ -34,8 +35,8 @@ from kzru_rag.faces.ui.handlers import (
     after_rebuild,
     ask_endpoint,
     ask_removal,
+    loader,
     mode_line,
-    on_load,
     open_marker,
     rebuild_index,
     refusal_log,
@@ -101,6 +102,7 @@ def build_app(library: Library) -> gr.Blocks:
     model = _model_name(library)
     view = collection_view(library)
     with gr.Blocks(title="kzru-rag — вопросы по документам", analytics_enabled=False) as demo:
+        users = UsersConversations(data_folder(library))
         saved = gr.BrowserState(
             Store().to_state(), storage_key="kzru-rag-conversations", secret=browser_secret(data_folder(library))
         )
@@ -116,11 +118,12 @@ def build_app(library: Library) -> gr.Blocks:
         _wire_index(library, index, described)
         shown = [chat.chatbot, cited, chat.pick, chat.document, chat.download, chat.dialogues]
         demo.load(
-            partial(on_load, library),
+            loader(library, users),
             saved,
-            [index.status, index.uploaded, index.rebuild, *described, *shown],
+            [index.status, index.uploaded, index.rebuild, *described, *shown, saved],
             **PRIVATE,
         )
+        saved.change(users.changed, saved, None, **PRIVATE)
         gr.api(ask_endpoint(library), api_name="ask")
     return demo
 

@@ -16,6 +16,7 @@ import gradio as gr
 
 from kzru_rag.errors import KzruRagError
 from kzru_rag.faces.ui.conversation import ChatTurn, Store, chat_messages, history
+from kzru_rag.faces.ui.failures import in_russian
 from kzru_rag.faces.ui.handlers import documents, restored, shown
 from kzru_rag.faces.ui.pacing import paced
 from kzru_rag.faces.ui.render import escape_markdown, render_streaming
@@ -109,7 +110,8 @@ class ChatAnswers:
                     messages[-1] = {"role": "assistant", "content": render_streaming(streamed)}
                     yield messages, *skip[:7]
         except (KzruRagError, ValueError) as err:
-            notice = f'<div class="kz-notice">⚠ {escape_markdown(str(err))}</div>'
+            said = in_russian(err)
+            notice = f'<div class="kz-notice">⚠ {escape_markdown(said[:1].upper() + said[1:])}</div>'
             messages[-1] = {"role": "assistant", "content": notice}
             yield messages, *skip[:7]
             return

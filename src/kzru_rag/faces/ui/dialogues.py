@@ -18,17 +18,13 @@ from typing import Any
 
 import gradio as gr
 
+from kzru_rag.faces.ui.app_data import data_folder
 from kzru_rag.faces.ui.conversation import ChatTurn, title_of, turn_of_message
 from kzru_rag.faces.ui.handlers import restored, shown
 from kzru_rag.library import Library
 
 log = logging.getLogger(__name__)
 _WRITING = threading.Lock()
-
-
-def data_folder(library: Library) -> Path:
-    """The app's own files (the browser key, the ratings): `app-data/` beside the index folder."""
-    return Path(library.index_path).resolve().parent / "app-data"
 
 
 def browser_secret(folder: Path) -> str:

@@ -17,8 +17,10 @@ from typing import Any
 import gradio as gr
 
 from kzru_rag.errors import KzruRagError
+from kzru_rag.faces.ui.app_data import UsersConversations
 from kzru_rag.faces.ui.collection import collection_view
 from kzru_rag.faces.ui.conversation import Store, chat_messages, to_markdown
+from kzru_rag.faces.ui.failures import in_russian
 from kzru_rag.faces.ui.render import (
     answer_mode,
     escape_markdown,
@@ -195,7 +197,7 @@ def rebuild_index(library: Library) -> Iterator[str]:
         manifest = built.result()
     except KzruRagError as err:
         log.warning("index rebuild failed: %s", err)
-        yield f"{mark(False)} Индекс не перестроен, работает прежний. Причина: {escape_markdown(str(err))}"
+        yield f"{mark(False)} Индекс не перестроен, работает прежний. Причина: {escape_markdown(in_russian(err))}"
         return
     counts = f"{counted(len(manifest.documents), 'документ')}, {counted(manifest.chunk_count, 'фрагмент')}"
     yield f"{mark(True)} Индекс перестроен: {counts}."
@@ -218,11 +220,22 @@ def after_rebuild(library: Library) -> tuple[Any, ...]:
 # ---------------------------------------------------------------- the page and the API
 
 
+def loader(library: Library, users: UsersConversations) -> Callable[[Any, gr.Request], tuple[Any, ...]]:
+    """The page (re)load handler over `library` (a plain function: Gradio hands `gr.Request` to a parameter it can
+    see annotated, which a `functools.partial` hides)."""
+
+    def loaded(state: Any, request: gr.Request) -> tuple[Any, ...]:
+        return on_load(library, users.opened(state, request))
+
+    return loaded
+
+
 def on_load(library: Library, state: Any) -> tuple[Any, ...]:
     """A page (re)load: the status, the uploads list, the rebuild button; the collection's words; the saved
-    conversation shown."""
+    conversation shown, and the conversations (with a login, the user's kept on the server)."""
     ready = gr.update(interactive=not library.rebuilding)
-    return render_status(library), upload_choices(library), ready, *described(library), *shown(library, restored(state))
+    status = render_status(library), upload_choices(library), ready
+    return *status, *described(library), *shown(library, restored(state)), state
 
 
 def described(library: Library) -> tuple[Any, ...]:

@@ -65,7 +65,7 @@ def extract(
             "crashed",
         )
     if "error" in result:
-        raise SourceError(result["error"], result["reason"], **result["details"])
+        raise SourceError.from_dict(result)
     return Extracted(
         result["text"],
         result["title"],
@@ -154,13 +154,11 @@ def _main(kind: str, path: str, memory: str, seconds: str) -> None:
     try:
         output = asdict(_read(kind, Path(path)))
     except SourceError as err:
-        output = {"error": str(err), "reason": err.reason, "details": err.details}
+        output = err.to_dict()
     except MemoryError:
-        output = {
-            "error": f"{path}: reading the file needs more than {int(memory) // 2**20} MB of memory",
-            "reason": "memory",
-            "details": {},
-        }
+        output = SourceError(
+            f"{path}: reading the file needs more than {int(memory) // 2**20} MB of memory", "memory"
+        ).to_dict()
     json.dump(output, sys.stdout, ensure_ascii=False)
 
 

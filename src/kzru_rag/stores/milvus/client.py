@@ -39,7 +39,9 @@ def connect(spec: StoreSpec, create: bool = False) -> MilvusClient:
         if spec.lite and not create and not Path(spec.uri).exists():
             raise IndexLoadError(
                 f"the Milvus Lite file {spec.uri} is missing: rebuild the index with "
-                f"`kzru-rag index build --store milvus:{spec.uri}`"
+                f"`kzru-rag index build --store milvus:{spec.uri}`",
+                f"файла Milvus Lite {spec.uri} нет: перестройте индекс "
+                f"(`kzru-rag index build --store milvus:{spec.uri}`)",
             )
         with _lite_startup_errors() as causes:
             try:
@@ -91,12 +93,16 @@ def _failure(spec: StoreSpec, exc: BaseException) -> IndexLoadError:
     if refusal is not None and not spec.lite and not token:
         return IndexLoadError(
             f"the Milvus server at {spec.uri} asks for a token ({refusal}) and ${TOKEN_ENV} is not set: set it to "
-            "user:password or an API key with rights on the index's collections"
+            "user:password or an API key with rights on the index's collections",
+            f"сервер Milvus {spec.uri} требует токен, а ${TOKEN_ENV} не задан: задайте в ней user:password или "
+            "API-ключ с правами на коллекции индекса и перезапустите приложение",
         )
     if refusal is not None and not spec.lite:
         return IndexLoadError(
             f"the Milvus server at {spec.uri} refused kzru-rag's token ({_masked(refusal, token)}): check the token "
-            f"in ${TOKEN_ENV} (user:password, or an API key) and that its user has rights on the index's collections"
+            f"in ${TOKEN_ENV} (user:password, or an API key) and that its user has rights on the index's collections",
+            f"сервер Milvus {spec.uri} не принял токен из ${TOKEN_ENV}: проверьте токен (user:password или API-ключ) "
+            "и права его пользователя на коллекции индекса",
         )
     return _fault(spec, _first_line(exc, token))
 
@@ -118,11 +124,15 @@ def _fault(spec: StoreSpec, detail: str) -> IndexLoadError:
         return IndexLoadError(
             f"cannot open the Milvus Lite file {spec.uri} ({detail}): Milvus Lite serves one process at a time, "
             f"so stop the other kzru-rag process using it (or serve the index from a Milvus server); "
-            f"if the file is damaged, rebuild with `kzru-rag index build --store milvus:{spec.uri}`"
+            f"if the file is damaged, rebuild with `kzru-rag index build --store milvus:{spec.uri}`",
+            f"файл Milvus Lite {spec.uri} не открывается: Milvus Lite обслуживает один процесс, поэтому остановите "
+            "другой процесс kzru-rag, который его использует; если файл повреждён, перестройте индекс",
         )
     return IndexLoadError(
         f"cannot use the Milvus server at {spec.uri} ({detail}): check that it is running and reachable from here, "
-        f"and that ${TOKEN_ENV} holds a token it accepts"
+        f"and that ${TOKEN_ENV} holds a token it accepts",
+        f"сервер Milvus {spec.uri} недоступен: проверьте, что он запущен и доступен отсюда; когда он снова "
+        "заработает, задайте вопрос ещё раз",
     )
 
 
@@ -141,4 +151,5 @@ def guarded(spec: StoreSpec, error: type[KzruRagError] = IndexLoadError) -> Iter
     try:
         yield
     except (MilvusException, grpc.RpcError) as exc:  # pymilvus passes a refused call's RpcError on as it is
-        raise error(str(_failure(spec, exc))) from exc
+        failure = _failure(spec, exc)
+        raise error(str(failure), failure.russian) from exc
