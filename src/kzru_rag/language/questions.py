@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-from kzru_rag.language.entities import entities, kazakh_stem, named_specifics
+from kzru_rag.language.entities import described_people, entities, kazakh_stem, named_specifics
 from kzru_rag.language.speech import names_speaker
 from kzru_rag.language.subjects import described, question_things
 from kzru_rag.language.words import (
@@ -93,7 +93,9 @@ def analyse(question: str) -> Query:
     noun_kind = _noun_kind(text, noun)
     whose = bool(set(written) & WHOSE)
     reason: Kind | None = "reason" if set(written) & _REASON_WORDS else None
-    # What is asked, in steps: the question word, a reason word, «чей…», the noun asked for.
+    thing = described(text, language)
+    role: Kind | None = "role" if asks_role(text, thing) else None
+    # What is asked, in steps: a person's role, the question word, a reason word, «чей…», the noun asked for.
     return Query(
         text=text,
         language=language,
@@ -103,13 +105,13 @@ def analyse(question: str) -> Query:
         numbers=tuple(specifics(text)),
         named=tuple(named_specifics(text)),
         key_nouns=tuple(key_nouns(text)),
-        kind=word_kind or reason or ("person" if whose else noun_kind),
+        kind=role or word_kind or reason or ("person" if whose else noun_kind),
         word_kind=word_kind,
         asked_noun=noun,
         noun_kind=noun_kind,
         whose=whose,
         things=question_things(text, language),
-        described=described(text, language),
+        described=thing,
         years=years(text),
     )
 
@@ -207,6 +209,35 @@ def holds_quantity(sentence: str, question: str | Query) -> bool:
 _REASON_WORDS = frozenset("почему зачем why неге неліктен".split())
 
 
+_ROLE_QUESTION = re.compile(r"^\W*(?:кто\s+так(?:ой|ая|ие)|кем)\b", re.IGNORECASE)
+_ROLE_WORK = re.compile(
+    r"\bкем\s+(?:\w+\s+)?(?:работа|трудит|трудил|служи|служил)\w*|\bқызмет\w*\s+атқар|\bкім\s+болып",
+    re.IGNORECASE,
+)
+
+
+def asks_role(question: str, thing: tuple[frozenset[str], ...] = ()) -> bool:
+    """True when the question asks what a person is or does, beside the role nouns of `_KIND_NOUNS`: «Кем
+    работает…?», «Ол қандай қызмет атқарады?», «Кім болып жұмыс істейді?», or «Кто такая / Кем является…» with a
+    name as the thing described (`thing`: `subjects.described`; «Кто такие кочевники?» asks what they are)."""
+    if _ROLE_WORK.search(question):
+        return True
+    opening = _ROLE_QUESTION.match(question)
+    return bool(thing and opening and any(w.group()[:1].isupper() for w in WORD.finditer(question[opening.end() :])))
+
+
+def holds_role(sentence: str, question: str | Query) -> bool:
+    """True when `sentence` says what a person is or does (`entities.described_people`: a person in apposition with
+    a common noun): the person the Russian question names, when natasha's NER finds one in it, else anyone."""
+    people = described_people(sentence)
+    query = as_query(question)
+    asked = [text for kind, text in entities(query.text) if kind == "PER"] if query.language == "ru" else []
+    if not people or not asked:
+        return bool(people)
+    wanted = frozenset().union(*(word_readings(w.group()) for text in asked for w in WORD.finditer(text)))
+    return any(word_readings(w.group()) & wanted for person in people for w in WORD.finditer(person))
+
+
 # Nouns that name a kind of answer: «В каком *городе*…?», "Which *country*…?", «Қай *қалада*…?» ask for a place,
 # not for the word itself. Ambiguous ones («место»: a rank or a place) are left out.
 _KIND_NOUNS: dict[str, Kind] = {
@@ -223,6 +254,11 @@ _KIND_NOUNS: dict[str, Kind] = {
         "organisation",
     ),
     **dict.fromkeys("эксперт политолог специалист человек expert analyst person сарапшы адам".split(), "person"),
+    **dict.fromkeys(
+        "должность пост звание титул профессия специальность позиция отдел департамент подразделение кафедра "
+        "position post title job occupation profession role department лауазым мамандық кәсіп бөлім атақ".split(),
+        "role",
+    ),
 }
 
 
@@ -266,6 +302,8 @@ def holds_kind(sentence: str, kind: Kind, question: str | Query) -> bool:
     query = as_query(question)
     if kind == "reason":
         return bool(set(tokens(sentence, lemmas=False)) & _REASON_MARKERS)
+    if kind == "role":
+        return holds_role(sentence, query)
     if kind == "person" and names_speaker(sentence, query):
         return True  # the author's words after direct speech name who said it
     if kind in _NER_KINDS:
