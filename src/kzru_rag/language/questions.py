@@ -255,11 +255,19 @@ _KIND_NOUNS: dict[str, Kind] = {
     ),
     **dict.fromkeys("эксперт политолог специалист человек expert analyst person сарапшы адам".split(), "person"),
     **dict.fromkeys(
-        "должность пост звание титул профессия специальность позиция отдел департамент подразделение кафедра "
-        "position post title job occupation profession role department лауазым мамандық кәсіп бөлім атақ".split(),
-        "role",
+        "должность пост звание титул профессия job occupation profession лауазым кәсіп атақ".split(), "role"
     ),
 }
+# Nouns that name a unit of an organisation: asked of a person («В каком отделе она работает?», "Which department
+# does she head?") they ask for the person's role, else for the unit («Какое подразделение НАСА…?»: no kind).
+_UNIT_NOUNS = frozenset("отдел департамент подразделение кафедра department бөлім".split())
+_PERSONAL = frozenset("он она его её ее ему ей ним ней he she him her his ол оны оның оған".split())
+
+
+def _of_person(question: str) -> bool:
+    """True when the question speaks of a person: a personal pronoun, or a first name or surname (pymorphy3)."""
+    words = [match.group() for match in WORD.finditer(question)]
+    return any(w.lower() in _PERSONAL or w[:1].isupper() and {"Name", "Surn"} & best_parse(w.lower())[2] for w in words)
 
 
 _ASKING = WHICH | frozenset("сколько which what whose қандай қай".split())
@@ -292,6 +300,8 @@ def _noun_kind(question: str, noun: str | None) -> Kind | None:
         for form in word_readings(word) | {word, kazakh_stem(word)}:
             if form in _KIND_NOUNS:
                 return _KIND_NOUNS[form]
+            if form in _UNIT_NOUNS and _of_person(question):
+                return "role"
     return None
 
 
