@@ -17,7 +17,7 @@ import re
 
 from kzru_rag.language.entities import described_people, entities, kazakh_stem, named_specifics
 from kzru_rag.language.speech import names_speaker
-from kzru_rag.language.subjects import described, question_things
+from kzru_rag.language.subjects import described, describes, phrase, question_things
 from kzru_rag.language.words import (
     KAZAKH_LETTERS,
     WORD,
@@ -227,9 +227,11 @@ def asks_role(question: str, thing: tuple[frozenset[str], ...] = ()) -> bool:
 
 
 def holds_role(sentence: str, question: str | Query) -> bool:
-    """True when `sentence` says what a person is or does (`entities.described_people`: a person in apposition with
-    a common noun): the person the Russian question names, when natasha's NER finds one in it, else anyone."""
-    people = described_people(sentence)
+    """True when `sentence` says what a person is or does: a person (NER PER) in apposition with a common noun by
+    syntax (`entities.described_people`) or by the patterns of `subjects.describes` («X, руководитель…», «министр…,
+    X, …»); the person the Russian question names, when natasha's NER finds one in it, else anyone."""
+    found = [text for kind, text in entities(sentence) if kind == "PER" and describes(sentence, phrase(text))]
+    people = [*described_people(sentence), *found]
     query = as_query(question)
     asked = [text for kind, text in entities(query.text) if kind == "PER"] if query.language == "ru" else []
     if not people or not asked:
