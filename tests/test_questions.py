@@ -118,6 +118,7 @@ def test_answers_a_quantity_question_when_a_top_passage_holds_the_quantity(small
         ("Which department does she head?", "role"),
         ("What is her occupation?", "role"),
         ("Ол қандай қызмет атқарады?", "role"),
+        ("Ол қай университетте қызмет атқарады?", "organisation"),  # the noun names the kind
         ("Ол қай бөлімде жұмыс істейді?", "role"),
         ("Кто такие кочевники?", "person"),  # what they are: no person's post
         ("Кем был сын Аюрбарибады?", "person"),  # who he was: a name
@@ -148,3 +149,6 @@ def test_a_sentence_holds_a_role_when_a_person_stands_in_apposition_with_a_noun(
     assert not holds_kind("По мнению Жанар Тулиндиновой, форум станет площадкой для диалога.", "role", post)
     assert not holds_kind("Жанар Тулиндинова встретилась с Иваном Петровым в Астане.", "role", post)
     assert not holds_kind(ANALYST, "role", "Кем работает Иван Петров?"), "another person's post"
+    minister = "Лотар Шмидт, равно как и федеральный министр финансов Австрии, Томас Мюллер, также происходят из Вены."
+    assert holds_kind(minister, "role", "Какой пост занимает Томас Мюллер?"), "a name set off by commas after its post"
+    assert not holds_kind("Когда закончилась встреча, Иван Петров ушёл домой.", "role", post)

@@ -94,8 +94,9 @@ def analyse(question: str) -> Query:
     whose = bool(set(written) & WHOSE)
     reason: Kind | None = "reason" if set(written) & _REASON_WORDS else None
     thing = described(text, language)
-    role: Kind | None = "role" if asks_role(text, thing) else None
-    # What is asked, in steps: a person's role, the question word, a reason word, «чей…», the noun asked for.
+    role: Kind | None = "role" if noun_kind is None and asks_role(text, thing) else None
+    # What is asked, in steps: a person's role (unless a noun names the kind: «Қай институтта қызмет атқарады?» asks
+    # for an organisation), the question word, a reason word, «чей…», the noun asked for.
     return Query(
         text=text,
         language=language,
