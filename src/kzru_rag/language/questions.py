@@ -8,7 +8,9 @@ quantity, and «Сколько стоит…?» / "How much does … cost?" a pr
 городе…?»: a place; «Какой вуз…?»: an organisation; «Какова стоимость…?»: a price). The retriever weighs the
 question-word kinds and uses the quantity check to recognise questions the document cannot answer; the assistant
 picks the sentence to quote by them; the confidence asks whether the quote holds a phrase of the kind asked
-(`holds_kind`).
+(`holds_kind`). Before all of these, a question about a person's post, title or department («Какую должность она
+занимает?», «Кем работает…?», "Which department does she head?") asks for a *role* (`asks_role`, the role nouns), held
+by a sentence putting a person in apposition with a describing noun (`holds_role`).
 """
 
 from __future__ import annotations
