@@ -3,7 +3,7 @@ and the retriever's use of it: a quantity question whose top passages hold no qu
 
 import pytest
 
-from kzru_rag.language.questions import expected_answer, holds_answer, question_language
+from kzru_rag.language.questions import analyse, expected_answer, holds_answer, holds_kind, question_language
 
 URALSK = "XXI форум, который проходит 11–12 ноября в Уральске, продолжает традицию."
 
@@ -106,3 +106,49 @@ def test_abstains_when_a_quantity_is_asked_and_the_passages_hold_none(small_retr
 )
 def test_answers_a_quantity_question_when_a_top_passage_holds_the_quantity(small_retriever, question: str) -> None:
     assert not small_retriever.abstains(question, small_retriever.search(question))
+
+
+@pytest.mark.parametrize(
+    "question, kind",
+    [
+        ("Какую должность она занимает?", "role"),
+        ("А в каком отделе он работает?", "role"),
+        ("Кем работает Иван Петров?", "role"),
+        ("Кто такая Жанар Тулиндинова?", "role"),
+        ("Which department does she head?", "role"),
+        ("What is her occupation?", "role"),
+        ("Ол қандай қызмет атқарады?", "role"),
+        ("Ол қай университетте қызмет атқарады?", "organisation"),  # the noun names the kind
+        ("Ол қай бөлімде жұмыс істейді?", "role"),
+        ("Кто такие кочевники?", "person"),  # what they are: no person's post
+        ("Кем был сын Аюрбарибады?", "person"),  # who he was: a name
+        ("Где она работает?", "place"),
+        ("Кто выступил на форуме?", "person"),
+        ("What role do the forums play?", None),  # a thing's role
+        ("Какое подразделение НАСА первым поддержало проект?", None),  # a unit asked of no person
+        ("Какие специальности преподают в филиале?", None),
+    ],
+)
+def test_a_question_for_a_persons_post_title_or_department_asks_for_a_role(question: str, kind: str | None) -> None:
+    assert analyse(question).kind == kind
+
+
+def test_the_role_noun_asked_for_names_the_kind_of_answer_not_a_word_the_answer_must_hold() -> None:
+    asked = analyse("Какую должность она занимает?")
+    assert (asked.asked_noun, asked.noun_kind) == ("должность", "role")
+
+
+ANALYST = "– Это важно, – акцентирует политолог, руководитель отдела медиапроектов КИСИ Жанар Тулиндинова."
+
+
+def test_a_sentence_holds_a_role_when_a_person_stands_in_apposition_with_a_noun() -> None:
+    post = "Какую должность она занимает?"
+    assert holds_kind(ANALYST, "role", post)
+    assert holds_kind("Ричард Фейнман, американский физик, получил Нобелевскую премию.", "role", post)
+    assert holds_kind("Никола Тесла — изобретатель в области электротехники.", "role", "Кем работал Никола Тесла?")
+    assert not holds_kind("По мнению Жанар Тулиндиновой, форум станет площадкой для диалога.", "role", post)
+    assert not holds_kind("Жанар Тулиндинова встретилась с Иваном Петровым в Астане.", "role", post)
+    assert not holds_kind(ANALYST, "role", "Кем работает Иван Петров?"), "another person's post"
+    minister = "Лотар Шмидт, равно как и федеральный министр финансов Австрии, Томас Мюллер, также происходят из Вены."
+    assert holds_kind(minister, "role", "Какой пост занимает Томас Мюллер?"), "a name set off by commas after its post"
+    assert not holds_kind("Когда закончилась встреча, Иван Петров ушёл домой.", "role", post)

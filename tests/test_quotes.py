@@ -272,6 +272,23 @@ def test_asked_who_someone_is_the_sentence_that_says_what_she_is_is_quoted(encod
     assert span_text(hit, extractor.choose(met, [hit], met)[0].span) == ANALYST[0]
 
 
+SPOKEN = [
+    "– Эти встречи позволяют сверить часы, – акцентирует политолог, руководитель отдела медиапроектов КИСИ Жанар "
+    "Тулиндинова.",
+    "По мнению Жанар Тулиндиновой, форум тоже занимает важное место в отношениях двух стран.",
+]
+
+
+@pytest.mark.parametrize("question", ["Какую должность она занимает?", "Which department does she head?"])
+def test_asked_for_a_persons_post_the_sentence_describing_her_by_apposition_is_quoted(encoder, question) -> None:
+    """A follow-up asking for her post names no one: the first quote holds the sentence that puts a person in
+    apposition with her post, though one that only mentions her (her opinion) is closer to the question (and, sharing
+    «занимает» with it, restates it: then both are quoted)."""
+    hit = _hit(" ".join(SPOKEN), SPOKEN, [0.86, 0.9])
+    asked = analyse(question)
+    assert SPOKEN[0] in span_text(hit, Extractor(encoder, 3).choose(asked, [hit], asked)[0].span)
+
+
 CENSUS = (
     "# Заречный\n\nПо переписи 2021 года в Заречном жили 12 400 человек. Город стоит на левом берегу Тобола.\n\n"
     "Речной вокзал открыли в 1959 году.\n"

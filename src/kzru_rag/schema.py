@@ -74,9 +74,10 @@ class AbstentionReason:
 Language = Literal["ru", "en", "kk"]
 
 
-Kind = Literal["person", "organisation", "place", "time", "number", "price", "duration", "reason"]
+Kind = Literal["person", "organisation", "place", "time", "number", "price", "duration", "reason", "role"]
 """The kind of phrase that answers a question: «Где…?» a place, «Когда…?» a time, «Сколько…?» a number, «Почему…?» a
-reason, «Какой институт…?» an organisation."""
+reason, «Какой институт…?» an organisation, «Какую должность она занимает?» a person's role (post, title,
+occupation, department)."""
 
 
 @dataclass(frozen=True)

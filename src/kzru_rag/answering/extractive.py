@@ -10,7 +10,7 @@ import numpy as np
 
 from kzru_rag.answering.quotes import antecedent, neighbours, span_text, standalone_span
 from kzru_rag.embedding.base import TextEncoder
-from kzru_rag.language.questions import holds_answer
+from kzru_rag.language.questions import holds_answer, holds_role
 from kzru_rag.language.speech import names_speaker
 from kzru_rag.language.subjects import describes, holds, other_thing, told_apart
 from kzru_rag.language.words import content_words, word_readings
@@ -33,6 +33,8 @@ FACT_KINDS: frozenset[Kind] = frozenset({"time", "number", "price", "duration"})
 """Kinds of answer that are a fact of one thing (its date, count, price): a sentence giving it for a neighbour of the
 question's thing does not count as holding it (`_own_fact`). A person or a place is named with things of many sorts
 («Государственный визит» is the «предстоящий визит» asked about), so those are left alone."""
+WHO: frozenset[Kind] = frozenset({"person", "role"})
+"""Kinds of answer that a quote of direct speech gives with the words naming its speaker (`quotes.standalone_span`)."""
 RESTATES_FROM = 0.5
 """A quote holding at least this share of the question's content words restates it (`word_share`)."""
 
@@ -64,7 +66,7 @@ class Extractor:
             if not any(overlaps(sentence.span, other.span) for other in chosen):
                 chosen.append(sentence)
         scores = {(sentence.hit, sentence.span): sentence.score for sentence in scored}
-        return _with_answer(_standalone(chosen, hits, focus.kind == "person"), hits, focus, scores)
+        return _with_answer(_standalone(chosen, hits, focus.kind in WHO), hits, focus, scores)
 
     def scored(self, query: Query, hits: list[Hit], focus: Query | None = None) -> list[Sentence]:
         """Every sentence of the hits (`Hit.sentences`; without them, the highlight or else the whole
@@ -89,7 +91,7 @@ class Extractor:
         similarities = self.similarities(query.text, owners, spans, texts)
         similarity_of = dict(zip(places, similarities))
         focus = focus or query
-        who = focus.kind == "person"
+        who = focus.kind in WHO
         asked = _asked(focus, hits)
         scored = []
         for (i, _), similarity, span in zip(places, similarities, spans):
@@ -197,7 +199,10 @@ def _unquotable(hit: Hit, span: Span) -> bool:
 
 def _answers(text: str, kind: Kind, focus: Query) -> bool:
     """True when `text` holds a phrase of `kind` that `focus` lacks, by morphology (`questions.holds_answer`), or,
-    asked who, the words that name who speaks."""
+    asked who, the words that name who speaks, or, asked for a person's role, a person described by it
+    (`questions.holds_role`)."""
+    if kind == "role":
+        return holds_role(text, focus)
     return holds_answer(text, kind, focus) or kind == "person" and names_speaker(text, focus)
 
 
@@ -223,13 +228,16 @@ def _asked(focus: Query, hits: list[Hit]) -> _Asked:
 
 def _bonus(text: str, asked: _Asked) -> float:
     """ANSWER_TYPE_WEIGHT when `text` holds the kind of phrase asked for (asked what X is, says what it is:
-    `subjects.describes`) about the question's own thing, not a neighbour the passages tell from it (`_own_fact`:
-    «Следующий поток стартует 15 сентября» asked about «ближайший поток»); OWN_THING_WEIGHT times the share of the
-    question's modified nouns it holds, of those whose fact it gives, else of those naming what is asked («Чистая
-    прибыль составила…» for «Какая чистая прибыль…?»)."""
+    `subjects.describes`; asked for a person's role, a person described: `questions.holds_role`) about the
+    question's own thing, not a neighbour the passages tell from it (`_own_fact`: «Следующий поток стартует 15
+    сентября» asked about «ближайший поток»); OWN_THING_WEIGHT times the share of the question's modified nouns it
+    holds, of those whose fact it gives, else of those naming what is asked («Чистая прибыль составила…» for «Какая
+    чистая прибыль…?»)."""
     focus, kind = asked.focus, asked.focus.word_kind
     if focus.described:  # «Кто такая X?»: the sentence that says what X is, not one naming another person
         typed = describes(text, focus.described)
+    elif focus.kind == "role":  # «Какую должность она занимает?»: a person in apposition with a post
+        typed = holds_role(text, focus)
     else:
         typed = bool(kind) and holds_answer(text, kind, focus) or focus.kind == "person" and names_speaker(text, focus)
     own = 0.0

@@ -57,6 +57,11 @@ MISSING_KIND: dict[str, dict[str, str]] = {
         "en": "The question asks who; the first passage names no one.",
         "kk": "Сұрақ адам туралы, ал бірінші үзіндіде ешкім аталмайды.",
     },
+    "role": {
+        "ru": "Вопрос о должности или роли человека, а первый фрагмент её не называет.",
+        "en": "The question asks for a person's post or role; the first passage gives none.",
+        "kk": "Сұрақ адамның лауазымы не рөлі туралы, ал бірінші үзіндіде ол аталмайды.",
+    },
     "organisation": {
         "ru": "Вопрос об организации, а первый фрагмент её не называет.",
         "en": "The question asks for an organisation; the first passage names none.",

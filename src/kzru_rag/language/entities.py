@@ -7,6 +7,8 @@
 - `entities(sentence)`: the named entities (PER, LOC, ORG) natasha's bundled Russian NER
   finds in a sentence; `tagged(text)`: natasha's tagged document, for callers that need more (the follow-ups'
   pronoun agreement). The models are loaded on first use (about a second), once per process.
+- `described_people(sentence)`: the people (NER PER) that natasha's syntax parser puts in apposition with a common
+  noun: a post, a title, an occupation («политолог, руководитель отдела … Жанар Тулиндинова», «X, американский физик»).
 - `kazakh_stem(word)`: a Kazakh word without its case ending, to compare its embedding with Russian words.
 - `spells(abbreviation, words)`: whether consecutive words spell an abbreviation («АЭС»: «атомные электростанции»).
 """
@@ -125,6 +127,14 @@ def _ner_tools() -> tuple[Any, Any]:
 
 
 @lru_cache(maxsize=1)
+def _syntax_parser() -> Any:
+    """natasha's syntax parser, loaded on first use, once per process."""
+    from natasha import NewsSyntaxParser
+
+    return NewsSyntaxParser(_embedding())
+
+
+@lru_cache(maxsize=1)
 def _morph_tagger() -> Any:
     """natasha's morphology tagger, loaded on first use, once per process."""
     from natasha import NewsMorphTagger
@@ -132,9 +142,10 @@ def _morph_tagger() -> Any:
     return NewsMorphTagger(_embedding())
 
 
-def tagged(text: str, morphology: bool = False) -> Any:
-    """natasha's `Doc` of Russian `text`, segmented and tagged by its NER (`doc.spans`: PER, LOC, ORG) and, with
-    `morphology`, by its morphology tagger (`token.pos`, `token.feats`)."""
+def tagged(text: str, morphology: bool = False, syntax: bool = False) -> Any:
+    """natasha's `Doc` of Russian `text`, segmented and tagged by its NER (`doc.spans`: PER, LOC, ORG), with
+    `morphology` by its morphology tagger (`token.pos`, `token.feats`), with `syntax` by its syntax parser
+    (`token.head_id`, `token.rel`)."""
     from natasha import Doc
 
     segmenter, ner = _ner_tools()
@@ -143,6 +154,8 @@ def tagged(text: str, morphology: bool = False) -> Any:
     doc.tag_ner(ner)
     if morphology:
         doc.tag_morph(_morph_tagger())
+    if syntax:
+        doc.parse_syntax(_syntax_parser())
     return doc
 
 
@@ -150,3 +163,36 @@ def tagged(text: str, morphology: bool = False) -> Any:
 def entities(sentence: str) -> tuple[tuple[str, str], ...]:
     """(type, text) of each named entity natasha's Russian NER finds in `sentence`; type is PER, LOC or ORG."""
     return tuple((span.type, span.text) for span in tagged(sentence).spans)
+
+
+@lru_cache(maxsize=4096)
+def described_people(sentence: str) -> tuple[str, ...]:
+    """The people (NER PER) of `sentence` that its syntax puts together with a common noun describing them: in
+    apposition («политолог, руководитель отдела КИСИ Жанар Тулиндинова», «Фейнман, американский физик»), as the
+    subject of a noun predicate («Тесла — изобретатель…») or of a verb with a noun complement («Петров работает
+    инженером»). Not a person merely mentioned («по мнению Жанар Тулиндиновой»)."""
+    doc = tagged(sentence, syntax=True)
+    people = []
+    for span in doc.spans:
+        if span.type != "PER":
+            continue
+        own = {token.id for token in doc.tokens if span.start <= token.start and token.stop <= span.stop}
+        if any(_describes(token, own, doc.tokens) for token in doc.tokens if token.id not in own):
+            people.append(span.text)
+    return tuple(people)
+
+
+def _describes(token: Any, person: set[str], tokens: list[Any]) -> bool:
+    """True when `token`, a word outside the `person`'s tokens, is a common noun that describes the person."""
+    if not token.text[:1].islower() or best_parse(token.text.lower())[1] != "NOUN":
+        return False
+    for other in tokens:
+        if other.id not in person:
+            continue
+        if token.rel == "appos" and token.head_id == other.id or other.rel == "appos" and other.head_id == token.id:
+            return True
+        if other.rel == "nsubj" and (
+            other.head_id == token.id or token.rel == "xcomp" and other.head_id == token.head_id
+        ):
+            return True
+    return False

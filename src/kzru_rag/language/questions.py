@@ -8,16 +8,18 @@ quantity, and «Сколько стоит…?» / "How much does … cost?" a pr
 городе…?»: a place; «Какой вуз…?»: an organisation; «Какова стоимость…?»: a price). The retriever weighs the
 question-word kinds and uses the quantity check to recognise questions the document cannot answer; the assistant
 picks the sentence to quote by them; the confidence asks whether the quote holds a phrase of the kind asked
-(`holds_kind`).
+(`holds_kind`). Before all of these, a question about a person's post, title or department («Какую должность она
+занимает?», «Кем работает…?», "Which department does she head?") asks for a *role* (`asks_role`, the role nouns), held
+by a sentence putting a person in apposition with a describing noun (`holds_role`).
 """
 
 from __future__ import annotations
 
 import re
 
-from kzru_rag.language.entities import entities, kazakh_stem, named_specifics
+from kzru_rag.language.entities import described_people, entities, kazakh_stem, named_specifics
 from kzru_rag.language.speech import names_speaker
-from kzru_rag.language.subjects import described, question_things
+from kzru_rag.language.subjects import described, describes, phrase, question_things
 from kzru_rag.language.words import (
     KAZAKH_LETTERS,
     WORD,
@@ -93,7 +95,10 @@ def analyse(question: str) -> Query:
     noun_kind = _noun_kind(text, noun)
     whose = bool(set(written) & WHOSE)
     reason: Kind | None = "reason" if set(written) & _REASON_WORDS else None
-    # What is asked, in steps: the question word, a reason word, «чей…», the noun asked for.
+    thing = described(text, language)
+    role: Kind | None = "role" if noun_kind is None and asks_role(text, thing) else None
+    # What is asked, in steps: a person's role (unless a noun names the kind: «Қай институтта қызмет атқарады?» asks
+    # for an organisation), the question word, a reason word, «чей…», the noun asked for.
     return Query(
         text=text,
         language=language,
@@ -103,13 +108,13 @@ def analyse(question: str) -> Query:
         numbers=tuple(specifics(text)),
         named=tuple(named_specifics(text)),
         key_nouns=tuple(key_nouns(text)),
-        kind=word_kind or reason or ("person" if whose else noun_kind),
+        kind=role or word_kind or reason or ("person" if whose else noun_kind),
         word_kind=word_kind,
         asked_noun=noun,
         noun_kind=noun_kind,
         whose=whose,
         things=question_things(text, language),
-        described=described(text, language),
+        described=thing,
         years=years(text),
     )
 
@@ -207,6 +212,37 @@ def holds_quantity(sentence: str, question: str | Query) -> bool:
 _REASON_WORDS = frozenset("почему зачем why неге неліктен".split())
 
 
+_ROLE_QUESTION = re.compile(r"^\W*(?:кто\s+так(?:ой|ая|ие)|кем)\b", re.IGNORECASE)
+_ROLE_WORK = re.compile(
+    r"\bкем\s+(?:\w+\s+)?(?:работа|трудит|трудил|служи|служил)\w*|\bқызмет\w*\s+атқар|\bкім\s+болып",
+    re.IGNORECASE,
+)
+
+
+def asks_role(question: str, thing: tuple[frozenset[str], ...] = ()) -> bool:
+    """True when the question asks what a person is or does, beside the role nouns of `_KIND_NOUNS`: «Кем
+    работает…?», «Ол қандай қызмет атқарады?», «Кім болып жұмыс істейді?», or «Кто такая / Кем является…» with a
+    name as the thing described (`thing`: `subjects.described`; «Кто такие кочевники?» asks what they are)."""
+    if _ROLE_WORK.search(question):
+        return True
+    opening = _ROLE_QUESTION.match(question)
+    return bool(thing and opening and any(w.group()[:1].isupper() for w in WORD.finditer(question[opening.end() :])))
+
+
+def holds_role(sentence: str, question: str | Query) -> bool:
+    """True when `sentence` says what a person is or does: a person (NER PER) in apposition with a common noun by
+    syntax (`entities.described_people`) or by the patterns of `subjects.describes` («X, руководитель…», «министр…,
+    X, …»); the person the Russian question names, when natasha's NER finds one in it, else anyone."""
+    found = [text for kind, text in entities(sentence) if kind == "PER" and describes(sentence, phrase(text))]
+    people = [*described_people(sentence), *found]
+    query = as_query(question)
+    asked = [text for kind, text in entities(query.text) if kind == "PER"] if query.language == "ru" else []
+    if not people or not asked:
+        return bool(people)
+    wanted = frozenset().union(*(word_readings(w.group()) for text in asked for w in WORD.finditer(text)))
+    return any(word_readings(w.group()) & wanted for person in people for w in WORD.finditer(person))
+
+
 # Nouns that name a kind of answer: «В каком *городе*…?», "Which *country*…?", «Қай *қалада*…?» ask for a place,
 # not for the word itself. Ambiguous ones («место»: a rank or a place) are left out.
 _KIND_NOUNS: dict[str, Kind] = {
@@ -223,7 +259,20 @@ _KIND_NOUNS: dict[str, Kind] = {
         "organisation",
     ),
     **dict.fromkeys("эксперт политолог специалист человек expert analyst person сарапшы адам".split(), "person"),
+    **dict.fromkeys(
+        "должность пост звание титул профессия job occupation profession лауазым кәсіп атақ".split(), "role"
+    ),
 }
+# Nouns that name a unit of an organisation: asked of a person («В каком отделе она работает?», "Which department
+# does she head?") they ask for the person's role, else for the unit («Какое подразделение НАСА…?»: no kind).
+_UNIT_NOUNS = frozenset("отдел департамент подразделение кафедра department бөлім".split())
+_PERSONAL = frozenset("он она его её ее ему ей ним ней he she him her his ол оны оның оған".split())
+
+
+def _of_person(question: str) -> bool:
+    """True when the question speaks of a person: a personal pronoun, or a first name or surname (pymorphy3)."""
+    words = [match.group() for match in WORD.finditer(question)]
+    return any(w.lower() in _PERSONAL or w[:1].isupper() and {"Name", "Surn"} & best_parse(w.lower())[2] for w in words)
 
 
 _ASKING = WHICH | frozenset("сколько which what whose қандай қай".split())
@@ -256,6 +305,8 @@ def _noun_kind(question: str, noun: str | None) -> Kind | None:
         for form in word_readings(word) | {word, kazakh_stem(word)}:
             if form in _KIND_NOUNS:
                 return _KIND_NOUNS[form]
+            if form in _UNIT_NOUNS and _of_person(question):
+                return "role"
     return None
 
 
@@ -266,6 +317,8 @@ def holds_kind(sentence: str, kind: Kind, question: str | Query) -> bool:
     query = as_query(question)
     if kind == "reason":
         return bool(set(tokens(sentence, lemmas=False)) & _REASON_MARKERS)
+    if kind == "role":
+        return holds_role(sentence, query)
     if kind == "person" and names_speaker(sentence, query):
         return True  # the author's words after direct speech name who said it
     if kind in _NER_KINDS:

@@ -141,12 +141,15 @@ def describes(sentence: str, thing: tuple[frozenset[str], ...]) -> bool:
 
 def _named_after_role(sentence: str, words: list[re.Match[str]], place: int, last: int) -> bool:
     """True when the words right before the name `words[place : last + 1]` are a noun phrase (nouns, adjectives;
-    nothing but spaces between them) with a noun in the case of the name's last word, not governed by a preposition:
-    «политолог Жанар Тулиндинова»."""
+    nothing but spaces between them, or a comma before a name set off by commas) with a noun in the case of the
+    name's last word, not governed by a preposition: «политолог Жанар Тулиндинова», «министр внутренних дел
+    Германии, Томас де Мезьер, …»."""
     asked = cases(words[last].group().lower())
+    inserted = sentence[words[last].end() :].lstrip().startswith(",")
     chain = []
     for before in range(place - 1, -1, -1):
-        if sentence[words[before].end() : words[before + 1].start()].strip():
+        gap = sentence[words[before].end() : words[before + 1].start()].strip()
+        if gap and not (gap == "," and before == place - 1 and inserted):
             break
         word = words[before].group().lower()
         _, pos, _ = best_parse(word)
@@ -165,6 +168,11 @@ def _held(thing: Thing, readings: frozenset[str]) -> bool:
 @lru_cache(maxsize=4096)
 def _readings(text: str) -> frozenset[str]:
     return frozenset(reading for match in WORD.finditer(text) for reading in _word(match.group()))
+
+
+def phrase(text: str) -> tuple[frozenset[str], ...]:
+    """The readings of each word of `text`, as `described` gives them: a thing `describes` can look for."""
+    return tuple(_word(match.group()) for match in WORD.finditer(text))
 
 
 def _word(word: str) -> frozenset[str]:
