@@ -90,7 +90,7 @@ class UsersConversations:
         """`state` as `user`'s copy, replacing the one before in one rename."""
         path = self._path(user)
         path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".kept-", suffix=".json")
+        descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".kept-", suffix=".tmp")
         try:
             with os.fdopen(descriptor, "w", encoding="utf-8") as file:  # mkstemp's file is the owner's alone
                 json.dump(state, file, ensure_ascii=False)
