@@ -15,7 +15,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import IO, Any
 
-from kzru_rag.errors import IndexBuildError, KzruRagError, SourceError
+from kzru_rag.errors import IndexBuildError, IndexLoadError, KzruRagError, ModelError, SourceError
 from kzru_rag.index.progress import BuildProgress, Progress
 from kzru_rag.ingest.chunking import Chunker
 from kzru_rag.stores.manifest import IndexManifest
@@ -31,8 +31,8 @@ def build_in_child(
     progress: Progress | None = None,
 ) -> IndexManifest:
     """`build_index(sources, load_build_embedder(model_id, engine), path, chunker, retrieval)` run in a fresh
-    process; its reports go to `progress` here. IndexBuildError with the child's message (and the SourceError
-    behind it, as its cause) when it fails."""
+    process; its reports go to `progress` here. When it fails, the child's error as a build here would raise it: of
+    its class (IndexBuildError, IndexLoadError for a store that cannot be reached, …), its SourceError as its cause."""
     request = {
         "sources": sources,
         "model_id": model_id,
@@ -90,18 +90,22 @@ def _serve(request: dict[str, Any], answer: IO[str]) -> None:
         say({"done": manifest.to_dict()})
 
 
+_KINDS: dict[str, type[KzruRagError]] = {kind.__name__: kind for kind in (IndexBuildError, IndexLoadError, ModelError)}
+"""The errors a build raises that cross from the child as they are (any other: IndexBuildError)."""
+
+
 def _said(exc: KzruRagError) -> dict[str, Any]:
-    """A build's error as JSON: message, Russian wording, and the refused source behind it."""
-    said: dict[str, Any] = {"message": str(exc), "russian": exc.russian}
+    """A build's error as JSON: class, message, Russian wording, and the refused source behind it."""
+    said: dict[str, Any] = {"kind": type(exc).__name__, "message": str(exc), "russian": exc.russian}
     cause = exc if isinstance(exc, SourceError) else exc.__cause__
     if isinstance(cause, SourceError):
         said["source"] = cause.to_dict()
     return said
 
 
-def _failure(said: dict[str, Any]) -> IndexBuildError:
-    """The child's error (`_said`) as the IndexBuildError to raise here, its refused source as its cause."""
-    failure = IndexBuildError(said["message"], said["russian"])
+def _failure(said: dict[str, Any]) -> KzruRagError:
+    """The child's error (`_said`) to raise here, its refused source as its cause."""
+    failure = _KINDS.get(said["kind"], IndexBuildError)(said["message"], said["russian"])
     if source := said.get("source"):
         failure.__cause__ = SourceError.from_dict(source)
     return failure
