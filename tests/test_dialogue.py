@@ -222,6 +222,21 @@ def test_a_follow_up_is_judged_by_the_kind_it_asks_for_not_the_earlier_questions
     assert answer.status == "answered"
 
 
+def test_a_follow_ups_doubt_reads_the_question_as_asked_not_the_referent_searched_with_it(
+    bundled_assistant: Assistant,
+) -> None:
+    """«Which department does she head?» is searched with «Жанар Тулиндинова», whose name the quote holds; the
+    quote holds none of the question's own words, so the doubt must not say that it repeats them."""
+    first = "Who is the political analyst quoted in the article?"
+    earlier = bundled_assistant.ask(first)
+    answer = bundled_assistant.ask("Which department does she head?", history=_history(first, earlier.text))
+
+    assert "Тулиндинова" in answer.query_used and "медиапроектов" in answer.text
+    assert answer.signals is not None and answer.signals.quote_overlap >= 0.5, "the searched words are in the quote"
+    assert answer.status == "uncertain", "the case needs a doubt to read; see docs/trust.md Session 17"
+    assert "repeats the question's words" not in answer.text
+
+
 EMBANKMENT = _history(
     "Сколько стоит реконструкция набережной?", "Реконструкция набережной обойдётся в 4 млрд тенге. [1]"
 )

@@ -37,7 +37,7 @@ from dataclasses import replace
 
 from kzru_rag.answering.citations import CitationChecker, says_nothing
 from kzru_rag.answering.confidence import ConfidenceModel, measure, other_year, quoted_sentence, shipped_model
-from kzru_rag.answering.extractive import RESTATES_FROM, Extractor, Span, quote_text
+from kzru_rag.answering.extractive import RESTATES_FROM, Extractor, Span, quote_text, word_share
 from kzru_rag.answering.followups import Standalone, first_claim, referent, standalone
 from kzru_rag.answering.llm import LLM, render_prompt
 from kzru_rag.answering.wording import (
@@ -264,7 +264,7 @@ class Assistant:
             answer.language,
             kind=focus.kind if signals.kind_missing else None,
             noun=focus.asked_noun if signals.asked_noun == 0 else None,
-            restates=signals.quote_overlap >= RESTATES_FROM,
+            restates=word_share(quoted_sentence(answer.citations[0]), focus.words) >= RESTATES_FROM,
             year=other_year(focus, quoted_sentence(answer.citations[0])) if signals.other_year else None,
         )
         text = uncertain(answer.language, answer.text, len(answer.citations), why)
