@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -170,3 +171,24 @@ def test_kzru_rag_mcp_serves_the_tools_over_stdio(tmp_path: Path, embedder) -> N
 
     check_tools(listed)
     check_answer(answer, Assistant(Retriever(load_index(index), embedder)).ask(QUESTION).text)
+
+
+def test_kzru_rag_mcp_ends_quietly_when_the_agent_closes_its_input(tmp_path: Path) -> None:
+    """An agent that is done closes the server's stdin: the server answers what it was asked and exits with 0,
+    writing no error (it printed «error: I/O operation on closed file.» and exited with 2)."""
+    initialize = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {"protocolVersion": "2024-11-05", "capabilities": {}, "clientInfo": {"name": "test", "version": "1"}},
+    }
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "kzru-rag"), "mcp", "--index", str(copy_index(tmp_path))],
+        input=json.dumps(initialize) + "\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert json.loads(done.stdout.splitlines()[0])["result"]["serverInfo"]["name"] == "kzru-rag"
+    assert (done.returncode, done.stderr.strip()) == (0, "")

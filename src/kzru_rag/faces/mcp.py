@@ -9,6 +9,7 @@ ANSWERS_AT_ONCE at a time, so the app keeps serving while one answers.
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,3 +119,13 @@ def run_stdio(index: str | Path | None = None, documents_dir: str | Path | None 
     with contextlib.redirect_stdout(sys.stderr):
         library = Library.open(index, llm=llm_from_config(), k=k, documents_dir=documents_dir)
     create_server(library).run("stdio")
+    _reopen_stdout()
+
+
+def _reopen_stdout() -> None:
+    """A stdout to end on: the transport closed the one it wrote to (the agent went away), so the exit flush would
+    fail; the new one writes nowhere, and, not owning the descriptor, leaves nothing to close."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.close(devnull)
+    sys.stdout = open(1, "w", encoding="utf-8", closefd=False)
