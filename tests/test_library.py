@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 import warnings
 from dataclasses import replace
 from pathlib import Path
@@ -17,7 +18,7 @@ from kzru_rag.answering.assistant import Assistant
 from kzru_rag.faces.cli import main
 from kzru_rag.index.load import StaleIndexWarning, load_index
 from kzru_rag.ingest.documents import BUNDLED_SOURCE, read_document
-from kzru_rag.library import Library, index_sources
+from kzru_rag.library import FOLLOW_SECONDS, Library, index_sources
 from kzru_rag.retrieval.retriever import Retriever
 from kzru_rag.stores.layout import MANIFEST
 from made_files import pdf_file
@@ -313,6 +314,24 @@ def test_library_rebuild_keeps_the_collection(three: Path, tmp_path: Path, monke
         "plant",
     ]
     assert not library.changes()
+
+
+def test_a_running_library_follows_a_rebuild_made_from_the_command_line(index: Path, tmp_path: Path) -> None:
+    """The app runs (a Library) while `kzru-rag documents add` rebuilds its index: the next question is answered from
+    the new index, not from the copy in memory; index files damaged on disk leave the index in use answering."""
+    library = Library.open(index)
+    question = "Когда откроют новый мост через Иртыш?"
+    assert {hit.doc_id for hit in library.assistant.ask(question).citations} == {"forum"}
+
+    assert add(index, write(tmp_path / "in" / "bridge.txt", BRIDGE)) == 0
+    time.sleep(FOLLOW_SECONDS + 0.1)
+    answer = library.assistant.ask(question)
+    assert answer.citations[0].doc_id == "bridge" and "2028" in answer.text
+    assert {entry.name: entry.state for entry in library.entries()} == {"forum": "indexed", "bridge": "indexed"}
+
+    (index / "vectors.faiss").write_bytes(b"not an index")
+    time.sleep(FOLLOW_SECONDS + 0.1)
+    assert library.assistant.ask(question).citations[0].doc_id == "bridge"
 
 
 # ---------------------------------------------------------------- titles

@@ -33,7 +33,7 @@ from kzru_rag.ingest.chunking import Chunker
 from kzru_rag.ingest.documents import BUNDLED_SOURCE, SUPPORTED_SUFFIXES, check_file, document_names, format_of
 from kzru_rag.ingest.readers import read_file
 from kzru_rag.retrieval.retriever import Retriever
-from kzru_rag.stores.layout import MANIFEST, default_index_path
+from kzru_rag.stores.layout import MANIFEST, default_index_path, file_signature
 from kzru_rag.stores.loaded import LoadedIndex
 from kzru_rag.stores.manifest import IndexManifest, read_manifest
 
@@ -46,7 +46,7 @@ MAX_UPLOAD_BYTES = 10 * 2**20
 REBUILD_COMMAND = "kzru-rag index build"
 """The command that rebuilds an index from its whole collection (the added documents included)."""
 FOLLOW_SECONDS = 2.0
-"""How often the working assistant asks a shared store (a Milvus server) whether another process rebuilt the index."""
+"""How often the working assistant asks whether another process rebuilt the index (its files, or a Milvus server)."""
 
 
 @dataclass(frozen=True)
@@ -128,6 +128,7 @@ class Library:
         self.max_bytes = max_bytes
         self._assistant = Assistant(retriever, llm=llm, k=k)
         self._checked = time.monotonic()
+        self._refused: list[tuple[str, object]] | None = None
         self._rebuilding = threading.Lock()
 
     @classmethod
@@ -137,23 +138,34 @@ class Library:
 
     @property
     def assistant(self) -> Assistant:
-        """The working assistant. Over an index a store shares between processes (Milvus), it follows a rebuild
-        another process made: the next question after it (checked every FOLLOW_SECONDS) is answered from the new
-        index; when that cannot be read, from the one in use."""
+        """The working assistant. It follows a rebuild another process made (`kzru-rag documents add` while the app
+        runs, or a Milvus server's index rebuilt elsewhere): the next question after it (checked every
+        FOLLOW_SECONDS) is answered from the new index; when that cannot be read, from the one in use (tried again
+        when the index changes again)."""
         if time.monotonic() - self._checked >= FOLLOW_SECONDS and not self.rebuilding:
             self._checked = time.monotonic()
             if self._assistant.retriever.index.superseded():
-                try:
-                    retriever = Retriever(load_index(self.index_path), self._assistant.retriever.embedder)
-                except KzruRagError as err:
-                    log.warning("the index was rebuilt elsewhere and cannot be read (%s); answering from the old", err)
-                else:
-                    self._assistant = Assistant(retriever, llm=self.llm, k=self.k)
+                self._follow()
         return self._assistant
+
+    def _follow(self) -> None:
+        """Answer from the index as it is now, unless it cannot be read (then once a change, a warning)."""
+        index = self._assistant.retriever.index
+        seen = [(name, file_signature(index.path / name)) for name in index.changed_on_disk()]
+        if seen == self._refused:
+            return
+        try:
+            retriever = Retriever(load_index(self.index_path), self._assistant.retriever.embedder)
+        except KzruRagError as err:
+            self._refused = seen
+            log.warning("the index was rebuilt elsewhere and cannot be read (%s); answering from the old", err)
+        else:
+            self._assistant = Assistant(retriever, llm=self.llm, k=self.k)
 
     @property
     def retriever(self) -> Retriever:
-        return self._assistant.retriever
+        """The working assistant's retriever (following a rebuild made elsewhere, as `assistant` does)."""
+        return self.assistant.retriever
 
     def uploads(self) -> list[Path]:
         """Documents in the documents folder, by name."""

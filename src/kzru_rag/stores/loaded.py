@@ -104,9 +104,12 @@ class LoadedIndex:
         return DocumentFacts(document.source, document.metadata)
 
     def superseded(self) -> bool:
-        """True when the store shares this index between processes and now serves a newer build of it (Milvus: another
-        process rebuilt it); False for files in this process's memory, or when the store cannot tell."""
-        return self.store is not None and self.store.superseded()
+        """True when a newer build of this index may be there to read: another process rebuilt it (`kzru-rag index
+        build`, `documents add`), so the store serves a newer one (Milvus) or its files changed on disk (FAISS: they
+        may also be damaged, which reading them tells); False when the store cannot tell."""
+        if self.store is not None:
+            return self.store.superseded()
+        return bool(self.changed_on_disk())
 
     def changed_on_disk(self) -> list[str]:
         """Index files (or Milvus collections) deleted, rewritten or replaced since this index was read from them."""
