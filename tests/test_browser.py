@@ -198,6 +198,9 @@ def test_a_russian_question_gets_a_cited_answer_and_its_highlighted_source(page)
         "the cited passage is scrolled into view"
     )
     assert page.locator("#kz-pick input[type=radio]").first.is_checked()
+    heard = page.locator("[role=status].sr-only", has_text="Готово")
+    expect(heard.first).to_be_attached()  # what a screen reader hears when the answer is complete
+    assert not any("common." in text for text in page.locator("[role=status]").all_inner_texts())
     screenshot(page, "chat.png")
     readme_screenshot(page, "chat.png")
 
