@@ -1,8 +1,8 @@
 """A question that names a document of the collection by its title in quotes is answered from that document alone;
 the bundled document is called the same before and after a rebuild.
 
-Three documents (the bundled one, a lease contract that mentions the company, the company's leave rules) indexed
-with the small test encoder."""
+Four documents (the bundled one, a lease contract that mentions the company, the company's leave rules, a short
+FAQ) indexed with the small test encoder."""
 
 from __future__ import annotations
 
@@ -32,6 +32,7 @@ LEAVE = (
     "Отпуск без сохранения заработной платы предоставляется по письменному заявлению работника.\n"
 )
 LEAVE_TITLE = "Положение об отпусках ТОО «Степной ветер»"
+FAQ = "# FAQ\n\nОтпуск переносится по согласованию с руководителем.\n"
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +40,10 @@ def collection(tmp_path_factory: pytest.TempPathFactory, encoder) -> Path:
     folder = tmp_path_factory.mktemp("named")
     (folder / "lease.txt").write_text(LEASE, encoding="utf-8")
     (folder / "otpuska.txt").write_text(LEAVE, encoding="utf-8")
+    (folder / "faq.md").write_text(FAQ, encoding="utf-8")
     path = folder / "index"
-    build_index([BUNDLED_SOURCE, folder / "lease.txt", folder / "otpuska.txt"], encoder, path, retrieval=RETRIEVAL)
+    sources = [BUNDLED_SOURCE, *(folder / name for name in ("lease.txt", "otpuska.txt", "faq.md"))]
+    build_index(sources, encoder, path, retrieval=RETRIEVAL)
     return path
 
 
@@ -87,6 +90,7 @@ def test_the_callers_choice_of_documents_comes_first(retriever: Retriever) -> No
     "question",
     [
         "Что известно о ТОО «Степной ветер»?",  # part of a title, not the title
+        "Что сказано в «FAQ» об отпуске?",  # a title of 3 characters
         "Что сказано в статье «Рабочие профессии – драйвер роста экономики»?",  # the bundled document's phrase
     ],
 )
