@@ -152,3 +152,16 @@ def test_a_sentence_holds_a_role_when_a_person_stands_in_apposition_with_a_noun(
     minister = "Лотар Шмидт, равно как и федеральный министр финансов Австрии, Томас Мюллер, также происходят из Вены."
     assert holds_kind(minister, "role", "Какой пост занимает Томас Мюллер?"), "a name set off by commas after its post"
     assert not holds_kind("Когда закончилась встреча, Иван Петров ушёл домой.", "role", post)
+
+
+@pytest.mark.parametrize(
+    "question, phrases",
+    [
+        ("О чём документ «Положение ТОО «Степной ветер»»?", ["положение тоо степной ветер", "степной ветер"]),
+        ('О чём документ "Положение ТОО "Степной ветер""?', ["положение тоо степной ветер", "степной ветер"]),
+        ("Что в „Отчёте – 2025“ и «Плане»?", ["отчете - 2025", "плане"]),
+        ('Рост 5" и «без конца', []),
+    ],
+)
+def test_a_question_is_read_with_its_phrases_in_quotes_nested_ones_too(question: str, phrases: list[str]) -> None:
+    assert [phrase.text for phrase in analyse(question).quoted] == phrases

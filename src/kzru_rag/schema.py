@@ -92,6 +92,20 @@ class Thing:
 
 
 @dataclass(frozen=True)
+class Quoted:
+    """A phrase of a question in quotes (`language.quoting.quoted`): its `text` as quoted names are compared
+    (`language.quoting.plain`), and where it stands in the question, quotes included (`start`, `end`)."""
+
+    text: str
+    start: int
+    end: int
+
+    def within(self, other: "Quoted") -> bool:
+        """True when this phrase is `other` or inside its quotes."""
+        return other.start <= self.start and self.end <= other.end
+
+
+@dataclass(frozen=True)
 class Query:
     """A question analysed once (`language.questions.analyse`): what retrieval, answering and confidence read of it.
 
@@ -132,6 +146,8 @@ class Query:
     described: tuple[frozenset[str], ...] = ()
     """The readings of each word of what it asks to describe («Кто такая *Жанар Тулиндинова*?», «Что такое
     *сепсис*?»: `language.subjects.described`); empty when it asks no description."""
+    quoted: tuple[Quoted, ...] = ()
+    """Its phrases in quotes, nested ones too, in the order they open (`language.quoting.quoted`)."""
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 
 from kzru_rag.language.entities import described_people, entities, kazakh_stem, named_specifics
+from kzru_rag.language.quoting import quoted
 from kzru_rag.language.speech import names_speaker
 from kzru_rag.language.subjects import described, describes, phrase, question_things
 from kzru_rag.language.words import (
@@ -116,6 +117,7 @@ def analyse(question: str) -> Query:
         things=question_things(text, language),
         described=thing,
         years=years(text),
+        quoted=quoted(text),
     )
 
 

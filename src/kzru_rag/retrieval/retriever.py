@@ -27,7 +27,7 @@ from kzru_rag.language.speech import SPEECH_REACH, attributes_speech
 from kzru_rag.language.words import LATIN, Readings, content_words, in_dictionary
 from kzru_rag.retrieval.bridge import WordBridge
 from kzru_rag.retrieval.hits import metadata_of, sentence_key, with_soft
-from kzru_rag.retrieval.scope import candidates, chosen
+from kzru_rag.retrieval.scope import Titles, candidates, chosen
 from kzru_rag.retrieval.units import Units
 from kzru_rag.schema import QUANTITY_HITS, AbstentionReason, Evidence, Hit, Kind, Lead, Query
 from kzru_rag.stores.layout import REBUILD_HINT
@@ -56,6 +56,7 @@ class Retriever:
         self.embedder = embedder
         self.settings = settings or _settings_of(index)
         self._sentences: SentenceIndex = index.sentences
+        self.titles = Titles(index)
         settings = self.settings
         self._bridge = WordBridge(
             index.sentences.terms,
@@ -79,15 +80,16 @@ class Retriever:
         self, query: str | Query, k: int = 5, documents: Collection[str] | None = None, lead: Lead | None = None
     ) -> list[Hit]:
         """The k passages most relevant to `query` (a question, or one `questions.analyse` read), best first
-        (fewer when the index holds fewer); only from the named `documents` when given (`scope.chosen`).
+        (fewer when the index holds fewer); only from the named `documents` when given (`scope.chosen`), else from
+        those the question names by title in quotes (`scope.Titles`), when it does.
 
         `lead`: when `query` is a follow-up with the earlier questions it leans on appended, the follow-up itself (the
         beginning of `query.text`). The query's meaning is then the follow-up's plus `CONTEXT_WEIGHT` times the
         earlier questions', so that they keep the topic without pulling the search back to what they asked; the
         words of both count alike. A lead that does not find (`Lead.finds`: «В каком году это было?») leaves finding
         the passages to the whole query's meaning (`_meanings`)."""
-        within = chosen(self.index, documents)
         query = as_query(query)
+        within = chosen(self.index, documents) or self.titles.named(query)
         if k < 1:
             raise ValueError("k must be at least 1")
         words = list(query.words)

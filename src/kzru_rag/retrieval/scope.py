@@ -1,5 +1,5 @@
-"""A search within chosen documents: their names checked against the index, and the vector index's candidates
-filtered to their chunks."""
+"""A search within chosen documents: their names checked against the index, the documents a question names by title
+in quotes (`Titles`), and the vector index's candidates filtered to their chunks."""
 
 from __future__ import annotations
 
@@ -7,7 +7,12 @@ from collections.abc import Collection
 
 import numpy as np
 
+from kzru_rag.language.quoting import named, plain
+from kzru_rag.schema import Query
 from kzru_rag.stores.loaded import LoadedIndex
+
+MIN_TITLE_CHARS = 4
+"""A title or name shorter than this (`plain`) is not looked for in a question: «ИИН» may be quoted for itself."""
 
 
 def chosen(index: LoadedIndex, documents: Collection[str] | None) -> frozenset[str] | None:
@@ -21,6 +26,35 @@ def chosen(index: LoadedIndex, documents: Collection[str] | None) -> frozenset[s
             f"no document named {', '.join(map(repr, unknown))} in the index; `kzru-rag documents list` shows the names"
         )
     return names
+
+
+class Titles:
+    """The documents of an index by their titles and names, read when a question first quotes a phrase."""
+
+    def __init__(self, index: LoadedIndex) -> None:
+        self.index = index
+        self._table: dict[str, frozenset[str]] | None = None
+
+    def named(self, query: Query) -> frozenset[str] | None:
+        """The documents whose title or name (`plain`: case, «ё», quotes and dashes aside) is a phrase `query`
+        quotes whole («О чём документ «Положение об отпусках ТОО «Степной ветер»»?»); None when it names none."""
+        if not query.quoted:
+            return None
+        found = named(query.quoted, self.table())
+        return frozenset().union(*found) if found else None
+
+    def table(self) -> dict[str, frozenset[str]]:
+        """Each title and name of the index's documents, `plain`, to the names of the documents so called (at least
+        `MIN_TITLE_CHARS` long)."""
+        if self._table is None:
+            table: dict[str, set[str]] = {}
+            for record in self.index.manifest.documents:
+                title = str(self.index.facts_of(record.doc_id).metadata.get("title") or "")
+                for called in {plain(record.doc_id), plain(title)}:
+                    if len(called) >= MIN_TITLE_CHARS:
+                        table.setdefault(called, set()).add(record.doc_id)
+            self._table = {called: frozenset(names) for called, names in table.items()}
+        return self._table
 
 
 def candidates(
