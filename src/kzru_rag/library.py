@@ -139,9 +139,7 @@ class Library:
     @property
     def assistant(self) -> Assistant:
         """The working assistant. It follows a rebuild another process made (`kzru-rag documents add` while the app
-        runs, or a Milvus server's index rebuilt elsewhere): the next question after it (checked every
-        FOLLOW_SECONDS) is answered from the new index; when that cannot be read, from the one in use (tried again
-        when the index changes again)."""
+        runs; Milvus): the next question after it (checked every FOLLOW_SECONDS) is answered from the new index."""
         if time.monotonic() - self._checked >= FOLLOW_SECONDS and not self.rebuilding:
             self._checked = time.monotonic()
             if self._assistant.retriever.index.superseded():
@@ -149,7 +147,8 @@ class Library:
         return self._assistant
 
     def _follow(self) -> None:
-        """Answer from the index as it is now, unless it cannot be read (then once a change, a warning)."""
+        """Answer from the index as it is now; unless it cannot be read: then from the one in use, with a warning, and
+        tried again when it changes again."""
         index = self._assistant.retriever.index
         seen = [(name, file_signature(index.path / name)) for name in index.changed_on_disk()]
         if seen == self._refused:
