@@ -147,8 +147,7 @@ class Library:
         return self._assistant
 
     def _follow(self) -> None:
-        """Answer from the index as it is now; unless it cannot be read: then from the one in use, with a warning, and
-        tried again when it changes again."""
+        """Answer from the index as it is now; if it cannot be read, from the one in use until it changes again."""
         index = self._assistant.retriever.index
         seen = [(name, file_signature(index.path / name)) for name in index.changed_on_disk()]
         if seen == self._refused:
