@@ -148,12 +148,23 @@ def _paragraph(text: str, style: str | None = None) -> str:
     return f"<w:p>{style_xml}{runs}</w:p>"
 
 
-def docx_file(path: Path, title: str, blocks: list[tuple[str, str]], table: list[list[str]] | None = None) -> Path:
-    """A .docx: `blocks` of (style, text) — style "Heading1" or "" for body text — then an optional table."""
+def docx_file(
+    path: Path,
+    title: str,
+    blocks: list[tuple[str, str]],
+    tables: list[list[list[str]]] | None = None,
+    repeated_header: bool = False,
+) -> Path:
+    """A .docx: `blocks` of (style, text) — style "Heading1" or "" for body text — then `tables` (rows of cells);
+    `repeated_header`: each table's first row is marked to repeat on every page (Word's header row, w:tblHeader)."""
     body = "".join(_paragraph(text, style or None) for style, text in blocks)
-    if table:
+    mark = "<w:trPr><w:tblHeader/></w:trPr>" if repeated_header else ""
+    for table in tables or []:
         rows = "".join(
-            "<w:tr>" + "".join(f"<w:tc>{_paragraph(cell)}</w:tc>" for cell in row) + "</w:tr>" for row in table
+            f"<w:tr>{mark if number == 0 else ''}"
+            + "".join(f"<w:tc>{_paragraph(cell)}</w:tc>" for cell in row)
+            + "</w:tr>"
+            for number, row in enumerate(table)
         )
         body += f"<w:tbl><w:tblGrid>{'<w:gridCol/>' * len(table[0])}</w:tblGrid>{rows}</w:tbl>"
     document = (

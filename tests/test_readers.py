@@ -85,7 +85,7 @@ def test_word_headings_paragraphs_and_table_rows_become_paragraphs(tmp_path: Pat
         tmp_path / "итоги.docx",
         "Итоги визита",
         [("Heading1", "Итоги визита"), ("", "Подписано более 80 документов."), ("", "Открыт филиал МГИМО в Астане.")],
-        table=[["Город", "Проект"], ["Павлодар", "Завод аккумуляторов"]],
+        tables=[[["Город", "Проект"], ["Павлодар", "Завод аккумуляторов"]]],
     )
 
     document = read_document(path)
@@ -94,10 +94,74 @@ def test_word_headings_paragraphs_and_table_rows_become_paragraphs(tmp_path: Pat
         "Итоги визита",
         "Подписано более 80 документов.",
         "Открыт филиал МГИМО в Астане.",
-        "Город | Проект",
-        "Павлодар | Завод аккумуляторов",
+        "Город: Павлодар | Проект: Завод аккумуляторов",
     ]
     assert document.metadata["title"] == "Итоги визита"
+
+
+CARGO = [["Груз", "Предельная масса"], ["Паллета", "1500 кг"], ["Коробка", "30 кг"]]
+CARGO_ROWS = ["Груз: Паллета | Предельная масса: 1500 кг", "Груз: Коробка | Предельная масса: 30 кг"]
+LETTERHEAD = "ТОО «Склад», г. Павлодар, ул. Ленина, 1. Телефон приёмной: 8 (7182) 55-12-34"
+
+
+def test_a_word_table_row_is_read_with_its_column_headings_unless_the_table_has_no_header_row(tmp_path: Path) -> None:
+    tables = [
+        CARGO,
+        [["Директор склада", "А. С. Петрова"]],  # one row
+        [[LETTERHEAD, "Директору ТОО «Грузы»"], ["Исх. № 15", "от 3 марта 2025 года"]],  # layout: no headings
+        [["2024", "2025"], ["1500 кг", "1700 кг"]],  # numbers are no headings
+    ]
+    path = docx_file(tmp_path / "склад.docx", "Склад", [("", "Правила приёмки грузов.")], tables=tables)
+
+    assert read_document(path).text.split("\n\n") == [
+        "Правила приёмки грузов.",
+        *CARGO_ROWS,
+        "Директор склада | А. С. Петрова",
+        f"{LETTERHEAD} | Директору ТОО «Грузы»",
+        "Исх. № 15 | от 3 марта 2025 года",
+        "2024 | 2025",
+        "1500 кг | 1700 кг",
+    ]
+
+
+def test_a_word_row_marked_as_the_header_row_heads_its_table_however_long_its_headings(tmp_path: Path) -> None:
+    heading = "Предельная масса одного места груза при приёмке на склад в летний период"
+    table = [[heading, "Груз"], ["1500 кг", "Паллета"]]
+    path = docx_file(tmp_path / "склад.docx", "Склад", [], tables=[table], repeated_header=True)
+
+    assert read_document(path).text == f"{heading}: 1500 кг | Груз: Паллета"
+
+
+def test_a_web_page_table_row_is_read_with_its_th_headings_unless_the_table_has_none(tmp_path: Path) -> None:
+    article = "<p>На складе принимают грузы на паллетах и в коробках; каждый груз взвешивают при приёмке.</p>" * 2
+    headed = "".join(f"<tr><td>{cargo}</td><td>{mass}</td></tr>" for cargo, mass in CARGO[1:])
+    page = (
+        f"<html><head><title>Склад</title></head><body><article><h1>Правила склада</h1>{article}"
+        f"<table><caption>Нормы приёмки</caption><tr><th>Груз</th><th>Предельная масса</th></tr>{headed}</table>"
+        f"<p>Сверх нормы грузы не принимаются.</p><table>{headed}</table></article></body></html>"
+    )
+    (tmp_path / "склад.html").write_text(page, encoding="utf-8")
+
+    paragraphs = read_document(tmp_path / "склад.html").text.split("\n\n")
+
+    assert paragraphs[paragraphs.index("Нормы приёмки") :] == [
+        "Нормы приёмки",
+        *CARGO_ROWS,
+        "Сверх нормы грузы не принимаются.",
+        "Паллета | 1500 кг",
+        "Коробка | 30 кг",
+    ]
+
+
+def test_the_answer_from_a_word_table_quotes_its_row_with_the_column_headings(tmp_path: Path, encoder) -> None:
+    blocks = [("Heading1", "Правила склада"), ("", "Грузы принимают на паллетах и в коробках; каждый груз взвешивают.")]
+    path = docx_file(tmp_path / "склад.docx", "Правила склада", blocks, tables=[CARGO])
+    build_index([path], encoder, tmp_path / "index")
+
+    answer = Assistant(Retriever(load_index(tmp_path / "index"), encoder)).ask("Какая предельная масса паллеты?")
+
+    assert answer.status == "answered" and answer.text.startswith(CARGO_ROWS[0])
+    assert answer.citations[0].text == CARGO_ROWS[0]
 
 
 @pytest.mark.parametrize("page", ["omsk-forum.html", "pavlodar-old-cms.html"])

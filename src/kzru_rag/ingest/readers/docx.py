@@ -1,6 +1,7 @@
 """Word `.docx` files, read with python-docx after checking the ZIP package (not another format, not a zip bomb).
 
-Every paragraph, heading and table row becomes a paragraph of the text (rows: cells joined by « | »).
+Every paragraph, heading and table row becomes a paragraph of the text; a row under a header row is read with its
+column headings (tables.py), a row of a table without one has its cells joined by « | ».
 """
 
 from __future__ import annotations
@@ -11,10 +12,13 @@ from typing import Any
 
 from kzru_rag.errors import SourceError
 from kzru_rag.ingest.readers.base import Extracted
+from kzru_rag.ingest.readers.tables import table_paragraphs
 
 MAX_UNZIPPED_BYTES = 200 * 2**20
 MAX_RATIO = 100
 """A member that unpacks to more than this many times its packed size (and over 1 MB) marks a zip bomb."""
+MAX_HEADING_CHARS = 60
+"""A cell of a longer text is not a column heading: a first row holding one is not a header row."""
 _OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 
@@ -61,8 +65,10 @@ def read_docx(path: Path, name: str) -> Extracted:
         ) from exc
     blocks = []
     for item in document.iter_inner_content():
-        rows = [[cell.text for cell in row.cells] for row in item.rows] if isinstance(item, Table) else [[item.text]]
-        blocks.extend(" | ".join(" ".join(cell.split()) for cell in row) for row in rows)
+        if isinstance(item, Table):
+            blocks.extend(table_paragraphs([[cell.text for cell in row.cells] for row in item.rows], _header(item)))
+        else:
+            blocks.append(" ".join(item.text.split()))
     text = "\n\n".join(block for block in blocks if block.strip(" |"))
     if not text:
         raise SourceError(f"{name}: the document holds no text", "empty")
@@ -74,3 +80,27 @@ def _is_heading(paragraph: Any) -> bool:
     """True for a paragraph styled as Word's Title or a Heading."""
     name = paragraph.style.name if paragraph.style is not None else ""
     return name == "Title" or name.startswith("Heading")
+
+
+def _header(table: Any) -> int | None:
+    """0 when a table of two rows or more has a header row: its first row is marked to repeat on each page, or it
+    has two cells or more and each is a heading (one line of at most MAX_HEADING_CHARS characters, with a letter);
+    else None (a layout table, a one-row table)."""
+    rows = table.rows
+    if len(rows) < 2:
+        return None
+    from docx.oxml.ns import qn
+
+    first = rows[0]
+    marks = first._tr.xpath("./w:trPr/w:tblHeader")
+    if marks and marks[0].get(qn("w:val"), "true") not in ("0", "false", "off"):
+        return 0
+    cells = first.cells
+    headings = len({cell._tc for cell in cells}) >= 2 and all(_is_label(cell.text) for cell in cells)
+    return 0 if headings else None
+
+
+def _is_label(text: str) -> bool:
+    """True for a column heading's text: one line of at most MAX_HEADING_CHARS characters holding a letter."""
+    text = text.strip()
+    return "\n" not in text and len(text) <= MAX_HEADING_CHARS and any(char.isalpha() for char in text)

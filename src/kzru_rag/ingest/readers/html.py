@@ -1,5 +1,6 @@
 """Saved web pages (`.html`/`.htm`): the main content found by trafilatura (chosen by bench/readers.py
-over a plain block parser, see docs/readers.md), each of its blocks a paragraph.
+over a plain block parser, see docs/readers.md), each of its blocks a paragraph; a table's row is one, read with
+its column headings when the table's first row (after a caption) is of `<th>` cells (tables.py).
 
 Scripts, styles, navigation, page headers and footers, sidebars, comments and hidden elements are
 not indexed. The standard library's HTML parser first finds the page's visible blocks (the elements
@@ -11,11 +12,13 @@ The `<title>` (else the first heading) is the document's title.
 from __future__ import annotations
 
 import re
+import unicodedata
 from html.parser import HTMLParser
 from pathlib import Path
 
 from kzru_rag.errors import SourceError
 from kzru_rag.ingest.readers.base import Extracted
+from kzru_rag.ingest.readers.tables import table_paragraphs
 from kzru_rag.ingest.readers.text import decode_legacy
 
 SKIPPED = frozenset(
@@ -161,20 +164,49 @@ def decode_html(data: bytes, name: str) -> str:
 
 def read_html(path: Path, name: str) -> Extracted:
     """The main text of a saved page, blocks separated by blank lines; SourceError "empty" when none."""
-    import trafilatura
-
     page = decode_html(path.read_bytes(), name)
     parser = _Blocks()
     parser.feed(page)
     parser.close()
-    main = (
-        trafilatura.extract(page, include_comments=False, include_tables=True, deduplicate=False)
-        if parser.blocks
-        else None
-    )
+    main = _main_text(page) if parser.blocks else None
     blocks = [" ".join(line.split()) for line in main.splitlines()] if main else parser.blocks
     text = "\n\n".join(block for block in blocks if block)
     if not text:
         raise SourceError(f"{name}: the page holds no text outside scripts, menus, headers and footers", "empty")
     title = " ".join(parser.title.split()) or " ".join(parser.heading.split()) or None
     return Extracted(text, title=title)
+
+
+def _main_text(page: str) -> str | None:
+    """The text trafilatura finds as the page's main content, each row of its tables a paragraph written by
+    `table_paragraphs` (instead of trafilatura's « | a | b | » lines and « |---| » rule); None when it finds none."""
+    import trafilatura
+    from lxml.etree import SubElement
+    from trafilatura.xml import xmltotxt
+
+    found = trafilatura.bare_extraction(page, include_comments=False, include_tables=True, deduplicate=False)
+    if found is None:
+        return None
+    for table in [table for table in found.body.iter("table") if next(table.iterancestors("table"), None) is None]:
+        rows = [row.findall("cell") for row in table.findall("row")]
+        paragraphs = table_paragraphs([[" ".join(cell.itertext()) for cell in row] for row in rows], _header(rows))
+        table.clear(keep_tail=True)
+        for paragraph in paragraphs:
+            SubElement(table, "p").text = paragraph
+    return unicodedata.normalize("NFC", xmltotxt(found.body, False))
+
+
+def _header(rows: list[list]) -> int | None:
+    """The index of a table's header row: the first row below its captions (rows whose only text is one `<th>`
+    cell, as trafilatura writes a `<caption>`) when each of its cells with text is a `<th>` cell."""
+    start = 0
+    while start < len(rows) - 1 and _is_caption(rows[start]):
+        start += 1
+    heads = [cell.get("role") == "head" for cell in rows[start] if "".join(cell.itertext()).strip()] if rows else []
+    return start if heads and all(heads) else None
+
+
+def _is_caption(row: list) -> bool:
+    """True for a row whose first cell is a `<th>` and the only one with text."""
+    texts = ["".join(cell.itertext()).strip() for cell in row]
+    return len(row) > 1 and row[0].get("role") == "head" and bool(texts[0]) and not any(texts[1:])
