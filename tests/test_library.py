@@ -21,7 +21,7 @@ from kzru_rag.ingest.documents import BUNDLED_SOURCE, read_document
 from kzru_rag.library import FOLLOW_SECONDS, Library, index_sources
 from kzru_rag.retrieval.retriever import Retriever
 from kzru_rag.stores.layout import MANIFEST
-from made_files import pdf_file
+from made_files import docx_file, pdf_file
 
 FORUM = "# Форум регионов\n\nXXI Форум межрегионального сотрудничества пройдёт в Уральске в ноябре.\n"
 BRIDGE = "Новый мост через Иртыш в Семее откроют в 2028 году. Его длина составит 1,2 километра.\n"
@@ -374,3 +374,17 @@ def test_a_document_read_by_an_earlier_build_gets_its_title_by_the_same_rule(tmp
     earlier = replace(earlier, metadata={**earlier.metadata, "title": "bridge"})  # the name, as builds gave it
 
     assert read_document(path, {earlier.source: earlier}).metadata["title"] == "bridge.txt"
+
+
+def test_a_word_file_an_older_reader_read_is_read_again_by_a_rebuild(tmp_path: Path) -> None:
+    """A rebuild reuses an unchanged file's text, unless today's readers would read it otherwise: a .docx whose
+    table an older reader gave without its headings gets them, a plain text file is kept as it was."""
+    table = [["Груз", "Предельная масса"], ["Паллета", "1500 кг"]]
+    word = docx_file(tmp_path / "склад.docx", "Склад", [("", "Правила приёмки.")], tables=[table])
+    fresh = read_document(word)
+    older = replace(fresh, text="Правила приёмки.\n\nГруз | Предельная масса\n\nПаллета | 1500 кг", metadata={})
+    text = read_document(write(tmp_path / "bridge.txt", BRIDGE))
+
+    assert "Предельная масса: 1500 кг" in read_document(word, {older.source: older}).text
+    assert read_document(word, {fresh.source: fresh}) is fresh, "read by today's readers: reused"
+    assert read_document(tmp_path / "bridge.txt", {text.source: text}) is text

@@ -14,7 +14,7 @@ from typing import Any
 
 from kzru_rag.errors import SourceError
 from kzru_rag.ingest.readers import read_file
-from kzru_rag.ingest.readers.base import SUPPORTED_SUFFIXES, Extracted, format_of
+from kzru_rag.ingest.readers.base import READERS_VERSION, SUPPORTED_SUFFIXES, Extracted, format_of
 
 BUNDLED_NAME = "kz-ru-state-visit-2025-11.txt"
 BUNDLED_SOURCE = f"bundled:{BUNDLED_NAME}"
@@ -162,7 +162,7 @@ def read_document(path: Path, known: dict[str, Document] | None = None) -> Docum
     source = str(path.resolve())
     file_sha256 = sha256_bytes(path.read_bytes())
     previous = (known or {}).get(source)
-    if previous is not None and previous.file_sha256 == file_sha256:
+    if previous is not None and previous.file_sha256 == file_sha256 and _read_alike(previous, path):
         return _retitled(previous, path.name)
     extracted = read_file(path)
     if format_of(path) == "text":
@@ -170,6 +170,12 @@ def read_document(path: Path, known: dict[str, Document] | None = None) -> Docum
             extracted.text, doc_id=path.stem, source=source, file_sha256=file_sha256, file_name=path.name
         )
     return from_extracted(extracted, doc_id=path.stem, source=source, file_sha256=file_sha256, file_name=path.name)
+
+
+def _read_alike(document: Document, path: Path) -> bool:
+    """True when reading `path` again would give `document`'s text: a plain text file, or one the readers of today's
+    `READERS_VERSION` read."""
+    return format_of(path) == "text" or document.metadata.get("readers") == READERS_VERSION
 
 
 def _retitled(document: Document, file_name: str) -> Document:
@@ -186,7 +192,10 @@ def from_extracted(
 ) -> Document:
     """A Document of a PDF, Word, HTML or picture file's extracted text (title: `title_of`; `file_name` defaults
     to `doc_id`)."""
-    metadata: dict[str, Any] = {"title": title_of(extracted.title, extracted.text, file_name or doc_id)}
+    metadata: dict[str, Any] = {
+        "title": title_of(extracted.title, extracted.text, file_name or doc_id),
+        "readers": READERS_VERSION,
+    }
     if extracted.empty_pages:
         metadata["empty_pages"] = list(extracted.empty_pages)
     if extracted.scanned_pages:

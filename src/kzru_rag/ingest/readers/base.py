@@ -18,6 +18,9 @@ FORMATS = {
 
 
 SUPPORTED_SUFFIXES = tuple(FORMATS)
+READERS_VERSION = 2
+"""Raised whenever the readers of PDF, Word, HTML or picture files give another text for the same file (2: a table's
+rows read with their column headings), so that a rebuild reads such files again rather than keep their old text."""
 
 
 @dataclass(frozen=True)
