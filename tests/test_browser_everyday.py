@@ -84,12 +84,23 @@ def test_conversations_outlive_a_restart_of_the_app_and_are_renamed_deleted_and_
         record = json.loads(feedback.read_text(encoding="utf-8"))
         assert record["question"] == "Где открыт филиал МГИМО?" and record["rating"] == "up" and record["gold"]
 
+        asked: list[str] = []
+        page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+        page.click("#kz-delete")
+        page.wait_for_timeout(1000)  # a refusal changes nothing: there is no event to wait for
+        assert asked == ["Удалить открытый диалог? Вернуть его будет нельзя."]
+        assert page.locator("#kz-chat .kz-source").count() > 0, "refused: the conversation stays"
+        page.once("dialog", lambda dialog: dialog.accept())
         page.click("#kz-delete")
         page.wait_for_function("() => document.querySelectorAll('#kz-chat .kz-source').length === 0")
         page.locator("#kz-dialogues input").click()
         assert [t.split("\n")[-1].strip() for t in page.locator("ul[role=listbox] li").all_inner_texts()] == [
             "Какую электростанцию планируют модернизировать?"
         ]
+        page.keyboard.press("Escape")
+        page.once("dialog", lambda dialog: dialog.accept())
+        page.click("#kz-delete")
+        page.locator(".toast-body", has_text="Откройте диалог в списке").wait_for()
         context.close()
 
 

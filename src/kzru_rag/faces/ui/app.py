@@ -23,6 +23,7 @@ from kzru_rag.faces.ui.assets import CSS, I18N, PAGE_JS, SCROLL_TO_CITED, THEME
 from kzru_rag.faces.ui.collection import CollectionView, collection_view
 from kzru_rag.faces.ui.conversation import Store
 from kzru_rag.faces.ui.dialogues import (
+    CONFIRM_DELETE,
     browser_secret,
     delete_dialogue,
     new_dialogue,
@@ -303,7 +304,7 @@ def _wire_chat(library: Library, model: str | None, chat: ChatTab, saved: gr.Bro
     for trigger in (chat.new.click, chat.chatbot.clear):
         trigger(partial(new_dialogue, library), saved, [saved, *shown], **PRIVATE)
     chat.dialogues.input(partial(open_dialogue, library), [chat.dialogues, saved], [saved, *shown], **PRIVATE)
-    chat.delete.click(partial(delete_dialogue, library), saved, [saved, *shown], **PRIVATE)
+    chat.delete.click(partial(delete_dialogue, library), saved, [saved, *shown], js=CONFIRM_DELETE, **PRIVATE)
     for trigger in (chat.rename.click, chat.title.submit):
         trigger(partial(rename_dialogue, library), [chat.title, saved], [saved, *shown, chat.title], **PRIVATE)
     chat.use_llm.change(partial(mode_line, model), chat.use_llm, chat.mode, **PRIVATE)

@@ -67,9 +67,23 @@ def rename_dialogue(library: Library, title: str, state: Any) -> tuple[Any, ...]
     return store.to_state(), *shown(library, store), ""
 
 
+CANCELLED = "kz-cancelled"
+CONFIRM_DELETE = (
+    f"(state) => window.confirm('Удалить открытый диалог? Вернуть его будет нельзя.') ? state : '{CANCELLED}'"
+)
+"""Asks the user before «Удалить диалог» deletes (the browser's own dialog); a refusal reaches the handler as
+CANCELLED in place of the conversations."""
+
+
 def delete_dialogue(library: Library, state: Any) -> tuple[Any, ...]:
-    """The open conversation deleted from the browser; an empty one is open."""
+    """The open conversation deleted from the browser, once the user confirmed (`CONFIRM_DELETE`); an empty one is
+    open. Without an open conversation, says so."""
+    if state == CANCELLED:
+        return gr.skip(), *(gr.skip(),) * 6
     store = restored(state)
+    if store.open() is None:
+        gr.Info("Откройте диалог в списке «Мои диалоги», затем удалите его.", title="Нечего удалять")
+        return gr.skip(), *(gr.skip(),) * 6
     store.conversations = [c for c in store.conversations if c.id != store.current]
     store.current = None
     return store.to_state(), *shown(library, store)
