@@ -215,6 +215,20 @@ def test_render_document_highlights_the_passage_and_escapes_everything(small_ret
     assert "Здесь появится документ" in render_document(None, None)
 
 
+def test_a_marker_citing_a_removed_or_changed_document_says_what_happened(small_retriever) -> None:
+    """An old answer's [n] opens its document: when the document was removed since, the view says so (it kept its
+    placeholder); when its text changed, the view says the passage cannot be marked (it marked other words)."""
+    hit = small_retriever.search("Где открыт филиал МГИМО?", k=1)[0]
+    document = small_retriever.index.documents[hit.doc_id]
+    hit = replace(hit, metadata={**hit.metadata, "title": "Визит <b>2025</b>"})
+
+    gone = render_document(None, hit)
+    assert "Документа «Визит &lt;b&gt;2025&lt;/b&gt;» больше нет в индексе" in gone
+    changed = render_document(replace(document, text="Новая редакция. " + document.text), hit)
+    assert "Документ изменился после этого ответа" in changed and 'id="kz-cited"' not in changed
+    assert "Документ изменился" not in render_document(document, hit)
+
+
 def test_the_llm_switch_says_why_it_is_off_and_the_page_says_how_answers_are_made(library: Library) -> None:
     def props(app, kind: str) -> list[dict]:
         return [c["props"] for c in app.get_config_file()["components"] if c["type"] == kind]

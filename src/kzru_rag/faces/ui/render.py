@@ -195,12 +195,22 @@ def _context(document: Document, hit: Hit) -> str:
 
 
 def render_document(document: Document | None, hit: Hit | None) -> str:
-    """The whole document, with the cited passage highlighted and its answering sentence marked."""
+    """The whole document, with the cited passage highlighted and its answering sentence marked; what happened when
+    the cited document was removed or changed after the answer."""
     if document is None:
+        if hit is not None:
+            title = escape_html(str(hit.metadata.get("title") or hit.doc_id))
+            return (
+                f'<div class="kz-doc-empty" role="status">Документа «{title}» больше нет в индексе: его удалили после '
+                "этого ответа. Процитированный фрагмент остался в ответе.</div>"
+            )
         return (
             '<div class="kz-doc-empty">Здесь появится документ с выделенным фрагментом, на который ссылается ответ.'
             "</div>"
         )
+    if hit is not None and hit.doc_id == document.doc_id and document.text[hit.start : hit.end] != hit.text:
+        changed = "Документ изменился после этого ответа: фрагмент не выделен."
+        return f'<div class="kz-notice" role="status">{changed}</div>' + render_document(document, None)
     meta = [escape_html(document_title(document.doc_id, document))]
     if date := document.metadata.get("date"):
         meta.append(escape_html(_date(str(date))))
