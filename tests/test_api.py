@@ -128,6 +128,30 @@ def test_a_bad_request_is_refused_in_one_line(app) -> None:
         api.chat.completions.create(model="kzru-rag", messages=[{"role": "assistant", "content": "Здравствуйте"}])
     with pytest.raises(openai.BadRequestError, match="the question is empty"):
         api.chat.completions.create(model="kzru-rag", messages=[{"role": "user", "content": "   "}])
+    with pytest.raises(openai.BadRequestError, match="the question is empty"):
+        api.chat.completions.create(model="kzru-rag", messages=[{"role": "user", "content": ""}])
+
+
+def test_a_body_that_is_not_a_request_is_refused_with_what_is_wrong(app) -> None:
+    url, _ = app
+    headers = {"Authorization": f"Bearer {PASSWORD}", "Content-Type": "application/json"}
+
+    def refused(body: str) -> str:
+        response = httpx.post(f"{url}/v1/chat/completions", content=body, headers=headers, timeout=60)
+        assert response.status_code == 400
+        return response.json()["error"]["message"]
+
+    assert refused('{"model": "kzru-rag",') == "invalid request: the body is not valid JSON (at character 21)"
+    assert refused('"вопрос"').startswith("invalid request: Input should be") and "  " not in refused('"вопрос"')
+    assert refused('{"model": "kzru-rag"}') == "invalid request: messages: Field required"
+
+
+def test_one_model_is_described_by_its_name(app) -> None:
+    url, _ = app
+
+    assert client(url).models.retrieve("kzru-rag-extractive").id == "kzru-rag-extractive"
+    with pytest.raises(openai.NotFoundError, match="kzru-rag-extractive"):
+        client(url).models.retrieve("gpt-4o")
 
 
 def test_an_llm_answer_carries_its_status_and_confidence(tmp_path, embedder) -> None:

@@ -92,12 +92,28 @@ def require_key(app: ASGIApp, password: str | None) -> ASGIApp:
 
 def conversation(messages: list[ChatMessage]) -> tuple[str, list[Message]]:
     """(question, history) of a chat request's messages; ValueError when the last message is not the user's."""
-    turns = [
-        {"role": m.role, "content": _text(m.content)} for m in messages if m.role in ("user", "assistant") and m.content
-    ]
-    if not turns or turns[-1]["role"] != "user" or messages[-1].role != "user":
+    if not messages or messages[-1].role != "user":
         raise ValueError("the last message must be the user's question")
-    return turns[-1]["content"], turns[:-1]
+    history = [
+        {"role": m.role, "content": _text(m.content)}
+        for m in messages[:-1]
+        if m.role in ("user", "assistant") and m.content
+    ]
+    return _text(messages[-1].content), history
+
+
+def _invalid(problem: dict[str, Any]) -> str:
+    """What is wrong with a request, from the first of its validation errors."""
+    if problem.get("type") == "json_invalid":
+        at = next((part for part in problem.get("loc", ()) if isinstance(part, int)), None)
+        return "the body is not valid JSON" + (f" (at character {at})" if at is not None else "")
+    where = ".".join(str(part) for part in problem.get("loc", ()) if part != "body")
+    message = str(problem.get("msg", "")).strip()
+    return f"{where}: {message}" if where else message or "the body must be a JSON object"
+
+
+def _model(name: str) -> dict[str, Any]:
+    return {"id": name, "object": "model", "created": 0, "owned_by": "kzru-rag"}
 
 
 def _text(content: str | list[dict[str, Any]] | None) -> str:
@@ -119,14 +135,17 @@ def create_api(library: Library, password: str | None = None) -> ASGIApp:
 
     @api.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        first = exc.errors()[0] if exc.errors() else {}
-        where = ".".join(str(part) for part in first.get("loc", ()) if part != "body")
-        return error(400, f"invalid request: {where} {first.get('msg', '')}".strip())
+        return error(400, f"invalid request: {_invalid(exc.errors()[0] if exc.errors() else {})}")
 
     @api.get("/models")
     def models() -> dict[str, Any]:
-        listed = [{"id": name, "object": "model", "created": 0, "owned_by": "kzru-rag"} for name in MODELS]
-        return {"object": "list", "data": listed}
+        return {"object": "list", "data": [_model(name) for name in MODELS]}
+
+    @api.get("/models/{name}", response_model=None)
+    def model(name: str) -> dict[str, Any] | JSONResponse:
+        if name not in MODELS:
+            return error(404, f"no model {name!r}: use one of {', '.join(MODELS)}", code="model_not_found")
+        return _model(name)
 
     @api.post("/chat/completions", response_model=None)
     def chat(request: ChatRequest) -> JSONResponse | StreamingResponse:
