@@ -249,7 +249,7 @@ def _index_tab() -> IndexTab:
         with gr.Column():
             suffixes = ", ".join(sorted(SUPPORTED_SUFFIXES))
             upload = gr.File(
-                label=f"Добавить документы ({suffixes} в UTF-8, до {MAX_UPLOAD_BYTES // 2**20} МБ каждый)",
+                label=f"Добавить документы ({suffixes}; до {MAX_UPLOAD_BYTES // 2**20} МБ каждый)",
                 file_count="multiple",
                 file_types=sorted(SUPPORTED_SUFFIXES),
                 elem_id="kz-upload",

@@ -132,7 +132,7 @@ def ask_stream(
 def question_problem(text: str) -> str | None:
     """Why the question is not sent, in Russian; None when it is fine."""
     if not text:
-        return "Введите вопрос о документе."
+        return "Введите вопрос."
     if len(text) > MAX_QUESTION_CHARS:
         return (
             f"Вопрос слишком длинный: {counted(len(text), 'символ')}, можно до {MAX_QUESTION_CHARS}. "
