@@ -1,5 +1,6 @@
 """A question that names a document of the collection by its title in quotes is answered from that document alone;
-the bundled document is called the same before and after a rebuild.
+the bundled document is called the same before and after a rebuild; a follow-up in a conversation that named a
+document keeps to it.
 
 Four documents (the bundled one, a lease contract that mentions the company, the company's leave rules, a short
 FAQ) indexed with the small test encoder."""
@@ -107,3 +108,17 @@ def test_the_bundled_document_has_the_same_title_before_and_after_a_rebuild(retr
 
     assert rebuilt == committed
     assert not rebuilt.endswith(".txt")
+
+
+def test_a_follow_up_keeps_to_the_document_its_conversation_named_and_a_new_question_does_not(
+    retriever: Retriever,
+) -> None:
+    assistant = Assistant(retriever)
+    first = f"Сколько дней отпуска по документу «{LEAVE_TITLE}»?"
+    history = [{"role": "user", "content": first}, {"role": "assistant", "content": assistant.ask(first).text}]
+
+    follow_up = assistant.ask("А без сохранения зарплаты?", history)
+    new_question = assistant.ask("Какая арендная плата за помещение в месяц?", history)
+
+    assert documents_of(follow_up.hits) == {"otpuska"}
+    assert "lease" in documents_of(new_question.hits)
