@@ -105,6 +105,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/build.py --docs $(XQUAD)/docs
 	$(BIN)/python bench/retrieval.py --rounds 1
 	$(BIN)/python bench/retrieval_sensitivity.py
+	$(BIN)/python bench/answer_latency.py tests/data/dev.jsonl tests/data/dev2.jsonl tests/data/holdout.jsonl
 	$(BIN)/python bench/startup.py --runs 1 --rounds 1
 	$(BIN)/python bench/load.py --clients 4 --questions 3
 	$(BIN)/python bench/scale.py --sizes 1000 --rounds 1 --kinds flat,hnsw,milvus --no-incremental

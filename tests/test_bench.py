@@ -10,6 +10,7 @@ import pytest
 BENCH = Path(__file__).resolve().parents[1] / "bench"
 SCRIPTS = sorted(BENCH.glob("*.py"))
 OPTIONS = {
+    "answer_latency.py": ["--index", "--limit"],
     "build.py": ["--docs", "--engines"],
     "build_memory.py": ["--sizes", "--dim"],
     "confidence.py": ["--baseline-src", "--rounds"],
