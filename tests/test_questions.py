@@ -15,6 +15,12 @@ URALSK = "XXI форум, который проходит 11–12 ноября �
         ("Where is the forum?", "en"),
         ("Форум қайда өтеді?", "kk"),
         ("XXI форум где?", "ru"),
+        # a quoted name or title is not the asker's language; a question that is nothing but a quote is read whole
+        ("Какая площадь земли у хозяйства «Жас Өркен»?", "ru"),
+        ("О чём документ «two columns.pdf»?", "ru"),
+        ("Что в «Report «Жас Өркен» annual overview»?", "ru"),
+        ('How big is the "Жас Өркен" farm?', "en"),
+        ("«machine learning»", "en"),
     ],
 )
 def test_question_language(text: str, language: str) -> None:

@@ -127,7 +127,13 @@ def as_query(question: str | Query) -> Query:
 
 
 def question_language(text: str) -> Language:
-    """Kazakh when Kazakh-only letters occur, English when Latin letters outnumber Cyrillic, else Russian."""
+    """Kazakh when Kazakh-only letters occur, English when Latin letters outnumber Cyrillic, else Russian; read
+    outside quotes when letters stand there: a quoted name or title is not the asker's language («Какую площадь
+    занимает хозяйство «Жас Өркен»?», «О чём документ «two columns.pdf»?» are Russian)."""
+    spans = [(phrase.start, phrase.end) for phrase in quoted(text)]
+    outside = "".join(ch for place, ch in enumerate(text) if not any(a <= place < b for a, b in spans))
+    if any(ch.isalpha() for ch in outside):
+        text = outside
     if KAZAKH_LETTERS & set(text.lower()):
         return "kk"
     latin = sum(1 for ch in text if "a" <= ch.lower() <= "z")
