@@ -3,6 +3,8 @@
 import hashlib
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -82,7 +84,8 @@ def test_an_interrupted_build_leaves_the_old_index(built, corpus, encoder):
         build_index([corpus], encoder, built, progress=interrupt)
     assert fingerprint(built) == before
     assert len(load_index(built, check_sources=False).chunks) == 2
-    assert sorted(p.name for p in built.parent.iterdir()) == ["docs", "index"], "no staging folder left behind"
+    left = sorted(p.name for p in built.parent.iterdir())
+    assert left == [".index.lock", "docs", "index"], "no staging folder left behind (the build lock's file stays)"
 
 
 @pytest.mark.parametrize(
@@ -260,3 +263,34 @@ def test_rebuilding_an_unchanged_corpus_embeds_nothing_and_keeps_the_vectors(
     assert np.array_equal(after.vectors.reconstruct_n(0, 4), before.vectors.reconstruct_n(0, 4))
     assert np.array_equal(np.asarray(after.sentences.vectors), np.asarray(before.sentences.vectors))
     assert np.array_equal(after.sentences.words.vectors, before.sentences.words.vectors)
+
+
+def test_a_second_build_of_the_same_index_is_refused_while_one_runs(built, corpus, encoder):
+    """Another process (the app's rebuild, another `kzru-rag` command) building the same index holds its lock."""
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(built)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        (corpus / "b.txt").write_text(EXTRA, encoding="utf-8")
+        before = fingerprint(built)
+
+        with pytest.raises(IndexBuildError) as refused:
+            build_index([corpus], encoder, built)
+
+        assert "another build of" in str(refused.value) and "wait for it to end" in str(refused.value)
+        assert refused.value.russian and "уже перестраивается" in refused.value.russian
+        assert fingerprint(built) == before
+    finally:
+        holder.kill()
+        holder.wait()
+    build_index([corpus], encoder, built)  # the lock went with the process that held it
+    assert len(load_index(built).chunks) == 4
+
+
+HOLD_LOCK = """
+import sys, time
+from pathlib import Path
+from kzru_rag.index.swap import build_lock
+with build_lock(Path(sys.argv[1])):
+    print("held", flush=True)
+    time.sleep(60)
+"""

@@ -17,7 +17,7 @@ from kzru_rag.index.embed import PassageEncoder, VectorCache, reusable_vectors
 from kzru_rag.index.load import load_index
 from kzru_rag.index.pipeline import DocumentBatch, embedded_batches, read_ahead
 from kzru_rag.index.progress import Progress, Tracker
-from kzru_rag.index.swap import staging_folder, swap_in
+from kzru_rag.index.swap import build_lock, staging_folder, swap_in
 from kzru_rag.ingest.chunking import Chunker
 from kzru_rag.ingest.documents import Document, source_files
 from kzru_rag.stores.base import IndexWriter, StreamingStore, store_for
@@ -59,6 +59,21 @@ def build_index(
     path = Path(path) if path else default_index_path()
     if path.exists() and not path.is_dir():
         raise IndexBuildError(f"{path} is a file, not an index folder; give a folder (new or an index) with --index")
+    with build_lock(path):
+        return _build(sources, embedder, path, chunker, retrieval, progress, vector_index, store)
+
+
+def _build(
+    sources: list[str | Path] | None,
+    embedder: PassageEncoder,
+    path: Path,
+    chunker: Chunker | None,
+    retrieval: dict[str, Any] | None,
+    progress: Progress | None,
+    vector_index: str | None,
+    store: str | StoreSpec | None,
+) -> IndexManifest:
+    """`build_index`'s work, under the index's build lock."""
     old = _current_index(path)
     try:
         files = source_files(sources)

@@ -13,9 +13,38 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from filelock import FileLock, Timeout
+
 from kzru_rag.errors import IndexBuildError
 
 _STALE_STAGING_SECONDS = 3600  # a build's staging folder older than this was left by a killed build
+
+
+BUSY = (
+    "another build of {path} is running (the app's rebuild or another kzru-rag command); wait for it to end, "
+    "then build again"
+)
+BUSY_RU = (
+    "индекс уже перестраивается (кнопкой «Перестроить индекс» или командой `kzru-rag` в терминале); "
+    "дождитесь, когда та сборка закончится, и повторите"
+)
+
+
+@contextmanager
+def build_lock(path: Path) -> Iterator[None]:
+    """Hold the build lock of the index at `path` (a file beside it) while a build runs: a second build of the same
+    index, from this process or another, is refused at once (`IndexBuildError`) instead of both running and the one
+    that ends last replacing what the other wrote. The lock goes with the process that holds it, even when killed."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(path.parent / f".{path.name}.lock", is_singleton=False, thread_local=False)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise IndexBuildError(BUSY.format(path=path), BUSY_RU) from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 @contextmanager
