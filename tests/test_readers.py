@@ -196,6 +196,8 @@ LEGACY_TEXTS = [
     ("cp1252", "Café Qazaqstan opened in Astana."),
     ("utf-16", "Тоқаев Мәскеуге барады."),
     ("utf-16", "Plain English text."),
+    ("utf-16-le", "Справка № 5 выдаётся за 2 500 ₸ — Тоқаев."),  # no byte-order mark
+    ("utf-16-be", "Справка выдаётся бухгалтерией.\r\nPlain text."),
     ("utf-8-sig", "Тоқаев Мәскеуге барады."),
 ]
 
