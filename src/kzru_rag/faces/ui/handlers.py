@@ -29,7 +29,14 @@ from kzru_rag.faces.ui.render import (
     render_document,
     render_status,
 )
-from kzru_rag.faces.ui.uploads import TYPE_PROBLEM, add_report, rebuild_progress, removal_report, size_problem
+from kzru_rag.faces.ui.uploads import (
+    TYPE_PROBLEM,
+    add_report,
+    rebuild_progress,
+    removal_report,
+    size_problem,
+    uploaded_name,
+)
 from kzru_rag.index.progress import BuildProgress
 from kzru_rag.ingest.documents import SUPPORTED_SUFFIXES, Document
 from kzru_rag.language.words import counted
@@ -156,7 +163,7 @@ def refusal_log(value: str) -> str:
 
 def add_files(library: Library, files: list[str] | None, value: str) -> tuple[Any, ...]:
     """Add the uploaded files: the upload log, the status, the uploads list, an emptied upload box."""
-    results = [add_report(library, path) for path in files or []]
+    results = [add_report(library, path, uploaded_name(path)) for path in files or []]
     lines = refusals(value) + [f"- {mark(accepted)} {escape_markdown(message)}" for accepted, message in results]
     return "\n".join(lines), render_status(library), upload_choices(library), None
 

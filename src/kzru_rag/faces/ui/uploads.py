@@ -51,6 +51,12 @@ def source_problem(err: SourceError) -> str:
     return problem.format(**err.details) if problem else str(err)
 
 
+def uploaded_name(path: str | Path) -> str:
+    """The name a browser's file had: browsers send «"» in an uploaded file's name as «%22» (the HTML form encoding),
+    so `Договор "аренды".docx` arrives as `Договор %22аренды%22.docx` and would be kept and titled so."""
+    return Path(path).name.replace("%22", '"')
+
+
 def add_report(collection: Library, path: str | Path, name: str | None = None) -> tuple[bool, str]:
     """Add one uploaded file to the collection: (accepted, what happened)."""
     name = Path(name or path).name
