@@ -23,6 +23,7 @@ import gradio as gr
 import pytest
 
 from app_server import copy_index
+from hashing_encoder import RETRIEVAL
 from kzru_rag.answering.llm import OpenAICompatibleLLM
 from kzru_rag.errors import KzruRagError
 from kzru_rag.faces.ui import (
@@ -43,6 +44,7 @@ from kzru_rag.faces.ui.conversation import Store
 from kzru_rag.faces.ui.handlers import rebuild_index
 from kzru_rag.faces.ui.render import passage_label
 from kzru_rag.faces.ui.uploads import rebuild_progress
+from kzru_rag.index.build import build_index
 from kzru_rag.index.load import load_index
 from kzru_rag.index.progress import BuildProgress
 from kzru_rag.ingest.documents import BUNDLED_SOURCE
@@ -181,6 +183,32 @@ def test_the_chat_describes_the_collection_and_labels_passages_by_title_and_page
     paged = replace(hit, metadata={**hit.metadata, "page": 2})
     label = passage_label(1, paged, bundled_library.retriever.index.documents)
     assert label == f"[1] Заметка · стр. 2 · абзац {hit.metadata['paragraph']}"
+
+
+def test_documents_sharing_a_title_are_told_apart_by_name_in_the_header_filter_and_examples(
+    tmp_path: Path, encoder
+) -> None:
+    """A copy of a file added under another name has the same title: the header listed «Регламент столовой» twice,
+    the filter offered two identical choices and the examples asked the same question twice."""
+    canteen = "# Регламент столовой\n\nСтоловая работает с 12:00 до 15:00. Обед стоит 2500 тенге.\n"
+    sources = [_file(tmp_path, name, canteen) for name in ("canteen.md", "canteen copy.md")]
+    sources.append(_file(tmp_path, "parking.md", "# Правила парковки\n\nПарковка во дворе здания.\n"))
+    build_index(sources, encoder, tmp_path / "index", retrieval=RETRIEVAL)
+
+    view = collection_view(Library(Retriever(load_index(tmp_path / "index"), encoder)))
+
+    assert view.choices == [
+        ("Правила парковки", "parking"),
+        ("Регламент столовой (canteen copy)", "canteen copy"),
+        ("Регламент столовой (canteen)", "canteen"),
+    ]
+    listed = "«Правила парковки», «Регламент столовой (canteen copy)», «Регламент столовой (canteen)»"
+    assert f"3 документа: {listed}." in unescape(view.header)
+    assert sorted(view.examples) == [
+        "О чём документ «canteen copy»?",
+        "О чём документ «canteen»?",
+        "О чём документ «Правила парковки»?",
+    ]
 
 
 def test_render_sources_quote_the_passage_with_the_answering_sentence_marked(small_retriever) -> None:

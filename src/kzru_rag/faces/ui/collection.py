@@ -40,7 +40,7 @@ class CollectionView:
 def collection_view(library: Library) -> CollectionView:
     """The words about the documents `library` answers from now."""
     documents = list(library.retriever.index.documents.values())
-    titles = [document_title(d.doc_id, d) for d in documents]
+    titles = distinct_titles(documents)
     choices = sorted(zip(titles, (d.doc_id for d in documents)), key=lambda pair: pair[0].lower())
     if len(documents) == 1:
         header = f"## Вопросы по документу\n«{escape_markdown(titles[0])}». {HOW}"
@@ -52,11 +52,27 @@ def collection_view(library: Library) -> CollectionView:
     return CollectionView(header, placeholder, examples(documents), choices)
 
 
+def distinct_titles(documents: list[Document]) -> list[str]:
+    """Each document's title, followed by its name where documents share a title («Регламент (bom)», «Регламент
+    (copy of bom)»): the header and the filter told such documents apart by nothing."""
+    return [f"{title} ({d.doc_id})" if shared else title for (title, shared), d in zip(_titled(documents), documents)]
+
+
 def examples(documents: list[Document]) -> list[str]:
-    """Example questions drawn from the collection: one about each added document (by its title), then the
-    bundled document's own examples while it is indexed, MAX_EXAMPLES at most."""
-    added = [d for d in documents if d.source != BUNDLED_SOURCE]
-    asked = [f"О чём документ «{document_title(d.doc_id, d)}»?" for d in added]
-    if len(added) < len(documents):
+    """Example questions drawn from the collection: one about each added document (by its name where documents
+    share a title: a question may name a document by either), then the bundled document's own examples while it is
+    indexed, MAX_EXAMPLES at most."""
+    asked = [
+        f"О чём документ «{d.doc_id if shared else title}»?"
+        for (title, shared), d in zip(_titled(documents), documents)
+        if d.source != BUNDLED_SOURCE
+    ]
+    if len(asked) < len(documents):
         asked += BUNDLED_EXAMPLES[: max(MAX_EXAMPLES - len(asked), 2)]
     return asked[:MAX_EXAMPLES]
+
+
+def _titled(documents: list[Document]) -> list[tuple[str, bool]]:
+    """Each document's title, and whether another document has it too."""
+    titles = [document_title(d.doc_id, d) for d in documents]
+    return [(title, titles.count(title) > 1) for title in titles]
