@@ -396,12 +396,17 @@ def test_documents_add_list_remove_from_the_terminal(tmp_path: Path, encoder, ca
     index = copy_index(tmp_path)
     path = docx_file(tmp_path / "итоги.docx", "Итоги", [("", "В Семее построят мост через Иртыш к 2028 году.")])
 
-    assert cli.main(["documents", "add", str(path), "--index", str(index)]) == 0
-    assert "added" in capsys.readouterr().out
+    copy = tmp_path / "итоги (копия).docx"
+    shutil.copy(path, copy)
+
+    assert cli.main(["documents", "add", str(path), str(copy), "--index", str(index)]) == 0
+    added = capsys.readouterr().out.splitlines()
+    assert added[0].startswith("added") and "the same file as" not in added[0]
+    assert "(the same file as итоги.docx: remove one with `kzru-rag documents remove NAME`)" in added[1]
     assert cli.main(["documents", "list", "--index", str(index)]) == 0
     listing = capsys.readouterr().out
     assert "итоги [indexed] added" in listing and "[indexed] bundled" in listing
-    assert cli.main(["documents", "remove", "итоги", "--index", str(index)]) == 0
+    assert cli.main(["documents", "remove", "итоги", "итоги (копия)", "--index", str(index)]) == 0
     assert cli.main(["documents", "list", "--index", str(index), "--json"]) == 0
     assert '"origin": "added"' not in capsys.readouterr().out
     assert cli.main(["documents", "remove", "нет-такого", "--index", str(index)]) == 2

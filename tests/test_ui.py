@@ -323,6 +323,18 @@ def test_an_upload_is_kept_in_the_documents_folder_next_to_the_index(library: Li
     assert cell(len(NOTE)) in status, "characters, not bytes, for files waiting for a rebuild too"
 
 
+def test_an_upload_with_the_same_content_as_another_says_it_is_a_copy(library: Library, tmp_path: Path) -> None:
+    """A copy under another name is a second document of the same text: it is added, and the page says so."""
+    first = add_report(library, _file(tmp_path, "note.md", NOTE))
+    copy = add_report(library, _file(tmp_path, "note (копия).md", NOTE))
+    other = add_report(library, _file(tmp_path, "other.md", NOTE + "ещё"))
+
+    assert first[0] and copy[0] and other[0]
+    assert "совпадает" not in first[1] and "совпадает" not in other[1]
+    assert "Его содержимое совпадает с «note.md»: если это копия, удалите лишний документ" in copy[1]
+    assert [p.name for p in library.uploads()] == ["note (копия).md", "note.md", "other.md"]
+
+
 @pytest.mark.slow
 def test_a_replaced_upload_is_one_row_of_the_status_table(bundled_library: Library, tmp_path: Path) -> None:
     bundled_library.add(_file(tmp_path, "note.md", NOTE))

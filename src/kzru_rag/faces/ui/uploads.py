@@ -10,6 +10,7 @@ from pathlib import Path
 from kzru_rag.errors import SourceError
 from kzru_rag.faces.ui.render import escape_html
 from kzru_rag.index.progress import BuildProgress
+from kzru_rag.ingest.copies import copies_of
 from kzru_rag.library import MAX_UPLOAD_BYTES, Library
 
 TYPE_PROBLEM = "можно добавлять только файлы .txt, .md, .pdf, .docx, .html, .htm и сканы .png, .jpg, .jpeg, .tif, .tiff"
@@ -70,7 +71,14 @@ def add_report(collection: Library, path: str | Path, name: str | None = None) -
     blank = f" Страницы без текста пропущены: {', '.join(map(str, added.empty_pages))}." if added.empty_pages else ""
     scanned = sorted(set(added.scanned_pages) - set(added.empty_pages))
     read = f" Распознаны со сканов (OCR) страницы: {', '.join(map(str, scanned))}." if scanned else ""
-    return True, f"«{name}» {verb}; нажмите «Перестроить индекс», чтобы искать и по нему.{blank}{read}"
+    copies = ", ".join(f"«{copy.name}»" for copy in copies_of(added.path, collection.uploads()))
+    twin = (
+        f" Его содержимое совпадает с {copies}: если это копия, удалите лишний документ, иначе ответы будут цитировать "
+        "один и тот же текст дважды."
+        if copies
+        else ""
+    )
+    return True, f"«{name}» {verb}; нажмите «Перестроить индекс», чтобы искать и по нему.{blank}{read}{twin}"
 
 
 def removal_report(collection: Library, name: str) -> str:
