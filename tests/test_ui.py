@@ -127,6 +127,11 @@ def test_the_status_line_gives_status_and_confidence_in_the_questions_language(s
     assert "The model's answer; there may be no direct answer · confidence 87%" in shown
     assert "The question was taken as: Where is it? Where is the branch?" in shown
     assert "уверенност" not in shown and "Вопрос понят" not in shown
+    kazakh = replace(answer, language="kk", status="uncertain", query_used="Филиал қайда ашылды?")
+    shown = render_answer(kazakh, "Ол қайда?")
+    assert "Тікелей жауап болмауы мүмкін · сенімділік 87%" in shown
+    assert "Сұрақ былай түсінілді: Филиал қайда ашылды?" in shown
+    assert "уверенност" not in shown and "Вопрос понят" not in shown
 
 
 def test_numbers_agree_with_their_nouns() -> None:

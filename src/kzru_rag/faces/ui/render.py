@@ -77,8 +77,17 @@ STATUS_WORDS: dict[str, dict[str, str]] = {
         "confidence": "confidence",
         "understood": "The question was taken as",
     },
+    "kk": {
+        "answered": "Жауап",
+        "uncertain": "Тікелей жауап болмауы мүмкін",
+        "llm answered": "Модельдің жауабы",
+        "llm uncertain": "Модельдің жауабы; тікелей жауап болмауы мүмкін",
+        "confidence": "сенімділік",
+        "understood": "Сұрақ былай түсінілді",
+    },
 }
-"""The lines under an answer, in the question's language (English; Russian, the page's language, for the others)."""
+"""The lines under an answer, in the question's language, as the answer's own words are (wording.py): a Kazakh
+answer's line was Russian under Kazakh text."""
 
 
 def _status_words(answer: Answer) -> dict[str, str]:
