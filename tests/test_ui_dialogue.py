@@ -25,9 +25,10 @@ from kzru_rag.faces.ui.conversation import (
     to_markdown,
     turn_of_message,
 )
-from kzru_rag.faces.ui.dialogues import browser_secret, feedback_record, keep_feedback
+from kzru_rag.faces.ui.dialogues import browser_secret, feedback_record, keep_feedback, rename_dialogue
 from kzru_rag.faces.ui.pacing import paced
 from kzru_rag.faces.ui.render import document_title
+from kzru_rag.library import Library
 from kzru_rag.schema import Answer
 
 
@@ -38,6 +39,22 @@ def turns(small_retriever) -> list[ChatTurn]:
     turns = [ChatTurn(first, assistant.ask(first))]
     second = "А где он пройдёт?"
     return [*turns, ChatTurn(second, assistant.ask(second, history(turns)))]
+
+
+def test_renaming_says_what_is_missing_a_title_or_an_open_conversation(
+    small_retriever, turns: list[ChatTurn], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A blank title for the open conversation was answered «Откройте сохранённый диалог…», though one was open."""
+    library = Library(small_retriever)
+    store = Store()
+    store.record(turns)
+
+    rename_dialogue(library, "  ", store.to_state())
+    assert capsys.readouterr().out.strip() == "Диалог не переименован: введите новое название."
+    rename_dialogue(library, "Форум", Store().to_state())
+    assert capsys.readouterr().out.strip() == "Диалог не переименован: откройте диалог в списке «Мои диалоги»."
+    renamed = Store.from_state(rename_dialogue(library, "Форум", store.to_state())[0])
+    assert renamed.open().title == "Форум"
 
 
 def test_the_stored_conversations_read_back_as_they_were(turns: list[ChatTurn]) -> None:
