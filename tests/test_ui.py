@@ -43,7 +43,7 @@ from kzru_rag.faces.ui.collection import BUNDLED_EXAMPLES, collection_view
 from kzru_rag.faces.ui.conversation import Store
 from kzru_rag.faces.ui.handlers import rebuild_index
 from kzru_rag.faces.ui.render import passage_label
-from kzru_rag.faces.ui.uploads import rebuild_progress
+from kzru_rag.faces.ui.uploads import rebuild_progress, size_problem
 from kzru_rag.index.build import build_index
 from kzru_rag.index.load import load_index
 from kzru_rag.index.progress import BuildProgress
@@ -308,7 +308,8 @@ def test_an_upload_over_the_size_limit_is_refused(library: Library, tmp_path: Pa
 
     accepted, message = add_report(library, big)
 
-    assert not accepted and "больше 10 МБ" in message
+    assert not accepted and "больше 10 МБ (10,0 МБ)" in message, "a Russian decimal comma"
+    assert size_problem(int(14.2 * 2**20)) == "файл больше 10 МБ (14,2 МБ); разделите его на части"
 
 
 def test_an_upload_is_kept_in_the_documents_folder_next_to_the_index(library: Library, tmp_path: Path) -> None:

@@ -38,10 +38,11 @@ _SOURCE_PROBLEMS = {
 
 
 def size_problem(size: int, limit: int = MAX_UPLOAD_BYTES) -> str | None:
-    """Why a file of `size` bytes is too big to upload, in Russian; None when it is not."""
+    """Why a file of `size` bytes is too big to upload, in Russian (a decimal comma: «14,2 МБ»); None when it is
+    not."""
     if size <= limit:
         return None
-    return _SOURCE_PROBLEMS["too_large"].format(limit=limit // 2**20, size=f"{size / 2**20:.1f}")
+    return _SOURCE_PROBLEMS["too_large"].format(limit=limit // 2**20, size=f"{size / 2**20:.1f}".replace(".", ","))
 
 
 def source_problem(err: SourceError) -> str:
