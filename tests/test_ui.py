@@ -396,6 +396,10 @@ def test_a_failed_rebuild_leaves_the_working_index_in_place(bundled_library: Lib
 
     assert "Индекс не перестроен, работает прежний. Причина: «" in said and "broken.txt»: кодировка текста" in said
     assert "UTF-8" in said and "not valid" not in said
+    assert said.endswith(
+        "Удалите «broken.txt» в списке «Загруженные документы» или загрузите исправленный файл с тем же именем, "
+        "затем перестройте индекс снова."
+    ), "the page cannot re-save a file of the documents folder: it says what the page can do"
     assert bundled_library.assistant is before
     assert _digest(bundled_library.index_path) == files
     assert "Астане" in bundled_library.assistant.ask("Где открыт филиал МГИМО?").text
