@@ -396,6 +396,9 @@ def test_a_failed_rebuild_leaves_the_working_index_in_place(bundled_library: Lib
 
     assert "Индекс не перестроен, работает прежний. Причина: «" in said and "broken.txt»: кодировка текста" in said
     assert "UTF-8" in said and "not valid" not in said
+    assert cell("не читается: удалите или замените файл, иначе индекс не перестроится") in unescape(
+        re.sub(r"<span[^>]*>|</span>", "", render_status(bundled_library))
+    ), "the status table says which file stops the rebuild"
     assert said.endswith(
         "Удалите «broken.txt» в списке «Загруженные документы» или загрузите исправленный файл с тем же именем, "
         "затем перестройте индекс снова."

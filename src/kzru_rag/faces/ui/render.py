@@ -252,6 +252,8 @@ _STATES = {
     "replaced": '<span class="kz-stale">заменён — ждёт перестройки</span>',
     "pending": '<span class="kz-stale">ждёт перестройки</span>',
 }
+_UNREADABLE = '<span class="kz-stale">не читается: удалите или замените файл, иначе индекс не перестроится</span>'
+"""The state of a file in the documents folder that cannot be read (a rebuild stops at it)."""
 
 
 def render_status(collection: Library) -> str:
@@ -270,7 +272,7 @@ def render_status(collection: Library) -> str:
             entry.name,
             _ORIGINS.get(entry.origin) or escape_html(entry.source),
             "—" if entry.chars is None else _count(entry.chars),
-            _STATES[entry.state],
+            _UNREADABLE if entry.chars is None else _STATES[entry.state],
         )
         for entry in entries
     ]
