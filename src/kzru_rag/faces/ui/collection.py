@@ -55,24 +55,16 @@ def collection_view(library: Library) -> CollectionView:
 def distinct_titles(documents: list[Document]) -> list[str]:
     """Each document's title, followed by its name where documents share a title («Регламент (bom)», «Регламент
     (copy of bom)»): the header and the filter told such documents apart by nothing."""
-    return [f"{title} ({d.doc_id})" if shared else title for (title, shared), d in zip(_titled(documents), documents)]
+    titles = [document_title(d.doc_id, d) for d in documents]
+    return [f"{title} ({d.doc_id})" if titles.count(title) > 1 else title for title, d in zip(titles, documents)]
 
 
 def examples(documents: list[Document]) -> list[str]:
-    """Example questions drawn from the collection: one about each added document (by its name where documents
-    share a title: a question may name a document by either), then the bundled document's own examples while it is
+    """Example questions drawn from the collection: one about each added document's title (once for documents that
+    share it: a question naming it searches them all), then the bundled document's own examples while it is
     indexed, MAX_EXAMPLES at most."""
-    asked = [
-        f"О чём документ «{d.doc_id if shared else title}»?"
-        for (title, shared), d in zip(_titled(documents), documents)
-        if d.source != BUNDLED_SOURCE
-    ]
-    if len(asked) < len(documents):
+    added = [document_title(d.doc_id, d) for d in documents if d.source != BUNDLED_SOURCE]
+    asked = [f"О чём документ «{title}»?" for title in dict.fromkeys(added)]
+    if len(added) < len(documents):
         asked += BUNDLED_EXAMPLES[: max(MAX_EXAMPLES - len(asked), 2)]
     return asked[:MAX_EXAMPLES]
-
-
-def _titled(documents: list[Document]) -> list[tuple[str, bool]]:
-    """Each document's title, and whether another document has it too."""
-    titles = [document_title(d.doc_id, d) for d in documents]
-    return [(title, titles.count(title) > 1) for title in titles]
