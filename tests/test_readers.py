@@ -410,15 +410,20 @@ def test_each_page_read_by_ocr_gives_the_child_more_time_and_silence_stops_it() 
 
 def test_documents_add_list_remove_from_the_terminal(tmp_path: Path, encoder, capsys) -> None:
     index = copy_index(tmp_path)
-    path = docx_file(tmp_path / "итоги.docx", "Итоги", [("", "В Семее построят мост через Иртыш к 2028 году.")])
+    folder = tmp_path / "папка"
+    (folder / "старое").mkdir(parents=True)
+    path = docx_file(folder / "итоги.docx", "Итоги", [("", "В Семее построят мост через Иртыш к 2028 году.")])
+    shutil.copy(path, folder / "итоги (копия).docx")
+    (folder / "старое" / "таблица.xlsx").write_bytes(b"PK")
+    (folder / ".hidden.xlsx").write_bytes(b"PK")
 
-    copy = tmp_path / "итоги (копия).docx"
-    shutil.copy(path, copy)
-
-    assert cli.main(["documents", "add", str(path), str(copy), "--index", str(index)]) == 0
+    assert cli.main(["documents", "add", str(folder), "--index", str(index)]) == 0
     added = capsys.readouterr().out.splitlines()
-    assert added[0].startswith("added") and "the same file as" not in added[0]
-    assert "(the same file as итоги.docx: remove one with `kzru-rag documents remove NAME`)" in added[1]
+    assert (
+        added[0] == f"left out of {folder}: старое/таблица.xlsx (not .txt/.md/.pdf/.docx/.html or a picture of a page)"
+    )
+    assert added[1].startswith("added") and "the same file as" not in added[1]
+    assert "(the same file as итоги (копия).docx: remove one with `kzru-rag documents remove NAME`)" in added[2]
     assert cli.main(["documents", "list", "--index", str(index)]) == 0
     listing = capsys.readouterr().out
     assert "итоги [indexed] added" in listing and "[indexed] bundled" in listing

@@ -83,9 +83,24 @@ def run_change(args: argparse.Namespace) -> int:
 
 
 def _files(path: str) -> list[Path]:
+    """The files to add for `path`; a folder's files of other types are named as left out (they were skipped
+    without a word)."""
     from kzru_rag.library import files_in
 
-    return files_in(path)
+    files = files_in(path)
+    folder = Path(path)
+    if folder.is_dir():
+        others = [
+            other.relative_to(folder)
+            for other in sorted(folder.rglob("*"))
+            if other.is_file()
+            and other not in files
+            and not any(part.startswith(".") for part in other.relative_to(folder).parts)
+        ]
+        if others:
+            names = ", ".join(map(str, others))
+            print(f"left out of {folder}: {names} (not .txt/.md/.pdf/.docx/.html or a picture of a page)")
+    return files
 
 
 def _checked(library: Library, files: list[Path]) -> list[Checked]:
