@@ -511,6 +511,8 @@ def test_the_index_tab_speaks_russian_asks_before_deleting_and_runs_one_rebuild(
             and "«big.txt» не добавлен: файл больше 10 МБ" in log
         )
         assert "«note.md» добавлен" in log and '«Приказ "№5".txt» добавлен' in log, log
+        said = page.get_by_role("status").filter(has_text="«report.xlsx» не добавлен")
+        assert said.count() == 1, "a screen reader hears what became of the files (a live region)"
         assert sorted(p.name for p in library.uploads()) == ["note.md", 'Приказ "№5".txt']
         assert page.locator(".toast-body").count() == 0, "no English toast from Gradio"
 
