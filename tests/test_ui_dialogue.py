@@ -130,6 +130,19 @@ def test_the_markdown_export_holds_every_answer_with_its_cited_passages(turns: l
             assert f"абзац {hit.metadata['paragraph']}" in text and f"«{title}»" in text
 
 
+def test_the_markdown_export_says_how_sure_each_answer_is(turns: list[ChatTurn]) -> None:
+    """The chat shows «Ответ · уверенность 87%» under an answer; the downloaded conversation said nothing of it."""
+    sure = replace(turns[0].answer, confidence=0.87)
+    unsure = replace(turns[1].answer, status="uncertain", confidence=0.4)
+    refused = replace(turns[1].answer, status="abstained", confidence=None)
+    asked = [ChatTurn(turns[0].question, sure), ChatTurn(turns[1].question, unsure), ChatTurn("?", refused)]
+
+    text = to_markdown(asked)
+
+    lines = re.findall(r"^_.*уверенность.*_$", text, flags=re.M)
+    assert lines == ["_Ответ · уверенность 87%_", "_Прямого ответа может не быть · уверенность 40%_"]
+
+
 def test_the_markdown_export_escapes_titles_questions_answers_and_passages(turns: list[ChatTurn]) -> None:
     hostile = "<img src=x onerror=alert(1)> *жирный* [ссылка](javascript:alert(1)) # 1. `код`"
     hit = replace(turns[0].answer.citations[0], text=hostile, metadata={"title": hostile, "paragraph": 1})

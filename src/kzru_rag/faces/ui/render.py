@@ -52,7 +52,7 @@ def render_answer(answer: Answer, question: str, turn: int = 0) -> str:
     if answer.notice:
         parts.append(f'<div class="kz-notice">⚠ {escape_markdown(answer.notice)}</div>')
     parts.append(_with_markers(answer.text, turn))
-    if line := _status_line(answer):
+    if line := status_line(answer):
         parts.append(f'<div class="kz-confidence kz-{answer.status}">{line}</div>')
     if answer.query_used != question.strip():
         understood = _status_words(answer)["understood"]
@@ -94,7 +94,7 @@ def _status_words(answer: Answer) -> dict[str, str]:
     return STATUS_WORDS.get(answer.language, STATUS_WORDS["ru"])
 
 
-def _status_line(answer: Answer) -> str | None:
+def status_line(answer: Answer) -> str | None:
     """How sure the answer is: its status and, when computed, its confidence (none for a refusal)."""
     if answer.status == "abstained":
         return None
