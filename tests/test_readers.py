@@ -205,6 +205,19 @@ def test_a_saved_web_page_gives_its_article_without_menus_scripts_and_footers(pa
     assert "\n\n" in document.text, "blocks are paragraphs"
 
 
+def test_a_file_gone_before_it_is_read_is_refused_with_a_reason(tmp_path: Path) -> None:
+    """A build reads its files one by one; one removed meanwhile raised FileNotFoundError, and the rebuild in the app
+    ended as «процесс сборки остановился (код выхода 1)» with no word of the file."""
+    with pytest.raises(SourceError) as gone:
+        read_document(tmp_path / "обед копия.txt")
+
+    assert gone.value.reason == "not_found" and "обед копия.txt: the file is gone" in str(gone.value)
+    assert add_report(Library.open(copy_index(tmp_path)), tmp_path / "обед копия.txt") == (
+        False,
+        "«обед копия.txt» не добавлен: файла больше нет: его удалили или переместили",
+    )
+
+
 LEGACY_TEXTS = [
     ("cp1251", "Форум межрегионального сотрудничества прошёл в Уральске."),
     ("koi8_r", "Стороны обсудили торговлю и энергетику."),

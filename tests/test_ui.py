@@ -43,7 +43,7 @@ from kzru_rag.faces.ui.collection import BUNDLED_EXAMPLES, collection_view
 from kzru_rag.faces.ui.conversation import Store
 from kzru_rag.faces.ui.handlers import rebuild_index
 from kzru_rag.faces.ui.render import passage_label
-from kzru_rag.faces.ui.uploads import rebuild_progress, size_problem
+from kzru_rag.faces.ui.uploads import rebuild_progress, removal_report, size_problem
 from kzru_rag.index.build import build_index
 from kzru_rag.index.load import load_index
 from kzru_rag.index.progress import BuildProgress
@@ -414,12 +414,15 @@ def test_only_one_rebuild_runs_at_a_time(bundled_library: Library) -> None:
             with pytest.raises(KzruRagError, match="already being rebuilt") as refused:
                 bundled_library.rebuild()
             inner.append(str(refused.value))
+            said = removal_report(bundled_library, "note.md")  # the rebuild reads note.md after this
+            assert said == "Идёт перестройка индекса: «note.md» можно будет удалить, когда она закончится."
 
     bundled_library.documents_dir.mkdir()
     _file(bundled_library.documents_dir, "note.md", NOTE)
     bundled_library.rebuild(progress)
 
     assert inner and not bundled_library.rebuilding
+    assert [p.name for p in bundled_library.uploads()] == ["note.md"]
 
 
 def test_rebuild_progress_shows_the_share_once_texts_are_read_and_a_moving_bar_before() -> None:

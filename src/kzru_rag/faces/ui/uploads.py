@@ -34,6 +34,7 @@ _SOURCE_PROBLEMS = {
     "timeout": "чтение файла заняло слишком много времени и было остановлено",
     "memory": "чтение файла требует слишком много памяти",
     "crashed": "не удалось прочитать файл: он повреждён или требует слишком много памяти",
+    "not_found": "файла больше нет: его удалили или переместили",
 }
 
 
@@ -83,7 +84,10 @@ def add_report(collection: Library, path: str | Path, name: str | None = None) -
 
 
 def removal_report(collection: Library, name: str) -> str:
-    """Delete an uploaded document; what happened."""
+    """Delete an uploaded document; what happened. Not while a rebuild runs: it reads the files one by one, and one
+    deleted before its turn stopped the whole rebuild."""
+    if collection.rebuilding:
+        return f"Идёт перестройка индекса: «{name}» можно будет удалить, когда она закончится."
     try:
         collection.remove(name)
     except SourceError:
