@@ -154,10 +154,14 @@ def docx_file(
     blocks: list[tuple[str, str]],
     tables: list[list[list[str]]] | None = None,
     repeated_header: bool = False,
+    footnotes: list[str] | None = None,
 ) -> Path:
     """A .docx: `blocks` of (style, text) — style "Heading1" or "" for body text — then `tables` (rows of cells);
-    `repeated_header`: each table's first row is marked to repeat on every page (Word's header row, w:tblHeader)."""
+    `repeated_header`: each table's first row is marked to repeat on every page (Word's header row, w:tblHeader);
+    `footnotes`: notes in word/footnotes.xml (after Word's separator note), referenced from the last block."""
     body = "".join(_paragraph(text, style or None) for style, text in blocks)
+    references = "".join(f'<w:r><w:footnoteReference w:id="{n}"/></w:r>' for n, _ in enumerate(footnotes or [], 1))
+    body = body[: -len("</w:p>")] + references + "</w:p>" if references else body
     mark = "<w:trPr><w:tblHeader/></w:trPr>" if repeated_header else ""
     for table in tables or []:
         rows = "".join(
@@ -172,11 +176,33 @@ def docx_file(
         f'<w:document xmlns:w="{_W}"><w:body>{body}</w:body></w:document>'
     )
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as package:
-        package.writestr("[Content_Types].xml", _CONTENT_TYPES)
+        package.writestr(
+            "[Content_Types].xml", _CONTENT_TYPES.replace("</Types>", _FOOTNOTES_TYPE if footnotes else "</Types>")
+        )
         package.writestr("_rels/.rels", _RELS)
         package.writestr("word/document.xml", document)
         package.writestr("docProps/core.xml", _CORE.format(title=escape(title)))
+        if footnotes:
+            _write_footnotes(package, footnotes)
     return path
+
+
+_FOOTNOTES_TYPE = (
+    '<Override PartName="/word/footnotes.xml" '
+    'ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.footnotes+xml"/></Types>'
+)
+
+
+def _write_footnotes(package: zipfile.ZipFile, footnotes: list[str]) -> None:
+    """word/footnotes.xml (Word's separator note, then one note a text) and its relationship."""
+    notes = "".join(f'<w:footnote w:id="{n}">{_paragraph(text)}</w:footnote>' for n, text in enumerate(footnotes, 1))
+    separator = '<w:footnote w:type="separator" w:id="-1"><w:p><w:r><w:separator/></w:r></w:p></w:footnote>'
+    package.writestr("word/footnotes.xml", f'<w:footnotes xmlns:w="{_W}">{separator}{notes}</w:footnotes>')
+    package.writestr(
+        "word/_rels/document.xml.rels",
+        f'<Relationships xmlns="{_PACKAGE_RELATIONSHIPS}"><Relationship Id="rId1" '
+        f'Type="{_OFFICE_RELATIONSHIPS}/footnotes" Target="footnotes.xml"/></Relationships>',
+    )
 
 
 def zip_bomb_docx(path: Path, unpacked_mb: int = 8) -> Path:

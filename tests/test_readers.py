@@ -9,6 +9,7 @@ import hashlib
 import os
 import shutil
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -97,6 +98,21 @@ def test_word_headings_paragraphs_and_table_rows_become_paragraphs(tmp_path: Pat
         "Город: Павлодар | Проект: Завод аккумуляторов",
     ]
     assert document.metadata["title"] == "Итоги визита"
+
+
+def test_word_footnotes_are_read_after_the_body(tmp_path: Path) -> None:
+    """python-docx reads no footnotes: «не превышает 30 процентов оклада» was lost, and no question could find it."""
+    notes = ["Размер премии не превышает 30 процентов оклада.", "Приказ № 5 от 3 марта 2025 года."]
+    path = docx_file(tmp_path / "премии.docx", "Премии", [("", "Премия выплачивается ежеквартально.")], footnotes=notes)
+
+    assert read_document(path).text.split("\n\n") == ["Премия выплачивается ежеквартально.", *notes]
+    damaged = tmp_path / "damaged.docx"
+    with zipfile.ZipFile(path) as package, zipfile.ZipFile(damaged, "w") as copy:
+        for part in package.namelist():
+            copy.writestr(part, b"<w:footnotes broken" if part == "word/footnotes.xml" else package.read(part))
+    with pytest.raises(SourceError) as refused:
+        read_document(damaged)
+    assert refused.value.reason == "corrupt"
 
 
 CARGO = [["Груз", "Предельная масса"], ["Паллета", "1500 кг"], ["Коробка", "30 кг"]]
@@ -189,6 +205,19 @@ def test_a_saved_web_page_gives_its_article_without_menus_scripts_and_footers(pa
     assert "\n\n" in document.text, "blocks are paragraphs"
 
 
+def test_a_file_gone_before_it_is_read_is_refused_with_a_reason(tmp_path: Path) -> None:
+    """A build reads its files one by one; one removed meanwhile raised FileNotFoundError, and the rebuild in the app
+    ended as «процесс сборки остановился (код выхода 1)» with no word of the file."""
+    with pytest.raises(SourceError) as gone:
+        read_document(tmp_path / "обед копия.txt")
+
+    assert gone.value.reason == "not_found" and "обед копия.txt: the file is gone" in str(gone.value)
+    assert add_report(Library.open(copy_index(tmp_path)), tmp_path / "обед копия.txt") == (
+        False,
+        "«обед копия.txt» не добавлен: файла больше нет: его удалили или переместили",
+    )
+
+
 LEGACY_TEXTS = [
     ("cp1251", "Форум межрегионального сотрудничества прошёл в Уральске."),
     ("koi8_r", "Стороны обсудили торговлю и энергетику."),
@@ -196,6 +225,8 @@ LEGACY_TEXTS = [
     ("cp1252", "Café Qazaqstan opened in Astana."),
     ("utf-16", "Тоқаев Мәскеуге барады."),
     ("utf-16", "Plain English text."),
+    ("utf-16-le", "Справка № 5 выдаётся за 2 500 ₸ — Тоқаев."),  # no byte-order mark
+    ("utf-16-be", "Справка выдаётся бухгалтерией.\r\nPlain text."),
     ("utf-8-sig", "Тоқаев Мәскеуге барады."),
 ]
 
@@ -392,14 +423,24 @@ def test_each_page_read_by_ocr_gives_the_child_more_time_and_silence_stops_it() 
 
 def test_documents_add_list_remove_from_the_terminal(tmp_path: Path, encoder, capsys) -> None:
     index = copy_index(tmp_path)
-    path = docx_file(tmp_path / "итоги.docx", "Итоги", [("", "В Семее построят мост через Иртыш к 2028 году.")])
+    folder = tmp_path / "папка"
+    (folder / "старое").mkdir(parents=True)
+    path = docx_file(folder / "итоги.docx", "Итоги", [("", "В Семее построят мост через Иртыш к 2028 году.")])
+    shutil.copy(path, folder / "итоги (копия).docx")
+    (folder / "старое" / "таблица.xlsx").write_bytes(b"PK")
+    (folder / ".hidden.xlsx").write_bytes(b"PK")
 
-    assert cli.main(["documents", "add", str(path), "--index", str(index)]) == 0
-    assert "added" in capsys.readouterr().out
+    assert cli.main(["documents", "add", str(folder), "--index", str(index)]) == 0
+    added = capsys.readouterr().out.splitlines()
+    assert (
+        added[0] == f"left out of {folder}: старое/таблица.xlsx (not .txt/.md/.pdf/.docx/.html or a picture of a page)"
+    )
+    assert added[1].startswith("added") and "the same file as" not in added[1]
+    assert "(the same file as итоги (копия).docx: remove one with `kzru-rag documents remove NAME`)" in added[2]
     assert cli.main(["documents", "list", "--index", str(index)]) == 0
     listing = capsys.readouterr().out
     assert "итоги [indexed] added" in listing and "[indexed] bundled" in listing
-    assert cli.main(["documents", "remove", "итоги", "--index", str(index)]) == 0
+    assert cli.main(["documents", "remove", "итоги", "итоги (копия)", "--index", str(index)]) == 0
     assert cli.main(["documents", "list", "--index", str(index), "--json"]) == 0
     assert '"origin": "added"' not in capsys.readouterr().out
     assert cli.main(["documents", "remove", "нет-такого", "--index", str(index)]) == 2

@@ -23,6 +23,7 @@ import gradio as gr
 import pytest
 
 from app_server import copy_index
+from hashing_encoder import RETRIEVAL
 from kzru_rag.answering.llm import OpenAICompatibleLLM
 from kzru_rag.errors import KzruRagError
 from kzru_rag.faces.ui import (
@@ -42,7 +43,8 @@ from kzru_rag.faces.ui.collection import BUNDLED_EXAMPLES, collection_view
 from kzru_rag.faces.ui.conversation import Store
 from kzru_rag.faces.ui.handlers import rebuild_index
 from kzru_rag.faces.ui.render import passage_label
-from kzru_rag.faces.ui.uploads import rebuild_progress
+from kzru_rag.faces.ui.uploads import rebuild_progress, removal_report, size_problem
+from kzru_rag.index.build import build_index
 from kzru_rag.index.load import load_index
 from kzru_rag.index.progress import BuildProgress
 from kzru_rag.ingest.documents import BUNDLED_SOURCE
@@ -125,6 +127,11 @@ def test_the_status_line_gives_status_and_confidence_in_the_questions_language(s
     assert "The model's answer; there may be no direct answer · confidence 87%" in shown
     assert "The question was taken as: Where is it? Where is the branch?" in shown
     assert "уверенност" not in shown and "Вопрос понят" not in shown
+    kazakh = replace(answer, language="kk", status="uncertain", query_used="Филиал қайда ашылды?")
+    shown = render_answer(kazakh, "Ол қайда?")
+    assert "Тікелей жауап болмауы мүмкін · сенімділік 87%" in shown
+    assert "Сұрақ былай түсінілді: Филиал қайда ашылды?" in shown
+    assert "уверенност" not in shown and "Вопрос понят" not in shown
 
 
 def test_numbers_agree_with_their_nouns() -> None:
@@ -181,6 +188,28 @@ def test_the_chat_describes_the_collection_and_labels_passages_by_title_and_page
     paged = replace(hit, metadata={**hit.metadata, "page": 2})
     label = passage_label(1, paged, bundled_library.retriever.index.documents)
     assert label == f"[1] Заметка · стр. 2 · абзац {hit.metadata['paragraph']}"
+
+
+def test_documents_sharing_a_title_are_told_apart_by_name_in_the_header_filter_and_examples(
+    tmp_path: Path, encoder
+) -> None:
+    """A copy of a file added under another name has the same title: the header listed «Регламент столовой» twice,
+    the filter offered two identical choices and the examples asked the same question twice."""
+    canteen = "# Регламент столовой\n\nСтоловая работает с 12:00 до 15:00. Обед стоит 2500 тенге.\n"
+    sources = [_file(tmp_path, name, canteen) for name in ("canteen.md", "canteen copy.md")]
+    sources.append(_file(tmp_path, "parking.md", "# Правила парковки\n\nПарковка во дворе здания.\n"))
+    build_index(sources, encoder, tmp_path / "index", retrieval=RETRIEVAL)
+
+    view = collection_view(Library(Retriever(load_index(tmp_path / "index"), encoder)))
+
+    assert view.choices == [
+        ("Правила парковки", "parking"),
+        ("Регламент столовой (canteen copy)", "canteen copy"),
+        ("Регламент столовой (canteen)", "canteen"),
+    ]
+    listed = "«Правила парковки», «Регламент столовой (canteen copy)», «Регламент столовой (canteen)»"
+    assert f"3 документа: {listed}." in unescape(view.header)
+    assert sorted(view.examples) == ["О чём документ «Правила парковки»?", "О чём документ «Регламент столовой»?"]
 
 
 def test_render_sources_quote_the_passage_with_the_answering_sentence_marked(small_retriever) -> None:
@@ -275,7 +304,8 @@ def test_an_upload_over_the_size_limit_is_refused(library: Library, tmp_path: Pa
 
     accepted, message = add_report(library, big)
 
-    assert not accepted and "больше 10 МБ" in message
+    assert not accepted and "больше 10 МБ (10,0 МБ)" in message, "a Russian decimal comma"
+    assert size_problem(int(14.2 * 2**20)) == "файл больше 10 МБ (14,2 МБ); разделите его на части"
 
 
 def test_an_upload_is_kept_in_the_documents_folder_next_to_the_index(library: Library, tmp_path: Path) -> None:
@@ -293,6 +323,18 @@ def test_an_upload_is_kept_in_the_documents_folder_next_to_the_index(library: Li
     status = render_status(library)
     assert cell("итоги, &lt;b&gt;") in status and cell("8\u00a0408") in status
     assert cell(len(NOTE)) in status, "characters, not bytes, for files waiting for a rebuild too"
+
+
+def test_an_upload_with_the_same_content_as_another_says_it_is_a_copy(library: Library, tmp_path: Path) -> None:
+    """A copy under another name is a second document of the same text: it is added, and the page says so."""
+    first = add_report(library, _file(tmp_path, "note.md", NOTE))
+    copy = add_report(library, _file(tmp_path, "note (копия).md", NOTE))
+    other = add_report(library, _file(tmp_path, "other.md", NOTE + "ещё"))
+
+    assert first[0] and copy[0] and other[0]
+    assert "совпадает" not in first[1] and "совпадает" not in other[1]
+    assert "Его содержимое совпадает с «note.md»: если это копия, удалите лишний документ" in copy[1]
+    assert [p.name for p in library.uploads()] == ["note (копия).md", "note.md", "other.md"]
 
 
 @pytest.mark.slow
@@ -350,6 +392,13 @@ def test_a_failed_rebuild_leaves_the_working_index_in_place(bundled_library: Lib
 
     assert "Индекс не перестроен, работает прежний. Причина: «" in said and "broken.txt»: кодировка текста" in said
     assert "UTF-8" in said and "not valid" not in said
+    assert cell("не читается: удалите или замените файл, иначе индекс не перестроится") in unescape(
+        re.sub(r"<span[^>]*>|</span>", "", render_status(bundled_library))
+    ), "the status table says which file stops the rebuild"
+    assert said.endswith(
+        "Удалите «broken.txt» в списке «Загруженные документы» или загрузите исправленный файл с тем же именем, "
+        "затем перестройте индекс снова."
+    ), "the page cannot re-save a file of the documents folder: it says what the page can do"
     assert bundled_library.assistant is before
     assert _digest(bundled_library.index_path) == files
     assert "Астане" in bundled_library.assistant.ask("Где открыт филиал МГИМО?").text
@@ -365,12 +414,15 @@ def test_only_one_rebuild_runs_at_a_time(bundled_library: Library) -> None:
             with pytest.raises(KzruRagError, match="already being rebuilt") as refused:
                 bundled_library.rebuild()
             inner.append(str(refused.value))
+            said = removal_report(bundled_library, "note.md")  # the rebuild reads note.md after this
+            assert said == "Идёт перестройка индекса: «note.md» можно будет удалить, когда она закончится."
 
     bundled_library.documents_dir.mkdir()
     _file(bundled_library.documents_dir, "note.md", NOTE)
     bundled_library.rebuild(progress)
 
     assert inner and not bundled_library.rebuilding
+    assert [p.name for p in bundled_library.uploads()] == ["note.md"]
 
 
 def test_rebuild_progress_shows_the_share_once_texts_are_read_and_a_moving_bar_before() -> None:

@@ -25,9 +25,10 @@ from kzru_rag.faces.ui.conversation import (
     to_markdown,
     turn_of_message,
 )
-from kzru_rag.faces.ui.dialogues import browser_secret, feedback_record, keep_feedback
+from kzru_rag.faces.ui.dialogues import browser_secret, feedback_record, keep_feedback, rename_dialogue
 from kzru_rag.faces.ui.pacing import paced
 from kzru_rag.faces.ui.render import document_title
+from kzru_rag.library import Library
 from kzru_rag.schema import Answer
 
 
@@ -38,6 +39,22 @@ def turns(small_retriever) -> list[ChatTurn]:
     turns = [ChatTurn(first, assistant.ask(first))]
     second = "А где он пройдёт?"
     return [*turns, ChatTurn(second, assistant.ask(second, history(turns)))]
+
+
+def test_renaming_says_what_is_missing_a_title_or_an_open_conversation(
+    small_retriever, turns: list[ChatTurn], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A blank title for the open conversation was answered «Откройте сохранённый диалог…», though one was open."""
+    library = Library(small_retriever)
+    store = Store()
+    store.record(turns)
+
+    rename_dialogue(library, "  ", store.to_state())
+    assert capsys.readouterr().out.strip() == "Диалог не переименован: введите новое название."
+    rename_dialogue(library, "Форум", Store().to_state())
+    assert capsys.readouterr().out.strip() == "Диалог не переименован: откройте диалог в списке «Мои диалоги»."
+    renamed = Store.from_state(rename_dialogue(library, "Форум", store.to_state())[0])
+    assert renamed.open().title == "Форум"
 
 
 def test_the_stored_conversations_read_back_as_they_were(turns: list[ChatTurn]) -> None:
@@ -111,6 +128,19 @@ def test_the_markdown_export_holds_every_answer_with_its_cited_passages(turns: l
         for hit in turn.answer.citations:
             title = document_title(hit.doc_id, retriever.index.documents[hit.doc_id])
             assert f"абзац {hit.metadata['paragraph']}" in text and f"«{title}»" in text
+
+
+def test_the_markdown_export_says_how_sure_each_answer_is(turns: list[ChatTurn]) -> None:
+    """The chat shows «Ответ · уверенность 87%» under an answer; the downloaded conversation said nothing of it."""
+    sure = replace(turns[0].answer, confidence=0.87)
+    unsure = replace(turns[1].answer, status="uncertain", confidence=0.4)
+    refused = replace(turns[1].answer, status="abstained", confidence=None)
+    asked = [ChatTurn(turns[0].question, sure), ChatTurn(turns[1].question, unsure), ChatTurn("?", refused)]
+
+    text = to_markdown(asked)
+
+    lines = re.findall(r"^_.*уверенность.*_$", text, flags=re.M)
+    assert lines == ["_Ответ · уверенность 87%_", "_Прямого ответа может не быть · уверенность 40%_"]
 
 
 def test_the_markdown_export_escapes_titles_questions_answers_and_passages(turns: list[ChatTurn]) -> None:

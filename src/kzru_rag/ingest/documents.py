@@ -133,8 +133,8 @@ def source_sha256(source: str, *, of_text: bool = False) -> str | None:
 
 
 def check_file(path: Path, max_bytes: int = MAX_SOURCE_BYTES, name: str | None = None) -> None:
-    """SourceError "unsupported" or "too_large" when file `path` (called `name`, default its own) cannot be
-    indexed for its type or size."""
+    """SourceError "unsupported", "too_large" or "not_found" when file `path` (called `name`, default its own) cannot
+    be indexed for its type or size, or is gone."""
     name = name or str(path)
     if format_of(name) is None:
         raise SourceError(
@@ -142,7 +142,10 @@ def check_file(path: Path, max_bytes: int = MAX_SOURCE_BYTES, name: str | None =
             f"{', '.join(SUPPORTED_SUFFIXES)} files are indexed",
             "unsupported",
         )
-    size = path.stat().st_size
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError as exc:  # removed or moved since it was listed (a build reads its files one by one)
+        raise SourceError(f"{name}: the file is gone (removed or moved); build the index again", "not_found") from exc
     if size > max_bytes:
         raise SourceError(
             f"{name}: {size / 2**20:.1f} MB is larger than the {max_bytes // 2**20} MB limit; "

@@ -83,9 +83,24 @@ def run_change(args: argparse.Namespace) -> int:
 
 
 def _files(path: str) -> list[Path]:
+    """The files to add for `path`; a folder's files of other types are named as left out (they were skipped
+    without a word)."""
     from kzru_rag.library import files_in
 
-    return files_in(path)
+    files = files_in(path)
+    folder = Path(path)
+    if folder.is_dir():
+        others = [
+            other.relative_to(folder)
+            for other in sorted(folder.rglob("*"))
+            if other.is_file()
+            and other not in files
+            and not any(part.startswith(".") for part in other.relative_to(folder).parts)
+        ]
+        if others:
+            names = ", ".join(map(str, others))
+            print(f"left out of {folder}: {names} (not .txt/.md/.pdf/.docx/.html or a picture of a page)")
+    return files
 
 
 def _checked(library: Library, files: list[Path]) -> list[Checked]:
@@ -105,13 +120,17 @@ def _found(library: Library, names: list[str]) -> list[Path]:
 
 
 def _kept(library: Library, checked: Checked) -> str:
-    """Keep one checked file in the folder; the line that says so."""
+    """Keep one checked file in the folder; the line that says so (and names the added files it is a copy of)."""
+    from kzru_rag.ingest.copies import copies_of
+
     added = library.keep(checked)
     blank = f" (pages without text, left out: {', '.join(map(str, added.empty_pages))})" if added.empty_pages else ""
     scanned = sorted(set(added.scanned_pages) - set(added.empty_pages))
     read = f" (pages read by OCR: {', '.join(map(str, scanned))})" if scanned else ""
     state = "unchanged" if added.unchanged else "replaced" if added.replaced else "added"
-    return f"{state} {added.path}{blank}{read}"
+    copies = ", ".join(copy.name for copy in copies_of(added.path, library.uploads()))
+    twin = f" (the same file as {copies}: remove one with `kzru-rag documents remove NAME`)" if copies else ""
+    return f"{state} {added.path}{blank}{read}{twin}"
 
 
 def _rebuild(library: Library, engine: str | None) -> int:

@@ -227,6 +227,8 @@ const russify = (root) => {
     header.removeAttribute('role');
     header.removeAttribute('tabindex');
   }
+  // What became of the uploaded files is said to screen readers as it appears (a refusal was silent to them).
+  for (const log of root.querySelectorAll('#kz-upload-log:not([role])')) log.setAttribute('role', 'status');
   // The sources block's title is a button already: its arrow icon is decoration, not a second, unnamed button.
   for (const arrow of root.querySelectorAll('#kz-chat .title[role=button] .arrow button:not([disabled])')) {
     arrow.setAttribute('aria-hidden', 'true');

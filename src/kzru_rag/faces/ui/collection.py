@@ -40,7 +40,7 @@ class CollectionView:
 def collection_view(library: Library) -> CollectionView:
     """The words about the documents `library` answers from now."""
     documents = list(library.retriever.index.documents.values())
-    titles = [document_title(d.doc_id, d) for d in documents]
+    titles = distinct_titles(documents)
     choices = sorted(zip(titles, (d.doc_id for d in documents)), key=lambda pair: pair[0].lower())
     if len(documents) == 1:
         header = f"## Вопросы по документу\n«{escape_markdown(titles[0])}». {HOW}"
@@ -52,11 +52,19 @@ def collection_view(library: Library) -> CollectionView:
     return CollectionView(header, placeholder, examples(documents), choices)
 
 
+def distinct_titles(documents: list[Document]) -> list[str]:
+    """Each document's title, followed by its name where documents share a title («Регламент (bom)», «Регламент
+    (copy of bom)»): the header and the filter told such documents apart by nothing."""
+    titles = [document_title(d.doc_id, d) for d in documents]
+    return [f"{title} ({d.doc_id})" if titles.count(title) > 1 else title for title, d in zip(titles, documents)]
+
+
 def examples(documents: list[Document]) -> list[str]:
-    """Example questions drawn from the collection: one about each added document (by its title), then the
-    bundled document's own examples while it is indexed, MAX_EXAMPLES at most."""
-    added = [d for d in documents if d.source != BUNDLED_SOURCE]
-    asked = [f"О чём документ «{document_title(d.doc_id, d)}»?" for d in added]
+    """Example questions drawn from the collection: one about each added document's title (once for documents that
+    share it: a question naming it searches them all), then the bundled document's own examples while it is
+    indexed, MAX_EXAMPLES at most."""
+    added = [document_title(d.doc_id, d) for d in documents if d.source != BUNDLED_SOURCE]
+    asked = [f"О чём документ «{title}»?" for title in dict.fromkeys(added)]
     if len(added) < len(documents):
         asked += BUNDLED_EXAMPLES[: max(MAX_EXAMPLES - len(asked), 2)]
     return asked[:MAX_EXAMPLES]

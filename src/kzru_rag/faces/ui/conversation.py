@@ -14,7 +14,14 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from kzru_rag.faces.ui.render import document_title, escape_markdown, place, render_answer, render_sources
+from kzru_rag.faces.ui.render import (
+    document_title,
+    escape_markdown,
+    place,
+    render_answer,
+    render_sources,
+    status_line,
+)
 from kzru_rag.ingest.documents import Document
 from kzru_rag.schema import AbstentionReason, Answer, Hit, Message, Signals
 
@@ -182,14 +189,17 @@ def to_markdown(
     documents: Mapping[str, Document] | None = None,
     now: datetime | None = None,
 ) -> str:
-    """The conversation as a Markdown file: each question, answer, and cited passage with its document and place;
-    every piece of user and document text escaped (`markdown_text`)."""
+    """The conversation as a Markdown file: each question, answer (with its status and confidence, as under it in the
+    chat), and cited passage with its document and place; every piece of user and document text escaped
+    (`markdown_text`)."""
     stamp = (now or datetime.now(timezone.utc)).strftime("%d.%m.%Y %H:%M UTC")
     heading = f"# {markdown_text(title)}" if title else "# Диалог о документах"
     lines = [heading, "", f"Сохранён {stamp} (kzru-rag).", ""]
     for number, turn in enumerate(turns, start=1):
         answer = markdown_text(turn.answer.text)
         lines += [f"## Вопрос {number}", "", markdown_text(turn.question), "", f"**Ответ.** {answer}", ""]
+        if sure := status_line(turn.answer):
+            lines += [f"_{markdown_text(sure)}_", ""]
         if turn.answer.notice:
             lines += [f"_{markdown_text(turn.answer.notice)}_", ""]
         if turn.answer.citations:

@@ -61,7 +61,8 @@ def rename_dialogue(library: Library, title: str, state: Any) -> tuple[Any, ...]
     store = restored(state)
     conversation = store.open()
     if conversation is None or not (title or "").strip():
-        gr.Info("Откройте сохранённый диалог и введите новое название.", title="Нечего переименовать")
+        missing = "введите новое название" if conversation else "откройте диалог в списке «Мои диалоги»"
+        gr.Info(f"Диалог не переименован: {missing}.", title="Нечего переименовать")
         return gr.skip(), *(gr.skip(),) * 6, gr.skip()
     conversation.title = title_of(title)
     return store.to_state(), *shown(library, store), ""

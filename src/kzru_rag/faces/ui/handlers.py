@@ -16,7 +16,7 @@ from typing import Any
 
 import gradio as gr
 
-from kzru_rag.errors import KzruRagError
+from kzru_rag.errors import KzruRagError, SourceError
 from kzru_rag.faces.ui.app_data import UsersConversations
 from kzru_rag.faces.ui.collection import collection_view
 from kzru_rag.faces.ui.conversation import Store, chat_messages, to_markdown
@@ -29,7 +29,14 @@ from kzru_rag.faces.ui.render import (
     render_document,
     render_status,
 )
-from kzru_rag.faces.ui.uploads import TYPE_PROBLEM, add_report, rebuild_progress, removal_report, size_problem
+from kzru_rag.faces.ui.uploads import (
+    TYPE_PROBLEM,
+    add_report,
+    rebuild_progress,
+    removal_report,
+    size_problem,
+    uploaded_name,
+)
 from kzru_rag.index.progress import BuildProgress
 from kzru_rag.ingest.documents import SUPPORTED_SUFFIXES, Document
 from kzru_rag.language.words import counted
@@ -156,7 +163,7 @@ def refusal_log(value: str) -> str:
 
 def add_files(library: Library, files: list[str] | None, value: str) -> tuple[Any, ...]:
     """Add the uploaded files: the upload log, the status, the uploads list, an emptied upload box."""
-    results = [add_report(library, path) for path in files or []]
+    results = [add_report(library, path, uploaded_name(path)) for path in files or []]
     lines = refusals(value) + [f"- {mark(accepted)} {escape_markdown(message)}" for accepted, message in results]
     return "\n".join(lines), render_status(library), upload_choices(library), None
 
@@ -197,10 +204,27 @@ def rebuild_index(library: Library) -> Iterator[str]:
         manifest = built.result()
     except KzruRagError as err:
         log.warning("index rebuild failed: %s", err)
-        yield f"{mark(False)} Индекс не перестроен, работает прежний. Причина: {escape_markdown(in_russian(err))}"
+        said = f"Индекс не перестроен, работает прежний. Причина: {in_russian(err)}{_remedy(library, err)}"
+        yield f"{mark(False)} {escape_markdown(said)}"
         return
     counts = f"{counted(len(manifest.documents), 'документ')}, {counted(manifest.chunk_count, 'фрагмент')}"
     yield f"{mark(True)} Индекс перестроен: {counts}."
+
+
+def _remedy(library: Library, err: KzruRagError) -> str:
+    """What to do when the rebuild failed on a file of the documents folder (a broken file put there by hand, or one
+    spoilt since its upload): re-saving it, as the reason says, cannot be done from the page."""
+    source = err if isinstance(err, SourceError) else err.__cause__
+    if not isinstance(source, SourceError):
+        return ""
+    named = Path(str(source).partition(": ")[0]).resolve()
+    upload = next((path for path in library.uploads() if path.resolve() == named), None)
+    if upload is None:
+        return ""
+    return (
+        f". Удалите «{upload.name}» в списке «Загруженные документы» или загрузите исправленный файл с тем же "
+        "именем, затем перестройте индекс снова."
+    )
 
 
 def _rebuild(library: Library, progress: Callable[[BuildProgress], None], built: Future[IndexManifest]) -> None:

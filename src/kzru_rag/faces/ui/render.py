@@ -52,7 +52,7 @@ def render_answer(answer: Answer, question: str, turn: int = 0) -> str:
     if answer.notice:
         parts.append(f'<div class="kz-notice">⚠ {escape_markdown(answer.notice)}</div>')
     parts.append(_with_markers(answer.text, turn))
-    if line := _status_line(answer):
+    if line := status_line(answer):
         parts.append(f'<div class="kz-confidence kz-{answer.status}">{line}</div>')
     if answer.query_used != question.strip():
         understood = _status_words(answer)["understood"]
@@ -77,15 +77,24 @@ STATUS_WORDS: dict[str, dict[str, str]] = {
         "confidence": "confidence",
         "understood": "The question was taken as",
     },
+    "kk": {
+        "answered": "Жауап",
+        "uncertain": "Тікелей жауап болмауы мүмкін",
+        "llm answered": "Модельдің жауабы",
+        "llm uncertain": "Модельдің жауабы; тікелей жауап болмауы мүмкін",
+        "confidence": "сенімділік",
+        "understood": "Сұрақ былай түсінілді",
+    },
 }
-"""The lines under an answer, in the question's language (English; Russian, the page's language, for the others)."""
+"""The lines under an answer, in the question's language, as the answer's own words are (wording.py): a Kazakh
+answer's line was Russian under Kazakh text."""
 
 
 def _status_words(answer: Answer) -> dict[str, str]:
     return STATUS_WORDS.get(answer.language, STATUS_WORDS["ru"])
 
 
-def _status_line(answer: Answer) -> str | None:
+def status_line(answer: Answer) -> str | None:
     """How sure the answer is: its status and, when computed, its confidence (none for a refusal)."""
     if answer.status == "abstained":
         return None
@@ -243,6 +252,8 @@ _STATES = {
     "replaced": '<span class="kz-stale">заменён — ждёт перестройки</span>',
     "pending": '<span class="kz-stale">ждёт перестройки</span>',
 }
+_UNREADABLE = '<span class="kz-stale">не читается: удалите или замените файл, иначе индекс не перестроится</span>'
+"""The state of a file in the documents folder that cannot be read (a rebuild stops at it)."""
 
 
 def render_status(collection: Library) -> str:
@@ -261,7 +272,7 @@ def render_status(collection: Library) -> str:
             entry.name,
             _ORIGINS.get(entry.origin) or escape_html(entry.source),
             "—" if entry.chars is None else _count(entry.chars),
-            _STATES[entry.state],
+            _UNREADABLE if entry.chars is None else _STATES[entry.state],
         )
         for entry in entries
     ]

@@ -10,6 +10,7 @@ from pathlib import Path
 from kzru_rag.errors import SourceError
 from kzru_rag.faces.ui.render import escape_html
 from kzru_rag.index.progress import BuildProgress
+from kzru_rag.ingest.copies import copies_of
 from kzru_rag.library import MAX_UPLOAD_BYTES, Library
 
 TYPE_PROBLEM = "можно добавлять только файлы .txt, .md, .pdf, .docx, .html, .htm и сканы .png, .jpg, .jpeg, .tif, .tiff"
@@ -33,14 +34,16 @@ _SOURCE_PROBLEMS = {
     "timeout": "чтение файла заняло слишком много времени и было остановлено",
     "memory": "чтение файла требует слишком много памяти",
     "crashed": "не удалось прочитать файл: он повреждён или требует слишком много памяти",
+    "not_found": "файла больше нет: его удалили или переместили",
 }
 
 
 def size_problem(size: int, limit: int = MAX_UPLOAD_BYTES) -> str | None:
-    """Why a file of `size` bytes is too big to upload, in Russian; None when it is not."""
+    """Why a file of `size` bytes is too big to upload, in Russian (a decimal comma: «14,2 МБ»); None when it is
+    not."""
     if size <= limit:
         return None
-    return _SOURCE_PROBLEMS["too_large"].format(limit=limit // 2**20, size=f"{size / 2**20:.1f}")
+    return _SOURCE_PROBLEMS["too_large"].format(limit=limit // 2**20, size=f"{size / 2**20:.1f}".replace(".", ","))
 
 
 def source_problem(err: SourceError) -> str:
@@ -49,6 +52,12 @@ def source_problem(err: SourceError) -> str:
         return size_problem(int(err.details["size"]), int(err.details["limit"])) or str(err)
     problem = _SOURCE_PROBLEMS.get(err.reason)
     return problem.format(**err.details) if problem else str(err)
+
+
+def uploaded_name(path: str | Path) -> str:
+    """The name a browser's file had: browsers send «"» in an uploaded file's name as «%22» (the HTML form encoding),
+    so `Договор "аренды".docx` arrives as `Договор %22аренды%22.docx` and would be kept and titled so."""
+    return Path(path).name.replace("%22", '"')
 
 
 def add_report(collection: Library, path: str | Path, name: str | None = None) -> tuple[bool, str]:
@@ -64,11 +73,21 @@ def add_report(collection: Library, path: str | Path, name: str | None = None) -
     blank = f" Страницы без текста пропущены: {', '.join(map(str, added.empty_pages))}." if added.empty_pages else ""
     scanned = sorted(set(added.scanned_pages) - set(added.empty_pages))
     read = f" Распознаны со сканов (OCR) страницы: {', '.join(map(str, scanned))}." if scanned else ""
-    return True, f"«{name}» {verb}; нажмите «Перестроить индекс», чтобы искать и по нему.{blank}{read}"
+    copies = ", ".join(f"«{copy.name}»" for copy in copies_of(added.path, collection.uploads()))
+    twin = (
+        f" Его содержимое совпадает с {copies}: если это копия, удалите лишний документ, иначе ответы будут цитировать "
+        "один и тот же текст дважды."
+        if copies
+        else ""
+    )
+    return True, f"«{name}» {verb}; нажмите «Перестроить индекс», чтобы искать и по нему.{blank}{read}{twin}"
 
 
 def removal_report(collection: Library, name: str) -> str:
-    """Delete an uploaded document; what happened."""
+    """Delete an uploaded document; what happened. Not while a rebuild runs: it reads the files one by one, and one
+    deleted before its turn stopped the whole rebuild."""
+    if collection.rebuilding:
+        return f"Идёт перестройка индекса: «{name}» можно будет удалить, когда она закончится."
     try:
         collection.remove(name)
     except SourceError:

@@ -18,9 +18,10 @@ FORMATS = {
 
 
 SUPPORTED_SUFFIXES = tuple(FORMATS)
-READERS_VERSION = 2
+READERS_VERSION = 3
 """Raised whenever the readers of PDF, Word, HTML or picture files give another text for the same file (2: a table's
-rows read with their column headings), so that a rebuild reads such files again rather than keep their old text."""
+rows read with their column headings; 3: Word footnotes and endnotes), so that a rebuild reads such files again
+rather than keep their old text."""
 
 
 @dataclass(frozen=True)

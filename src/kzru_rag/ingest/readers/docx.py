@@ -1,7 +1,8 @@
 """Word `.docx` files, read with python-docx after checking the ZIP package (not another format, not a zip bomb).
 
 Every paragraph, heading and table row becomes a paragraph of the text; a row under a header row is read with its
-column headings (tables.py), a row of a table without one has its cells joined by « | ».
+column headings (tables.py), a row of a table without one has its cells joined by « | ». Footnotes and endnotes
+follow the body, one paragraph each.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ def read_docx(path: Path, name: str) -> Extracted:
     check_package(path, name)
     import docx
     from docx.table import Table
+    from lxml import etree
 
     try:
         document = docx.Document(str(path))
@@ -69,11 +71,38 @@ def read_docx(path: Path, name: str) -> Extracted:
             blocks.extend(table_paragraphs([[cell.text for cell in row.cells] for row in item.rows], _header(item)))
         else:
             blocks.append(" ".join(item.text.split()))
+    try:
+        blocks.extend(_notes(document))
+    except etree.XMLSyntaxError as exc:
+        raise SourceError(
+            f"{name}: the .docx footnotes cannot be read ({exc}); re-save it from Word", "corrupt"
+        ) from exc
     text = "\n\n".join(block for block in blocks if block.strip(" |"))
     if not text:
         raise SourceError(f"{name}: the document holds no text", "empty")
     heading = next((p.text for p in document.paragraphs if _is_heading(p) and p.text.strip()), None)
     return Extracted(text, title=document.core_properties.title or heading)
+
+
+_SEPARATORS = ("separator", "continuationSeparator", "continuationNotice")
+"""Word's own notes that draw the line above the notes, not text."""
+
+
+def _notes(document: Any) -> list[str]:
+    """The text of each footnote, then each endnote (python-docx reads neither: their text was lost)."""
+    from docx.opc.constants import RELATIONSHIP_TYPE
+    from docx.oxml.ns import qn
+    from docx.oxml.parser import parse_xml
+
+    rels = [rel for rel in document.part.rels.values() if not rel.is_external]
+    notes = []
+    for kind in (RELATIONSHIP_TYPE.FOOTNOTES, RELATIONSHIP_TYPE.ENDNOTES):
+        for rel in (rel for rel in rels if rel.reltype == kind):
+            for note in parse_xml(rel.target_part.blob):
+                if note.get(qn("w:type")) not in _SEPARATORS:
+                    lines = ("".join(t.text or "" for t in line.iter(qn("w:t"))) for line in note.iter(qn("w:p")))
+                    notes.append(" ".join(" ".join(lines).split()))
+    return notes
 
 
 def _is_heading(paragraph: Any) -> bool:

@@ -1,4 +1,5 @@
-"""Plain `.txt`/`.md` files: UTF-8 text (a byte-order mark dropped), UTF-16 with its byte-order mark, or a legacy
+"""Plain `.txt`/`.md` files: UTF-8 text (a byte-order mark dropped), UTF-16 (with its byte-order mark, or without one
+when the text reads as letters, digits and punctuation), or a legacy
 code page that Russian, Kazakh and English files are still saved in (Windows-1251, KOI8-R, DOS 866, Mac Cyrillic,
 Windows-1252), recognised by `charset_normalizer`."""
 
@@ -31,12 +32,48 @@ def decode_text(data: bytes, name: str) -> str:
             message = f"{name}: broken UTF-16 text (byte {exc.start}); re-save the file as UTF-8"
             raise SourceError(message, "encoding", byte=exc.start) from exc
     elif b"\x00" in data:
+        if (text := _utf16_without_mark(data)) is not None:
+            log.info("%s: no byte-order mark, read as UTF-16", name)
+            return _not_empty(text, name)
         raise SourceError(f"{name}: looks like a binary file, not text; save it as .txt or .md", "binary")
     else:
         text = decode_legacy(data, name)
+    return _not_empty(text, name)
+
+
+def _not_empty(text: str, name: str) -> str:
     if not text.strip():
         raise SourceError(f"{name}: the file is empty; remove it or add text", "empty")
     return text
+
+
+UTF16_READABLE = 0.95
+"""The share of characters a text must read as (letters, digits, punctuation, spaces of the scripts a document
+here is written in) for bytes without a byte-order mark to be taken as UTF-16; bytes of a binary file decoded
+as UTF-16 scatter over the whole of Unicode."""
+
+
+def _utf16_without_mark(data: bytes) -> str | None:
+    """`data` as UTF-16 without a byte-order mark (little- or big-endian; some editors and exports write none), or
+    None when neither reads as text."""
+    if len(data) % 2:
+        return None
+    for encoding in ("utf-16-le", "utf-16-be"):
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        readable = sum(1 for char in text if _readable(char))
+        if readable >= UTF16_READABLE * len(text):
+            return text
+    return None
+
+
+def _readable(char: str) -> bool:
+    """A character of Latin or Cyrillic text, a digit, punctuation (also «–», «№», «₸») or white space."""
+    if char in "\t\n\r":
+        return True
+    return char.isprintable() and (char < "\u0250" or "\u0400" <= char < "\u0530" or "\u2000" <= char < "\u2200")
 
 
 def decode_legacy(data: bytes, name: str) -> str:
