@@ -180,3 +180,41 @@ def test_without_a_password_the_api_needs_no_key(tmp_path, embedder) -> None:
         models = openai.OpenAI(base_url=f"{url.rstrip('/')}/v1", api_key="anything", max_retries=0).models.list()
 
     assert [model.id for model in models] == ["kzru-rag", "kzru-rag-extractive"]
+
+
+def test_every_refusal_under_v1_is_in_openais_error_shape(app) -> None:
+    """A body that is not UTF-8, a path the API does not serve and a wrong method each get {"error": {...}} saying what
+    to send (they got FastAPI's {"detail": ...}, which OpenAI clients show as a bare status)."""
+    url, _ = app
+    headers = {"Authorization": f"Bearer {PASSWORD}", "Content-Type": "application/json"}
+    body = '{"model": "kzru-rag", "messages": [{"role": "user", "content": "Где форум?"}]}'
+
+    not_utf8 = httpx.post(f"{url}/v1/chat/completions", content=body.encode("cp1251"), headers=headers, timeout=60)
+    no_route = httpx.post(f"{url}/v1/embeddings", json={"model": "kzru-rag", "input": "форум"}, headers=headers)
+    wrong_method = httpx.get(f"{url}/v1/chat/completions", headers=headers)
+
+    assert (not_utf8.status_code, no_route.status_code, wrong_method.status_code) == (400, 404, 405)
+    messages = []
+    for response in (not_utf8, no_route, wrong_method):
+        assert set(response.json()) == {"error"}
+        assert response.json()["error"]["type"] == "invalid_request_error"
+        messages.append(response.json()["error"]["message"])
+    assert "UTF-8" in messages[0]
+    assert "POST /v1/embeddings" in messages[1] and "/v1/chat/completions" in messages[1]
+    assert "GET /v1/chat/completions" in messages[2] and "POST" in messages[2]
+    assert wrong_method.headers["allow"] == "POST"
+    with pytest.raises(openai.NotFoundError, match="POST /v1/embeddings"):
+        client(url).embeddings.create(model="kzru-rag", input="форум")
+
+
+def test_more_than_one_choice_is_refused_not_silently_cut_to_one(app) -> None:
+    """`n` > 1 asks for several answers; the API gives one, so it says so (it answered with one choice)."""
+    url, _ = app
+    api = client(url)
+    asked = {"model": "kzru-rag", "messages": [{"role": "user", "content": QUESTION}]}
+
+    with pytest.raises(openai.BadRequestError, match="n must be 1") as refused:
+        api.chat.completions.create(**asked, n=2)
+
+    assert refused.value.body["param"] == "n"
+    assert len(api.chat.completions.create(**asked, n=1).choices) == 1

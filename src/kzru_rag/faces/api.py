@@ -9,8 +9,10 @@
   stream's last chunk, is a `replies.Reply`: status, confidence, mode and the cited passages (marker [n] is
   `citations[n - 1]`: document, title, paragraph, page, start, end, text). Optional `k`: passages to retrieve;
   optional `documents`: answer from these documents alone (names as `kzru-rag documents list` and the MCP tool
-  `list_documents` give them; an unknown name is a 400). Other request fields (temperature, max_tokens, …) are
-  accepted and ignored; `usage` counts no tokens (zeros).
+  `list_documents` give them; an unknown name is a 400). `n` must be 1 (one answer per question). Other request
+  fields (temperature, max_tokens, …) are accepted and ignored; `usage` counts no tokens (zeros).
+
+Every refusal, a path or method the API does not serve included, is an error in OpenAI's shape.
 
 With a password (`KZRU_RAG_AUTH=user:password`) every request needs it as its bearer key
 (`Authorization: Bearer <password>`); otherwise the answer is 401 and nothing else.
@@ -32,6 +34,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from kzru_rag.errors import KzruRagError
@@ -58,14 +61,18 @@ class ChatRequest(BaseModel):
     model: str
     messages: list[ChatMessage]
     stream: bool = False
+    n: int | None = None
+    """Choices to give: only 1 (None: 1)."""
     k: int | None = None
     documents: list[str] | None = None
     """Answer from these documents alone (None or empty: all)."""
 
 
-def error(status: int, message: str, kind: str = "invalid_request_error", code: str | None = None) -> JSONResponse:
+def error(
+    status: int, message: str, kind: str = "invalid_request_error", code: str | None = None, param: str | None = None
+) -> JSONResponse:
     """An error in OpenAI's shape: {"error": {"message", "type", "param", "code"}}."""
-    body = {"error": {"message": message, "type": kind, "param": None, "code": code}}
+    body = {"error": {"message": message, "type": kind, "param": param, "code": code}}
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse(body, status_code=status, headers=headers)
 
@@ -112,6 +119,18 @@ def _invalid(problem: dict[str, Any]) -> str:
     return f"{where}: {message}" if where else message or "the body must be a JSON object"
 
 
+def _refusal(request: Request, exc: HTTPException) -> str:
+    """What a refusal by the framework (no such path, a wrong method, an unreadable body) says to the client."""
+    asked = f"{request.method} {request.url.path}"
+    if exc.status_code == 404:
+        return f"Invalid URL ({asked}): this API serves GET /v1/models and POST /v1/chat/completions"
+    if exc.status_code == 405:
+        return f"{asked} is not served: use {(exc.headers or {}).get('Allow', 'another method')}"
+    if exc.status_code == 400:
+        return "invalid request: the body could not be read: send a JSON object encoded in UTF-8"
+    return str(exc.detail)
+
+
 def _model(name: str) -> dict[str, Any]:
     return {"id": name, "object": "model", "created": 0, "owned_by": "kzru-rag"}
 
@@ -137,6 +156,12 @@ def create_api(library: Library, password: str | None = None) -> ASGIApp:
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         return error(400, f"invalid request: {_invalid(exc.errors()[0] if exc.errors() else {})}")
 
+    @api.exception_handler(HTTPException)
+    async def refused(request: Request, exc: HTTPException) -> JSONResponse:
+        refusal = error(exc.status_code, _refusal(request, exc))
+        refusal.headers.update(exc.headers or {})  # a 405's Allow
+        return refusal
+
     @api.get("/models")
     def models() -> dict[str, Any]:
         return {"object": "list", "data": [_model(name) for name in MODELS]}
@@ -151,6 +176,8 @@ def create_api(library: Library, password: str | None = None) -> ASGIApp:
     def chat(request: ChatRequest) -> JSONResponse | StreamingResponse:
         if request.model not in MODELS:
             return error(404, f"no model {request.model!r}: use one of {', '.join(MODELS)}", code="model_not_found")
+        if request.n not in (None, 1):
+            return error(400, f"n must be 1: kzru-rag gives one answer per question (asked for {request.n})", param="n")
         try:
             question, history = conversation(request.messages)
             k = library.k if request.k is None else request.k
