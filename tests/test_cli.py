@@ -10,6 +10,7 @@ import pytest
 from conftest import DEV_SET
 from kzru_rag.faces.cli import main
 from kzru_rag.faces.cli.common import place
+from kzru_rag.faces.replies import Passage, Reply
 from kzru_rag.schema import Hit
 
 
@@ -19,6 +20,40 @@ def test_search_json(capsys):
     assert len(hits) == 3
     assert "МГИМО" in hits[0]["text"]
     assert {"text", "score", "doc_id", "start", "end", "chunk_id", "metadata"} <= hits[0].keys()
+
+
+def same_as(printed: dict, record: dict) -> None:
+    """`printed` (a `--json` record) carries every field of `record` (what the API and MCP give) under its name, with
+    its value."""
+    record = json.loads(json.dumps(record, ensure_ascii=False))
+    assert {key: printed.get(key) for key in record} == record
+
+
+def test_ask_and_search_json_give_the_api_and_mcp_fields_under_their_names(capsys):
+    """`ask --json` is the API's `kzru_rag` record (MCP `ask`'s result) and `search --json` MCP `search_passages`'s
+    passages, each with the Python API's fields besides (they gave `doc_id` and `metadata` where the API and MCP give
+    `document`, `title`, `paragraph` and `page`)."""
+    from kzru_rag.answering.assistant import Assistant
+    from kzru_rag.retrieval.retriever import Retriever
+
+    question = "Где открыт филиал МГИМО?"
+    retriever = Retriever.load()
+    assert main(["ask", question, "--no-llm", "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert main(["search", question, "-k", "3", "--json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+
+    reply = Reply.of(Assistant(retriever).ask(question)).to_dict()
+    same_as(printed, {key: value for key, value in reply.items() if key != "citations"})
+    assert len(printed["citations"]) == len(reply["citations"]) >= 1
+    for cited, passage in zip(printed["citations"], reply["citations"]):
+        same_as(cited, passage)
+    hits = retriever.search(question, k=3)
+    assert len(found) == len(hits) == 3
+    for hit, passage in zip(found, hits):
+        same_as(hit, Passage.of(passage).to_dict())
+    assert {"abstained", "query_used", "hits", "reasons", "signals", "flagged"} <= printed.keys()
+    assert {"doc_id", "chunk_id", "metadata"} <= printed["hits"][0].keys() & found[0].keys()
 
 
 def test_search_text_shows_place_in_document(capsys):

@@ -1,15 +1,16 @@
 """What the machine faces (the OpenAI-compatible API, the MCP tools) say about an answer: typed, JSON-ready records.
 
 `Reply` is an `Answer` as a client needs it: its text with [n] markers, status, confidence and the cited passages,
-where marker [n] is `citations[n - 1]`; `Passage` is one passage with its place in its document.
+where marker [n] is `citations[n - 1]`; `Passage` is one passage with its place in its document. The command line's
+`--json` prints `FullReply` and `FullPassage`: the same fields under the same names, and the Python API's besides.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from kzru_rag.schema import Answer, Hit
+from kzru_rag.schema import AbstentionReason, Answer, Hit, Signals
 
 MAX_PASSAGES = 10
 """The most passages a face asks the retriever for (the chat's slider, the API's and the MCP tools' `k`)."""
@@ -76,3 +77,55 @@ class Reply:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True, kw_only=True)
+class FullPassage(Passage):
+    """A `Passage` with the `Hit`'s own fields besides (`kzru-rag search --json`, `ask --json`): `doc_id` (the
+    `document`), `chunk_id`, `metadata`, the parts of the score (`signals`) and the passage's `sentences`."""
+
+    doc_id: str
+    chunk_id: str
+    metadata: dict[str, Any]
+    signals: dict[str, float]
+    sentences: tuple[tuple[int, int, float], ...]
+
+    @classmethod
+    def of(cls, hit: Hit) -> "FullPassage":
+        passage = Passage.of(hit)
+        return cls(
+            **{f.name: getattr(passage, f.name) for f in fields(Passage)},
+            doc_id=hit.doc_id,
+            chunk_id=hit.chunk_id,
+            metadata=hit.metadata,
+            signals=hit.signals,
+            sentences=hit.sentences,
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class FullReply(Reply):
+    """A `Reply` whose passages are `FullPassage`s, with the `Answer`'s other fields besides (`kzru-rag ask
+    --json`): `abstained`, the `query_used`, all retrieved `hits`, whether the LLM's citations were `flagged`, the
+    abstention `reasons` and the confidence's `signals`."""
+
+    abstained: bool
+    query_used: str
+    hits: list[FullPassage]
+    flagged: bool
+    reasons: list[AbstentionReason]
+    signals: Signals | None
+
+    @classmethod
+    def of(cls, answer: Answer) -> "FullReply":
+        reply = Reply.of(answer)
+        return cls(
+            **{f.name: getattr(reply, f.name) for f in fields(Reply) if f.name != "citations"},
+            citations=[FullPassage.of(hit) for hit in answer.citations],
+            abstained=answer.abstained,
+            query_used=answer.query_used,
+            hits=[FullPassage.of(hit) for hit in answer.hits],
+            flagged=answer.flagged,
+            reasons=answer.reasons,
+            signals=answer.signals,
+        )
