@@ -2,6 +2,7 @@
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 
@@ -12,6 +13,7 @@ from kzru_rag.faces.cli import main
 from kzru_rag.faces.cli.common import place
 from kzru_rag.faces.replies import Passage, Reply
 from kzru_rag.schema import Hit
+from kzru_rag.stores.layout import default_index_path
 
 
 def test_search_json(capsys):
@@ -54,6 +56,26 @@ def test_ask_and_search_json_give_the_api_and_mcp_fields_under_their_names(capsy
         same_as(hit, Passage.of(passage).to_dict())
     assert {"abstained", "query_used", "hits", "reasons", "signals", "flagged"} <= printed.keys()
     assert {"doc_id", "chunk_id", "metadata"} <= printed["hits"][0].keys() & found[0].keys()
+
+
+def test_documents_list_json_gives_the_mcp_tools_fields_under_their_names(tmp_path, capsys):
+    """`documents list --json` rows carry MCP `list_documents`'s fields (`title` and `pages` were missing), and the
+    collection's `source` and `origin` besides."""
+    from dataclasses import asdict
+
+    from kzru_rag.faces.mcp import documents
+    from kzru_rag.library import Library
+
+    index = tmp_path / "index"
+    shutil.copytree(default_index_path(), index)
+    assert main(["documents", "list", "--index", str(index), "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+
+    listed = [asdict(row) for row in documents(Library.open(index))]
+    assert len(printed) == len(listed) >= 1
+    for row, record in zip(printed, listed):
+        same_as(row, record)
+    assert {"source", "origin"} <= printed[0].keys()
 
 
 def test_search_text_shows_place_in_document(capsys):

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -20,7 +19,7 @@ from mcp.server.fastmcp import FastMCP
 from pydantic import Field
 
 from kzru_rag.faces.api import ANSWERS_AT_ONCE
-from kzru_rag.faces.replies import MAX_PASSAGES, Passage, Reply
+from kzru_rag.faces.replies import MAX_PASSAGES, DocumentInfo, Passage, Reply
 from kzru_rag.library import Library
 
 INSTRUCTIONS = (
@@ -35,18 +34,6 @@ Within = Annotated[
     list[str] | None,
     Field(description="answer from these documents alone (names as list_documents gives them); omit for all"),
 ]
-
-
-@dataclass(frozen=True)
-class DocumentInfo:
-    """A document of the collection: `state` "indexed" (searchable), "changed", "removed", "replaced" or
-    "pending" (added, searchable after the next rebuild); `chars` its characters (None: unreadable)."""
-
-    name: str
-    title: str
-    state: str
-    chars: int | None
-    pages: int | None
 
 
 def create_server(library: Library, host: str = "127.0.0.1") -> FastMCP:
@@ -101,13 +88,7 @@ def create_server(library: Library, host: str = "127.0.0.1") -> FastMCP:
 def documents(library: Library) -> list[DocumentInfo]:
     """The collection's documents, indexed ones first (`Library.entries`), with their titles and page counts."""
     indexed = library.retriever.index.documents
-    rows = []
-    for entry in library.entries():
-        document = indexed.get(entry.name)
-        title = str(document.metadata.get("title", entry.name)) if document else entry.name
-        pages = len(document.pages) if document and document.pages else None
-        rows.append(DocumentInfo(entry.name, title, entry.state, entry.chars, pages))
-    return rows
+    return [DocumentInfo.of(entry, indexed) for entry in library.entries()]
 
 
 def run_stdio(index: str | Path | None = None, documents_dir: str | Path | None = None, k: int = 5) -> None:

@@ -2,15 +2,21 @@
 
 `Reply` is an `Answer` as a client needs it: its text with [n] markers, status, confidence and the cited passages,
 where marker [n] is `citations[n - 1]`; `Passage` is one passage with its place in its document. The command line's
-`--json` prints `FullReply` and `FullPassage`: the same fields under the same names, and the Python API's besides.
+`--json` prints `FullReply`, `FullPassage` and `FullDocumentInfo`: the same fields under the same names, and the
+Python API's besides. `DocumentInfo` is a document of the collection (MCP `list_documents`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kzru_rag.schema import AbstentionReason, Answer, Hit, Signals
+
+if TYPE_CHECKING:
+    from kzru_rag.ingest.documents import Document
+    from kzru_rag.library import DocumentEntry
 
 MAX_PASSAGES = 10
 """The most passages a face asks the retriever for (the chat's slider, the API's and the MCP tools' `k`)."""
@@ -129,3 +135,37 @@ class FullReply(Reply):
             reasons=answer.reasons,
             signals=answer.signals,
         )
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    """A document of the collection: `state` "indexed" (searchable), "changed", "removed", "replaced" or
+    "pending" (added, searchable after the next rebuild); `chars` its characters (None: unreadable)."""
+
+    name: str
+    title: str
+    state: str
+    chars: int | None
+    pages: int | None
+
+    @classmethod
+    def of(cls, entry: DocumentEntry, indexed: Mapping[str, Document]) -> "DocumentInfo":
+        """`entry` with its title and page count from the index's documents (`indexed`; none when not indexed)."""
+        document = indexed.get(entry.name)
+        title = str(document.metadata.get("title", entry.name)) if document else entry.name
+        pages = len(document.pages) if document and document.pages else None
+        return cls(entry.name, title, entry.state, entry.chars, pages)
+
+
+@dataclass(frozen=True, kw_only=True)
+class FullDocumentInfo(DocumentInfo):
+    """A `DocumentInfo` with where the document comes from (`kzru-rag documents list --json`): its `source` and
+    `origin` ("bundled", "added" or "file")."""
+
+    source: str
+    origin: str
+
+    @classmethod
+    def of(cls, entry: DocumentEntry, indexed: Mapping[str, Document]) -> "FullDocumentInfo":
+        info = DocumentInfo.of(entry, indexed)
+        return cls(**asdict(info), source=entry.source, origin=entry.origin)
