@@ -147,6 +147,33 @@ def test_a_bad_argument_is_a_tool_error_the_agent_can_read(app) -> None:
     assert result.isError and "50" in result.content[0].text
 
 
+def test_invalid_arguments_are_one_line_naming_each_wrong_argument(app) -> None:
+    """A tool called with wrong arguments says which and why in one line (it gave pydantic's report: several lines
+    and a link to pydantic's site)."""
+    url, _ = app
+
+    async def calls(session: ClientSession) -> list[Any]:
+        return [
+            await session.call_tool("ask", {"question": QUESTION, "k": 0}),
+            await session.call_tool("ask", {}),
+            await session.call_tool("search_passages", {"query": 5, "k": 50}),
+        ]
+
+    results = over_http(url, calls)
+
+    assert all(result.isError for result in results)
+    small, missing, both = (result.content[0].text for result in results)
+    for text in (small, missing, both):
+        assert "\n" not in text and "pydantic" not in text, text
+    assert small == "Error executing tool ask: invalid arguments: k: Input should be greater than or equal to 1 (got 0)"
+    assert missing == "Error executing tool ask: invalid arguments: question: Field required"
+    assert (
+        both.startswith("Error executing tool search_passages: invalid arguments: query: ")
+        and "; k: " in both
+        and "(got 50)" in both
+    )
+
+
 @pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong-key"}])
 def test_without_the_password_mcp_answers_401_and_nothing_else(app, headers: dict[str, str]) -> None:
     url, _ = app

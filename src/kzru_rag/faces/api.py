@@ -26,7 +26,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -109,13 +109,17 @@ def conversation(messages: list[ChatMessage]) -> tuple[str, list[Message]]:
     return _text(messages[-1].content), history
 
 
-def _invalid(problem: dict[str, Any]) -> str:
-    """What is wrong with a request, from the first of its validation errors."""
+def what_is_wrong(problem: Mapping[str, Any]) -> str:
+    """What is wrong with a request, from one of its validation errors (pydantic's dict: `type`, `loc`, `msg`,
+    `input`), with the value given when it is short."""
     if problem.get("type") == "json_invalid":
         at = next((part for part in problem.get("loc", ()) if isinstance(part, int)), None)
         return "the body is not valid JSON" + (f" (at character {at})" if at is not None else "")
     where = ".".join(str(part) for part in problem.get("loc", ()) if part != "body")
     message = str(problem.get("msg", "")).strip()
+    given = problem.get("input")
+    if where and isinstance(given, (str, int, float)) and len(repr(given)) <= 40:
+        message += f" (got {given!r})"
     return f"{where}: {message}" if where else message or "the body must be a JSON object"
 
 
@@ -154,7 +158,7 @@ def create_api(library: Library, password: str | None = None) -> ASGIApp:
 
     @api.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return error(400, f"invalid request: {_invalid(exc.errors()[0] if exc.errors() else {})}")
+        return error(400, f"invalid request: {what_is_wrong(exc.errors()[0] if exc.errors() else {})}")
 
     @api.exception_handler(HTTPException)
     async def refused(request: Request, exc: HTTPException) -> JSONResponse:

@@ -12,13 +12,14 @@ import contextlib
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import anyio
 from mcp.server.fastmcp import FastMCP
-from pydantic import Field
+from mcp.server.fastmcp.exceptions import ToolError
+from pydantic import Field, ValidationError
 
-from kzru_rag.faces.api import ANSWERS_AT_ONCE
+from kzru_rag.faces.api import ANSWERS_AT_ONCE, what_is_wrong
 from kzru_rag.faces.replies import MAX_PASSAGES, DocumentInfo, Passage, Reply
 from kzru_rag.library import Library
 
@@ -36,9 +37,22 @@ Within = Annotated[
 ]
 
 
+class _Server(FastMCP):
+    """FastMCP whose tools refuse invalid arguments in one line naming each wrong one (not pydantic's report)."""
+
+    async def call_tool(self, name: str, arguments: dict[str, Any]) -> Any:
+        try:
+            return await super().call_tool(name, arguments)
+        except ToolError as err:
+            if not isinstance(err.__cause__, ValidationError):
+                raise
+            wrong = "; ".join(what_is_wrong(problem) for problem in err.__cause__.errors())
+            raise ToolError(f"Error executing tool {name}: invalid arguments: {wrong}") from err.__cause__
+
+
 def create_server(library: Library, host: str = "127.0.0.1") -> FastMCP:
     """The MCP server over `library` (`host`: where the app listens, for the transport's host checks)."""
-    server = FastMCP("kzru-rag", instructions=INSTRUCTIONS, host=host, streamable_http_path="/")
+    server = _Server("kzru-rag", instructions=INSTRUCTIONS, host=host, streamable_http_path="/")
     slots = anyio.CapacityLimiter(ANSWERS_AT_ONCE)
 
     @server.tool()
