@@ -219,3 +219,18 @@ def test_kzru_rag_mcp_ends_quietly_when_the_agent_closes_its_input(tmp_path: Pat
 
     assert json.loads(done.stdout.splitlines()[0])["result"]["serverInfo"]["name"] == "kzru-rag"
     assert (done.returncode, done.stderr.strip()) == (0, "")
+
+
+@pytest.mark.parametrize("k", ["0", "11"])
+def test_kzru_rag_mcp_refuses_a_k_its_tools_would_refuse(tmp_path: Path, k: str) -> None:
+    """`kzru-rag mcp -k 50` served `ask` with a default of 50 passages beside a schema whose maximum is 10."""
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "kzru-rag"), "mcp", "--index", str(copy_index(tmp_path)), "-k", k],
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == "error: k (passages per answer) must be between 1 and 10\n"

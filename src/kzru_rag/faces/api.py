@@ -38,7 +38,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from kzru_rag.errors import KzruRagError
-from kzru_rag.faces.replies import MAX_PASSAGES, Reply
+from kzru_rag.faces.replies import Reply, check_passages
 from kzru_rag.library import Library
 from kzru_rag.schema import Answer, Message
 
@@ -184,9 +184,7 @@ def create_api(library: Library, password: str | None = None) -> ASGIApp:
             return error(400, f"n must be 1: kzru-rag gives one answer per question (asked for {request.n})", param="n")
         try:
             question, history = conversation(request.messages)
-            k = library.k if request.k is None else request.k
-            if not 1 <= k <= MAX_PASSAGES:
-                raise ValueError(f"k (passages per answer) must be between 1 and {MAX_PASSAGES}")
+            k = check_passages(library.k if request.k is None else request.k)
             items = _answering(library, slots, Asked(question, history, k, MODELS[request.model], request.documents))
             first = next(items)  # a bad question is refused here, before a stream starts
         except (KzruRagError, ValueError) as err:

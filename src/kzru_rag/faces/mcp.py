@@ -20,7 +20,7 @@ from mcp.server.fastmcp.exceptions import ToolError
 from pydantic import Field, ValidationError
 
 from kzru_rag.faces.api import ANSWERS_AT_ONCE, what_is_wrong
-from kzru_rag.faces.replies import MAX_PASSAGES, DocumentInfo, Passage, Reply
+from kzru_rag.faces.replies import MAX_PASSAGES, DocumentInfo, Passage, Reply, check_passages
 from kzru_rag.library import Library
 
 INSTRUCTIONS = (
@@ -111,6 +111,7 @@ def run_stdio(index: str | Path | None = None, documents_dir: str | Path | None 
     While loading, anything printed goes to stderr, so stdout carries only the protocol."""
     from kzru_rag.answering.llm import llm_from_config
 
+    check_passages(k)
     with contextlib.redirect_stdout(sys.stderr):
         library = Library.open(index, llm=llm_from_config(), k=k, documents_dir=documents_dir)
     create_server(library).run("stdio")

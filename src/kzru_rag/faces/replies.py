@@ -22,6 +22,13 @@ MAX_PASSAGES = 10
 """The most passages a face asks the retriever for (the chat's slider, the API's and the MCP tools' `k`)."""
 
 
+def check_passages(k: int) -> int:
+    """`k`, the passages per answer, when a face serves it (1 to MAX_PASSAGES); ValueError saying the range if not."""
+    if not 1 <= k <= MAX_PASSAGES:
+        raise ValueError(f"k (passages per answer) must be between 1 and {MAX_PASSAGES}")
+    return k
+
+
 @dataclass(frozen=True)
 class Passage:
     """A passage of a document: `text` is the document's text[start:end]; `page` (PDFs and scans) and `paragraph`

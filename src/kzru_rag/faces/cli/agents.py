@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 
 from kzru_rag.faces.cli.common import index_option
+from kzru_rag.faces.replies import MAX_PASSAGES
 
 
 def add_mcp_command(commands: argparse._SubParsersAction) -> None:
@@ -16,7 +17,12 @@ def add_mcp_command(commands: argparse._SubParsersAction) -> None:
     command.add_argument(
         "--documents", metavar="DIR", help="folder of added documents (default: documents/ beside the index folder)"
     )
-    command.add_argument("-k", type=int, default=5, help="passages per answer (default 5)")
+    command.add_argument(
+        "-k",
+        type=int,
+        default=5,
+        help=f"passages per answer, 1 to {MAX_PASSAGES} (default 5; `ask` may ask for others)",
+    )
     command.set_defaults(run=run_mcp)
 
 
