@@ -88,6 +88,26 @@ def test_a_streamed_answer_is_the_same_and_its_last_chunk_carries_the_citations(
     assert all("kzru_rag" not in (chunk.model_extra or {}) for chunk in chunks[:-1])
 
 
+def test_a_stream_asked_to_include_usage_ends_with_the_usage_chunk(app) -> None:
+    """`stream_options.include_usage`, as OpenAI sends it: a last chunk with no choices and the usage (none came)."""
+    url, library = app
+
+    chunks = list(
+        client(url).chat.completions.create(
+            model="kzru-rag-extractive",
+            messages=[{"role": "user", "content": QUESTION}],
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
+
+    *answer, usage = chunks
+    assert usage.choices == [] and usage.usage is not None and usage.usage.total_tokens == 0
+    assert all(chunk.usage is None for chunk in answer)
+    assert "".join(chunk.choices[0].delta.content or "" for chunk in answer) == library.assistant.ask(QUESTION).text
+    assert answer[-1].choices[0].finish_reason == "stop" and "kzru_rag" in answer[-1].model_extra
+
+
 def test_the_documents_field_answers_from_the_chosen_documents_alone(app) -> None:
     url, library = app
     api = client(url)

@@ -10,7 +10,8 @@
   `citations[n - 1]`: document, title, paragraph, page, start, end, text). Optional `k`: passages to retrieve;
   optional `documents`: answer from these documents alone (names as `kzru-rag documents list` and the MCP tool
   `list_documents` give them; an unknown name is a 400). `n` must be 1 (one answer per question). Other request
-  fields (temperature, max_tokens, …) are accepted and ignored; `usage` counts no tokens (zeros).
+  fields (temperature, max_tokens, …) are accepted and ignored; `usage` counts no tokens (zeros), and
+  `stream_options.include_usage` ends a stream with the usage chunk, as OpenAI's does.
 
 Every refusal, a path or method the API does not serve included, is an error in OpenAI's shape.
 
@@ -56,11 +57,18 @@ class ChatMessage(BaseModel):
     content: str | list[dict[str, Any]] | None = None
 
 
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    include_usage: bool = False
+    """End a stream with a chunk of no choices and the usage (the other chunks' `usage` is null)."""
+
+
 class ChatRequest(BaseModel):
     model_config = ConfigDict(extra="allow")  # temperature, max_tokens, … are accepted and not used
     model: str
     messages: list[ChatMessage]
     stream: bool = False
+    stream_options: StreamOptions | None = None
     n: int | None = None
     """Choices to give: only 1 (None: 1)."""
     k: int | None = None
@@ -190,7 +198,7 @@ def create_api(library: Library, password: str | None = None) -> ASGIApp:
         except (KzruRagError, ValueError) as err:
             log.info("/v1/chat/completions refused: %s", err)
             return error(400, str(err))
-        completion = Completion(request.model)
+        completion = Completion(request.model, bool(request.stream_options and request.stream_options.include_usage))
         if request.stream:
             return StreamingResponse(completion.events(first, items), media_type="text/event-stream")
         answer = [item for item in _chain(first, items) if isinstance(item, Answer)][-1]
@@ -219,11 +227,16 @@ def _answering(library: Library, slots: threading.BoundedSemaphore, asked: Asked
         )
 
 
-class Completion:
-    """The chat.completion (or its chunks) of one answer."""
+USAGE = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+"""The usage of every answer: kzru-rag counts no tokens."""
 
-    def __init__(self, model: str) -> None:
+
+class Completion:
+    """The chat.completion (or its chunks) of one answer; `usage`: a stream ends with the usage chunk."""
+
+    def __init__(self, model: str, usage: bool = False) -> None:
         self.model = model
+        self.usage = usage
         self.id = f"chatcmpl-{uuid.uuid4().hex}"
         self.created = int(time.time())
 
@@ -236,13 +249,16 @@ class Completion:
             "choices": [
                 {"index": 0, "message": {"role": "assistant", "content": content_of(answer)}, "finish_reason": "stop"}
             ],
-            "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+            "usage": USAGE,
             "kzru_rag": Reply.of(answer).to_dict(),
         }
 
     def _chunk(self, delta: dict[str, str], finish: str | None = None, **extra: Any) -> str:
-        choice = {"index": 0, "delta": delta, "finish_reason": finish}
-        body = {**self._head("chat.completion.chunk"), "choices": [choice], **extra}
+        return self._event(choices=[{"index": 0, "delta": delta, "finish_reason": finish}], **extra)
+
+    def _event(self, **fields: Any) -> str:
+        """One chunk as a server-sent event (`usage` null, when the stream ends with the usage chunk)."""
+        body = {**self._head("chat.completion.chunk"), **({"usage": None} if self.usage else {}), **fields}
         return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
 
     def events(self, first: str | Answer, items: Iterator[str | Answer]) -> Iterator[str]:
@@ -258,6 +274,8 @@ class Completion:
                     if item.notice:
                         yield self._chunk({"content": f"\n\n⚠ {item.notice}"})
                     yield self._chunk({}, "stop", kzru_rag=Reply.of(item).to_dict())
+                    if self.usage:
+                        yield self._event(choices=[], usage=USAGE)
                 else:
                     streamed += item
                     yield self._chunk({"content": item})
