@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -202,7 +203,8 @@ def test_kzru_rag_mcp_serves_the_tools_over_stdio(tmp_path: Path, embedder) -> N
 
 def test_kzru_rag_mcp_ends_quietly_when_the_agent_closes_its_input(tmp_path: Path) -> None:
     """An agent that is done closes the server's stdin: the server answers what it was asked and exits with 0,
-    writing no error (it printed «error: I/O operation on closed file.» and exited with 2)."""
+    writing no error (it printed «error: I/O operation on closed file.» and exited with 2). The server names itself
+    with kzru-rag's version (it gave the MCP SDK's)."""
     initialize = {
         "jsonrpc": "2.0",
         "id": 1,
@@ -217,7 +219,8 @@ def test_kzru_rag_mcp_ends_quietly_when_the_agent_closes_its_input(tmp_path: Pat
         timeout=120,
     )
 
-    assert json.loads(done.stdout.splitlines()[0])["result"]["serverInfo"]["name"] == "kzru-rag"
+    server = json.loads(done.stdout.splitlines()[0])["result"]["serverInfo"]
+    assert (server["name"], server["version"]) == ("kzru-rag", version("kzru-rag"))
     assert (done.returncode, done.stderr.strip()) == (0, "")
 
 

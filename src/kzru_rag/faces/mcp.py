@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+from importlib.metadata import version
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -38,7 +39,12 @@ Within = Annotated[
 
 
 class _Server(FastMCP):
-    """FastMCP whose tools refuse invalid arguments in one line naming each wrong one (not pydantic's report)."""
+    """FastMCP that names itself with kzru-rag's version (not the MCP SDK's) and whose tools refuse invalid
+    arguments in one line naming each wrong one (not pydantic's report)."""
+
+    def __init__(self, *args: Any, **options: Any) -> None:
+        super().__init__(*args, **options)
+        self._mcp_server.version = version("kzru-rag")  # FastMCP takes no version: its low-level server does
 
     async def call_tool(self, name: str, arguments: dict[str, Any]) -> Any:
         try:
