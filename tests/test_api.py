@@ -152,6 +152,20 @@ def test_a_bad_request_is_refused_in_one_line(app) -> None:
         api.chat.completions.create(model="kzru-rag", messages=[{"role": "user", "content": ""}])
 
 
+def test_a_question_of_content_parts_is_read_from_its_text_parts(app) -> None:
+    """Content parts, as clients that send pictures write every message: the text parts are the question; a
+    question with no text part is refused saying so (it was called empty, and the client sent something)."""
+    url, library = app
+    api = client(url)
+    parts = [{"type": "text", "text": QUESTION}, {"type": "image_url", "image_url": {"url": "data:image/png;base64,"}}]
+
+    answered = api.chat.completions.create(model="kzru-rag", messages=[{"role": "user", "content": parts}])
+
+    assert answered.choices[0].message.content == library.assistant.ask(QUESTION).text
+    with pytest.raises(openai.BadRequestError, match="the question has no text: kzru-rag reads only text parts"):
+        api.chat.completions.create(model="kzru-rag", messages=[{"role": "user", "content": parts[1:]}])
+
+
 def test_a_body_that_is_not_a_request_is_refused_with_what_is_wrong(app) -> None:
     url, _ = app
     headers = {"Authorization": f"Bearer {PASSWORD}", "Content-Type": "application/json"}

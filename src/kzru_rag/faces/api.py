@@ -106,7 +106,8 @@ def require_key(app: ASGIApp, password: str | None) -> ASGIApp:
 
 
 def conversation(messages: list[ChatMessage]) -> tuple[str, list[Message]]:
-    """(question, history) of a chat request's messages; ValueError when the last message is not the user's."""
+    """(question, history) of a chat request's messages; ValueError when the last message is not the user's, or has
+    content parts but no text part."""
     if not messages or messages[-1].role != "user":
         raise ValueError("the last message must be the user's question")
     history = [
@@ -114,7 +115,10 @@ def conversation(messages: list[ChatMessage]) -> tuple[str, list[Message]]:
         for m in messages[:-1]
         if m.role in ("user", "assistant") and m.content
     ]
-    return _text(messages[-1].content), history
+    question = _text(messages[-1].content)
+    if isinstance(messages[-1].content, list) and messages[-1].content and not question:
+        raise ValueError('the question has no text: kzru-rag reads only text parts ({"type": "text", "text": …})')
+    return question, history
 
 
 def what_is_wrong(problem: Mapping[str, Any]) -> str:
