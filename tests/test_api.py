@@ -108,6 +108,22 @@ def test_a_stream_asked_to_include_usage_ends_with_the_usage_chunk(app) -> None:
     assert answer[-1].choices[0].finish_reason == "stop" and "kzru_rag" in answer[-1].model_extra
 
 
+def test_a_stream_is_framed_as_server_sent_events_that_no_proxy_or_cache_holds_back(app) -> None:
+    """Each event a `data:` line and a blank line, ending with `data: [DONE]`; the headers keep caches and proxies
+    such as nginx from buffering the stream (there were none)."""
+    url, _ = app
+    body = {"model": "kzru-rag", "stream": True, "messages": [{"role": "user", "content": QUESTION}]}
+    headers = {"Authorization": f"Bearer {PASSWORD}"}
+
+    with httpx.stream("POST", f"{url}/v1/chat/completions", json=body, headers=headers, timeout=120) as response:
+        text = response.read().decode()
+
+    assert response.headers["content-type"].startswith("text/event-stream")
+    assert response.headers["cache-control"] == "no-cache" and response.headers["x-accel-buffering"] == "no"
+    events = text.split("\n\n")
+    assert events[-2:] == ["data: [DONE]", ""] and all(event.startswith("data: {") for event in events[:-2])
+
+
 def test_the_documents_field_answers_from_the_chosen_documents_alone(app) -> None:
     url, library = app
     api = client(url)

@@ -47,6 +47,8 @@ log = logging.getLogger(__name__)
 
 MODELS = {"kzru-rag": True, "kzru-rag-extractive": False}
 """Model id → whether it answers with the configured LLM."""
+STREAMING = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+"""Headers of a stream: no cache or proxy (nginx) holds its events back."""
 ANSWERS_AT_ONCE = 2
 """Answers computed at the same time (the others wait), as the chat's queue allows."""
 
@@ -204,7 +206,7 @@ def create_api(library: Library, password: str | None = None) -> ASGIApp:
             return error(400, str(err))
         completion = Completion(request.model, bool(request.stream_options and request.stream_options.include_usage))
         if request.stream:
-            return StreamingResponse(completion.events(first, items), media_type="text/event-stream")
+            return StreamingResponse(completion.events(first, items), media_type="text/event-stream", headers=STREAMING)
         answer = [item for item in _chain(first, items) if isinstance(item, Answer)][-1]
         return JSONResponse(completion.whole(answer))
 
