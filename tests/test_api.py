@@ -154,6 +154,17 @@ def test_a_wrong_or_missing_key_gets_401_and_nothing_else(app, key: str) -> None
     assert "Уральск" not in bare.text
 
 
+def test_the_key_is_taken_whatever_the_case_of_its_scheme(app) -> None:
+    """HTTP's auth scheme is case-insensitive (RFC 9110, 11.1): `bearer KEY` is the key too (it got 401)."""
+    url, _ = app
+
+    for scheme in ("bearer", "BEARER"):
+        listed = httpx.get(f"{url}/v1/models", headers={"Authorization": f"{scheme} {PASSWORD}"}, timeout=30)
+        assert listed.status_code == 200, scheme
+    assert httpx.get(f"{url}/v1/models", headers={"Authorization": f"Basic {PASSWORD}"}).status_code == 401
+    assert httpx.get(f"{url}/v1/models", headers={"Authorization": f"bearer {PASSWORD}x"}).status_code == 401
+
+
 def test_a_bad_request_is_refused_in_one_line(app) -> None:
     url, _ = app
     api = client(url)

@@ -88,16 +88,16 @@ def error(
 
 
 def require_key(app: ASGIApp, password: str | None) -> ASGIApp:
-    """`app` behind a bearer key: every HTTP request without `Authorization: Bearer <password>` gets 401
-    (no check when `password` is None)."""
+    """`app` behind a bearer key: every HTTP request without `Authorization: Bearer <password>` (the scheme in any
+    case) gets 401 (no check when `password` is None)."""
     if not password:
         return app
-    expected = f"Bearer {password}".encode()
+    expected = password.encode()
 
     async def guarded(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            given = dict(scope["headers"]).get(b"authorization", b"")
-            if not hmac.compare_digest(given, expected):
+            scheme, _, key = dict(scope["headers"]).get(b"authorization", b"").partition(b" ")
+            if not (hmac.compare_digest(key, expected) and scheme.lower() == b"bearer"):
                 await error(401, "a wrong or missing API key: use the app's password", code="invalid_api_key")(
                     scope, receive, send
                 )
