@@ -174,6 +174,18 @@ def test_errors_are_one_clear_line(capsys, argv, message):
     assert "Traceback" not in err
 
 
+@pytest.mark.parametrize(
+    "argv,command",
+    [(["mcp", "--bogus"], "kzru-rag mcp"), (["documents", "list", "--bogus"], "kzru-rag documents list")],
+)
+def test_an_unknown_option_names_the_help_of_its_command(capsys, argv, command):
+    """`kzru-rag mcp --bogus` pointed at `kzru-rag --help`, which does not list mcp's options."""
+    assert main(argv) == 2
+    assert capsys.readouterr().err == f"error: unrecognized arguments: --bogus; `{command} --help` lists the options\n"
+    assert main(["ask", "Где форум?", "-v"]) == 2
+    assert "-v goes before the command: `kzru-rag -v ask ...`" in capsys.readouterr().err
+
+
 def test_the_installed_command_runs():
     done = subprocess.run(
         [sys.executable, "-m", "kzru_rag.faces.cli", "search", "", "--json"],
