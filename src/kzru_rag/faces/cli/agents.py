@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from kzru_rag.faces.cli.common import index_option
+from kzru_rag.faces.cli.common import documents_option, index_option
 from kzru_rag.faces.replies import MAX_PASSAGES
 
 
@@ -14,9 +14,7 @@ def add_mcp_command(commands: argparse._SubParsersAction) -> None:
         "mcp", help="serve ask / search_passages / list_documents to an agent over stdio (MCP)"
     )
     index_option(command)
-    command.add_argument(
-        "--documents", metavar="DIR", help="folder of added documents (default: documents/ beside the index folder)"
-    )
+    documents_option(command)
     command.add_argument(
         "-k",
         type=int,
