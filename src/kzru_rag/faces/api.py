@@ -13,7 +13,8 @@
   fields (temperature, max_tokens, …) are accepted and ignored; `usage` counts no tokens (zeros), and
   `stream_options.include_usage` ends a stream with the usage chunk, as OpenAI's does.
 
-Every refusal, a path or method the API does not serve included, is an error in OpenAI's shape.
+Every refusal, a path or method the API does not serve included, is an error in OpenAI's shape; a body over
+MAX_BODY (4 MiB) is a 413.
 
 With a password (`KZRU_RAG_AUTH=user:password`) every request needs it as its bearer key
 (`Authorization: Bearer <password>`); otherwise the answer is 401 and nothing else.
@@ -37,6 +38,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Message as ASGIMessage
 
 from kzru_rag.errors import KzruRagError
 from kzru_rag.faces.replies import Reply, check_passages
@@ -49,6 +51,8 @@ MODELS = {"kzru-rag": True, "kzru-rag-extractive": False}
 """Model id → whether it answers with the configured LLM."""
 STREAMING = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 """Headers of a stream: no cache or proxy (nginx) holds its events back."""
+MAX_BODY = 4 * 2**20
+"""The largest request body the API reads, in bytes (as the MCP server's): a conversation far longer than any."""
 ANSWERS_AT_ONCE = 2
 """Answers computed at the same time (the others wait), as the chat's queue allows."""
 
@@ -105,6 +109,31 @@ def require_key(app: ASGIApp, password: str | None) -> ASGIApp:
         await app(scope, receive, send)
 
     return guarded
+
+
+def limit_body(app: ASGIApp, limit: int = MAX_BODY) -> ASGIApp:
+    """`app` refusing a request body over `limit` bytes with 413: at once when its declared length is over, else
+    as soon as what has come is (a body sent in chunks)."""
+    refusal = f"the request body is over {limit // 2**20} MiB: send a shorter conversation"
+
+    async def limited(scope: Scope, receive: Receive, send: Send) -> None:
+        declared = dict(scope.get("headers", ())).get(b"content-length", b"")
+        if scope["type"] == "http" and declared.isdigit() and int(declared) > limit:
+            await error(413, refusal)(scope, receive, send)
+            return
+        read = 0
+
+        async def counted() -> ASGIMessage:
+            nonlocal read
+            message = await receive()
+            read += len(message.get("body", b""))
+            if read > limit:  # raised while the body is read: the API's handler answers it
+                raise HTTPException(413, refusal)
+            return message
+
+        await app(scope, counted, send)
+
+    return limited
 
 
 def conversation(messages: list[ChatMessage]) -> tuple[str, list[Message]]:
@@ -210,7 +239,7 @@ def create_api(library: Library, password: str | None = None) -> ASGIApp:
         answer = [item for item in _chain(first, items) if isinstance(item, Answer)][-1]
         return JSONResponse(completion.whole(answer))
 
-    return require_key(api, password)
+    return require_key(limit_body(api), password)
 
 
 @dataclass(frozen=True)
