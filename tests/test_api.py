@@ -168,6 +168,22 @@ def test_the_key_is_taken_whatever_the_case_of_its_scheme(app) -> None:
     assert httpx.get(f"{url}/v1/models", headers={"Authorization": f"bearer {PASSWORD}x"}).status_code == 401
 
 
+def test_a_request_to_another_host_name_is_refused_as_the_mcp_server_refuses_it(app) -> None:
+    """Listening on 127.0.0.1, the API answers requests addressed to 127.0.0.1, localhost or [::1] alone, as the MCP
+    server does: a web page that points its own name at 127.0.0.1 (DNS rebinding) cannot read the documents through
+    it (it answered any Host)."""
+    url, _ = app
+    port = url.rsplit(":", 1)[1]
+    key = {"Authorization": f"Bearer {PASSWORD}"}
+
+    for name in (f"localhost:{port}", f"127.0.0.1:{port}", f"[::1]:{port}", "localhost"):
+        assert httpx.get(f"{url}/v1/models", headers={**key, "Host": name}, timeout=30).status_code == 200, name
+    refused = httpx.get(f"{url}/v1/models", headers={**key, "Host": f"rebound.example:{port}"}, timeout=30)
+
+    assert refused.status_code == 421 and set(refused.json()) == {"error"}
+    assert "127.0.0.1" in refused.json()["error"]["message"]
+
+
 def test_a_bad_request_is_refused_in_one_line(app) -> None:
     url, _ = app
     api = client(url)

@@ -51,6 +51,10 @@ MODELS = {"kzru-rag": True, "kzru-rag-extractive": False}
 """Model id → whether it answers with the configured LLM."""
 STREAMING = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 """Headers of a stream: no cache or proxy (nginx) holds its events back."""
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+"""Addresses to listen on that only this machine reaches."""
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
+"""How a request names this machine in its Host header."""
 MAX_BODY = 4 * 2**20
 """The largest request body the API reads, in bytes (as the MCP server's): a conversation far longer than any."""
 ANSWERS_AT_ONCE = 2
@@ -109,6 +113,24 @@ def require_key(app: ASGIApp, password: str | None) -> ASGIApp:
         await app(scope, receive, send)
 
     return guarded
+
+
+def require_host(app: ASGIApp, host: str) -> ASGIApp:
+    """`app` answering only requests addressed to this machine by name (127.0.0.1, localhost, [::1]) when it listens
+    on loopback (`host`), as the MCP server does, so no web page reaches it by DNS rebinding; 421 otherwise."""
+    if host not in LOOPBACK:
+        return app
+
+    async def checked(scope: Scope, receive: Receive, send: Send) -> None:
+        given = dict(scope.get("headers", ())).get(b"host", b"").decode("latin-1")
+        name = given if given.endswith("]") else given.rpartition(":")[0] or given
+        if scope["type"] == "http" and name not in LOOPBACK_NAMES:
+            message = "the API answers requests to 127.0.0.1, localhost or [::1] only: use one of them in the URL"
+            await error(421, message, code="misdirected_request")(scope, receive, send)
+            return
+        await app(scope, receive, send)
+
+    return checked
 
 
 def limit_body(app: ASGIApp, limit: int = MAX_BODY) -> ASGIApp:
@@ -194,8 +216,9 @@ def content_of(answer: Answer) -> str:
     return answer.text + (f"\n\n⚠ {answer.notice}" if answer.notice else "")
 
 
-def create_api(library: Library, password: str | None = None) -> ASGIApp:
-    """The `/v1` application over `library` (mount it at /v1), behind `password` as a bearer key when given."""
+def create_api(library: Library, password: str | None = None, host: str = "127.0.0.1") -> ASGIApp:
+    """The `/v1` application over `library` (mount it at /v1), behind `password` as a bearer key when given (`host`:
+    where the app listens, for the Host check)."""
     api = FastAPI(title="kzru-rag OpenAI-compatible API", docs_url=None, redoc_url=None, openapi_url=None)
     slots = threading.BoundedSemaphore(ANSWERS_AT_ONCE)
 
@@ -239,7 +262,7 @@ def create_api(library: Library, password: str | None = None) -> ASGIApp:
         answer = [item for item in _chain(first, items) if isinstance(item, Answer)][-1]
         return JSONResponse(completion.whole(answer))
 
-    return require_key(limit_body(api), password)
+    return require_host(require_key(limit_body(api), password), host)
 
 
 @dataclass(frozen=True)
