@@ -224,6 +224,11 @@ def test_a_body_that_is_not_a_request_is_refused_with_what_is_wrong(app) -> None
     assert refused('{"model": "kzru-rag",') == "invalid request: the body is not valid JSON (at character 21)"
     assert refused('"вопрос"').startswith("invalid request: Input should be") and "  " not in refused('"вопрос"')
     assert refused('{"model": "kzru-rag"}') == "invalid request: messages: Field required"
+    wrong_k = httpx.post(
+        f"{url}/v1/chat/completions", json={"model": "kzru-rag", "messages": [], "k": "abc"}, headers=headers
+    )
+    assert wrong_k.json()["error"]["param"] == "k", "the field, in OpenAI's `param` (it was null)"
+    assert wrong_k.json()["error"]["message"].endswith("(got 'abc')")
 
 
 def test_a_body_over_the_limit_is_refused_before_it_is_read(app) -> None:

@@ -174,13 +174,18 @@ def conversation(messages: list[ChatMessage]) -> tuple[str, list[Message]]:
     return question, history
 
 
+def field_of(problem: Mapping[str, Any]) -> str:
+    """The request field a validation error is about, dotted ("messages.0.content"; "" for the body itself)."""
+    return ".".join(str(part) for part in problem.get("loc", ()) if part != "body")
+
+
 def what_is_wrong(problem: Mapping[str, Any]) -> str:
     """What is wrong with a request, from one of its validation errors (pydantic's dict: `type`, `loc`, `msg`,
     `input`), with the value given when it is short."""
     if problem.get("type") == "json_invalid":
         at = next((part for part in problem.get("loc", ()) if isinstance(part, int)), None)
         return "the body is not valid JSON" + (f" (at character {at})" if at is not None else "")
-    where = ".".join(str(part) for part in problem.get("loc", ()) if part != "body")
+    where = field_of(problem)
     message = str(problem.get("msg", "")).strip()
     given = problem.get("input")
     if where and isinstance(given, (str, int, float)) and len(repr(given)) <= 40:
@@ -224,7 +229,8 @@ def create_api(library: Library, password: str | None = None, host: str = "127.0
 
     @api.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return error(400, f"invalid request: {what_is_wrong(exc.errors()[0] if exc.errors() else {})}")
+        problem = exc.errors()[0] if exc.errors() else {}
+        return error(400, f"invalid request: {what_is_wrong(problem)}", param=field_of(problem) or None)
 
     @api.exception_handler(HTTPException)
     async def refused(request: Request, exc: HTTPException) -> JSONResponse:
