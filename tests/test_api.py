@@ -6,6 +6,9 @@ every call also checks the bearer key; each reply is compared with what `Assista
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
+
 import httpx
 import openai
 import pytest
@@ -88,6 +91,42 @@ def test_a_streamed_answer_is_the_same_and_its_last_chunk_carries_the_citations(
     assert all("kzru_rag" not in (chunk.model_extra or {}) for chunk in chunks[:-1])
 
 
+def test_a_stream_asked_to_include_usage_ends_with_the_usage_chunk(app) -> None:
+    """`stream_options.include_usage`, as OpenAI sends it: a last chunk with no choices and the usage (none came)."""
+    url, library = app
+
+    chunks = list(
+        client(url).chat.completions.create(
+            model="kzru-rag-extractive",
+            messages=[{"role": "user", "content": QUESTION}],
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
+
+    *answer, usage = chunks
+    assert usage.choices == [] and usage.usage is not None and usage.usage.total_tokens == 0
+    assert all(chunk.usage is None for chunk in answer)
+    assert "".join(chunk.choices[0].delta.content or "" for chunk in answer) == library.assistant.ask(QUESTION).text
+    assert answer[-1].choices[0].finish_reason == "stop" and "kzru_rag" in answer[-1].model_extra
+
+
+def test_a_stream_is_framed_as_server_sent_events_that_no_proxy_or_cache_holds_back(app) -> None:
+    """Each event a `data:` line and a blank line, ending with `data: [DONE]`; the headers keep caches and proxies
+    such as nginx from buffering the stream (there were none)."""
+    url, _ = app
+    body = {"model": "kzru-rag", "stream": True, "messages": [{"role": "user", "content": QUESTION}]}
+    headers = {"Authorization": f"Bearer {PASSWORD}"}
+
+    with httpx.stream("POST", f"{url}/v1/chat/completions", json=body, headers=headers, timeout=120) as response:
+        text = response.read().decode()
+
+    assert response.headers["content-type"].startswith("text/event-stream")
+    assert response.headers["cache-control"] == "no-cache" and response.headers["x-accel-buffering"] == "no"
+    events = text.split("\n\n")
+    assert events[-2:] == ["data: [DONE]", ""] and all(event.startswith("data: {") for event in events[:-2])
+
+
 def test_the_documents_field_answers_from_the_chosen_documents_alone(app) -> None:
     url, library = app
     api = client(url)
@@ -118,6 +157,33 @@ def test_a_wrong_or_missing_key_gets_401_and_nothing_else(app, key: str) -> None
     assert "Уральск" not in bare.text
 
 
+def test_the_key_is_taken_whatever_the_case_of_its_scheme(app) -> None:
+    """HTTP's auth scheme is case-insensitive (RFC 9110, 11.1): `bearer KEY` is the key too (it got 401)."""
+    url, _ = app
+
+    for scheme in ("bearer", "BEARER"):
+        listed = httpx.get(f"{url}/v1/models", headers={"Authorization": f"{scheme} {PASSWORD}"}, timeout=30)
+        assert listed.status_code == 200, scheme
+    assert httpx.get(f"{url}/v1/models", headers={"Authorization": f"Basic {PASSWORD}"}).status_code == 401
+    assert httpx.get(f"{url}/v1/models", headers={"Authorization": f"bearer {PASSWORD}x"}).status_code == 401
+
+
+def test_a_request_to_another_host_name_is_refused_as_the_mcp_server_refuses_it(app) -> None:
+    """Listening on 127.0.0.1, the API answers requests addressed to 127.0.0.1, localhost or [::1] alone, as the MCP
+    server does: a web page that points its own name at 127.0.0.1 (DNS rebinding) cannot read the documents through
+    it (it answered any Host)."""
+    url, _ = app
+    port = url.rsplit(":", 1)[1]
+    key = {"Authorization": f"Bearer {PASSWORD}"}
+
+    for name in (f"localhost:{port}", f"127.0.0.1:{port}", f"[::1]:{port}", "localhost"):
+        assert httpx.get(f"{url}/v1/models", headers={**key, "Host": name}, timeout=30).status_code == 200, name
+    refused = httpx.get(f"{url}/v1/models", headers={**key, "Host": f"rebound.example:{port}"}, timeout=30)
+
+    assert refused.status_code == 421 and set(refused.json()) == {"error"}
+    assert "127.0.0.1" in refused.json()["error"]["message"]
+
+
 def test_a_bad_request_is_refused_in_one_line(app) -> None:
     url, _ = app
     api = client(url)
@@ -132,6 +198,20 @@ def test_a_bad_request_is_refused_in_one_line(app) -> None:
         api.chat.completions.create(model="kzru-rag", messages=[{"role": "user", "content": ""}])
 
 
+def test_a_question_of_content_parts_is_read_from_its_text_parts(app) -> None:
+    """Content parts, as clients that send pictures write every message: the text parts are the question; a
+    question with no text part is refused saying so (it was called empty, and the client sent something)."""
+    url, library = app
+    api = client(url)
+    parts = [{"type": "text", "text": QUESTION}, {"type": "image_url", "image_url": {"url": "data:image/png;base64,"}}]
+
+    answered = api.chat.completions.create(model="kzru-rag", messages=[{"role": "user", "content": parts}])
+
+    assert answered.choices[0].message.content == library.assistant.ask(QUESTION).text
+    with pytest.raises(openai.BadRequestError, match="the question has no text: kzru-rag reads only text parts"):
+        api.chat.completions.create(model="kzru-rag", messages=[{"role": "user", "content": parts[1:]}])
+
+
 def test_a_body_that_is_not_a_request_is_refused_with_what_is_wrong(app) -> None:
     url, _ = app
     headers = {"Authorization": f"Bearer {PASSWORD}", "Content-Type": "application/json"}
@@ -144,6 +224,34 @@ def test_a_body_that_is_not_a_request_is_refused_with_what_is_wrong(app) -> None
     assert refused('{"model": "kzru-rag",') == "invalid request: the body is not valid JSON (at character 21)"
     assert refused('"вопрос"').startswith("invalid request: Input should be") and "  " not in refused('"вопрос"')
     assert refused('{"model": "kzru-rag"}') == "invalid request: messages: Field required"
+    wrong_k = httpx.post(
+        f"{url}/v1/chat/completions", json={"model": "kzru-rag", "messages": [], "k": "abc"}, headers=headers
+    )
+    assert wrong_k.json()["error"]["param"] == "k", "the field, in OpenAI's `param` (it was null)"
+    assert wrong_k.json()["error"]["message"].endswith("(got 'abc')")
+
+
+def test_a_body_over_the_limit_is_refused_before_it_is_read(app) -> None:
+    """A body over 4 MiB gets 413 in OpenAI's shape, declared or streamed in chunks (310 MB were read, answered in
+    9 s and left the app 600 MB larger)."""
+    url, _ = app
+    headers = {"Authorization": f"Bearer {PASSWORD}", "Content-Type": "application/json"}
+    question = "форум " * 400_000  # 4.8 MB in UTF-8
+    body = json.dumps({"model": "kzru-rag", "messages": [{"role": "user", "content": question}]}).encode()
+
+    def chunks() -> Iterator[bytes]:
+        for start in range(0, len(body), 65536):
+            yield body[start : start + 65536]
+
+    declared = httpx.post(f"{url}/v1/chat/completions", content=body, headers=headers, timeout=60)
+    streamed = httpx.post(f"{url}/v1/chat/completions", content=chunks(), headers=headers, timeout=60)
+
+    for response in (declared, streamed):
+        assert response.status_code == 413
+        assert response.json()["error"]["message"].startswith("the request body is over 4 MiB")
+    assert "content-length" not in {name.lower() for name in streamed.request.headers}
+    small = {"model": "kzru-rag", "messages": [{"role": "user", "content": QUESTION}]}
+    assert httpx.post(f"{url}/v1/chat/completions", json=small, headers=headers, timeout=60).status_code == 200
 
 
 def test_one_model_is_described_by_its_name(app) -> None:
@@ -180,3 +288,41 @@ def test_without_a_password_the_api_needs_no_key(tmp_path, embedder) -> None:
         models = openai.OpenAI(base_url=f"{url.rstrip('/')}/v1", api_key="anything", max_retries=0).models.list()
 
     assert [model.id for model in models] == ["kzru-rag", "kzru-rag-extractive"]
+
+
+def test_every_refusal_under_v1_is_in_openais_error_shape(app) -> None:
+    """A body that is not UTF-8, a path the API does not serve and a wrong method each get {"error": {...}} saying what
+    to send (they got FastAPI's {"detail": ...}, which OpenAI clients show as a bare status)."""
+    url, _ = app
+    headers = {"Authorization": f"Bearer {PASSWORD}", "Content-Type": "application/json"}
+    body = '{"model": "kzru-rag", "messages": [{"role": "user", "content": "Где форум?"}]}'
+
+    not_utf8 = httpx.post(f"{url}/v1/chat/completions", content=body.encode("cp1251"), headers=headers, timeout=60)
+    no_route = httpx.post(f"{url}/v1/embeddings", json={"model": "kzru-rag", "input": "форум"}, headers=headers)
+    wrong_method = httpx.get(f"{url}/v1/chat/completions", headers=headers)
+
+    assert (not_utf8.status_code, no_route.status_code, wrong_method.status_code) == (400, 404, 405)
+    messages = []
+    for response in (not_utf8, no_route, wrong_method):
+        assert set(response.json()) == {"error"}
+        assert response.json()["error"]["type"] == "invalid_request_error"
+        messages.append(response.json()["error"]["message"])
+    assert "UTF-8" in messages[0]
+    assert "POST /v1/embeddings" in messages[1] and "/v1/chat/completions" in messages[1]
+    assert "GET /v1/chat/completions" in messages[2] and "POST" in messages[2]
+    assert wrong_method.headers["allow"] == "POST"
+    with pytest.raises(openai.NotFoundError, match="POST /v1/embeddings"):
+        client(url).embeddings.create(model="kzru-rag", input="форум")
+
+
+def test_more_than_one_choice_is_refused_not_silently_cut_to_one(app) -> None:
+    """`n` > 1 asks for several answers; the API gives one, so it says so (it answered with one choice)."""
+    url, _ = app
+    api = client(url)
+    asked = {"model": "kzru-rag", "messages": [{"role": "user", "content": QUESTION}]}
+
+    with pytest.raises(openai.BadRequestError, match="n must be 1") as refused:
+        api.chat.completions.create(**asked, n=2)
+
+    assert refused.value.body["param"] == "n"
+    assert len(api.chat.completions.create(**asked, n=1).choices) == 1

@@ -2,6 +2,7 @@
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 
@@ -10,7 +11,9 @@ import pytest
 from conftest import DEV_SET
 from kzru_rag.faces.cli import main
 from kzru_rag.faces.cli.common import place
+from kzru_rag.faces.replies import Passage, Reply
 from kzru_rag.schema import Hit
+from kzru_rag.stores.layout import default_index_path
 
 
 def test_search_json(capsys):
@@ -19,6 +22,60 @@ def test_search_json(capsys):
     assert len(hits) == 3
     assert "МГИМО" in hits[0]["text"]
     assert {"text", "score", "doc_id", "start", "end", "chunk_id", "metadata"} <= hits[0].keys()
+
+
+def same_as(printed: dict, record: dict) -> None:
+    """`printed` (a `--json` record) carries every field of `record` (what the API and MCP give) under its name, with
+    its value."""
+    record = json.loads(json.dumps(record, ensure_ascii=False))
+    assert {key: printed.get(key) for key in record} == record
+
+
+def test_ask_and_search_json_give_the_api_and_mcp_fields_under_their_names(capsys):
+    """`ask --json` is the API's `kzru_rag` record (MCP `ask`'s result) and `search --json` MCP `search_passages`'s
+    passages, each with the Python API's fields besides (they gave `doc_id` and `metadata` where the API and MCP give
+    `document`, `title`, `paragraph` and `page`)."""
+    from kzru_rag.answering.assistant import Assistant
+    from kzru_rag.retrieval.retriever import Retriever
+
+    question = "Где открыт филиал МГИМО?"
+    retriever = Retriever.load()
+    assert main(["ask", question, "--no-llm", "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert main(["search", question, "-k", "3", "--json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+
+    reply = Reply.of(Assistant(retriever).ask(question)).to_dict()
+    same_as(printed, {key: value for key, value in reply.items() if key != "citations"})
+    assert len(printed["citations"]) == len(reply["citations"]) >= 1
+    for cited, passage in zip(printed["citations"], reply["citations"]):
+        same_as(cited, passage)
+    hits = retriever.search(question, k=3)
+    assert len(found) == len(hits) == 3
+    for hit, passage in zip(found, hits):
+        same_as(hit, Passage.of(passage).to_dict())
+    assert {"abstained", "query_used", "hits", "reasons", "signals", "flagged"} <= printed.keys()
+    assert {"doc_id", "chunk_id", "metadata"} <= printed["hits"][0].keys() & found[0].keys()
+
+
+def test_documents_list_json_gives_the_mcp_tools_fields_under_their_names(tmp_path, capsys):
+    """`documents list --json` rows carry MCP `list_documents`'s fields (`title` and `pages` were missing), and the
+    collection's `source` and `origin` besides."""
+    from dataclasses import asdict
+
+    from kzru_rag.faces.mcp import documents
+    from kzru_rag.library import Library
+
+    index = tmp_path / "index"
+    shutil.copytree(default_index_path(), index)
+    assert main(["documents", "list", "--index", str(index), "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+
+    listed = [asdict(row) for row in documents(Library.open(index))]
+    assert len(printed) == len(listed) >= 1
+    for row, record in zip(printed, listed):
+        same_as(row, record)
+    assert {"source", "origin"} <= printed[0].keys()
 
 
 def test_search_text_shows_place_in_document(capsys):
@@ -115,6 +172,18 @@ def test_errors_are_one_clear_line(capsys, argv, message):
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "argv,command",
+    [(["mcp", "--bogus"], "kzru-rag mcp"), (["documents", "list", "--bogus"], "kzru-rag documents list")],
+)
+def test_an_unknown_option_names_the_help_of_its_command(capsys, argv, command):
+    """`kzru-rag mcp --bogus` pointed at `kzru-rag --help`, which does not list mcp's options."""
+    assert main(argv) == 2
+    assert capsys.readouterr().err == f"error: unrecognized arguments: --bogus; `{command} --help` lists the options\n"
+    assert main(["ask", "Где форум?", "-v"]) == 2
+    assert "-v goes before the command: `kzru-rag -v ask ...`" in capsys.readouterr().err
 
 
 def test_the_installed_command_runs():

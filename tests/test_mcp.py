@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -147,6 +148,33 @@ def test_a_bad_argument_is_a_tool_error_the_agent_can_read(app) -> None:
     assert result.isError and "50" in result.content[0].text
 
 
+def test_invalid_arguments_are_one_line_naming_each_wrong_argument(app) -> None:
+    """A tool called with wrong arguments says which and why in one line (it gave pydantic's report: several lines
+    and a link to pydantic's site)."""
+    url, _ = app
+
+    async def calls(session: ClientSession) -> list[Any]:
+        return [
+            await session.call_tool("ask", {"question": QUESTION, "k": 0}),
+            await session.call_tool("ask", {}),
+            await session.call_tool("search_passages", {"query": 5, "k": 50}),
+        ]
+
+    results = over_http(url, calls)
+
+    assert all(result.isError for result in results)
+    small, missing, both = (result.content[0].text for result in results)
+    for text in (small, missing, both):
+        assert "\n" not in text and "pydantic" not in text, text
+    assert small == "Error executing tool ask: invalid arguments: k: Input should be greater than or equal to 1 (got 0)"
+    assert missing == "Error executing tool ask: invalid arguments: question: Field required"
+    assert (
+        both.startswith("Error executing tool search_passages: invalid arguments: query: ")
+        and "; k: " in both
+        and "(got 50)" in both
+    )
+
+
 @pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong-key"}])
 def test_without_the_password_mcp_answers_401_and_nothing_else(app, headers: dict[str, str]) -> None:
     url, _ = app
@@ -175,7 +203,8 @@ def test_kzru_rag_mcp_serves_the_tools_over_stdio(tmp_path: Path, embedder) -> N
 
 def test_kzru_rag_mcp_ends_quietly_when_the_agent_closes_its_input(tmp_path: Path) -> None:
     """An agent that is done closes the server's stdin: the server answers what it was asked and exits with 0,
-    writing no error (it printed «error: I/O operation on closed file.» and exited with 2)."""
+    writing no error (it printed «error: I/O operation on closed file.» and exited with 2). The server names itself
+    with kzru-rag's version (it gave the MCP SDK's)."""
     initialize = {
         "jsonrpc": "2.0",
         "id": 1,
@@ -190,5 +219,21 @@ def test_kzru_rag_mcp_ends_quietly_when_the_agent_closes_its_input(tmp_path: Pat
         timeout=120,
     )
 
-    assert json.loads(done.stdout.splitlines()[0])["result"]["serverInfo"]["name"] == "kzru-rag"
+    server = json.loads(done.stdout.splitlines()[0])["result"]["serverInfo"]
+    assert (server["name"], server["version"]) == ("kzru-rag", version("kzru-rag"))
     assert (done.returncode, done.stderr.strip()) == (0, "")
+
+
+@pytest.mark.parametrize("k", ["0", "11"])
+def test_kzru_rag_mcp_refuses_a_k_its_tools_would_refuse(tmp_path: Path, k: str) -> None:
+    """`kzru-rag mcp -k 50` served `ask` with a default of 50 passages beside a schema whose maximum is 10."""
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "kzru-rag"), "mcp", "--index", str(copy_index(tmp_path)), "-k", k],
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == "error: k (passages per answer) must be between 1 and 10\n"

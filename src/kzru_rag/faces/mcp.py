@@ -11,16 +11,17 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from dataclasses import dataclass
+from importlib.metadata import version
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import anyio
 from mcp.server.fastmcp import FastMCP
-from pydantic import Field
+from mcp.server.fastmcp.exceptions import ToolError
+from pydantic import Field, ValidationError
 
-from kzru_rag.faces.api import ANSWERS_AT_ONCE
-from kzru_rag.faces.replies import MAX_PASSAGES, Passage, Reply
+from kzru_rag.faces.api import ANSWERS_AT_ONCE, what_is_wrong
+from kzru_rag.faces.replies import MAX_PASSAGES, DocumentInfo, Passage, Reply, check_passages
 from kzru_rag.library import Library
 
 INSTRUCTIONS = (
@@ -37,21 +38,27 @@ Within = Annotated[
 ]
 
 
-@dataclass(frozen=True)
-class DocumentInfo:
-    """A document of the collection: `state` "indexed" (searchable), "changed", "removed", "replaced" or
-    "pending" (added, searchable after the next rebuild); `chars` its characters (None: unreadable)."""
+class _Server(FastMCP):
+    """FastMCP that names itself with kzru-rag's version (not the MCP SDK's) and whose tools refuse invalid
+    arguments in one line naming each wrong one (not pydantic's report)."""
 
-    name: str
-    title: str
-    state: str
-    chars: int | None
-    pages: int | None
+    def __init__(self, *args: Any, **options: Any) -> None:
+        super().__init__(*args, **options)
+        self._mcp_server.version = version("kzru-rag")  # FastMCP takes no version: its low-level server does
+
+    async def call_tool(self, name: str, arguments: dict[str, Any]) -> Any:
+        try:
+            return await super().call_tool(name, arguments)
+        except ToolError as err:
+            if not isinstance(err.__cause__, ValidationError):
+                raise
+            wrong = "; ".join(what_is_wrong(problem) for problem in err.__cause__.errors())
+            raise ToolError(f"Error executing tool {name}: invalid arguments: {wrong}") from err.__cause__
 
 
 def create_server(library: Library, host: str = "127.0.0.1") -> FastMCP:
     """The MCP server over `library` (`host`: where the app listens, for the transport's host checks)."""
-    server = FastMCP("kzru-rag", instructions=INSTRUCTIONS, host=host, streamable_http_path="/")
+    server = _Server("kzru-rag", instructions=INSTRUCTIONS, host=host, streamable_http_path="/")
     slots = anyio.CapacityLimiter(ANSWERS_AT_ONCE)
 
     @server.tool()
@@ -101,13 +108,7 @@ def create_server(library: Library, host: str = "127.0.0.1") -> FastMCP:
 def documents(library: Library) -> list[DocumentInfo]:
     """The collection's documents, indexed ones first (`Library.entries`), with their titles and page counts."""
     indexed = library.retriever.index.documents
-    rows = []
-    for entry in library.entries():
-        document = indexed.get(entry.name)
-        title = str(document.metadata.get("title", entry.name)) if document else entry.name
-        pages = len(document.pages) if document and document.pages else None
-        rows.append(DocumentInfo(entry.name, title, entry.state, entry.chars, pages))
-    return rows
+    return [DocumentInfo.of(entry, indexed) for entry in library.entries()]
 
 
 def run_stdio(index: str | Path | None = None, documents_dir: str | Path | None = None, k: int = 5) -> None:
@@ -116,6 +117,7 @@ def run_stdio(index: str | Path | None = None, documents_dir: str | Path | None 
     While loading, anything printed goes to stderr, so stdout carries only the protocol."""
     from kzru_rag.answering.llm import llm_from_config
 
+    check_passages(k)
     with contextlib.redirect_stdout(sys.stderr):
         library = Library.open(index, llm=llm_from_config(), k=k, documents_dir=documents_dir)
     create_server(library).run("stdio")

@@ -55,11 +55,23 @@ def counted(number: int, noun: str) -> str:
     return f"{number:,}".replace(",", "\u00a0") + " " + (parsed.word if parsed else noun)
 
 
+def _parses(word: str) -> list:
+    """pymorphy3's readings of `word`; none when it has a letter Unicode gives no name (pymorphy3 asks the names of
+    the letters of a word it does not know, and a Tangut ideograph, U+17000…, has none: ValueError)."""
+    try:
+        return _morph().parse(word)
+    except ValueError:
+        return []
+
+
 @lru_cache(maxsize=200_000)
 def best_parse(word: str) -> tuple[str, str | None, frozenset[str]]:
-    """pymorphy3's likeliest reading of a lower-cased word: (normal form, part of speech, grammemes)."""
-    parse = _morph().parse(word)[0]
-    return parse.normal_form, parse.tag.POS, frozenset(parse.tag.grammemes)
+    """pymorphy3's likeliest reading of a lower-cased word: (normal form, part of speech, grammemes); the word itself,
+    with no part of speech, when pymorphy3 cannot read it."""
+    parses = _parses(word)
+    if not parses:
+        return word, None, frozenset()
+    return parses[0].normal_form, parses[0].tag.POS, frozenset(parses[0].tag.grammemes)
 
 
 _CASES = frozenset({"nomn", "gent", "datv", "accs", "ablt", "loct", "voct", "gen2", "acc2", "loc2"})
@@ -69,7 +81,7 @@ _CASES = frozenset({"nomn", "gent", "datv", "accs", "ablt", "loct", "voct", "gen
 def cases(word: str) -> frozenset[str]:
     """Every grammatical case pymorphy3 reads a lower-cased word in («Тулиндинова»: nominative, or genitive of
     «Тулиндинов»); empty for a word without case."""
-    return frozenset(g for parse in _morph().parse(word) for g in parse.tag.grammemes if g in _CASES)
+    return frozenset(g for parse in _parses(word) for g in parse.tag.grammemes if g in _CASES)
 
 
 @lru_cache(maxsize=200_000)

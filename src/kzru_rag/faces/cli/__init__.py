@@ -12,7 +12,7 @@ import logging
 import os
 import sys
 import warnings
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from kzru_rag.errors import KzruRagError
 from kzru_rag.faces.cli.agents import add_mcp_command
@@ -20,6 +20,9 @@ from kzru_rag.faces.cli.asking import add_ask_command, add_search_command
 from kzru_rag.faces.cli.documents import add_documents_commands
 from kzru_rag.faces.cli.evaluate import add_calibrate_command, add_eval_command
 from kzru_rag.faces.cli.index import add_index_commands
+
+VERBOSE = ("-v", "--verbose")
+"""The option of `kzru-rag` itself, given before the command."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
 def parser() -> argparse.ArgumentParser:
     """The `kzru-rag` parser: every command sets `run`, the function that carries it out."""
     parser = _Parser(prog="kzru-rag", description="Cited answers about the KZ–RU state visit document.")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    parser.add_argument(*VERBOSE, action="store_true", help="log progress details")
     commands = parser.add_subparsers(dest="command", required=True)
     for add in (
         add_index_commands,
@@ -69,10 +72,20 @@ def parser() -> argparse.ArgumentParser:
 
 class _Parser(argparse.ArgumentParser):
     """An argument parser (and, by inheritance, its subcommands' parsers) that reports a bad command line in one
-    line naming the help to read, not with the usage text."""
+    line naming the help to read (the command's own), not with the usage text."""
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"error: {message}; `{self.prog} --help` lists the options\n")
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> tuple[argparse.Namespace, list[str]]:
+        """Arguments no parser knows are refused by the innermost command's parser, which names its own help."""
+        parsed, unknown = super().parse_known_args(args, namespace)
+        if misplaced := [arg for arg in unknown if arg in VERBOSE]:
+            command = self.prog.removeprefix("kzru-rag ")
+            self.error(f"{misplaced[0]} goes before the command: `kzru-rag {misplaced[0]} {command} ...`")
+        if unknown:
+            self.error(f"unrecognized arguments: {' '.join(unknown)}")
+        return parsed, unknown
 
 
 def _silence_stdout() -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import argparse
 
-from kzru_rag.faces.cli.common import index_option
+from kzru_rag.faces.cli.common import documents_option, index_option
+from kzru_rag.faces.replies import MAX_PASSAGES
 
 
 def add_mcp_command(commands: argparse._SubParsersAction) -> None:
@@ -13,10 +14,13 @@ def add_mcp_command(commands: argparse._SubParsersAction) -> None:
         "mcp", help="serve ask / search_passages / list_documents to an agent over stdio (MCP)"
     )
     index_option(command)
+    documents_option(command)
     command.add_argument(
-        "--documents", metavar="DIR", help="folder of added documents (default: documents/ beside the index folder)"
+        "-k",
+        type=int,
+        default=5,
+        help=f"passages per answer, 1 to {MAX_PASSAGES} (default 5; `ask` may ask for others)",
     )
-    command.add_argument("-k", type=int, default=5, help="passages per answer (default 5)")
     command.set_defaults(run=run_mcp)
 
 

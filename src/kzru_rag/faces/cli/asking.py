@@ -8,6 +8,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from kzru_rag.faces.cli.common import index_option, json_option, place
+from kzru_rag.faces.replies import FullPassage, FullReply
 
 if TYPE_CHECKING:
     from kzru_rag.schema import Answer
@@ -53,7 +54,7 @@ def run_search(args: argparse.Namespace) -> int:
 
     hits = Retriever.load(args.index).search(args.query, k=args.k, documents=args.document)
     if args.json:
-        print(json.dumps([hit.to_dict() for hit in hits], ensure_ascii=False, indent=2))
+        print(json.dumps([FullPassage.of(hit).to_dict() for hit in hits], ensure_ascii=False, indent=2))
         return 0
     for number, hit in enumerate(hits, start=1):
         print(f"[{number}] score {hit.score:.3f} · {', '.join(place(hit))}\n    {hit.text}\n")
@@ -73,7 +74,8 @@ def run_ask(args: argparse.Namespace) -> int:
     )
     assistant = Assistant(Retriever.load(args.index), llm=llm, k=args.k)
     if args.json:
-        print(json.dumps(assistant.ask(args.question, documents=args.document).to_dict(), ensure_ascii=False, indent=2))
+        reply = FullReply.of(assistant.ask(args.question, documents=args.document))
+        print(json.dumps(reply.to_dict(), ensure_ascii=False, indent=2))
         return 0
     streamed = ""
     for item in assistant.stream(args.question, documents=args.document):

@@ -43,6 +43,7 @@ def add_documents_commands(commands: argparse._SubParsersAction) -> None:
 def run_list(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
+    from kzru_rag.faces.replies import FullDocumentInfo
     from kzru_rag.index.load import load_index
     from kzru_rag.library import documents_folder, entries
 
@@ -50,7 +51,8 @@ def run_list(args: argparse.Namespace) -> int:
     folder = documents_folder(index.path, args.documents)
     rows = entries(index, folder)
     if args.json:
-        print(json.dumps([asdict(entry) for entry in rows], ensure_ascii=False, indent=2))
+        listed = [asdict(FullDocumentInfo.of(entry, index.documents)) for entry in rows]
+        print(json.dumps(listed, ensure_ascii=False, indent=2))
         return 0
     for entry in rows:
         size = "unreadable" if entry.chars is None else f"{entry.chars} chars"
