@@ -184,6 +184,18 @@ def test_a_request_to_another_host_name_is_refused_as_the_mcp_server_refuses_it(
     assert "127.0.0.1" in refused.json()["error"]["message"]
 
 
+def test_the_chat_page_and_its_gradio_routes_refuse_another_host_name_too(app) -> None:
+    """The page, its config and Gradio's own API answered any Host: without a login a rebound page could read the
+    documents through `/gradio_api/call/ask`."""
+    url, _ = app
+    port = url.rsplit(":", 1)[1]
+
+    for path in ("/", "/config", "/gradio_api/info", "/gradio_api/call/ask"):
+        assert httpx.get(f"{url}{path}", headers={"Host": f"localhost:{port}"}, timeout=30).status_code != 421, path
+        refused = httpx.get(f"{url}{path}", headers={"Host": f"rebound.example:{port}"}, timeout=30)
+        assert refused.status_code == 421, path
+
+
 def test_a_bad_request_is_refused_in_one_line(app) -> None:
     url, _ = app
     api = client(url)

@@ -15,7 +15,9 @@ from functools import partial
 from typing import Any
 
 import gradio as gr
+from starlette.middleware import Middleware
 
+from kzru_rag.faces.api import require_host
 from kzru_rag.faces.replies import MAX_PASSAGES
 from kzru_rag.faces.ui.app_data import UsersConversations, data_folder
 from kzru_rag.faces.ui.asking import ChatAnswers
@@ -355,7 +357,9 @@ def launch_app(
 ) -> str:
     """Serve the app; return its local URL (when `prevent_thread_lock`, the server runs in the background).
 
-    `lifespan` runs with the server (`faces.mounts.beside_the_ui` mounts the API and MCP on it)."""
+    `lifespan` runs with the server (`faces.mounts.beside_the_ui` mounts the API and MCP on it). Listening on loopback,
+    every route answers only requests addressed to 127.0.0.1, localhost or [::1] (`api.require_host`), so that no web
+    page reads the documents through the page's own name pointed at this machine (DNS rebinding)."""
     _, url, _ = demo.queue(default_concurrency_limit=2).launch(
         server_name=host,
         server_port=port,
@@ -371,6 +375,9 @@ def launch_app(
         css=CSS,
         i18n=I18N,
         js=PAGE_JS,
-        app_kwargs={"lifespan": lifespan} if lifespan else None,
+        app_kwargs={
+            "middleware": [Middleware(require_host, host=host)],
+            **({"lifespan": lifespan} if lifespan else {}),
+        },
     )
     return url
