@@ -165,6 +165,7 @@ def test_index_build_shows_progress_on_stderr_and_ends_with_a_summary(tmp_path, 
         (["search", "форум", "--index", "/nonexistent/index"], "no index at /nonexistent/index"),
         (["eval", "/nonexistent.jsonl"], "cannot read question file"),
         (["index", "build", "--source", "/nonexistent.txt", "--index", "/tmp/kzru-never"], "no such file or folder"),
+        (["index", "build", "--source", "/nonexistent.txt", "--index", "/tmp/kzru-never"], "; no index was written"),
     ],
 )
 def test_errors_are_one_clear_line(capsys, argv, message):

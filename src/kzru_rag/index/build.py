@@ -78,7 +78,8 @@ def _build(
     try:
         files = source_files(sources)
     except KzruRagError as exc:
-        raise IndexBuildError(f"{exc}; the existing index was left as it was") from exc
+        kept = "the existing index was left as it was" if (path / MANIFEST).is_file() else "no index was written"
+        raise IndexBuildError(f"{exc}; {kept}") from exc
     cache = VectorCache(embedder, reusable_vectors(old, embedder.model_id))
     kind = vector_index or ("hnsw" if old and old.manifest.vector_index == "hnsw" else "auto")
     spec = _store_of(store, path)
