@@ -117,7 +117,8 @@ def require_key(app: ASGIApp, password: str | None) -> ASGIApp:
 
 def require_host(app: ASGIApp, host: str) -> ASGIApp:
     """`app` answering only requests addressed to this machine by name (127.0.0.1, localhost, [::1]) when it listens
-    on loopback (`host`), as the MCP server does, so no web page reaches it by DNS rebinding; 421 otherwise."""
+    on loopback (`host`), so no web page reaches it by DNS rebinding; 421 otherwise. The app's launch puts it before
+    every route (`ui.app.launch_app`): the page, Gradio's API, `/v1` and MCP."""
     if host not in LOOPBACK:
         return app
 
@@ -125,7 +126,7 @@ def require_host(app: ASGIApp, host: str) -> ASGIApp:
         given = dict(scope.get("headers", ())).get(b"host", b"").decode("latin-1")
         name = given if given.endswith("]") else given.rpartition(":")[0] or given
         if scope["type"] == "http" and name not in LOOPBACK_NAMES:
-            message = "the API answers requests to 127.0.0.1, localhost or [::1] only: use one of them in the URL"
+            message = "kzru-rag answers requests to 127.0.0.1, localhost or [::1] only: use one of them in the URL"
             await error(421, message, code="misdirected_request")(scope, receive, send)
             return
         await app(scope, receive, send)
@@ -221,9 +222,9 @@ def content_of(answer: Answer) -> str:
     return answer.text + (f"\n\n⚠ {answer.notice}" if answer.notice else "")
 
 
-def create_api(library: Library, password: str | None = None, host: str = "127.0.0.1") -> ASGIApp:
-    """The `/v1` application over `library` (mount it at /v1), behind `password` as a bearer key when given (`host`:
-    where the app listens, for the Host check)."""
+def create_api(library: Library, password: str | None = None) -> ASGIApp:
+    """The `/v1` application over `library` (mount it at /v1), behind `password` as a bearer key when given; the app
+    it is mounted on checks the Host (`require_host`)."""
     api = FastAPI(title="kzru-rag OpenAI-compatible API", docs_url=None, redoc_url=None, openapi_url=None)
     slots = threading.BoundedSemaphore(ANSWERS_AT_ONCE)
 
@@ -268,7 +269,7 @@ def create_api(library: Library, password: str | None = None, host: str = "127.0
         answer = [item for item in _chain(first, items) if isinstance(item, Answer)][-1]
         return JSONResponse(completion.whole(answer))
 
-    return require_host(require_key(limit_body(api), password), host)
+    return require_key(limit_body(api), password)
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ def beside_the_ui(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         server = create_server(library, host)
-        app.mount(API_PATH, create_api(library, password, host))
+        app.mount(API_PATH, create_api(library, password))
         app.mount(MCP_PATH, require_key(server.streamable_http_app(), password))
         async with server.session_manager.run():
             yield

@@ -28,12 +28,14 @@ def in_russian(err: Exception) -> str:
         return err.russian
     source = err if isinstance(err, SourceError) else err.__cause__
     if isinstance(source, SourceError) and source.reason:
-        return f"{_file_of(source)}{source_problem(source)}"
+        named = file_named(source)
+        return f"{f'«{named}»: ' if named else ''}{source_problem(source)}"
     what = next((words for kind, words in _BY_KIND if isinstance(err, kind)), "не получилось")
     return f"{what} (подробности: {err})"
 
 
-def _file_of(err: SourceError) -> str:
-    """«name»: from the message, which starts with the file's name or path (every reader's does), else nothing."""
+def file_named(err: SourceError) -> str | None:
+    """The file a refused source's message names: it starts with the file's name or path (every reader's does);
+    None when it names none."""
     name, colon, _ = str(err).partition(": ")
-    return f"«{name}»: " if colon and name.strip() else ""
+    return name if colon and name.strip() else None

@@ -20,7 +20,7 @@ from kzru_rag.errors import KzruRagError, SourceError
 from kzru_rag.faces.ui.app_data import UsersConversations
 from kzru_rag.faces.ui.collection import collection_view
 from kzru_rag.faces.ui.conversation import Store, chat_messages, to_markdown
-from kzru_rag.faces.ui.failures import in_russian
+from kzru_rag.faces.ui.failures import file_named, in_russian
 from kzru_rag.faces.ui.render import (
     answer_mode,
     escape_markdown,
@@ -215,10 +215,9 @@ def _remedy(library: Library, err: KzruRagError) -> str:
     """What to do when the rebuild failed on a file of the documents folder (a broken file put there by hand, or one
     spoilt since its upload): re-saving it, as the reason says, cannot be done from the page."""
     source = err if isinstance(err, SourceError) else err.__cause__
-    if not isinstance(source, SourceError):
+    if not isinstance(source, SourceError) or (named := file_named(source)) is None:
         return ""
-    named = Path(str(source).partition(": ")[0]).resolve()
-    upload = next((path for path in library.uploads() if path.resolve() == named), None)
+    upload = next((path for path in library.uploads() if path.resolve() == Path(named).resolve()), None)
     if upload is None:
         return ""
     return (
